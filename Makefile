@@ -1,0 +1,59 @@
+# Vatio: `make demo` runs a local community, `make test` runs every suite.
+# Both set everything up first (idempotent): Debian packages, the Python
+# venv, npm packages, the offline Solidity compiler and the compiled contracts.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+APE := $(VENV)/bin/ape
+# Ape (ape-foundry) finds Anvil only on PATH: use the npm one.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: setup system solc test test-contracts test-backend demo bench slither clean
+
+setup: system $(VENV)/.installed node_modules/.installed solc .build/__local__.json
+
+system:
+	@sh scripts/setup-system.sh
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip<25" setuptools wheel
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The solc-js wrapper where py-solc-x looks. Always rewritten: it points at
+# this checkout, which may have moved.
+solc: node_modules/.installed
+	@sh scripts/solc/install.sh
+
+.build/__local__.json: $(wildcard contracts/*.sol contracts/*/*.sol) ape-config.yaml $(VENV)/.installed | solc
+	$(APE) pm install
+	$(APE) compile
+	touch $@
+
+test: setup test-contracts test-backend
+
+test-contracts:
+	$(APE) test tests/contracts -q -p no:cacheprovider
+
+test-backend:
+	$(PY) -m pytest tests/backend -q -p no:cacheprovider
+
+demo: setup
+	$(VENV)/bin/vatio demo
+
+bench: setup
+	$(PY) benchmarks/bench_solver.py
+	$(PY) benchmarks/bench_gas.py
+	@if [ -f benchmarks/bench_forecast.py ]; then $(PY) benchmarks/bench_forecast.py; fi
+
+slither: setup
+	$(PY) scripts/slither_offline.py
+
+clean:
+	rm -rf .build var deployments/31337.json

@@ -1,0 +1,111 @@
+"""Starting a local Anvil node (npm package @foundry-rs/anvil) and waiting
+until it answers, for `vatio chain`, the demo and the tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
+
+
+def find_anvil() -> str:
+    """The anvil binary: on PATH, or the one npm installed in this repo."""
+    for candidate in (
+        shutil.which("anvil"),
+        REPO_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil",
+        REPO_ROOT / "node_modules" / ".bin" / "anvil",
+    ):
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    raise FileNotFoundError("anvil not found: run `make setup` (npm installs @foundry-rs/anvil)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rpc_call(url: str, method: str, params: list | None = None, timeout: float = 2.0):
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        reply = json.load(response)
+    if "error" in reply:
+        raise RuntimeError(f"{method}: {reply['error']}")
+    return reply["result"]
+
+
+def wait_for_rpc(url: str, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            rpc_call(url, "eth_chainId", timeout=1.0)
+            return
+        except OSError:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"anvil exited with code {process.returncode} before answering at {url}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no JSON-RPC answer at {url} after {timeout:.0f} s")
+            time.sleep(0.1)
+
+
+@dataclass
+class AnvilNode:
+    process: subprocess.Popen
+    url: str
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_anvil(
+    port: int | None = None,
+    state_file: Path | None = None,
+    chain_id: int = 31337,
+    accounts: int = 10,
+    extra_args: list[str] | None = None,
+    log_path: Path | None = None,
+) -> AnvilNode:
+    """Starts Anvil on 127.0.0.1 and returns once it answers JSON-RPC.
+
+    With `state_file`, the chain is loaded from it at start and written back
+    on exit (`--state`), so balances survive a restart.
+    """
+    port = port or free_port()
+    command = [
+        find_anvil(),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--chain-id", str(chain_id),
+        "--accounts", str(accounts),
+        "--mnemonic", ANVIL_MNEMONIC,
+    ]
+    if state_file is not None:
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+        command += ["--state", str(state_file), "--state-interval", "10"]
+    command += extra_args or []
+    output = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=os.environ.copy())
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_rpc(url, process=process)
+    except Exception:
+        process.kill()
+        raise
+    return AnvilNode(process=process, url=url)

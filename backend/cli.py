@@ -1,0 +1,116 @@
+"""The `vatio` command line. Each area adds its own commands; heavy ones
+(TensorFlow) are imported only when their command runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+
+class LazyGroup(click.Group):
+    """Imports a subcommand's module only when that subcommand is used, so
+    `vatio deploy` never loads TensorFlow."""
+
+    def __init__(self, *args, lazy: dict[str, tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | {n for n in self.lazy if self.get_command(ctx, n)})
+
+    def get_command(self, ctx, name):
+        if name in self.lazy:
+            module_name, attribute = self.lazy[name]
+            try:
+                module = __import__(module_name, fromlist=[attribute])
+            except ModuleNotFoundError as error:
+                if error.name != module_name:
+                    raise
+                return None  # that area is not installed in this checkout
+            return getattr(module, attribute)
+        return super().get_command(ctx, name)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "market": ("backend.market.cli", "market"),
+        "train": ("backend.forecast.cli", "train"),
+        "forecast": ("backend.forecast.cli", "forecast"),
+    },
+)
+def main() -> None:
+    """Vatio: a peer-to-peer energy market for energy communities."""
+
+
+@main.command()
+@click.option("--port", default=8545, show_default=True)
+@click.option("--state", "state_file", type=click.Path(path_type=Path), default=Path("var/chain/anvil-state.json"),
+              show_default=True, help="Chain state, loaded at start and saved on exit.")
+def chain(port: int, state_file: Path) -> None:
+    """Run a persistent local Anvil chain until Ctrl-C."""
+    from backend.chain.anvil import start_anvil
+
+    node = start_anvil(port=port, state_file=state_file)
+    click.echo(f"Anvil listening at {node.url}, state in {state_file}. Ctrl-C stops it.")
+    try:
+        node.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.stop()
+
+
+@main.command()
+@click.option("--rpc-url", default=lambda: os.environ.get("VATIO_RPC_URL", "http://127.0.0.1:8545"),
+              show_default="$VATIO_RPC_URL or http://127.0.0.1:8545")
+@click.option("--private-key", envvar="VATIO_DEPLOYER_KEY", default=None,
+              help="Deployer key (or $VATIO_DEPLOYER_KEY). Local chains default to Anvil's first account.")
+@click.option("--keystore", type=click.Path(exists=True, path_type=Path), default=None)
+@click.option("--password", envvar="VATIO_KEYSTORE_PASSWORD", default=None)
+@click.option("--interval-seconds", default=900, show_default=True)
+@click.option("--retail-price", default=200_000, show_default=True, help="Payment units per kWh (6 decimals).")
+@click.option("--feed-in-price", default=50_000, show_default=True)
+@click.option("--oracle", default=None, help="Oracle address (defaults to the deployer).")
+@click.option("--euro", default=None, help="Payment token address; omitted on a local chain deploys TestEuro.")
+def deploy(rpc_url, private_key, keystore, password, interval_seconds, retail_price, feed_in_price, oracle, euro):
+    """Deploy a community to any RPC URL and write deployments/<chainId>.json."""
+    from web3 import Web3
+
+    from backend.chain.deploy import CommunitySettings, deploy_community, resolve_account
+
+    web3 = Web3(Web3.HTTPProvider(rpc_url))
+    if not web3.is_connected():
+        raise click.ClickException(f"no JSON-RPC node answers at {rpc_url}")
+    chain_id = web3.eth.chain_id
+    try:
+        account = resolve_account(private_key, keystore, password, chain_id)
+        settings = CommunitySettings(interval_seconds=interval_seconds, retail_price=retail_price,
+                                     feed_in_price=feed_in_price, oracle=oracle, euro=euro)
+        deployment = deploy_community(web3, account, settings, progress=lambda n: click.echo(f"deploying {n}"))
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    path = deployment.save()
+    click.echo(json.dumps({name: c["address"] for name, c in deployment.contracts.items()}, indent=2))
+    click.echo(f"written {path}")
+
+
+@main.command()
+@click.option("--port", default=8545, show_default=True)
+@click.option("--exit-after-setup", is_flag=True, help="Deploy, print, and stop (for smoke tests).")
+def demo(port: int, exit_after_setup: bool) -> None:
+    """Everything, one command: chain, contracts, demo households."""
+    from backend.demo import run_demo
+
+    try:
+        run_demo(port=port, exit_after_setup=exit_after_setup, progress=click.echo)
+    except (RuntimeError, TimeoutError, FileNotFoundError) as error:
+        raise click.ClickException(str(error)) from error
+
+
+if __name__ == "__main__":
+    sys.exit(main())

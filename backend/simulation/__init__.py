@@ -1,0 +1,1 @@
+"""Simulated communities built from real data: household profiles for the market and the meters."""
