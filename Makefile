@@ -34,11 +34,16 @@ solc: node_modules/.installed
 .build/__local__.json: $(wildcard contracts/*.sol contracts/*/*.sol) ape-config.yaml $(VENV)/.installed | solc
 	$(APE) pm install
 	$(APE) compile
+	rm -rf contracts/.cache
 	touch $@
 
 test: setup test-contracts test-backend
 
+# Ape may copy OpenZeppelin (1,000+ files) into contracts/.cache; its source
+# scan stops at 500 files, which then hides contracts/test/. Compilation
+# works from ~/.ape/packages without it.
 test-contracts:
+	rm -rf contracts/.cache
 	$(APE) test tests/contracts -q -p no:cacheprovider
 
 test-backend:
