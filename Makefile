@@ -47,7 +47,7 @@ test-contracts:
 	$(APE) test tests/contracts -q -p no:cacheprovider
 
 test-backend:
-	$(PY) -m pytest tests/backend -q -p no:cacheprovider
+	$(PY) -m pytest tests/backend -q -p no:cacheprovider -p no:ape_test
 
 demo: setup
 	$(VENV)/bin/vatio demo

@@ -64,7 +64,8 @@ def register_demo_households(web3: Web3, deployment: Deployment, progress=print)
         progress(f"  household {household} with meter {meter}")
 
 
-def start_demo_chain(port: int = 8545, state_dir: Path = STATE_DIR, progress=print) -> DemoCommunity:
+def start_demo_chain(port: int = 8545, state_dir: Path | None = None, progress=print) -> DemoCommunity:
+    state_dir = state_dir or STATE_DIR
     state_file = state_dir / "chain" / "anvil-state.json"
     resumed = state_file.exists()
     progress(f"{'Resuming' if resumed else 'Starting'} Anvil on port {port} (state: {state_file})")

@@ -58,15 +58,16 @@ class Deployment:
         return cls(chain_id=data["chainId"], deploy_block=data["deployBlock"],
                    contracts=data["contracts"], settings=data.get("settings", {}))
 
-    def save(self, directory: Path = DEPLOYMENTS_DIR) -> Path:
+    def save(self, directory: Path | None = None) -> Path:
+        directory = directory or DEPLOYMENTS_DIR
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{self.chain_id}.json"
         path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
         return path
 
 
-def load_deployment(chain_id: int, directory: Path = DEPLOYMENTS_DIR) -> Deployment:
-    path = directory / f"{chain_id}.json"
+def load_deployment(chain_id: int, directory: Path | None = None) -> Deployment:
+    path = (directory or DEPLOYMENTS_DIR) / f"{chain_id}.json"
     if not path.exists():
         raise FileNotFoundError(f"no deployment for chain {chain_id}: run `vatio deploy` first")
     return Deployment.from_json(json.loads(path.read_text()))

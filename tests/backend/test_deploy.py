@@ -1,0 +1,93 @@
+"""`vatio deploy` and `vatio demo` against a real Anvil node."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from eth_account import Account
+from web3 import Web3
+
+from backend.chain.anvil import start_anvil
+from backend.chain.deploy import load_deployment, resolve_account
+from backend.cli import main
+
+
+@pytest.fixture
+def anvil():
+    node = start_anvil()
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def deployments_dir(tmp_path, monkeypatch):
+    import backend.chain.deploy as deploy_module
+
+    monkeypatch.setattr(deploy_module, "DEPLOYMENTS_DIR", tmp_path)
+    return tmp_path
+
+
+def test_deploy_writes_a_usable_deployment_file(anvil, deployments_dir):
+    oracle = Account.create().address
+    result = CliRunner().invoke(main, ["deploy", "--rpc-url", anvil.url, "--oracle", oracle,
+                                       "--retail-price", "180000", "--feed-in-price", "40000"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((deployments_dir / "31337.json").read_text())
+    assert set(data["contracts"]) == {"CommunityRegistry", "EnergyToken", "Euro", "EnergyMarket"}
+    assert data["deployBlock"] >= 1
+
+    web3 = Web3(Web3.HTTPProvider(anvil.url))
+    deployment = load_deployment(31337, deployments_dir)
+    registry = deployment.contract(web3, "CommunityRegistry")
+    market = deployment.contract(web3, "EnergyMarket")
+    token = deployment.contract(web3, "EnergyToken")
+    assert registry.functions.isOracle(oracle).call()
+    assert registry.functions.retailPrice().call() == 180_000
+    assert registry.functions.mechanismName().call() == "pay-as-clear"
+    assert token.functions.hasRole(token.functions.SETTLEMENT_ROLE().call(), market.address).call()
+    assert market.functions.registry().call() == registry.address
+
+
+def test_deploy_refuses_bad_input(anvil, deployments_dir):
+    runner = CliRunner()
+    result = runner.invoke(main, ["deploy", "--rpc-url", "http://127.0.0.1:9"])
+    assert result.exit_code != 0 and "no JSON-RPC node answers" in result.output
+    result = runner.invoke(main, ["deploy", "--rpc-url", anvil.url, "--feed-in-price", "300000"])
+    assert result.exit_code != 0
+    assert not (deployments_dir / "31337.json").exists()
+
+
+def test_production_chains_need_an_explicit_key():
+    with pytest.raises(ValueError, match="not local"):
+        resolve_account(None, None, None, chain_id=1)
+    key = Account.create()
+    assert resolve_account(key.key.hex(), None, None, chain_id=1).address == key.address
+
+
+def test_keystore_needs_its_password(tmp_path):
+    key = Account.create()
+    keystore = tmp_path / "key.json"
+    keystore.write_text(json.dumps(Account.encrypt(key.key, "s3cret")))
+    assert resolve_account(None, keystore, "s3cret", chain_id=1).address == key.address
+    with pytest.raises(ValueError, match="password"):
+        resolve_account(None, keystore, None, chain_id=1)
+    with pytest.raises(ValueError):
+        resolve_account(None, keystore, "wrong", chain_id=1)
+
+
+def test_demo_deploys_then_resumes_from_saved_state(tmp_path, deployments_dir, monkeypatch):
+    import backend.demo as demo
+
+    monkeypatch.setattr(demo, "STATE_DIR", tmp_path / "var")
+    lines: list[str] = []
+    port = __import__("backend.chain.anvil", fromlist=["free_port"]).free_port()
+    demo.run_demo(port=port, exit_after_setup=True, progress=lines.append)
+    assert any("Deploying contracts" in line for line in lines)
+    first = json.loads((deployments_dir / "31337.json").read_text())["contracts"]["EnergyMarket"]["address"]
+
+    lines.clear()
+    demo.run_demo(port=port, exit_after_setup=True, progress=lines.append)
+    assert any("found on chain" in line for line in lines)
+    assert json.loads((deployments_dir / "31337.json").read_text())["contracts"]["EnergyMarket"]["address"] == first
