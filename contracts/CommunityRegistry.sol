@@ -75,40 +75,40 @@ contract CommunityRegistry is AccessControl, EIP712 {
 
     // --- households and meters (admin) ---
 
-    function registerHousehold(address household, address meter, uint32 capacityW)
+    function registerHousehold(address wallet, address meter, uint32 capacityW)
         external
         onlyRole(DEFAULT_ADMIN_ROLE)
     {
-        if (household == address(0) || meter == address(0)) revert ZeroAddress();
+        if (wallet == address(0) || meter == address(0)) revert ZeroAddress();
         if (capacityW == 0) revert InvalidCapacity(capacityW);
-        if (_households[household].meter != address(0)) revert HouseholdAlreadyRegistered(household);
+        if (_households[wallet].meter != address(0)) revert HouseholdAlreadyRegistered(wallet);
         address owner = householdOfMeter[meter];
         if (owner != address(0)) revert MeterAlreadyRegistered(meter, owner);
 
-        _households[household] = Household({meter: meter, capacityW: capacityW, active: true});
-        householdOfMeter[meter] = household;
+        _households[wallet] = Household({meter: meter, capacityW: capacityW, active: true});
+        householdOfMeter[meter] = wallet;
         householdCount += 1;
-        emit HouseholdRegistered(household, meter, capacityW);
+        emit HouseholdRegistered(wallet, meter, capacityW);
     }
 
-    function setHouseholdActive(address household, bool active) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (_households[household].meter == address(0)) revert HouseholdNotRegistered(household);
-        _households[household].active = active;
-        emit HouseholdActiveSet(household, active);
+    function setHouseholdActive(address wallet, bool active) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_households[wallet].meter == address(0)) revert HouseholdNotRegistered(wallet);
+        _households[wallet].active = active;
+        emit HouseholdActiveSet(wallet, active);
     }
 
     /// @notice A broken or compromised meter gets a new key; the old key stops verifying.
-    function replaceMeter(address household, address newMeter) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function replaceMeter(address wallet, address newMeter) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (newMeter == address(0)) revert ZeroAddress();
-        address oldMeter = _households[household].meter;
-        if (oldMeter == address(0)) revert HouseholdNotRegistered(household);
+        address oldMeter = _households[wallet].meter;
+        if (oldMeter == address(0)) revert HouseholdNotRegistered(wallet);
         address owner = householdOfMeter[newMeter];
         if (owner != address(0)) revert MeterAlreadyRegistered(newMeter, owner);
 
         delete householdOfMeter[oldMeter];
-        householdOfMeter[newMeter] = household;
-        _households[household].meter = newMeter;
-        emit MeterReplaced(household, oldMeter, newMeter);
+        householdOfMeter[newMeter] = wallet;
+        _households[wallet].meter = newMeter;
+        emit MeterReplaced(wallet, oldMeter, newMeter);
     }
 
     // --- tariffs and mechanism (admin) ---

@@ -107,6 +107,12 @@ contract EnergyMarket is ReentrancyGuard {
 
     uint256 private constant WH_PER_KWH = 1000;
 
+    /// @notice How long after its last interval an unsettled order may be
+    /// reclaimed by anyone (96 x 15 min = one day at the default interval).
+    /// Until then only the interval's settlement or its owner can close it,
+    /// so nobody can pull an order out from under a pending settlement.
+    uint64 public constant RECLAIM_GRACE_INTERVALS = 96;
+
     CommunityRegistry public immutable registry;
     EnergyToken public immutable energyToken;
     IERC20 public immutable euro;
@@ -250,12 +256,18 @@ contract EnergyMarket is ReentrancyGuard {
         _closeAndRefund(orderId, order);
     }
 
-    /// @notice Anyone may return an expired order's escrow to its owner.
+    /// @notice Anyone may return an expired order's escrow to its owner, once
+    /// its last interval is settled (or RECLAIM_GRACE_INTERVALS have passed
+    /// without a settlement).
     function reclaimExpired(uint256 orderId) external nonReentrant {
         Order storage order = _orders[orderId];
         if (order.owner == address(0)) revert UnknownOrder(orderId);
         uint64 nowInterval = currentInterval();
-        if (order.validTo >= nowInterval) revert OrderNotExpired(orderId, order.validTo, nowInterval);
+        bool lastIntervalSettled = _intervals[uint64(order.validTo)].closed;
+        if (order.validTo >= nowInterval || (!lastIntervalSettled && order.validTo + RECLAIM_GRACE_INTERVALS >= nowInterval))
+        {
+            revert OrderNotExpired(orderId, order.validTo, nowInterval);
+        }
         _closeAndRefund(orderId, order);
     }
 
@@ -317,13 +329,14 @@ contract EnergyMarket is ReentrancyGuard {
         _checkIntervalEnded(intervalId);
         _checkClearingPrice(clearingPrice, fills.length);
 
-        ChunkTotals memory totals = _applyChunk(intervalId, address(0), entries, fills, clearingPrice);
-        _checkConserved(intervalId, totals);
-
+        // Effects before the token calls in _applyChunk; any failure below reverts them.
         state.readingsRoot = readingsRoot;
         state.clearingPrice = clearingPrice.toUint64();
         state.chunks = 1;
         state.closed = true;
+
+        ChunkTotals memory totals = _applyChunk(intervalId, address(0), entries, fills, clearingPrice);
+        _checkConserved(intervalId, totals);
         emit IntervalSettled(
             intervalId,
             readingsRoot,
@@ -359,6 +372,9 @@ contract EnergyMarket is ReentrancyGuard {
             revert ChunkMismatch(intervalId, readingsRoot, clearingPrice);
         }
 
+        // The token calls in _applyChunk go only to our EnergyToken (no hooks,
+        // cannot call back), and this function is nonReentrant: updating the
+        // running totals after it is safe.
         ChunkTotals memory totals = _applyChunk(intervalId, state.lastHousehold, entries, fills, clearingPrice);
         if (entries.length != 0) state.lastHousehold = entries[entries.length - 1].household;
         state.chunks += 1;

@@ -97,19 +97,38 @@ def test_cancel_ask_returns_tokens(market, token, admin, households, interval):
     assert token.balanceOf(seller) == 700 and token.balanceOf(market) == 0
 
 
-def test_expired_order_can_be_reclaimed_by_anyone(chain, market, euro, households, outsider, interval):
+def test_expired_order_can_be_reclaimed_by_anyone_once_settled(chain, market, euro, oracle, households, outsider,
+                                                                interval):
     buyer = households[0]
     before = euro.balanceOf(buyer)
     market.placeOrder(BID, 100_000, 2_000, interval, interval + 1, sender=buyer)
     with ape.reverts(market.OrderNotExpired, orderId=1, validTo=interval + 1):
         market.reclaimExpired(1, sender=outsider)
     advance_intervals(chain, 2)
+    # Its last interval has ended but is not settled yet: the settlement may still fill it.
+    with ape.reverts(market.OrderNotExpired, orderId=1, validTo=interval + 1):
+        market.reclaimExpired(1, sender=outsider)
+    market.settleInterval(interval + 1, b"\x01" * 32, [], [], 0, sender=oracle)
     market.reclaimExpired(1, sender=outsider)
     assert euro.balanceOf(buyer) == before
     with ape.reverts(market.OrderNotOpen):
         market.reclaimExpired(1, sender=outsider)
     with ape.reverts(market.UnknownOrder):
         market.reclaimExpired(99, sender=outsider)
+
+
+def test_unsettled_expired_order_is_reclaimable_after_the_grace_period(chain, market, euro, households, outsider,
+                                                                      interval):
+    buyer = households[0]
+    before = euro.balanceOf(buyer)
+    market.placeOrder(BID, 100_000, 2_000, interval, interval, sender=buyer)
+    grace = market.RECLAIM_GRACE_INTERVALS()
+    advance_intervals(chain, grace)
+    with ape.reverts(market.OrderNotExpired):
+        market.reclaimExpired(1, sender=outsider)
+    advance_intervals(chain, 1)
+    market.reclaimExpired(1, sender=outsider)
+    assert euro.balanceOf(buyer) == before
 
 
 def test_deposit_and_withdraw(market, euro, households, outsider):
