@@ -1,0 +1,84 @@
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from backend.forecast.advice import (
+    HouseholdForecast,
+    Tariffs,
+    community_outlook,
+    household_advice,
+    net_position,
+    suggested_limit_price,
+    trade_windows,
+)
+
+START = datetime(2026, 6, 1, tzinfo=timezone.utc)
+HOURS = tuple(START + timedelta(hours=h) for h in range(6))
+
+
+def prosumer() -> HouseholdForecast:
+    consumed = np.array([300, 300, 200, 200, 500, 500.0])
+    produced = np.array([0, 0, 1000, 800, 100, 0.0])
+    return HouseholdForecast("0xalice", HOURS, consumed_p50_wh=consumed, consumed_p10_wh=consumed - 100,
+                             consumed_p90_wh=consumed + 100, produced_p50_wh=produced,
+                             produced_p10_wh=produced * 0.5, produced_p90_wh=produced * 1.2)
+
+
+def consumer() -> HouseholdForecast:
+    return HouseholdForecast("0xbob", HOURS, consumed_p50_wh=np.array([100, 100, 400, 400, 100, 100.0]))
+
+
+def test_net_position_is_production_minus_consumption_with_cautious_band():
+    net = net_position(prosumer())
+    np.testing.assert_array_equal(net.net_p50_wh, [-300, -300, 800, 600, -400, -500])
+    np.testing.assert_array_equal(net.low_wh, [-400, -400, 200, 100, -550, -600])
+    np.testing.assert_array_equal(net.high_wh, [-200, -200, 1100, 860, -280, -400])
+
+
+def test_trade_windows_group_consecutive_hours_with_quantities():
+    sells, buys = trade_windows(net_position(prosumer()))
+    assert [(w.start, w.end, w.energy_wh, w.confident_wh) for w in sells] == [
+        (HOURS[2], HOURS[4], 1400, 300)]
+    assert [(w.start, w.end, w.energy_wh, w.confident_wh) for w in buys] == [
+        (HOURS[0], HOURS[2], 600, 400), (HOURS[4], HOURS[5] + timedelta(hours=1), 900, 680)]
+
+
+def test_suggested_limit_price_moves_between_feed_in_and_retail():
+    tariffs = Tariffs(feed_in_price_per_kwh=80_000, retail_price_per_kwh=250_000)
+    assert suggested_limit_price(tariffs, 1000, 0) == 80_000
+    assert suggested_limit_price(tariffs, 0, 1000) == 250_000
+    assert suggested_limit_price(tariffs, 0, 0) == 165_000
+    assert suggested_limit_price(tariffs, 3000, 1000) == 122_500
+
+
+def test_tariffs_reject_feed_in_above_retail():
+    with pytest.raises(ValueError):
+        Tariffs(300_000, 250_000)
+
+
+def test_community_outlook_totals_and_short_households():
+    outlook = community_outlook([prosumer(), consumer()])
+    np.testing.assert_array_equal(outlook.surplus_wh, [0, 0, 800, 600, 0, 0])
+    np.testing.assert_array_equal(outlook.deficit_wh, [400, 400, 400, 400, 500, 600])
+    assert outlook.available_for_sale_wh == 1400
+    assert outlook.total_deficit_wh == 2700
+    assert [(s.household, s.total_deficit_wh) for s in outlook.short_households] == [("0xbob", 1200), ("0xalice", 1500)][::-1]
+    bob = outlook.short_households[1]
+    assert bob.hours[2] == (HOURS[2], 400)
+
+
+def test_household_advice_prices_each_side_over_its_own_windows():
+    outlook = community_outlook([prosumer(), consumer()])
+    advice = household_advice(prosumer(), outlook, Tariffs(80_000, 250_000))
+    # Sell hours 2-3: surplus 1400, deficit 800 -> share short 800/2200.
+    assert advice.sell_limit_price_per_kwh == round(80_000 + 800 / 2200 * 170_000)
+    # Buy hours 0, 1, 4, 5: no surplus at all -> retail.
+    assert advice.buy_limit_price_per_kwh == 250_000
+    assert len(advice.sell_windows) == 1 and len(advice.buy_windows) == 2
+
+
+def test_community_outlook_rejects_misaligned_forecasts():
+    shifted = HouseholdForecast("0xcarol", tuple(h + timedelta(hours=1) for h in HOURS), np.ones(6))
+    with pytest.raises(ValueError):
+        community_outlook([prosumer(), shifted])
