@@ -295,3 +295,18 @@ def test_solver_output_is_accepted_and_balances_match_bills(
             assert settled[key].gridImportWh == outcome.grid_import_wh
             assert settled[key].burnedWh == outcome.burned_wh
             assert settled[key].creditedWh == outcome.credited_wh
+
+
+@pytest.mark.parametrize("count", [1, 5, 8])
+def test_backend_merkle_proofs_verify_on_chain(market, oracle, households, meters, ended, count):
+    """The oracle's tree (backend.oracle.merkle) is the one OpenZeppelin's MerkleProof checks."""
+    from backend.oracle.merkle import Leaf, MerkleTree
+
+    leaves = [Leaf(households[i % 6].address, meters[i % 6].address, ended, 100 * i, 7 * i, bytes([i]) * 32)
+              for i in range(count)]
+    tree = MerkleTree([leaf.hash() for leaf in leaves])
+    market.settleInterval(ended, tree.root, [], [], 0, sender=oracle)
+    for leaf in leaves:
+        assert market.verifyLeaf(ended, leaf.hash(), tree.proof(leaf.hash()))
+    tampered = Leaf(**{**leaves[0].__dict__, "produced_wh": leaves[0].produced_wh + 1})
+    assert not market.verifyLeaf(ended, tampered.hash(), tree.proof(leaves[0].hash()))
