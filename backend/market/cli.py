@@ -166,7 +166,9 @@ def compare(
         tariffs = Tariffs(retail_price=retail_price, feed_in_price=feed_in_price)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    console = Console()
+    # The tables need ~170 columns; when piped, rich would squeeze them to 80.
+    probe = Console()
+    console = Console(width=max(probe.width, 170)) if not probe.is_terminal else probe
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Settling intervals", total=interval_count(days))
         comparison = simulate_and_compare(
