@@ -112,5 +112,54 @@ def demo(port: int, exit_after_setup: bool) -> None:
         raise click.ClickException(str(error)) from error
 
 
+@main.command()
+@click.option("--households", default=20, show_default=True)
+@click.option("--speed", default=60.0, show_default=True, help="Simulated seconds per real second while replaying the past.")
+@click.option("--days", default=1, show_default=True, help="Days of history to replay before following the clock.")
+@click.option("--seed", default=1, show_default=True)
+@click.option("--community", default="demo", show_default=True)
+@click.option("--broker", default=lambda: os.environ.get("VATIO_MQTT_URL", "mqtt://127.0.0.1:1883"),
+              show_default="$VATIO_MQTT_URL or mqtt://127.0.0.1:1883")
+@click.option("--rpc-url", default=lambda: os.environ.get("VATIO_RPC_URL", "http://127.0.0.1:8545"),
+              show_default="$VATIO_RPC_URL or http://127.0.0.1:8545")
+@click.option("--reading-seconds", default=60, show_default=True)
+@click.option("--register", is_flag=True, help="Register the simulated households and meters on the (local) chain.")
+def simulate(households, speed, days, seed, community, broker, rpc_url, reading_seconds, register):
+    """Simulated meters: real household profiles, signed readings over MQTT."""
+    import time
+
+    from tqdm import tqdm
+    from web3 import Web3
+
+    from backend.chain.deploy import load_deployment
+    from backend.meters.mqtt import MeterPublisher
+    from backend.meters.registration import register_meters
+    from backend.meters.simulator import make_meters, profile_clock, run_simulation
+    from backend.oracle.readings import MeterDomain
+
+    web3 = Web3(Web3.HTTPProvider(rpc_url))
+    if not web3.is_connected():
+        raise click.ClickException(f"no JSON-RPC node answers at {rpc_url}")
+    deployment = load_deployment(web3.eth.chain_id)
+    domain = MeterDomain(deployment.chain_id, deployment.address("CommunityRegistry"))
+    meters = make_meters(households, seed)
+    if register:
+        register_meters(web3, deployment, meters, progress=click.echo)
+    start = int(time.time()) - days * 86400
+    clock = profile_clock(households, start, days + 1, seed, deployment.settings.get("intervalSeconds", 900),
+                          reading_seconds)
+    publisher = MeterPublisher(broker)
+    bar = tqdm(total=len(clock.interval_starts) * (clock.interval_seconds // reading_seconds), unit="step")
+    try:
+        sent = run_simulation(meters, clock, domain, publisher.publish, community, speed=speed,
+                              progress=lambda done, total: bar.update(1))
+    except KeyboardInterrupt:
+        sent = None
+    finally:
+        bar.close()
+        publisher.close()
+    click.echo(f"published {sent if sent is not None else 'until stopped:'} readings for {households} meters")
+
+
 if __name__ == "__main__":
     sys.exit(main())

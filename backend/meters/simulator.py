@@ -1,0 +1,157 @@
+"""Simulated smart meters: real household profiles, signed like real meters.
+
+Each simulated household has a wallet key and a meter key (both derived from
+the seed, so a restarted simulation is the same community). Its meter keeps
+cumulative registers fed by the 15-minute profiles of
+backend.simulation.profiles (Sceaux load, pvlib PV) and publishes an
+EIP-712-signed reading every `reading_seconds` over MQTT, exactly as
+docs/mqtt.md describes for real meters.
+
+Faster than real time means replaying the past: the simulated clock starts
+`days` before now and runs `speed` times faster until it reaches the present
+(readings from the future would rightly be rejected by the oracle), then
+follows the wall clock.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from eth_account import Account
+from eth_utils import keccak
+
+from backend.oracle.readings import MeterDomain, MeterReading, SignedReading, sign_reading
+
+
+@dataclass
+class SimulatedMeter:
+    index: int
+    household_key: str
+    meter_key: str
+    produced_wh: int = 0
+    consumed_wh: int = 0
+    seq: int = 0
+    # Fractions of a Wh not yet on the registers (registers are whole Wh).
+    _produced_rest: float = field(default=0.0, repr=False)
+    _consumed_rest: float = field(default=0.0, repr=False)
+
+    @property
+    def household(self) -> str:
+        return Account.from_key(self.household_key).address
+
+    @property
+    def meter(self) -> str:
+        return Account.from_key(self.meter_key).address
+
+    def advance(self, produced_wh: float, consumed_wh: float, ts: int, seconds: int,
+                domain: MeterDomain) -> SignedReading:
+        """Adds energy to the registers and returns the next signed reading."""
+        self._produced_rest += produced_wh
+        self._consumed_rest += consumed_wh
+        produced_step, consumed_step = int(self._produced_rest), int(self._consumed_rest)
+        self._produced_rest -= produced_step
+        self._consumed_rest -= consumed_step
+        self.produced_wh += produced_step
+        self.consumed_wh += consumed_step
+        self.seq += 1
+        power_w = round(abs(produced_wh - consumed_wh) * 3600 / seconds)
+        reading = MeterReading(meter=self.meter, seq=self.seq, ts=ts, produced_wh=self.produced_wh,
+                               consumed_wh=self.consumed_wh, power_w=power_w)
+        return sign_reading(reading, domain, self.meter_key)
+
+
+def simulated_keys(seed: int, index: int) -> tuple[str, str]:
+    """(household key, meter key) for household `index` of a simulation seed."""
+    household = "0x" + keccak(text=f"vatio simulated household {seed} {index}").hex()
+    meter = "0x" + keccak(text=f"vatio simulated meter {seed} {index}").hex()
+    return household, meter
+
+
+def make_meters(households: int, seed: int) -> list[SimulatedMeter]:
+    return [SimulatedMeter(i, *simulated_keys(seed, i)) for i in range(households)]
+
+
+def payload(signed: SignedReading) -> bytes:
+    """The MQTT payload (docs/mqtt.md)."""
+    r = signed.reading
+    return json.dumps({
+        "meter": r.meter, "seq": r.seq, "ts": r.ts, "producedWh": r.produced_wh,
+        "consumedWh": r.consumed_wh, "powerW": r.power_w, "signature": "0x" + signed.signature.hex(),
+    }, separators=(",", ":")).encode()
+
+
+def topic(community: str, meter: str) -> str:
+    return f"vatio/{community}/meters/{meter}/readings"
+
+
+@dataclass
+class ProfileClock:
+    """The simulated time of each reading and the energy each meter adds by then."""
+
+    interval_starts: np.ndarray  # unix seconds of each profile interval
+    produced: np.ndarray  # Wh, shape (intervals, households)
+    consumed: np.ndarray
+    interval_seconds: int
+    reading_seconds: int
+
+    def steps(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(reading ts, Wh produced per meter, Wh consumed per meter) since the last reading."""
+        per_interval = self.interval_seconds // self.reading_seconds
+        for row, start in enumerate(self.interval_starts):
+            produced = self.produced[row] / per_interval
+            consumed = self.consumed[row] / per_interval
+            for step in range(1, per_interval + 1):
+                yield int(start) + step * self.reading_seconds, produced, consumed
+
+
+def profile_clock(households: int, start_ts: int, days: int, seed: int, interval_seconds: int = 900,
+                  reading_seconds: int = 60) -> ProfileClock:
+    from backend.simulation.profiles import community_profiles  # pandas and pvlib: only when simulating
+
+    if interval_seconds % reading_seconds:
+        raise ValueError("reading_seconds must divide the interval")
+    start = time.strftime("%Y-%m-%d", time.gmtime(start_ts))
+    frame = community_profiles(households, start=start, days=days, seed=seed, interval_seconds=interval_seconds)
+    starts = frame["interval_id"].unique() * interval_seconds
+    produced = frame["produced_wh"].to_numpy().reshape(len(starts), households)
+    consumed = frame["consumed_wh"].to_numpy().reshape(len(starts), households)
+    return ProfileClock(starts, produced, consumed, interval_seconds, reading_seconds)
+
+
+def run_simulation(
+    meters: list[SimulatedMeter],
+    clock: ProfileClock,
+    domain: MeterDomain,
+    publish: Callable[[str, bytes], None],
+    community: str,
+    speed: float = 1.0,
+    now: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Publishes every reading whose time has come; returns how many were sent.
+
+    Readings for the past go out `speed` times faster than real time; a
+    reading is never published before its own timestamp."""
+    sent = 0
+    wall_start, sim_start = now(), None
+    total = len(clock.interval_starts) * (clock.interval_seconds // clock.reading_seconds)
+    for step, (ts, produced, consumed) in enumerate(clock.steps()):
+        if sim_start is None:
+            sim_start = ts
+        due_wall = wall_start + (ts - sim_start) / speed
+        wait = max(due_wall - now(), ts - now())
+        if wait > 0.001:
+            sleep(wait)
+        for meter in meters:
+            signed = meter.advance(float(produced[meter.index]), float(consumed[meter.index]), ts,
+                                   clock.reading_seconds, domain)
+            publish(topic(community, signed.reading.meter), payload(signed))
+            sent += 1
+        if progress:
+            progress(step + 1, total)
+    return sent
