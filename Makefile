@@ -55,6 +55,7 @@ demo: setup
 bench: setup
 	$(PY) benchmarks/bench_solver.py
 	$(PY) benchmarks/bench_gas.py
+	$(PY) benchmarks/bench_verify.py
 	@if [ -f benchmarks/bench_forecast.py ]; then $(PY) benchmarks/bench_forecast.py; fi
 
 slither: setup
