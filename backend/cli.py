@@ -112,6 +112,77 @@ def demo(port: int, exit_after_setup: bool) -> None:
         raise click.ClickException(str(error)) from error
 
 
+@main.group(invoke_without_command=True)
+@click.option("--community", default="demo", show_default=True)
+@click.option("--broker", default=lambda: os.environ.get("VATIO_MQTT_URL", "mqtt://127.0.0.1:1883"),
+              show_default="$VATIO_MQTT_URL or mqtt://127.0.0.1:1883")
+@click.option("--rpc-url", default=lambda: os.environ.get("VATIO_RPC_URL", "http://127.0.0.1:8545"),
+              show_default="$VATIO_RPC_URL or http://127.0.0.1:8545")
+@click.option("--database-url", envvar="VATIO_DATABASE_URL", default=None, help="Default: SQLite in var/.")
+@click.option("--share-group", default=None, help="MQTT 5 shared subscription group, to split meters over oracles.")
+@click.option("--client-id", default=None, help="MQTT client id; the persistent session is keyed on it.")
+@click.pass_context
+def oracle(ctx, community, broker, rpc_url, database_url, share_group, client_id):
+    """The meter oracle: verify signed readings from MQTT and store them."""
+    ctx.obj = {"database_url": database_url}
+    if ctx.invoked_subcommand is not None:
+        return
+    import logging
+    import signal
+    import threading
+
+    from web3 import Web3
+
+    from backend.chain.deploy import load_deployment
+    from backend.db.migrate import upgrade
+    from backend.db.session import make_engine, session_factory
+    from backend.oracle.ingest import Ingester
+    from backend.oracle.readings import MeterDomain
+    from backend.oracle.registry_cache import RegistryCache
+    from backend.oracle.service import OracleService
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    web3 = Web3(Web3.HTTPProvider(rpc_url))
+    if not web3.is_connected():
+        raise click.ClickException(f"no JSON-RPC node answers at {rpc_url}")
+    deployment = load_deployment(web3.eth.chain_id)
+    upgrade(database_url)
+    registry = RegistryCache(web3, deployment)
+    domain = MeterDomain(deployment.chain_id, deployment.address("CommunityRegistry"))
+    ingester = Ingester(session_factory(make_engine(database_url)), domain, community, registry.lookup)
+    service = OracleService(ingester, broker, client_id=client_id or f"vatio-oracle-{community}",
+                            share_group=share_group)
+    service.start()
+    click.echo(f"oracle for community {community!r}: {len(registry.meters)} meters known; Ctrl-C stops")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(10):
+            click.echo(f"stored {service.stored}, rejected {service.rejected}, duplicates {service.duplicates}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.stop()
+
+
+@oracle.command("stats")
+@click.pass_obj
+def oracle_stats(obj):
+    """Readings stored and rejections per reason."""
+    from sqlalchemy import func, select
+
+    from backend.db.models import Reading, rejection_counts
+    from backend.db.session import make_engine, session_factory
+
+    with session_factory(make_engine(obj["database_url"]))() as session:
+        readings = session.scalar(select(func.count()).select_from(Reading))
+        counts = rejection_counts(session)
+    click.echo(f"readings stored: {readings}")
+    click.echo(f"rejections: {sum(counts.values())}")
+    for reason, number in sorted(counts.items(), key=lambda item: -item[1]):
+        click.echo(f"  {reason:<20} {number}")
+
+
 @main.command()
 @click.option("--households", default=20, show_default=True)
 @click.option("--speed", default=60.0, show_default=True, help="Simulated seconds per real second while replaying the past.")
@@ -124,7 +195,9 @@ def demo(port: int, exit_after_setup: bool) -> None:
               show_default="$VATIO_RPC_URL or http://127.0.0.1:8545")
 @click.option("--reading-seconds", default=60, show_default=True)
 @click.option("--register", is_flag=True, help="Register the simulated households and meters on the (local) chain.")
-def simulate(households, speed, days, seed, community, broker, rpc_url, reading_seconds, register):
+@click.option("--follow/--no-follow", default=True, show_default=True,
+              help="Keep publishing in real time after replaying the past.")
+def simulate(households, speed, days, seed, community, broker, rpc_url, reading_seconds, register, follow):
     """Simulated meters: real household profiles, signed readings over MQTT."""
     import time
 
@@ -152,7 +225,7 @@ def simulate(households, speed, days, seed, community, broker, rpc_url, reading_
     bar = tqdm(total=len(clock.interval_starts) * (clock.interval_seconds // reading_seconds), unit="step")
     try:
         sent = run_simulation(meters, clock, domain, publisher.publish, community, speed=speed,
-                              progress=lambda done, total: bar.update(1))
+                              progress=lambda done, total: bar.update(1), follow=follow)
     except KeyboardInterrupt:
         sent = None
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -18,10 +19,12 @@ ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 
 
 def find_anvil() -> str:
-    """The anvil binary: on PATH, or the one npm installed in this repo."""
+    """The anvil binary npm installed in this repo, else one on PATH. The
+    native binary comes first: npm's `.bin/anvil` is a Node wrapper, and
+    stopping the wrapper would leave the real node running."""
     for candidate in (
-        shutil.which("anvil"),
         REPO_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil",
+        shutil.which("anvil"),
         REPO_ROOT / "node_modules" / ".bin" / "anvil",
     ):
         if candidate and Path(candidate).exists():
@@ -65,12 +68,14 @@ class AnvilNode:
     url: str
 
     def stop(self) -> None:
+        """Stops the node and anything it started (its own process group);
+        Anvil writes its --state file on the way out."""
         if self.process.poll() is None:
-            self.process.terminate()
+            os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
 
 
@@ -88,6 +93,9 @@ def start_anvil(
     on exit (`--state`), so balances survive a restart.
     """
     port = port or free_port()
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise RuntimeError(f"port {port} is already in use (another chain still running?)")
     command = [
         find_anvil(),
         "--host", "127.0.0.1",
@@ -101,7 +109,8 @@ def start_anvil(
         command += ["--state", str(state_file), "--state-interval", "10"]
     command += extra_args or []
     output = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=os.environ.copy())
+    process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=os.environ.copy(),
+                               start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_rpc(url, process=process)

@@ -132,17 +132,21 @@ def run_simulation(
     now: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[int, int], None] | None = None,
+    follow: bool = True,
 ) -> int:
     """Publishes every reading whose time has come; returns how many were sent.
 
     Readings for the past go out `speed` times faster than real time; a
-    reading is never published before its own timestamp."""
+    reading is never published before its own timestamp. Without `follow`,
+    it stops once it has caught up with the present."""
     sent = 0
     wall_start, sim_start = now(), None
     total = len(clock.interval_starts) * (clock.interval_seconds // clock.reading_seconds)
     for step, (ts, produced, consumed) in enumerate(clock.steps()):
         if sim_start is None:
             sim_start = ts
+        if not follow and ts > now():
+            break
         due_wall = wall_start + (ts - sim_start) / speed
         wait = max(due_wall - now(), ts - now())
         if wait > 0.001:

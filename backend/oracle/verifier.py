@@ -67,8 +67,13 @@ def verify_reading(
     if reading.power_w > info.capacity_w * POWER_TOLERANCE:
         raise RejectedReading(Reason.IMPOSSIBLE_POWER,
                               f"powerW {reading.power_w} over the {info.capacity_w} W rating")
-    if last is None:
-        return info
+    if last is not None:
+        check_history(reading, info, last)
+    return info
+
+
+def check_history(reading, info: MeterInfo, last: MeterState) -> None:
+    """The checks against the meter's last accepted reading."""
     if reading.seq <= last.seq:
         raise RejectedReading(Reason.REPLAYED_SEQ, f"seq {reading.seq} after {last.seq}")
     if reading.ts <= last.ts:
@@ -84,4 +89,3 @@ def verify_reading(
         raise RejectedReading(Reason.IMPOSSIBLE_POWER,
                               f"{energy_wh} Wh in {reading.ts - last.ts} s is {implied_w:.0f} W, "
                               f"over the {info.capacity_w} W rating")
-    return info

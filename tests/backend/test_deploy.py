@@ -91,3 +91,16 @@ def test_demo_deploys_then_resumes_from_saved_state(tmp_path, deployments_dir, m
     demo.run_demo(port=port, exit_after_setup=True, progress=lines.append)
     assert any("found on chain" in line for line in lines)
     assert json.loads((deployments_dir / "31337.json").read_text())["contracts"]["EnergyMarket"]["address"] == first
+
+
+def test_a_busy_port_is_refused_and_stop_leaves_no_node(anvil):
+    import subprocess
+
+    port = int(anvil.url.rsplit(":", 1)[1])
+    with pytest.raises(RuntimeError, match="already in use"):
+        start_anvil(port=port)
+    node = start_anvil()
+    pid = node.process.pid
+    node.stop()
+    leftover = subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True).stdout.strip()
+    assert leftover == ""
