@@ -30,7 +30,7 @@ from backend.chain.anvil import rpc_call, start_anvil  # noqa: E402
 from backend.chain.deploy import ANVIL_DEPLOYER_KEY, CommunitySettings, deploy_community  # noqa: E402
 from backend.chain.market_state import read_accounts, read_orders, read_token_balances  # noqa: E402
 from backend.market.chunking import split_settlement  # noqa: E402
-from backend.market.orderbook import Account as MarketAccount, MeteredEntry, Tariffs  # noqa: E402
+from backend.market.orderbook import MeteredEntry, Tariffs  # noqa: E402
 from backend.market.solver import clear_interval  # noqa: E402
 from common import write_results  # noqa: E402
 

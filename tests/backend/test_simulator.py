@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 import uuid
 
 import numpy as np
@@ -13,7 +11,7 @@ import pytest
 from eth_account import Account
 
 from backend.meters.mqtt import MeterPublisher
-from backend.meters.simulator import ProfileClock, make_meters, payload, profile_clock, run_simulation, topic
+from backend.meters.simulator import ProfileClock, make_meters, profile_clock, run_simulation, topic
 from backend.oracle.parser import parse_reading
 from backend.oracle.readings import MeterDomain, recover_signer
 

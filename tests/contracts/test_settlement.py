@@ -6,7 +6,6 @@ import pytest
 from eth_utils import keccak
 
 from backend.market.chunking import split_settlement
-from backend.market.orderbook import Fill, MeteredEntry
 from conftest import ASK, BID, EURO, FEED_IN_PRICE, RETAIL_PRICE, advance_intervals, sort_households
 from settlement_helpers import chain_orders, settle_args, solve
 

@@ -7,10 +7,9 @@ import json
 
 import pytest
 from eth_account import Account
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
-from backend.db.models import Meter, Reading, Rejection
-from backend.db.session import session_factory
+from backend.db.models import Meter, Reading
 from backend.db.models import rejection_counts
 from backend.meters.simulator import payload, topic
 from backend.oracle.ingest import DUPLICATE, REJECTED, STORED, Ingester, Message
@@ -26,15 +25,6 @@ REGISTRY = {
 }
 NOW = 1_700_000_000
 
-
-@pytest.fixture
-def sessions(migrated_engine):
-    factory = session_factory(migrated_engine)
-    yield factory
-    with factory() as session:
-        for table in (Reading, Rejection, Meter):
-            session.execute(delete(table))
-        session.commit()
 
 
 def ingester(sessions) -> Ingester:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 import uuid
 
-import pytest
-from sqlalchemy import delete, func, select
 
-from backend.db.models import Meter, Reading, Rejection
-from backend.db.session import session_factory
+from sqlalchemy import func, select
+
+from backend.db.models import Reading, Rejection
 from backend.meters.mqtt import MeterPublisher
 from backend.meters.simulator import make_meters, payload, topic
 from backend.oracle.ingest import Ingester
@@ -20,15 +19,6 @@ from backend.oracle.verifier import MeterInfo
 DOMAIN = MeterDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 BROKER = "mqtt://127.0.0.1:1883"
 
-
-@pytest.fixture
-def sessions(migrated_engine):
-    factory = session_factory(migrated_engine)
-    yield factory
-    with factory() as session:
-        for table in (Reading, Rejection, Meter):
-            session.execute(delete(table))
-        session.commit()
 
 
 def wait_for(predicate, timeout=20.0):
