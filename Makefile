@@ -56,6 +56,7 @@ bench: setup
 	$(PY) benchmarks/bench_solver.py
 	$(PY) benchmarks/bench_gas.py
 	$(PY) benchmarks/bench_verify.py
+	$(PY) benchmarks/bench_ingest.py
 	@if [ -f benchmarks/bench_forecast.py ]; then $(PY) benchmarks/bench_forecast.py; fi
 
 slither: setup

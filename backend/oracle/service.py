@@ -29,7 +29,7 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 
 class OracleService:
     def __init__(self, ingester: Ingester, broker_url: str, client_id: str, share_group: str | None = None,
-                 batch_size: int = 500, batch_wait_s: float = 0.02):
+                 batch_size: int = 500, batch_wait_s: float = 0.02, on_committed=None):
         url = urlparse(broker_url)
         if url.scheme not in ("mqtt", "tcp") or not url.hostname:
             raise ValueError(f"broker URL must look like mqtt://host:port, got {broker_url!r}")
@@ -37,6 +37,8 @@ class OracleService:
         self.host, self.port = url.hostname, url.port or 1883
         self.subscription = readings_subscription(ingester.community, share_group)
         self.batch_size, self.batch_wait_s = batch_size, batch_wait_s
+        # called with (messages, outcomes) after each commit, before the acks (live pushes, metrics)
+        self.on_committed = on_committed
         self.inbox: queue.Queue[tuple[int, int, Message]] = queue.Queue()
         self.stored = self.rejected = self.duplicates = 0
         self._stop = threading.Event()
@@ -82,6 +84,8 @@ class OracleService:
             outcomes = self._process_until_committed([message for _, _, message in batch])
             if outcomes is None:
                 return  # stopping: unacked messages come back with the session
+            if self.on_committed is not None:
+                self.on_committed([message for _, _, message in batch], outcomes)
             for (mid, qos, _), outcome in zip(batch, outcomes):
                 self.client.ack(mid, qos)
                 self.stored += outcome.status == "stored"
