@@ -20,12 +20,12 @@ from backend.chain.anvil import REPO_ROOT, AnvilNode, rpc_call, start_anvil
 from backend.chain.deploy import (
     ANVIL_DEPLOYER_KEY,
     CommunitySettings,
-    Deployer,
     Deployment,
     deploy_community,
     is_deployed,
     load_deployment,
 )
+from backend.meters.registration import register_meters
 
 STATE_DIR = REPO_ROOT / "var"
 # Anvil's default accounts 2..6 (the public test mnemonic): demo households.
@@ -50,18 +50,16 @@ class DemoCommunity:
     deployment_path: Path
 
 
+@dataclass(frozen=True)
+class DemoMeter:
+    household: str
+    meter: str
+
+
 def register_demo_households(web3: Web3, deployment: Deployment, progress=print) -> None:
-    registry = deployment.contract(web3, "CommunityRegistry")
-    euro = deployment.contract(web3, "Euro")
-    admin = Deployer(web3, Account.from_key(ANVIL_DEPLOYER_KEY))
-    for index, key in enumerate(DEMO_HOUSEHOLD_KEYS):
-        household = Account.from_key(key).address
-        if registry.functions.isRegistered(household).call():
-            continue
-        meter = Account.from_key(demo_meter_key(index)).address
-        admin.call(registry.functions.registerHousehold(household, meter, 10_000))
-        admin.call(euro.functions.faucet(household))
-        progress(f"  household {household} with meter {meter}")
+    meters = [DemoMeter(Account.from_key(key).address, Account.from_key(demo_meter_key(index)).address)
+              for index, key in enumerate(DEMO_HOUSEHOLD_KEYS)]
+    register_meters(web3, deployment, meters, capacity_w=10_000, progress=progress)
 
 
 def start_demo_chain(port: int = 8545, state_dir: Path | None = None, progress=print) -> DemoCommunity:

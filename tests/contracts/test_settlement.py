@@ -275,13 +275,14 @@ def test_solver_output_is_accepted_and_balances_match_bills(
     closing = receipt.events.filter(market.IntervalSettled)[0]
     assert closing.clearingPrice == clearing.clearing_price
     assert closing.tradedWh == clearing.traded_wh
+    owners = {o.order_id: o.owner for o in chain_orders(market)}
     for h in households:
         outcome = clearing.outcomes[h.address.lower()]
         account_change = market.getAccount(h).balance - accounts_before[h.address]
         wallet_change = euro.balanceOf(h) - wallets_before[h.address]
         # auto buys pay from the account; resting bids paid into escrow at placement
         resting_paid = sum(f.amount_wh * clearing.clearing_price // 1000 for f in clearing.fills
-                           if f.order_id and chain_orders(market)[f.order_id - 1].owner == h.address)
+                           if f.order_id and owners[f.order_id] == h.address)
         assert account_change == outcome.received - (outcome.paid - resting_paid)
         assert wallet_change == 0
     history = {h.address.lower(): token.balanceOf(h) for h in households}
