@@ -38,6 +38,7 @@ class LazyGroup(click.Group):
 @click.group(
     cls=LazyGroup,
     lazy={
+        "audit": ("backend.audit.cli", "audit"),
         "market": ("backend.market.cli", "market"),
         "train": ("backend.forecast.cli", "train"),
         "forecast": ("backend.forecast.cli", "forecast"),
@@ -197,7 +198,11 @@ def oracle_stats(obj):
 @click.option("--register", is_flag=True, help="Register the simulated households and meters on the (local) chain.")
 @click.option("--follow/--no-follow", default=True, show_default=True,
               help="Keep publishing in real time after replaying the past.")
-def simulate(households, speed, days, seed, community, broker, rpc_url, reading_seconds, register, follow):
+@click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Save the meters' registers and seq here, and continue from them on the next run.")
+@click.option("--demo", is_flag=True, help="The demo's meters: the first five belong to the printed Anvil accounts.")
+def simulate(households, speed, days, seed, community, broker, rpc_url, reading_seconds, register, follow,
+             state_file, demo):
     """Simulated meters: real household profiles, signed readings over MQTT."""
     import time
 
@@ -207,7 +212,7 @@ def simulate(households, speed, days, seed, community, broker, rpc_url, reading_
     from backend.chain.deploy import load_deployment
     from backend.meters.mqtt import MeterPublisher
     from backend.meters.registration import register_meters
-    from backend.meters.simulator import make_meters, profile_clock, run_simulation
+    from backend.meters.simulator import MeterStateFile, make_meters, profile_clock, run_simulation
     from backend.oracle.readings import MeterDomain
 
     web3 = Web3(Web3.HTTPProvider(rpc_url))
@@ -215,17 +220,28 @@ def simulate(households, speed, days, seed, community, broker, rpc_url, reading_
         raise click.ClickException(f"no JSON-RPC node answers at {rpc_url}")
     deployment = load_deployment(web3.eth.chain_id)
     domain = MeterDomain(deployment.chain_id, deployment.address("CommunityRegistry"))
-    meters = make_meters(households, seed)
+    if demo:
+        from backend.demo import demo_meters
+
+        meters = demo_meters(households, seed)
+    else:
+        meters = make_meters(households, seed)
     if register:
         register_meters(web3, deployment, meters, progress=click.echo)
-    start = int(time.time()) - days * 86400
-    clock = profile_clock(households, start, days + 1, seed, deployment.settings.get("intervalSeconds", 900),
-                          reading_seconds)
+    saved = MeterStateFile(state_file) if state_file else None
+    resume_after = saved.load(meters) if saved else None
+    now = int(time.time())
+    start = resume_after if resume_after is not None else now - days * 86400
+    clock = profile_clock(households, start, (now - start) // 86400 + 2, seed,
+                          deployment.settings.get("intervalSeconds", 900), reading_seconds)
+    if resume_after is not None:
+        click.echo(f"continuing the saved meters after {time.strftime('%Y-%m-%d %H:%M', time.gmtime(resume_after))} UTC")
     publisher = MeterPublisher(broker)
     bar = tqdm(total=len(clock.interval_starts) * (clock.interval_seconds // reading_seconds), unit="step")
     try:
         sent = run_simulation(meters, clock, domain, publisher.publish, community, speed=speed,
-                              progress=lambda done, total: bar.update(1), follow=follow)
+                              progress=lambda done, total: bar.update(1), follow=follow,
+                              resume_after_ts=resume_after, state_file=saved)
     except KeyboardInterrupt:
         sent = None
     finally:

@@ -16,9 +16,11 @@ follows the wall clock.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from eth_account import Account
@@ -62,6 +64,51 @@ class SimulatedMeter:
         reading = MeterReading(meter=self.meter, seq=self.seq, ts=ts, produced_wh=self.produced_wh,
                                consumed_wh=self.consumed_wh, power_w=power_w)
         return sign_reading(reading, domain, self.meter_key)
+
+
+    def state(self) -> dict:
+        """What a real meter keeps in non-volatile memory across a power cut."""
+        return {"seq": self.seq, "producedWh": self.produced_wh, "consumedWh": self.consumed_wh,
+                "producedRest": self._produced_rest, "consumedRest": self._consumed_rest}
+
+    def restore(self, state: dict) -> None:
+        self.seq, self.produced_wh, self.consumed_wh = state["seq"], state["producedWh"], state["consumedWh"]
+        self._produced_rest, self._consumed_rest = state["producedRest"], state["consumedRest"]
+
+
+class MeterStateFile:
+    """The simulated meters' registers and sequence numbers, saved so that a
+    restarted simulation (a restarted demo) continues where it stopped
+    instead of sending seq 1 again, which the oracle would rightly reject.
+
+    The file may lag what was published (it is saved at most every
+    `every_s`); the steps replayed after a restart then produce byte-identical
+    signed readings (same registers, same ts, deterministic signatures), which
+    the oracle acknowledges as duplicates."""
+
+    def __init__(self, path: Path, every_s: float = 1.0):
+        self.path = path
+        self.every_s = every_s
+        self._saved_at = 0.0
+
+    def load(self, meters: list[SimulatedMeter]) -> int | None:
+        """Restores the meters it knows; returns the ts of the last saved step."""
+        if not self.path.exists():
+            return None
+        data = json.loads(self.path.read_text())
+        for meter in meters:
+            if meter.meter in data["meters"]:
+                meter.restore(data["meters"][meter.meter])
+        return data["lastTs"]
+
+    def save(self, meters: list[SimulatedMeter], last_ts: int, force: bool = False) -> None:
+        if not force and time.monotonic() - self._saved_at < self.every_s:
+            return
+        self._saved_at = time.monotonic()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps({"lastTs": last_ts, "meters": {m.meter: m.state() for m in meters}}))
+        os.replace(temporary, self.path)
 
 
 def simulated_keys(seed: int, index: int) -> tuple[str, str]:
@@ -133,29 +180,45 @@ def run_simulation(
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[int, int], None] | None = None,
     follow: bool = True,
+    resume_after_ts: int | None = None,
+    state_file: MeterStateFile | None = None,
 ) -> int:
     """Publishes every reading whose time has come; returns how many were sent.
 
     Readings for the past go out `speed` times faster than real time; a
     reading is never published before its own timestamp. Without `follow`,
-    it stops once it has caught up with the present."""
+    it stops once it has caught up with the present. Steps at or before
+    `resume_after_ts` were published by an earlier run and are skipped (the
+    meters' registers were restored from `state_file`)."""
     sent = 0
-    wall_start, sim_start = now(), None
+    wall_start, sim_start, last_ts = now(), None, None
     total = len(clock.interval_starts) * (clock.interval_seconds // clock.reading_seconds)
-    for step, (ts, produced, consumed) in enumerate(clock.steps()):
-        if sim_start is None:
-            sim_start = ts
-        if not follow and ts > now():
-            break
-        due_wall = wall_start + (ts - sim_start) / speed
-        wait = max(due_wall - now(), ts - now())
-        if wait > 0.001:
-            sleep(wait)
-        for meter in meters:
-            signed = meter.advance(float(produced[meter.index]), float(consumed[meter.index]), ts,
-                                   clock.reading_seconds, domain)
-            publish(topic(community, signed.reading.meter), payload(signed))
-            sent += 1
-        if progress:
-            progress(step + 1, total)
+    try:
+        for step, (ts, produced, consumed) in enumerate(clock.steps()):
+            if resume_after_ts is not None and ts <= resume_after_ts:
+                continue
+            if sim_start is None:
+                sim_start = ts
+            if not follow and ts > now():
+                break
+            due_wall = wall_start + (ts - sim_start) / speed
+            wait = max(due_wall - now(), ts - now())
+            if wait > 0.001:
+                sleep(wait)
+            # Every meter advances before any publishes, so the saved state is
+            # always a whole step; a reading lost in a failed publish loses no
+            # energy (the registers are cumulative), only its seq.
+            step_readings = [meter.advance(float(produced[meter.index]), float(consumed[meter.index]), ts,
+                                           clock.reading_seconds, domain) for meter in meters]
+            last_ts = ts
+            for signed in step_readings:
+                publish(topic(community, signed.reading.meter), payload(signed))
+                sent += 1
+            if state_file is not None:
+                state_file.save(meters, ts)
+            if progress:
+                progress(step + 1, total)
+    finally:
+        if state_file is not None and last_ts is not None:
+            state_file.save(meters, last_ts, force=True)
     return sent

@@ -1,0 +1,108 @@
+"""`vatio audit`: one line per settled interval, from any RPC URL and the readings archive."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from backend.audit.report import DEFAULT_PROBLEMS_SHOWN, EXIT_UNCHECKED, exit_code, format_line, format_summary
+from backend.chain.anvil import REPO_ROOT
+
+# the oracle writes, and the web app serves, <repo>/var/archive/<chainId>/<intervalId>.json
+DEFAULT_ARCHIVE = str(REPO_ROOT / "var" / "archive")
+
+
+class AuditCannotStart(click.ClickException):
+    """A usage or connection problem: nothing was audited (exit code 2)."""
+
+    exit_code = EXIT_UNCHECKED
+
+
+@click.command()
+@click.option("--rpc-url", default=lambda: os.environ.get("VATIO_RPC_URL", "http://127.0.0.1:8545"),
+              show_default="$VATIO_RPC_URL or http://127.0.0.1:8545")
+@click.option("--archive", "archive_location", default=lambda: os.environ.get("VATIO_ARCHIVE_DIR", DEFAULT_ARCHIVE),
+              show_default="$VATIO_ARCHIVE_DIR or <repo>/var/archive",
+              help="A folder (<folder>/<chainId>/<intervalId>.json) or the web app's URL base "
+                   "(GET <base>/api/intervals/<id>/archive).")
+@click.option("--deployment", "deployment_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Deployment file; default deployments/<chainId>.json.")
+@click.option("--from", "from_interval", type=click.IntRange(min=0), default=None, help="First interval id.")
+@click.option("--to", "to_interval", type=click.IntRange(min=0), default=None, help="Last interval id.")
+@click.option("--blocks-per-query", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="Block range of one eth_getLogs request (public nodes cap it).")
+@click.option("--verbose", "-v", is_flag=True, help=f"List every finding, not the first {DEFAULT_PROBLEMS_SHOWN}.")
+@click.pass_context
+def audit(ctx, rpc_url, archive_location, deployment_path, from_interval, to_interval, blocks_per_query, verbose):
+    """Re-check settled intervals from the chain and the readings archive.
+
+    Per interval: every reading's signature, the leaves and the readings root
+    against IntervalSettled, each leaf against HouseholdSettled and the
+    registry, the solver re-run against the price and fills, and the token
+    supply. Exit code 0: all OK; 1: a difference; 2: could not audit.
+    """
+    from requests.exceptions import RequestException
+    from web3 import Web3
+    from web3.exceptions import Web3Exception
+
+    from backend.audit.archive_source import ArchiveSource, ArchiveUnreachable
+    from backend.audit.chain_view import ChainView
+    from backend.audit.checks import audit_interval
+    from backend.oracle.readings import MeterDomain
+
+    if from_interval is not None and to_interval is not None and from_interval > to_interval:
+        raise AuditCannotStart(f"--from {from_interval} is after --to {to_interval}")
+    web3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 60}))
+    if not web3.is_connected():
+        raise AuditCannotStart(f"no JSON-RPC node answers at {rpc_url}")
+    try:
+        chain_id = web3.eth.chain_id
+        deployment = _load_deployment(web3, chain_id, deployment_path)
+        chain = ChainView(web3, deployment, blocks_per_query=blocks_per_query)
+        archive = ArchiveSource(archive_location, chain_id)
+        domain = MeterDomain(chain_id, deployment.address("CommunityRegistry"))
+
+        def selected(interval_id: int) -> bool:
+            return ((from_interval is None or interval_id >= from_interval)
+                    and (to_interval is None or interval_id <= to_interval))
+
+        click.echo(f"auditing chain {chain_id} up to block {chain.head}: market "
+                   f"{deployment.address('EnergyMarket')}, archive {archive.describe()}", err=True)
+        results = []
+        for interval_id in filter(selected, chain.settled_interval_ids()):
+            result = audit_interval(chain.intervals[interval_id], chain, archive, domain)
+            results.append(result)
+            click.echo(format_line(result, None if verbose else DEFAULT_PROBLEMS_SHOWN))
+        for interval_id in filter(selected, chain.open_interval_ids()):
+            click.echo(f"interval {interval_id} PENDING: {chain.intervals[interval_id].chunks_seen} settlement "
+                       f"chunk(s) on-chain, not closed yet (not audited)")
+    except ArchiveUnreachable as error:
+        raise AuditCannotStart(str(error)) from None
+    except (RequestException, Web3Exception) as error:
+        raise AuditCannotStart(f"the node at {rpc_url} failed: {error}") from None
+    if not results:
+        click.echo("no settled intervals in the selection")
+    click.echo(format_summary(results))
+    ctx.exit(exit_code(results))
+
+
+def _load_deployment(web3, chain_id: int, path: Path | None):
+    from backend.chain.deploy import Deployment, is_deployed, load_deployment
+
+    try:
+        if path is None:
+            deployment = load_deployment(chain_id)
+        else:
+            deployment = Deployment.from_json(json.loads(path.read_text()))
+    except FileNotFoundError as error:
+        raise AuditCannotStart(str(error)) from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise AuditCannotStart(f"cannot read the deployment file {path}: {error!r}") from None
+    if deployment.chain_id != chain_id:
+        raise AuditCannotStart(f"the deployment is for chain {deployment.chain_id}, the node is chain {chain_id}")
+    if not is_deployed(web3, deployment):
+        raise AuditCannotStart(f"the deployment's contracts have no code on chain {chain_id} at this node")
+    return deployment
