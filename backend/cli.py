@@ -113,6 +113,23 @@ def demo(port: int, exit_after_setup: bool) -> None:
         raise click.ClickException(str(error)) from error
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def serve(host: str, port: int) -> None:
+    """Run the web app (JSON API, Socket.IO) until Ctrl-C; settings from the VATIO_* variables."""
+    from backend.web.app import create_app, run_server
+    from backend.web.config import ConfigError
+
+    os.environ.setdefault("VATIO_SIWE_DOMAINS", f"localhost:{port},127.0.0.1:{port}")
+    try:
+        app = create_app()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Vatio web at http://{host}:{port}/ (API docs: /api/docs)")
+    run_server(app, host=host, port=port)
+
+
 @main.group(invoke_without_command=True)
 @click.option("--community", default="demo", show_default=True)
 @click.option("--broker", default=lambda: os.environ.get("VATIO_MQTT_URL", "mqtt://127.0.0.1:1883"),
@@ -122,9 +139,20 @@ def demo(port: int, exit_after_setup: bool) -> None:
 @click.option("--database-url", envvar="VATIO_DATABASE_URL", default=None, help="Default: SQLite in var/.")
 @click.option("--share-group", default=None, help="MQTT 5 shared subscription group, to split meters over oracles.")
 @click.option("--client-id", default=None, help="MQTT client id; the persistent session is keyed on it.")
+@click.option("--settle/--no-settle", default=True, show_default=True,
+              help="Close, settle and archive intervals (one oracle per community does).")
+@click.option("--index/--no-index", default=True, show_default=True, help="Follow contract events into the DB.")
+@click.option("--grace", "grace_s", default=60, show_default=True, help="Seconds after an interval ends before it closes.")
+@click.option("--confirmations", default=1, show_default=True, help="Blocks a settlement needs before it counts.")
+@click.option("--archive-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=lambda: os.environ.get("VATIO_ARCHIVE_DIR", "var/archive"),
+              show_default="$VATIO_ARCHIVE_DIR or var/archive")
+@click.option("--oracle-key", envvar="VATIO_ORACLE_KEY", default=None,
+              help="Key holding ORACLE_ROLE (or $VATIO_ORACLE_KEY). Local chains default to Anvil's first account.")
 @click.pass_context
-def oracle(ctx, community, broker, rpc_url, database_url, share_group, client_id):
-    """The meter oracle: verify signed readings from MQTT and store them."""
+def oracle(ctx, community, broker, rpc_url, database_url, share_group, client_id, settle, index, grace_s,
+           confirmations, archive_dir, oracle_key):
+    """The meter oracle: verify signed readings from MQTT, store them, and settle each interval on-chain."""
     ctx.obj = {"database_url": database_url}
     if ctx.invoked_subcommand is not None:
         return
@@ -134,12 +162,14 @@ def oracle(ctx, community, broker, rpc_url, database_url, share_group, client_id
 
     from web3 import Web3
 
-    from backend.chain.deploy import load_deployment
+    from backend.chain.deploy import load_deployment, resolve_account
+    from backend.chain.indexer import Indexer
     from backend.db.migrate import upgrade
     from backend.db.session import make_engine, session_factory
     from backend.oracle.ingest import Ingester
     from backend.oracle.readings import MeterDomain
     from backend.oracle.registry_cache import RegistryCache
+    from backend.oracle.runner import Settler, SettlerSettings, run_indexer, start_thread
     from backend.oracle.service import OracleService
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -148,22 +178,38 @@ def oracle(ctx, community, broker, rpc_url, database_url, share_group, client_id
         raise click.ClickException(f"no JSON-RPC node answers at {rpc_url}")
     deployment = load_deployment(web3.eth.chain_id)
     upgrade(database_url)
+    sessions = session_factory(make_engine(database_url))
     registry = RegistryCache(web3, deployment)
     domain = MeterDomain(deployment.chain_id, deployment.address("CommunityRegistry"))
-    ingester = Ingester(session_factory(make_engine(database_url)), domain, community, registry.lookup)
+    ingester = Ingester(sessions, domain, community, registry.lookup)
     service = OracleService(ingester, broker, client_id=client_id or f"vatio-oracle-{community}",
                             share_group=share_group)
-    service.start()
-    click.echo(f"oracle for community {community!r}: {len(registry.meters)} meters known; Ctrl-C stops")
     stop = threading.Event()
+    threads = []
+    if settle:
+        try:
+            account = resolve_account(oracle_key, None, None, deployment.chain_id)
+        except ValueError as error:
+            raise click.ClickException(f"settling needs the oracle key: {error}") from error
+        settler = Settler(sessions, web3, deployment, account,
+                          SettlerSettings(grace_s=grace_s, confirmations=confirmations, archive_dir=archive_dir))
+        threads.append(start_thread("oracle-settler", settler.run, stop))
+    if index:
+        indexer = Indexer(web3, deployment, sessions)
+        threads.append(start_thread("oracle-indexer", lambda event: run_indexer(indexer, event), stop))
+    service.start()
+    click.echo(f"oracle for community {community!r}: {len(registry.meters)} meters known"
+               f"{', settling' if settle else ''}{', indexing' if index else ''}; Ctrl-C stops")
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         while not stop.wait(10):
             click.echo(f"stored {service.stored}, rejected {service.rejected}, duplicates {service.duplicates}")
     except KeyboardInterrupt:
-        pass
+        stop.set()
     finally:
         service.stop()
+        for thread in threads:
+            thread.join(timeout=30)
 
 
 @oracle.command("stats")

@@ -1,21 +1,39 @@
 """`vatio demo`: a whole local community from one command.
 
-For now: a local Anvil chain with saved state, the contracts deployed (or
-found again after a restart), and demo households registered with meters and
-test euros. Later stages (broker, oracle, simulation, web) plug in here.
+Starts, in order, and stops in reverse on Ctrl-C:
+  1. a local Anvil chain with saved state (var/chain), the contracts deployed
+     or found again after a restart;
+  2. an MQTT broker: the one answering at $VATIO_MQTT_URL, or Mosquitto
+     started with the repo's config (var/broker);
+  3. a community of 20 households with meters and standing auto orders: the
+     first five are Anvil accounts whose keys it prints for MetaMask;
+  4. the oracle (`vatio oracle`, its own process): ingest, close, settle,
+     archive, index;
+  5. the simulated meters, replaying the last day faster than real time and
+     then following the clock.
+
+Everything lives under var/, so a second run resumes: the chain keeps its
+state, the meters continue their registers and sequence numbers, and the
+oracle its database. A fresh chain (state deleted) starts the rest afresh.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import subprocess
+import sys
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from eth_account import Account
 from eth_utils import keccak
 from web3 import Web3
 
+from backend.broker import MosquittoBroker, find_or_start_broker
 from backend.chain.anvil import REPO_ROOT, AnvilNode, rpc_call, start_anvil
 from backend.chain.deploy import (
     ANVIL_DEPLOYER_KEY,
@@ -26,8 +44,15 @@ from backend.chain.deploy import (
     load_deployment,
 )
 from backend.meters.registration import register_meters
+from backend.meters.simulator import SimulatedMeter, simulated_keys
 
 STATE_DIR = REPO_ROOT / "var"
+COMMUNITY = "demo"
+HOUSEHOLDS = 20
+SIMULATION_SEED = 1
+REPLAY_DAYS = 1
+REPLAY_SPEED = 600.0  # a replayed day takes 2.4 minutes
+GRACE_S = 60
 # Anvil's default accounts 2..6 (the public test mnemonic): demo households.
 DEMO_HOUSEHOLD_KEYS = [
     "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
@@ -43,23 +68,23 @@ def demo_meter_key(index: int) -> str:
     return "0x" + keccak(text=f"vatio demo meter {index}").hex()
 
 
+def demo_meters(households: int = HOUSEHOLDS, seed: int = SIMULATION_SEED) -> list[SimulatedMeter]:
+    """The demo's meters: the first ones belong to the printed Anvil accounts."""
+    meters = []
+    for index in range(households):
+        if index < len(DEMO_HOUSEHOLD_KEYS):
+            meters.append(SimulatedMeter(index, DEMO_HOUSEHOLD_KEYS[index], demo_meter_key(index)))
+        else:
+            meters.append(SimulatedMeter(index, *simulated_keys(seed, index)))
+    return meters
+
+
 @dataclass
 class DemoCommunity:
     node: AnvilNode
     deployment: Deployment
     deployment_path: Path
-
-
-@dataclass(frozen=True)
-class DemoMeter:
-    household: str
-    meter: str
-
-
-def register_demo_households(web3: Web3, deployment: Deployment, progress=print) -> None:
-    meters = [DemoMeter(Account.from_key(key).address, Account.from_key(demo_meter_key(index)).address)
-              for index, key in enumerate(DEMO_HOUSEHOLD_KEYS)]
-    register_meters(web3, deployment, meters, capacity_w=10_000, progress=progress)
+    fresh: bool  # deployed now, not found from a previous run
 
 
 def start_demo_chain(port: int = 8545, state_dir: Path | None = None, progress=print) -> DemoCommunity:
@@ -70,6 +95,7 @@ def start_demo_chain(port: int = 8545, state_dir: Path | None = None, progress=p
     node = start_anvil(port=port, state_file=state_file, log_path=state_dir / "chain" / "anvil.log")
     web3 = Web3(Web3.HTTPProvider(node.url))
     chain_id = web3.eth.chain_id
+    fresh = False
     try:
         deployment = load_deployment(chain_id)
         if not is_deployed(web3, deployment):
@@ -80,38 +106,165 @@ def start_demo_chain(port: int = 8545, state_dir: Path | None = None, progress=p
         deployment = deploy_community(web3, Account.from_key(ANVIL_DEPLOYER_KEY), CommunitySettings(),
                                       progress=lambda name: progress(f"  {name}"))
         deployment.save()
-    progress("Registering demo households")
-    register_demo_households(web3, deployment, progress=progress)
-    rpc_call(node.url, "anvil_dumpState")  # make the deployment survive a hard stop
-    return DemoCommunity(node=node, deployment=deployment, deployment_path=Path("deployments") / f"{chain_id}.json")
+        fresh = True
+    return DemoCommunity(node=node, deployment=deployment,
+                         deployment_path=Path("deployments") / f"{chain_id}.json", fresh=fresh)
 
 
-def print_summary(community: DemoCommunity, progress=print) -> None:
+def forget_previous_community(state_dir: Path, progress=print) -> None:
+    """A new deployment makes the old database, archive and meter state meaningless."""
+    for path in (state_dir / "vatio.db", state_dir / "simulator", state_dir / "archive"):
+        if path.exists():
+            progress(f"  removing {path} (it belonged to an earlier deployment)")
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def set_up_households(community: DemoCommunity, meters: list[SimulatedMeter], progress=print) -> None:
+    from backend.simulation.trading import enable_auto_trading
+
+    web3 = Web3(Web3.HTTPProvider(community.node.url))
+    progress(f"Registering {len(meters)} households and meters")
+    register_meters(web3, community.deployment, meters, capacity_w=15_000, progress=lambda m: progress(f"  {m}"))
+    enable_auto_trading(web3, community.deployment, [m.household_key for m in meters], seed=SIMULATION_SEED,
+                        progress=lambda m: progress(f"  {m}"))
+    rpc_call(community.node.url, "anvil_dumpState")  # make the setup survive a hard stop
+
+
+@dataclass
+class Supervised:
+    """A child process of the demo, in its own process group, logging to a file."""
+
+    name: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def start_child(name: str, arguments: list[str], state_dir: Path) -> Supervised:
+    log_path = state_dir / "logs" / f"{name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "ab")
+    process = subprocess.Popen([sys.executable, "-m", "backend.cli", *arguments], stdout=log,
+                               stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return Supervised(name, process, log_path)
+
+
+def oracle_arguments(rpc_url: str, broker_url: str, database_url: str, state_dir: Path) -> list[str]:
+    return ["oracle", "--community", COMMUNITY, "--broker", broker_url, "--rpc-url", rpc_url,
+            "--database-url", database_url, "--archive-dir", str(state_dir / "archive"),
+            "--grace", str(GRACE_S)]
+
+
+def simulation_arguments(rpc_url: str, broker_url: str, state_dir: Path) -> list[str]:
+    return ["simulate", "--demo", "--households", str(HOUSEHOLDS), "--seed", str(SIMULATION_SEED),
+            "--days", str(REPLAY_DAYS), "--speed", str(REPLAY_SPEED), "--community", COMMUNITY,
+            "--broker", broker_url, "--rpc-url", rpc_url, "--state-file", str(state_dir / "simulator" / "meters.json")]
+
+
+@dataclass
+class DemoStack:
+    community: DemoCommunity
+    broker: MosquittoBroker | None = None
+    children: list[Supervised] = field(default_factory=list)
+
+    def stop(self, progress=print) -> None:
+        for child in reversed(self.children):
+            progress(f"Stopping {child.name}")
+            child.stop()
+        if self.broker is not None:
+            progress("Stopping Mosquitto")
+            self.broker.stop()
+        progress("Stopping the chain (state saved)")
+        self.community.node.stop()
+
+
+def status_line(database_url: str) -> str:
+    from sqlalchemy import func, select
+
+    from backend.db.models import Interval, Reading, Rejection
+    from backend.db.session import make_engine, session_factory
+
+    engine = make_engine(database_url)
+    try:
+        with session_factory(engine)() as session:
+            readings = session.scalar(select(func.count()).select_from(Reading))
+            rejections = session.scalar(select(func.count()).select_from(Rejection))
+            settled = session.scalar(select(func.count()).select_from(Interval).where(Interval.status == "settled"))
+            last = session.scalar(select(func.max(Interval.interval_id)).where(Interval.status == "settled"))
+    except Exception as error:  # the oracle may not have created the tables yet
+        return f"waiting for the oracle's database ({type(error).__name__})"
+    finally:
+        engine.dispose()
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime((last + 1) * 900)) if last else "-"
+    return f"readings {readings}, rejections {rejections}, intervals settled {settled} (last ends {when} UTC)"
+
+
+def print_summary(stack: DemoStack, broker_url: str, progress=print) -> None:
+    community = stack.community
     progress("")
     progress(f"Chain      {community.node.url} (chain id {community.deployment.chain_id})")
     progress(f"Deployment {community.deployment_path}")
     for name, entry in community.deployment.contracts.items():
         progress(f"  {name:<18} {entry['address']}")
+    progress(f"MQTT       {broker_url} (topic vatio/{COMMUNITY}/meters/+/readings)")
+    for child in stack.children:
+        progress(f"{child.name:<10} pid {child.process.pid}, log {child.log_path}")
     progress("Demo household keys (import into MetaMask, local chain only):")
     for key in DEMO_HOUSEHOLD_KEYS:
         progress(f"  {Account.from_key(key).address}  {key}")
+    progress("Audit the settled intervals any time: .venv/bin/vatio audit --archive var/archive")
 
 
-def run_demo(port: int = 8545, exit_after_setup: bool = False, progress=print) -> None:
-    community = start_demo_chain(port=port, progress=progress)
+def run_demo(port: int = 8545, exit_after_setup: bool = False, state_dir: Path | None = None,
+             progress=print) -> None:
+    state_dir = state_dir or STATE_DIR
+    community = start_demo_chain(port=port, state_dir=state_dir, progress=progress)
+    stack = DemoStack(community)
     try:
-        print_summary(community, progress)
+        if community.fresh:
+            forget_previous_community(state_dir, progress)
+        set_up_households(community, demo_meters(), progress)
+        broker_url, stack.broker = find_or_start_broker(os.environ.get("VATIO_MQTT_URL", "mqtt://127.0.0.1:1883"),
+                                                        state_dir / "broker", progress)
         if exit_after_setup:
+            print_summary(stack, broker_url, progress)
             return
+        database_url = os.environ.get("VATIO_DATABASE_URL") or f"sqlite:///{(state_dir / 'vatio.db').resolve()}"
+        stack.children.append(start_child("oracle", oracle_arguments(community.node.url, broker_url, database_url,
+                                                                     state_dir), state_dir))
+        stack.children.append(start_child("meters", simulation_arguments(community.node.url, broker_url,
+                                                                         state_dir), state_dir))
+        print_summary(stack, broker_url, progress)
         progress("\nRunning. Ctrl-C stops everything; the next `make demo` resumes from the saved state.")
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
-            while not stop.wait(1.0):
-                if community.node.process.poll() is not None:
-                    raise RuntimeError("anvil stopped unexpectedly; see var/chain/anvil.log")
-        except KeyboardInterrupt:
-            pass
+        supervise(stack, database_url, progress)
     finally:
-        progress("Stopping the chain (state saved)")
-        community.node.stop()
+        stack.stop(progress)
+
+
+def supervise(stack: DemoStack, database_url: str, progress=print, report_every_s: float = 15.0) -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    next_report = time.monotonic() + report_every_s
+    try:
+        while not stop.wait(1.0):
+            if stack.community.node.process.poll() is not None:
+                raise RuntimeError("anvil stopped unexpectedly; see var/chain/anvil.log")
+            for child in stack.children:
+                if child.process.poll() is not None:
+                    raise RuntimeError(f"{child.name} exited with code {child.process.returncode}; "
+                                       f"see {child.log_path}")
+            if time.monotonic() >= next_report:
+                progress(status_line(database_url))
+                next_report += report_every_s
+    except KeyboardInterrupt:
+        pass
+

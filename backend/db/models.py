@@ -279,7 +279,13 @@ class Interval(Base):
 
 
 class IntervalEntry(Base):
-    """One household's metered energy in one interval: a leaf of the readings root."""
+    """One household's metered energy in one interval: a leaf of the readings root.
+
+    Written by ``backend.oracle.closing`` (the rule is in ``docs/archive.md``).
+    The start registers are ``end - energy``; the end registers are where the
+    same meter's next entry starts, so attribution is one row lookup and no
+    Wh is counted twice or lost.
+    """
 
     __tablename__ = "interval_entries"
 
@@ -292,14 +298,29 @@ class IntervalEntry(Base):
     consumed_wh: Mapped[int] = mapped_column(BigInteger, nullable=False)
     readings_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
     leaf: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
-    # The readings the energy was computed from; NULL when the meter sent none.
+    # The seq range of the readings the entry lists (and hashes): contiguous
+    # for the meter when it was closed. NULL only in rows older than the closing code.
     first_seq: Mapped[int | None] = mapped_column(BigInteger)
     last_seq: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[int] = _created_at()
+    # The registers attributed at the interval's end. Nullable only because
+    # migration 0002 added them to a table that had no writer yet; closing always sets them.
+    end_produced_wh: Mapped[int | None] = mapped_column(BigInteger)
+    end_consumed_wh: Mapped[int | None] = mapped_column(BigInteger)
+    # The interval of this meter's previous entry, where its start registers
+    # come from; NULL for the meter's first entry (it starts at its first reading).
+    previous_interval: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         ForeignKeyConstraint(["meter", "household"], ["meters.address", "meters.household"]),
-        *_non_negative("produced_wh", "consumed_wh", "first_seq"),
+        # A meter has one household, so one entry per interval; the index finds
+        # a meter's latest entry, and is the target of previous_interval's key.
+        UniqueConstraint("meter", "interval_id"),
+        # The entry the start registers came from exists, and is the same meter's.
+        ForeignKeyConstraint(
+            ["meter", "previous_interval"], ["interval_entries.meter", "interval_entries.interval_id"]
+        ),
+        *_non_negative("produced_wh", "consumed_wh", "first_seq", "end_produced_wh", "end_consumed_wh"),
         _bytes_check("readings_hash", 32),
         _bytes_check("leaf", 32),
         CheckConstraint(
@@ -307,6 +328,12 @@ class IntervalEntry(Base):
             " OR (first_seq IS NOT NULL AND last_seq IS NOT NULL AND last_seq >= first_seq)",
             name="seq_range",
         ),
+        CheckConstraint("(end_produced_wh IS NULL) = (end_consumed_wh IS NULL)", name="end_registers_complete"),
+        # start = end - energy is a register value, so never negative.
+        CheckConstraint(
+            "end_produced_wh >= produced_wh AND end_consumed_wh >= consumed_wh", name="end_covers_energy"
+        ),
+        CheckConstraint("previous_interval < interval_id", name="previous_interval_earlier"),
     )
 
     @validates("meter", "household")
@@ -419,3 +446,67 @@ def rejection_counts(session: Session, since: int | None = None) -> dict[str, in
     if since is not None:
         query = query.where(Rejection.received_at >= since)
     return {reason: count for reason, count in session.execute(query)}
+
+
+FORECAST_KINDS = ("load", "pv")
+FORECAST_HORIZONS_H = (24, 168)
+HOUR_SECONDS = 3600
+
+
+class Forecast(Base):
+    """One forecast hour: a household's (or, with household NULL, the community's) P10/P50/P90 energy.
+
+    Written by ``vatio forecast run --source db`` (``backend.forecast.store``).
+    Energy is integer Wh in the hour ``[target_ts, target_ts + 3600)``, which
+    is also the hour's mean power in W. One run is every row with the same
+    ``issued_at`` (an hour start); storing a run again replaces its values.
+    """
+
+    __tablename__ = "forecasts"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    issued_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    household: Mapped[str | None] = mapped_column(String(42))
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    horizon_h: Mapped[int] = mapped_column(Integer, nullable=False)
+    target_ts: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    p10_wh: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    p50_wh: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    p90_wh: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    model_version: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[int] = _created_at()
+
+    __table_args__ = (
+        UniqueConstraint("issued_at", "household", "kind", "horizon_h", "target_ts"),
+        # NULLs are distinct in a unique constraint, so the community's rows need their own.
+        Index(
+            "uq_forecasts_community",
+            "issued_at",
+            "kind",
+            "horizon_h",
+            "target_ts",
+            unique=True,
+            sqlite_where=text("household IS NULL"),
+            postgresql_where=text("household IS NULL"),
+        ),
+        # A household's latest run, and pruning by age.
+        Index("ix_forecasts_household_issued_at", "household", "issued_at"),
+        _address_check("household"),
+        _one_of("kind", FORECAST_KINDS),
+        CheckConstraint(
+            f"horizon_h IN ({', '.join(str(h) for h in FORECAST_HORIZONS_H)})", name="horizon_h_known"
+        ),
+        *_non_negative("issued_at", "p10_wh"),
+        CheckConstraint(f"issued_at % {HOUR_SECONDS} = 0", name="issued_at_hour_start"),
+        CheckConstraint(f"target_ts % {HOUR_SECONDS} = 0", name="target_ts_hour_start"),
+        CheckConstraint(
+            f"target_ts >= issued_at AND target_ts < issued_at + horizon_h * {HOUR_SECONDS}",
+            name="target_within_horizon",
+        ),
+        CheckConstraint("p10_wh <= p50_wh AND p50_wh <= p90_wh", name="quantiles_ordered"),
+        CheckConstraint("length(model_version) >= 1", name="model_version_given"),
+    )
+
+    @validates("household")
+    def _checksum(self, key: str, value: str | None) -> str | None:
+        return checksum_address(value)

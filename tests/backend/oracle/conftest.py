@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import delete
 
-from backend.db.models import Meter, Reading, Rejection
+from backend.db.models import Interval, IntervalEntry, Meter, Reading, Rejection, SettlementOutbox
 from backend.db.session import session_factory
 
 
@@ -12,6 +12,7 @@ def sessions(migrated_engine):
     factory = session_factory(migrated_engine)
     yield factory
     with factory() as session:
-        for table in (Reading, Rejection, Meter):
+        # Children before parents: the foreign keys hold during the cleanup too.
+        for table in (IntervalEntry, SettlementOutbox, Interval, Reading, Rejection, Meter):
             session.execute(delete(table))
         session.commit()

@@ -1,0 +1,281 @@
+"""The community dashboard's numbers, the households list, and one household's private detail.
+
+"Now" follows the data, as interval closing does: it is the later of the
+meters' last readings, capped at the wall clock, so a replay of the past
+shows its own present.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db.models import Interval, IntervalEntry, Meter
+from backend.web.access import require_private_access
+from backend.web.chain import ChainUnavailable
+from backend.web.context import config, db, now, web_state
+from backend.web.errors import ApiError
+from backend.web.events import arg_int, household_settled
+from backend.web.market import all_orders, current_interval, household_fills, open_orders
+from backend.web.series import Registers, registers_at
+from backend.web.settlements import interval_json, interval_seconds
+from backend.web.validation import parse_address, parse_page
+
+__all__ = ["bp", "community_summary"]
+
+bp = Blueprint("community", __name__, url_prefix="/api")
+
+WH_PER_KWH = 1000
+
+
+def _rate_w(latest: Registers, earlier: Registers | None) -> tuple[int, int] | None:
+    """Average production and consumption power (W) between two readings of one meter, if both exist."""
+    if earlier is None or latest.ts <= earlier.ts:
+        return None
+    seconds = latest.ts - earlier.ts
+    return ((latest.produced_wh - earlier.produced_wh) * 3600 // seconds,
+            (latest.consumed_wh - earlier.consumed_wh) * 3600 // seconds)
+
+
+def community_summary(session: Session) -> dict:
+    """Compute the dashboard numbers from the readings, the chain events and (for credits) the chain."""
+    settings = config()
+    seconds = interval_seconds()
+    wall = now()
+    latest = registers_at(session, wall)
+    households = len(set(session.scalars(select(Meter.household).where(Meter.active))))
+    as_of = min(wall, max((r.ts for r in latest.values()), default=wall))
+    interval_id = as_of // seconds
+    start = interval_id * seconds
+
+    window = registers_at(session, as_of - settings.live_window_s)
+    day_ago = registers_at(session, as_of - 86400)
+    at_start = registers_at(session, start)
+
+    production_w = consumption_w = surplus_w = deficit_w = reporting = 0
+    produced_wh = consumed_wh = surplus_wh = deficit_wh = 0
+    consumed_24h, counted_24h = 0, 0
+    for meter, last in latest.items():
+        if last.ts >= as_of - settings.stale_after_s and (rates := _rate_w(last, window.get(meter))):
+            reporting += 1
+            production_w += rates[0]
+            consumption_w += rates[1]
+            surplus_w += max(0, rates[0] - rates[1])
+            deficit_w += max(0, rates[1] - rates[0])
+        anchor = at_start.get(meter)
+        if anchor is not None and last.ts > start:
+            produced, consumed = last.produced_wh - anchor.produced_wh, last.consumed_wh - anchor.consumed_wh
+            produced_wh += produced
+            consumed_wh += consumed
+            surplus_wh += max(0, produced - consumed)
+            deficit_wh += max(0, consumed - produced)
+        if (earlier := day_ago.get(meter)) is not None and last.ts > earlier.ts:
+            consumed_24h += last.consumed_wh - earlier.consumed_wh
+            counted_24h += 1
+
+    asks = [o for o in open_orders(session, current_interval()) if o["side"] == "ask"]
+    open_asks_wh = sum(o["remainingWh"] for o in asks)
+    credits_wh = None
+    gateway = web_state().chain
+    if gateway is not None:
+        try:
+            supply = gateway.token_supply()
+            credits_wh = supply["totalWh"] - supply["escrowedWh"]
+        except ChainUnavailable:
+            credits_wh = None
+    last_settled = session.scalars(select(Interval).where(Interval.status == "settled")
+                                   .order_by(Interval.interval_id.desc()).limit(1)).first()
+    return {
+        "asOf": as_of,
+        "intervalSeconds": seconds,
+        "households": households,
+        "reporting": reporting,
+        "now": {"productionW": production_w, "consumptionW": consumption_w,
+                "surplusW": surplus_w, "deficitW": deficit_w},
+        "currentInterval": {"intervalId": interval_id, "start": start, "end": start + seconds,
+                            "producedWh": produced_wh, "consumedWh": consumed_wh,
+                            "surplusWh": surplus_wh, "deficitWh": deficit_wh},
+        "averageConsumption": {
+            "households": counted_24h,
+            "perHouseholdWh24h": consumed_24h // counted_24h if counted_24h else None,
+            "perHouseholdW": consumed_24h * 3600 // (86400 * counted_24h) if counted_24h else None,
+        },
+        "availableForSale": {
+            "openAsksWh": open_asks_wh,
+            "openAsks": len(asks),
+            "creditsWh": credits_wh,
+            "totalWh": None if credits_wh is None else open_asks_wh + credits_wh,
+        },
+        "lastSettled": None if last_settled is None else interval_json(last_settled),
+    }
+
+
+@bp.get("/community/summary")
+def summary():
+    """Return the dashboard numbers."""
+    return jsonify(community_summary(db()))
+
+
+@bp.get("/households")
+def list_households():
+    """List the registered households (public: the registry publishes them), ordered by address."""
+    settings = config()
+    limit = parse_page({k: v for k, v in request.args.items() if k != "cursor"},
+                       default_limit=settings.default_page_size, max_limit=settings.max_page_size).limit
+    query = select(Meter).order_by(Meter.household, Meter.active.desc(), Meter.created_at.desc())
+    if "cursor" in request.args:
+        query = query.where(Meter.household > parse_address(request.args["cursor"], "cursor"))
+    items: dict[str, dict] = {}
+    for meter in db().scalars(query):
+        if meter.household in items:
+            continue  # a replaced meter: the active (or newest) one was listed first
+        if len(items) == limit + 1:
+            break
+        items[meter.household] = {"address": meter.household, "meter": meter.address,
+                                  "capacityW": meter.capacity_w, "active": meter.active}
+    rows = list(items.values())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return jsonify({"items": rows, "nextCursor": rows[-1]["address"] if more else None})
+
+
+def _registration(session: Session, household: str) -> dict:
+    """Return the household's meter from the oracle's table, else from the registry; 404 when neither knows it."""
+    meters = list(session.scalars(select(Meter).where(Meter.household == household)
+                                  .order_by(Meter.active.desc(), Meter.created_at.desc())))
+    if meters:
+        return {"meter": meters[0].address, "capacityW": meters[0].capacity_w, "active": meters[0].active,
+                "formerMeters": [m.address for m in meters[1:]]}
+    gateway = web_state().chain
+    record = None
+    if gateway is not None:
+        try:
+            record = gateway.household(household)
+        except ChainUnavailable:
+            record = None
+    if record is None:
+        raise ApiError(404, "unknown_household", f"{household} is not a registered household")
+    return {**record, "formerMeters": []}
+
+
+def _household_intervals(session: Session, household: str, limit: int, cursor: int | None) -> tuple[list, int | None]:
+    query = (select(IntervalEntry, Interval).join(Interval, Interval.interval_id == IntervalEntry.interval_id)
+             .where(IntervalEntry.household == household)
+             .order_by(IntervalEntry.interval_id.desc()).limit(limit + 1))
+    if cursor is not None:
+        query = query.where(IntervalEntry.interval_id < cursor)
+    rows = list(session.execute(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    settled = household_settled(session, household, [entry.interval_id for entry, _ in rows])
+    seconds = interval_seconds()
+    items = []
+    for entry, interval in rows:
+        event = settled.get(entry.interval_id)
+        items.append({
+            "intervalId": entry.interval_id,
+            "start": entry.interval_id * seconds,
+            "status": interval.status,
+            "clearingPrice": interval.clearing_price,
+            "producedWh": entry.produced_wh,
+            "consumedWh": entry.consumed_wh,
+            "leaf": "0x" + entry.leaf.hex(),
+            "settlement": None if event is None else {
+                "creditedWh": arg_int(event.args, "creditedWh"),
+                "burnedWh": arg_int(event.args, "burnedWh"),
+                "gridImportWh": arg_int(event.args, "gridImportWh"),
+                "txHash": event.tx_hash,
+            },
+        })
+    return items, (rows[-1][0].interval_id if more else None)
+
+
+def _savings(fills: list[dict], tariffs: dict[str, int]) -> dict:
+    """What the household's trades saved against the grid at today's tariffs (buying at retail, selling at feed-in)."""
+    bought = sold = 0
+    for fill in fills:
+        if fill["side"] == "bid":
+            bought += fill["amountWh"] * tariffs["retailPrice"] // WH_PER_KWH - fill["value"]
+        else:
+            sold += fill["value"] - fill["amountWh"] * tariffs["feedInPrice"] // WH_PER_KWH
+    return {"buyingEuro": bought, "sellingEuro": sold, "totalEuro": bought + sold, "fills": len(fills),
+            "tariffs": tariffs}
+
+
+@bp.get("/households/<address>")
+def household_detail(address: str):
+    """Return one household's private view: meter, live power, balances, recent intervals, savings."""
+    household = parse_address(address, "household")
+    require_private_access(household)
+    session = db()
+    registration = _registration(session, household)
+    settings = config()
+    latest = registers_at(session, now(), household=household)
+    current = latest.get(registration["meter"])
+    live = None
+    if current is not None:
+        earlier = registers_at(session, current.ts - settings.live_window_s, household=household,
+                               meters=[current.meter]).get(current.meter)
+        rates = _rate_w(current, earlier)
+        live = {"ts": current.ts, "powerW": current.power_w, "producedWh": current.produced_wh,
+                "consumedWh": current.consumed_wh,
+                "productionW": rates[0] if rates else None, "consumptionW": rates[1] if rates else None}
+    intervals, _ = _household_intervals(session, household, 10, None)
+    fills, _ = household_fills(session, household, 10_000, None)
+    balances = savings = None
+    chain_error = None
+    gateway = web_state().chain
+    if gateway is not None:
+        try:
+            balances = gateway.balances(household)
+            savings = _savings(fills, gateway.tariffs())
+        except ChainUnavailable as exc:
+            chain_error = str(exc)
+    else:
+        chain_error = "no chain deployment configured"
+    return jsonify({
+        "address": household,
+        **registration,
+        "live": live,
+        "balances": balances,
+        "savings": savings,
+        "chainError": chain_error,
+        "recentIntervals": intervals,
+    })
+
+
+@bp.get("/households/<address>/intervals")
+def household_interval_history(address: str):
+    """Return a household's metered energy and settlement per interval, newest first."""
+    household = parse_address(address, "household")
+    require_private_access(household)
+    settings = config()
+    page = parse_page(request.args, default_limit=settings.default_page_size, max_limit=settings.max_page_size)
+    items, cursor = _household_intervals(db(), household, page.limit, page.cursor)
+    return jsonify({"items": items, "nextCursor": cursor})
+
+
+@bp.get("/households/<address>/fills")
+def household_fill_history(address: str):
+    """Return a household's fills, newest first."""
+    household = parse_address(address, "household")
+    require_private_access(household)
+    settings = config()
+    page = parse_page(request.args, default_limit=settings.default_page_size, max_limit=settings.max_page_size)
+    items, cursor = household_fills(db(), household, page.limit, page.cursor)
+    return jsonify({"items": items, "nextCursor": cursor})
+
+
+@bp.get("/households/<address>/orders")
+def household_orders(address: str):
+    """Return a household's orders (status=open, the default, or all), newest first."""
+    household = parse_address(address, "household")
+    require_private_access(household)
+    status = request.args.get("status", "open")
+    if status not in ("open", "all"):
+        raise ApiError(400, "invalid_parameter", "status must be open or all")
+    orders = (open_orders(db(), current_interval(), household) if status == "open"
+              else sorted(all_orders(db(), household), key=lambda o: o["orderId"], reverse=True))
+    return jsonify({"items": orders})
+

@@ -1,0 +1,245 @@
+"""The web app's settings, read from the environment in one place.
+
+Every value is checked here, at start-up: a bad one stops the app with a
+message naming the variable, instead of failing on the first request that
+needs it.
+
+| variable | default | meaning |
+|---|---|---|
+| VATIO_DATABASE_URL | sqlite:///<repo>/var/vatio.db | the oracle's database (read only here) |
+| VATIO_RPC_URL | http://127.0.0.1:8545 | the chain's JSON-RPC endpoint |
+| VATIO_DEPLOYMENT | deployments/<chainId>.json | the deployment file (addresses, ABIs) |
+| VATIO_CHAIN_ID | asked from the RPC | which deployments/<chainId>.json to load |
+| VATIO_REDIS_URL | none | Redis for Socket.IO, nonces, sessions and rate limits; in-process without it |
+| VATIO_SECRET_KEY | random per process | signs the session cookie; required with Redis (several workers) |
+| VATIO_ARCHIVE_DIR | <repo>/var/archive | the readings archive, <dir>/<chainId>/<intervalId>.json |
+| VATIO_SIWE_DOMAINS | localhost:5000,127.0.0.1:5000 | the host[:port] values a sign-in message may name |
+| VATIO_COOKIE_SECURE | false | send the session cookie over HTTPS only |
+| VATIO_RATE_LIMIT_SIGNIN | 20 per minute | per client address, for nonce and verify |
+| VATIO_RATE_LIMIT_WRITE | 60 per minute | per signed-in wallet (else client address), for other POSTs |
+| VATIO_LIVE_READINGS_PER_S | 2 | readings pushed per household room per second, at most |
+| VATIO_SOCKETIO_CHANNEL | vatio | the Redis channel web workers and emitters share |
+| VATIO_CORS_ORIGINS | same origin only | origins allowed to open a Socket.IO connection |
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from backend.chain.anvil import REPO_ROOT
+from backend.chain.deploy import DEPLOYMENTS_DIR, Deployment
+from backend.db.session import DEFAULT_DATABASE_URL, DatabaseConfigError, parse_database_url
+
+__all__ = ["Config", "ConfigError", "DEFAULT_ARCHIVE_DIR"]
+
+DEFAULT_ARCHIVE_DIR = REPO_ROOT / "var" / "archive"
+DEFAULT_RPC_URL = "http://127.0.0.1:8545"
+DEFAULT_SIWE_DOMAINS = ("localhost:5000", "127.0.0.1:5000")
+MIN_SECRET_KEY_CHARS = 32
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message names the variable and what is expected."""
+
+
+@dataclass
+class Config:
+    """Everything the web app needs to start; build it with `from_env` or directly in tests."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    rpc_url: str | None = DEFAULT_RPC_URL
+    # None: the chain-backed parts (sign-in roles, balances, previews) answer 503.
+    deployment: Deployment | None = None
+    redis_url: str | None = None
+    secret_key: str = field(default_factory=lambda: secrets.token_hex(32))
+    archive_dir: Path = DEFAULT_ARCHIVE_DIR
+    siwe_domains: tuple[str, ...] = DEFAULT_SIWE_DOMAINS
+    siwe_statement: str = "Sign in to Vatio, your energy community."
+    cookie_secure: bool = False
+    nonce_ttl_s: int = 300
+    session_ttl_s: int = 12 * 3600
+    # Roles are re-read from the chain when a session's copy is older than this.
+    role_ttl_s: int = 300
+    # A sign-in message may be dated this far in the future (clock skew).
+    clock_skew_s: int = 60
+    rate_limit_signin: str = "20 per minute"
+    rate_limit_write: str = "60 per minute"
+    rate_limits_enabled: bool = True
+    # Time series: at most this many points per response, and this long a span.
+    max_series_points: int = 2000
+    max_series_span_s: int = 366 * 86400
+    # Raw readings: at most this long a span per query, and this many rows per page.
+    max_raw_span_s: int = 7 * 86400
+    max_page_size: int = 500
+    default_page_size: int = 100
+    # Live numbers: power from the registers over this window; a meter silent longer is stale.
+    live_window_s: int = 300
+    stale_after_s: int = 900
+    # Socket.IO
+    socketio_channel: str = "vatio"
+    # Redis keys of nonces, sessions and rate limits start with this.
+    redis_prefix: str = "vatio:web:"
+    live_readings_per_s: float = 2.0
+    cors_origins: tuple[str, ...] = ()
+    chain_timeout_s: float = 5.0
+    # Secrets generated here are fine for one process only.
+    secret_key_generated: bool = False
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def chain_id(self) -> int | None:
+        return None if self.deployment is None else self.deployment.chain_id
+
+    def validate(self) -> None:
+        """Raise ConfigError for values that cannot work together."""
+        try:
+            parse_database_url(self.database_url)
+        except DatabaseConfigError as exc:
+            raise ConfigError(str(exc)) from exc
+        if self.rpc_url is not None:
+            _check_url("VATIO_RPC_URL", self.rpc_url, ("http", "https", "ws", "wss"))
+        if self.redis_url is not None:
+            _check_url("VATIO_REDIS_URL", self.redis_url, ("redis", "rediss", "unix"))
+            if self.secret_key_generated:
+                raise ConfigError(
+                    "VATIO_SECRET_KEY must be set when VATIO_REDIS_URL is: several workers share "
+                    "sessions and must sign cookies with the same key"
+                )
+        if len(self.secret_key) < MIN_SECRET_KEY_CHARS:
+            raise ConfigError(f"VATIO_SECRET_KEY must be at least {MIN_SECRET_KEY_CHARS} characters")
+        if not self.siwe_domains or any(not _is_authority(d) for d in self.siwe_domains):
+            raise ConfigError(
+                f"VATIO_SIWE_DOMAINS must list host[:port] values, comma-separated; got {self.siwe_domains!r}"
+            )
+        for name in ("nonce_ttl_s", "session_ttl_s", "role_ttl_s", "max_series_points", "max_series_span_s",
+                     "max_raw_span_s", "max_page_size", "default_page_size", "live_window_s", "stale_after_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.default_page_size > self.max_page_size:
+            raise ConfigError("default_page_size must not exceed max_page_size")
+        if self.live_readings_per_s <= 0:
+            raise ConfigError("VATIO_LIVE_READINGS_PER_S must be positive")
+        _check_rate_limit("VATIO_RATE_LIMIT_SIGNIN", self.rate_limit_signin)
+        _check_rate_limit("VATIO_RATE_LIMIT_WRITE", self.rate_limit_write)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """Read the VATIO_* variables; raise ConfigError naming the first bad one."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        rpc_url = get("VATIO_RPC_URL") or DEFAULT_RPC_URL
+        secret_key = get("VATIO_SECRET_KEY")
+        kwargs: dict = dict(
+            database_url=get("VATIO_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            rpc_url=rpc_url,
+            redis_url=get("VATIO_REDIS_URL"),
+            secret_key=secret_key or secrets.token_hex(32),
+            secret_key_generated=secret_key is None,
+            archive_dir=Path(get("VATIO_ARCHIVE_DIR") or DEFAULT_ARCHIVE_DIR).resolve(),
+            cookie_secure=_parse_bool("VATIO_COOKIE_SECURE", get("VATIO_COOKIE_SECURE")),
+        )
+        if domains := get("VATIO_SIWE_DOMAINS"):
+            kwargs["siwe_domains"] = tuple(d.strip() for d in domains.split(",") if d.strip())
+        if origins := get("VATIO_CORS_ORIGINS"):
+            kwargs["cors_origins"] = tuple(o.strip() for o in origins.split(",") if o.strip())
+        if limit := get("VATIO_RATE_LIMIT_SIGNIN"):
+            kwargs["rate_limit_signin"] = limit
+        if limit := get("VATIO_RATE_LIMIT_WRITE"):
+            kwargs["rate_limit_write"] = limit
+        if channel := get("VATIO_SOCKETIO_CHANNEL"):
+            kwargs["socketio_channel"] = channel
+        if rate := get("VATIO_LIVE_READINGS_PER_S"):
+            kwargs["live_readings_per_s"] = _parse_number("VATIO_LIVE_READINGS_PER_S", rate)
+        config = cls(**kwargs)  # validates the plain values before the chain is asked anything
+        config.deployment = _resolve_deployment(get("VATIO_DEPLOYMENT"), get("VATIO_CHAIN_ID"), rpc_url)
+        return config
+
+
+def _resolve_deployment(path: str | None, chain_id: str | None, rpc_url: str) -> Deployment:
+    import json
+
+    if path is not None:
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(f"VATIO_DEPLOYMENT: no such file {file}")
+        try:
+            return Deployment.from_json(json.loads(file.read_text()))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"VATIO_DEPLOYMENT: {file} is not a deployment file ({exc})") from exc
+    if chain_id is not None:
+        number = _parse_number("VATIO_CHAIN_ID", chain_id)
+        if number != int(number) or number <= 0:
+            raise ConfigError(f"VATIO_CHAIN_ID must be a positive integer, got {chain_id!r}")
+        resolved = int(number)
+    else:
+        from backend.chain.anvil import rpc_call
+
+        try:
+            resolved = int(rpc_call(rpc_url, "eth_chainId", timeout=5.0), 16)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot ask {rpc_url} for its chain id ({exc}); start the chain, or set VATIO_DEPLOYMENT "
+                "or VATIO_CHAIN_ID"
+            ) from exc
+    file = DEPLOYMENTS_DIR / f"{resolved}.json"
+    if not file.is_file():
+        raise ConfigError(f"no deployment for chain {resolved} ({file}): run `vatio deploy` or set VATIO_DEPLOYMENT")
+    return Deployment.from_json(json.loads(file.read_text()))
+
+
+def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:
+    parsed = urlparse(url)
+    if parsed.scheme not in schemes or (parsed.scheme != "unix" and not parsed.hostname):
+        raise ConfigError(f"{name} must be a {'/'.join(schemes)} URL with a host, got {url!r}")
+    try:
+        parsed.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ConfigError(f"{name}: bad port in {url!r}") from exc
+
+
+def _check_rate_limit(name: str, value: str) -> None:
+    from limits import parse_many
+
+    try:
+        if not parse_many(value):
+            raise ValueError("empty")
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {value!r} is not a rate limit such as '20 per minute'") from exc
+
+
+def _is_authority(value: str) -> bool:
+    parsed = urlparse(f"//{value}")
+    try:
+        parsed.port  # noqa: B018
+    except ValueError:
+        return False
+    return bool(parsed.hostname) and parsed.netloc == value and "@" not in value
+
+
+def _parse_bool(name: str, value: str | None) -> bool:
+    lowered = (value or "").lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+def _parse_number(name: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from exc

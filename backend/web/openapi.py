@@ -1,0 +1,279 @@
+"""The OpenAPI 3.1 description of the API (/api/openapi.json) and a docs page that renders it (/api/docs).
+
+Written by hand, next to nothing else: a test checks that every route the
+app serves under /api is described here with its method, so the two cannot
+drift apart. The docs page is self-contained (no CDN): it fetches the JSON
+and lists the operations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+__all__ = ["bp", "openapi_spec"]
+
+bp = Blueprint("openapi", __name__, url_prefix="/api")
+
+_ERROR = {"$ref": "#/components/responses/Error"}
+_INT = {"type": "integer"}
+_STR = {"type": "string"}
+_ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$", "description": "EIP-55 or single-case hex address"}
+
+
+def _param(name: str, where: str, schema: dict, description: str, required: bool = False) -> dict:
+    return {"name": name, "in": where, "required": required or where == "path", "schema": schema,
+            "description": description}
+
+
+_HOUSEHOLD = _param("address", "path", _ADDRESS, "the household's wallet address")
+_INTERVAL = _param("interval_id", "path", {"type": "integer", "minimum": 0}, "interval id = start // intervalSeconds")
+_LIMIT = _param("limit", "query", {"type": "integer", "minimum": 1}, "page size (at most the server's maximum, 500)")
+_CURSOR = _param("cursor", "query", _INT, "the previous page's nextCursor")
+_FROM = _param("from", "query", _INT, "start, unix seconds (inclusive); default: 24 h before `to`")
+_TO = _param("to", "query", _INT, "end, unix seconds (exclusive); default: now")
+_RESOLUTION = _param("resolution", "query", _STR,
+                     "raw, 1m, 5m, 15m, 1h, 1d or seconds; at most 2000 points per response")
+_PAGE = [_LIMIT, _CURSOR]
+
+
+def _op(summary: str, *, tags: list[str], params: list[dict] | None = None, body: dict | None = None,
+        auth: str | None = None, errors: tuple[int, ...] = (400,), response: dict | None = None,
+        media: str = "application/json") -> dict:
+    description = {"household": "Signed in as this household, or as the admin.",
+                   "user": "Signed in.", "admin": "Signed in as the registry's admin.",
+                   None: "Public."}[auth]
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "description": description,
+        "tags": tags,
+        "parameters": params or [],
+        "responses": {"200": {"description": "OK",
+                              "content": {media: {"schema": response or {"type": "object"}}}}},
+    }
+    if auth is not None:
+        operation["security"] = [{"session": []}]
+        errors = (*errors, 401, 403) if auth != "user" else (*errors, 401)
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        errors = (*errors, 415, 429)
+    for status in sorted(set(errors)):
+        operation["responses"][str(status)] = _ERROR
+    return operation
+
+
+def _obj(**properties: Any) -> dict:
+    return {"type": "object", "properties": properties}
+
+
+def _page(item: dict) -> dict:
+    return _obj(items={"type": "array", "items": item}, nextCursor={"type": ["integer", "string", "null"]})
+
+
+def openapi_spec() -> dict:
+    """Return the OpenAPI document."""
+    point = {"$ref": "#/components/schemas/SeriesPoint"}
+    user = {"$ref": "#/components/schemas/User"}
+    transaction = {"$ref": "#/components/schemas/Transaction"}
+    paths: dict[str, dict] = {
+        "/api/health": {"get": _op("Database and chain status", tags=["meta"], errors=())},
+        "/api/openapi.json": {"get": _op("This description", tags=["meta"], errors=())},
+        "/api/docs": {"get": _op("A page that renders this description", tags=["meta"], errors=(),
+                                 media="text/html", response=_STR)},
+        "/api/auth/nonce": {"get": _op(
+            "Issue a single-use sign-in nonce (expires) and the fields the EIP-4361 message must carry",
+            tags=["auth"], errors=(429, 503),
+            response=_obj(nonce=_STR, domain=_STR, uri=_STR, version=_STR, chainId=_INT, statement=_STR,
+                          issuedAt=_STR, expirationTime=_STR))},
+        "/api/auth/verify": {"post": _op(
+            "Verify a signed EIP-4361 message and open a session (HttpOnly, SameSite=Lax cookie)",
+            tags=["auth"], errors=(400, 401, 503),
+            body=_obj(message={"type": "string", "description": "the EIP-4361 text the wallet signed"},
+                      signature={"type": "string", "description": "0x + 65 bytes, personal_sign"}),
+            response=user)},
+        "/api/auth/logout": {"post": _op("End the session", tags=["auth"], errors=(429,),
+                                         response=_obj(signedIn={"type": "boolean"}))},
+        "/api/auth/me": {"get": _op("The signed-in wallet and its roles", tags=["auth"], auth="user",
+                                    errors=(), response=user)},
+        "/api/community/summary": {"get": _op(
+            "Dashboard numbers: power now, the current interval's totals, average consumption, energy for sale",
+            tags=["community"], errors=(), response={"$ref": "#/components/schemas/Summary"})},
+        "/api/community/readings": {"get": _op(
+            "Community energy per bucket (from closed intervals when aligned, else from readings)",
+            tags=["readings"], params=[_FROM, _TO, _RESOLUTION,
+                                       _param("source", "query", {"enum": ["auto", "intervals", "readings"]},
+                                              "where the numbers come from")],
+            response=_obj(points={"type": "array", "items": point}, source=_STR))},
+        "/api/households": {"get": _op("Registered households, ordered by address", tags=["community"],
+                                       params=[_LIMIT, _param("cursor", "query", _ADDRESS, "previous nextCursor")],
+                                       response=_page(_obj(address=_ADDRESS, meter=_ADDRESS, capacityW=_INT,
+                                                           active={"type": "boolean"}))),
+                            },
+        "/api/households/{address}": {"get": _op(
+            "One household: meter, live power, balances, recent intervals, savings against the grid",
+            tags=["community"], params=[_HOUSEHOLD], auth="household", errors=(400, 404))},
+        "/api/households/{address}/readings": {"get": _op(
+            "A household's energy per bucket, or its raw signed readings page by page (resolution=raw)",
+            tags=["readings"], params=[_HOUSEHOLD, _FROM, _TO, _RESOLUTION, *_PAGE], auth="household",
+            response=_obj(points={"type": "array", "items": point},
+                          items={"type": "array", "items": {"$ref": "#/components/schemas/Reading"}},
+                          nextCursor={"type": ["integer", "null"]}))},
+        "/api/households/{address}/readings.csv": {"get": _op(
+            "CSV export of a household's raw readings in a range (at most 7 days)", tags=["readings"],
+            params=[_HOUSEHOLD, _FROM, _TO], auth="household", media="text/csv", response=_STR)},
+        "/api/households/{address}/intervals": {"get": _op(
+            "A household's metered energy and settlement per interval, newest first", tags=["community"],
+            params=[_HOUSEHOLD, *_PAGE], auth="household")},
+        "/api/households/{address}/fills": {"get": _op(
+            "A household's fills, newest first", tags=["market"], params=[_HOUSEHOLD, *_PAGE], auth="household",
+            response=_page({"$ref": "#/components/schemas/Fill"}))},
+        "/api/households/{address}/orders": {"get": _op(
+            "A household's orders", tags=["market"], auth="household",
+            params=[_HOUSEHOLD, _param("status", "query", {"enum": ["open", "all"]}, "default open")],
+            response=_obj(items={"type": "array", "items": {"$ref": "#/components/schemas/Order"}}))},
+        "/api/intervals": {"get": _op(
+            "Intervals, newest first", tags=["settlements"],
+            params=[*_PAGE, _param("status", "query", {"enum": ["open", "closed", "settling", "settled"]},
+                                   "only this status")],
+            response=_page({"$ref": "#/components/schemas/Interval"}))},
+        "/api/intervals/{interval_id}": {"get": _op(
+            "One interval: the oracle's record, its totals, the on-chain root and settlement events",
+            tags=["settlements"], params=[_INTERVAL], errors=(400, 404))},
+        "/api/intervals/{interval_id}/archive": {"get": _op(
+            "The readings archive document of a settled interval, exactly as published (docs/settlement.md)",
+            tags=["settlements"], params=[_INTERVAL], errors=(400, 404))},
+        "/api/intervals/{interval_id}/proof/{address}": {"get": _op(
+            "One household's leaf and Merkle proof, checked against the archive's and the chain's root",
+            tags=["settlements"], params=[_INTERVAL, _HOUSEHOLD], errors=(400, 404))},
+        "/api/market/orders": {"get": _op(
+            "Open orders (not closed, not expired, energy left), newest first", tags=["market"],
+            params=[*_PAGE, _param("side", "query", {"enum": ["bid", "ask"]}, "only this side"),
+                    _param("owner", "query", _ADDRESS, "only this owner")],
+            response=_page({"$ref": "#/components/schemas/Order"}))},
+        "/api/market/book": {"get": _op(
+            "The order book by price level: bids highest first, asks lowest first", tags=["market"], errors=(),
+            response=_obj(intervalId=_INT, bids={"type": "array", "items": {"$ref": "#/components/schemas/Level"}},
+                          asks={"type": "array", "items": {"$ref": "#/components/schemas/Level"}}))},
+        "/api/market/clearing": {"get": _op(
+            "Clearing price and volumes per settled interval, newest first", tags=["market"], params=_PAGE)},
+        "/api/market/orders/preview": {"post": _op(
+            "Check an order (price within the tariffs, amount, window, balance) and return the transactions "
+            "to sign: approve, then placeOrder", tags=["market"], auth="user", errors=(400, 403, 503),
+            body=_obj(side={"enum": ["bid", "ask"]}, limitPrice=_INT, amountWh=_INT, validFrom=_INT, validTo=_INT),
+            response=_obj(transactions={"type": "array", "items": transaction}))},
+        "/api/admin/households": {"post": _op(
+            "The registerHousehold transaction for the admin's wallet", tags=["admin"], auth="admin",
+            errors=(400, 409, 503), body=_obj(wallet=_ADDRESS, meter=_ADDRESS, capacityW=_INT),
+            response=_obj(transaction=transaction))},
+        "/api/admin/tariffs": {"post": _op(
+            "The setTariffs transaction for the admin's wallet", tags=["admin"], auth="admin",
+            errors=(400, 503), body=_obj(retailPrice=_INT, feedInPrice=_INT), response=_obj(transaction=transaction))},
+        "/api/admin/rejections": {"get": _op(
+            "The oracle's rejections: counts per reason and the latest messages", tags=["admin"], auth="admin",
+            params=_PAGE)},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Vatio API",
+            "version": "1",
+            "description": (
+                "Energy community: readings, settlements, market. Units: energy in integer Wh, times in unix "
+                "seconds (UTC), prices in payment base units per kWh (6 decimals). Errors are "
+                '{"error": {"code", "message"}}. Live events: Socket.IO on the same origin (rooms community, '
+                "household:<address>, admin; events reading, interval_settled, fill, order_book, forecast, "
+                "rejection)."),
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "vatio_session",
+                                            "description": "set by POST /api/auth/verify"}},
+            "responses": {"Error": {"description": "an error", "content": {"application/json": {"schema": {
+                "$ref": "#/components/schemas/Error"}}}}},
+            "schemas": {
+                "Error": _obj(error=_obj(code=_STR, message=_STR, details={"type": "object"})),
+                "User": _obj(address=_ADDRESS, roles={"type": "array", "items": _STR}, household={"type": "boolean"},
+                             active={"type": "boolean"}, admin={"type": "boolean"}, chainId=_INT,
+                             signedInAt=_INT),
+                "SeriesPoint": _obj(start=_INT, producedWh={"type": ["integer", "null"]},
+                                    consumedWh={"type": ["integer", "null"]}, surplusWh={"type": ["integer", "null"]},
+                                    deficitWh={"type": ["integer", "null"]}, readings={"type": ["integer", "null"]},
+                                    powerW={"type": ["integer", "null"]}),
+                "Reading": _obj(meter=_ADDRESS, seq=_INT, ts=_INT, producedWh=_INT, consumedWh=_INT, powerW=_INT,
+                                signature=_STR),
+                "Interval": _obj(intervalId=_INT, start=_INT, end=_INT, status=_STR, readingsRoot=_STR,
+                                 clearingPrice=_INT, settledTx=_STR, settledBlock=_INT, households=_INT),
+                "Order": _obj(orderId=_INT, owner=_ADDRESS, side={"enum": ["bid", "ask"]}, limitPrice=_INT,
+                              amountWh=_INT, filledWh=_INT, remainingWh=_INT, validFrom=_INT, validTo=_INT,
+                              escrow=_INT, closed={"type": "boolean"}),
+                "Level": _obj(price=_INT, amountWh=_INT, orders=_INT),
+                "Fill": _obj(intervalId=_INT, orderId=_INT, auto={"type": "boolean"}, side=_STR, amountWh=_INT,
+                             value=_INT, txHash=_STR),
+                "Transaction": _obj(chainId=_INT, to=_ADDRESS, data=_STR, value=_STR, description=_STR),
+                "Summary": _obj(asOf=_INT, intervalSeconds=_INT, households=_INT, reporting=_INT,
+                                now=_obj(productionW=_INT, consumptionW=_INT, surplusW=_INT, deficitW=_INT),
+                                currentInterval=_obj(intervalId=_INT, start=_INT, end=_INT, producedWh=_INT,
+                                                     consumedWh=_INT, surplusWh=_INT, deficitWh=_INT),
+                                averageConsumption=_obj(households=_INT, perHouseholdWh24h=_INT, perHouseholdW=_INT),
+                                availableForSale=_obj(openAsksWh=_INT, openAsks=_INT,
+                                                      creditsWh={"type": ["integer", "null"]},
+                                                      totalWh={"type": ["integer", "null"]})),
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def spec():
+    """Serve the OpenAPI description."""
+    return jsonify(openapi_spec())
+
+
+_DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Vatio API</title>
+<style>
+ body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#1d2a22}
+ h1{margin:.2rem 0} .op{border:1px solid #cfd8d2;border-radius:6px;margin:.6rem 0;padding:.5rem .8rem}
+ .m{display:inline-block;min-width:3.6rem;font-weight:700;text-transform:uppercase}
+ .get{color:#1f6f43}.post{color:#8a4b00} code{background:#f1f4f2;padding:0 .25rem;border-radius:3px}
+ table{border-collapse:collapse;margin:.3rem 0}td,th{border-bottom:1px solid #e4e9e6;padding:.15rem .5rem;
+ text-align:left;vertical-align:top} .d{color:#55635a} h2{margin-top:1.6rem;text-transform:capitalize}
+</style></head>
+<body><h1>Vatio API</h1><p class="d" id="intro">Loading <a href="openapi.json">openapi.json</a>...</p>
+<div id="ops"></div>
+<script>
+fetch("openapi.json").then(r => r.json()).then(spec => {
+  const esc = s => String(s ?? "").replace(/[&<>"]/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[c]));
+  document.getElementById("intro").textContent = spec.info.description;
+  const byTag = {};
+  for (const [path, item] of Object.entries(spec.paths))
+    for (const [method, op] of Object.entries(item))
+      (byTag[op.tags[0]] ??= []).push([path, method, op]);
+  let html = "";
+  for (const [tag, ops] of Object.entries(byTag)) {
+    html += `<h2>${esc(tag)}</h2>`;
+    for (const [path, method, op] of ops) {
+      const params = (op.parameters || []).map(p =>
+        `<tr><td><code>${esc(p.name)}</code></td><td>${esc(p.in)}${p.required ? ", required" : ""}</td>` +
+        `<td>${esc(p.description)}</td></tr>`).join("");
+      const body = op.requestBody ? Object.keys(op.requestBody.content["application/json"].schema.properties || {})
+        .map(k => `<code>${esc(k)}</code>`).join(" ") : "";
+      html += `<div class="op"><span class="m ${method}">${method}</span> <code>${esc(path)}</code>` +
+        `<div>${esc(op.summary)}</div><div class="d">${esc(op.description)} Responses: ` +
+        `${Object.keys(op.responses).join(", ")}.</div>` +
+        (params ? `<table><tr><th>parameter</th><th>in</th><th></th></tr>${params}</table>` : "") +
+        (body ? `<div>JSON body: ${body}</div>` : "") + `</div>`;
+    }
+  }
+  document.getElementById("ops").innerHTML = html;
+});
+</script></body></html>
+"""
+
+
+@bp.get("/docs")
+def docs():
+    """Serve the docs page (self-contained; no CDN)."""
+    return Response(_DOCS_PAGE, mimetype="text/html")

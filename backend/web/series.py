@@ -1,0 +1,146 @@
+"""Energy over time from the stored readings and interval entries, bucketed for charts.
+
+Registers are cumulative and never decrease, so the energy of a bucket is
+the last register in it minus the last register before it (per meter; a
+replaced meter's registers start again). A bucket with no reading has no
+value (null): as with interval closing, energy is attributed when data
+arrives, so the next bucket with data carries it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session, aliased
+
+from backend.db.models import IntervalEntry, Meter, Reading
+from backend.web.validation import TimeRange
+
+__all__ = ["Registers", "community_series_from_entries", "meter_series", "raw_readings", "registers_at"]
+
+
+@dataclass(frozen=True)
+class Registers:
+    meter: str
+    household: str
+    ts: int
+    produced_wh: int
+    consumed_wh: int
+    power_w: int
+
+
+def registers_at(session: Session, t: int, *, household: str | None = None, strictly_before: bool = False,
+                 meters: Iterable[str] | None = None) -> dict[str, Registers]:
+    """Return each meter's last reading at or before t (or before t), one index seek per meter."""
+    r = aliased(Reading)
+    bound = r.ts < t if strictly_before else r.ts <= t
+    latest = (select(r.id)
+              .where(r.household == Meter.household, r.meter == Meter.address, bound)
+              .order_by(r.ts.desc(), r.seq.desc()).limit(1)
+              .correlate(Meter).scalar_subquery())
+    query = select(latest).select_from(Meter)
+    if household is not None:
+        query = query.where(Meter.household == household)
+    if meters is not None:
+        query = query.where(Meter.address.in_(list(meters)))
+    ids = [rid for rid in session.scalars(query) if rid is not None]
+    if not ids:
+        return {}
+    rows = session.execute(select(Reading.meter, Reading.household, Reading.ts, Reading.produced_wh,
+                                  Reading.consumed_wh, Reading.power_w).where(Reading.id.in_(ids)))
+    return {row.meter: Registers(*row) for row in rows}
+
+
+def _empty_points(span: TimeRange) -> list[dict]:
+    count = -(-span.span_s // span.resolution_s)
+    return [{"start": span.start + i * span.resolution_s, "producedWh": None, "consumedWh": None,
+             "surplusWh": None, "deficitWh": None, "readings": 0, "powerW": None} for i in range(count)]
+
+
+def meter_series(session: Session, span: TimeRange, household: str | None = None) -> list[dict]:
+    """Bucket the readings of one household (or all) into energy per bucket, summed over meters."""
+    bucket = ((Reading.ts - span.start) // span.resolution_s).label("bucket")
+    query = (select(Reading.meter, bucket, func.min(Reading.produced_wh), func.max(Reading.produced_wh),
+                    func.min(Reading.consumed_wh), func.max(Reading.consumed_wh), func.count(),
+                    func.avg(Reading.power_w))
+             .where(Reading.ts >= span.start, Reading.ts < span.end)
+             .group_by(Reading.meter, bucket))
+    if household is not None:
+        query = query.where(Reading.household == household)
+    per_meter: dict[str, list[tuple]] = defaultdict(list)
+    for meter, index, p_min, p_max, c_min, c_max, count, power in session.execute(query):
+        per_meter[meter].append((int(index), p_min, p_max, c_min, c_max, count, power))
+    points = _empty_points(span)
+    if not per_meter:
+        return points
+    before = registers_at(session, span.start, household=household, strictly_before=True, meters=per_meter)
+    for meter, buckets in per_meter.items():
+        previous = before.get(meter)
+        last_p, last_c = (previous.produced_wh, previous.consumed_wh) if previous else (None, None)
+        for index, p_min, p_max, c_min, c_max, count, power in sorted(buckets):
+            produced = p_max - (p_min if last_p is None else last_p)
+            consumed = c_max - (c_min if last_c is None else last_c)
+            last_p, last_c = p_max, c_max
+            point = points[index]
+            for key, value in (("producedWh", produced), ("consumedWh", consumed),
+                               ("surplusWh", max(0, produced - consumed)),
+                               ("deficitWh", max(0, consumed - produced)), ("powerW", round(float(power)))):
+                point[key] = (point[key] or 0) + value
+            point["readings"] += count
+    return points
+
+
+def community_series_from_entries(session: Session, span: TimeRange, interval_seconds: int) -> list[dict]:
+    """Bucket the closed intervals' entries (exact per-interval energy) of the whole community."""
+    first = -(-span.start // interval_seconds)
+    last = -(-span.end // interval_seconds)  # exclusive: intervals starting before span.end
+    surplus = func.sum(case((IntervalEntry.produced_wh > IntervalEntry.consumed_wh,
+                             IntervalEntry.produced_wh - IntervalEntry.consumed_wh), else_=0))
+    deficit = func.sum(case((IntervalEntry.consumed_wh > IntervalEntry.produced_wh,
+                             IntervalEntry.consumed_wh - IntervalEntry.produced_wh), else_=0))
+    query = (select(IntervalEntry.interval_id, func.sum(IntervalEntry.produced_wh),
+                    func.sum(IntervalEntry.consumed_wh), surplus, deficit, func.count())
+             .where(IntervalEntry.interval_id >= first, IntervalEntry.interval_id < last)
+             .group_by(IntervalEntry.interval_id))
+    points = _empty_points(span)
+    for interval_id, produced, consumed, surplus_wh, deficit_wh, households in session.execute(query):
+        point = points[(interval_id * interval_seconds - span.start) // span.resolution_s]
+        for key, value in (("producedWh", produced), ("consumedWh", consumed), ("surplusWh", surplus_wh),
+                           ("deficitWh", deficit_wh)):
+            point[key] = (point[key] or 0) + int(value)
+        point["households"] = max(point.get("households", 0), households)
+        point["readings"] = None
+    return points
+
+
+def raw_readings(session: Session, household: str, span: TimeRange, limit: int,
+                 cursor: int | None) -> tuple[list[dict], int | None]:
+    """Return a page of one household's readings ordered by (ts, id); the cursor is the last row's id."""
+    query = (select(Reading)
+             .where(Reading.household == household, Reading.ts >= span.start, Reading.ts < span.end)
+             .order_by(Reading.ts, Reading.id).limit(limit + 1))
+    if cursor is not None:
+        last_ts = session.scalar(select(Reading.ts).where(Reading.id == cursor, Reading.household == household))
+        if last_ts is None:
+            return [], None
+        query = query.where((Reading.ts > last_ts) | ((Reading.ts == last_ts) & (Reading.id > cursor)))
+    rows = list(session.scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [reading_json(row) for row in rows], (rows[-1].id if more else None)
+
+
+def reading_json(row: Reading) -> dict:
+    """A stored reading in the MQTT payload's field names (docs/mqtt.md)."""
+    return {
+        "meter": row.meter,
+        "seq": row.seq,
+        "ts": row.ts,
+        "producedWh": row.produced_wh,
+        "consumedWh": row.consumed_wh,
+        "powerW": row.power_w,
+        "signature": "0x" + row.signature.hex(),
+    }
