@@ -101,14 +101,15 @@ def deploy(rpc_url, private_key, keystore, password, interval_seconds, retail_pr
 
 
 @main.command()
-@click.option("--port", default=8545, show_default=True)
+@click.option("--port", default=8545, show_default=True, help="The chain's JSON-RPC port.")
+@click.option("--web-port", default=5000, show_default=True)
 @click.option("--exit-after-setup", is_flag=True, help="Deploy, print, and stop (for smoke tests).")
-def demo(port: int, exit_after_setup: bool) -> None:
-    """Everything, one command: chain, contracts, demo households."""
+def demo(port: int, web_port: int, exit_after_setup: bool) -> None:
+    """Everything, one command: chain, broker, oracle, simulated meters, web app."""
     from backend.demo import run_demo
 
     try:
-        run_demo(port=port, exit_after_setup=exit_after_setup, progress=click.echo)
+        run_demo(port=port, web_port=web_port, exit_after_setup=exit_after_setup, progress=click.echo)
     except (RuntimeError, TimeoutError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from error
 
@@ -149,9 +150,11 @@ def serve(host: str, port: int) -> None:
               show_default="$VATIO_ARCHIVE_DIR or var/archive")
 @click.option("--oracle-key", envvar="VATIO_ORACLE_KEY", default=None,
               help="Key holding ORACLE_ROLE (or $VATIO_ORACLE_KEY). Local chains default to Anvil's first account.")
+@click.option("--redis-url", envvar="VATIO_REDIS_URL", default=None,
+              help="Socket.IO message queue for live pushes to the web app (or $VATIO_REDIS_URL); none: no pushes.")
 @click.pass_context
 def oracle(ctx, community, broker, rpc_url, database_url, share_group, client_id, settle, index, grace_s,
-           confirmations, archive_dir, oracle_key):
+           confirmations, archive_dir, oracle_key, redis_url):
     """The meter oracle: verify signed readings from MQTT, store them, and settle each interval on-chain."""
     ctx.obj = {"database_url": database_url}
     if ctx.invoked_subcommand is not None:
@@ -182,8 +185,16 @@ def oracle(ctx, community, broker, rpc_url, database_url, share_group, client_id
     registry = RegistryCache(web3, deployment)
     domain = MeterDomain(deployment.chain_id, deployment.address("CommunityRegistry"))
     ingester = Ingester(sessions, domain, community, registry.lookup)
+    reading_pusher = event_pusher = None
+    if redis_url:
+        from backend.oracle.pushes import EventPusher, ReadingPusher
+        from backend.web.live import LiveEmitter
+
+        emitter = LiveEmitter(redis_url, channel=os.environ.get("VATIO_SOCKETIO_CHANNEL", "vatio"))
+        reading_pusher = ReadingPusher(emitter, registry.lookup)
+        event_pusher = EventPusher(emitter, sessions, deployment.settings["intervalSeconds"])
     service = OracleService(ingester, broker, client_id=client_id or f"vatio-oracle-{community}",
-                            share_group=share_group)
+                            share_group=share_group, on_committed=reading_pusher)
     stop = threading.Event()
     threads = []
     if settle:
@@ -195,7 +206,7 @@ def oracle(ctx, community, broker, rpc_url, database_url, share_group, client_id
                           SettlerSettings(grace_s=grace_s, confirmations=confirmations, archive_dir=archive_dir))
         threads.append(start_thread("oracle-settler", settler.run, stop))
     if index:
-        indexer = Indexer(web3, deployment, sessions)
+        indexer = Indexer(web3, deployment, sessions, on_events=event_pusher)
         threads.append(start_thread("oracle-indexer", lambda event: run_indexer(indexer, event), stop))
     service.start()
     click.echo(f"oracle for community {community!r}: {len(registry.meters)} meters known"

@@ -10,7 +10,8 @@ Starts, in order, and stops in reverse on Ctrl-C:
   4. the oracle (`vatio oracle`, its own process): ingest, close, settle,
      archive, index;
   5. the simulated meters, replaying the last day faster than real time and
-     then following the clock.
+     then following the clock;
+  6. the web app (`vatio serve`), live through Redis when Redis answers.
 
 Everything lives under var/, so a second run resumes: the chain keeps its
 state, the meters continue their registers and sequence numbers, and the
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -148,14 +151,52 @@ class Supervised:
                 self.process.wait()
 
 
-def start_child(name: str, arguments: list[str], state_dir: Path) -> Supervised:
+def start_child(name: str, arguments: list[str], state_dir: Path, env: dict[str, str] | None = None) -> Supervised:
     log_path = state_dir / "logs" / f"{name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")
     process = subprocess.Popen([sys.executable, "-m", "backend.cli", *arguments], stdout=log,
                                stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                               env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     return Supervised(name, process, log_path)
+
+
+def redis_answers(url: str) -> bool:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def demo_secret_key(state_dir: Path) -> str:
+    """The web app's session key, kept so that a restarted demo keeps its sign-ins."""
+    path = state_dir / "web-secret-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def service_environment(rpc_url: str, database_url: str, state_dir: Path, web_port: int,
+                        progress=print) -> dict[str, str]:
+    """What the oracle and the web app share: the chain, the database, the archive, the live queue."""
+    env = {"VATIO_RPC_URL": rpc_url, "VATIO_DATABASE_URL": database_url,
+           "VATIO_ARCHIVE_DIR": str((state_dir / "archive").resolve()),
+           "VATIO_SECRET_KEY": demo_secret_key(state_dir),
+           "VATIO_SIWE_DOMAINS": f"localhost:{web_port},127.0.0.1:{web_port}"}
+    redis_url = os.environ.get("VATIO_REDIS_URL", "redis://127.0.0.1:6379/0")
+    if redis_answers(redis_url):
+        env["VATIO_REDIS_URL"] = redis_url
+        progress(f"Live pushes through Redis at {redis_url}")
+    else:
+        env["VATIO_REDIS_URL"] = ""
+        progress(f"No Redis at {redis_url}: the web app works, but without live pushes from the oracle")
+    return env
 
 
 def oracle_arguments(rpc_url: str, broker_url: str, database_url: str, state_dir: Path) -> list[str]:
@@ -225,7 +266,7 @@ def print_summary(stack: DemoStack, broker_url: str, progress=print) -> None:
 
 
 def run_demo(port: int = 8545, exit_after_setup: bool = False, state_dir: Path | None = None,
-             progress=print) -> None:
+             web_port: int = 5000, progress=print) -> None:
     state_dir = state_dir or STATE_DIR
     community = start_demo_chain(port=port, state_dir=state_dir, progress=progress)
     stack = DemoStack(community)
@@ -239,11 +280,14 @@ def run_demo(port: int = 8545, exit_after_setup: bool = False, state_dir: Path |
             print_summary(stack, broker_url, progress)
             return
         database_url = os.environ.get("VATIO_DATABASE_URL") or f"sqlite:///{(state_dir / 'vatio.db').resolve()}"
+        env = service_environment(community.node.url, database_url, state_dir, web_port, progress)
         stack.children.append(start_child("oracle", oracle_arguments(community.node.url, broker_url, database_url,
-                                                                     state_dir), state_dir))
+                                                                     state_dir), state_dir, env))
         stack.children.append(start_child("meters", simulation_arguments(community.node.url, broker_url,
                                                                          state_dir), state_dir))
+        stack.children.append(start_child("web", ["serve", "--port", str(web_port)], state_dir, env))
         print_summary(stack, broker_url, progress)
+        progress(f"\nOpen http://127.0.0.1:{web_port}/ (API docs: http://127.0.0.1:{web_port}/api/docs)")
         progress("\nRunning. Ctrl-C stops everything; the next `make demo` resumes from the saved state.")
         supervise(stack, database_url, progress)
     finally:

@@ -20,12 +20,18 @@ def median_ms(function, repeats: int) -> tuple[float, list[float]]:
     return statistics.median(samples), samples
 
 
-def write_results(name: str, figures: dict, details: dict | None = None) -> Path:
-    """figures: the numeric keys later checks read; details: context for people."""
+def write_results(name: str, figures: dict, details: dict | None = None, merge: bool = False) -> Path:
+    """figures: the numeric keys later checks read; details: context for people.
+
+    With `merge`, the figures and details of other scripts writing the same
+    file are kept (several benchmarks share ingest.json)."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
-    payload = dict(figures)
-    payload["_details"] = {"machine": platform.machine(), "python": platform.python_version(), **(details or {})}
+    payload = json.loads(path.read_text()) if merge and path.exists() else {}
+    old_details = payload.pop("_details", {})
+    payload.update(figures)
+    payload["_details"] = {**old_details, "machine": platform.machine(), "python": platform.python_version(),
+                           **(details or {})}
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"written {path.relative_to(RESULTS_DIR.parent.parent)}")
     return path

@@ -7,6 +7,7 @@ and `bob` (registered with meters), `carol` (a wallet that is not registered).
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -15,15 +16,16 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import delete
 from web3 import Web3
+from werkzeug.serving import make_server
 
-from backend.chain.anvil import start_anvil
+from backend.chain.anvil import free_port, start_anvil
 from backend.chain.deploy import ANVIL_DEPLOYER_KEY, CommunitySettings, Deployer, Deployment, deploy_community
 from backend.db.models import Base
 from backend.db.session import session_factory
 from backend.web.app import create_app
 from backend.web.config import Config
 
-from web_helpers import DOMAIN
+from web_helpers import DOMAIN, REDIS_URL
 
 
 @dataclass
@@ -102,3 +104,22 @@ def client(app):
 @pytest.fixture
 def sessions(migrated_engine):
     return session_factory(migrated_engine)
+
+
+@pytest.fixture
+def redis_server(make_app, community):
+    """A real HTTP server (Socket.IO over long-polling) on a free port, its Socket.IO on the Redis queue.
+
+    Flask-SocketIO's test client refuses a message queue, so these tests use
+    a real python-socketio client over HTTP instead.
+    """
+    port = free_port()
+    channel = f"vatio-test-{secrets.token_hex(4)}"
+    app = make_app(redis_url=REDIS_URL, socketio_channel=channel, secret_key="k" * 40,
+                   siwe_domains=(f"127.0.0.1:{port}",))
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}", channel
+    server.shutdown()
+    thread.join(5)

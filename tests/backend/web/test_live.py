@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 
-import pytest
-import requests
-import socketio
-from web_helpers import sign, sign_in, siwe_text
-from werkzeug.serving import make_server
-
-from backend.chain.anvil import free_port
+from web_helpers import REDIS_URL, sign_in, signed_in_socket
 
 from backend.web.app import socketio_of
 from backend.web.live import LiveEmitter, Throttle, household_room
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def _events(client, name: str) -> list:
@@ -98,42 +90,10 @@ def test_throttle_is_per_key():
     assert throttle.allow("a")
 
 
-@pytest.fixture
-def redis_server(make_app, community):
-    """A real HTTP server (Socket.IO over long-polling) on a free port, its Socket.IO on the Redis queue.
-
-    Flask-SocketIO's test client refuses a message queue, so this test uses
-    a real python-socketio client over HTTP instead.
-    """
-    port = free_port()
-    channel = f"vatio-test-{secrets.token_hex(4)}"
-    app = make_app(redis_url=REDIS_URL, socketio_channel=channel, secret_key="k" * 40,
-                   siwe_domains=(f"127.0.0.1:{port}",))
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}", channel
-    server.shutdown()
-    thread.join(5)
-
-
-def _signed_in_socket(base_url: str, account) -> tuple[socketio.Client, list]:
-    http = requests.Session()
-    nonce = http.get(f"{base_url}/api/auth/nonce").json()["nonce"]
-    text = siwe_text(account, nonce, domain=base_url.removeprefix("http://"))
-    assert http.post(f"{base_url}/api/auth/verify", json={"message": text, "signature": sign(account, text)}).ok
-    received: list = []
-    client = socketio.Client()
-    client.on("*", lambda event, data: received.append((event, data)))
-    client.connect(base_url, transports=["polling"],
-                   headers={"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies)})
-    return client, received
-
-
 def test_an_emit_from_another_process_reaches_clients_through_redis(redis_server, community):
     base_url, channel = redis_server
-    alice, alice_heard = _signed_in_socket(base_url, community.alice)
-    bob, bob_heard = _signed_in_socket(base_url, community.bob)
+    alice, alice_heard = signed_in_socket(base_url, community.alice)
+    bob, bob_heard = signed_in_socket(base_url, community.bob)
     try:
         emitter = LiveEmitter(REDIS_URL, channel=channel)  # write-only, as the oracle and the indexer use it
         emitter.emit_order_book({"bids": [], "asks": [{"price": 100_000, "amountWh": 5, "orders": 1}]})

@@ -10,6 +10,7 @@ from eth_account.signers.local import LocalAccount
 from backend.db.models import Meter, Reading
 from backend.web.siwe import SiweMessage, format_message
 
+REDIS_URL = "redis://127.0.0.1:6379/0"
 DOMAIN = "localhost"  # the Flask test client's Host
 
 
@@ -54,3 +55,20 @@ def add_event(session, event: str, args: dict, *, block: int, tx: int, log_index
 
     session.add(ChainEvent(block_number=block, block_hash="0x" + f"{block:064x}", tx_hash="0x" + f"{tx:064x}",
                            log_index=log_index, contract=contract, event=event, args=args))
+
+
+def signed_in_socket(base_url: str, account: LocalAccount):
+    """A python-socketio client signed in over HTTP (SIWE) first; returns (client, [(event, data)])."""
+    import requests
+    import socketio
+
+    http = requests.Session()
+    nonce = http.get(f"{base_url}/api/auth/nonce").json()["nonce"]
+    text = siwe_text(account, nonce, domain=base_url.removeprefix("http://"))
+    assert http.post(f"{base_url}/api/auth/verify", json={"message": text, "signature": sign(account, text)}).ok
+    received: list = []
+    client = socketio.Client()
+    client.on("*", lambda event, data: received.append((event, data)))
+    client.connect(base_url, transports=["polling"],
+                   headers={"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies)})
+    return client, received
