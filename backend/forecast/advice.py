@@ -5,7 +5,7 @@ chain: 0.12 €/kWh = 120000). A forecast hour's energy is its mean kW times 1 h
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
@@ -210,3 +210,144 @@ def household_advice(forecast: HouseholdForecast, community: CommunityOutlook, t
 
 def _hours_in(window: TradeWindow) -> list[datetime]:
     return [window.start + HOUR * k for k in range(int((window.end - window.start) / HOUR))]
+
+
+# --- Over stored forecasts (the ``forecasts`` table, read by ``backend.forecast.store``) ---
+
+
+@dataclass(frozen=True)
+class ForecastHour:
+    """One stored forecast hour: integer Wh in ``[target_ts, target_ts + 3600)`` (also the mean W).
+
+    ``household`` is None for the community's own forecast.
+    """
+
+    issued_at: int
+    household: str | None
+    kind: str  # "load" or "pv"
+    horizon_h: int  # 24 or 168
+    target_ts: int
+    p10_wh: int
+    p50_wh: int
+    p90_wh: int
+    model_version: str = ""
+
+
+def forecasts_from_hours(hours: list[ForecastHour], from_ts: int | None = None
+                         ) -> tuple[list[HouseholdForecast], HouseholdForecast | None]:
+    """Group one stored run into per-household forecasts (sorted by address) and the community's.
+
+    ``hours`` must come from one run and one horizon (the loader returns
+    that). Hours starting before ``from_ts``'s hour are dropped (a run issued
+    at 10:00 read at 10:40 starts at 10:00). A household needs a load
+    forecast; production defaults to none (a consumer).
+    """
+    runs = {(hour.issued_at, hour.horizon_h) for hour in hours}
+    if len(runs) > 1:
+        raise ValueError(f"forecast hours from several runs or horizons: {sorted(runs)}")
+    first_hour = None if from_ts is None else from_ts // 3600 * 3600
+    series: dict[tuple[str | None, str], dict[int, ForecastHour]] = {}
+    for hour in hours:
+        if first_hour is None or hour.target_ts >= first_hour:
+            series.setdefault((hour.household, hour.kind), {})[hour.target_ts] = hour
+
+    def build(household: str | None) -> HouseholdForecast | None:
+        load = series.get((household, "load"))
+        if not load:
+            return None
+        targets = sorted(load)
+        starts = tuple(datetime.fromtimestamp(ts, timezone.utc) for ts in targets)
+        values = {f"consumed_{q}_wh": np.array([getattr(load[ts], f"{q}_wh") for ts in targets], dtype=float)
+                  for q in ("p10", "p50", "p90")}
+        pv = series.get((household, "pv"))
+        if pv:
+            values.update({f"produced_{q}_wh": np.array([getattr(pv[ts], f"{q}_wh") if ts in pv else 0
+                                                          for ts in targets], dtype=float)
+                           for q in ("p10", "p50", "p90")})
+        return HouseholdForecast(household if household is not None else "community", starts, **values)
+
+    households = sorted({household for household, _ in series if household is not None}, key=str.lower)
+    forecasts = [forecast for forecast in map(build, households) if forecast is not None]
+    return forecasts, build(None)
+
+
+def stored_household_advice(hours: list[ForecastHour], household: str, tariffs: Tariffs, window_hours: int = 24,
+                            from_ts: int | None = None) -> HouseholdAdvice | None:
+    """Advise ``household`` (any address case) from a stored run: net position, sell/buy windows, prices.
+
+    The price hints weigh the community's forecast surplus against deficit
+    (from every household of the run). None when the run has no load
+    forecast for the household.
+    """
+    forecasts, _ = forecasts_from_hours(hours, from_ts)
+    target = next((f for f in forecasts if f.household.lower() == household.lower()), None)
+    if target is None:
+        return None
+    return household_advice(target, community_outlook(forecasts, window_hours), tariffs, window_hours)
+
+
+def stored_community_outlook(hours: list[ForecastHour], window_hours: int = 24,
+                             from_ts: int | None = None) -> CommunityOutlook:
+    """The community's forecast surplus, deficit, energy for sale and short households from a stored run."""
+    forecasts, _ = forecasts_from_hours(hours, from_ts)
+    return community_outlook(forecasts, window_hours)
+
+
+def _unix(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _window_json(window: TradeWindow) -> dict:
+    return {"side": window.side, "start": _unix(window.start), "end": _unix(window.end),
+            "energyWh": window.energy_wh, "confidentWh": window.confident_wh}
+
+
+def advice_json(advice: HouseholdAdvice) -> dict:
+    """JSON-ready household advice: unix seconds, integer Wh, prices in base units per kWh."""
+    net = advice.net
+    return {
+        "household": advice.household,
+        "hourStarts": [_unix(hour) for hour in net.hour_starts],
+        "netP50Wh": [int(round(v)) for v in net.net_p50_wh],
+        "netLowWh": [int(round(v)) for v in net.low_wh],
+        "netHighWh": [int(round(v)) for v in net.high_wh],
+        "sellWindows": [_window_json(w) for w in advice.sell_windows],
+        "buyWindows": [_window_json(w) for w in advice.buy_windows],
+        "sellLimitPricePerKwh": advice.sell_limit_price_per_kwh,
+        "buyLimitPricePerKwh": advice.buy_limit_price_per_kwh,
+    }
+
+
+def outlook_json(outlook: CommunityOutlook) -> dict:
+    """JSON-ready community outlook: per-hour surplus and deficit, totals and the short households."""
+    return {
+        "hourStarts": [_unix(hour) for hour in outlook.hour_starts],
+        "surplusWh": [int(round(v)) for v in outlook.surplus_wh],
+        "deficitWh": [int(round(v)) for v in outlook.deficit_wh],
+        "availableForSaleWh": outlook.available_for_sale_wh,
+        "totalDeficitWh": outlook.total_deficit_wh,
+        "shortHouseholds": [
+            {"household": short.household, "totalDeficitWh": short.total_deficit_wh,
+             "hours": [{"start": _unix(start), "deficitWh": wh} for start, wh in short.hours]}
+            for short in outlook.short_households],
+    }
+
+
+def series_json(hours: list[ForecastHour]) -> dict:
+    """A stored run as chart series: one entry per (household or None = community, kind), sorted."""
+    series: dict[tuple[str, str], list[ForecastHour]] = {}
+    for hour in hours:
+        series.setdefault((hour.household or "", hour.kind), []).append(hour)
+    first = hours[0] if hours else None
+    return {
+        "issuedAt": first.issued_at if first else None,
+        "horizonH": first.horizon_h if first else None,
+        "series": [
+            {"household": household or None, "kind": kind,
+             "modelVersion": rows[0].model_version,
+             "hourStarts": [row.target_ts for row in rows],
+             "p10Wh": [row.p10_wh for row in rows], "p50Wh": [row.p50_wh for row in rows],
+             "p90Wh": [row.p90_wh for row in rows]}
+            for (household, kind), rows in ((key, sorted(value, key=lambda r: r.target_ts))
+                                            for key, value in sorted(series.items()))],
+    }

@@ -25,6 +25,69 @@ def _json_default(value):
     return value.item() if hasattr(value, "item") else str(value)
 
 
+def _database_options(command):
+    """Options of the commands that read the oracle database: its URL and the community's site."""
+    options = [
+        click.option("--database-url", envvar="VATIO_DATABASE_URL", default=None,
+                     help="Oracle database (or $VATIO_DATABASE_URL). Default: SQLite in var/."),
+        click.option("--latitude", type=float, help="Community latitude for PV clear sky (default: the simulator's, Madrid)."),
+        click.option("--longitude", type=float, help="Community longitude."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _model_options(command):
+    """Overrides of the tuned model configs: smaller, faster models (tests, a quick demo)."""
+    options = [
+        click.option("--max-epochs", type=int, help="Override the epochs limit."),
+        click.option("--units", type=int, help="Override the LSTM and decoder units."),
+        click.option("--members", type=int, help="Override the ensemble size."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _overrides(max_epochs, units, members) -> dict:
+    overrides = {}
+    if max_epochs is not None:
+        overrides["max_epochs"] = max_epochs
+    if units is not None:
+        overrides.update(units=units, decoder_units=units)
+    if members is not None:
+        overrides["members"] = members
+    return overrides
+
+
+def _community_site(latitude, longitude):
+    from backend.datasets.pvdaq import Site
+    from backend.forecast.history import COMMUNITY_SITE
+
+    if (latitude is None) != (longitude is None):
+        raise click.UsageError("give both --latitude and --longitude, or neither")
+    if latitude is None:
+        return COMMUNITY_SITE
+    return Site("community", latitude, longitude, 0.0, "UTC")
+
+
+def _db_sessions(database_url):
+    """A session maker on the oracle database, migrated to the current schema (the forecasts table)."""
+    from sqlalchemy.exc import OperationalError
+
+    from backend.db.migrate import upgrade
+    from backend.db.session import DatabaseConfigError, make_engine, session_factory
+
+    try:
+        upgrade(database_url)
+        return session_factory(make_engine(database_url))
+    except DatabaseConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    except OperationalError as exc:
+        raise click.ClickException(f"cannot open the database: {exc.orig}") from exc
+
+
 @click.command("train")
 @click.option("--kind", type=click.Choice(["load", "pv"]), required=True, help="Consumption or PV production.")
 @click.option("--source", type=click.Choice(["dataset", "db", "csv"]), default="dataset", show_default=True,
@@ -35,15 +98,37 @@ def _json_default(value):
               help="Hours ahead: 24, 168 or both.")
 @click.option("--weather/--no-weather", default=True, show_default=True,
               help="PV from the dataset: also train the day-ahead model with the weather stand-in.")
-@click.option("--utc-offset", type=float, default=0.0, show_default=True, help="CSV: local day offset from UTC, h.")
+@click.option("--utc-offset", type=float, default=None,
+              help="Local day offset from UTC, h. Default: 0 for csv, 1 (CET) for db.")
 @click.option("--model-dir", type=click.Path(file_okay=False), help="Model root (default $VATIO_MODEL_DIR or models).")
-def train(kind, source, path, train_until, horizon, weather, utc_offset, model_dir):
-    """Train forecast models (early stopping, checkpoint) and save them as a new version."""
+@_database_options
+@_model_options
+def train(kind, source, path, train_until, horizon, weather, utc_offset, model_dir, database_url, latitude, longitude,
+          max_epochs, units, members):
+    """Train forecast models (early stopping, checkpoint) and save them as a new version.
+
+    With --source db: one global model per horizon over every household (and
+    the community) in the oracle database, when it holds enough history.
+    """
     from backend.forecast import pipeline
 
     test_from = test_until = train_from = None
+    overrides = _overrides(max_epochs, units, members)
     if source == "db":
-        raise click.UsageError("the oracle database reader does not exist yet; use --source dataset or csv PATH")
+        from backend.forecast.history import COMMUNITY_UTC_OFFSET_HOURS
+        from backend.forecast.service import NotEnoughHistory, train_from_db
+
+        try:
+            directories = train_from_db(
+                _db_sessions(database_url), kind, HORIZONS[horizon], train_until, model_dir, overrides,
+                _community_site(latitude, longitude),
+                COMMUNITY_UTC_OFFSET_HOURS if utc_offset is None else utc_offset, _verbose(), click.echo)
+        except NotEnoughHistory as exc:
+            raise click.ClickException(str(exc)) from exc
+        for directory in directories:
+            click.echo(f"{directory.parent.name}: saved {directory}")
+        return
+    utc_offset = utc_offset or 0.0
     if source == "csv":
         if path is None:
             raise click.UsageError("--source csv needs PATH")
@@ -56,7 +141,8 @@ def train(kind, source, path, train_until, horizon, weather, utc_offset, model_d
         if train_until is None:
             train_until, test_from, test_until = split["train_until"], split["test_from"], split["test_until"]
         daily_for = lambda use_weather: pipeline.dataset_daily(kind, use_weather)  # noqa: E731
-    configs = pipeline.model_names(kind, HORIZONS[horizon], weather and source == "dataset")
+    configs = [pipeline.default_config(c.kind, c.horizon_days, c.use_weather, **overrides)
+               for c in pipeline.model_names(kind, HORIZONS[horizon], weather and source == "dataset")]
     from tqdm import tqdm
 
     for config in tqdm(configs, desc="models", unit="model"):
@@ -118,13 +204,92 @@ def evaluate_command(kind, series_path, train_until, test_from, test_until, trai
 
 @forecast.command("run")
 @click.option("--source", type=click.Choice(["dataset", "db", "csv"]), default="dataset", show_default=True,
-              help="Household history; csv takes PATH (timestamp, household, kind, kW).")
+              help="Household history; db reads the oracle's readings and stores the forecasts there; "
+                   "csv takes PATH (timestamp, household, kind, kW).")
 @click.argument("path", required=False, type=click.Path(exists=True, dir_okay=False))
-@click.option("--at", "issue_at", help="Issue time, UTC (default: the current hour).")
+@click.option("--at", "issue_at", help="Issue time, UTC (default: the current hour; for db, the hour of "
+                                       "min(now, newest reading)).")
 @click.option("--model-dir", type=click.Path(file_okay=False))
-@click.option("--out", type=click.Path(dir_okay=False), default="var/forecasts/latest.json", show_default=True)
-def run(source, path, issue_at, model_dir, out):
+@click.option("--out", type=click.Path(dir_okay=False), default="var/forecasts/latest.json", show_default=True,
+              help="dataset/csv: where the run is written.")
+@click.option("--every", type=float, help="Keep running every SECONDS (the backend: 3600), until Ctrl-C.")
+@click.option("--offset", type=float, default=900.0, show_default=True,
+              help="With --every: seconds past each multiple, so that meters have reported the last hour.")
+@click.option("--max-runs", type=int, help="With --every: stop after this many runs.")
+@click.option("--keep-days", type=float, default=14.0, show_default=True,
+              help="db: delete runs issued longer ago than this (0 keeps everything).")
+@click.option("--bootstrap/--no-bootstrap", default=True, show_default=True,
+              help="db: train a missing model from the shipped datasets first.")
+@click.option("--utc-offset", type=float, default=None, help="db: the community's local day offset, h (default 1, CET).")
+@_database_options
+@_model_options
+def run(source, path, issue_at, model_dir, out, every, offset, max_runs, keep_days, bootstrap, utc_offset,
+        database_url, latitude, longitude, max_epochs, units, members):
     """Forecast every household and the community from the latest history, and store the result."""
+    import pandas as pd
+
+    if every is not None and issue_at:
+        raise click.UsageError("--at fixes one issue time; it cannot repeat with --every")
+    if every is not None and every <= 0:
+        raise click.UsageError("--every must be positive")
+    when = None
+    if issue_at:
+        when = pd.Timestamp(issue_at)
+        when = (when.tz_localize("UTC") if when.tz is None else when.tz_convert("UTC")).floor("1h")
+    if source == "db":
+        if path is not None:
+            raise click.UsageError("--source db reads the database (--database-url), not a PATH")
+        job = _db_run_job(when, model_dir, keep_days, bootstrap, utc_offset, database_url, latitude, longitude,
+                          _overrides(max_epochs, units, members))
+    else:
+        job = _file_run_job(source, path, when, model_dir, out)
+    if every is None:
+        job()
+        return
+    from backend.forecast.service import run_every
+
+    try:
+        run_every(job, every, offset, max_runs, notify=click.echo)
+    except KeyboardInterrupt:
+        click.echo("stopped")
+
+
+def _db_run_job(when, model_dir, keep_days, bootstrap, utc_offset, database_url, latitude, longitude, overrides):
+    from backend.forecast.history import COMMUNITY_UTC_OFFSET_HOURS
+    from backend.forecast.service import ModelSet, run_db_forecasts
+
+    sessions = _db_sessions(database_url)
+    site = _community_site(latitude, longitude)
+    models = ModelSet(model_dir, bootstrap, overrides, click.echo, _verbose())
+    offset_hours = COMMUNITY_UTC_OFFSET_HOURS if utc_offset is None else utc_offset
+
+    def job():
+        try:
+            summary = run_db_forecasts(sessions, models, when, site, offset_hours, keep_days or None)
+        except FileNotFoundError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(summary.message)
+        if summary.hours_stored:
+            _publish(sessions, summary.issued_at)
+        return summary
+
+    return job
+
+
+def _publish(sessions, issued_at):
+    """Push the run to browsers through the web app's Socket.IO queue, when one is configured ($VATIO_REDIS_URL)."""
+    try:
+        from backend.web.live import default_emitter, emit_forecast
+    except ImportError:  # a checkout without the web area
+        return
+    if default_emitter() is None:
+        return
+    from backend.forecast.service import publish_run
+
+    publish_run(sessions, issued_at, emit_forecast)
+
+
+def _file_run_job(source, path, when, model_dir, out):
     import pandas as pd
     from tqdm import tqdm
 
@@ -135,32 +300,54 @@ def run(source, path, issue_at, model_dir, out):
         history = history_source(source, path)
     except (NotImplementedError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
-    when = pd.Timestamp(issue_at) if issue_at else pd.Timestamp.now(tz="UTC")
-    when = (when.tz_localize("UTC") if when.tz is None else when.tz_convert("UTC")).floor("1h")
-    try:
-        document = run_forecasts(history, when, model_dir, progress=lambda items: tqdm(items, desc="households"))
-    except FileNotFoundError as exc:
-        raise click.ClickException(str(exc)) from exc
-    written = JsonForecastStore(out).save(document)
-    click.echo(f"{len(document['records'])} forecasts for {len({r['household'] for r in document['records']})} "
-               f"households issued at {document['issued_at']} -> {written}")
+
+    def job():
+        issue = when or pd.Timestamp.now(tz="UTC").floor("1h")
+        try:
+            document = run_forecasts(history, issue, model_dir, progress=lambda items: tqdm(items, desc="models"))
+        except FileNotFoundError as exc:
+            raise click.ClickException(str(exc)) from exc
+        written = JsonForecastStore(out).save(document)
+        click.echo(f"{len(document['records'])} forecasts for {len({r['household'] for r in document['records']})} "
+                   f"households issued at {document['issued_at']} -> {written}")
+        return document
+
+    return job
 
 
 @forecast.command("advice")
 @click.option("--household", required=True, help="Household address (or dataset name).")
+@click.option("--source", type=click.Choice(["json", "db"]), default="json", show_default=True,
+              help="Read the last run from --forecasts (json) or the forecasts table (db).")
 @click.option("--forecasts", type=click.Path(dir_okay=False), default="var/forecasts/latest.json", show_default=True)
+@click.option("--database-url", envvar="VATIO_DATABASE_URL", default=None, help="db: the oracle database.")
 @click.option("--feed-in", type=int, default=50_000, show_default=True, help="Feed-in price, base units per kWh.")
 @click.option("--retail", type=int, default=200_000, show_default=True, help="Retail price, base units per kWh.")
-def advice_command(household, forecasts, feed_in, retail):
+def advice_command(household, source, forecasts, database_url, feed_in, retail):
     """Print sell and buy windows, price hints and the community's short households for the next 24 h."""
-    from backend.forecast.advice import Tariffs, community_outlook, household_advice
-    from backend.forecast.pipeline import JsonForecastStore
+    from backend.forecast.advice import (
+        Tariffs,
+        community_outlook,
+        forecasts_from_hours,
+        household_advice,
+    )
 
-    try:
-        document = JsonForecastStore(forecasts).latest()
-    except FileNotFoundError as exc:
-        raise click.ClickException(str(exc)) from exc
-    household_forecasts = stored_day_ahead(document)
+    if source == "db":
+        from backend.forecast.store import load_forecasts
+
+        with _db_sessions(database_url)() as session:
+            stored = load_forecasts(session, horizon_h=HOURS_PER_DAY)
+        if not stored:
+            raise click.ClickException("no stored forecasts; run `vatio forecast run --source db` first")
+        household_forecasts, _ = forecasts_from_hours(stored)
+    else:
+        from backend.forecast.pipeline import JsonForecastStore
+
+        try:
+            document = JsonForecastStore(forecasts).latest()
+        except FileNotFoundError as exc:
+            raise click.ClickException(str(exc)) from exc
+        household_forecasts = stored_day_ahead(document)
     target = next((f for f in household_forecasts if f.household.lower() == household.lower()), None)
     if target is None:
         raise click.ClickException(f"no forecast for {household}; have {[f.household for f in household_forecasts]}")

@@ -12,6 +12,7 @@ from backend.forecast.artifacts import latest_version_dir, mark_latest, new_vers
 from backend.forecast.data import SeriesInfo, load_dataset_series, load_dataset_weather
 from backend.forecast.features import DailyData, build_daily_data
 from backend.forecast.forecaster import ForecastConfig, Forecaster
+from backend.forecast.windows import WindowArrays
 
 # The splits of the issue's accuracy table, used as dataset defaults.
 DATASET_SPLITS = {
@@ -84,6 +85,23 @@ def train_and_save(config: ForecastConfig, daily: DailyData, train_until: str, t
     return version_dir, metrics
 
 
+def train_series_and_save(config: ForecastConfig, series: list[DailyData], train_until: str,
+                          root: str | Path | None = None, verbose: int = 1, source: str = "db") -> Path:
+    """Train one global model on several series (households) up to ``train_until`` and save it as a new version.
+
+    There is no test period: the last 15% of each series' training windows
+    validate (early stopping and the band calibration).
+    """
+    version_dir = new_version_dir(config.name, root)
+    forecaster = Forecaster(config)
+    forecaster.fit(series, train_until, version_dir / "work", verbose=verbose)
+    forecaster.metadata["source"] = source
+    forecaster.save(version_dir, {})
+    shutil.rmtree(version_dir / "work", ignore_errors=True)
+    mark_latest(version_dir)
+    return version_dir
+
+
 def extend_for_horizon(hourly_kw: pd.Series, issue_at: pd.Timestamp, horizon_hours: int) -> pd.Series:
     """Reindex history onto a full hourly grid through the horizon (future hours NaN)."""
     grid = pd.date_range(hourly_kw.index.min(), issue_at + pd.Timedelta(hours=horizon_hours), freq="1h",
@@ -91,27 +109,57 @@ def extend_for_horizon(hourly_kw: pd.Series, issue_at: pd.Timestamp, horizon_hou
     return hourly_kw.reindex(grid)
 
 
-def forecast_household(forecaster: Forecaster, hourly_kw: pd.Series, info: SeriesInfo,
-                       issue_at: pd.Timestamp) -> dict | None:
-    """Forecast one series from ``issue_at`` (UTC, whole hour); None when its last 7 days have gaps."""
+def _prepare_window(forecaster: Forecaster, hourly_kw: pd.Series, info: SeriesInfo,
+                    issue_at: pd.Timestamp) -> tuple[WindowArrays, np.ndarray | None] | None:
+    """Build one series' input window at ``issue_at``; None when its last 7 days have gaps."""
     window = forecaster.config.window()
     history = hourly_kw[hourly_kw.index < issue_at]
+    if history.empty:
+        return None
     # Gaps of up to 3 hours are bridged; longer gaps leave the household without a forecast.
     history = history.reindex(pd.date_range(history.index.min(), issue_at, freq="1h", inclusive="left"))
     history = history.interpolate(limit=3, limit_area="inside")
     daily = build_daily_data(extend_for_horizon(history, issue_at, window.horizon_hours), info)
     local_issue = (issue_at + pd.Timedelta(hours=info.utc_offset_hours)).tz_localize(None)
     issue_hour = int((local_issue - daily.dates[0]) / pd.Timedelta(hours=1))
-    past = daily.target_kw.ravel()[issue_hour - window.input_hours: issue_hour]
+    past = daily.target_kw.ravel()[max(0, issue_hour - window.input_hours): issue_hour]
     if issue_hour < window.input_hours or not np.isfinite(past).all():
         return None
     scale_kw = forecaster.scale_for(daily, issue_hour // 24)
     arrays = window.make_hourly_arrays(daily, np.array([issue_hour]), scale_kw)
-    forecast = forecaster.predict_arrays(arrays)
+    sun_up = None
     if forecaster.config.kind == "pv":
         sun_up = daily.daylight.ravel()[issue_hour: issue_hour + window.horizon_hours]
-        forecast = {key: value * sun_up for key, value in forecast.items()}
-    return {key: value[0] for key, value in forecast.items()}
+    return arrays, sun_up
+
+
+def forecast_batch(forecaster: Forecaster, series: list[tuple[pd.Series, SeriesInfo]],
+                   issue_at: pd.Timestamp) -> list[dict | None]:
+    """Forecast many series from ``issue_at`` in one network call; None for a series with gaps.
+
+    Each result is ``{"point", "p10", "p50", "p90"}``, kW per hour of the horizon.
+    """
+    prepared = [_prepare_window(forecaster, hourly_kw, info, issue_at) for hourly_kw, info in series]
+    present = [item for item in prepared if item is not None]
+    if not present:
+        return [None] * len(series)
+    forecast = forecaster.predict_arrays(WindowArrays.concatenate([arrays for arrays, _ in present]))
+    results, row = [], 0
+    for item in prepared:
+        if item is None:
+            results.append(None)
+            continue
+        sun_up = item[1]
+        one = {key: value[row] * (sun_up if sun_up is not None else 1.0) for key, value in forecast.items()}
+        results.append(one)
+        row += 1
+    return results
+
+
+def forecast_household(forecaster: Forecaster, hourly_kw: pd.Series, info: SeriesInfo,
+                       issue_at: pd.Timestamp) -> dict | None:
+    """Forecast one series from ``issue_at`` (UTC, whole hour); None when its last 7 days have gaps."""
+    return forecast_batch(forecaster, [(hourly_kw, info)], issue_at)[0]
 
 
 def run_forecasts(source, issue_at: pd.Timestamp, root: str | Path | None = None, progress=None) -> dict:
@@ -126,18 +174,17 @@ def run_forecasts(source, issue_at: pd.Timestamp, root: str | Path | None = None
         raise FileNotFoundError("no trained load model; run `vatio train --kind load` first")
     households = source.households(issue_at)
     records = []
-    for history in (progress(households) if progress else households):
-        for name, forecaster in forecasters.items():
-            series, info = ((history.consumed_kw, history.load_info) if forecaster.config.kind == "load"
-                            else (history.produced_kw, history.pv_info))
-            if series is None:
-                continue
-            forecast = forecast_household(forecaster, series, info, issue_at)
+    for name, forecaster in (progress(list(forecasters.items())) if progress else forecasters.items()):
+        items = [(history.household, *series_of(history, forecaster.config.kind)) for history in households]
+        items = [item for item in items if item[1] is not None]
+        forecasts = forecast_batch(forecaster, [(series, info) for _, series, info in items], issue_at)
+        for (household, _, _), forecast in zip(items, forecasts):
             if forecast is None:
                 continue
-            records.append({"household": history.household, "kind": forecaster.config.kind, "model": name,
+            records.append({"household": household, "kind": forecaster.config.kind, "model": name,
                             "horizon_hours": len(forecast["point"]),
                             **{key: np.round(value, 4).tolist() for key, value in forecast.items()}})
+    records.sort(key=lambda record: (record["household"], record["model"]))
     community = {}
     for name in forecasters:
         parts = [record for record in records if record["model"] == name]
@@ -147,6 +194,13 @@ def run_forecasts(source, issue_at: pd.Timestamp, root: str | Path | None = None
             community[name]["households"] = len(parts)
     return {"issued_at": issue_at.isoformat(), "unit": "kW (mean over each hour)", "records": records,
             "community": community}
+
+
+def series_of(history, kind: str) -> tuple[pd.Series | None, SeriesInfo | None]:
+    """A household history's series and info for ``kind`` ("load" or "pv")."""
+    if kind == "load":
+        return history.consumed_kw, history.load_info
+    return history.produced_kw, history.pv_info
 
 
 class JsonForecastStore:

@@ -1,8 +1,7 @@
-"""Where forecasting reads history from: the shipped datasets, a CSV file, later the oracle DB.
+"""Where forecasting reads history from: the shipped datasets, a CSV file, or the oracle DB.
 
 A history source returns hourly kW series per household and kind. The DB
-reader plugs in by implementing :class:`HistorySource` and registering in
-:func:`history_source`.
+reader is :class:`backend.forecast.history.DbHistory`.
 """
 
 from dataclasses import dataclass
@@ -116,5 +115,9 @@ def history_source(source: str, path: str | Path | None = None) -> HistorySource
             raise ValueError("--source csv needs a PATH")
         return CsvHistory(path)
     if source == "db":
-        raise NotImplementedError("the oracle database reader does not exist yet; use --source dataset or csv")
+        # ``path`` is the database URL here (None: $VATIO_DATABASE_URL or the SQLite default).
+        from backend.db.session import make_engine, session_factory
+        from backend.forecast.history import DbHistory
+
+        return DbHistory(session_factory(make_engine(None if path is None else str(path))))
     raise ValueError(f"unknown source {source!r}")
