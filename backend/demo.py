@@ -11,7 +11,9 @@ Starts, in order, and stops in reverse on Ctrl-C:
      archive, index;
   5. the simulated meters, replaying the last day faster than real time and
      then following the clock;
-  6. the web app (`vatio serve`), live through Redis when Redis answers.
+  6. the forecaster (`vatio forecast run --source db`), on a schedule; its
+     first run trains small bootstrap models from the shipped datasets;
+  7. the web app (`vatio serve`), live through Redis when Redis answers.
 
 Everything lives under var/, so a second run resumes: the chain keeps its
 state, the meters continue their registers and sequence numbers, and the
@@ -53,8 +55,10 @@ STATE_DIR = REPO_ROOT / "var"
 COMMUNITY = "demo"
 HOUSEHOLDS = 20
 SIMULATION_SEED = 1
-REPLAY_DAYS = 1
-REPLAY_SPEED = 600.0  # a replayed day takes 2.4 minutes
+# Eight days of history: the forecasts look back seven days before the day they issue.
+REPLAY_DAYS = 8
+REPLAY_SPEED = 3000.0  # a replayed day takes about 30 s
+FORECAST_EVERY_S = 900  # hourly in production; more often here so the first forecast comes soon
 GRACE_S = 60
 # Anvil's default accounts 2..6 (the public test mnemonic): demo households.
 DEMO_HOUSEHOLD_KEYS = [
@@ -205,6 +209,12 @@ def oracle_arguments(rpc_url: str, broker_url: str, database_url: str, state_dir
             "--grace", str(GRACE_S)]
 
 
+def forecast_arguments(database_url: str, state_dir: Path) -> list[str]:
+    return ["forecast", "run", "--source", "db", "--database-url", database_url,
+            "--model-dir", str(state_dir / "models"), "--every", str(FORECAST_EVERY_S), "--offset", "0",
+            "--max-epochs", "3", "--members", "1"]
+
+
 def simulation_arguments(rpc_url: str, broker_url: str, state_dir: Path) -> list[str]:
     return ["simulate", "--demo", "--households", str(HOUSEHOLDS), "--seed", str(SIMULATION_SEED),
             "--days", str(REPLAY_DAYS), "--speed", str(REPLAY_SPEED), "--community", COMMUNITY,
@@ -285,6 +295,7 @@ def run_demo(port: int = 8545, exit_after_setup: bool = False, state_dir: Path |
                                                                      state_dir), state_dir, env))
         stack.children.append(start_child("meters", simulation_arguments(community.node.url, broker_url,
                                                                          state_dir), state_dir))
+        stack.children.append(start_child("forecast", forecast_arguments(database_url, state_dir), state_dir, env))
         stack.children.append(start_child("web", ["serve", "--port", str(web_port)], state_dir, env))
         print_summary(stack, broker_url, progress)
         progress(f"\nOpen http://127.0.0.1:{web_port}/ (API docs: http://127.0.0.1:{web_port}/api/docs)")
