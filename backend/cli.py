@@ -48,21 +48,48 @@ def main() -> None:
     """Vatio: a peer-to-peer energy market for energy communities."""
 
 
+def deployment_option(function):
+    return click.option("--deployment", "deployment_path", envvar="VATIO_DEPLOYMENT",
+                        type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                        help="Deployment file (or $VATIO_DEPLOYMENT); default deployments/<chainId>.json.")(function)
+
+
+def load_deployment_for(web3, deployment_path: Path | None):
+    """The deployment file given, else the repo's one for the node's chain id."""
+    from backend.chain.deploy import Deployment, load_deployment
+
+    if deployment_path is not None:
+        deployment = Deployment.from_json(json.loads(deployment_path.read_text()))
+        if deployment.chain_id != web3.eth.chain_id:
+            raise click.ClickException(f"{deployment_path} is for chain {deployment.chain_id}, "
+                                       f"the node is on chain {web3.eth.chain_id}")
+        return deployment
+    try:
+        return load_deployment(web3.eth.chain_id)
+    except FileNotFoundError as error:
+        raise click.ClickException(str(error)) from error
+
+
 @main.command()
 @click.option("--port", default=8545, show_default=True)
 @click.option("--state", "state_file", type=click.Path(path_type=Path), default=Path("var/chain/anvil-state.json"),
               show_default=True, help="Chain state, loaded at start and saved on exit.")
 def chain(port: int, state_file: Path) -> None:
     """Run a persistent local Anvil chain until Ctrl-C."""
-    from backend.chain.anvil import start_anvil
+    import threading
+
+    from backend.chain.anvil import keep_clock_moving, start_anvil
 
     node = start_anvil(port=port, state_file=state_file)
     click.echo(f"Anvil listening at {node.url}, state in {state_file}. Ctrl-C stops it.")
+    stop = threading.Event()
+    keep_clock_moving(node.url, stop)  # an idle chain's clock would stand still, and intervals never end on-chain
     try:
         node.process.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()
         node.stop()
 
 
@@ -152,9 +179,10 @@ def serve(host: str, port: int) -> None:
               help="Key holding ORACLE_ROLE (or $VATIO_ORACLE_KEY). Local chains default to Anvil's first account.")
 @click.option("--redis-url", envvar="VATIO_REDIS_URL", default=None,
               help="Socket.IO message queue for live pushes to the web app (or $VATIO_REDIS_URL); none: no pushes.")
+@deployment_option
 @click.pass_context
 def oracle(ctx, community, broker, rpc_url, database_url, share_group, client_id, settle, index, grace_s,
-           confirmations, archive_dir, oracle_key, redis_url):
+           confirmations, archive_dir, oracle_key, redis_url, deployment_path):
     """The meter oracle: verify signed readings from MQTT, store them, and settle each interval on-chain."""
     ctx.obj = {"database_url": database_url}
     if ctx.invoked_subcommand is not None:
@@ -165,7 +193,7 @@ def oracle(ctx, community, broker, rpc_url, database_url, share_group, client_id
 
     from web3 import Web3
 
-    from backend.chain.deploy import load_deployment, resolve_account
+    from backend.chain.deploy import resolve_account
     from backend.chain.indexer import Indexer
     from backend.db.migrate import upgrade
     from backend.db.session import make_engine, session_factory
@@ -179,7 +207,7 @@ def oracle(ctx, community, broker, rpc_url, database_url, share_group, client_id
     web3 = Web3(Web3.HTTPProvider(rpc_url))
     if not web3.is_connected():
         raise click.ClickException(f"no JSON-RPC node answers at {rpc_url}")
-    deployment = load_deployment(web3.eth.chain_id)
+    deployment = load_deployment_for(web3, deployment_path)
     upgrade(database_url)
     sessions = session_factory(make_engine(database_url))
     registry = RegistryCache(web3, deployment)
@@ -258,15 +286,15 @@ def oracle_stats(obj):
 @click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Save the meters' registers and seq here, and continue from them on the next run.")
 @click.option("--demo", is_flag=True, help="The demo's meters: the first five belong to the printed Anvil accounts.")
+@deployment_option
 def simulate(households, speed, days, seed, community, broker, rpc_url, reading_seconds, register, follow,
-             state_file, demo):
+             state_file, demo, deployment_path):
     """Simulated meters: real household profiles, signed readings over MQTT."""
     import time
 
     from tqdm import tqdm
     from web3 import Web3
 
-    from backend.chain.deploy import load_deployment
     from backend.meters.mqtt import MeterPublisher
     from backend.meters.registration import register_meters
     from backend.meters.simulator import MeterStateFile, make_meters, profile_clock, run_simulation
@@ -275,7 +303,7 @@ def simulate(households, speed, days, seed, community, broker, rpc_url, reading_
     web3 = Web3(Web3.HTTPProvider(rpc_url))
     if not web3.is_connected():
         raise click.ClickException(f"no JSON-RPC node answers at {rpc_url}")
-    deployment = load_deployment(web3.eth.chain_id)
+    deployment = load_deployment_for(web3, deployment_path)
     domain = MeterDomain(deployment.chain_id, deployment.address("CommunityRegistry"))
     if demo:
         from backend.demo import demo_meters

@@ -39,7 +39,7 @@ from eth_utils import keccak
 from web3 import Web3
 
 from backend.broker import MosquittoBroker, find_or_start_broker
-from backend.chain.anvil import REPO_ROOT, AnvilNode, rpc_call, start_anvil
+from backend.chain.anvil import REPO_ROOT, AnvilNode, keep_clock_moving, rpc_call, start_anvil
 from backend.chain.deploy import (
     ANVIL_DEPLOYER_KEY,
     CommunitySettings,
@@ -308,6 +308,7 @@ def run_demo(port: int = 8545, exit_after_setup: bool = False, state_dir: Path |
 def supervise(stack: DemoStack, database_url: str, progress=print, report_every_s: float = 15.0) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    keep_clock_moving(stack.community.node.url, stop)
     next_report = time.monotonic() + report_every_s
     try:
         while not stop.wait(1.0):
@@ -322,4 +323,6 @@ def supervise(stack: DemoStack, database_url: str, progress=print, report_every_
                 next_report += report_every_s
     except KeyboardInterrupt:
         pass
+    finally:
+        stop.set()  # ends the chain heartbeat
 

@@ -11,11 +11,20 @@ a free port) and a SQLite database, then measures:
   * p99_latency_ms_at_1000_per_s: publish -> committed at a steady 1,000/s.
 
 Targets (issue 3): >= 5,000 readings/s and >= 0.5 x the raw rate; p99 <= 250 ms.
+
+Raw and oracle runs alternate (raw, oracle, raw, oracle, ...), so that a
+machine busy with something else slows both alike; the details keep each
+pair's ratio and the oracle's CPU time per reading. The figures file is
+merged: keys this script does not write (the settlement benchmark's) stay.
+`--no-write` only prints.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import multiprocessing
+import os
 import shutil
 import statistics
 import subprocess
@@ -37,12 +46,14 @@ from backend.meters.simulator import make_meters, payload, topic  # noqa: E402
 from backend.oracle.ingest import Ingester  # noqa: E402
 from backend.oracle.readings import MeterDomain  # noqa: E402
 from backend.oracle.service import OracleService  # noqa: E402
-from common import write_results  # noqa: E402
+from backend.oracle.verifier import MeterInfo  # noqa: E402
+from common import RESULTS_DIR, write_results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DOMAIN = MeterDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 METERS = 200
 THROUGHPUT_MESSAGES = 20_000
+RUNS = 3
 
 
 def start_broker(workdir: Path) -> tuple[subprocess.Popen, str]:
@@ -57,7 +68,7 @@ def start_broker(workdir: Path) -> tuple[subprocess.Popen, str]:
     return broker, f"mqtt://127.0.0.1:{port}"
 
 
-def signed_messages(community: str, count: int, start_ts: int) -> list[tuple[str, bytes]]:
+def signed_messages(community: str, count: int, start_ts: int) -> tuple[list[tuple[str, bytes]], list]:
     meters = make_meters(METERS, seed=5)
     messages = []
     step = 0
@@ -118,8 +129,7 @@ def raw_subscriber_rate(broker_url: str, messages) -> float:
 def oracle_service(broker_url: str, workdir: Path, meters, on_committed=None) -> OracleService:
     url = f"sqlite:///{workdir / 'bench.db'}"
     upgrade(url)
-    registry = {m.meter: __import__("backend.oracle.verifier", fromlist=["MeterInfo"]).MeterInfo(
-        m.meter, m.household, 20_000, True) for m in meters}
+    registry = {m.meter: MeterInfo(m.meter, m.household, 20_000, True) for m in meters}
     ingester = Ingester(session_factory(make_engine(url)), DOMAIN, "bench", registry.get)
     service = OracleService(ingester, broker_url, client_id=f"bench-{time.time_ns()}", on_committed=on_committed)
     service.start()
@@ -127,20 +137,24 @@ def oracle_service(broker_url: str, workdir: Path, meters, on_committed=None) ->
     return service
 
 
-def oracle_rate(broker_url: str, workdir: Path, messages, meters) -> float:
+def oracle_rate(broker_url: str, workdir: Path, messages, meters) -> tuple[float, float]:
+    """(readings/s, CPU microseconds of this process per reading)."""
     service = oracle_service(broker_url, workdir, meters)
+    cpu_start = time.process_time()
     start = time.perf_counter()
     publisher = publish_elsewhere(broker_url, messages)
     deadline = time.monotonic() + 300
     while service.stored + service.rejected < len(messages) and time.monotonic() < deadline:
         time.sleep(0.01)
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     publisher.join()
     stored, rejected = service.stored, service.rejected
     service.stop()
-    if rejected:
-        raise RuntimeError(f"{rejected} benchmark readings were rejected")
-    return stored / elapsed
+    if rejected or stored < len(messages):
+        missing = len(messages) - stored - rejected
+        raise RuntimeError(f"{rejected} benchmark readings were rejected, {missing} missing")
+    return stored / elapsed, cpu / stored * 1e6
 
 
 def latency_at(broker_url: str, workdir: Path, rate: int, seconds: int, meters_start_ts: int) -> list[float]:
@@ -159,8 +173,8 @@ def latency_at(broker_url: str, workdir: Path, rate: int, seconds: int, meters_s
     start = time.perf_counter()
     for index, (message_topic, body) in enumerate(messages):
         due = start + index / rate
-        while time.perf_counter() < due:
-            time.sleep(min(0.001, due - time.perf_counter()) if due > time.perf_counter() else 0)
+        while (remaining := due - time.perf_counter()) > 0:
+            time.sleep(min(0.001, remaining))
         sent_at[body] = time.perf_counter()
         publisher.publish(message_topic, body)
     publisher.close()
@@ -171,20 +185,37 @@ def latency_at(broker_url: str, workdir: Path, rate: int, seconds: int, meters_s
     return latencies
 
 
+def merged_figures(figures: dict, path: Path) -> dict:
+    """The figures plus the keys another benchmark wrote into the same file."""
+    try:
+        previous = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return dict(figures)
+    kept = {key: value for key, value in previous.items() if key != "_details" and key not in figures}
+    return {**kept, **figures}
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-write", action="store_true", help="print the figures, leave the results file alone")
+    parser.add_argument("--runs", type=int, default=RUNS, help="raw/oracle pairs (the medians are reported)")
+    args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="vatio-bench-ingest-"))
     (workdir / "latency").mkdir()
     broker, broker_url = start_broker(workdir)
+    raw_runs, oracle_runs, cpu_runs = [], [], []
     try:
         start_ts = int(time.time()) - 7 * 86400
-        messages, meters = signed_messages("bench", THROUGHPUT_MESSAGES, start_ts)
-        raw_runs = [raw_subscriber_rate(broker_url, messages) for _ in range(3)]
-        oracle_runs = []
-        for run in range(3):
+        for run in range(args.runs):
+            messages, meters = signed_messages("bench", THROUGHPUT_MESSAGES, start_ts)
+            raw_runs.append(raw_subscriber_rate(broker_url, messages))
             run_dir = workdir / f"run{run}"
             run_dir.mkdir()
-            run_messages, run_meters = signed_messages("bench", THROUGHPUT_MESSAGES, start_ts)
-            oracle_runs.append(oracle_rate(broker_url, run_dir, run_messages, run_meters))
+            rate, cpu_us = oracle_rate(broker_url, run_dir, messages, meters)
+            oracle_runs.append(rate)
+            cpu_runs.append(cpu_us)
+            print(f"run {run + 1}: raw {raw_runs[-1]:,.0f} msg/s, oracle {rate:,.0f} readings/s "
+                  f"({rate / raw_runs[-1]:.2f} x raw, {cpu_us:.0f} us CPU per reading)", flush=True)
         latencies = latency_at(broker_url, workdir, rate=1_000, seconds=10, meters_start_ts=start_ts)
     finally:
         broker.terminate()
@@ -199,13 +230,22 @@ def main() -> None:
           f"ratio to raw {oracle / raw:.2f}; target >= 5,000/s and >= 0.5")
     print(f"latency publish -> committed at 1,000/s: p50 {statistics.median(latencies):.0f} ms, "
           f"p99 {p99:.0f} ms over {len(latencies)} readings; target p99 <= 250 ms")
-    write_results("ingest", {
+    figures = {
         "readings_per_s": round(oracle),
         "raw_subscriber_per_s": round(raw),
         "p99_latency_ms_at_1000_per_s": round(p99, 1),
-    }, {"raw_runs": [round(r) for r in raw_runs], "oracle_runs": [round(r) for r in oracle_runs],
+    }
+    if args.no_write:
+        return
+    write_results("ingest", merged_figures(figures, RESULTS_DIR / "ingest.json"), {
+        "raw_runs": [round(r) for r in raw_runs], "oracle_runs": [round(r) for r in oracle_runs],
+        "ratio_runs": [round(o / r, 3) for o, r in zip(oracle_runs, raw_runs)],
+        "oracle_cpu_us_per_reading": [round(c, 1) for c in cpu_runs],
         "meters": METERS, "messages": THROUGHPUT_MESSAGES, "latency_samples": len(latencies),
-        "database": "sqlite", "missing": "settlement_build_1000_households_s (interval closing not built yet)"})
+        "latency_p50_ms": round(statistics.median(latencies), 1),
+        "database": "sqlite (WAL, synchronous FULL)", "cores": os.cpu_count(),
+        "order": "raw and oracle runs alternate; figures are medians",
+    })
 
 
 if __name__ == "__main__":

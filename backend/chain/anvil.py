@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -118,3 +119,27 @@ def start_anvil(
         process.kill()
         raise
     return AnvilNode(process=process, url=url)
+
+
+def keep_clock_moving(url: str, stop: threading.Event, idle_s: float = 5.0) -> threading.Thread:
+    """Mine an empty block whenever the newest one is `idle_s` old, until `stop`.
+
+    Anvil mines only when a transaction arrives, so an idle local chain's
+    clock stands still, and an interval that ended in real time has not
+    ended on-chain: the oracle would wait for a block that never comes. A
+    real chain makes a block every few seconds; this gives a local one the
+    same heartbeat without giving up instant mining of transactions.
+    """
+
+    def beat() -> None:
+        while not stop.wait(1.0):
+            try:
+                latest = rpc_call(url, "eth_getBlockByNumber", ["latest", False])
+                if time.time() - int(latest["timestamp"], 16) >= idle_s:
+                    rpc_call(url, "evm_mine")
+            except (OSError, RuntimeError, ValueError):
+                pass  # the node is stopping or restarting: try again on the next beat
+
+    thread = threading.Thread(target=beat, name="anvil-heartbeat", daemon=True)
+    thread.start()
+    return thread

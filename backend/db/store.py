@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.db.models import MAX_PAYLOAD_BYTES, MAX_TOPIC_CHARS, Reading, Rejection, checksum_address
@@ -40,19 +40,42 @@ def insert_reading_once(session: Session, **fields: Any) -> bool:
 def insert_readings(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
     """Insert many readings in one statement, skipping those whose (meter, seq) is stored; return how many were new.
 
-    Rows go through Core, not the ORM: addresses must already be checksummed.
+    Rows bypass the ORM, whose per-row work cost more than the insert itself
+    on the oracle's hot path: addresses must already be checksummed. SQLite
+    gets the driver's executemany straight (a third of the cost through Core)
+    and reports the rows it changed; PostgreSQL's batched insert does not, so
+    there the new ids come back with RETURNING.
     """
-    rows = list(rows)
+    rows = rows if isinstance(rows, list) else list(rows)
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    statement = (
-        insert(Reading)
-        .on_conflict_do_nothing(index_elements=[Reading.meter, Reading.seq])
-        .returning(Reading.id)
-    )
-    return len(session.scalars(statement, rows).all())
+    session.flush()  # the ORM's autoflush is skipped here: meters added just before must exist first
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        dbapi = connection.dialect.loaded_dbapi
+        cursor = connection.connection.driver_connection.cursor()
+        try:
+            cursor.executemany(_SQLITE_INSERT_READINGS, [tuple(row[name] for name in _READING_COLUMNS) for row in rows])
+            return cursor.rowcount
+        except dbapi.Error as error:  # the same exception types as through SQLAlchemy (IntegrityError, ...)
+            raise DBAPIError.instance(_SQLITE_INSERT_READINGS, None, error, dbapi.Error) from error
+        finally:
+            cursor.close()
+    if dialect == "postgresql":
+        return len(connection.execute(_POSTGRESQL_INSERT_READINGS, rows).all())
+    raise ValueError(f"unsupported database {dialect!r}")
+
+
+_READINGS = Reading.__table__
+_READING_COLUMNS = ("meter", "household", "seq", "ts", "produced_wh", "consumed_wh", "power_w", "signature",
+                    "digest", "received_at")
+_SQLITE_INSERT_READINGS = (
+    f"INSERT INTO {_READINGS.name} ({', '.join(_READING_COLUMNS)}) VALUES ({', '.join('?' * len(_READING_COLUMNS))})"
+    " ON CONFLICT (meter, seq) DO NOTHING"
+)
+_POSTGRESQL_INSERT_READINGS = postgresql.insert(_READINGS).on_conflict_do_nothing(
+    index_elements=[_READINGS.c.meter, _READINGS.c.seq]).returning(_READINGS.c.id)
 
 
 def truncate_payload(payload: bytes | str) -> bytes:

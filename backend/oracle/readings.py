@@ -14,6 +14,7 @@ every reading it receives. Tests hold the two equal.
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 from collections.abc import Iterable
@@ -42,6 +43,7 @@ __all__ = [
     "keccak",
     "reading_digest",
     "readings_hash",
+    "recover_address",
     "recover_from_digest",
     "recover_signer",
     "sign_reading",
@@ -67,6 +69,10 @@ SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 SECP256K1_HALF_N = SECP256K1_N // 2
 
 SIGNATURE_LENGTH = 65
+_ZERO_WORD = bytes(32)
+_SECP256K1_N_BYTES = SECP256K1_N.to_bytes(32, "big")
+_SECP256K1_HALF_N_BYTES = SECP256K1_HALF_N.to_bytes(32, "big")
+_RECOVERY_ID = (b"\x00", b"\x01")
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 # typeHash | meter (12 zero bytes + 20) | seq | ts | producedWh | consumedWh | powerW, each a 32-byte word
 _STRUCT_WORDS = struct.Struct(">32s12x20s24xQ24xQ24xQ24xQ28xI")
@@ -83,6 +89,10 @@ def to_checksum(address: str) -> str:
     return _checksum_from_hex(address[2:].lower())
 
 
+# A community has a bounded set of meters, and every reading names its meter
+# twice (topic and payload): caching the checksum saves a keccak and a
+# 40-character join per use. Bounded, so hostile addresses only evict.
+@functools.lru_cache(maxsize=1 << 16)
 def _checksum_from_hex(lower_hex: str) -> str:
     address_hash = keccak(lower_hex.encode("ascii")).hex()
     return "0x" + "".join(
@@ -214,6 +224,11 @@ def recover_from_digest(digest: bytes, signature: bytes) -> str:
     recovers a *different* address: comparing it with the expected meter is
     the caller's job.
     """
+    return _checksum_from_hex(recover_address(digest, signature).hex())
+
+
+def recover_address(digest: bytes, signature: bytes) -> bytes:
+    """recover_from_digest, returning the 20 address bytes: the hot path compares bytes, not text."""
     if type(signature) is not bytes:
         signature = bytes(signature)
     if len(signature) != SIGNATURE_LENGTH:
@@ -225,19 +240,19 @@ def recover_from_digest(digest: bytes, signature: bytes) -> str:
         recovery_id = v
     else:
         raise InvalidSignature(f"v must be 27 or 28 (or 0 or 1), got {v}")
-    r = int.from_bytes(signature[:32], "big")
-    s = int.from_bytes(signature[32:64], "big")
-    if not 0 < r < SECP256K1_N:
+    # Compared as big-endian byte strings of equal length: the same order as
+    # the integers, without converting them.
+    r, s = signature[:32], signature[32:64]
+    if not _ZERO_WORD < r < _SECP256K1_N_BYTES:
         raise InvalidSignature("r is out of range")
-    if not 0 < s <= SECP256K1_HALF_N:
+    if not _ZERO_WORD < s <= _SECP256K1_HALF_N_BYTES:
         raise InvalidSignature("s is zero or above secp256k1n/2 (malleable signature)")
     try:
-        public_key = PublicKey.from_signature_and_message(
-            signature[:64] + bytes((recovery_id,)), digest, hasher=None
-        )
+        public_key = PublicKey.from_signature_and_message(signature[:64] + _RECOVERY_ID[recovery_id], digest,
+                                                          hasher=None)
     except ValueError as error:  # coincurve: no point recovers for this (r, v)
         raise InvalidSignature(f"no key recovers from this signature: {error}") from None
-    return _checksum_from_hex(keccak(public_key.format(compressed=False)[1:])[12:].hex())
+    return keccak(public_key.format(compressed=False)[1:])[12:]
 
 
 def recover_signer(signed: SignedReading, domain: MeterDomain) -> str:

@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from backend.oracle.parser import Reason, RejectedReading, check_topic_matches
-from backend.oracle.readings import InvalidSignature, MeterDomain, SignedReading, recover_signer
+from backend.oracle.readings import (
+    InvalidSignature,
+    MeterDomain,
+    SignedReading,
+    reading_digest,
+    recover_address,
+    to_checksum,
+)
 
 DEFAULT_FUTURE_SKEW_S = 30
 # Implied power may exceed the rating by this factor before a reading is
@@ -47,8 +54,13 @@ def verify_reading(
     domain: MeterDomain,
     now: float,
     future_skew_s: int = DEFAULT_FUTURE_SKEW_S,
+    digest: bytes | None = None,
 ) -> MeterInfo:
-    """Returns the meter's registry entry when the reading is acceptable."""
+    """Returns the meter's registry entry when the reading is acceptable.
+
+    ``digest``: the reading's EIP-712 digest under ``domain`` when the caller
+    already computed it (the ingester stores it); computed here otherwise.
+    """
     reading = signed.reading
     check_topic_matches(topic_meter, signed)
     info = meters.get(reading.meter)
@@ -56,12 +68,15 @@ def verify_reading(
         raise RejectedReading(Reason.UNKNOWN_METER, f"{reading.meter} is not registered")
     if not info.active:
         raise RejectedReading(Reason.INACTIVE_METER, f"{reading.meter} belongs to an inactive household")
+    if digest is None:
+        digest = reading_digest(reading, domain)
     try:
-        signer = recover_signer(signed, domain)
+        signer = recover_address(digest, signed.signature)
     except InvalidSignature as error:
         raise RejectedReading(Reason.BAD_SIGNATURE, str(error)) from None
-    if signer != reading.meter:
-        raise RejectedReading(Reason.WRONG_SIGNER, f"signed by {signer}, not by meter {reading.meter}")
+    if signer != bytes.fromhex(reading.meter[2:]):
+        raise RejectedReading(Reason.WRONG_SIGNER,
+                              f"signed by {to_checksum('0x' + signer.hex())}, not by meter {reading.meter}")
     if reading.ts > now + future_skew_s:
         raise RejectedReading(Reason.FUTURE_TIMESTAMP, f"ts {reading.ts} is {reading.ts - now:.0f} s ahead")
     if reading.power_w > info.capacity_w * POWER_TOLERANCE:

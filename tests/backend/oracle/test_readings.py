@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backend.oracle.readings import (
+    SECP256K1_HALF_N,
     SECP256K1_N,
     InvalidSignature,
     MeterDomain,
@@ -20,6 +21,8 @@ from backend.oracle.readings import (
     SignedReading,
     reading_digest,
     readings_hash,
+    recover_address,
+    recover_from_digest,
     recover_signer,
     sign_reading,
     typed_data,
@@ -185,6 +188,25 @@ def test_recover_signer_out_of_range_raises(r, s):
     signature = r.to_bytes(32, "big") + s.to_bytes(32, "big") + b"\x1b"
     with pytest.raises(InvalidSignature):
         recover_signer(SignedReading(make_reading(), signature), DOMAIN)
+
+
+def test_range_checks_stop_exactly_at_their_bounds():
+    """The bounds are compared as 32-byte words: s = n/2 is canonical, one more is not; r = n - 1 is in range."""
+    signed = sign_reading(make_reading(), DOMAIN, METER_KEY)
+    digest = reading_digest(signed.reading, DOMAIN)
+    r = signed.signature[:32]
+    assert recover_from_digest(digest, r + SECP256K1_HALF_N.to_bytes(32, "big") + b"\x1b") != METER
+    with pytest.raises(InvalidSignature, match="malleable"):
+        recover_from_digest(digest, r + (SECP256K1_HALF_N + 1).to_bytes(32, "big") + b"\x1b")
+    with pytest.raises(InvalidSignature, match="no key"):  # in range; x = n - 1 just has no point
+        recover_from_digest(digest, (SECP256K1_N - 1).to_bytes(32, "big") + (1).to_bytes(32, "big") + b"\x1b")
+
+
+def test_recover_address_is_the_raw_form_of_recover_from_digest():
+    signed = sign_reading(make_reading(), DOMAIN, METER_KEY)
+    digest = reading_digest(signed.reading, DOMAIN)
+    assert recover_address(digest, signed.signature) == bytes.fromhex(METER[2:])
+    assert recover_from_digest(digest, bytearray(signed.signature)) == METER
 
 
 def test_recover_signer_unrecoverable_point_raises():
