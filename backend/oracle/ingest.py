@@ -26,7 +26,7 @@ from backend.db.models import MAX_STORED_INT, Meter, Reading
 from backend.db.store import insert_readings, record_rejection
 from backend.oracle.parser import Reason, RejectedReading, meter_from_topic, parse_reading
 from backend.oracle.readings import MeterDomain, reading_digest
-from backend.oracle.verifier import MeterInfo, MeterState, check_history, verify_reading
+from backend.oracle.verifier import DEFAULT_MAX_AGE_S, MeterInfo, MeterState, check_history, verify_reading
 
 STORED, DUPLICATE, REJECTED = "stored", "duplicate", "rejected"
 
@@ -54,6 +54,7 @@ class Ingester:
         lookup_meter: Callable[[str], MeterInfo | None],
         clock: Callable[[], float] = time.time,
         max_payload_bytes: int = 1024,
+        max_age_s: float = DEFAULT_MAX_AGE_S,
     ):
         self.sessions = sessions
         self.domain = domain
@@ -61,6 +62,7 @@ class Ingester:
         self.lookup_meter = lookup_meter
         self.clock = clock
         self.max_payload_bytes = max_payload_bytes
+        self.max_age_s = max_age_s  # math.inf accepts any age (replaying an old archive into a new database)
 
     def process(self, batch: Sequence[Message]) -> list[Outcome]:
         try:
@@ -137,7 +139,7 @@ class Ingester:
             # is reported as one and not as a replay of a stored seq.
             digest = reading_digest(reading, self.domain)
             info = verify_reading(signed, topic_meter, _single(reading.meter, info), None, self.domain, now,
-                                  digest=digest)
+                                  max_age_s=self.max_age_s, digest=digest)
             stored_digest = work.stored_digests.get((reading.meter, reading.seq))
             if stored_digest is not None:
                 if stored_digest == digest:

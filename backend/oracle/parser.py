@@ -46,6 +46,7 @@ class Reason(StrEnum):
     REPLAYED_SEQ = "replayed_seq"
     REGISTER_BACKWARDS = "register_backwards"
     FUTURE_TIMESTAMP = "future_timestamp"
+    STALE_TIMESTAMP = "stale_timestamp"
     IMPOSSIBLE_POWER = "impossible_power"
 
 

@@ -21,6 +21,11 @@ from backend.oracle.readings import (
 )
 
 DEFAULT_FUTURE_SKEW_S = 30
+# A meter's readings may be late (a meter offline for days reports its
+# backlog), but not arbitrarily old: the oracle closes and settles every
+# interval from a meter's first reading on, so one stray reading from years
+# ago would make it walk every interval since.
+DEFAULT_MAX_AGE_S = 30 * 86400
 # Implied power may exceed the rating by this factor before a reading is
 # physically impossible (meter clock jitter, short overloads).
 POWER_TOLERANCE = 1.25
@@ -54,6 +59,7 @@ def verify_reading(
     domain: MeterDomain,
     now: float,
     future_skew_s: int = DEFAULT_FUTURE_SKEW_S,
+    max_age_s: int = DEFAULT_MAX_AGE_S,
     digest: bytes | None = None,
 ) -> MeterInfo:
     """Returns the meter's registry entry when the reading is acceptable.
@@ -79,6 +85,9 @@ def verify_reading(
                               f"signed by {to_checksum('0x' + signer.hex())}, not by meter {reading.meter}")
     if reading.ts > now + future_skew_s:
         raise RejectedReading(Reason.FUTURE_TIMESTAMP, f"ts {reading.ts} is {reading.ts - now:.0f} s ahead")
+    if reading.ts < now - max_age_s:
+        raise RejectedReading(Reason.STALE_TIMESTAMP,
+                              f"ts {reading.ts} is {(now - reading.ts) / 86400:.0f} days old (limit {max_age_s // 86400})")
     if reading.power_w > info.capacity_w * POWER_TOLERANCE:
         raise RejectedReading(Reason.IMPOSSIBLE_POWER,
                               f"powerW {reading.power_w} over the {info.capacity_w} W rating")

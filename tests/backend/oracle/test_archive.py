@@ -3,6 +3,8 @@ atomically, read back, and re-checked from the JSON alone; every alteration is r
 
 from __future__ import annotations
 
+import math
+
 import copy
 import json
 from collections import defaultdict
@@ -64,7 +66,7 @@ def settled(db):
     """Three households over three settled intervals (K in chunks, K + 1 and K + 2 in one transaction each)."""
     accounts = [Account.create() for _ in range(3)]
     registry = {a.address: MeterInfo(a.address, Account.create().address, 10**6, True) for a in accounts}
-    ingester = Ingester(db, DOMAIN, "archive-test", registry.get, clock=lambda: 2**40)
+    ingester = Ingester(db, DOMAIN, "archive-test", registry.get, clock=lambda: 2**40, max_age_s=math.inf)
     seq = defaultdict(int)
     messages = []
     for step in range(26):

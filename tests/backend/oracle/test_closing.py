@@ -3,6 +3,8 @@ ingester, as from MQTT; entries, leaves and roots come out. Every Wh is attribut
 
 from __future__ import annotations
 
+import math
+
 import random
 import threading
 import time
@@ -66,7 +68,7 @@ class Community:
         self.keys: dict[str, bytes] = {}
         self.seq: dict[str, int] = defaultdict(int)
         self.capacity_w = capacity_w
-        self.ingester = Ingester(sessions, DOMAIN, COMMUNITY, self.registry.get, clock=lambda: FAR_FUTURE)
+        self.ingester = Ingester(sessions, DOMAIN, COMMUNITY, self.registry.get, clock=lambda: FAR_FUTURE, max_age_s=math.inf)
         self.meters = [self.add_meter(Account.create().address) for _ in range(households)]
 
     def add_meter(self, household: str) -> str:

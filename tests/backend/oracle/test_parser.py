@@ -228,6 +228,7 @@ def test_reasons_are_stable_strings():
         "replayed_seq",
         "register_backwards",
         "future_timestamp",
+        "stale_timestamp",
         "impossible_power",
     }
     assert RejectedReading("replayed_seq", "seq 3 <= 5").reason is Reason.REPLAYED_SEQ

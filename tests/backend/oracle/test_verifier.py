@@ -29,6 +29,14 @@ def check(reading: SignedReading, topic_meter=None, last=LAST):
     return verify_reading(reading, topic_meter or reading.reading.meter, METERS, last, DOMAIN, NOW)
 
 
+def test_a_reading_older_than_the_age_limit_is_stale_but_a_late_backlog_is_not():
+    late_now = 1_060 + 30 * 86400  # the reading (ts 1,060) is exactly 30 days old: still accepted
+    assert verify_reading(signed(), METER.address, METERS, LAST, DOMAIN, late_now).household == HOUSE
+    with pytest.raises(RejectedReading) as raised:
+        verify_reading(signed(), METER.address, METERS, LAST, DOMAIN, late_now + 1)
+    assert raised.value.reason == "stale_timestamp"
+
+
 def test_a_good_reading_passes():
     assert check(signed()).household == HOUSE
     assert check(signed(), last=None).meter == METER.address
