@@ -10,6 +10,7 @@ under the demo's state folder so a restarted demo finds its queued messages.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -78,6 +79,10 @@ def start_mosquitto(state_dir: Path, port: int | None = None, timeout: float = 1
     state_dir.mkdir(parents=True, exist_ok=True)
     config = MOSQUITTO_CONFIG.read_text().replace("listener 1883 127.0.0.1", f"listener {port} 127.0.0.1")
     config += f"\npersistence_location {state_dir.resolve()}/\n"
+    # Started as root, Mosquitto switches to its default `user mosquitto`, which
+    # cannot write our state_dir: every save would fail, and a restart would
+    # forget the oracle's session and queued readings. No effect when not root.
+    config += f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
     config_path = state_dir / "mosquitto.conf"
     config_path.write_text(config)
     log = open(state_dir / "mosquitto.log", "ab")

@@ -427,12 +427,16 @@ def closing_session(sessions: sessionmaker[Session]) -> Session:
 
     SQLite: BEGIN IMMEDIATE, so an ingester's commit cannot slip between our
     reads and our write (it waits on the busy timeout for the ~0.1 s we hold
-    the lock). PostgreSQL: REPEATABLE READ, one snapshot for every statement;
-    another closer of the same interval then fails on its primary key.
+    the lock). PostgreSQL: READ COMMITTED. Everything closing reads about the
+    meters and their readings is one statement (one snapshot); only closers
+    write entries, and another closer of the same interval fails on its
+    primary key. (REPEATABLE READ made the foreign-key check on the new
+    entries fail with a serialization error whenever an ingest batch had
+    updated one of the meter rows meanwhile, i.e. almost always under load.)
     """
     session = sessions()
     options = {"sqlite": {"sqlite_begin": "IMMEDIATE"},
-               "postgresql": {"isolation_level": "REPEATABLE READ"}}.get(session.get_bind().dialect.name, {})
+               "postgresql": {"isolation_level": "READ COMMITTED"}}.get(session.get_bind().dialect.name, {})
     session.connection(execution_options=options)
     return session
 
