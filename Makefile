@@ -1,6 +1,7 @@
 # Vatio: `make demo` runs a local community, `make test` runs every suite.
 # Both set everything up first (idempotent): Debian packages, the Python
-# venv, npm packages, the offline Solidity compiler and the compiled contracts.
+# venv, npm packages, the offline Solidity compiler, the compiled contracts
+# and the browser app (frontend/dist, served by the web server).
 
 SHELL := /bin/bash
 VENV := .venv
@@ -9,9 +10,9 @@ APE := $(VENV)/bin/ape
 # Ape (ape-foundry) finds Anvil only on PATH: use the npm one.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup system solc test test-contracts test-backend demo bench slither clean
+.PHONY: setup system solc frontend test test-contracts test-backend test-e2e demo bench slither clean
 
-setup: system $(VENV)/.installed node_modules/.installed solc .build/__local__.json
+setup: system $(VENV)/.installed node_modules/.installed solc .build/__local__.json frontend/dist/index.html
 
 system:
 	@sh scripts/setup-system.sh
@@ -37,7 +38,19 @@ solc: node_modules/.installed
 	rm -rf contracts/.cache
 	touch $@
 
-test: setup test-contracts test-backend
+# The browser app: type-checked, then built by Vite into frontend/dist.
+# Rebuilt only when a source, the config or the npm packages changed.
+FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/index.html frontend/vite.config.ts \
+	frontend/tsconfig.json
+
+frontend/dist/index.html: $(FRONTEND_SOURCES) node_modules/.installed
+	npm run --silent typecheck
+	npm run --silent build -- --logLevel warn
+	touch $@
+
+frontend: frontend/dist/index.html
+
+test: setup test-contracts test-backend test-e2e
 
 # Ape may copy OpenZeppelin (1,000+ files) into contracts/.cache; its source
 # scan stops at 500 files, which then hides contracts/test/. Compilation
@@ -49,6 +62,12 @@ test-contracts:
 test-backend:
 	$(PY) -m pytest tests/backend -q -p no:cacheprovider -p no:ape_test
 
+# The site in Debian's Chromium (Playwright, /usr/bin/chromium) against a
+# running chain, broker, oracle and web server; saves the screenshots in
+# benchmarks/results/screenshots/.
+test-e2e: frontend/dist/index.html
+	$(PY) -m pytest tests/e2e -q -p no:cacheprovider -p no:ape_test
+
 demo: setup
 	$(VENV)/bin/vatio demo
 
@@ -57,10 +76,12 @@ bench: setup
 	$(PY) benchmarks/bench_gas.py
 	$(PY) benchmarks/bench_verify.py
 	$(PY) benchmarks/bench_ingest.py
+	$(PY) benchmarks/bench_settlement_build.py
+	$(PY) benchmarks/bench_web.py
 	@if [ -f benchmarks/bench_forecast.py ]; then $(PY) benchmarks/bench_forecast.py; fi
 
 slither: setup
 	$(PY) scripts/slither_offline.py
 
 clean:
-	rm -rf .build var deployments/31337.json
+	rm -rf .build var deployments/31337.json frontend/dist

@@ -218,7 +218,8 @@ def oracle(ctx, community, broker, rpc_url, database_url, share_group, client_id
         from backend.oracle.pushes import EventPusher, ReadingPusher
         from backend.web.live import LiveEmitter
 
-        emitter = LiveEmitter(redis_url, channel=os.environ.get("VATIO_SOCKETIO_CHANNEL", "vatio"))
+        emitter = LiveEmitter(redis_url, channel=os.environ.get("VATIO_SOCKETIO_CHANNEL", "vatio"),
+                              readings_per_s=float(os.environ.get("VATIO_LIVE_READINGS_PER_S", "2")))
         reading_pusher = ReadingPusher(emitter, registry.lookup)
         event_pusher = EventPusher(emitter, sessions, deployment.settings["intervalSeconds"])
     service = OracleService(ingester, broker, client_id=client_id or f"vatio-oracle-{community}",

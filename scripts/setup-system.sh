@@ -8,6 +8,8 @@ command -v npm >/dev/null 2>&1 || missing="$missing npm"
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || missing="$missing python3-venv"
 command -v mosquitto >/dev/null 2>&1 || missing="$missing mosquitto"
 command -v git >/dev/null 2>&1 || missing="$missing git"
+# The browser tests drive Debian's Chromium at this path (Playwright never downloads one).
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
 if [ -z "$missing" ]; then
     exit 0
 fi

@@ -418,6 +418,14 @@ class ChainEvent(Base):
         return checksum_address(value)
 
 
+# Fills of a resting order and of a household (migration 0004): partial expression indexes over
+# Filled events, on the expressions backend.web.events.arg_text renders.
+for _name, _argument in (("ix_chain_events_filled_order_id", "orderId"),
+                         ("ix_chain_events_filled_household", "household")):
+    Index(_name, ChainEvent.__table__.c.args[_argument].as_string(),
+          postgresql_where=text("event = 'Filled'"), sqlite_where=text("event = 'Filled'"))
+
+
 class IndexerCursor(Base):
     """Where a chain follower stopped: the last block it fully processed."""
 

@@ -13,7 +13,8 @@ from flask_limiter import Limiter
 from flask_socketio import SocketIO
 
 from backend.db.session import make_engine, session_factory
-from backend.web import admin, auth, community, health, market, openapi, readings, settlements
+from backend.web import (admin, auth, community, forecasts, frontend, health, market, openapi, readings,
+                         settlements)
 from backend.web.chain import ChainGateway
 from backend.web.config import Config
 from backend.web.context import WebState, close_db
@@ -25,7 +26,8 @@ __all__ = ["SESSION_COOKIE", "create_app", "run_server", "socketio_of"]
 
 SESSION_COOKIE = "vatio_session"
 MAX_BODY_BYTES = 64 * 1024
-BLUEPRINTS = (auth.bp, community.bp, readings.bp, settlements.bp, market.bp, admin.bp, openapi.bp, health.bp)
+BLUEPRINTS = (auth.bp, community.bp, readings.bp, forecasts.bp, settlements.bp, market.bp, admin.bp, openapi.bp,
+              health.bp, frontend.bp)
 
 
 def create_app(config: Config | None = None) -> Flask:

@@ -7,18 +7,20 @@ shows its own present.
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Interval, IntervalEntry, Meter
 from backend.web.access import require_private_access
+from backend.web.cache import TtlCache
 from backend.web.chain import ChainUnavailable
 from backend.web.context import config, db, now, web_state
 from backend.web.errors import ApiError
 from backend.web.events import arg_int, household_settled
+from backend.web.forecasts import forecast_totals
 from backend.web.market import all_orders, current_interval, household_fills, open_orders
-from backend.web.series import Registers, registers_at
+from backend.web.series import Registers, registers_at, registers_at_times
 from backend.web.settlements import interval_json, interval_seconds
 from backend.web.validation import parse_address, parse_page
 
@@ -27,6 +29,8 @@ __all__ = ["bp", "community_summary"]
 bp = Blueprint("community", __name__, url_prefix="/api")
 
 WH_PER_KWH = 1000
+# A cached summary older than its lifetime is still served for this long while a fresh one is computed.
+SUMMARY_STALE_S = 30.0
 
 
 def _rate_w(latest: Registers, earlier: Registers | None) -> tuple[int, int] | None:
@@ -49,9 +53,7 @@ def community_summary(session: Session) -> dict:
     interval_id = as_of // seconds
     start = interval_id * seconds
 
-    window = registers_at(session, as_of - settings.live_window_s)
-    day_ago = registers_at(session, as_of - 86400)
-    at_start = registers_at(session, start)
+    window, day_ago, at_start = registers_at_times(session, [as_of - settings.live_window_s, as_of - 86400, start])
 
     production_w = consumption_w = surplus_w = deficit_w = reporting = 0
     produced_wh = consumed_wh = surplus_wh = deficit_wh = 0
@@ -108,13 +110,28 @@ def community_summary(session: Session) -> dict:
             "totalWh": None if credits_wh is None else open_asks_wh + credits_wh,
         },
         "lastSettled": None if last_settled is None else interval_json(last_settled),
+        "forecast": forecast_totals(session, as_of),
     }
+
+
+def _summary_body(app: Flask) -> bytes:
+    """Compute the summary as JSON in a context of its own (its own database session), for any thread."""
+    with app.app_context():
+        return app.json.dumps(community_summary(db())).encode()
 
 
 @bp.get("/community/summary")
 def summary():
-    """Return the dashboard numbers."""
-    return jsonify(community_summary(db()))
+    """Return the dashboard numbers (cached for `summary_cache_s`, refreshed in the background)."""
+    settings = config()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if settings.summary_cache_s == 0:
+        body = _summary_body(app)
+    else:
+        cache = app.extensions.setdefault(
+            "vatio_summary", TtlCache(settings.summary_cache_s, stale_s=SUMMARY_STALE_S, max_entries=1))
+        body = cache.get("summary", lambda: _summary_body(app), background=lambda: _summary_body(app))
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/households")

@@ -20,6 +20,7 @@ needs it.
 | VATIO_LIVE_READINGS_PER_S | 2 | readings pushed per household room per second, at most |
 | VATIO_SOCKETIO_CHANNEL | vatio | the Redis channel web workers and emitters share |
 | VATIO_CORS_ORIGINS | same origin only | origins allowed to open a Socket.IO connection |
+| VATIO_SUMMARY_CACHE_S | 5 | seconds a computed community summary is served before it is recomputed (0: never cached) |
 """
 
 from __future__ import annotations
@@ -87,6 +88,9 @@ class Config:
     # Redis keys of nonces, sessions and rate limits start with this.
     redis_prefix: str = "vatio:web:"
     live_readings_per_s: float = 2.0
+    # The community summary is computed at most once per this many seconds per worker (0: every request):
+    # its numbers move with readings (minutes apart), and a busy dashboard then costs the database nothing more.
+    summary_cache_s: float = 5.0
     cors_origins: tuple[str, ...] = ()
     chain_timeout_s: float = 5.0
     # Secrets generated here are fine for one process only.
@@ -128,6 +132,8 @@ class Config:
             raise ConfigError("default_page_size must not exceed max_page_size")
         if self.live_readings_per_s <= 0:
             raise ConfigError("VATIO_LIVE_READINGS_PER_S must be positive")
+        if not 0 <= self.summary_cache_s <= 3600:
+            raise ConfigError(f"VATIO_SUMMARY_CACHE_S must be between 0 and 3600 seconds, got {self.summary_cache_s}")
         _check_rate_limit("VATIO_RATE_LIMIT_SIGNIN", self.rate_limit_signin)
         _check_rate_limit("VATIO_RATE_LIMIT_WRITE", self.rate_limit_write)
 
@@ -163,6 +169,8 @@ class Config:
             kwargs["socketio_channel"] = channel
         if rate := get("VATIO_LIVE_READINGS_PER_S"):
             kwargs["live_readings_per_s"] = _parse_number("VATIO_LIVE_READINGS_PER_S", rate)
+        if seconds := get("VATIO_SUMMARY_CACHE_S"):
+            kwargs["summary_cache_s"] = _parse_number("VATIO_SUMMARY_CACHE_S", seconds)
         config = cls(**kwargs)  # validates the plain values before the chain is asked anything
         config.deployment = _resolve_deployment(get("VATIO_DEPLOYMENT"), get("VATIO_CHAIN_ID"), rpc_url)
         return config

@@ -3,7 +3,7 @@
 The indexer stores each log's decoded arguments under their ABI names;
 integers may be JSON numbers or decimal strings (uint256), bytes32 values
 0x hex. `arg_int` reads either. Arguments are matched in SQL as text
-(CAST of the JSON value), which is the same on SQLite and PostgreSQL.
+(the JSON value as a string), which is the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -41,8 +41,13 @@ def arg_int(args: dict[str, Any], name: str, default: int | None = None) -> int 
 
 
 def arg_text(name: str) -> ColumnElement[str]:
-    """The JSON argument as SQL text, for comparisons that work on both databases."""
-    return cast(ChainEvent.args[name].as_string(), String)
+    """The JSON argument as SQL text, for comparisons that work on both databases.
+
+    Renders ``args ->> 'name'`` on PostgreSQL and ``CAST(JSON_EXTRACT(args,
+    '$."name"') AS VARCHAR)`` on SQLite: the expressions migration 0004
+    indexes for Filled events (orderId, household), so keep them as they are.
+    """
+    return ChainEvent.args[name].as_string()
 
 
 def arg_matches(name: str, values: Iterable[Any]) -> ColumnElement[bool]:

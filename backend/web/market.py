@@ -11,7 +11,7 @@ import time
 from collections import defaultdict
 
 from flask import Blueprint, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import BigInteger, cast, select
 from sqlalchemy.orm import Session
 
 from backend.db.models import ChainEvent
@@ -30,7 +30,7 @@ from backend.web.validation import (
     parse_price,
 )
 
-__all__ = ["all_orders", "bp", "current_interval", "household_fills", "open_orders", "order_book"]
+__all__ = ["all_orders", "bp", "current_interval", "fills_of_orders", "household_fills", "open_orders", "order_book"]
 
 bp = Blueprint("market", __name__, url_prefix="/api/market")
 
@@ -43,7 +43,8 @@ def current_interval() -> int:
     return int(time.time()) // interval_seconds()
 
 
-def _order_json(event: ChainEvent, filled_wh: int, closed: bool) -> dict:
+def _order_json(event, filled_wh: int, closed: bool) -> dict:
+    """An OrderPlaced event (anything with args, block_number, tx_hash) as an order."""
     args = event.args
     amount = arg_int(args, "amountWh")
     return {
@@ -63,28 +64,65 @@ def _order_json(event: ChainEvent, filled_wh: int, closed: bool) -> dict:
     }
 
 
+def _placed(session: Session, owner: str | None, at_interval: int | None = None) -> list:
+    """OrderPlaced events as rows (args, block_number, tx_hash); with at_interval, only those not expired by then.
+
+    The expiry is compared in SQL, so a long history of expired orders is
+    neither sent nor decoded.
+    """
+    query = (select(ChainEvent.args, ChainEvent.block_number, ChainEvent.tx_hash)
+             .where(ChainEvent.event == "OrderPlaced").order_by(ChainEvent.id))
+    if owner is not None:
+        query = query.where(arg_text("owner").in_([owner, owner.lower()]))
+    if at_interval is not None:
+        query = query.where(cast(arg_text("validTo"), BigInteger) >= at_interval)
+    return list(session.execute(query))
+
+
+def _closed(session: Session, order_ids: list[int] | None = None) -> set[int]:
+    """The ids of closed orders (of these orders only, when given)."""
+    query = select(ChainEvent.args).where(ChainEvent.event == "OrderClosed")
+    if order_ids is None:
+        return {arg_int(args, "orderId") for args in session.scalars(query)}
+    closed: set[int] = set()
+    for start in range(0, len(order_ids), 500):
+        chunk = [str(order_id) for order_id in order_ids[start:start + 500]]
+        closed |= {arg_int(args, "orderId") for args in session.scalars(query.where(arg_text("orderId").in_(chunk)))}
+    return closed
+
+
+def fills_of_orders(order_ids: list[int]):
+    """SQL: the arguments of the Filled events of these resting orders (indexed by migration 0004)."""
+    return select(ChainEvent.args).where(ChainEvent.event == "Filled",
+                                         arg_text("orderId").in_([str(order_id) for order_id in order_ids]))
+
+
+def _filled_wh(session: Session, order_ids: list[int]) -> dict[int, int]:
+    """Energy filled per resting order: an index lookup per order, not a scan of every (auto) fill."""
+    filled: dict[int, int] = defaultdict(int)
+    for start in range(0, len(order_ids), 500):
+        for args in session.scalars(fills_of_orders(order_ids[start:start + 500])):
+            filled[arg_int(args, "orderId")] += arg_int(args, "amountWh")
+    return filled
+
+
 def all_orders(session: Session, owner: str | None = None) -> list[dict]:
     """Return every order placed (optionally by one owner), with its filled amount and whether it closed."""
-    placed_query = select(ChainEvent).where(ChainEvent.event == "OrderPlaced").order_by(ChainEvent.id)
-    if owner is not None:
-        placed_query = placed_query.where(arg_text("owner").in_([owner, owner.lower()]))
-    placed = list(session.scalars(placed_query))
-    if not placed:
-        return []
-    closed = {arg_int(e.args, "orderId") for e in session.scalars(
-        select(ChainEvent).where(ChainEvent.event == "OrderClosed"))}
-    filled: dict[int, int] = defaultdict(int)
-    for event in session.scalars(select(ChainEvent).where(ChainEvent.event == "Filled",
-                                                          arg_text("orderId") != "0")):
-        filled[arg_int(event.args, "orderId")] += arg_int(event.args, "amountWh")
+    placed = _placed(session, owner)
+    closed = _closed(session) if placed else set()
+    filled = _filled_wh(session, [arg_int(e.args, "orderId") for e in placed])
     return [_order_json(e, filled[arg_int(e.args, "orderId")], arg_int(e.args, "orderId") in closed) for e in placed]
 
 
 def open_orders(session: Session, at_interval: int, owner: str | None = None) -> list[dict]:
     """Return the orders that can still trade: not closed, not expired, energy left; newest first."""
-    orders = [o for o in all_orders(session, owner)
-              if not o["closed"] and o["remainingWh"] > 0 and o["validTo"] >= at_interval]
-    return sorted(orders, key=lambda o: o["orderId"], reverse=True)
+    placed = _placed(session, owner, at_interval)
+    closed = _closed(session, [arg_int(e.args, "orderId") for e in placed])
+    candidates = [e for e in placed
+                  if arg_int(e.args, "orderId") not in closed and arg_int(e.args, "validTo") >= at_interval]
+    filled = _filled_wh(session, [arg_int(e.args, "orderId") for e in candidates])
+    orders = [_order_json(e, filled[arg_int(e.args, "orderId")], False) for e in candidates]
+    return sorted((o for o in orders if o["remainingWh"] > 0), key=lambda o: o["orderId"], reverse=True)
 
 
 def order_book(orders: list[dict]) -> dict:

@@ -19,6 +19,8 @@ bp = Blueprint("openapi", __name__, url_prefix="/api")
 _ERROR = {"$ref": "#/components/responses/Error"}
 _INT = {"type": "integer"}
 _STR = {"type": "string"}
+_INTS = {"type": "array", "items": {"type": "integer"}}
+_NULLABLE_INTS = {"type": "array", "items": {"type": ["integer", "null"]}}
 _ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$", "description": "EIP-55 or single-case hex address"}
 
 
@@ -36,6 +38,10 @@ _TO = _param("to", "query", _INT, "end, unix seconds (exclusive); default: now")
 _RESOLUTION = _param("resolution", "query", _STR,
                      "raw, 1m, 5m, 15m, 1h, 1d or seconds; at most 2000 points per response")
 _PAGE = [_LIMIT, _CURSOR]
+_HORIZON = _param("horizon", "query", {"enum": [24, 168]}, "forecast horizon in hours (default 24)")
+_AT = _param("at", "query", _INT, "the newest run issued at or before this time (unix s); default: the latest")
+_PAST = _param("past", "query", {"type": "integer", "minimum": 0, "maximum": 168},
+               "also return the actual Wh of this many hours before the run (default 0)")
 
 
 def _op(summary: str, *, tags: list[str], params: list[dict] | None = None, body: dict | None = None,
@@ -97,7 +103,8 @@ def openapi_spec() -> dict:
         "/api/auth/me": {"get": _op("The signed-in wallet and its roles", tags=["auth"], auth="user",
                                     errors=(), response=user)},
         "/api/community/summary": {"get": _op(
-            "Dashboard numbers: power now, the current interval's totals, average consumption, energy for sale",
+            "Dashboard numbers: power now, the current interval's totals, average consumption, energy for sale, "
+            "forecast totals for the next 24 h and 7 days (cached a few seconds)",
             tags=["community"], errors=(), response={"$ref": "#/components/schemas/Summary"})},
         "/api/community/readings": {"get": _op(
             "Community energy per bucket (from closed intervals when aligned, else from readings)",
@@ -105,6 +112,26 @@ def openapi_spec() -> dict:
                                        _param("source", "query", {"enum": ["auto", "intervals", "readings"]},
                                               "where the numbers come from")],
             response=_obj(points={"type": "array", "items": point}, source=_STR))},
+        "/api/community/forecast": {"get": _op(
+            "The community's own forecast (load, pv): P10/P50/P90 Wh per hour, with the actual Wh of hours "
+            "already over; `at` picks an older run (real against predicted)", tags=["forecasts"],
+            params=[_HORIZON, _AT, _PAST], response={"$ref": "#/components/schemas/ForecastRun"})},
+        "/api/community/outlook": {"get": _op(
+            "Forecast surplus and deficit per hour (P50, per household, not netted), energy for sale, and the "
+            "households expected to be short, most short first (public: a household's metered energy is "
+            "on-chain anyway)", tags=["forecasts"],
+            params=[_HORIZON, _param("limit", "query", {"type": "integer", "minimum": 1},
+                                     "at most this many short households (default 100, at most 500)")],
+            response={"$ref": "#/components/schemas/Outlook"})},
+        "/api/households/{address}/forecast": {"get": _op(
+            "A household's forecast (load, and pv for a prosumer) with its actual Wh", tags=["forecasts"],
+            params=[_HOUSEHOLD, _HORIZON, _AT, _PAST], auth="household",
+            response={"$ref": "#/components/schemas/ForecastRun"})},
+        "/api/households/{address}/recommendations": {"get": _op(
+            "A household's forecast net position, sell and buy windows (Wh) with limit price hints, and the "
+            "orders they suggest (ready for /api/market/orders/preview)", tags=["forecasts"],
+            params=[_HOUSEHOLD, _HORIZON], auth="household", errors=(400, 503),
+            response={"$ref": "#/components/schemas/Recommendations"})},
         "/api/households": {"get": _op("Registered households, ordered by address", tags=["community"],
                                        params=[_LIMIT, _param("cursor", "query", _ADDRESS, "previous nextCursor")],
                                        response=_page(_obj(address=_ADDRESS, meter=_ADDRESS, capacityW=_INT,
@@ -211,6 +238,39 @@ def openapi_spec() -> dict:
                 "Fill": _obj(intervalId=_INT, orderId=_INT, auto={"type": "boolean"}, side=_STR, amountWh=_INT,
                              value=_INT, txHash=_STR),
                 "Transaction": _obj(chainId=_INT, to=_ADDRESS, data=_STR, value=_STR, description=_STR),
+                "ForecastRun": _obj(
+                    household={"type": ["string", "null"]}, asOf=_INT, issuedAt={"type": ["integer", "null"]},
+                    horizonH=_INT,
+                    series={"type": "array", "items": _obj(
+                        household={"type": ["string", "null"]}, kind={"enum": ["load", "pv"]}, modelVersion=_STR,
+                        hourStarts=_INTS, p10Wh=_INTS, p50Wh=_INTS, p90Wh=_INTS,
+                        actualWh={"type": "array", "items": {"type": ["integer", "null"]}})},
+                    past={"type": ["object", "null"], "properties": {"hourStarts": _INTS, "consumedWh": _NULLABLE_INTS,
+                                                                     "producedWh": _NULLABLE_INTS}}),
+                "Outlook": _obj(issuedAt={"type": ["integer", "null"]}, horizonH=_INT, asOf=_INT, hourStarts=_INTS,
+                                surplusWh=_INTS, deficitWh=_INTS, availableForSaleWh=_INT, totalDeficitWh=_INT,
+                                shortHouseholds={"type": "array", "items": _obj(
+                                    household=_ADDRESS, totalDeficitWh=_INT,
+                                    hours={"type": "array", "items": _obj(start=_INT, deficitWh=_INT)})},
+                                shortHouseholdsTotal=_INT),
+                "Recommendations": _obj(
+                    household=_ADDRESS, issuedAt={"type": ["integer", "null"]}, horizonH=_INT, asOf=_INT,
+                    advice={"type": ["object", "null"], "properties": {
+                        "hourStarts": _INTS, "netP50Wh": _INTS, "netLowWh": _INTS, "netHighWh": _INTS,
+                        "sellWindows": {"type": "array", "items": {"$ref": "#/components/schemas/TradeWindow"}},
+                        "buyWindows": {"type": "array", "items": {"$ref": "#/components/schemas/TradeWindow"}},
+                        "sellLimitPricePerKwh": _INT, "buyLimitPricePerKwh": _INT}},
+                    orders={"type": "array", "items": _obj(side={"enum": ["bid", "ask"]}, limitPrice=_INT,
+                                                           amountWh=_INT, validFrom=_INT, validTo=_INT,
+                                                           window=_obj(start=_INT, end=_INT))},
+                    tariffs={"type": ["object", "null"], "properties": {
+                        "feedInPrice": _INT, "retailPrice": _INT, "source": {"enum": ["chain", "deployment"]}}}),
+                "TradeWindow": _obj(side={"enum": ["sell", "buy"]}, start=_INT, end=_INT, energyWh=_INT,
+                                    confidentWh=_INT),
+                "ForecastTotals": {"type": ["object", "null"], "properties": {
+                    "issuedAt": _INT, "from": _INT, "to": _INT, "hours": _INT,
+                    "consumedWh": _obj(p10=_INT, p50=_INT, p90=_INT), "producedWh": _obj(p10=_INT, p50=_INT, p90=_INT),
+                    "surplusWh": _INT, "deficitWh": _INT, "shortHouseholds": _INT}},
                 "Summary": _obj(asOf=_INT, intervalSeconds=_INT, households=_INT, reporting=_INT,
                                 now=_obj(productionW=_INT, consumptionW=_INT, surplusW=_INT, deficitW=_INT),
                                 currentInterval=_obj(intervalId=_INT, start=_INT, end=_INT, producedWh=_INT,
@@ -218,7 +278,10 @@ def openapi_spec() -> dict:
                                 averageConsumption=_obj(households=_INT, perHouseholdWh24h=_INT, perHouseholdW=_INT),
                                 availableForSale=_obj(openAsksWh=_INT, openAsks=_INT,
                                                       creditsWh={"type": ["integer", "null"]},
-                                                      totalWh={"type": ["integer", "null"]})),
+                                                      totalWh={"type": ["integer", "null"]}),
+                                lastSettled={"oneOf": [{"$ref": "#/components/schemas/Interval"}, {"type": "null"}]},
+                                forecast=_obj(next24h={"$ref": "#/components/schemas/ForecastTotals"},
+                                              next7d={"$ref": "#/components/schemas/ForecastTotals"})),
             },
         },
     }

@@ -1,0 +1,84 @@
+// Units as everywhere in Vatio: energy in integer Wh, euros in 6-decimal base units, prices in base units per kWh.
+import { locale } from "./i18n";
+
+export const EURO_DECIMALS = 6;
+const EURO_UNIT = 10n ** 6n;
+
+function number(value: number, min = 0, max = 3): string {
+  return new Intl.NumberFormat(locale(), { minimumFractionDigits: min, maximumFractionDigits: max }).format(value);
+}
+
+export function energy(wh: number | bigint | null | undefined): string {
+  if (wh === null || wh === undefined) return "—";
+  const value = Number(wh);
+  if (Math.abs(value) < 1000) return `${number(value, 0, 0)} Wh`;
+  return `${number(value / 1000, 1, 3)} kWh`;
+}
+
+export function power(w: number | null | undefined): string {
+  if (w === null || w === undefined) return "—";
+  if (Math.abs(w) < 1000) return `${number(w, 0, 0)} W`;
+  return `${number(w / 1000, 1, 2)} kW`;
+}
+
+/** Euro base units (6 decimals) as "1.234,56 €"; small amounts keep up to 4 decimals. */
+export function euro(base: number | bigint | null | undefined): string {
+  if (base === null || base === undefined) return "—";
+  const value = Number(base) / 1e6;
+  return `${number(value, 2, Math.abs(value) < 1 && value !== 0 ? 4 : 2)} €`;
+}
+
+/** A price in base units per kWh as "0,120 €/kWh". */
+export function price(perKwh: number | bigint | null | undefined): string {
+  if (perKwh === null || perKwh === undefined) return "—";
+  return `${number(Number(perKwh) / 1e6, 3, 6)} €/kWh`;
+}
+
+export function ether(wei: bigint): string {
+  return `${number(Number(wei) / 1e18, 0, 4)} ETH`;
+}
+
+export function time(unixS: number | null | undefined): string {
+  if (unixS === null || unixS === undefined) return "—";
+  return new Date(unixS * 1000).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+export function dateTime(unixS: number | null | undefined): string {
+  if (unixS === null || unixS === undefined) return "—";
+  return new Date(unixS * 1000).toLocaleString(locale(), {
+    day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit",
+  });
+}
+
+export function shortHex(value: string | null | undefined, head = 6, tail = 4): string {
+  if (!value) return "—";
+  return value.length <= head + tail + 1 ? value : `${value.slice(0, head)}…${value.slice(-tail)}`;
+}
+
+/** Parse a decimal typed by a person ("0,15", "1.5", "2") into an integer of `decimals` places; null if not one. */
+export function parseDecimal(text: string, decimals: number): bigint | null {
+  const cleaned = text.trim().replace(",", ".");
+  if (!/^\d+(\.\d*)?$|^\.\d+$/.test(cleaned)) return null;
+  const [whole, fraction = ""] = cleaned.split(".");
+  if (fraction.length > decimals) return null;
+  return BigInt(whole || "0") * 10n ** BigInt(decimals) + BigInt((fraction + "0".repeat(decimals)).slice(0, decimals) || "0");
+}
+
+/** True when `text` is a decimal but with more places than allowed. */
+export function tooPrecise(text: string, decimals: number): boolean {
+  const cleaned = text.trim().replace(",", ".");
+  return /^\d*\.\d+$/.test(cleaned) && cleaned.split(".")[1].length > decimals;
+}
+
+export const parseKwhToWh = (text: string) => parseDecimal(text, 3);
+export const parseEuro = (text: string) => parseDecimal(text, EURO_DECIMALS);
+
+/** Base units as a plain decimal for an input field ("0.15"). */
+export function toDecimalText(base: bigint | number, decimals = EURO_DECIMALS): string {
+  const value = BigInt(base);
+  const unit = 10n ** BigInt(decimals);
+  const fraction = (value % unit).toString().padStart(decimals, "0").replace(/0+$/, "");
+  return fraction ? `${value / unit}.${fraction}` : `${value / unit}`;
+}
+
+export { EURO_UNIT };
