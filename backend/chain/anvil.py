@@ -107,7 +107,8 @@ def start_anvil(
     ]
     if state_file is not None:
         state_file.parent.mkdir(parents=True, exist_ok=True)
-        command += ["--state", str(state_file), "--state-interval", "10"]
+        # Historical states too: auditors re-run the solver at the block before each settlement.
+        command += ["--state", str(state_file), "--state-interval", "10", "--preserve-historical-states"]
     command += extra_args or []
     output = open(log_path, "ab") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=os.environ.copy(),

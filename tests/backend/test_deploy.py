@@ -104,3 +104,27 @@ def test_a_busy_port_is_refused_and_stop_leaves_no_node(anvil):
     node.stop()
     leftover = subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True).stdout.strip()
     assert leftover == ""
+
+
+def test_a_restarted_chain_still_answers_at_old_blocks(tmp_path):
+    """`vatio audit` re-runs the solver at the block before each settlement, so
+    a chain restarted from its state file must keep its historical states."""
+    from backend.chain.deploy import ANVIL_DEPLOYER_KEY, CommunitySettings, Deployer, deploy_community
+
+    state = tmp_path / "anvil-state.json"
+    node = start_anvil(state_file=state)
+    try:
+        web3 = Web3(Web3.HTTPProvider(node.url))
+        deployment = deploy_community(web3, Account.from_key(ANVIL_DEPLOYER_KEY), CommunitySettings(retail_price=210_000))
+        registry = deployment.contract(web3, "CommunityRegistry")
+        Deployer(web3, Account.from_key(ANVIL_DEPLOYER_KEY)).call(registry.functions.setTariffs(250_000, 50_000))
+        before_change = web3.eth.block_number - 1
+    finally:
+        node.stop()
+    node = start_anvil(state_file=state)
+    try:
+        registry = deployment.contract(Web3(Web3.HTTPProvider(node.url)), "CommunityRegistry")
+        assert registry.functions.retailPrice().call() == 250_000
+        assert registry.functions.retailPrice().call(block_identifier=before_change) == 210_000
+    finally:
+        node.stop()
