@@ -76,10 +76,13 @@ def load_deployment_for(web3, deployment_path: Path | None):
               show_default=True, help="Chain state, loaded at start and saved on exit.")
 def chain(port: int, state_file: Path) -> None:
     """Run a persistent local Anvil chain until Ctrl-C."""
+    import signal
     import threading
 
     from backend.chain.anvil import keep_clock_moving, start_anvil
 
+    # SIGTERM must stop Anvil too (it runs in its own process group), and save its state.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     node = start_anvil(port=port, state_file=state_file)
     click.echo(f"Anvil listening at {node.url}, state in {state_file}. Ctrl-C stops it.")
     stop = threading.Event()
