@@ -32,14 +32,17 @@ def broker_address(url: str) -> tuple[str, int]:
     return parsed.hostname, parsed.port or 1883
 
 
-def broker_answers(url: str, timeout: float = 1.0) -> bool:
-    """True when something accepts TCP connections at the broker's address."""
-    host, port = broker_address(url)
+def tcp_answers(host: str, port: int, timeout: float = 1.0) -> bool:
+    """True when something accepts TCP connections at host:port."""
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return True
     except OSError:
         return False
+
+
+def broker_answers(url: str, timeout: float = 1.0) -> bool:
+    return tcp_answers(*broker_address(url), timeout=timeout)
 
 
 def find_mosquitto() -> str:

@@ -59,7 +59,7 @@ def load_deployment_for(web3, deployment_path: Path | None):
     from backend.chain.deploy import Deployment, load_deployment
 
     if deployment_path is not None:
-        deployment = Deployment.from_json(json.loads(deployment_path.read_text()))
+        deployment = Deployment.read(deployment_path)
         if deployment.chain_id != web3.eth.chain_id:
             raise click.ClickException(f"{deployment_path} is for chain {deployment.chain_id}, "
                                        f"the node is on chain {web3.eth.chain_id}")

@@ -26,7 +26,6 @@ import os
 import shutil
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -38,7 +37,7 @@ from eth_account import Account
 from eth_utils import keccak
 from web3 import Web3
 
-from backend.broker import MosquittoBroker, find_or_start_broker
+from backend.broker import MosquittoBroker, find_or_start_broker, tcp_answers
 from backend.chain.anvil import REPO_ROOT, AnvilNode, keep_clock_moving, rpc_call, start_anvil
 from backend.chain.deploy import (
     ANVIL_DEPLOYER_KEY,
@@ -169,11 +168,7 @@ def redis_answers(url: str) -> bool:
     from urllib.parse import urlparse
 
     parsed = urlparse(url)
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=1.0):
-            return True
-    except OSError:
-        return False
+    return tcp_answers(parsed.hostname or "127.0.0.1", parsed.port or 6379)
 
 
 def demo_secret_key(state_dir: Path) -> str:

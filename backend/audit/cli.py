@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -96,7 +95,7 @@ def _load_deployment(web3, chain_id: int, path: Path | None):
         if path is None:
             deployment = load_deployment(chain_id)
         else:
-            deployment = Deployment.from_json(json.loads(path.read_text()))
+            deployment = Deployment.read(path)
     except FileNotFoundError as error:
         raise AuditCannotStart(str(error)) from None
     except (OSError, ValueError, KeyError, TypeError) as error:

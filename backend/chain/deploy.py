@@ -54,6 +54,11 @@ class Deployment:
                 "contracts": self.contracts, "settings": self.settings}
 
     @classmethod
+    def read(cls, path: Path) -> "Deployment":
+        """The deployment file at `path` (raises OSError, ValueError or KeyError when it is not one)."""
+        return cls.from_json(json.loads(Path(path).read_text()))
+
+    @classmethod
     def from_json(cls, data: dict) -> "Deployment":
         return cls(chain_id=data["chainId"], deploy_block=data["deployBlock"],
                    contracts=data["contracts"], settings=data.get("settings", {}))
@@ -70,7 +75,7 @@ def load_deployment(chain_id: int, directory: Path | None = None) -> Deployment:
     path = (directory or DEPLOYMENTS_DIR) / f"{chain_id}.json"
     if not path.exists():
         raise FileNotFoundError(f"no deployment for chain {chain_id}: run `vatio deploy` first")
-    return Deployment.from_json(json.loads(path.read_text()))
+    return Deployment.read(path)
 
 
 def is_deployed(web3: Web3, deployment: Deployment) -> bool:

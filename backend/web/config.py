@@ -177,14 +177,12 @@ class Config:
 
 
 def _resolve_deployment(path: str | None, chain_id: str | None, rpc_url: str) -> Deployment:
-    import json
-
     if path is not None:
         file = Path(path)
         if not file.is_file():
             raise ConfigError(f"VATIO_DEPLOYMENT: no such file {file}")
         try:
-            return Deployment.from_json(json.loads(file.read_text()))
+            return Deployment.read(file)
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"VATIO_DEPLOYMENT: {file} is not a deployment file ({exc})") from exc
     if chain_id is not None:
@@ -205,7 +203,7 @@ def _resolve_deployment(path: str | None, chain_id: str | None, rpc_url: str) ->
     file = DEPLOYMENTS_DIR / f"{resolved}.json"
     if not file.is_file():
         raise ConfigError(f"no deployment for chain {resolved} ({file}): run `vatio deploy` or set VATIO_DEPLOYMENT")
-    return Deployment.from_json(json.loads(file.read_text()))
+    return Deployment.read(file)
 
 
 def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:
