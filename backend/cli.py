@@ -203,7 +203,7 @@ def oracle(ctx, community, broker, rpc_url, database_url, share_group, client_id
     from backend.oracle.ingest import Ingester
     from backend.oracle.readings import MeterDomain
     from backend.oracle.registry_cache import RegistryCache
-    from backend.oracle.runner import Settler, SettlerSettings, run_indexer, start_thread
+    from backend.oracle.runner import Settler, SettlerSettings, start_thread
     from backend.oracle.service import OracleService
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -239,7 +239,7 @@ def oracle(ctx, community, broker, rpc_url, database_url, share_group, client_id
         threads.append(start_thread("oracle-settler", settler.run, stop))
     if index:
         indexer = Indexer(web3, deployment, sessions, on_events=event_pusher)
-        threads.append(start_thread("oracle-indexer", lambda event: run_indexer(indexer, event), stop))
+        threads.append(start_thread("oracle-indexer", indexer.run, stop))
     service.start()
     click.echo(f"oracle for community {community!r}: {len(registry.meters)} meters known"
                f"{', settling' if settle else ''}{', indexing' if index else ''}; Ctrl-C stops")

@@ -257,6 +257,10 @@ class Indexer:
             except OperationalError as exc:
                 log.warning("indexer %s: database unavailable (%s); retrying in %.0f s",
                             self.name, exc.orig, interval_s)
+            except ChainMismatch:
+                raise  # the wrong chain: retrying cannot help
+            except Exception:
+                log.exception("indexer %s: poll failed; retrying in %.0f s", self.name, interval_s)
             stop_event.wait(interval_s)
 
     def cursor(self) -> Block | None:

@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from backend.chain.deploy import Deployment
-from backend.chain.indexer import Indexer
 from backend.oracle.archive import ArchiveContext, build_archive, publish_settled, write_archive
 from backend.oracle.closing import close_due
 from backend.oracle.outbox import OutboxSender
@@ -91,16 +90,6 @@ class Settler:
             except Exception:
                 log.exception("settler pass failed; retrying")
             stop.wait(self.settings.poll_s)
-
-
-def run_indexer(indexer: Indexer, stop: threading.Event, interval_s: float = 2.0) -> None:
-    """Indexer.run, but never dying on a node that is away."""
-    while not stop.is_set():
-        try:
-            indexer.poll(stop)
-        except Exception as error:
-            log.warning("indexer waiting: %s", error)
-        stop.wait(interval_s)
 
 
 def start_thread(name: str, target: Callable[[threading.Event], None], stop: threading.Event) -> threading.Thread:
