@@ -19,6 +19,12 @@ from e2e_stack import INTERVAL_S
 SETTLE_TIMEOUT_MS = (4 * INTERVAL_S + 30) * 1000  # a few intervals, the grace and a settlement
 
 
+def _last_reading_seq(page) -> int:
+    """The seq the household page shows as its last reading; -1 while it shows none (e.g. re-rendering after a reconnect)."""
+    shown = re.search(r"n\.º (\d+)", page.get_by_test_id("last-reading").inner_text())
+    return int(shown.group(1)) if shown else -1
+
+
 def _wait_until(page, predicate, timeout_s: float, what: str):
     """Poll a Python-side condition while the page keeps running (its wallet calls are served meanwhile)."""
     deadline = time.monotonic() + timeout_s
@@ -55,7 +61,7 @@ def test_a_reading_published_to_mqtt_appears_live(open_page, stack):
     seq = stack.meters.publish(stack.alice.address, power_w=4321)
     # The feed publishes on its own clock too: the page shows this reading or a later one, without a reload.
     expect(page.get_by_test_id("last-reading")).to_contain_text(re.compile(r"n\.º \d+"), timeout=10_000)
-    _wait_until(page, lambda: int(re.search(r"n\.º (\d+)", page.get_by_test_id("last-reading").inner_text()).group(1)) >= seq,
+    _wait_until(page, lambda: _last_reading_seq(page) >= seq,
                 10, f"reading #{seq} on the page")
     assert page.evaluate("window.__sameDocument") is True
 
@@ -70,7 +76,7 @@ def test_a_reading_published_to_mqtt_appears_live(open_page, stack):
     expect(page.get_by_test_id("live-status")).to_have_attribute("data-status", "connected", timeout=20_000)
     assert "reconnecting" in page.evaluate("window.__statuses")
     seq = stack.meters.publish(stack.alice.address)
-    _wait_until(page, lambda: int(re.search(r"n\.º (\d+)", page.get_by_test_id("last-reading").inner_text()).group(1)) >= seq,
+    _wait_until(page, lambda: _last_reading_seq(page) >= seq,
                 15, f"reading #{seq} after the reconnect")
     assert page.evaluate("window.__sameDocument") is True
 
