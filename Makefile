@@ -78,7 +78,8 @@ bench: setup
 	$(PY) benchmarks/bench_ingest.py
 	$(PY) benchmarks/bench_settlement_build.py
 	$(PY) benchmarks/bench_web.py
-	@if [ -f benchmarks/bench_forecast.py ]; then $(PY) benchmarks/bench_forecast.py; fi
+	$(PY) benchmarks/bench_forecast.py
+	$(PY) benchmarks/forecast_ceiling.py --lstm benchmarks/results/forecast_lstm.npz
 
 slither: setup
 	$(PY) scripts/slither_offline.py

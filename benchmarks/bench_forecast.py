@@ -1,7 +1,8 @@
 """Forecast benchmark: the LSTM against every baseline on the fixed splits, plus speed.
 
 Run: .venv/bin/python benchmarks/bench_forecast.py
-Writes benchmarks/results/forecast.json (see issue 4 for the keys).
+Writes benchmarks/results/forecast.json (see issue 4 for the keys), and the LSTM's test
+forecasts to benchmarks/results/forecast_lstm.npz for benchmarks/forecast_ceiling.py.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from common import write_results  # noqa: E402
+from common import RESULTS_DIR, write_results  # noqa: E402
 
 from backend.forecast.evaluate import evaluate  # noqa: E402
 from backend.forecast.metrics import format_table  # noqa: E402
@@ -63,6 +64,7 @@ def main() -> None:
     figures: dict[str, float] = {}
     details: dict = {"rows": {}, "train_s": {}}
     train_s = {"load": 0.0, "pv": 0.0}
+    saved_forecasts: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory() as work_dir:
         for key, kind, horizon_days, weather in ROWS:
             split = DATASET_SPLITS[kind]
@@ -74,6 +76,8 @@ def main() -> None:
                      f"{split['test_until']}, {len(evaluation.issue_days)} forecasts, trained in {evaluation.train_s:.0f} s")
             print(format_table(evaluation.rows, title) + "\n", flush=True)
             lstm = evaluation.row("LSTM")
+            saved_forecasts[f"{key}_lstm"] = evaluation.forecasts["LSTM"]["point"]
+            saved_forecasts[f"{key}_issue"] = evaluation.issue_days
             ridge = next(row for row in evaluation.rows if row["is_ridge"])
             figures[f"{key}_skill"] = round(lstm["skill"], 4)
             figures[f"{key}_skill_ridge"] = round(ridge["skill"], 4)
@@ -105,6 +109,7 @@ def main() -> None:
         verdict = "" if target is None else ("met" if value >= target else "MISSED")
         print(f"{key:<32} {value:>7.3f}  {'' if target is None else f'>= {target:.2f} {verdict}'}")
     write_results("forecast", figures, details)
+    np.savez_compressed(RESULTS_DIR / "forecast_lstm.npz", **saved_forecasts)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,10 @@ from backend.forecast.features import CALENDAR_NAMES, DailyData, calendar_featur
 # Clear-sky GHI below this (in kW/m²) makes a clear-sky index meaningless.
 _MIN_CLEAR_SKY = 0.05
 _MAX_CLEAR_SKY_INDEX = 1.5
+# Weather performance persistence: the last 24 h's output per unit of forecast GHI.
+# Below this much forecast irradiation (kWh/m² over 24 h) the ratio is noise, so it is damped.
+_MIN_DAY_IRRADIATION = 0.5
+_MAX_PERFORMANCE_RATIO = 2.0
 
 
 @dataclass
@@ -110,7 +114,11 @@ class WindowGenerator:
     def future_feature_names(self, daily: DailyData) -> list[str]:
         """Names of the future channels, in order."""
         names = CALENDAR_NAMES + daily.covariate_names + ["lag_last_day", "lag_same_weekday", "mean_last_7_days"]
-        return names + (["clear_sky_index_persistence"] if self.clear_sky_lag else [])
+        if self.clear_sky_lag:
+            names.append("clear_sky_index_persistence")
+            if "ghi" in daily.covariate_names:
+                names.append("weather_performance_persistence")
+        return names
 
     def issue_hours(self, daily: DailyData, first: int = 0, last: int | None = None,
                     target_end: int | None = None, stride_hours: int = HOURS_PER_DAY) -> np.ndarray:
@@ -165,10 +173,28 @@ class WindowGenerator:
             index = np.where(clear_past > _MIN_CLEAR_SKY, scaled[same_hour[0]] / np.maximum(clear_past, _MIN_CLEAR_SKY), 0.0)
             index = np.clip(index, 0.0, _MAX_CLEAR_SKY_INDEX)
             lags.append(np.where(clear_ahead > 0, index * clear_ahead, 0.0))
+            if "ghi" in daily.covariate_names:
+                lags.append(self._performance_persistence(scaled, covariates[:, daily.covariate_names.index("ghi")],
+                                                          issue_hours, ahead))
         future = np.concatenate([calendar[ahead], covariates[ahead], np.stack(lags, axis=-1)], axis=-1)
         issue_dates = daily.dates.values[issue_hours // HOURS_PER_DAY].astype("datetime64[D]")
         return WindowArrays(history, future, scaled[ahead], np.full(len(issue_hours), scale_kw, dtype="float64"),
                             issue_dates)
+
+    @staticmethod
+    def _performance_persistence(scaled: np.ndarray, ghi: np.ndarray, issue_hours: np.ndarray,
+                                 ahead: np.ndarray) -> np.ndarray:
+        """Forecast GHI ahead times the last 24 h's output per unit of GHI (PV with a weather forecast).
+
+        Snow on the panels, soiling or an outage keep output low under a clear
+        sky, and they last for days: the ratio carries that state forward,
+        which no per-hour weather feature can.
+        """
+        last_day = issue_hours[:, None] + np.arange(-HOURS_PER_DAY, 0)[None, :]
+        produced = scaled[last_day].sum(axis=1)
+        irradiation = ghi[last_day].sum(axis=1)
+        ratio = np.clip(produced / np.maximum(irradiation, _MIN_DAY_IRRADIATION), 0.0, _MAX_PERFORMANCE_RATIO)
+        return ratio[:, None] * ghi[ahead]
 
     def make_dataset(self, arrays: WindowArrays, normalizer: Normalizer, batch_size: int = 32,
                      shuffle: bool = False, seed: int = 0):

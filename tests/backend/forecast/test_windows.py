@@ -83,3 +83,41 @@ def test_make_dataset_batches_inputs_and_targets():
     assert tuple(history.shape) == (4, 168, 7)
     assert tuple(future.shape) == (4, 24, 9)
     np.testing.assert_array_equal(target.numpy()[0], day_numbers(12)[7])
+
+
+def _pv_daily(produced_kw: np.ndarray, ghi_kw_m2: np.ndarray) -> "object":
+    clear = np.full_like(produced_kw, 0.8)
+    elevation = np.full_like(produced_kw, 0.5)
+    covariates = np.stack([clear, elevation, ghi_kw_m2], axis=-1)
+    return make_daily(produced_kw, covariates=covariates, covariate_names=["ghi_clear", "sun_elevation", "ghi"])
+
+
+def test_weather_performance_persistence_carries_yesterdays_output_per_unit_of_ghi():
+    ghi = np.tile(np.r_[np.zeros(6), np.full(12, 0.5), np.zeros(6)], (9, 1))
+    produced = 0.8 * ghi  # a healthy array: 0.8 kW per kW/m²
+    produced[7] = 0.0  # day 7: snow on the panels, the sun still shining
+    window = WindowGenerator(7, 1, clear_sky_lag=True)
+    daily = _pv_daily(produced, ghi)
+    names = window.future_feature_names(daily)
+    column = names.index("weather_performance_persistence")
+    healthy, snowed = window.make_arrays(daily, np.array([7, 8]), 1.0).future[..., column]
+    np.testing.assert_allclose(healthy, 0.8 * ghi[7])
+    np.testing.assert_array_equal(snowed, np.zeros(24))
+
+
+def test_weather_performance_persistence_is_damped_after_a_dark_day():
+    ghi = np.full((9, 24), 0.01)  # 0.24 kWh/m² a day: too little light for a meaningful ratio
+    produced = 0.02 * np.ones((9, 24))
+    window = WindowGenerator(7, 1, clear_sky_lag=True)
+    daily = _pv_daily(produced, ghi)
+    arrays = window.make_arrays(daily, np.array([8]), 1.0)
+    value = arrays.future[0, :, window.future_feature_names(daily).index("weather_performance_persistence")]
+    # Ratio 0.48 / max(0.24, 0.5) = 0.96, not 0.48 / 0.24 = 2.
+    np.testing.assert_allclose(value, 0.96 * 0.01)
+
+
+def test_no_weather_performance_feature_without_a_weather_forecast():
+    window = WindowGenerator(7, 1, clear_sky_lag=True)
+    daily = make_daily(np.ones((9, 24)), covariates=np.ones((9, 24, 2)), covariate_names=["ghi_clear", "sun_elevation"])
+    assert "weather_performance_persistence" not in window.future_feature_names(daily)
+    assert window.make_arrays(daily, np.array([8]), 1.0).future.shape[-1] == len(window.future_feature_names(daily))

@@ -1,0 +1,175 @@
+"""How far simple models get on the issue's accuracy rows, to put the LSTM's misses in proportion.
+
+The LSTM's targets (issue 4) sit above the simple models. This script asks
+whether the data leave room for them: stronger linear and gradient-boosted
+models, and their averages, on exactly the test hours of
+``bench_forecast.py``. With ``--lstm FILE`` (the ``.npz`` that
+``bench_forecast.py --save-forecasts`` writes) it also averages the LSTM in
+and measures how alike the errors are.
+
+Run: .venv/bin/python benchmarks/forecast_ceiling.py [--lstm benchmarks/results/forecast_lstm.npz]
+Writes benchmarks/results/forecast_ceiling.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from common import write_results  # noqa: E402
+
+from backend.forecast import baselines  # noqa: E402
+from backend.forecast.evaluate import test_issue_days  # noqa: E402
+from backend.forecast.features import DailyData  # noqa: E402
+from backend.forecast.pipeline import DATASET_SPLITS, dataset_daily, default_config  # noqa: E402
+
+ALPHAS = np.logspace(-2, 5, 30)
+# Below this much irradiation in the last 24 h (kWh/m²) the output-per-GHI ratio is damped, as in windows.py.
+MIN_DAY_IRRADIATION = 0.5
+
+
+def rows_of(daily: DailyData, days: np.ndarray) -> np.ndarray:
+    return np.stack([daily.target_kw[i] for i in days])
+
+
+def skill(forecast: np.ndarray, actual: np.ndarray, reference_rmse: float, sun_up: np.ndarray | None = None) -> float:
+    forecast = np.clip(forecast, 0.0, None) * (1.0 if sun_up is None else sun_up)
+    return round(1.0 - float(np.sqrt(np.mean((forecast - actual) ** 2))) / reference_rmse, 4)
+
+
+def ridge(train_inputs: np.ndarray, train_targets: np.ndarray, test_inputs: np.ndarray,
+          per_target: bool = False) -> np.ndarray:
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS, alpha_per_target=per_target))
+    return model.fit(np.nan_to_num(train_inputs), train_targets).predict(np.nan_to_num(test_inputs))
+
+
+def load_inputs(daily: DailyData, days: np.ndarray, history_days: int) -> np.ndarray:
+    """Last days' values, weekday and month one-hot."""
+    rows = []
+    for i in days:
+        weekday, month = np.zeros(7), np.zeros(12)
+        weekday[daily.dates[i].dayofweek] = 1.0
+        month[daily.dates[i].month - 1] = 1.0
+        rows.append(np.concatenate([daily.target_kw[i - history_days: i].ravel(), weekday, month]))
+    return np.stack(rows)
+
+
+def load_long_inputs(daily: DailyData, days: np.ndarray) -> np.ndarray:
+    """One row per target hour for gradient boosting: hour, weekday, day of year, 7 same-hour lags, daily stats."""
+    rows = []
+    for i in days:
+        past = daily.target_kw[i - 7: i]
+        stats = np.concatenate([past.mean(axis=1), past.min(axis=1), past.max(axis=1), past[-1]])
+        for hour in range(24):
+            rows.append(np.concatenate([[hour, daily.dates[i].dayofweek, daily.dates[i].dayofyear],
+                                        past[:, hour], stats]))
+    return np.stack(rows)
+
+
+def load_row() -> dict:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    daily = dataset_daily("load")
+    config = default_config("load", 1)
+    split = DATASET_SPLITS["load"]
+    test = test_issue_days(daily, config, split["test_from"], split["test_until"])
+    train_end = daily.day_index(split["train_until"]) + 1
+    train = config.window().issue_days(daily, first=7, last=train_end, target_end=train_end)
+    actual, targets = rows_of(daily, test), rows_of(daily, train)
+    reference = float(np.sqrt(np.mean((baselines.persistence(daily, test, 1) - actual) ** 2)))
+    forecasts = {
+        "ridge (issue's: last 24 h + calendar)": baselines.RidgeBaseline(1, 1).fit(daily, train).predict(daily, test),
+        "ridge, last 48 h + weekday + month, alpha per hour": ridge(
+            load_inputs(daily, train, 2), targets, load_inputs(daily, test, 2), per_target=True),
+    }
+    boosting = HistGradientBoostingRegressor(max_iter=800, learning_rate=0.02, min_samples_leaf=100,
+                                             l2_regularization=1.0, random_state=0)
+    forecasts["gradient boosting, per hour"] = boosting.fit(
+        load_long_inputs(daily, train), targets.ravel()).predict(load_long_inputs(daily, test)).reshape(-1, 24)
+    return {"daily": daily, "test": test, "actual": actual, "reference": reference, "forecasts": forecasts}
+
+
+def pv_weather_row() -> dict:
+    daily = dataset_daily("pv", use_weather=True)
+    config = default_config("pv", 1, use_weather=True)
+    split = DATASET_SPLITS["pv"]
+    test = test_issue_days(daily, config, split["test_from"], split["test_until"])
+    first, train_end = daily.day_index(split["train_from"]), daily.day_index(split["train_until"]) + 1
+    train = config.window().issue_days(daily, first=first + 7, last=train_end, target_end=train_end)
+    actual, targets = rows_of(daily, test), rows_of(daily, train)
+    sun_up = np.stack([daily.daylight[i] for i in test])
+    reference = float(np.sqrt(np.mean((baselines.persistence(daily, test, 1) - actual) ** 2)))
+    ghi = np.nan_to_num(daily.covariates[..., daily.covariate_names.index("ghi")])
+
+    def inputs(days: np.ndarray, performance: bool) -> np.ndarray:
+        rows = []
+        for i in days:
+            parts = [daily.target_kw[i - 1], daily.covariates[i].ravel()]
+            if performance:  # the same snow/outage state the LSTM's weather_performance_persistence carries
+                ratio = np.nansum(daily.target_kw[i - 1]) / max(ghi[i - 1].sum(), MIN_DAY_IRRADIATION)
+                parts += [ghi[i] * ratio, [ratio]]
+            rows.append(np.concatenate(parts))
+        return np.stack(rows)
+
+    forecasts = {
+        "ridge (issue's: last 24 h + calendar + clear sky + weather)":
+            baselines.RidgeBaseline(1, 1).fit(daily, train).predict(daily, test),
+        "ridge + weather performance persistence": ridge(inputs(train, True), targets, inputs(test, True)),
+    }
+    return {"daily": daily, "test": test, "actual": actual, "reference": reference, "forecasts": forecasts,
+            "sun_up": sun_up}
+
+
+def score(row: dict, lstm: np.ndarray | None) -> dict:
+    forecasts = dict(row["forecasts"])
+    if lstm is not None:
+        forecasts["LSTM"] = lstm
+    names = list(forecasts)
+    scores = {name: skill(forecasts[name], row["actual"], row["reference"], row.get("sun_up")) for name in names}
+    scores["average of all above"] = skill(np.mean([forecasts[n] for n in names], axis=0), row["actual"],
+                                           row["reference"], row.get("sun_up"))
+    result = {"skills": scores}
+    if lstm is not None:
+        errors = [(np.clip(forecasts[n], 0, None) - row["actual"]).ravel() for n in (names[0], "LSTM")]
+        result["error_correlation_lstm_vs_issue_ridge"] = round(float(np.corrcoef(*errors)[0, 1]), 3)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lstm", type=Path, help="forecasts saved by bench_forecast.py --save-forecasts")
+    args = parser.parse_args()
+    saved = np.load(args.lstm) if args.lstm else None
+    figures, details = {}, {}
+    for key, build in (("load_dayahead", load_row), ("pv_dayahead_weather", pv_weather_row)):
+        row = build()
+        lstm = None
+        if saved is not None and f"{key}_lstm" in saved:
+            if not np.array_equal(saved[f"{key}_issue"], row["test"]):
+                raise SystemExit(f"{args.lstm}: {key} forecasts were issued on other days")
+            lstm = saved[f"{key}_lstm"]
+        result = score(row, lstm)
+        details[key] = result
+        print(f"\n{key} (RMSE skill against persistence, {len(row['test'])} test days)")
+        for name, value in result["skills"].items():
+            print(f"  {name:<62} {value:.4f}")
+        if "error_correlation_lstm_vs_issue_ridge" in result:
+            print(f"  error correlation, LSTM vs the issue's ridge: {result['error_correlation_lstm_vs_issue_ridge']}")
+        figures[f"{key}_best_single_simple_skill"] = max(
+            value for name, value in result["skills"].items() if name not in ("LSTM", "average of all above"))
+        figures[f"{key}_average_skill"] = result["skills"]["average of all above"]
+    write_results("forecast_ceiling", figures, details)
+
+
+if __name__ == "__main__":
+    main()
