@@ -92,6 +92,17 @@ def load_row() -> dict:
         "ridge, last 48 h + weekday + month, alpha per hour": ridge(
             load_inputs(daily, train, 2), targets, load_inputs(daily, test, 2), per_target=True),
     }
+    from sklearn.ensemble import ExtraTreesRegressor
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    forecasts["extra trees, last 7 days + weekday + month"] = ExtraTreesRegressor(
+        500, min_samples_leaf=5, max_features=0.3, n_jobs=2, random_state=0).fit(
+        np.nan_to_num(load_inputs(daily, train, 7)), targets).predict(np.nan_to_num(load_inputs(daily, test, 7)))
+    forecasts["analogue days (60 nearest, last 48 h + weekday + month)"] = make_pipeline(
+        StandardScaler(), KNeighborsRegressor(60, weights="distance")).fit(
+        np.nan_to_num(load_inputs(daily, train, 2)), targets).predict(np.nan_to_num(load_inputs(daily, test, 2)))
     boosting = HistGradientBoostingRegressor(max_iter=800, learning_rate=0.02, min_samples_leaf=100,
                                              l2_regularization=1.0, random_state=0)
     forecasts["gradient boosting, per hour"] = boosting.fit(
