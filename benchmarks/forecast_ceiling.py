@@ -141,6 +141,45 @@ def pv_weather_row() -> dict:
             "sun_up": sun_up}
 
 
+def pv_row() -> dict:
+    """PV without weather: yesterday, the last week's clear-sky index and the clear sky ahead."""
+    from sklearn.ensemble import ExtraTreesRegressor
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    daily = dataset_daily("pv")
+    config = default_config("pv", 1)
+    split = DATASET_SPLITS["pv"]
+    test = test_issue_days(daily, config, split["test_from"], split["test_until"])
+    first, train_end = daily.day_index(split["train_from"]), daily.day_index(split["train_until"]) + 1
+    train = config.window().issue_days(daily, first=first + 7, last=train_end, target_end=train_end)
+    actual, targets = rows_of(daily, test), rows_of(daily, train)
+    reference = float(np.sqrt(np.mean((baselines.persistence(daily, test, 1) - actual) ** 2)))
+    clear = daily.covariates[..., daily.covariate_names.index("ghi_clear")]
+
+    def inputs(days: np.ndarray) -> np.ndarray:
+        rows = []
+        for i in days:
+            week_index = np.nansum(daily.target_kw[i - 7: i], axis=1) / np.maximum(clear[i - 7: i].sum(axis=1), 0.1)
+            rows.append(np.concatenate([daily.target_kw[i - 1], week_index, daily.covariates[i].ravel()]))
+        return np.nan_to_num(np.stack(rows))
+
+    forecasts = {
+        "ridge (issue's: last 24 h + calendar + clear sky)":
+            baselines.RidgeBaseline(1, 1).fit(daily, train).predict(daily, test),
+        "ridge, + last 7 days' clear-sky index": ridge(inputs(train), targets, inputs(test)),
+        "extra trees, same inputs": ExtraTreesRegressor(
+            500, min_samples_leaf=5, max_features=0.3, n_jobs=2, random_state=0).fit(
+            inputs(train), targets).predict(inputs(test)),
+        "analogue days (30 nearest), same inputs": make_pipeline(
+            StandardScaler(), KNeighborsRegressor(30, weights="distance")).fit(
+            inputs(train), targets).predict(inputs(test)),
+    }
+    return {"daily": daily, "test": test, "actual": actual, "reference": reference, "forecasts": forecasts,
+            "sun_up": np.stack([daily.daylight[i] for i in test])}
+
+
 def score(row: dict, lstm: np.ndarray | None) -> dict:
     forecasts = dict(row["forecasts"])
     if lstm is not None:
@@ -162,7 +201,7 @@ def main() -> None:
     args = parser.parse_args()
     saved = np.load(args.lstm) if args.lstm else None
     figures, details = {}, {}
-    for key, build in (("load_dayahead", load_row), ("pv_dayahead_weather", pv_weather_row)):
+    for key, build in (("load_dayahead", load_row), ("pv_dayahead", pv_row), ("pv_dayahead_weather", pv_weather_row)):
         row = build()
         lstm = None
         if saved is not None and f"{key}_lstm" in saved:
