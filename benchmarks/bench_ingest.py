@@ -15,14 +15,14 @@ Targets (issue 3): >= 5,000 readings/s and >= 0.5 x the raw rate; p99 <= 250 ms.
 Raw and oracle runs alternate (raw, oracle, raw, oracle, ...), so that a
 machine busy with something else slows both alike; the details keep each
 pair's ratio and the oracle's CPU time per reading. The figures file is
-merged: keys this script does not write (the settlement benchmark's) stay.
+merged: keys and details this script does not write (the settlement
+benchmark's) stay.
 `--no-write` only prints.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import shutil
@@ -47,7 +47,7 @@ from backend.oracle.ingest import Ingester  # noqa: E402
 from backend.oracle.readings import MeterDomain  # noqa: E402
 from backend.oracle.service import OracleService  # noqa: E402
 from backend.oracle.verifier import MeterInfo  # noqa: E402
-from common import RESULTS_DIR, write_results  # noqa: E402
+from common import write_results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DOMAIN = MeterDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
@@ -185,16 +185,6 @@ def latency_at(broker_url: str, workdir: Path, rate: int, seconds: int, meters_s
     return latencies
 
 
-def merged_figures(figures: dict, path: Path) -> dict:
-    """The figures plus the keys another benchmark wrote into the same file."""
-    try:
-        previous = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return dict(figures)
-    kept = {key: value for key, value in previous.items() if key != "_details" and key not in figures}
-    return {**kept, **figures}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true", help="print the figures, leave the results file alone")
@@ -237,7 +227,8 @@ def main() -> None:
     }
     if args.no_write:
         return
-    write_results("ingest", merged_figures(figures, RESULTS_DIR / "ingest.json"), {
+    # merge: the settlement benchmark's figure and details share this file and stay.
+    write_results("ingest", figures, {
         "raw_runs": [round(r) for r in raw_runs], "oracle_runs": [round(r) for r in oracle_runs],
         "ratio_runs": [round(o / r, 3) for o, r in zip(oracle_runs, raw_runs)],
         "oracle_cpu_us_per_reading": [round(c, 1) for c in cpu_runs],
@@ -245,7 +236,7 @@ def main() -> None:
         "latency_p50_ms": round(statistics.median(latencies), 1),
         "database": "sqlite (WAL, synchronous FULL)", "cores": os.cpu_count(),
         "order": "raw and oracle runs alternate; figures are medians",
-    })
+    }, merge=True)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, or_, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,15 +32,15 @@ from backend.oracle.verifier import DEFAULT_MAX_AGE_S, MeterInfo, MeterState, ch
 STORED, DUPLICATE, REJECTED = "stored", "duplicate", "rejected"
 
 
-@dataclass(frozen=True)
-class Message:
+# Named tuples rather than dataclasses: one of each is made per message, and
+# a frozen dataclass costs about three times as much to build.
+class Message(NamedTuple):
     topic: str
     payload: bytes
     received_at: float
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     status: str  # STORED, DUPLICATE or REJECTED
     reason: str | None = None
     meter: str | None = None
@@ -63,6 +64,8 @@ class Ingester:
         self.clock = clock
         self.max_payload_bytes = max_payload_bytes
         self.max_age_s = max_age_s  # math.inf accepts any age (replaying an old archive into a new database)
+        # Readings topics seen, and the meter each names: every message of a meter repeats its topic.
+        self._topic_meters: dict[str, str] = {}
 
     def process(self, batch: Sequence[Message]) -> list[Outcome]:
         try:
@@ -128,7 +131,7 @@ class Ingester:
     def _one(self, session: Session, message: Message, signed, work: "_BatchWork", now: float) -> Outcome:
         topic_meter = None
         try:
-            topic_meter = meter_from_topic(message.topic, self.community)
+            topic_meter = self._meter_from_topic(message.topic)
             if isinstance(signed, RejectedReading):
                 raise signed
             reading = signed.reading
@@ -165,6 +168,16 @@ class Ingester:
                              reason=str(rejected.reason), payload=message.payload,
                              meter=topic_meter, detail=rejected.detail)
             return Outcome(REJECTED, reason=str(rejected.reason), meter=topic_meter)
+
+    def _meter_from_topic(self, topic: str) -> str:
+        """meter_from_topic, remembered for valid topics (bounded: hostile topics only evict)."""
+        meter = self._topic_meters.get(topic)
+        if meter is None:
+            meter = meter_from_topic(topic, self.community)  # raises for a topic that is not a readings topic
+            if len(self._topic_meters) >= _TOPICS_REMEMBERED:
+                self._topic_meters.clear()
+            self._topic_meters[topic] = meter
+        return meter
 
     def _ensure_meter_row(self, session: Session, info: MeterInfo, work: "_BatchWork") -> None:
         """Make the meters row say what the registry says before a reading of it is stored.
@@ -228,6 +241,9 @@ class _BatchWork:
 class _RowsAlreadyStored(Exception):
     """The insert skipped rows the batch believed new: another writer got there first."""
 
+
+# Topics the ingester remembers (a community has at most this many meters before it re-parses some).
+_TOPICS_REMEMBERED = 1 << 16
 
 # Enough meters or (meter, seq) pairs per IN list to be one statement for a
 # usual batch, few enough to stay under SQLite's and PostgreSQL's bound-parameter limits.

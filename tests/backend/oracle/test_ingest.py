@@ -167,3 +167,17 @@ def test_in_lists_longer_than_one_statement_are_read_in_chunks(sessions, monkeyp
     assert [o.status for o in ingester(sessions).process(batch)] == [DUPLICATE] * 4
     with sessions() as session:
         assert session.get(Meter, METER.address).last_seq == session.get(Meter, OTHER.address).last_seq == 2
+
+
+def test_remembered_topics_stay_bounded_and_a_foreign_topic_is_never_remembered(sessions, monkeypatch):
+    monkeypatch.setattr(ingest_module, "_TOPICS_REMEMBERED", 1)  # every new topic evicts the others
+    checker = ingester(sessions)
+    foreign = Message(topic(COMMUNITY, METER.address).replace("/readings", "/other"), good(2).payload, NOW)
+    batches = [[good(1), message(OTHER, 1, NOW - 500, 10, 10)], [foreign, good(2), message(OTHER, 2, NOW - 490, 11, 11)],
+               [foreign]]
+    assert [[(o.status, o.reason) for o in checker.process(batch)] for batch in batches] == [
+        [(STORED, None), (STORED, None)],
+        [(REJECTED, "wrong_topic"), (STORED, None), (STORED, None)],
+        [(REJECTED, "wrong_topic")],
+    ]
+    assert len(checker._topic_meters) == 1

@@ -12,7 +12,7 @@ from backend.broker import start_mosquitto
 from backend.db.models import Reading, Rejection
 from backend.meters.mqtt import MeterPublisher
 from backend.meters.simulator import make_meters, payload, topic
-from backend.oracle.ingest import Ingester
+from backend.oracle.ingest import STORED, Ingester, Outcome
 from backend.oracle.readings import MeterDomain
 from backend.oracle.service import OracleService
 from backend.oracle.verifier import MeterInfo
@@ -187,3 +187,142 @@ def test_a_batch_that_cannot_commit_is_retried_and_nothing_is_lost(sessions):
     finally:
         service.stop()
     assert count(sessions, Reading) == 20
+
+
+def test_acks_reach_the_broker_so_a_restarted_oracle_gets_nothing_again(sessions):
+    # A burst many packets long, so that one socket read holds many readings and
+    # the acks of a batch leave together; had any ack not arrived, the broker
+    # would deliver its reading again to the same session.
+    community = f"svc-{uuid.uuid4().hex[:8]}"
+    meters = make_meters(5, seed=15)
+    registry = {m.meter: MeterInfo(m.meter, m.household, 10_000, True) for m in meters}
+    received = []
+
+    def make_service():
+        return OracleService(Ingester(sessions, DOMAIN, community, registry.get), BROKER,
+                             client_id=f"oracle-{community}", batch_size=100,
+                             on_committed=lambda batch, outcomes: received.extend(batch))
+
+    service = make_service()
+    service.start()
+    try:
+        assert service.subscribed.wait(10)
+        publish_all(BROKER, signed_stream(community, meters, 200, int(time.time()) - 7_200))
+        assert wait_for(lambda: service.stored == 1_000), service.stored
+    finally:
+        service.stop()
+    assert len(received) == 1_000 and service.duplicates == 0
+    received.clear()
+    service = make_service()
+    service.start()
+    try:
+        assert service.subscribed.wait(10)
+        time.sleep(1.0)
+    finally:
+        service.stop()
+    assert received == [] and service.stored == service.duplicates == 0
+    assert count(sessions, Reading) == 1_000
+
+
+# --- the receive path against a broker that sends hand-made packets ----------------------------
+
+
+def _vbi(value: int) -> bytes:
+    """MQTT variable byte integer."""
+    out = bytearray()
+    while True:
+        value, digit = divmod(value, 128)
+        out.append(digit | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _publish_packet(topic_name: str, payload_bytes: bytes, qos: int, mid: int, properties: bytes = b"") -> bytes:
+    topic_bytes = topic_name.encode()
+    body = len(topic_bytes).to_bytes(2, "big") + topic_bytes
+    if qos:
+        body += mid.to_bytes(2, "big")
+    body += _vbi(len(properties)) + properties + payload_bytes
+    return bytes([0x30 | qos << 1]) + _vbi(len(body)) + body
+
+
+def _read_packets(connection) -> list[tuple[int, bytes]]:
+    """(type, body) of every packet the client sent until it closed the connection."""
+    data = bytearray()
+    while chunk := connection.recv(65536):
+        data += chunk
+    packets, position = [], 0
+    while position < len(data):
+        kind, length, shift = data[position], 0, 0
+        position += 1
+        while True:
+            byte = data[position]
+            position += 1
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        packets.append((kind & 0xF0, bytes(data[position:position + length])))
+        position += length
+    return packets
+
+
+class _RecordingIngester:
+    """Stores nothing: records each message the service hands over."""
+
+    def __init__(self, community):
+        self.community = community
+        self.messages = []
+
+    def process(self, batch):
+        self.messages.extend(batch)
+        return [Outcome(STORED) for _ in batch]
+
+
+def test_every_publish_shape_reaches_the_ingester_whole_and_qos_1_is_acked_once(tmp_path):
+    import socket
+    import threading
+
+    community = "receive-test"
+    readings_topic = f"vatio/{community}/meters/0x{'ab' * 20}/readings"
+    # (qos, mid, properties, payload): the plain QoS 1 readings take the short path,
+    # the others paho's own decoder; payloads of every size class of the length field.
+    shapes = [(1, mid, b"", f'{{"n":{mid}}}'.encode() * (mid % 7 + 1)) for mid in range(1, 400)]
+    shapes += [
+        (1, 400, b"\x26" + b"\x00\x01k\x00\x01v", b"with a user property"),
+        (1, 401, b"\x02\x00\x00\x0e\x10", b"with a message expiry"),
+        (0, 0, b"", b"at QoS 0"),
+        (1, 402, b"", b"x" * 20_000),  # remaining length in three bytes, read over several recv() calls
+        (1, 65_535, b"", b"the largest packet id"),
+    ]
+    stream = b"".join(_publish_packet(readings_topic, body, qos, mid, props) for qos, mid, props, body in shapes)
+    server = socket.create_server(("127.0.0.1", 0))
+    client_packets = []
+
+    def broker():
+        connection, _ = server.accept()
+        with connection:
+            connection.recv(65536)  # CONNECT
+            connection.sendall(b"\x20\x03\x00\x00\x00")  # CONNACK, MQTT 5, success, no properties
+            # Odd chunk sizes: packets split anywhere, several packets per read.
+            for start in range(0, len(stream), 1_337):
+                connection.sendall(stream[start:start + 1_337])
+                time.sleep(0.001)
+            client_packets.extend(_read_packets(connection))
+
+    thread = threading.Thread(target=broker, daemon=True)
+    thread.start()
+    ingester = _RecordingIngester(community)
+    service = OracleService(ingester, f"mqtt://127.0.0.1:{server.getsockname()[1]}", client_id="receive-test",
+                            batch_size=64, batch_wait_s=0.01)
+    service.start()
+    try:
+        assert wait_for(lambda: len(ingester.messages) == len(shapes)), len(ingester.messages)
+        time.sleep(0.2)  # the last acks
+    finally:
+        service.stop()
+        thread.join(10)
+        server.close()
+    assert [(m.topic, m.payload) for m in ingester.messages] == [(readings_topic, body) for *_, body in shapes]
+    acked = [int.from_bytes(body[:2], "big") for kind, body in client_packets if kind == 0x40]
+    assert acked == [mid for qos, mid, *_ in shapes if qos == 1]
