@@ -4,7 +4,7 @@ The LSTM's targets (issue 4) sit above the simple models. This script asks
 whether the data leave room for them: stronger linear and gradient-boosted
 models, and their averages, on exactly the test hours of
 ``bench_forecast.py``. With ``--lstm FILE`` (the ``.npz`` that
-``bench_forecast.py --save-forecasts`` writes) it also averages the LSTM in
+``bench_forecast.py`` writes) it also averages the LSTM in
 and measures how alike the errors are.
 
 Run: .venv/bin/python benchmarks/forecast_ceiling.py [--lstm benchmarks/results/forecast_lstm.npz]
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,6 +37,33 @@ MIN_DAY_IRRADIATION = 0.5
 
 def rows_of(daily: DailyData, days: np.ndarray) -> np.ndarray:
     return np.stack([daily.target_kw[i] for i in days])
+
+
+@dataclass
+class Split:
+    """One benchmark row's fixed split, as bench_forecast.py cuts it: training and test issue days."""
+
+    daily: DailyData
+    train: np.ndarray
+    test: np.ndarray
+    targets: np.ndarray  # kW [train days, 24]
+    actual: np.ndarray  # kW [test days, 24]
+    reference: float  # persistence RMSE on the test hours
+    sun_up: np.ndarray | None  # PV: [test days, 24]; night hours are zero
+
+    @classmethod
+    def of(cls, kind: str, use_weather: bool = False) -> "Split":
+        daily = dataset_daily(kind, use_weather=use_weather)
+        config = default_config(kind, 1, use_weather=use_weather)
+        split = DATASET_SPLITS[kind]
+        test = test_issue_days(daily, config, split["test_from"], split["test_until"])
+        first = daily.day_index(split["train_from"]) if split["train_from"] else 0
+        train_end = daily.day_index(split["train_until"]) + 1
+        train = config.window().issue_days(daily, first=first + 7, last=train_end, target_end=train_end)
+        actual = rows_of(daily, test)
+        reference = float(np.sqrt(np.mean((baselines.persistence(daily, test, 1) - actual) ** 2)))
+        sun_up = np.stack([daily.daylight[i] for i in test]) if kind == "pv" else None
+        return cls(daily, train, test, rows_of(daily, train), actual, reference, sun_up)
 
 
 def skill(forecast: np.ndarray, actual: np.ndarray, reference_rmse: float, sun_up: np.ndarray | None = None) -> float:
@@ -76,17 +104,11 @@ def load_long_inputs(daily: DailyData, days: np.ndarray) -> np.ndarray:
     return np.stack(rows)
 
 
-def load_row() -> dict:
+def load_row() -> tuple[Split, dict[str, np.ndarray]]:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    daily = dataset_daily("load")
-    config = default_config("load", 1)
-    split = DATASET_SPLITS["load"]
-    test = test_issue_days(daily, config, split["test_from"], split["test_until"])
-    train_end = daily.day_index(split["train_until"]) + 1
-    train = config.window().issue_days(daily, first=7, last=train_end, target_end=train_end)
-    actual, targets = rows_of(daily, test), rows_of(daily, train)
-    reference = float(np.sqrt(np.mean((baselines.persistence(daily, test, 1) - actual) ** 2)))
+    split = Split.of("load")
+    daily, train, test, targets = split.daily, split.train, split.test, split.targets
     forecasts = {
         "ridge (issue's: last 24 h + calendar)": baselines.RidgeBaseline(1, 1).fit(daily, train).predict(daily, test),
         "ridge, last 48 h + weekday + month, alpha per hour": ridge(
@@ -107,19 +129,12 @@ def load_row() -> dict:
                                              l2_regularization=1.0, random_state=0)
     forecasts["gradient boosting, per hour"] = boosting.fit(
         load_long_inputs(daily, train), targets.ravel()).predict(load_long_inputs(daily, test)).reshape(-1, 24)
-    return {"daily": daily, "test": test, "actual": actual, "reference": reference, "forecasts": forecasts}
+    return split, forecasts
 
 
-def pv_weather_row() -> dict:
-    daily = dataset_daily("pv", use_weather=True)
-    config = default_config("pv", 1, use_weather=True)
-    split = DATASET_SPLITS["pv"]
-    test = test_issue_days(daily, config, split["test_from"], split["test_until"])
-    first, train_end = daily.day_index(split["train_from"]), daily.day_index(split["train_until"]) + 1
-    train = config.window().issue_days(daily, first=first + 7, last=train_end, target_end=train_end)
-    actual, targets = rows_of(daily, test), rows_of(daily, train)
-    sun_up = np.stack([daily.daylight[i] for i in test])
-    reference = float(np.sqrt(np.mean((baselines.persistence(daily, test, 1) - actual) ** 2)))
+def pv_weather_row() -> tuple[Split, dict[str, np.ndarray]]:
+    split = Split.of("pv", use_weather=True)
+    daily, train, test, targets = split.daily, split.train, split.test, split.targets
     ghi = np.nan_to_num(daily.covariates[..., daily.covariate_names.index("ghi")])
 
     def inputs(days: np.ndarray, performance: bool) -> np.ndarray:
@@ -137,25 +152,18 @@ def pv_weather_row() -> dict:
             baselines.RidgeBaseline(1, 1).fit(daily, train).predict(daily, test),
         "ridge + weather performance persistence": ridge(inputs(train, True), targets, inputs(test, True)),
     }
-    return {"daily": daily, "test": test, "actual": actual, "reference": reference, "forecasts": forecasts,
-            "sun_up": sun_up}
+    return split, forecasts
 
 
-def pv_row() -> dict:
+def pv_row() -> tuple[Split, dict[str, np.ndarray]]:
     """PV without weather: yesterday, the last week's clear-sky index and the clear sky ahead."""
     from sklearn.ensemble import ExtraTreesRegressor
     from sklearn.neighbors import KNeighborsRegressor
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    daily = dataset_daily("pv")
-    config = default_config("pv", 1)
-    split = DATASET_SPLITS["pv"]
-    test = test_issue_days(daily, config, split["test_from"], split["test_until"])
-    first, train_end = daily.day_index(split["train_from"]), daily.day_index(split["train_until"]) + 1
-    train = config.window().issue_days(daily, first=first + 7, last=train_end, target_end=train_end)
-    actual, targets = rows_of(daily, test), rows_of(daily, train)
-    reference = float(np.sqrt(np.mean((baselines.persistence(daily, test, 1) - actual) ** 2)))
+    split = Split.of("pv")
+    daily, train, test, targets = split.daily, split.train, split.test, split.targets
     clear = daily.covariates[..., daily.covariate_names.index("ghi_clear")]
 
     def inputs(days: np.ndarray) -> np.ndarray:
@@ -176,41 +184,40 @@ def pv_row() -> dict:
             StandardScaler(), KNeighborsRegressor(30, weights="distance")).fit(
             inputs(train), targets).predict(inputs(test)),
     }
-    return {"daily": daily, "test": test, "actual": actual, "reference": reference, "forecasts": forecasts,
-            "sun_up": np.stack([daily.daylight[i] for i in test])}
+    return split, forecasts
 
 
-def score(row: dict, lstm: np.ndarray | None) -> dict:
-    forecasts = dict(row["forecasts"])
+def score(split: Split, forecasts: dict[str, np.ndarray], lstm: np.ndarray | None) -> dict:
+    forecasts = dict(forecasts)
     if lstm is not None:
         forecasts["LSTM"] = lstm
     names = list(forecasts)
-    scores = {name: skill(forecasts[name], row["actual"], row["reference"], row.get("sun_up")) for name in names}
-    scores["average of all above"] = skill(np.mean([forecasts[n] for n in names], axis=0), row["actual"],
-                                           row["reference"], row.get("sun_up"))
+    scores = {name: skill(forecasts[name], split.actual, split.reference, split.sun_up) for name in names}
+    scores["average of all above"] = skill(np.mean([forecasts[n] for n in names], axis=0), split.actual,
+                                           split.reference, split.sun_up)
     result = {"skills": scores}
     if lstm is not None:
-        errors = [(np.clip(forecasts[n], 0, None) - row["actual"]).ravel() for n in (names[0], "LSTM")]
+        errors = [(np.clip(forecasts[n], 0, None) - split.actual).ravel() for n in (names[0], "LSTM")]
         result["error_correlation_lstm_vs_issue_ridge"] = round(float(np.corrcoef(*errors)[0, 1]), 3)
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lstm", type=Path, help="forecasts saved by bench_forecast.py --save-forecasts")
+    parser.add_argument("--lstm", type=Path, help="the LSTM's test forecasts that bench_forecast.py saves")
     args = parser.parse_args()
     saved = np.load(args.lstm) if args.lstm else None
     figures, details = {}, {}
     for key, build in (("load_dayahead", load_row), ("pv_dayahead", pv_row), ("pv_dayahead_weather", pv_weather_row)):
-        row = build()
+        split, forecasts = build()
         lstm = None
         if saved is not None and f"{key}_lstm" in saved:
-            if not np.array_equal(saved[f"{key}_issue"], row["test"]):
+            if not np.array_equal(saved[f"{key}_issue"], split.test):
                 raise SystemExit(f"{args.lstm}: {key} forecasts were issued on other days")
             lstm = saved[f"{key}_lstm"]
-        result = score(row, lstm)
+        result = score(split, forecasts, lstm)
         details[key] = result
-        print(f"\n{key} (RMSE skill against persistence, {len(row['test'])} test days)")
+        print(f"\n{key} (RMSE skill against persistence, {len(split.test)} test days)")
         for name, value in result["skills"].items():
             print(f"  {name:<62} {value:.4f}")
         if "error_correlation_lstm_vs_issue_ridge" in result:
