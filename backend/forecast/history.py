@@ -6,7 +6,7 @@ The rule (also in ``docs/forecast.md``):
 
 - **Boundaries.** A meter's register at a boundary is read on the
   piecewise-linear curve through its readings, the same curve as
-  ``backend.oracle.energy.register_at`` but not floored to whole Wh (a
+  ``backend.protocol.energy.register_at`` but not floored to whole Wh (a
   forecast needs no integer Wh; the two differ by less than 1 Wh per hour).
 - **Valid hours.** The hour ``[H, H + 1 h)`` has a value, ``(reg(H + 1 h) -
   reg(H)) / 1000`` kW (the hour's mean power), when the meter's readings
@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.datasets.pvdaq import Site
 from backend.forecast.data import SeriesInfo
-from backend.forecast.sources import HouseholdHistory
+from backend.forecast.household import HouseholdHistory
 
 HOUR_S = 3600
 COMMUNITY = "community"  # the community series' name in models and histories (household NULL in the DB)
@@ -243,7 +243,7 @@ def newest_reading_ts(session: Session) -> int | None:
 
 
 class DbHistory:
-    """History from the oracle's readings table: a :class:`backend.forecast.sources.HistorySource`.
+    """History from the oracle's readings table: a :class:`backend.forecast.household.HistorySource`.
 
     ``history_days`` limits how far back a load reaches (None: everything,
     for training).

@@ -4,33 +4,14 @@ A history source returns hourly kW series per household and kind. The DB
 reader is :class:`backend.forecast.history.DbHistory`.
 """
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from backend.datasets.pvdaq import PVDAQ50_SITE
 from backend.forecast.data import SeriesInfo, hourly_mean_kw, load_dataset_series, load_synpro_series
-
-
-@dataclass
-class HouseholdHistory:
-    """One household's hourly history: consumption and (for prosumers) production, kW, UTC."""
-
-    household: str
-    consumed_kw: pd.Series
-    load_info: SeriesInfo
-    produced_kw: pd.Series | None = None
-    pv_info: SeriesInfo | None = None
-
-
-class HistorySource(Protocol):
-    """Anything that can list households with their hourly history up to a time."""
-
-    def households(self, until: pd.Timestamp) -> list[HouseholdHistory]:
-        """Return every household's history strictly before ``until`` (UTC)."""
+from backend.forecast.household import HistorySource, HouseholdHistory
 
 
 def shift_whole_weeks(hourly_kw: pd.Series, until: pd.Timestamp, history_days: int = 63) -> pd.Series:
@@ -93,17 +74,19 @@ class CsvHistory:
         frame = frame[frame["timestamp"] < until]
         histories = []
         for household, rows in frame.groupby("household", sort=True):
-            def series(kind: str) -> pd.Series | None:
-                part = rows[rows["kind"] == kind]
-                return hourly_mean_kw(part.set_index("timestamp")["kw"]) if len(part) > 1 else None
-
-            consumed, produced = series("load"), series("pv")
+            consumed, produced = _kind_kw(rows, "load"), _kind_kw(rows, "pv")
             if consumed is None:
                 continue
-            histories.append(HouseholdHistory(
-                str(household), consumed, SeriesInfo(str(household), "load", self.utc_offset_hours), produced,
-                SeriesInfo(f"{household}-pv", "pv", self.utc_offset_hours, self.site) if produced is not None else None))
+            load_info = SeriesInfo(str(household), "load", self.utc_offset_hours)
+            pv_info = None if produced is None else SeriesInfo(f"{household}-pv", "pv", self.utc_offset_hours, self.site)
+            histories.append(HouseholdHistory(str(household), consumed, load_info, produced, pv_info))
         return histories
+
+
+def _kind_kw(rows: pd.DataFrame, kind: str) -> pd.Series | None:
+    """One household's hourly kW of one kind, or None when the file has too few rows of it."""
+    part = rows[rows["kind"] == kind]
+    return hourly_mean_kw(part.set_index("timestamp")["kw"]) if len(part) > 1 else None
 
 
 def history_source(source: str, path: str | Path | None = None) -> HistorySource:
