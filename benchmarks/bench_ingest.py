@@ -44,9 +44,9 @@ from backend.db.session import make_engine, session_factory  # noqa: E402
 from backend.meters.mqtt import MeterPublisher  # noqa: E402
 from backend.meters.simulator import make_meters, payload, topic  # noqa: E402
 from backend.oracle.ingest import Ingester  # noqa: E402
-from backend.oracle.readings import MeterDomain  # noqa: E402
 from backend.oracle.service import OracleService  # noqa: E402
 from backend.oracle.verifier import MeterInfo  # noqa: E402
+from backend.protocol.readings import MeterDomain  # noqa: E402
 from common import write_results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

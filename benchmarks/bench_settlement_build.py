@@ -35,8 +35,8 @@ from backend.market.orderbook import MeteredEntry, Tariffs  # noqa: E402
 from backend.market.solver import clear_interval  # noqa: E402
 from backend.meters.simulator import make_meters  # noqa: E402
 from backend.oracle.closing import close_interval  # noqa: E402
-from backend.oracle.readings import MeterDomain, reading_digest  # noqa: E402
 from backend.oracle.settlement import build_transactions  # noqa: E402
+from backend.protocol.readings import MeterDomain, reading_digest  # noqa: E402
 
 HOUSEHOLDS = 1_000
 INTERVAL_SECONDS = 900

@@ -22,8 +22,8 @@ from coincurve import PrivateKey, PublicKey  # noqa: E402
 from eth_account import Account  # noqa: E402
 from eth_account.messages import encode_typed_data  # noqa: E402
 
-from backend.oracle.parser import parse_reading  # noqa: E402
-from backend.oracle.readings import (  # noqa: E402
+from backend.protocol.parser import parse_reading  # noqa: E402
+from backend.protocol.readings import (  # noqa: E402
     MeterDomain,
     MeterReading,
     reading_digest,

@@ -10,14 +10,13 @@ the household's in the CommunityRegistry.
 
 from __future__ import annotations
 
-from backend.audit.archive_document import ArchivedInterval, ArchivedLeaf, ArchiveMalformed
 from backend.audit.archive_source import ArchiveMissing, ArchiveSource
 from backend.audit.chain_view import ChainView, SettledInterval
-from backend.audit.leaf_checks import check_archived_leaf, hex0x, recompute_leaf_hash
+from backend.audit.leaf_checks import check_archived_leaf, check_continuity, hex0x, recompute_leaf_hash
 from backend.market.orderbook import address_key
-from backend.oracle.energy import Registers
-from backend.oracle.merkle import MerkleTree
-from backend.oracle.readings import MeterDomain
+from backend.protocol.archive import ArchivedInterval, ArchivedLeaf, ArchiveMalformed
+from backend.protocol.merkle import MerkleTree
+from backend.protocol.readings import MeterDomain
 
 
 def check_archive(document: ArchivedInterval, settled: SettledInterval, chain: ChainView,
@@ -30,9 +29,13 @@ def check_archive(document: ArchivedInterval, settled: SettledInterval, chain: C
     problems += _check_leaf_order(document)
     for leaf in document.leaves:
         leaf_problems = _check_leaf_history(leaf, interval_id, archive, chain)
-        previous_end = _previous_end(leaf, interval_id, archive, leaf_problems)
-        leaf_problems += check_archived_leaf(leaf, interval_id, start, end, domain, previous_end,
+        previous = _previous_leaf(leaf, interval_id, archive, leaf_problems)
+        leaf_problems += check_archived_leaf(leaf, interval_id, start, end, domain,
+                                             None if previous is None else previous.end_registers,
                                              document.readings_root)
+        if previous is not None:
+            _, previous_end = interval_bounds(chain, leaf.previous_interval)
+            leaf_problems += check_continuity(leaf, previous, previous_end)
         leaf_problems += _check_meter_registered(leaf, settled, chain)
         problems += [f"leaf {leaf.household}: {problem}" for problem in leaf_problems]
     problems += _check_root(document, settled, domain)
@@ -83,9 +86,9 @@ def _leaf_of_meter(document: ArchivedInterval, meter: str) -> ArchivedLeaf | Non
     return next((leaf for leaf in document.leaves if leaf.meter == meter), None)
 
 
-def _previous_end(leaf: ArchivedLeaf, interval_id: int, archive: ArchiveSource,
-                  problems: list[str]) -> Registers | None:
-    """The endRegisters of the meter's leaf in previousInterval; a problem when it cannot be found."""
+def _previous_leaf(leaf: ArchivedLeaf, interval_id: int, archive: ArchiveSource,
+                   problems: list[str]) -> ArchivedLeaf | None:
+    """The meter's leaf in previousInterval; a problem when it cannot be found."""
     previous = leaf.previous_interval
     if previous is None:
         return None
@@ -101,8 +104,7 @@ def _previous_end(leaf: ArchivedLeaf, interval_id: int, archive: ArchiveSource,
     previous_leaf = _leaf_of_meter(document, leaf.meter)
     if previous_leaf is None:
         problems.append(f"previousInterval {previous} has no leaf for meter {leaf.meter}")
-        return None
-    return previous_leaf.end_registers
+    return previous_leaf
 
 
 def _check_leaf_history(leaf: ArchivedLeaf, interval_id: int, archive: ArchiveSource,

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from backend.audit.archive_document import ArchivedInterval, ArchiveMalformed, parse_archive_bytes
+from backend.protocol.archive import ArchivedInterval, ArchiveMalformed, archive_path, parse_archive_bytes
 
 # Far above any real document (1,000 leaves x a dozen readings is ~3 MB); a
 # bigger answer is refused rather than read into memory.
@@ -61,7 +61,7 @@ class ArchiveSource:
 
     def _fetch_file(self, interval_id: int) -> bytes:
         folder = Path(self.location)
-        candidates = [folder / str(self.chain_id) / f"{interval_id}.json", folder / f"{interval_id}.json"]
+        candidates = [archive_path(folder, self.chain_id, interval_id), folder / f"{interval_id}.json"]
         for path in candidates:
             if path.is_file():
                 if path.stat().st_size > MAX_DOCUMENT_BYTES:

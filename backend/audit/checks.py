@@ -10,13 +10,13 @@ from __future__ import annotations
 from web3.exceptions import Web3Exception
 
 from backend.audit.archive_checks import check_archive
-from backend.audit.archive_document import ArchiveMalformed
 from backend.audit.archive_source import ArchiveMissing, ArchiveSource
 from backend.audit.chain_view import ChainView, SettledInterval
 from backend.audit.report import IntervalResult
 from backend.audit.solver_check import check_solver
 from backend.audit.supply_check import check_supply
-from backend.oracle.readings import MeterDomain
+from backend.protocol.archive import ArchiveMalformed
+from backend.protocol.readings import MeterDomain
 
 
 def audit_interval(settled: SettledInterval, chain: ChainView, archive: ArchiveSource,

@@ -3,11 +3,12 @@
 The rules are those of the closing rule and archive spec in docs/audit.md:
 every reading is the leaf's meter's and signed by it; the list is what the
 closing rule lists (by seq, registers never going back, at most one partner
-after the end and, unless it is the meter's first entry, at most one anchor
+after the end and, unless it is the meter's first entry, exactly one anchor
 at or before the start); the end
 registers are register_at(readings, end); produced/consumed are end minus
 start; start is the previous entry's end (or the first listed reading for a
-meter's first entry); and readingsHash and the leaf hash recompute.
+meter's first entry), and the two entries agree on the readings they share;
+and readingsHash and the leaf hash recompute.
 
 Each problem is one short sentence naming the reading (by seq) or the field
 and both values, so an auditor sees exactly what differs.
@@ -15,10 +16,10 @@ and both values, so an auditor sees exactly what differs.
 
 from __future__ import annotations
 
-from backend.audit.archive_document import ArchivedLeaf
-from backend.oracle.energy import RegisterSample, Registers, register_at
-from backend.oracle.merkle import Leaf, verify
-from backend.oracle.readings import InvalidSignature, MeterDomain, readings_hash, recover_signer
+from backend.protocol.archive import ArchivedLeaf
+from backend.protocol.energy import Registers, RegisterSample, register_at
+from backend.protocol.merkle import Leaf, verify
+from backend.protocol.readings import InvalidSignature, MeterDomain, readings_hash, recover_signer
 
 
 def hex0x(data: bytes) -> str:
@@ -94,6 +95,9 @@ def _check_readings(leaf: ArchivedLeaf, domain: MeterDomain, start: int, end: in
     if len(anchors) > 1 and leaf.previous_interval is not None:
         problems.append(f"lists {len(anchors)} readings at or before the start {start} (seqs {anchors}); "
                         f"the closing rule lists only the last one")
+    elif not anchors and leaf.previous_interval is not None:
+        problems.append(f"lists no reading at or before the start {start}; the closing rule lists the last one "
+                        f"(the anchor) for a meter's continuing entry")
     if len(partners) > 1:
         problems.append(f"lists {len(partners)} readings after the end {end} (seqs {partners}); "
                         f"the closing rule lists only the first one")
@@ -122,6 +126,24 @@ def _check_registers(leaf: ArchivedLeaf, end: int, previous_end: Registers | Non
     if (produced, consumed) != (leaf.produced_wh, leaf.consumed_wh):
         problems.append(f"producedWh/consumedWh {leaf.produced_wh}/{leaf.consumed_wh}, but end - start "
                         f"registers is {produced}/{consumed}")
+    return problems
+
+
+def check_continuity(leaf: ArchivedLeaf, previous: ArchivedLeaf, previous_end: int) -> list[str]:
+    """Problems between a leaf and the same meter's leaf in previousInterval (which ended at `previous_end`):
+    both list the same signed content for a seq they share, and the anchor is not older than the previous
+    leaf's last reading at or before its end (an older anchor would reach back into energy already counted)."""
+    problems = []
+    earlier = {signed.reading.seq: signed.reading for signed in previous.readings}
+    for signed in leaf.readings:
+        reading = signed.reading
+        if reading.seq in earlier and earlier[reading.seq] != reading:
+            problems.append(f"reading seq {reading.seq} differs from the same seq in interval "
+                            f"{leaf.previous_interval}'s leaf")
+    last_before_end = max((seq for seq, r in earlier.items() if r.ts <= previous_end), default=None)
+    if leaf.readings and last_before_end is not None and leaf.readings[0].reading.seq < last_before_end:
+        problems.append(f"the anchor (seq {leaf.readings[0].reading.seq}) is older than interval "
+                        f"{leaf.previous_interval}'s last reading at or before its end (seq {last_before_end})")
     return problems
 
 

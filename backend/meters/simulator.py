@@ -26,7 +26,9 @@ import numpy as np
 from eth_account import Account
 from eth_utils import keccak
 
-from backend.oracle.readings import MeterDomain, MeterReading, SignedReading, sign_reading
+from backend.protocol.parser import encode_reading
+from backend.protocol.readings import MeterDomain, MeterReading, SignedReading, sign_reading
+from backend.protocol.topics import readings_topic
 
 
 @dataclass
@@ -124,15 +126,12 @@ def make_meters(households: int, seed: int) -> list[SimulatedMeter]:
 
 def payload(signed: SignedReading) -> bytes:
     """The MQTT payload (docs/mqtt.md)."""
-    r = signed.reading
-    return json.dumps({
-        "meter": r.meter, "seq": r.seq, "ts": r.ts, "producedWh": r.produced_wh,
-        "consumedWh": r.consumed_wh, "powerW": r.power_w, "signature": "0x" + signed.signature.hex(),
-    }, separators=(",", ":")).encode()
+    return encode_reading(signed)
 
 
 def topic(community: str, meter: str) -> str:
-    return f"vatio/{community}/meters/{meter}/readings"
+    """The topic the meter publishes on (docs/mqtt.md)."""
+    return readings_topic(community, meter)
 
 
 @dataclass

@@ -34,7 +34,7 @@ from backend.db.models import Interval, IntervalEntry, SettlementOutbox
 from backend.market.chunking import CHUNK_GAS_BUDGET, split_settlement
 from backend.market.orderbook import Account, Clearing, Fill, MeteredEntry, RestingOrder, Tariffs
 from backend.market.solver import clear_interval
-from backend.oracle.merkle import MerkleTree
+from backend.protocol.merkle import MerkleTree
 
 __all__ = [
     "SETTLE_INTERVAL",

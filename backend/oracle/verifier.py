@@ -2,7 +2,7 @@
 
 Pure: the caller supplies the registry view (`MeterInfo`), the meter's last
 accepted reading (`MeterState`) and the clock. Every failure is a
-RejectedReading with a stable reason (backend.oracle.parser.Reason).
+RejectedReading with a stable reason (backend.protocol.parser.Reason).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from backend.oracle.parser import Reason, RejectedReading, check_topic_matches
-from backend.oracle.readings import (
+from backend.protocol.parser import Reason, RejectedReading
+from backend.protocol.readings import (
     InvalidSignature,
     MeterDomain,
     SignedReading,
@@ -19,6 +19,7 @@ from backend.oracle.readings import (
     recover_address,
     to_checksum,
 )
+from backend.protocol.topics import check_topic_matches
 
 DEFAULT_FUTURE_SKEW_S = 30
 # A meter's readings may be late (a meter offline for days reports its

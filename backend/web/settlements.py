@@ -15,7 +15,8 @@ from flask import Blueprint, jsonify, request, send_file
 from sqlalchemy import func, select
 
 from backend.db.models import INTERVAL_STATUSES, Interval, IntervalEntry
-from backend.oracle.merkle import verify
+from backend.protocol.archive import archive_path
+from backend.protocol.merkle import verify
 from backend.web.context import config, db
 from backend.web.errors import ApiError
 from backend.web.events import arg_int, event_json, events_of_intervals, settlement_events
@@ -157,7 +158,7 @@ def _archive_path(interval: int) -> Path:
     settings = config()
     if settings.chain_id is None:
         raise ApiError(503, "chain_unavailable", "this server has no chain deployment configured")
-    return settings.archive_dir / str(settings.chain_id) / f"{interval}.json"
+    return archive_path(settings.archive_dir, settings.chain_id, interval)
 
 
 def _load_archive(interval: int) -> dict:

@@ -24,7 +24,6 @@ from click.testing import CliRunner
 from eth_account import Account
 from web3 import Web3
 
-from backend.audit.archive_document import parse_archive
 from backend.audit.cli import audit
 from backend.audit.leaf_checks import check_archived_leaf, registers_text
 from backend.chain.anvil import free_port, start_anvil
@@ -33,10 +32,11 @@ from backend.chain.market_state import read_accounts, read_orders, read_tariffs,
 from backend.market.chunking import split_settlement
 from backend.market.orderbook import Fill, MeteredEntry, Side
 from backend.market.solver import clear_interval
-from backend.oracle.energy import RegisterSample, Registers, register_at
-from backend.oracle.merkle import Leaf, MerkleTree
-from backend.oracle.parser import parse_reading
-from backend.oracle.readings import MeterDomain, MeterReading, SignedReading, readings_hash, sign_reading
+from backend.protocol.archive import parse_archive
+from backend.protocol.energy import Registers, RegisterSample, register_at
+from backend.protocol.merkle import Leaf, MerkleTree
+from backend.protocol.parser import parse_reading
+from backend.protocol.readings import MeterDomain, MeterReading, SignedReading, readings_hash, sign_reading
 
 INTERVAL_S = 900
 EURO = 10**6

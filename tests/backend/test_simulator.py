@@ -12,8 +12,8 @@ from eth_account import Account
 
 from backend.meters.mqtt import MeterPublisher
 from backend.meters.simulator import ProfileClock, make_meters, profile_clock, run_simulation, topic
-from backend.oracle.parser import parse_reading
-from backend.oracle.readings import MeterDomain, recover_signer
+from backend.protocol.parser import parse_reading
+from backend.protocol.readings import MeterDomain, recover_signer
 
 DOMAIN = MeterDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 BROKER = "mqtt://127.0.0.1:1883"

@@ -299,8 +299,8 @@ def test_solver_output_is_accepted_and_balances_match_bills(
 
 @pytest.mark.parametrize("count", [1, 5, 8])
 def test_backend_merkle_proofs_verify_on_chain(market, oracle, households, meters, ended, count):
-    """The oracle's tree (backend.oracle.merkle) is the one OpenZeppelin's MerkleProof checks."""
-    from backend.oracle.merkle import Leaf, MerkleTree
+    """The oracle's tree (backend.protocol.merkle) is the one OpenZeppelin's MerkleProof checks."""
+    from backend.protocol.merkle import Leaf, MerkleTree
 
     leaves = [Leaf(households[i % 6].address, meters[i % 6].address, ended, 100 * i, 7 * i, bytes([i]) * 32)
               for i in range(count)]

@@ -56,7 +56,7 @@ export function readingDigest(reading: ArchiveReading, domain: MeterDomain): Hex
   });
 }
 
-/** keccak256 of the readings' EIP-712 digests in (meter, seq) order (backend/oracle/readings.py readings_hash). */
+/** keccak256 of the readings' EIP-712 digests in (meter, seq) order (backend/protocol/readings.py readings_hash). */
 export function readingsHash(readings: ArchiveReading[], domain: MeterDomain): Hex {
   const sorted = [...readings].sort((a, b) => a.meter.toLowerCase().localeCompare(b.meter.toLowerCase()) || a.seq - b.seq);
   return keccak256(sorted.length ? concat(sorted.map((reading) => readingDigest(reading, domain))) : "0x");
@@ -93,7 +93,7 @@ export function verifyProof(proof: Hex[], root: Hex, leaf: Hex): boolean {
 
 interface Registers { producedWh: number; consumedWh: number }
 
-/** backend/oracle/energy.py register_at: interpolate between the readings around `boundary`, floored. */
+/** backend/protocol/energy.py register_at: interpolate between the readings around `boundary`, floored. */
 export function registerAt(readings: ArchiveReading[], boundary: number): Registers | null {
   let before: ArchiveReading | null = null;
   for (const reading of readings) {

@@ -25,8 +25,8 @@ from backend.db.models import IntervalEntry, Reading
 from backend.meters.simulator import payload, topic
 from backend.oracle.closing import close_interval, closing_session
 from backend.oracle.ingest import STORED, Ingester, Message
-from backend.oracle.readings import MeterDomain, MeterReading, sign_reading
 from backend.oracle.verifier import MeterInfo
+from backend.protocol.readings import MeterDomain, MeterReading, sign_reading
 
 DOMAIN = MeterDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 COMMUNITY = "faults-closing"

@@ -4,7 +4,6 @@ ingester, as from MQTT; entries, leaves and roots come out. Every Wh is attribut
 from __future__ import annotations
 
 import math
-
 import random
 import threading
 import time
@@ -26,10 +25,11 @@ from backend.oracle.closing import (
     load_closed_interval,
     watermark,
 )
-from backend.oracle.energy import Registers, RegisterSample, register_at
 from backend.oracle.ingest import STORED, Ingester, Message
-from backend.oracle.merkle import Leaf, MerkleTree, verify
-from backend.oracle.readings import (
+from backend.oracle.verifier import MeterInfo
+from backend.protocol.energy import Registers, RegisterSample, register_at
+from backend.protocol.merkle import Leaf, MerkleTree, verify
+from backend.protocol.readings import (
     MeterDomain,
     MeterReading,
     SignedReading,
@@ -38,7 +38,6 @@ from backend.oracle.readings import (
     sign_reading,
     to_checksum,
 )
-from backend.oracle.verifier import MeterInfo
 
 DOMAIN = MeterDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 COMMUNITY = "closing-test"

@@ -9,14 +9,13 @@ import pytest
 from eth_account import Account
 from sqlalchemy import func, select
 
-from backend.db.models import Meter, Reading
-from backend.db.models import rejection_counts
+from backend.db.models import Meter, Reading, rejection_counts
+from backend.db.store import insert_readings
 from backend.meters.simulator import payload, topic
 from backend.oracle import ingest as ingest_module
 from backend.oracle.ingest import DUPLICATE, REJECTED, STORED, Ingester, Message
-from backend.db.store import insert_readings
-from backend.oracle.readings import MeterDomain, MeterReading, reading_digest, sign_reading
 from backend.oracle.verifier import MeterInfo
+from backend.protocol.readings import MeterDomain, MeterReading, reading_digest, sign_reading
 
 DOMAIN = MeterDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 COMMUNITY = "ingest-test"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 
-
 from sqlalchemy import func, select
 
 from backend.broker import start_mosquitto
@@ -13,9 +12,9 @@ from backend.db.models import Reading, Rejection
 from backend.meters.mqtt import MeterPublisher
 from backend.meters.simulator import make_meters, payload, topic
 from backend.oracle.ingest import STORED, Ingester, Outcome
-from backend.oracle.readings import MeterDomain
 from backend.oracle.service import OracleService
 from backend.oracle.verifier import MeterInfo
+from backend.protocol.readings import MeterDomain
 
 DOMAIN = MeterDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 BROKER = "mqtt://127.0.0.1:1883"

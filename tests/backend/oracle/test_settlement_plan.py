@@ -26,7 +26,6 @@ from backend.db.session import make_engine, session_factory
 from backend.market.chunking import ENTRY_GAS, FILL_GAS
 from backend.market.orderbook import Clearing, Fill, MeteredEntry, RestingOrder, Side
 from backend.market.solver import clear_interval
-from backend.oracle.merkle import Leaf, MerkleTree
 from backend.oracle.settlement import (
     PlanError,
     ReplanRefused,
@@ -36,6 +35,7 @@ from backend.oracle.settlement import (
     plan_settlement,
     replan,
 )
+from backend.protocol.merkle import Leaf, MerkleTree
 
 INTERVAL_S = 600  # not the default 900: these interval ids cannot meet other tests' in the shared databases
 # Anvil's second default account: the oracle, so its nonce counts settlement transactions only.

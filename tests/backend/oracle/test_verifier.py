@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
-from backend.oracle.parser import RejectedReading
-from backend.oracle.readings import MeterDomain, MeterReading, SignedReading, sign_reading
 from backend.oracle.verifier import MeterInfo, MeterState, verify_reading
+from backend.protocol.parser import RejectedReading
+from backend.protocol.readings import MeterDomain, MeterReading, SignedReading, sign_reading
 
 DOMAIN = MeterDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 METER, OTHER, STRANGER = Account.create(), Account.create(), Account.create()

@@ -9,7 +9,7 @@ from eth_account import Account
 from web_helpers import add_event, add_meter
 
 from backend.db.models import Interval, IntervalEntry
-from backend.oracle.merkle import Leaf, MerkleTree
+from backend.protocol.merkle import Leaf, MerkleTree
 
 INTERVAL = 1_958_400
 SECONDS = 900

@@ -1,9 +1,10 @@
-"""Parse one MQTT meter message: bytes in, a SignedReading or a RejectedReading out, no I/O.
+"""The readings payload (docs/mqtt.md): bytes in, a SignedReading or a RejectedReading out, no I/O.
 
 Only the schema and the size are checked here. Whether the signature is the
-meter's, and whether the reading fits the meter's history, is the verifier's
-job; its rejection reasons are declared here too, so that every layer records
-the same stable strings.
+meter's, and whether the reading fits the meter's history, is the oracle's
+verifier's job; its rejection reasons are declared here too, so that every
+layer records the same stable strings. ``encode_reading`` is the inverse:
+what a meter publishes, and what the readings archive lists.
 """
 
 from __future__ import annotations
@@ -12,23 +13,24 @@ import json
 import re
 from enum import StrEnum
 
-from .readings import MAX_POWER_W, MAX_UINT64, MeterReading, SignedReading, to_checksum
+from backend.protocol.readings import MAX_POWER_W, MAX_UINT64, MeterReading, SignedReading
 
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "Reason",
+    "READING_FIELDS",
     "RejectedReading",
-    "check_topic_matches",
-    "meter_from_topic",
+    "encode_reading",
     "parse_reading",
-    "readings_subscription",
+    "reading_json",
 ]
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1024
-_FIELDS = frozenset({"meter", "seq", "ts", "producedWh", "consumedWh", "powerW", "signature"})
+# The payload's fields, in the order meters and the archive write them.
+READING_FIELDS = ("meter", "seq", "ts", "producedWh", "consumedWh", "powerW", "signature")
+_FIELDS = frozenset(READING_FIELDS)
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 _SIGNATURE_RE = re.compile(r"0x[0-9a-fA-F]{130}")
-_TOPIC_LEVEL_FORBIDDEN = re.compile(r"[/+#\x00]")
 
 
 class Reason(StrEnum):
@@ -135,45 +137,13 @@ def parse_reading(payload: bytes, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) ->
     return SignedReading(reading, bytes.fromhex(signature[2:]))
 
 
-def _check_community(community: str) -> None:
-    if not isinstance(community, str) or not community or _TOPIC_LEVEL_FORBIDDEN.search(community):
-        raise ValueError(f"community must be one non-empty MQTT topic level, got {community!r}")
+def reading_json(signed: SignedReading) -> dict:
+    """Return the payload's JSON object: the fields of READING_FIELDS, the signature as lowercase 0x hex."""
+    reading = signed.reading
+    return {"meter": reading.meter, "seq": reading.seq, "ts": reading.ts, "producedWh": reading.produced_wh,
+            "consumedWh": reading.consumed_wh, "powerW": reading.power_w, "signature": "0x" + signed.signature.hex()}
 
 
-def readings_subscription(community: str, share_group: str | None = None) -> str:
-    """Return the topic filter for all meters of a community, optionally as a shared subscription."""
-    _check_community(community)
-    topic_filter = f"vatio/{community}/meters/+/readings"
-    if share_group is None:
-        return topic_filter
-    _check_community(share_group)
-    # MQTT 5 shared subscription: the broker spreads the meters over the group's oracles.
-    return f"$share/{share_group}/{topic_filter}"
-
-
-def meter_from_topic(topic: str, community: str) -> str:
-    """Return the checksummed meter address named by ``vatio/<community>/meters/<meter>/readings``.
-
-    A ``$share/<group>/`` prefix belongs to subscriptions only; brokers
-    deliver messages on the plain topic, so a message topic carrying it is
-    rejected like any other foreign topic.
-    """
-    _check_community(community)
-    levels = topic.split("/") if isinstance(topic, str) else []
-    if (
-        len(levels) != 5
-        or levels[0] != "vatio"
-        or levels[1] != community
-        or levels[2] != "meters"
-        or levels[4] != "readings"
-        or not _ADDRESS_RE.fullmatch(levels[3])
-    ):
-        raise RejectedReading(Reason.WRONG_TOPIC, f"not a readings topic of community {community!r}: {topic!r:.120}")
-    return to_checksum(levels[3])
-
-
-def check_topic_matches(topic_meter: str, reading: SignedReading | MeterReading) -> None:
-    """Reject a reading whose payload names a meter other than its topic's."""
-    payload_meter = reading.reading.meter if isinstance(reading, SignedReading) else reading.meter
-    if payload_meter.lower() != topic_meter.lower():
-        raise RejectedReading(Reason.WRONG_TOPIC, f"topic names meter {topic_meter}, payload {payload_meter}")
+def encode_reading(signed: SignedReading) -> bytes:
+    """Return the MQTT payload of a signed reading: compact JSON, as a meter publishes it."""
+    return json.dumps(reading_json(signed), separators=(",", ":")).encode()

@@ -12,7 +12,7 @@ from eth_utils import keccak as reference_keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.oracle.readings import (
+from backend.protocol.readings import (
     SECP256K1_HALF_N,
     SECP256K1_N,
     InvalidSignature,

@@ -26,7 +26,7 @@ class Leaf:
     interval_id: int
     produced_wh: int
     consumed_wh: int
-    readings_hash: bytes  # 32 bytes, see backend.oracle.readings.readings_hash
+    readings_hash: bytes  # 32 bytes, see backend.protocol.readings.readings_hash
 
     def hash(self) -> bytes:
         inner = keccak(encode(

@@ -1,4 +1,4 @@
-"""Pure parsing of MQTT readings messages: a bad-input corpus, exact valid parses, a fuzz test."""
+"""Pure parsing of MQTT readings messages: a bad-input corpus, exact valid parses, a fuzz test; encoding and topics."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ from eth_account import Account
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.oracle.parser import (
+from backend.protocol.parser import (
     DEFAULT_MAX_PAYLOAD_BYTES,
+    READING_FIELDS,
     Reason,
     RejectedReading,
-    check_topic_matches,
-    meter_from_topic,
+    encode_reading,
     parse_reading,
-    readings_subscription,
+    reading_json,
 )
-from backend.oracle.readings import MeterDomain, MeterReading, SignedReading, recover_signer, sign_reading
+from backend.protocol.readings import MeterDomain, MeterReading, SignedReading, recover_signer, sign_reading
+from backend.protocol.topics import check_topic_matches, meter_from_topic, readings_subscription, readings_topic
 
 METER_KEY = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
 METER = Account.from_key(METER_KEY).address
@@ -275,6 +276,20 @@ def test_parse_reading_raises_only_rejected_reading(payload):
 
 
 # --- topics ------------------------------------------------------------------------------------
+
+
+def test_encode_reading_is_the_compact_payload_that_parses_back():
+    signed = parse_reading(VALID)
+    assert encode_reading(signed) == VALID  # same fields, same order, no spaces: what the meters publish
+    assert list(reading_json(signed)) == list(READING_FIELDS)
+    assert parse_reading(encode_reading(signed)) == signed
+
+
+def test_readings_topic_is_what_the_oracle_subscribes_to_and_reads():
+    topic = readings_topic(COMMUNITY, METER)
+    assert topic == f"vatio/{COMMUNITY}/meters/{METER}/readings"
+    assert meter_from_topic(topic, COMMUNITY) == METER
+    assert readings_subscription(COMMUNITY).replace("+", METER) == topic
 
 
 def test_meter_from_topic_returns_checksummed_meter():

@@ -1,10 +1,12 @@
-"""Parse one interval's archive document (docs/audit.md, "Archive document") into typed values.
+"""The readings-archive document (docs/archive.md): its typed form, its JSON, and where it is filed.
 
-Only the shape is checked here: field names, JSON types, ranges and hex
-lengths, so that every later check can trust its inputs. A malformed
-document raises ArchiveMalformed naming the offending field
+The oracle builds an ArchivedInterval from what closing committed and writes
+``archive_json`` of it; the auditor reads a document back with
+``parse_archive``. Reading checks only the shape: field names, JSON types,
+ranges and hex lengths, so that every later check can trust its inputs. A
+malformed document raises ArchiveMalformed naming the offending field
 (``leaves[2].readings[5].signature: ...``), never a bare KeyError. Readings
-are parsed by the oracle's own MQTT parser, so an archived reading is held to
+are parsed by the MQTT payload parser, so an archived reading is held to
 exactly the rules a meter's message is.
 """
 
@@ -13,10 +15,23 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
-from backend.oracle.energy import Registers
-from backend.oracle.parser import RejectedReading, parse_reading
-from backend.oracle.readings import MAX_UINT64, SignedReading, to_checksum
+from backend.protocol.energy import Registers
+from backend.protocol.parser import RejectedReading, parse_reading, reading_json
+from backend.protocol.readings import MAX_UINT64, SignedReading, to_checksum
+
+__all__ = [
+    "ARCHIVE_VERSION",
+    "ArchiveMalformed",
+    "ArchivedInterval",
+    "ArchivedLeaf",
+    "archive_json",
+    "archive_path",
+    "leaf_json",
+    "parse_archive",
+    "parse_archive_bytes",
+]
 
 ARCHIVE_VERSION = 1
 _HEX32_RE = re.compile(r"0x[0-9a-fA-F]{64}")
@@ -55,9 +70,59 @@ class ArchivedInterval:
     start: int
     end: int
     readings_root: bytes
-    clearing_price: int
+    clearing_price: int | None  # None only in a preview (never published, never parsed)
     settlement_txs: tuple[str, ...]  # lower-case 0x hex
     leaves: tuple[ArchivedLeaf, ...]
+
+
+def archive_path(archive_dir: str | Path, chain_id: int, interval_id: int) -> Path:
+    """Return <archive_dir>/<chainId>/<intervalId>.json, where an interval's document is filed."""
+    if type(chain_id) is not int or type(interval_id) is not int or chain_id < 0 or interval_id < 0:
+        raise ValueError(f"chain id and interval id must be non-negative ints: {chain_id!r}, {interval_id!r}")
+    return Path(archive_dir) / str(chain_id) / f"{interval_id}.json"
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+def _registers_json(registers: Registers) -> dict:
+    return {"producedWh": registers.produced_wh, "consumedWh": registers.consumed_wh}
+
+
+def leaf_json(leaf: ArchivedLeaf) -> dict:
+    """Return one leaf as the document lists it (keys in the published order)."""
+    return {
+        "household": leaf.household,
+        "meter": leaf.meter,
+        "producedWh": leaf.produced_wh,
+        "consumedWh": leaf.consumed_wh,
+        "startRegisters": _registers_json(leaf.start_registers),
+        "endRegisters": _registers_json(leaf.end_registers),
+        "previousInterval": leaf.previous_interval,
+        "readingsHash": _hex(leaf.readings_hash),
+        "leaf": _hex(leaf.leaf),
+        "proof": [_hex(node) for node in leaf.proof],
+        "readings": [reading_json(signed) for signed in leaf.readings],
+    }
+
+
+def archive_json(interval: ArchivedInterval) -> dict:
+    """Return the document of one interval as JSON values (keys in the published order)."""
+    return {
+        "version": ARCHIVE_VERSION,
+        "chainId": interval.chain_id,
+        "registry": interval.registry,
+        "market": interval.market,
+        "intervalId": interval.interval_id,
+        "intervalSeconds": interval.interval_seconds,
+        "start": interval.start,
+        "end": interval.end,
+        "readingsRoot": _hex(interval.readings_root),
+        "clearingPrice": interval.clearing_price,
+        "settlementTxs": list(interval.settlement_txs),
+        "leaves": [leaf_json(leaf) for leaf in interval.leaves],
+    }
 
 
 def parse_archive(document: object) -> ArchivedInterval:

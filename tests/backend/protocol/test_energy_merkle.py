@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.oracle.energy import Registers, RegisterSample, interval_energy, register_at
-from backend.oracle.merkle import Leaf, MerkleTree, verify
+from backend.protocol.energy import Registers, RegisterSample, interval_energy, register_at
+from backend.protocol.merkle import Leaf, MerkleTree, verify
 
 S = RegisterSample
 
