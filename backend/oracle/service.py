@@ -34,12 +34,13 @@ import time
 from collections.abc import Callable, Iterable
 from urllib.parse import urlparse
 
+import paho.mqtt
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from backend.oracle.ingest import Ingester, Message
-from backend.oracle.parser import readings_subscription
+from backend.protocol.topics import readings_subscription
 
 log = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 24 * 3600
@@ -48,6 +49,12 @@ IDLE_WAIT_S = 0.2  # how long the loop sleeps in select() when nothing is pendin
 RECONNECT_DELAY_S = (1.0, 30.0)  # first and largest wait between reconnection attempts
 MAX_RECEIVE_MAXIMUM = 65_535  # the largest value MQTT 5 can express
 RECV_CHUNK_BYTES = 64 * 1024  # what one recv() asks the socket for
+# _ReadingsClient overrides private methods of this paho minor (pyproject pins it): another
+# release may change them, so the oracle refuses to start on one instead of misreading packets.
+PAHO_MINOR = (2, 2)
+if tuple(int(part) for part in paho.mqtt.__version__.split(".")[:2]) != PAHO_MINOR:
+    raise ImportError(f"backend.oracle.service needs paho-mqtt {PAHO_MINOR[0]}.{PAHO_MINOR[1]}.x "
+                      f"(its receive path overrides paho's private methods); found {paho.mqtt.__version__}")
 # A PUBACK: type, remaining length 2, packet id (MQTT 5 omits a success reason code and empty properties).
 _PUBACK = struct.Struct("!BBH")
 
@@ -71,7 +78,7 @@ class _ReadingsClient(mqtt.Client):
     loop_start): `buffered` tells the caller that bytes wait here while
     select() sees none on the socket.
 
-    It overrides two private methods of paho 2.x (``_sock_recv``,
+    It overrides two private methods of paho 2.2 (PAHO_MINOR) (``_sock_recv``,
     ``_handle_publish``) and queues through a third (``_packet_queue``);
     tests/backend/oracle/test_service.py feeds it hand-made packets of every
     shape, so a paho release that changes them fails there, not in production.
