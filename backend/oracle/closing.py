@@ -38,9 +38,9 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from backend.db.models import Interval, IntervalEntry, Meter, Reading
 from backend.market.orderbook import MeteredEntry, address_key
-from backend.oracle.energy import Registers, RegisterSample, register_at
-from backend.oracle.merkle import Leaf, MerkleTree
-from backend.oracle.readings import MeterDomain, MeterReading, SignedReading, keccak, readings_hash
+from backend.protocol.energy import Registers, RegisterSample, register_at
+from backend.protocol.merkle import Leaf, MerkleTree
+from backend.protocol.readings import MeterDomain, MeterReading, SignedReading, keccak, readings_hash
 
 __all__ = [
     "ClosedEntry",
@@ -299,14 +299,15 @@ def _read_meters(session: Session, interval_id: int, start_ts: int, end_ts: int)
     rows = session.execute(query)
     meters: dict[str, _MeterRow] = {}
     for row in rows:
-        meter = meters.get(row[0])
+        meter = meters.get(row.meter)
         if meter is None:
-            previous_interval, end_produced, end_consumed = row[9:12]
-            if previous_interval is not None and end_produced is None:
-                raise ClosingError(f"entry of meter {row[0]} in interval {previous_interval} has no end registers")
-            ends = None if previous_interval is None else (previous_interval, Registers(end_produced, end_consumed))
-            meter = meters[row[0]] = _MeterRow(row[8], ends, [])
-        meter.readings.append(_StoredReading(*row[:7], bytes(row[7])))
+            if row.previous_interval is not None and row.end_produced_wh is None:
+                raise ClosingError(f"entry of meter {row.meter} in interval {row.previous_interval} has no end registers")
+            ends = (None if row.previous_interval is None
+                    else (row.previous_interval, Registers(row.end_produced_wh, row.end_consumed_wh)))
+            meter = meters[row.meter] = _MeterRow(row.first_ts, ends, [])
+        meter.readings.append(_StoredReading(row.meter, row.household, row.seq, row.ts, row.produced_wh,
+                                             row.consumed_wh, row.power_w, bytes(row.signature)))
     return meters
 
 
