@@ -10,7 +10,7 @@ APE := $(VENV)/bin/ape
 # Ape (ape-foundry) finds Anvil only on PATH: use the npm one.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup system solc frontend test test-contracts test-backend test-e2e demo bench slither clean
+.PHONY: setup system solc frontend lint format test test-fast test-contracts test-backend test-frontend test-e2e demo bench slither clean
 
 setup: system $(VENV)/.installed node_modules/.installed solc .build/__local__.json frontend/dist/index.html
 
@@ -50,7 +50,32 @@ frontend/dist/index.html: $(FRONTEND_SOURCES) node_modules/.installed
 
 frontend: frontend/dist/index.html
 
-test: setup test-contracts test-backend test-e2e
+test: setup test-contracts test-backend test-frontend test-e2e
+
+# Every linter and formatter check, as CI runs it (.ci/run calls this before
+# the tests). `make format` applies the formatters.
+lint: system $(VENV)/.installed node_modules/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	npx --no-install eslint frontend
+	npx --no-install prettier --check frontend
+	npx --no-install solhint --max-warnings 0 'contracts/**/*.sol'
+
+format: $(VENV)/.installed node_modules/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+	npx --no-install prettier --write frontend
+
+# The pure and in-process tests: no Anvil, no PostgreSQL, no TensorFlow
+# training, no subprocesses, no browser (markers in tests/conftest.py).
+FAST_MARKERS := not (postgres or faults or tensorflow or slow or e2e)
+test-fast: setup
+	@start=$$(date +%s); \
+	$(PY) -m pytest tests/backend -q -p no:cacheprovider -p no:ape_test -m "$(FAST_MARKERS)" && \
+	npx --no-install vitest run --root . --dir frontend/src --silent; \
+	status=$$?; echo "test-fast: $$(( $$(date +%s) - start )) s"; exit $$status
 
 # Ape may copy OpenZeppelin (1,000+ files) into contracts/.cache; its source
 # scan stops at 500 files, which then hides contracts/test/. Compilation
@@ -61,6 +86,10 @@ test-contracts:
 
 test-backend:
 	$(PY) -m pytest tests/backend -q -p no:cacheprovider -p no:ape_test
+
+# The browser app's own tests (Vitest on Node): shared protocol vectors, error decoding.
+test-frontend: node_modules/.installed
+	npx --no-install vitest run --root . --dir frontend/src
 
 # The site in Debian's Chromium (Playwright, /usr/bin/chromium) against a
 # running chain, broker, oracle and web server; saves the screenshots in
