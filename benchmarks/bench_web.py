@@ -588,18 +588,18 @@ def _run_oracle(database_url: str, rpc_url: str, deployment_json: dict, broker_u
 
     from backend.db.session import make_engine, session_factory
     from backend.oracle.ingest import Ingester
-    from backend.oracle.pushes import ReadingPusher
+    from backend.oracle.pushes import live_pushers
     from backend.oracle.readings import MeterDomain
     from backend.oracle.registry_cache import RegistryCache
     from backend.oracle.service import OracleService
-    from backend.web.live import LiveEmitter
 
     deployment = Deployment.from_json(deployment_json)
     web3 = Web3(Web3.HTTPProvider(rpc_url))
     registry = RegistryCache(web3, deployment)
     domain = MeterDomain(deployment.chain_id, deployment.address("CommunityRegistry"))
-    ingester = Ingester(session_factory(make_engine(database_url)), domain, community, registry.lookup)
-    pusher = ReadingPusher(LiveEmitter(REDIS_URL, channel=channel), registry.lookup)
+    sessions = session_factory(make_engine(database_url))
+    ingester = Ingester(sessions, domain, community, registry.lookup)
+    pusher, _ = live_pushers(REDIS_URL, channel, 2.0, sessions, deployment.settings["intervalSeconds"], registry.lookup)
     service = OracleService(ingester, broker_url, client_id=f"bench-web-{community}", on_committed=pusher)
     service.start()
     service.subscribed.wait(10)

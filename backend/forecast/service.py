@@ -303,8 +303,8 @@ def run_db_forecasts(sessions: sessionmaker, models: ModelSet, issue_at: pd.Time
 def publish_run(sessions: sessionmaker, issued_at: int, emit: Callable[[dict, str | None], None]) -> int:
     """Push a stored run's day-ahead series live: each household's to it, the community's to everyone.
 
-    ``emit(payload, household)`` is ``backend.web.live.emit_forecast`` in the
-    backend (through the Redis queue); the payload is
+    ``emit(payload, household)`` is ``LiveEmitter.emit_forecast`` (backend.readmodel.emitter)
+    in the backend, through the Redis queue; the payload is
     :func:`backend.forecast.advice.series_json` of that series' 24 h hours.
     Returns the number of events.
     """

@@ -23,7 +23,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, or_, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db.models import MAX_STORED_INT, Meter, Reading
+from backend.db.models import MAX_STORED_INT, Meter, Reading, Rejection
 from backend.db.store import insert_readings, record_rejection
 from backend.oracle.parser import Reason, RejectedReading, meter_from_topic, parse_reading
 from backend.oracle.readings import MeterDomain, reading_digest
@@ -44,6 +44,7 @@ class Outcome(NamedTuple):
     status: str  # STORED, DUPLICATE or REJECTED
     reason: str | None = None
     meter: str | None = None
+    rejection: Rejection | None = None  # REJECTED: the row recorded (readable after the commit: the live push)
 
 
 class Ingester:
@@ -164,10 +165,10 @@ class Ingester:
                                                     reading.consumed_wh)
             return Outcome(STORED, meter=reading.meter)
         except RejectedReading as rejected:
-            record_rejection(session, received_at=int(message.received_at), topic=message.topic,
-                             reason=str(rejected.reason), payload=message.payload,
-                             meter=topic_meter, detail=rejected.detail)
-            return Outcome(REJECTED, reason=str(rejected.reason), meter=topic_meter)
+            row = record_rejection(session, received_at=int(message.received_at), topic=message.topic,
+                                   reason=str(rejected.reason), payload=message.payload,
+                                   meter=topic_meter, detail=rejected.detail)
+            return Outcome(REJECTED, reason=str(rejected.reason), meter=topic_meter, rejection=row)
 
     def _meter_from_topic(self, topic: str) -> str:
         """meter_from_topic, remembered for valid topics (bounded: hostile topics only evict)."""

@@ -1,8 +1,10 @@
 """Live pushes from the oracle process to the browsers (through Redis).
 
 The oracle and the indexer run outside the web process, so they emit with a
-write-only Socket.IO emitter on the message queue (backend.web.live): every
-web worker subscribed to it delivers the event to its clients.
+write-only Socket.IO emitter on the message queue (backend.readmodel.emitter):
+every web worker subscribed to it delivers the event. What is pushed, and its
+JSON, is the read model's (backend.readmodel.publish), the same as a web app
+without Redis pushes from the tables:
 
   ingest commit  -> "reading" (thinned per household) and "rejection" (admin room)
   indexer events -> "interval_settled", "fill" (household room), "order_book"
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -23,66 +24,65 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.oracle.ingest import REJECTED, STORED, Message, Outcome
 from backend.oracle.verifier import MeterInfo
-from backend.web.live import LiveEmitter
+from backend.readmodel.emitter import LiveEmitter
+from backend.readmodel.payloads import StoredEvent, StoredReading
+from backend.readmodel.publish import LivePublisher
+
+__all__ = ["EventPusher", "ReadingPusher", "live_pushers"]
 
 log = logging.getLogger(__name__)
-
-READING_FIELDS = ("meter", "seq", "ts", "producedWh", "consumedWh", "powerW")
-ORDER_BOOK_EVENTS = {"OrderPlaced", "OrderClosed", "Filled"}
 
 
 class ReadingPusher:
     """OracleService's on_committed hook: stored readings and rejections, after the commit."""
 
-    def __init__(self, emitter: LiveEmitter, lookup_meter: Callable[[str], MeterInfo | None]):
-        self.emitter = emitter
+    def __init__(self, publisher: LivePublisher, lookup_meter: Callable[[str], MeterInfo | None]):
+        self.publisher = publisher
         self.lookup_meter = lookup_meter
 
     def __call__(self, messages: Sequence[Message], outcomes: Sequence[Outcome]) -> None:
         try:
-            for message, outcome in zip(messages, outcomes):
+            stored: dict[str, Message] = {}  # each meter's last stored message: the publisher keeps the newest
+            rejected = []
+            for message, outcome in zip(messages, outcomes, strict=True):
                 if outcome.status == STORED:
-                    self._reading(message, outcome)
-                elif outcome.status == REJECTED:
-                    self.emitter.emit_rejection({"reason": outcome.reason, "meter": outcome.meter,
-                                                 "topic": message.topic, "receivedAt": int(message.received_at)})
+                    stored[outcome.meter] = message
+                elif outcome.status == REJECTED and outcome.rejection is not None:
+                    rejected.append(outcome.rejection)  # the row as recorded
                 # DUPLICATE: a redelivery of something already pushed
+            self.publisher.readings(row for meter, message in stored.items()
+                                    if (row := self._row(meter, message)) is not None)
+            self.publisher.rejections(rejected)
         except Exception:
             log.exception("live push of %d readings failed", len(messages))
 
-    def _reading(self, message: Message, outcome: Outcome) -> None:
-        info = self.lookup_meter(outcome.meter) if outcome.meter else None
+    def _row(self, meter: str, message: Message) -> StoredReading | None:
+        """The reading as the ingester stored it (it parsed, so its fields are there)."""
+        info = self.lookup_meter(meter)
         if info is None:
-            return
-        reading = json.loads(message.payload)  # stored, so it parsed already
-        self.emitter.emit_reading(info.household, {field: reading[field] for field in READING_FIELDS})
+            return None
+        reading = json.loads(message.payload)
+        return StoredReading(info.household, meter, reading["seq"], reading["ts"], reading["producedWh"],
+                             reading["consumedWh"], reading["powerW"])
 
 
 class EventPusher:
     """The indexer's on_events hook: settled intervals, fills and the order book."""
 
-    def __init__(self, emitter: LiveEmitter, sessions: sessionmaker[Session], interval_seconds: int):
-        self.emitter = emitter
-        self.sessions = sessions
-        self.interval_seconds = interval_seconds
+    def __init__(self, publisher: LivePublisher):
+        self.publisher = publisher
 
     def __call__(self, records: Sequence[Mapping[str, Any]]) -> None:
         try:
-            for record in records:
-                args = record["args"]
-                if record["event"] == "IntervalSettled":
-                    self.emitter.emit_interval_settled({**args, "txHash": record["txHash"],
-                                                        "blockNumber": record["blockNumber"]})
-                elif record["event"] == "Filled":
-                    self.emitter.emit_fill(args["household"], {**args, "txHash": record["txHash"]})
-            if any(record["event"] in ORDER_BOOK_EVENTS for record in records):
-                self._order_book()
+            self.publisher.chain_events(StoredEvent.from_record(record) for record in records)
         except Exception:
             log.exception("live push of %d chain events failed", len(records))
 
-    def _order_book(self) -> None:
-        from backend.web.market import open_orders, order_book
 
-        with self.sessions() as session:
-            book = order_book(open_orders(session, int(time.time()) // self.interval_seconds))
-        self.emitter.emit_order_book(book)
+def live_pushers(redis_url: str, channel: str, readings_per_s: float, sessions: sessionmaker[Session],
+                 interval_seconds: int, lookup_meter: Callable[[str], MeterInfo | None],
+                 ) -> tuple[ReadingPusher, EventPusher]:
+    """The oracle's two hooks, emitting through the Socket.IO message queue at redis_url on channel."""
+    publisher = LivePublisher(LiveEmitter(redis_url, channel=channel, readings_per_s=readings_per_s), sessions,
+                              interval_seconds)
+    return ReadingPusher(publisher, lookup_meter), EventPusher(publisher)

@@ -1,4 +1,4 @@
-"""The web app factory: config, database, chain, stores, blueprints, rate limits, Socket.IO.
+"""The web app factory: config, database, chain, stores, blueprints, rate limits, Socket.IO, the live feed.
 
 TensorFlow is never imported here or by anything the app imports; the
 forecasts reach the web as files and events.
@@ -13,8 +13,19 @@ from flask_limiter import Limiter
 from flask_socketio import SocketIO
 
 from backend.db.session import make_engine, session_factory
-from backend.web import (admin, auth, community, forecasts, frontend, health, market, openapi, readings,
-                         settlements)
+from backend.web import (
+    admin,
+    auth,
+    community,
+    forecasts,
+    frontend,
+    health,
+    live_feed,
+    market,
+    openapi,
+    readings,
+    settlements,
+)
 from backend.web.chain import ChainGateway
 from backend.web.config import Config
 from backend.web.context import WebState, close_db
@@ -61,6 +72,7 @@ def create_app(config: Config | None = None) -> Flask:
         app.register_blueprint(blueprint)
     _apply_rate_limits(app, config)
     create_socketio(app, config)
+    live_feed.install(app)  # without Redis: follow the oracle's tables, from the first request served
     return app
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Interval, IntervalEntry, Meter
+from backend.readmodel.market import all_orders, household_fills, open_orders
 from backend.web.access import require_private_access
 from backend.web.cache import TtlCache
 from backend.web.chain import ChainUnavailable
@@ -19,7 +20,7 @@ from backend.web.context import config, db, now, web_state
 from backend.web.errors import ApiError
 from backend.web.events import arg_int, household_settled
 from backend.web.forecasts import forecast_totals
-from backend.web.market import all_orders, current_interval, household_fills, open_orders
+from backend.web.market import current_interval
 from backend.web.series import Registers, registers_at, registers_at_times
 from backend.web.settlements import interval_json, interval_seconds
 from backend.web.validation import parse_address, parse_page

@@ -1,9 +1,7 @@
-"""Reading the contract events the indexer stored in chain_events.
+"""The settlement events the indexer stored in chain_events, as the settlements API reads them.
 
-The indexer stores each log's decoded arguments under their ABI names;
-integers may be JSON numbers or decimal strings (uint256), bytes32 values
-0x hex. `arg_int` reads either. Arguments are matched in SQL as text
-(the JSON value as a string), which is the same on SQLite and PostgreSQL.
+Reading their arguments (`arg_int`, `arg_matches`) is the read model's
+(backend/readmodel/args.py); they are imported here for the web's modules.
 """
 
 from __future__ import annotations
@@ -13,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from backend.db.models import ChainEvent
+from backend.readmodel.args import arg_int, arg_matches
 
 __all__ = [
     "SETTLEMENT_EVENTS",
@@ -28,31 +26,6 @@ __all__ = [
 ]
 
 SETTLEMENT_EVENTS = ("IntervalSettled", "ChunkSettled", "HouseholdSettled", "Filled")
-
-
-def arg_int(args: dict[str, Any], name: str, default: int | None = None) -> int | None:
-    """Return an integer argument stored as a JSON number or a decimal (or 0x hex) string."""
-    value = args.get(name, default)
-    if value is None or isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        return int(value, 16) if value.startswith("0x") else int(value)
-    raise ValueError(f"event argument {name} is not an integer: {value!r}")
-
-
-def arg_text(name: str) -> ColumnElement[str]:
-    """The JSON argument as SQL text, for comparisons that work on both databases.
-
-    Renders ``args ->> 'name'`` on PostgreSQL and ``CAST(JSON_EXTRACT(args,
-    '$."name"') AS VARCHAR)`` on SQLite: the expressions migration 0004
-    indexes for Filled events (orderId, household), so keep them as they are.
-    """
-    return ChainEvent.args[name].as_string()
-
-
-def arg_matches(name: str, values: Iterable[Any]) -> ColumnElement[bool]:
-    """SQL: the argument equals one of values (compared as text)."""
-    return arg_text(name).in_([str(v) for v in values])
 
 
 def event_json(event: ChainEvent) -> dict[str, Any]:

@@ -2,26 +2,22 @@
 
 The oracle (ingest, settlement) and the indexer write the database from
 other processes, which cannot reach an in-process Socket.IO. This feed
-follows the tables they append to (by their growing ids) and pushes what is
-new through the app's own SocketIO:
+follows the tables they append to (by their growing ids) and hands what is
+new to the read model's publisher (backend/readmodel/publish.py), which
+builds and emits the same events, byte for byte, as the oracle's pushes
+through Redis (backend/oracle/pushes.py).
 
-  readings        -> `reading` to the household's room and (thinned) the community
-  rejections      -> `rejection` to the admin room
-  chain_events    -> `interval_settled` (IntervalSettled), `fill` to the household (Filled),
-                     `order_book` to the community after any order event
-
-It starts with the first request of a served app (never under
-`app.testing`), from where the tables are then: history is not replayed.
-Only without Redis: with a message queue the oracle process emits these
-events itself (backend/oracle/pushes.py), and every web worker following
-the tables as well would push each one twice.
+`create_app` installs it; it starts with the first request a served app
+answers (never under `app.testing`), from where the tables are then: history
+is not replayed. Only without Redis: with a message queue the oracle process
+emits these events itself, and every web worker following the tables as well
+would push each one twice.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 
 from flask import Flask
@@ -30,8 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from backend.db.models import ChainEvent, Reading, Rejection
-from backend.web.events import arg_int
-from backend.web.live import LiveEmitter
+from backend.readmodel.emitter import LiveEmitter
+from backend.readmodel.publish import LivePublisher
 
 __all__ = ["LiveFeed", "install"]
 
@@ -39,8 +35,7 @@ log = logging.getLogger(__name__)
 
 POLL_S = 0.5
 MAX_ROWS_PER_PASS = 2000
-ORDER_EVENTS = ("OrderPlaced", "OrderClosed", "Filled")
-SIDES = {0: "bid", 1: "ask"}
+DEFAULT_INTERVAL_S = 900
 
 
 @dataclass
@@ -51,12 +46,21 @@ class _Cursor:
 
 
 class LiveFeed:
-    """One pass at a time: read the rows added since the last pass and emit them."""
+    """One pass at a time: read the rows added since the last pass and publish them."""
 
-    def __init__(self, app: Flask, emitter: LiveEmitter):
+    def __init__(self, app: Flask, publisher: LivePublisher):
         self.app = app
-        self.emitter = emitter
+        self.publisher = publisher
         self.cursor = _Cursor()
+
+    @classmethod
+    def for_app(cls, app: Flask, emitter: LiveEmitter) -> LiveFeed:
+        """A feed on the app's database, with the deployment's interval for the order book."""
+        state = app.extensions["vatio"]
+        deployment = state.config.deployment
+        interval_s = int(deployment.settings.get("intervalSeconds", DEFAULT_INTERVAL_S)) if deployment else (
+            DEFAULT_INTERVAL_S)
+        return cls(app, LivePublisher(emitter, state.sessions, interval_s))
 
     def _sessions(self):
         return self.app.extensions["vatio"].sessions
@@ -71,69 +75,23 @@ class LiveFeed:
             )
 
     def step(self) -> int:
-        """Emit what was added since the last step; return how many rows were read."""
+        """Publish what was added since the last step; return how many rows were read."""
         with self._sessions()() as session:
-            return self._readings(session) + self._rejections(session) + self._events(session)
+            readings = self._new_rows(session, Reading, "reading_id")
+            rejections = self._new_rows(session, Rejection, "rejection_id")
+            events = self._new_rows(session, ChainEvent, "event_id")
+        self.publisher.readings(readings)
+        self.publisher.rejections(rejections)
+        self.publisher.chain_events(events)
+        return len(readings) + len(rejections) + len(events)
 
-    def _readings(self, session: Session) -> int:
-        rows = list(session.scalars(select(Reading).where(Reading.id > self.cursor.reading_id)
-                                    .order_by(Reading.id).limit(MAX_ROWS_PER_PASS)))
-        if not rows:
-            return 0
-        self.cursor.reading_id = rows[-1].id
-        latest: dict[str, Reading] = {}
-        for row in rows:  # a burst (replay) sends each household's newest only: the thinning drops the rest
-            latest[row.household] = row
-        for row in latest.values():
-            self.emitter.emit_reading(row.household, {
-                "meter": row.meter, "seq": row.seq, "ts": row.ts, "producedWh": row.produced_wh,
-                "consumedWh": row.consumed_wh, "powerW": row.power_w})
-        return len(rows)
-
-    def _rejections(self, session: Session) -> int:
-        rows = list(session.scalars(select(Rejection).where(Rejection.id > self.cursor.rejection_id)
-                                    .order_by(Rejection.id).limit(MAX_ROWS_PER_PASS)))
-        if not rows:
-            return 0
-        self.cursor.rejection_id = rows[-1].id
-        for row in rows[-20:]:
-            self.emitter.emit_rejection({"id": row.id, "reason": row.reason, "meter": row.meter,
-                                         "topic": row.topic, "detail": row.detail, "receivedAt": row.received_at})
-        return len(rows)
-
-    def _events(self, session: Session) -> int:
-        rows = list(session.scalars(select(ChainEvent).where(ChainEvent.id > self.cursor.event_id)
-                                    .order_by(ChainEvent.id).limit(MAX_ROWS_PER_PASS)))
-        if not rows:
-            return 0
-        self.cursor.event_id = rows[-1].id
-        book_changed = False
-        for event in rows:
-            args = event.args
-            if event.event == "IntervalSettled":
-                self.emitter.emit_interval_settled({
-                    "intervalId": arg_int(args, "intervalId"), "readingsRoot": args.get("readingsRoot"),
-                    "clearingPrice": arg_int(args, "clearingPrice"), "tradedWh": arg_int(args, "tradedWh"),
-                    "surplusWh": arg_int(args, "surplusWh"), "coveredWh": arg_int(args, "coveredWh"),
-                    "gridImportWh": arg_int(args, "gridImportWh"), "txHash": event.tx_hash,
-                    "blockNumber": event.block_number})
-            elif event.event == "Filled" and args.get("household"):
-                self.emitter.emit_fill(args["household"], {
-                    "intervalId": arg_int(args, "intervalId"), "orderId": arg_int(args, "orderId"),
-                    "side": SIDES.get(arg_int(args, "side"), "unknown"), "amountWh": arg_int(args, "amountWh"),
-                    "value": arg_int(args, "value"), "txHash": event.tx_hash})
-            book_changed = book_changed or event.event in ORDER_EVENTS
-        if book_changed:
-            self._emit_book(session)
-        return len(rows)
-
-    def _emit_book(self, session: Session) -> None:
-        from backend.web.market import order_book, open_orders
-
-        deployment = self.app.extensions["vatio"].config.deployment
-        interval_seconds = int(deployment.settings.get("intervalSeconds", 900)) if deployment else 900
-        at = int(time.time()) // interval_seconds
-        self.emitter.emit_order_book({"intervalId": at, **order_book(open_orders(session, at))})
+    def _new_rows(self, session: Session, model, cursor_field: str) -> list:
+        """The rows of `model` past the cursor, oldest first (at most MAX_ROWS_PER_PASS); moves the cursor."""
+        rows = list(session.scalars(select(model).where(model.id > getattr(self.cursor, cursor_field))
+                                    .order_by(model.id).limit(MAX_ROWS_PER_PASS)))
+        if rows:
+            setattr(self.cursor, cursor_field, rows[-1].id)
+        return rows
 
     def run(self, stop: threading.Event) -> None:
         """Step every POLL_S until stopped; a database that is away is waited for."""
@@ -161,10 +119,9 @@ def install(app: Flask) -> None:
         with lock:
             if started:
                 return
-            state = app.extensions["vatio"]
             emitter = LiveEmitter(socketio=app.extensions["socketio"],
-                                  readings_per_s=state.config.live_readings_per_s)
-            feed = LiveFeed(app, emitter)
+                                  readings_per_s=app.extensions["vatio"].config.live_readings_per_s)
+            feed = LiveFeed.for_app(app, emitter)
             feed.start_from_now()
             stop = threading.Event()
             thread = threading.Thread(target=feed.run, args=(stop,), name="vatio-live-feed", daemon=True)

@@ -65,11 +65,11 @@ async function chooseWallet(button: HTMLButtonElement): Promise<void> {
       h("button.link", { type: "button", onclick: () => menu.remove() }, t("common.close")));
     const run = (action: () => Promise<void>) => {
       menu.remove();
-      action().catch((error) => toast(describeError(error), "error"));
+      action().catch((error) => toast(() => describeError(error), "error"));
     };
     document.body.appendChild(menu);
   } catch (error) {
-    toast(describeError(error), "error");
+    toast(() => describeError(error), "error");
   } finally {
     button.disabled = false;
   }
@@ -87,7 +87,7 @@ export function renderWallet(container: HTMLElement): void {
   const parts: HTMLElement[] = [];
   if (expected !== null && state.walletChainId !== expected) {
     parts.push(h("button.warn", { type: "button", title: t("wallet.wrongChain", { actual: state.walletChainId ?? "?", expected }),
-      onclick: () => ensureChain().catch((error) => toast(describeError(error), "error")) }, t("wallet.switchChain")));
+      onclick: () => ensureChain().catch((error) => toast(() => describeError(error), "error")) }, t("wallet.switchChain")));
   }
   const user = state.user;
   const signedIn = user && user.address.toLowerCase() === state.wallet.toLowerCase();
@@ -108,9 +108,9 @@ export function renderWallet(container: HTMLElement): void {
         await ensureChain();
         const signed = await signIn();
         restartLive();
-        toast(t("wallet.signedIn", { address: shortHex(signed.address) }), "success");
+        toast(() => t("wallet.signedIn", { address: shortHex(signed.address) }), "success");
       } catch (error) {
-        toast(describeError(error), "error");
+        toast(() => describeError(error), "error");
         button.disabled = false;
         button.textContent = t("wallet.signIn");
       }

@@ -5,7 +5,7 @@ import { api, isMissing } from "../api";
 import { h, replace } from "../dom";
 import { energy, power, price, shortHex, time } from "../format";
 import { t } from "../i18n";
-import { type LiveReading, onLive } from "../live";
+import { type LiveIntervalSettled, type LiveReading, onLive } from "../live";
 import type { Cleanup } from "../router";
 import { bandDatasets, barChart, COLORS, type Point, timeChart } from "../ui/charts";
 import { card, empty, fill, stat } from "../ui/parts";
@@ -43,7 +43,6 @@ export interface ForecastSeries {
 }
 
 interface SeriesPoint { start: number; producedWh: number | null; consumedWh: number | null }
-interface Clearing { intervalId: number; clearingPrice: number; tradedWh: number; gridImportWh: number }
 interface Outlook { issuedAt: number | null; shortHouseholds: { household: string; totalDeficitWh: number }[]; shortHouseholdsTotal?: number }
 
 const LIVE_WINDOW_S = 300;
@@ -214,7 +213,7 @@ export function dashboardPage(root: HTMLElement): Cleanup {
 
   const power = new LivePower();
   let summaryTimer: number | undefined;
-  stops.push(onLive("reading", (reading: LiveReading) => {
+  stops.push(onLive("reading", (reading) => {
     latest.textContent = t("dash.latestReading", { household: shortHex(reading.household), time: time(reading.ts) });
     const rates = power.add(reading);
     if (rates) liveNow = rates;
@@ -230,7 +229,7 @@ export function dashboardPage(root: HTMLElement): Cleanup {
   }));
 
   const refreshClearing = fill(clearingBox, async () => {
-    const { items } = await api<{ items: Clearing[] }>("/api/market/clearing?limit=48");
+    const { items } = await api<{ items: LiveIntervalSettled[] }>("/api/market/clearing?limit=48");
     const traded = items.filter((item) => item.clearingPrice > 0).reverse();
     if (!traded.length) return empty(t("dash.noClearing"));
     const canvas = h("canvas");

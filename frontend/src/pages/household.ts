@@ -8,7 +8,7 @@ import { config } from "../config";
 import { h, replace } from "../dom";
 import { dateTime, energy, ether, euro, power, price, shortHex, time } from "../format";
 import { hasMessage, t } from "../i18n";
-import { type LiveReading, onLive } from "../live";
+import { type LiveFill, onLive } from "../live";
 import { type Cleanup, navigate } from "../router";
 import { state } from "../store";
 import { COLORS, type Point, timeChart } from "../ui/charts";
@@ -29,7 +29,8 @@ interface Detail {
     settlement: { creditedWh: number; burnedWh: number; gridImportWh: number } | null }[];
 }
 
-interface Fill { intervalId: number; orderId: number; auto: boolean; side: string; amountWh: number; value: number; txHash: string }
+/** GET /api/households/<a>/fills: the live `fill` payloads, with their cursor id. */
+type Fill = LiveFill & { id: number };
 /** GET /api/households/<a>/recommendations: the advice and the orders it suggests (ready for the order form). */
 interface Recommendations {
   advice: { sellWindows: unknown[]; buyWindows: unknown[] } | null;
@@ -184,15 +185,15 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
         validFrom: String(order.validFrom), validTo: String(order.validTo) })}`) }, t("home.placeSuggested")))));
   });
 
-  stops.push(onLive("reading", (reading: LiveReading) => {
+  stops.push(onLive("reading", (reading) => {
     if (reading.household.toLowerCase() !== address.toLowerCase()) return;
     replace(liveBox,
       stat(t("home.livePower"), power(reading.powerW), t("home.meter", { meter: shortHex(meter || reading.meter) }), "live-power"),
       h("p.note", { dataset: { testid: "last-reading" } }, t("home.lastReading", { seq: reading.seq, time: time(reading.ts) })));
   }));
-  stops.push(onLive("fill", (payload: Fill) => {
-    toast(t("home.newFill", { side: payload.side === "bid" ? t("common.bid") : t("common.ask"), amount: energy(payload.amountWh),
-      price: euro(payload.value) }), "success");
+  stops.push(onLive("fill", (payload) => {
+    toast(() => t("home.newFill", { side: payload.side === "bid" ? t("common.bid") : t("common.ask"),
+      amount: energy(payload.amountWh), price: euro(payload.value) }), "success");
     void refreshFills();
     void refreshBalances();
   }));

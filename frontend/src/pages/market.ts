@@ -10,7 +10,7 @@ import { config } from "../config";
 import { append, h, replace } from "../dom";
 import { energy, euro, parseEuro, parseKwhToWh, price, toDecimalText, tooPrecise } from "../format";
 import { type MessageKey, t } from "../i18n";
-import { onLive } from "../live";
+import { type BookLevel, type LiveIntervalSettled, type LiveOrderBook, onLive } from "../live";
 import type { Cleanup } from "../router";
 import { signedInHousehold, state } from "../store";
 import { card, empty, field, fill, formMessage, table } from "../ui/parts";
@@ -19,9 +19,6 @@ import { sendTransaction } from "../wallet/wallet";
 
 type Side = "bid" | "ask";
 
-interface BookLevel { price: number; amountWh: number; orders: number }
-interface Book { intervalId: number; bids: BookLevel[]; asks: BookLevel[] }
-interface Clearing { intervalId: number; clearingPrice: number; tradedWh: number; surplusWh: number; gridImportWh: number }
 
 export interface OrderInput { side: Side; amountText: string; priceText: string; intervalsText: string }
 export interface ValidOrder { side: Side; amountWh: bigint; limitPrice: bigint; intervals: bigint; escrow: bigint; valueAtLimit: bigint }
@@ -56,7 +53,7 @@ export function validateOrder(input: OrderInput, tariffs: Tariffs, balances: Bal
   return { side: input.side, amountWh, limitPrice, intervals, escrow, valueAtLimit: (amountWh * limitPrice) / 1000n };
 }
 
-function bookTable(book: Book): HTMLElement {
+function bookTable(book: LiveOrderBook): HTMLElement {
   if (!book.bids.length && !book.asks.length) return empty(t("market.noBook"));
   const side = (title: string, levels: BookLevel[], testId: string) => h("div", null, h("h3", null, title),
     levels.length ? table([t("common.price"), t("common.amount"), ""],
@@ -273,9 +270,9 @@ export function marketPage(root: HTMLElement, params: Record<string, string>): C
       return myOrdersTable(orders, now, refreshAll);
     });
   };
-  const refreshBook = fill(bookBox, async () => bookTable(await api<Book>("/api/market/book")));
+  const refreshBook = fill(bookBox, async () => bookTable(await api<LiveOrderBook>("/api/market/book")));
   const refreshClearing = fill(clearingBox, async () => {
-    const { items } = await api<{ items: Clearing[] }>("/api/market/clearing?limit=20");
+    const { items } = await api<{ items: LiveIntervalSettled[] }>("/api/market/clearing?limit=20");
     if (!items.length) return empty(t("dash.noClearing"));
     return table([t("common.interval"), t("common.price"), t("market.traded"), t("common.surplus"), t("market.gridImport")],
       items.map((item) => [`#${item.intervalId}`, item.clearingPrice ? price(item.clearingPrice) : "—", energy(item.tradedWh),
@@ -297,7 +294,7 @@ export function marketPage(root: HTMLElement, params: Record<string, string>): C
   ]);
   refreshOrders();
 
-  stops.push(onLive("order_book", (book: Book) => replace(bookBox, bookTable(book))));
+  stops.push(onLive("order_book", (book) => replace(bookBox, bookTable(book))));
   stops.push(onLive("interval_settled", () => { void refreshClearing(); refreshAll(); }));
   stops.push(onLive("fill", () => refreshOrders()));
   return () => stops.forEach((stop) => stop());

@@ -1,6 +1,7 @@
 // Progress of each wallet transaction, in words, in a panel every page shares.
 import { h } from "../dom";
 import { shortHex } from "../format";
+import { onLangChange } from "../i18n";
 
 export type TxState = "checking" | "signing" | "sent" | "confirmed" | "failed";
 
@@ -36,10 +37,18 @@ export function startTx(initial: string): TxProgress {
   };
 }
 
-/** A short message that goes away by itself (fills, sign-in, errors outside a form). */
-export function toast(message: string, kind: "info" | "error" | "success" = "info"): void {
+/**
+ * A short message that goes away by itself (fills, sign-in, errors outside a form). `message` builds the text from
+ * the message catalogues (t, describeError): it runs again when the language changes while the toast is shown.
+ */
+export function toast(message: () => string, kind: "info" | "error" | "success" = "info"): void {
+  const text = h("span.tx-text", null, message());
   const item = h("div.tx-item.toast", { dataset: { state: kind === "error" ? "failed" : kind === "success" ? "confirmed" : "sent" } },
-    h("span.tx-text", null, message));
+    text);
+  const stopTranslating = onLangChange(() => { text.textContent = message(); });
   panel().prepend(item);
-  setTimeout(() => item.remove(), kind === "error" ? 15_000 : 8_000);
+  setTimeout(() => {
+    stopTranslating();
+    item.remove();
+  }, kind === "error" ? 15_000 : 8_000);
 }

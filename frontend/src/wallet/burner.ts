@@ -8,6 +8,7 @@ import {
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { communityChain, contract, publicClient } from "../chain";
 import { config } from "../config";
+import { t } from "../i18n";
 
 const STORAGE_KEY = "vatio.burnerKey";
 const GAS_FUNDING = parseEther("100");
@@ -33,7 +34,7 @@ export function burnerAllowed(): boolean {
 }
 
 export function createBurner(): { provider: EIP1193Provider; address: Address } {
-  if (!burnerAllowed()) throw new Error("burner wallets exist only on local test chains");
+  if (!burnerAllowed()) throw new Error(t("wallet.burnerLocalOnly"));
   const account = privateKeyToAccount(storedKey());
   const chain = communityChain();
   const wallet = createWalletClient({ account, chain, transport: http(config().rpcUrl ?? undefined) });
@@ -62,7 +63,7 @@ export function createBurner(): { provider: EIP1193Provider; address: Address } 
       case "wallet_switchEthereumChain": {
         const wanted = Number((args[0] as { chainId: string }).chainId);
         if (wanted === chain.id) return null;
-        throw new ProviderRpcError(4902, `the burner wallet only knows chain ${chain.id}`);
+        throw new ProviderRpcError(4902, t("wallet.burnerOtherChain", { chainId: chain.id }));
       }
       case "wallet_addEthereumChain":
         return null;

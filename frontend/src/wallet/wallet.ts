@@ -42,7 +42,7 @@ export async function connectWallet(choice: WalletChoice): Promise<void> {
     name = choice.info.name;
   }
   const accounts = (await next.request({ method: "eth_requestAccounts" })) as string[];
-  if (!accounts.length) throw new Error("the wallet gave no account");
+  if (!accounts.length) throw new Error(t("wallet.noAccount"));
   provider = next;
   listen(next);
   const chainId = Number(await next.request({ method: "eth_chainId" }));
@@ -50,9 +50,9 @@ export async function connectWallet(choice: WalletChoice): Promise<void> {
   update({ wallet, walletName: name, walletChainId: chainId, burner: choice === "burner" });
   localStorage.setItem(CHOICE_KEY, choice === "burner" ? "burner" : choice.info.rdns);
   if (choice === "burner") {
-    toast(t("wallet.burnerFunding"));
+    toast(() => t("wallet.burnerFunding"));
     await fundBurner(next, wallet);
-    toast(t("wallet.burnerFunded", { address: wallet }), "success");
+    toast(() => t("wallet.burnerFunded", { address: wallet }), "success");
   }
   await refreshSession();
 }

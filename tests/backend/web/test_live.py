@@ -7,9 +7,8 @@ import time
 
 from web_helpers import REDIS_URL, sign_in, signed_in_socket
 
+from backend.readmodel.emitter import LiveEmitter, Throttle, household_room
 from backend.web.app import socketio_of
-from backend.web.live import LiveEmitter, Throttle, household_room
-
 
 
 def _events(client, name: str) -> list:
@@ -72,10 +71,10 @@ def test_readings_are_thinned_per_household_room(app, community):
     alice = _connect(app, community.alice)
     alice.get_received()
     live = LiveEmitter(socketio=socketio_of(app), readings_per_s=2)
-    sent = [live.emit_reading(community.alice.address, {"seq": seq, "powerW": 5}) for seq in range(5)]
+    sent = [live.emit_reading({"household": community.alice.address, "seq": seq, "powerW": 5}) for seq in range(5)]
     assert sent == [True, False, False, False, False]
     time.sleep(0.55)
-    assert live.emit_reading(community.alice.address, {"seq": 9, "powerW": 5})
+    assert live.emit_reading({"household": community.alice.address, "seq": 9, "powerW": 5})
     readings = _events(alice, "reading")
     # each passing reading reaches Alice twice: in her household room and in the community room
     assert [r["seq"] for r in readings] == [0, 0, 9, 9]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from web_helpers import add_event, add_meter, add_reading, sign_in
 
 from backend.db.models import Rejection
+from backend.readmodel.emitter import LiveEmitter
 from backend.web.app import socketio_of
-from backend.web.live import LiveEmitter
 from backend.web.live_feed import LiveFeed
 
 
@@ -32,7 +32,7 @@ def test_new_rows_are_pushed_once_and_history_is_not_replayed(app, community, se
         add_meter(session, alice, meter)
         add_reading(session, alice, meter, 1, 1_000, 10, 20)  # before the feed started: not pushed
         session.commit()
-    feed = LiveFeed(app, LiveEmitter(socketio=socketio_of(app), readings_per_s=1000))
+    feed = LiveFeed.for_app(app, LiveEmitter(socketio=socketio_of(app), readings_per_s=1000))
     feed.start_from_now()
     anonymous, household, admin = _connect(app), _connect(app, community.alice), _connect(app, community.admin)
 
@@ -60,15 +60,16 @@ def test_new_rows_are_pushed_once_and_history_is_not_replayed(app, community, se
     assert heard["anonymous"]["interval_settled"][0]["clearingPrice"] == 80_000
     assert heard["anonymous"]["order_book"][-1]["asks"] == [{"price": 80_000, "amountWh": 30, "orders": 1}]
     assert "fill" not in heard["anonymous"] and "rejection" not in heard["anonymous"]
-    assert heard["alice"]["fill"] == [{"intervalId": 7, "orderId": 1, "side": "ask", "amountWh": 20, "value": 1600,
-                                       "txHash": "0x" + f"{2:064x}"}]
-    assert [r["reason"] for r in heard["admin"]["rejection"]] == ["bad_json"]
+    assert heard["alice"]["fill"] == [{"intervalId": 7, "orderId": 1, "auto": False, "side": "ask", "amountWh": 20,
+                                       "value": 1600, "blockNumber": 6, "txHash": "0x" + f"{2:064x}"}]
+    assert heard["admin"]["rejection"] == [{"reason": "bad_json", "meter": None, "topic": "vatio/x/meters/y/readings",
+                                            "detail": "not JSON", "receivedAt": 1_121}]
 
     assert feed.step() == 0  # nothing new: nothing pushed again
     assert _heard(anonymous) == {}
 
 
-def test_the_feed_starts_only_for_a_served_app_without_redis(make_app, community):
+def test_create_app_starts_the_feed_only_for_a_served_app_without_redis(make_app, community):
     from web_helpers import REDIS_URL
 
     tested = make_app()

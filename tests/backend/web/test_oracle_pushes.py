@@ -10,10 +10,9 @@ from web_helpers import REDIS_URL, signed_in_socket
 from backend.db.session import session_factory
 from backend.meters.simulator import payload, topic
 from backend.oracle.ingest import Ingester, Message
-from backend.oracle.pushes import EventPusher, ReadingPusher
+from backend.oracle.pushes import live_pushers
 from backend.oracle.readings import MeterDomain, MeterReading, sign_reading
 from backend.oracle.registry_cache import RegistryCache
-from backend.web.live import LiveEmitter
 
 COMMUNITY = "pushes"
 
@@ -45,7 +44,9 @@ def test_stored_readings_and_rejections_reach_the_right_rooms(redis_server, comm
         outcomes = ingester.process(messages)
         assert [o.status for o in outcomes] == ["stored", "rejected"]
 
-        ReadingPusher(LiveEmitter(REDIS_URL, channel=channel), registry.lookup)(messages, outcomes)
+        reading_pusher, _ = live_pushers(REDIS_URL, channel, 2.0, session_factory(migrated_engine), 900,
+                                         registry.lookup)
+        reading_pusher(messages, outcomes)
 
         readings = _wait_for(alice_heard, "reading")
         assert readings[0]["household"] == community.alice.address
@@ -63,7 +64,7 @@ def test_settled_intervals_fills_and_the_order_book_follow_indexed_events(redis_
     alice, alice_heard = signed_in_socket(base_url, community.alice)
     bob, bob_heard = signed_in_socket(base_url, community.bob)
     try:
-        pusher = EventPusher(LiveEmitter(REDIS_URL, channel=channel), session_factory(migrated_engine), 900)
+        _, pusher = live_pushers(REDIS_URL, channel, 2.0, session_factory(migrated_engine), 900, lambda meter: None)
         record = {"blockNumber": 7, "blockHash": "0x" + "11" * 32, "txHash": "0x" + "22" * 32, "logIndex": 0,
                   "contract": community.deployment.address("EnergyMarket"), "contractName": "EnergyMarket"}
         pusher([
@@ -74,9 +75,10 @@ def test_settled_intervals_fills_and_the_order_book_follow_indexed_events(redis_
              "args": {"intervalId": "5", "clearingPrice": "100000", "tradedWh": "40"}},
         ])
         settled = _wait_for(bob_heard, "interval_settled")
-        assert settled[0]["intervalId"] == "5" and settled[0]["txHash"] == record["txHash"]
-        assert _wait_for(alice_heard, "fill")[0]["amountWh"] == "40"
-        assert _wait_for(bob_heard, "order_book")  # the book changed with the fill
+        assert settled[0]["intervalId"] == 5 and settled[0]["txHash"] == record["txHash"]  # numbers, not strings
+        fill = _wait_for(alice_heard, "fill")[0]
+        assert (fill["side"], fill["amountWh"], fill["value"], fill["auto"]) == ("ask", 40, 4000, True)
+        assert _wait_for(bob_heard, "order_book")[0]["intervalId"] == int(time.time()) // 900  # the fill moved it
         time.sleep(0.3)
         assert not [e for e, _ in bob_heard if e == "fill"]  # Alice's fill stays in Alice's room
     finally:

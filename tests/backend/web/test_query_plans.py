@@ -9,8 +9,8 @@ from sqlalchemy import insert, select, text
 from web_helpers import add_meter, add_reading
 
 from backend.db.models import ChainEvent
-from backend.web.events import arg_text
-from backend.web.market import fills_of_orders
+from backend.readmodel.args import arg_text
+from backend.readmodel.market import fills_of_orders
 from backend.web.series import registers_at, registers_at_times
 
 
