@@ -12,15 +12,14 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from backend.chain.anvil import REPO_ROOT, free_port
+from backend.paths import REPO_ROOT
+from backend.processes import free_port, kill_process_group, stop_process_group, tcp_answers
 
 MOSQUITTO_CONFIG = REPO_ROOT / "config" / "mosquitto.conf"
 
@@ -30,15 +29,6 @@ def broker_address(url: str) -> tuple[str, int]:
     if parsed.scheme not in ("mqtt", "tcp") or not parsed.hostname:
         raise ValueError(f"broker URL must look like mqtt://host:port, got {url!r}")
     return parsed.hostname, parsed.port or 1883
-
-
-def tcp_answers(host: str, port: int, timeout: float = 1.0) -> bool:
-    """True when something accepts TCP connections at host:port."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def broker_answers(url: str, timeout: float = 1.0) -> bool:
@@ -60,19 +50,11 @@ class MosquittoBroker:
 
     def stop(self) -> None:
         """SIGTERM lets Mosquitto write its persistence file before exiting."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process_group(self.process)
 
     def kill(self) -> None:
         """A crash: no chance to save anything."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        kill_process_group(self.process)
 
 
 def start_mosquitto(state_dir: Path, port: int | None = None, timeout: float = 10.0) -> MosquittoBroker:

@@ -4,11 +4,18 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
+
+from backend.settings import (
+    DemoSettings,
+    DeploySettings,
+    OracleSettings,
+    SettingsError,
+    SimulatorSettings,
+)
 
 
 class LazyGroup(click.Group):
@@ -48,38 +55,55 @@ def main() -> None:
     """Vatio: a peer-to-peer energy market for energy communities."""
 
 
-def deployment_option(function):
-    return click.option("--deployment", "deployment_path", envvar="VATIO_DEPLOYMENT",
-                        type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-                        help="Deployment file (or $VATIO_DEPLOYMENT); default deployments/<chainId>.json.")(function)
-
-
-def load_deployment_for(web3, deployment_path: Path | None):
-    """The deployment file given, else the repo's one for the node's chain id."""
-    from backend.chain.deploy import Deployment, load_deployment
-
-    if deployment_path is not None:
-        deployment = Deployment.read(deployment_path)
-        if deployment.chain_id != web3.eth.chain_id:
-            raise click.ClickException(f"{deployment_path} is for chain {deployment.chain_id}, "
-                                       f"the node is on chain {web3.eth.chain_id}")
-        return deployment
+def read_settings(settings_class, **given):
+    """The process's settings from the options `given` and the VATIO_* variables; a bad value stops the command."""
     try:
-        return load_deployment(web3.eth.chain_id)
-    except FileNotFoundError as error:
+        return settings_class.from_env(**given)
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def deployment_option(function):
+    return click.option("--deployment", "deployment", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                        default=None, show_default="$VATIO_DEPLOYMENT or <deployments>/<chainId>.json",
+                        help="Deployment file ($VATIO_DEPLOYMENTS_DIR moves the folder).")(function)
+
+
+def rpc_url_option(function):
+    return click.option("--rpc-url", default=None, show_default="$VATIO_RPC_URL or http://127.0.0.1:8545")(function)
+
+
+def broker_option(function):
+    return click.option("--broker", "mqtt_url", default=None,
+                        show_default="$VATIO_MQTT_URL or mqtt://127.0.0.1:1883")(function)
+
+
+def connect(settings):
+    """A Web3 on the settings' node, and the community's deployment there."""
+    from web3 import Web3
+
+    web3 = Web3(Web3.HTTPProvider(settings.rpc_url))
+    if not web3.is_connected():
+        raise click.ClickException(f"no JSON-RPC node answers at {settings.rpc_url}")
+    try:
+        return web3, settings.load_deployment(web3.eth.chain_id)
+    except SettingsError as error:
         raise click.ClickException(str(error)) from error
 
 
 @main.command()
 @click.option("--port", default=8545, show_default=True)
-@click.option("--state", "state_file", type=click.Path(path_type=Path), default=Path("var/chain/anvil-state.json"),
-              show_default=True, help="Chain state, loaded at start and saved on exit.")
-def chain(port: int, state_file: Path) -> None:
+@click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              show_default="<var>/chain/anvil-state.json", help="Chain state, loaded at start and saved on exit.")
+def chain(port: int, state_file: Path | None) -> None:
     """Run a persistent local Anvil chain until Ctrl-C."""
     import signal
     import threading
 
     from backend.chain.anvil import keep_clock_moving, start_anvil
+    from backend.paths import absolute, var_dir
+
+    state_file = absolute(state_file) if state_file is not None else var_dir() / "chain" / "anvil-state.json"
 
     # SIGTERM must stop Anvil too (it runs in its own process group), and save its state.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -97,12 +121,11 @@ def chain(port: int, state_file: Path) -> None:
 
 
 @main.command()
-@click.option("--rpc-url", default=lambda: os.environ.get("VATIO_RPC_URL", "http://127.0.0.1:8545"),
-              show_default="$VATIO_RPC_URL or http://127.0.0.1:8545")
-@click.option("--private-key", envvar="VATIO_DEPLOYER_KEY", default=None,
+@rpc_url_option
+@click.option("--private-key", default=None,
               help="Deployer key (or $VATIO_DEPLOYER_KEY). Local chains default to Anvil's first account.")
 @click.option("--keystore", type=click.Path(exists=True, path_type=Path), default=None)
-@click.option("--password", envvar="VATIO_KEYSTORE_PASSWORD", default=None)
+@click.option("--password", default=None, help="The keystore's password (or $VATIO_KEYSTORE_PASSWORD).")
 @click.option("--interval-seconds", default=900, show_default=True)
 @click.option("--retail-price", default=200_000, show_default=True, help="Payment units per kWh (6 decimals).")
 @click.option("--feed-in-price", default=50_000, show_default=True)
@@ -114,32 +137,34 @@ def deploy(rpc_url, private_key, keystore, password, interval_seconds, retail_pr
 
     from backend.chain.deploy import CommunitySettings, deploy_community, resolve_account
 
-    web3 = Web3(Web3.HTTPProvider(rpc_url))
+    settings = read_settings(DeploySettings, rpc_url=rpc_url, deployer_key=private_key, keystore_password=password)
+    web3 = Web3(Web3.HTTPProvider(settings.rpc_url))
     if not web3.is_connected():
-        raise click.ClickException(f"no JSON-RPC node answers at {rpc_url}")
+        raise click.ClickException(f"no JSON-RPC node answers at {settings.rpc_url}")
     chain_id = web3.eth.chain_id
     try:
-        account = resolve_account(private_key, keystore, password, chain_id)
-        settings = CommunitySettings(interval_seconds=interval_seconds, retail_price=retail_price,
-                                     feed_in_price=feed_in_price, oracle=oracle, euro=euro)
-        deployment = deploy_community(web3, account, settings, progress=lambda n: click.echo(f"deploying {n}"))
+        account = resolve_account(settings.deployer_key, keystore, settings.keystore_password, chain_id)
+        community = CommunitySettings(interval_seconds=interval_seconds, retail_price=retail_price,
+                                      feed_in_price=feed_in_price, oracle=oracle, euro=euro)
+        deployment = deploy_community(web3, account, community, progress=lambda n: click.echo(f"deploying {n}"))
     except ValueError as error:
         raise click.ClickException(str(error)) from error
-    path = deployment.save()
+    path = deployment.save(settings.deployments_dir)
     click.echo(json.dumps({name: c["address"] for name, c in deployment.contracts.items()}, indent=2))
     click.echo(f"written {path}")
 
 
 @main.command()
-@click.option("--port", default=8545, show_default=True, help="The chain's JSON-RPC port.")
-@click.option("--web-port", default=5000, show_default=True)
+@click.option("--port", default=DemoSettings.chain_port, show_default=True, help="The chain's JSON-RPC port.")
+@click.option("--web-port", default=DemoSettings.web_port, show_default=True)
 @click.option("--exit-after-setup", is_flag=True, help="Deploy, print, and stop (for smoke tests).")
 def demo(port: int, web_port: int, exit_after_setup: bool) -> None:
-    """Everything, one command: chain, broker, oracle, simulated meters, web app."""
+    """Everything, one command: chain, broker, oracle, simulated meters, web app; state under $VATIO_VAR_DIR."""
     from backend.demo import run_demo
 
+    settings = read_settings(DemoSettings, chain_port=port, web_port=web_port)
     try:
-        run_demo(port=port, web_port=web_port, exit_after_setup=exit_after_setup, progress=click.echo)
+        run_demo(settings, exit_after_setup=exit_after_setup, progress=click.echo)
     except (RuntimeError, TimeoutError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from error
 
@@ -149,122 +174,73 @@ def demo(port: int, web_port: int, exit_after_setup: bool) -> None:
 @click.option("--port", default=5000, show_default=True)
 def serve(host: str, port: int) -> None:
     """Run the web app (JSON API, Socket.IO) until Ctrl-C; settings from the VATIO_* variables."""
-    from backend.web.app import create_app, run_server
-    from backend.web.config import ConfigError
+    import os
 
-    os.environ.setdefault("VATIO_SIWE_DOMAINS", f"localhost:{port},127.0.0.1:{port}")
+    from backend.web.app import create_app, run_server
+    from backend.web.config import Config
+
+    # Sign-in messages name the host the browser sees: by default, this port.
+    environ = {"VATIO_SIWE_DOMAINS": f"localhost:{port},127.0.0.1:{port}", **os.environ}
     try:
-        app = create_app()
-    except ConfigError as error:
+        app = create_app(Config.from_env(environ))
+    except SettingsError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"Vatio web at http://{host}:{port}/ (API docs: /api/docs)")
     run_server(app, host=host, port=port)
 
 
 @main.group(invoke_without_command=True)
-@click.option("--community", default="demo", show_default=True)
-@click.option("--broker", default=lambda: os.environ.get("VATIO_MQTT_URL", "mqtt://127.0.0.1:1883"),
-              show_default="$VATIO_MQTT_URL or mqtt://127.0.0.1:1883")
-@click.option("--rpc-url", default=lambda: os.environ.get("VATIO_RPC_URL", "http://127.0.0.1:8545"),
-              show_default="$VATIO_RPC_URL or http://127.0.0.1:8545")
-@click.option("--database-url", envvar="VATIO_DATABASE_URL", default=None, help="Default: SQLite in var/.")
+@click.option("--community", default=OracleSettings.community, show_default=True)
+@broker_option
+@rpc_url_option
+@click.option("--database-url", default=None, show_default="$VATIO_DATABASE_URL or sqlite:///<var>/vatio.db")
 @click.option("--share-group", default=None, help="MQTT 5 shared subscription group, to split meters over oracles.")
-@click.option("--client-id", default=None, help="MQTT client id; the persistent session is keyed on it.")
-@click.option("--settle/--no-settle", default=True, show_default=True,
+@click.option("--client-id", default=None, show_default="vatio-oracle-<community>",
+              help="MQTT client id; the persistent session is keyed on it.")
+@click.option("--settle/--no-settle", default=OracleSettings.settle, show_default=True,
               help="Close, settle and archive intervals (one oracle per community does).")
-@click.option("--index/--no-index", default=True, show_default=True, help="Follow contract events into the DB.")
-@click.option("--grace", "grace_s", default=60, show_default=True, help="Seconds after an interval ends before it closes.")
-@click.option("--confirmations", default=1, show_default=True, help="Blocks a settlement needs before it counts.")
-@click.option("--archive-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=lambda: os.environ.get("VATIO_ARCHIVE_DIR", "var/archive"),
-              show_default="$VATIO_ARCHIVE_DIR or var/archive")
-@click.option("--oracle-key", envvar="VATIO_ORACLE_KEY", default=None,
+@click.option("--index/--no-index", default=OracleSettings.index, show_default=True,
+              help="Follow contract events into the DB.")
+@click.option("--grace", "grace_s", default=OracleSettings.grace_s, show_default=True,
+              help="Seconds after an interval ends before it closes.")
+@click.option("--confirmations", default=OracleSettings.confirmations, show_default=True,
+              help="Blocks a settlement needs before it counts.")
+@click.option("--archive-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              show_default="$VATIO_ARCHIVE_DIR or <var>/archive")
+@click.option("--oracle-key", default=None,
               help="Key holding ORACLE_ROLE (or $VATIO_ORACLE_KEY). Local chains default to Anvil's first account.")
-@click.option("--redis-url", envvar="VATIO_REDIS_URL", default=None,
+@click.option("--redis-url", default=None,
               help="Socket.IO message queue for live pushes to the web app (or $VATIO_REDIS_URL); none: no pushes.")
 @deployment_option
 @click.pass_context
-def oracle(ctx, community, broker, rpc_url, database_url, share_group, client_id, settle, index, grace_s,
-           confirmations, archive_dir, oracle_key, redis_url, deployment_path):
+def oracle(ctx, **options):
     """The meter oracle: verify signed readings from MQTT, store them, and settle each interval on-chain."""
-    ctx.obj = {"database_url": database_url}
+    settings = read_settings(OracleSettings, **options)
+    ctx.obj = settings
     if ctx.invoked_subcommand is not None:
         return
     import logging
-    import signal
-    import threading
 
-    from web3 import Web3
-
-    from backend.chain.deploy import resolve_account
-    from backend.chain.indexer import Indexer
-    from backend.db.migrate import upgrade
-    from backend.db.session import make_engine, session_factory
-    from backend.oracle.ingest import Ingester
-    from backend.oracle.readings import MeterDomain
-    from backend.oracle.registry_cache import RegistryCache
-    from backend.oracle.runner import Settler, SettlerSettings, start_thread
-    from backend.oracle.service import OracleService
+    from backend.oracle.runner import OracleCannotStart, build_oracle
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    web3 = Web3(Web3.HTTPProvider(rpc_url))
-    if not web3.is_connected():
-        raise click.ClickException(f"no JSON-RPC node answers at {rpc_url}")
-    deployment = load_deployment_for(web3, deployment_path)
-    upgrade(database_url)
-    sessions = session_factory(make_engine(database_url))
-    registry = RegistryCache(web3, deployment)
-    domain = MeterDomain(deployment.chain_id, deployment.address("CommunityRegistry"))
-    ingester = Ingester(sessions, domain, community, registry.lookup)
-    reading_pusher = event_pusher = None
-    if redis_url:
-        from backend.oracle.pushes import EventPusher, ReadingPusher
-        from backend.web.live import LiveEmitter
-
-        emitter = LiveEmitter(redis_url, channel=os.environ.get("VATIO_SOCKETIO_CHANNEL", "vatio"),
-                              readings_per_s=float(os.environ.get("VATIO_LIVE_READINGS_PER_S", "2")))
-        reading_pusher = ReadingPusher(emitter, registry.lookup)
-        event_pusher = EventPusher(emitter, sessions, deployment.settings["intervalSeconds"])
-    service = OracleService(ingester, broker, client_id=client_id or f"vatio-oracle-{community}",
-                            share_group=share_group, on_committed=reading_pusher)
-    stop = threading.Event()
-    threads = []
-    if settle:
-        try:
-            account = resolve_account(oracle_key, None, None, deployment.chain_id)
-        except ValueError as error:
-            raise click.ClickException(f"settling needs the oracle key: {error}") from error
-        settler = Settler(sessions, web3, deployment, account,
-                          SettlerSettings(grace_s=grace_s, confirmations=confirmations, archive_dir=archive_dir))
-        threads.append(start_thread("oracle-settler", settler.run, stop))
-    if index:
-        indexer = Indexer(web3, deployment, sessions, on_events=event_pusher)
-        threads.append(start_thread("oracle-indexer", indexer.run, stop))
-    service.start()
-    click.echo(f"oracle for community {community!r}: {len(registry.meters)} meters known"
-               f"{', settling' if settle else ''}{', indexing' if index else ''}; Ctrl-C stops")
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        while not stop.wait(10):
-            click.echo(f"stored {service.stored}, rejected {service.rejected}, duplicates {service.duplicates}")
-    except KeyboardInterrupt:
-        stop.set()
-    finally:
-        service.stop()
-        for thread in threads:
-            thread.join(timeout=30)
+        built = build_oracle(settings)
+    except OracleCannotStart as error:
+        raise click.ClickException(str(error)) from error
+    built.run(report=click.echo)
 
 
 @oracle.command("stats")
 @click.pass_obj
-def oracle_stats(obj):
+def oracle_stats(settings: OracleSettings):
     """Readings stored and rejections per reason."""
     from sqlalchemy import func, select
 
     from backend.db.models import Reading, rejection_counts
     from backend.db.session import make_engine, session_factory
 
-    with session_factory(make_engine(obj["database_url"]))() as session:
+    with session_factory(make_engine(settings.database_url))() as session:
         readings = session.scalar(select(func.count()).select_from(Reading))
         counts = rejection_counts(session)
     click.echo(f"readings stored: {readings}")
@@ -279,10 +255,8 @@ def oracle_stats(obj):
 @click.option("--days", default=1, show_default=True, help="Days of history to replay before following the clock.")
 @click.option("--seed", default=1, show_default=True)
 @click.option("--community", default="demo", show_default=True)
-@click.option("--broker", default=lambda: os.environ.get("VATIO_MQTT_URL", "mqtt://127.0.0.1:1883"),
-              show_default="$VATIO_MQTT_URL or mqtt://127.0.0.1:1883")
-@click.option("--rpc-url", default=lambda: os.environ.get("VATIO_RPC_URL", "http://127.0.0.1:8545"),
-              show_default="$VATIO_RPC_URL or http://127.0.0.1:8545")
+@broker_option
+@rpc_url_option
 @click.option("--reading-seconds", default=60, show_default=True)
 @click.option("--register", is_flag=True, help="Register the simulated households and meters on the (local) chain.")
 @click.option("--follow/--no-follow", default=True, show_default=True,
@@ -291,23 +265,20 @@ def oracle_stats(obj):
               help="Save the meters' registers and seq here, and continue from them on the next run.")
 @click.option("--demo", is_flag=True, help="The demo's meters: the first five belong to the printed Anvil accounts.")
 @deployment_option
-def simulate(households, speed, days, seed, community, broker, rpc_url, reading_seconds, register, follow,
-             state_file, demo, deployment_path):
+def simulate(households, speed, days, seed, community, mqtt_url, rpc_url, reading_seconds, register, follow,
+             state_file, demo, deployment):
     """Simulated meters: real household profiles, signed readings over MQTT."""
     import time
 
     from tqdm import tqdm
-    from web3 import Web3
 
     from backend.meters.mqtt import MeterPublisher
     from backend.meters.registration import register_meters
     from backend.meters.simulator import MeterStateFile, make_meters, profile_clock, run_simulation
-    from backend.oracle.readings import MeterDomain
+    from backend.protocol.readings import MeterDomain
 
-    web3 = Web3(Web3.HTTPProvider(rpc_url))
-    if not web3.is_connected():
-        raise click.ClickException(f"no JSON-RPC node answers at {rpc_url}")
-    deployment = load_deployment_for(web3, deployment_path)
+    settings = read_settings(SimulatorSettings, mqtt_url=mqtt_url, rpc_url=rpc_url, deployment=deployment)
+    web3, deployment = connect(settings)
     domain = MeterDomain(deployment.chain_id, deployment.address("CommunityRegistry"))
     if demo:
         from backend.demo import demo_meters
@@ -325,7 +296,7 @@ def simulate(households, speed, days, seed, community, broker, rpc_url, reading_
                           deployment.settings.get("intervalSeconds", 900), reading_seconds)
     if resume_after is not None:
         click.echo(f"continuing the saved meters after {time.strftime('%Y-%m-%d %H:%M', time.gmtime(resume_after))} UTC")
-    publisher = MeterPublisher(broker)
+    publisher = MeterPublisher(settings.mqtt_url)
     bar = tqdm(total=len(clock.interval_starts) * (clock.interval_seconds // reading_seconds), unit="step")
     try:
         sent = run_simulation(meters, clock, domain, publisher.publish, community, speed=speed,

@@ -15,16 +15,19 @@ Starts, in order, and stops in reverse on Ctrl-C:
      first run trains small bootstrap models from the shipped datasets;
   7. the web app (`vatio serve`), live through Redis when Redis answers.
 
-Everything lives under var/, so a second run resumes: the chain keeps its
-state, the meters continue their registers and sequence numbers, and the
+Everything lives under the var root ($VATIO_VAR_DIR, else <repo>/var; see
+backend/settings.py's DemoSettings), so a second run resumes: the chain keeps
+its state, the meters continue their registers and sequence numbers, and the
 oracle its database. A fresh chain (state deleted) starts the rest afresh.
+The children get the demo's settings through their environment, so they
+resolve the same files from any directory.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,8 +40,8 @@ from eth_account import Account
 from eth_utils import keccak
 from web3 import Web3
 
-from backend.broker import MosquittoBroker, find_or_start_broker, tcp_answers
-from backend.chain.anvil import REPO_ROOT, AnvilNode, keep_clock_moving, rpc_call, start_anvil
+from backend.broker import MosquittoBroker, find_or_start_broker
+from backend.chain.anvil import AnvilNode, keep_clock_moving, rpc_call, start_anvil
 from backend.chain.deploy import (
     ANVIL_DEPLOYER_KEY,
     CommunitySettings,
@@ -49,8 +52,10 @@ from backend.chain.deploy import (
 )
 from backend.meters.registration import register_meters
 from backend.meters.simulator import SimulatedMeter, simulated_keys
+from backend.paths import REPO_ROOT
+from backend.processes import stop_process_group, tcp_answers
+from backend.settings import DemoSettings
 
-STATE_DIR = REPO_ROOT / "var"
 COMMUNITY = "demo"
 HOUSEHOLDS = 20
 SIMULATION_SEED = 1
@@ -93,17 +98,17 @@ class DemoCommunity:
     fresh: bool  # deployed now, not found from a previous run
 
 
-def start_demo_chain(port: int = 8545, state_dir: Path | None = None, progress=print) -> DemoCommunity:
-    state_dir = state_dir or STATE_DIR
-    state_file = state_dir / "chain" / "anvil-state.json"
+def start_demo_chain(settings: DemoSettings, progress=print) -> DemoCommunity:
+    state_file = settings.var_dir / "chain" / "anvil-state.json"
     resumed = state_file.exists()
-    progress(f"{'Resuming' if resumed else 'Starting'} Anvil on port {port} (state: {state_file})")
-    node = start_anvil(port=port, state_file=state_file, log_path=state_dir / "chain" / "anvil.log")
+    progress(f"{'Resuming' if resumed else 'Starting'} Anvil on port {settings.chain_port} (state: {state_file})")
+    node = start_anvil(port=settings.chain_port, state_file=state_file,
+                       log_path=settings.var_dir / "chain" / "anvil.log")
     web3 = Web3(Web3.HTTPProvider(node.url))
     chain_id = web3.eth.chain_id
     fresh = False
     try:
-        deployment = load_deployment(chain_id)
+        deployment = load_deployment(chain_id, settings.deployments_dir)
         if not is_deployed(web3, deployment):
             raise FileNotFoundError
         progress("Contracts found on chain from the previous run")
@@ -111,10 +116,10 @@ def start_demo_chain(port: int = 8545, state_dir: Path | None = None, progress=p
         progress("Deploying contracts")
         deployment = deploy_community(web3, Account.from_key(ANVIL_DEPLOYER_KEY), CommunitySettings(),
                                       progress=lambda name: progress(f"  {name}"))
-        deployment.save()
+        deployment.save(settings.deployments_dir)
         fresh = True
     return DemoCommunity(node=node, deployment=deployment,
-                         deployment_path=Path("deployments") / f"{chain_id}.json", fresh=fresh)
+                         deployment_path=settings.deployments_dir / f"{chain_id}.json", fresh=fresh)
 
 
 def forget_previous_community(state_dir: Path, progress=print) -> None:
@@ -145,13 +150,7 @@ class Supervised:
     log_path: Path
 
     def stop(self, timeout: float = 15.0) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process_group(self.process, timeout)
 
 
 def start_child(name: str, arguments: list[str], state_dir: Path, env: dict[str, str] | None = None) -> Supervised:
@@ -181,14 +180,14 @@ def demo_secret_key(state_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def service_environment(rpc_url: str, database_url: str, state_dir: Path, web_port: int,
-                        progress=print) -> dict[str, str]:
-    """What the oracle and the web app share: the chain, the database, the archive, the live queue."""
-    env = {"VATIO_RPC_URL": rpc_url, "VATIO_DATABASE_URL": database_url,
-           "VATIO_ARCHIVE_DIR": str((state_dir / "archive").resolve()),
-           "VATIO_SECRET_KEY": demo_secret_key(state_dir),
-           "VATIO_SIWE_DOMAINS": f"localhost:{web_port},127.0.0.1:{web_port}"}
-    redis_url = os.environ.get("VATIO_REDIS_URL", "redis://127.0.0.1:6379/0")
+def service_environment(settings: DemoSettings, rpc_url: str, progress=print) -> dict[str, str]:
+    """What the children share: the var root, the chain, the database, the archive, the live queue."""
+    env = {"VATIO_VAR_DIR": str(settings.var_dir), "VATIO_DEPLOYMENTS_DIR": str(settings.deployments_dir),
+           "VATIO_RPC_URL": rpc_url, "VATIO_DATABASE_URL": settings.database_url,
+           "VATIO_ARCHIVE_DIR": str(settings.archive_dir),
+           "VATIO_SECRET_KEY": demo_secret_key(settings.var_dir),
+           "VATIO_SIWE_DOMAINS": f"localhost:{settings.web_port},127.0.0.1:{settings.web_port}"}
+    redis_url = settings.redis_url
     if redis_answers(redis_url):
         env["VATIO_REDIS_URL"] = redis_url
         progress(f"Live pushes through Redis at {redis_url}")
@@ -218,6 +217,7 @@ def simulation_arguments(rpc_url: str, broker_url: str, state_dir: Path) -> list
 
 @dataclass
 class DemoStack:
+    settings: DemoSettings
     community: DemoCommunity
     broker: MosquittoBroker | None = None
     children: list[Supervised] = field(default_factory=list)
@@ -267,33 +267,33 @@ def print_summary(stack: DemoStack, broker_url: str, progress=print) -> None:
     progress("Demo household keys (import into MetaMask, local chain only):")
     for key in DEMO_HOUSEHOLD_KEYS:
         progress(f"  {Account.from_key(key).address}  {key}")
-    progress("Audit the settled intervals any time: .venv/bin/vatio audit --archive var/archive")
+    progress(f"Audit the settled intervals any time: .venv/bin/vatio audit --archive {stack.settings.archive_dir}")
 
 
-def run_demo(port: int = 8545, exit_after_setup: bool = False, state_dir: Path | None = None,
-             web_port: int = 5000, progress=print) -> None:
-    state_dir = state_dir or STATE_DIR
-    community = start_demo_chain(port=port, state_dir=state_dir, progress=progress)
-    stack = DemoStack(community)
+def run_demo(settings: DemoSettings | None = None, exit_after_setup: bool = False, progress=print) -> None:
+    settings = settings or DemoSettings.from_env()
+    state_dir = settings.var_dir
+    community = start_demo_chain(settings, progress=progress)
+    stack = DemoStack(settings, community)
     try:
         if community.fresh:
             forget_previous_community(state_dir, progress)
         set_up_households(community, demo_meters(), progress)
-        broker_url, stack.broker = find_or_start_broker(os.environ.get("VATIO_MQTT_URL", "mqtt://127.0.0.1:1883"),
-                                                        state_dir / "broker", progress)
+        broker_url, stack.broker = find_or_start_broker(settings.mqtt_url, state_dir / "broker", progress)
         if exit_after_setup:
             print_summary(stack, broker_url, progress)
             return
-        database_url = os.environ.get("VATIO_DATABASE_URL") or f"sqlite:///{(state_dir / 'vatio.db').resolve()}"
-        env = service_environment(community.node.url, database_url, state_dir, web_port, progress)
+        database_url = settings.database_url
+        env = service_environment(settings, community.node.url, progress)
         stack.children.append(start_child("oracle", oracle_arguments(community.node.url, broker_url, database_url,
                                                                      state_dir), state_dir, env))
         stack.children.append(start_child("meters", simulation_arguments(community.node.url, broker_url,
-                                                                         state_dir), state_dir))
+                                                                         state_dir), state_dir, env))
         stack.children.append(start_child("forecast", forecast_arguments(database_url, state_dir), state_dir, env))
-        stack.children.append(start_child("web", ["serve", "--port", str(web_port)], state_dir, env))
+        stack.children.append(start_child("web", ["serve", "--port", str(settings.web_port)], state_dir, env))
         print_summary(stack, broker_url, progress)
-        progress(f"\nOpen http://127.0.0.1:{web_port}/ (API docs: http://127.0.0.1:{web_port}/api/docs)")
+        web_url = f"http://127.0.0.1:{settings.web_port}"
+        progress(f"\nOpen {web_url}/ (API docs: {web_url}/api/docs)")
         progress("\nRunning. Ctrl-C stops everything; the next `make demo` resumes from the saved state.")
         supervise(stack, database_url, progress)
     finally:
@@ -308,7 +308,7 @@ def supervise(stack: DemoStack, database_url: str, progress=print, report_every_
     try:
         while not stop.wait(1.0):
             if stack.community.node.process.poll() is not None:
-                raise RuntimeError("anvil stopped unexpectedly; see var/chain/anvil.log")
+                raise RuntimeError(f"anvil stopped unexpectedly; see {stack.settings.var_dir / 'chain' / 'anvil.log'}")
             for child in stack.children:
                 if child.process.poll() is not None:
                     raise RuntimeError(f"{child.name} exited with code {child.process.returncode}; "

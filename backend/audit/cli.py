@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from backend.audit.report import DEFAULT_PROBLEMS_SHOWN, EXIT_UNCHECKED, exit_code, format_line, format_summary
-from backend.chain.anvil import REPO_ROOT
-
-# the oracle writes, and the web app serves, <repo>/var/archive/<chainId>/<intervalId>.json
-DEFAULT_ARCHIVE = str(REPO_ROOT / "var" / "archive")
+from backend.settings import AuditSettings, SettingsError
 
 
 class AuditCannotStart(click.ClickException):
@@ -21,14 +17,13 @@ class AuditCannotStart(click.ClickException):
 
 
 @click.command()
-@click.option("--rpc-url", default=lambda: os.environ.get("VATIO_RPC_URL", "http://127.0.0.1:8545"),
-              show_default="$VATIO_RPC_URL or http://127.0.0.1:8545")
-@click.option("--archive", "archive_location", default=lambda: os.environ.get("VATIO_ARCHIVE_DIR", DEFAULT_ARCHIVE),
-              show_default="$VATIO_ARCHIVE_DIR or <repo>/var/archive",
+@click.option("--rpc-url", default=None, show_default="$VATIO_RPC_URL or http://127.0.0.1:8545")
+@click.option("--archive", "archive_location", default=None,
+              show_default="$VATIO_ARCHIVE_DIR or <var>/archive, where the oracle writes it",
               help="A folder (<folder>/<chainId>/<intervalId>.json) or the web app's URL base "
                    "(GET <base>/api/intervals/<id>/archive).")
 @click.option("--deployment", "deployment_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Deployment file; default deployments/<chainId>.json.")
+              show_default="$VATIO_DEPLOYMENT or <deployments>/<chainId>.json", help="Deployment file.")
 @click.option("--from", "from_interval", type=click.IntRange(min=0), default=None, help="First interval id.")
 @click.option("--to", "to_interval", type=click.IntRange(min=0), default=None, help="Last interval id.")
 @click.option("--blocks-per-query", default=10_000, show_default=True, type=click.IntRange(min=1),
@@ -50,16 +45,21 @@ def audit(ctx, rpc_url, archive_location, deployment_path, from_interval, to_int
     from backend.audit.archive_source import ArchiveSource, ArchiveUnreachable
     from backend.audit.chain_view import ChainView
     from backend.audit.checks import audit_interval
-    from backend.oracle.readings import MeterDomain
+    from backend.protocol.readings import MeterDomain
 
     if from_interval is not None and to_interval is not None and from_interval > to_interval:
         raise AuditCannotStart(f"--from {from_interval} is after --to {to_interval}")
+    try:
+        settings = AuditSettings.from_env(rpc_url=rpc_url, archive=archive_location, deployment=deployment_path)
+    except SettingsError as error:
+        raise AuditCannotStart(str(error)) from None
+    rpc_url, archive_location = settings.rpc_url, settings.archive
     web3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 60}))
     if not web3.is_connected():
         raise AuditCannotStart(f"no JSON-RPC node answers at {rpc_url}")
     try:
         chain_id = web3.eth.chain_id
-        deployment = _load_deployment(web3, chain_id, deployment_path)
+        deployment = _load_deployment(web3, chain_id, settings)
         chain = ChainView(web3, deployment, blocks_per_query=blocks_per_query)
         archive = ArchiveSource(archive_location, chain_id)
         domain = MeterDomain(chain_id, deployment.address("CommunityRegistry"))
@@ -88,20 +88,16 @@ def audit(ctx, rpc_url, archive_location, deployment_path, from_interval, to_int
     ctx.exit(exit_code(results))
 
 
-def _load_deployment(web3, chain_id: int, path: Path | None):
-    from backend.chain.deploy import Deployment, is_deployed, load_deployment
+def _load_deployment(web3, chain_id: int, settings: AuditSettings):
+    from backend.chain.deploy import is_deployed
 
     try:
-        if path is None:
-            deployment = load_deployment(chain_id)
-        else:
-            deployment = Deployment.read(path)
-    except FileNotFoundError as error:
+        deployment = settings.load_deployment(chain_id)
+    except SettingsError as error:
         raise AuditCannotStart(str(error)) from None
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise AuditCannotStart(f"cannot read the deployment file {path}: {error!r}") from None
-    if deployment.chain_id != chain_id:
-        raise AuditCannotStart(f"the deployment is for chain {deployment.chain_id}, the node is chain {chain_id}")
+    except OSError as error:
+        raise AuditCannotStart(f"cannot read the deployment file {settings.deployment_file(chain_id)}: "
+                               f"{error!r}") from None
     if not is_deployed(web3, deployment):
         raise AuditCannotStart(f"the deployment's contracts have no code on chain {chain_id} at this node")
     return deployment

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -15,7 +14,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from backend.paths import REPO_ROOT
+from backend.processes import free_port, stop_process_group
+
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 
 
@@ -31,12 +32,6 @@ def find_anvil() -> str:
         if candidate and Path(candidate).exists():
             return str(candidate)
     raise FileNotFoundError("anvil not found: run `make setup` (npm installs @foundry-rs/anvil)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rpc_call(url: str, method: str, params: list | None = None, timeout: float = 2.0):
@@ -71,13 +66,7 @@ class AnvilNode:
     def stop(self) -> None:
         """Stops the node and anything it started (its own process group);
         Anvil writes its --state file on the way out."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process_group(self.process)
 
 
 def start_anvil(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from backend.chain.anvil import REPO_ROOT
+from backend.paths import REPO_ROOT
 
 MANIFEST = REPO_ROOT / ".build" / "__local__.json"
 

@@ -16,11 +16,10 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 
-from backend.chain.anvil import REPO_ROOT
 from backend.chain.artifacts import load_artifact
 from backend.market.solver import MECHANISM_NAME, MECHANISM_VERSION
+from backend.paths import DEPLOYMENTS_DIR
 
-DEPLOYMENTS_DIR = REPO_ROOT / "deployments"
 LOCAL_CHAIN_IDS = {31337, 1337}
 # Anvil's first default account: public knowledge, accepted on local chains only.
 ANVIL_DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"

@@ -1,7 +1,7 @@
 """Engines and sessions: SQLite by default, PostgreSQL (psycopg 3) in production.
 
 The database URL comes from ``VATIO_DATABASE_URL``; without it the embedded
-default is ``var/vatio.db`` under the repository root.
+default is ``vatio.db`` under the var root ($VATIO_VAR_DIR, else <repo>/var).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.paths import VAR_DIR, var_dir
+
 __all__ = [
     "DATABASE_URL_ENV",
     "DEFAULT_DATABASE_URL",
@@ -27,8 +29,7 @@ __all__ = [
 ]
 
 DATABASE_URL_ENV = "VATIO_DATABASE_URL"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATABASE_URL = f"sqlite:///{REPO_ROOT / 'var' / 'vatio.db'}"
+DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'vatio.db'}"
 # How long a SQLite writer waits for another's lock before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_BEGIN_MODES = ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")
@@ -39,9 +40,9 @@ class DatabaseConfigError(ValueError):
 
 
 def database_url(environ: Mapping[str, str] | None = None) -> str:
-    """Return the configured database URL: $VATIO_DATABASE_URL, else the SQLite default."""
+    """Return the configured database URL: $VATIO_DATABASE_URL, else vatio.db under the var root."""
     environ = os.environ if environ is None else environ
-    return environ.get(DATABASE_URL_ENV, "").strip() or DEFAULT_DATABASE_URL
+    return environ.get(DATABASE_URL_ENV, "").strip() or f"sqlite:///{var_dir(environ) / 'vatio.db'}"
 
 
 def parse_database_url(url: str | URL) -> URL:

@@ -4,13 +4,14 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-DEFAULT_MODEL_ROOT = "models"
+from backend.paths import var_dir
+
 MODEL_ROOT_ENV = "VATIO_MODEL_DIR"
 
 
 def model_root(root: str | Path | None = None) -> Path:
-    """Return the model root: the argument, else ``$VATIO_MODEL_DIR``, else ``models`` under the cwd."""
-    return Path(root or os.environ.get(MODEL_ROOT_ENV) or DEFAULT_MODEL_ROOT)
+    """Return the model root: the argument, else ``$VATIO_MODEL_DIR``, else ``models`` under the var root."""
+    return Path(root or os.environ.get(MODEL_ROOT_ENV) or var_dir() / "models")
 
 
 def new_version_dir(name: str, root: str | Path | None = None) -> Path:

@@ -10,6 +10,7 @@ from backend.forecast import baselines
 from backend.forecast.features import DailyData
 from backend.forecast.forecaster import ForecastConfig, Forecaster
 from backend.forecast.metrics import evaluation_table
+from backend.paths import VAR_DIR
 
 MONDAY = 0
 
@@ -46,7 +47,7 @@ def test_issue_days(daily: DailyData, config: ForecastConfig, test_from: str, te
 
 
 def evaluate(daily: DailyData, config: ForecastConfig, train_until: str, test_from: str,
-             test_until: str | None = None, work_dir: str | Path = "var/forecast-eval",
+             test_until: str | None = None, work_dir: str | Path = VAR_DIR / "forecast-eval",
              extra_training: list[DailyData] | None = None, train_from: str | None = None,
              verbose: int = 1) -> Evaluation:
     """Train the LSTM and the ridge baseline up to ``train_until`` and score everything on the test period."""

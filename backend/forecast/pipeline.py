@@ -13,6 +13,7 @@ from backend.forecast.data import SeriesInfo, load_dataset_series, load_dataset_
 from backend.forecast.features import DailyData, build_daily_data
 from backend.forecast.forecaster import ForecastConfig, Forecaster
 from backend.forecast.windows import WindowArrays
+from backend.paths import VAR_DIR
 
 # The splits of the issue's accuracy table, used as dataset defaults.
 DATASET_SPLITS = {
@@ -206,7 +207,7 @@ def series_of(history, kind: str) -> tuple[pd.Series | None, SeriesInfo | None]:
 class JsonForecastStore:
     """Store forecast runs as JSON files; a DB store will implement the same two methods."""
 
-    def __init__(self, path: str | Path = "var/forecasts/latest.json"):
+    def __init__(self, path: str | Path = VAR_DIR / "forecasts" / "latest.json"):
         self.path = Path(path)
 
     def save(self, document: dict) -> Path:

@@ -5,6 +5,10 @@
                     -> send through the outbox -> write the readings archive
     indexer thread: contract events -> chain_events
 
+`build_oracle(settings)` wires these from an OracleSettings (the command
+line, the e2e launcher and tests all start the oracle through it), and
+`Oracle.run` keeps them running until SIGTERM or Ctrl-C.
+
 Each stage keeps its state in the database and resumes from it, so the
 process can be killed at any point (`kill -9` included) and restarted. With
 an MQTT shared subscription several oracle processes can split the ingest;
@@ -15,10 +19,11 @@ sends the settlements.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
@@ -26,20 +31,29 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from backend.chain.deploy import Deployment
+from backend.chain.indexer import Indexer
 from backend.oracle.archive import ArchiveContext, build_archive, publish_settled, write_archive
 from backend.oracle.closing import close_due
 from backend.oracle.outbox import OutboxSender
+from backend.oracle.registry_cache import RegistryCache
+from backend.oracle.service import OracleService
 from backend.oracle.settlement import plan_closed_intervals
+from backend.settings import OracleSettings, SettingsError
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class SettlerSettings:
+    archive_dir: Path  # absolute: OracleSettings resolves it once (no default relative to the working directory)
     grace_s: int = 60
     confirmations: int = 1
-    archive_dir: Path = Path("var/archive")
     poll_s: float = 1.0
+
+    @classmethod
+    def of(cls, settings: OracleSettings) -> SettlerSettings:
+        return cls(archive_dir=settings.archive_dir, grace_s=settings.grace_s, confirmations=settings.confirmations,
+                   poll_s=settings.settle_poll_s)
 
 
 class Settler:
@@ -96,3 +110,103 @@ def start_thread(name: str, target: Callable[[threading.Event], None], stop: thr
     thread = threading.Thread(target=target, args=(stop,), name=name, daemon=True)
     thread.start()
     return thread
+
+
+class OracleCannotStart(RuntimeError):
+    """The oracle cannot start with these settings or this chain; the message says why."""
+
+
+@dataclass
+class Oracle:
+    """One oracle process, wired: the MQTT ingest plus a settler and an indexer thread, as the settings ask."""
+
+    settings: OracleSettings
+    deployment: Deployment
+    registry: RegistryCache
+    service: OracleService
+    settler: Settler | None
+    indexer: Indexer | None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> None:
+        """Start the threads, then subscribe; returns at once."""
+        if self.settler is not None:
+            self.threads.append(start_thread("oracle-settler", self.settler.run, self.stop_event))
+        if self.indexer is not None:
+            self.threads.append(start_thread("oracle-indexer", self.indexer.run, self.stop_event))
+        self.service.start()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop ingesting (the broker keeps what was not acknowledged), then let each thread finish its pass."""
+        self.stop_event.set()
+        self.service.stop()
+        for thread in self.threads:
+            thread.join(timeout=timeout_s)
+
+    def describe(self) -> str:
+        return (f"oracle for community {self.settings.community!r}: {len(self.registry.meters)} meters known"
+                f"{', settling' if self.settler else ''}{', indexing' if self.indexer else ''}")
+
+    def counts(self) -> str:
+        return f"stored {self.service.stored}, rejected {self.service.rejected}, duplicates {self.service.duplicates}"
+
+    def run(self, report: Callable[[str], None] = print, report_every_s: float = 10.0) -> None:
+        """Start, report the counts every `report_every_s`, and stop cleanly on SIGTERM or Ctrl-C."""
+        self.start()
+        report(f"{self.describe()}; Ctrl-C stops")
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: self.stop_event.set())
+        try:
+            while not self.stop_event.wait(report_every_s):
+                report(self.counts())
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+
+def build_oracle(settings: OracleSettings, web3: Web3 | None = None) -> Oracle:
+    """Wire the oracle from `settings`: deployment, database, registry cache, ingester, live pushes, settler, indexer.
+
+    Nothing runs yet (`Oracle.start` or `Oracle.run`). Raises OracleCannotStart
+    when the node does not answer, the deployment is missing or another
+    chain's, or settling has no key.
+    """
+    from backend.chain.deploy import resolve_account
+    from backend.db.migrate import upgrade
+    from backend.db.session import make_engine, session_factory
+    from backend.oracle.ingest import Ingester
+    from backend.protocol.readings import MeterDomain
+
+    web3 = web3 or Web3(Web3.HTTPProvider(settings.rpc_url))
+    if not web3.is_connected():
+        raise OracleCannotStart(f"no JSON-RPC node answers at {settings.rpc_url}")
+    try:
+        deployment = settings.load_deployment(web3.eth.chain_id)
+    except SettingsError as error:
+        raise OracleCannotStart(str(error)) from error
+    account = None
+    if settings.settle:
+        try:
+            account = resolve_account(settings.oracle_key, None, None, deployment.chain_id)
+        except ValueError as error:
+            raise OracleCannotStart(f"settling needs the oracle key (VATIO_ORACLE_KEY): {error}") from error
+    upgrade(settings.database_url)
+    sessions = session_factory(make_engine(settings.database_url))
+    registry = RegistryCache(web3, deployment)
+    domain = MeterDomain(deployment.chain_id, deployment.address("CommunityRegistry"))
+    ingester = Ingester(sessions, domain, settings.community, registry.lookup)
+    reading_pusher = event_pusher = None
+    if settings.redis_url:
+        from backend.oracle.pushes import live_pushers
+
+        reading_pusher, event_pusher = live_pushers(
+            settings.redis_url, settings.socketio_channel, settings.live_readings_per_s, sessions,
+            deployment.settings["intervalSeconds"], registry.lookup)
+    service = OracleService(ingester, settings.mqtt_url, client_id=settings.mqtt_client_id,
+                            share_group=settings.share_group, on_committed=reading_pusher)
+    settler = (Settler(sessions, web3, deployment, account, SettlerSettings.of(settings))
+               if account is not None else None)
+    indexer = Indexer(web3, deployment, sessions, on_events=event_pusher) if settings.index else None
+    return Oracle(settings, deployment, registry, service, settler, indexer)

@@ -2,17 +2,21 @@
 
 Every value is checked here, at start-up: a bad one stops the app with a
 message naming the variable, instead of failing on the first request that
-needs it.
+needs it. The readers, the error and the paths are backend/settings.py's,
+shared with every other process, so the oracle and the web app resolve the
+same archive and database from any working directory.
 
 | variable | default | meaning |
 |---|---|---|
-| VATIO_DATABASE_URL | sqlite:///<repo>/var/vatio.db | the oracle's database (read only here) |
+| VATIO_VAR_DIR | <repo>/var | the root of the default paths (backend/paths.py) |
+| VATIO_DATABASE_URL | sqlite:///<var>/vatio.db | the oracle's database (read only here) |
 | VATIO_RPC_URL | http://127.0.0.1:8545 | the chain's JSON-RPC endpoint |
 | VATIO_DEPLOYMENT | deployments/<chainId>.json | the deployment file (addresses, ABIs) |
 | VATIO_CHAIN_ID | asked from the RPC | which deployments/<chainId>.json to load |
+| VATIO_DEPLOYMENTS_DIR | <repo>/deployments | the folder of the <chainId>.json deployment files |
 | VATIO_REDIS_URL | none | Redis for Socket.IO, nonces, sessions and rate limits; in-process without it |
 | VATIO_SECRET_KEY | random per process | signs the session cookie; required with Redis (several workers) |
-| VATIO_ARCHIVE_DIR | <repo>/var/archive | the readings archive, <dir>/<chainId>/<intervalId>.json |
+| VATIO_ARCHIVE_DIR | <var>/archive | the readings archive, <dir>/<chainId>/<intervalId>.json |
 | VATIO_SIWE_DOMAINS | localhost:5000,127.0.0.1:5000 | the host[:port] values a sign-in message may name |
 | VATIO_COOKIE_SECURE | false | send the session cookie over HTTPS only |
 | VATIO_RATE_LIMIT_SIGNIN | 20 per minute | per client address, for nonce and verify |
@@ -32,22 +36,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from backend.chain.anvil import REPO_ROOT
-from backend.chain.deploy import DEPLOYMENTS_DIR, Deployment
-from backend.db.session import DEFAULT_DATABASE_URL, DatabaseConfigError, parse_database_url
+from backend.chain.deploy import Deployment
+from backend.db.session import DEFAULT_DATABASE_URL
+from backend.paths import DEPLOYMENTS_DIR, VAR_DIR, absolute, var_dir
+from backend.settings import (
+    DEFAULT_RPC_URL,
+    REDIS_SCHEMES,
+    RPC_SCHEMES,
+    SettingsError,
+    check_database_url,
+    check_url,
+    env_value,
+    parse_bool,
+    parse_number,
+    sqlite_url,
+)
 
 __all__ = ["Config", "ConfigError", "DEFAULT_ARCHIVE_DIR"]
 
-DEFAULT_ARCHIVE_DIR = REPO_ROOT / "var" / "archive"
-DEFAULT_RPC_URL = "http://127.0.0.1:8545"
+DEFAULT_ARCHIVE_DIR = VAR_DIR / "archive"
 DEFAULT_SIWE_DOMAINS = ("localhost:5000", "127.0.0.1:5000")
 MIN_SECRET_KEY_CHARS = 32
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 
-
-class ConfigError(ValueError):
-    """A setting that cannot work; the message names the variable and what is expected."""
+# The web app's name for the error every process's settings raise.
+ConfigError = SettingsError
 
 
 @dataclass
@@ -105,14 +117,11 @@ class Config:
 
     def validate(self) -> None:
         """Raise ConfigError for values that cannot work together."""
-        try:
-            parse_database_url(self.database_url)
-        except DatabaseConfigError as exc:
-            raise ConfigError(str(exc)) from exc
+        check_database_url("VATIO_DATABASE_URL", self.database_url)
         if self.rpc_url is not None:
-            _check_url("VATIO_RPC_URL", self.rpc_url, ("http", "https", "ws", "wss"))
+            check_url("VATIO_RPC_URL", self.rpc_url, RPC_SCHEMES)
         if self.redis_url is not None:
-            _check_url("VATIO_REDIS_URL", self.redis_url, ("redis", "rediss", "unix"))
+            check_url("VATIO_REDIS_URL", self.redis_url, REDIS_SCHEMES)
             if self.secret_key_generated:
                 raise ConfigError(
                     "VATIO_SECRET_KEY must be set when VATIO_REDIS_URL is: several workers share "
@@ -143,19 +152,20 @@ class Config:
         env = os.environ if environ is None else environ
 
         def get(name: str) -> str | None:
-            value = env.get(name, "").strip()
-            return value or None
+            return env_value(env, name)
 
+        var = var_dir(env)
+        archive_dir = get("VATIO_ARCHIVE_DIR")
         rpc_url = get("VATIO_RPC_URL") or DEFAULT_RPC_URL
         secret_key = get("VATIO_SECRET_KEY")
         kwargs: dict = dict(
-            database_url=get("VATIO_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_url=get("VATIO_DATABASE_URL") or sqlite_url(var / "vatio.db"),
             rpc_url=rpc_url,
             redis_url=get("VATIO_REDIS_URL"),
             secret_key=secret_key or secrets.token_hex(32),
             secret_key_generated=secret_key is None,
-            archive_dir=Path(get("VATIO_ARCHIVE_DIR") or DEFAULT_ARCHIVE_DIR).resolve(),
-            cookie_secure=_parse_bool("VATIO_COOKIE_SECURE", get("VATIO_COOKIE_SECURE")),
+            archive_dir=absolute(archive_dir) if archive_dir else var / "archive",
+            cookie_secure=parse_bool("VATIO_COOKIE_SECURE", get("VATIO_COOKIE_SECURE")),
         )
         if domains := get("VATIO_SIWE_DOMAINS"):
             kwargs["siwe_domains"] = tuple(d.strip() for d in domains.split(",") if d.strip())
@@ -168,15 +178,17 @@ class Config:
         if channel := get("VATIO_SOCKETIO_CHANNEL"):
             kwargs["socketio_channel"] = channel
         if rate := get("VATIO_LIVE_READINGS_PER_S"):
-            kwargs["live_readings_per_s"] = _parse_number("VATIO_LIVE_READINGS_PER_S", rate)
+            kwargs["live_readings_per_s"] = parse_number("VATIO_LIVE_READINGS_PER_S", rate)
         if seconds := get("VATIO_SUMMARY_CACHE_S"):
-            kwargs["summary_cache_s"] = _parse_number("VATIO_SUMMARY_CACHE_S", seconds)
+            kwargs["summary_cache_s"] = parse_number("VATIO_SUMMARY_CACHE_S", seconds)
         config = cls(**kwargs)  # validates the plain values before the chain is asked anything
-        config.deployment = _resolve_deployment(get("VATIO_DEPLOYMENT"), get("VATIO_CHAIN_ID"), rpc_url)
+        deployments = get("VATIO_DEPLOYMENTS_DIR")
+        config.deployment = _resolve_deployment(get("VATIO_DEPLOYMENT"), get("VATIO_CHAIN_ID"), rpc_url,
+                                                absolute(deployments) if deployments else DEPLOYMENTS_DIR)
         return config
 
 
-def _resolve_deployment(path: str | None, chain_id: str | None, rpc_url: str) -> Deployment:
+def _resolve_deployment(path: str | None, chain_id: str | None, rpc_url: str, deployments_dir: Path) -> Deployment:
     if path is not None:
         file = Path(path)
         if not file.is_file():
@@ -186,7 +198,7 @@ def _resolve_deployment(path: str | None, chain_id: str | None, rpc_url: str) ->
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"VATIO_DEPLOYMENT: {file} is not a deployment file ({exc})") from exc
     if chain_id is not None:
-        number = _parse_number("VATIO_CHAIN_ID", chain_id)
+        number = parse_number("VATIO_CHAIN_ID", chain_id)
         if number != int(number) or number <= 0:
             raise ConfigError(f"VATIO_CHAIN_ID must be a positive integer, got {chain_id!r}")
         resolved = int(number)
@@ -200,20 +212,10 @@ def _resolve_deployment(path: str | None, chain_id: str | None, rpc_url: str) ->
                 f"cannot ask {rpc_url} for its chain id ({exc}); start the chain, or set VATIO_DEPLOYMENT "
                 "or VATIO_CHAIN_ID"
             ) from exc
-    file = DEPLOYMENTS_DIR / f"{resolved}.json"
+    file = deployments_dir / f"{resolved}.json"
     if not file.is_file():
         raise ConfigError(f"no deployment for chain {resolved} ({file}): run `vatio deploy` or set VATIO_DEPLOYMENT")
     return Deployment.read(file)
-
-
-def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:
-    parsed = urlparse(url)
-    if parsed.scheme not in schemes or (parsed.scheme != "unix" and not parsed.hostname):
-        raise ConfigError(f"{name} must be a {'/'.join(schemes)} URL with a host, got {url!r}")
-    try:
-        parsed.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        raise ConfigError(f"{name}: bad port in {url!r}") from exc
 
 
 def _check_rate_limit(name: str, value: str) -> None:
@@ -233,19 +235,3 @@ def _is_authority(value: str) -> bool:
     except ValueError:
         return False
     return bool(parsed.hostname) and parsed.netloc == value and "@" not in value
-
-
-def _parse_bool(name: str, value: str | None) -> bool:
-    lowered = (value or "").lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ConfigError(f"{name} must be true or false, got {value!r}")
-
-
-def _parse_number(name: str, value: str) -> float:
-    try:
-        return float(value)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, got {value!r}") from exc

@@ -12,6 +12,8 @@ from web3 import Web3
 from backend.chain.anvil import start_anvil
 from backend.chain.deploy import load_deployment, resolve_account
 from backend.cli import main
+from backend.processes import free_port
+from backend.settings import DemoSettings
 
 
 @pytest.fixture
@@ -22,17 +24,18 @@ def anvil():
 
 
 @pytest.fixture
-def deployments_dir(tmp_path, monkeypatch):
-    import backend.chain.deploy as deploy_module
-
-    monkeypatch.setattr(deploy_module, "DEPLOYMENTS_DIR", tmp_path)
-    return tmp_path
+def deployments_dir(tmp_path):
+    """A folder for the deployment files, instead of the repo's deployments/ ($VATIO_DEPLOYMENTS_DIR)."""
+    folder = tmp_path / "deployments"
+    folder.mkdir()
+    return folder
 
 
 def test_deploy_writes_a_usable_deployment_file(anvil, deployments_dir):
     oracle = Account.create().address
     result = CliRunner().invoke(main, ["deploy", "--rpc-url", anvil.url, "--oracle", oracle,
-                                       "--retail-price", "180000", "--feed-in-price", "40000"])
+                                       "--retail-price", "180000", "--feed-in-price", "40000"],
+                                env={"VATIO_DEPLOYMENTS_DIR": str(deployments_dir)})
     assert result.exit_code == 0, result.output
     data = json.loads((deployments_dir / "31337.json").read_text())
     assert set(data["contracts"]) == {"CommunityRegistry", "EnergyToken", "Euro", "EnergyMarket"}
@@ -51,9 +54,11 @@ def test_deploy_writes_a_usable_deployment_file(anvil, deployments_dir):
 
 
 def test_deploy_refuses_bad_input(anvil, deployments_dir):
-    runner = CliRunner()
+    runner = CliRunner(env={"VATIO_DEPLOYMENTS_DIR": str(deployments_dir)})
     result = runner.invoke(main, ["deploy", "--rpc-url", "http://127.0.0.1:9"])
     assert result.exit_code != 0 and "no JSON-RPC node answers" in result.output
+    result = runner.invoke(main, ["deploy", "--rpc-url", "ftp://127.0.0.1:9"])
+    assert result.exit_code != 0 and "VATIO_RPC_URL must be a http/https/ws/wss URL" in result.output
     result = runner.invoke(main, ["deploy", "--rpc-url", anvil.url, "--feed-in-price", "300000"])
     assert result.exit_code != 0
     assert not (deployments_dir / "31337.json").exists()
@@ -77,18 +82,20 @@ def test_keystore_needs_its_password(tmp_path):
         resolve_account(None, keystore, "wrong", chain_id=1)
 
 
-def test_demo_deploys_then_resumes_from_saved_state(tmp_path, deployments_dir, monkeypatch):
-    import backend.demo as demo
+def test_demo_deploys_then_resumes_from_saved_state(tmp_path, deployments_dir):
+    from backend.demo import run_demo
 
-    monkeypatch.setattr(demo, "STATE_DIR", tmp_path / "var")
+    settings = DemoSettings.from_env({"VATIO_VAR_DIR": str(tmp_path / "var"),
+                                      "VATIO_DEPLOYMENTS_DIR": str(deployments_dir)}, chain_port=free_port())
+    assert settings.database_url == f"sqlite:///{tmp_path / 'var' / 'vatio.db'}"
     lines: list[str] = []
-    port = __import__("backend.chain.anvil", fromlist=["free_port"]).free_port()
-    demo.run_demo(port=port, exit_after_setup=True, progress=lines.append)
+    run_demo(settings, exit_after_setup=True, progress=lines.append)
     assert any("Deploying contracts" in line for line in lines)
+    assert (tmp_path / "var" / "chain" / "anvil-state.json").is_file()
     first = json.loads((deployments_dir / "31337.json").read_text())["contracts"]["EnergyMarket"]["address"]
 
     lines.clear()
-    demo.run_demo(port=port, exit_after_setup=True, progress=lines.append)
+    run_demo(settings, exit_after_setup=True, progress=lines.append)
     assert any("found on chain" in line for line in lines)
     assert json.loads((deployments_dir / "31337.json").read_text())["contracts"]["EnergyMarket"]["address"] == first
 

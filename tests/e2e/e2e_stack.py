@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -34,12 +35,14 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from backend.chain.anvil import REPO_ROOT, AnvilNode, free_port, rpc_call, start_anvil
+from backend.chain.anvil import AnvilNode, rpc_call, start_anvil
 from backend.chain.deploy import ANVIL_DEPLOYER_KEY, CommunitySettings, Deployer, Deployment, deploy_community
 from backend.db.migrate import upgrade
 from backend.meters.mqtt import MeterPublisher
 from backend.meters.simulator import payload, topic
-from backend.oracle.readings import MeterDomain, MeterReading, sign_reading
+from backend.paths import REPO_ROOT
+from backend.processes import free_port
+from backend.protocol.readings import MeterDomain, MeterReading, sign_reading
 
 from e2e_wallet import anvil_account
 
@@ -226,12 +229,12 @@ def start_stack(workdir: Path) -> tuple[Stack, AnvilNode]:
         channel = f"vatio-e2e-{secrets.token_hex(4)}"
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "VATIO_REDIS_URL": REDIS_URL, "VATIO_SOCKETIO_CHANNEL": channel}
 
-        oracle_env = {**env, "VATIO_DEPLOYMENTS_DIR": str(deployments_dir)}
-        processes.append(_spawn([sys.executable, str(Path(__file__).with_name("run_oracle.py")), "oracle",
-                                 "--community", community, "--broker", BROKER_URL, "--rpc-url", node.url,
-                                 "--database-url", database_url, "--archive-dir", str(archive_dir),
-                                 "--grace", str(GRACE_S), "--oracle-key", "0x" + oracle.key.hex().removeprefix("0x"),
-                                 "--redis-url", REDIS_URL], oracle_env, logs / "oracle.log"))
+        oracle_settings = {"community": community, "mqtt_url": BROKER_URL, "rpc_url": node.url,
+                           "database_url": database_url, "deployment": str(deployment_file),
+                           "archive_dir": str(archive_dir), "grace_s": GRACE_S,
+                           "oracle_key": "0x" + oracle.key.hex().removeprefix("0x"), "redis_url": REDIS_URL}
+        processes.append(_spawn([sys.executable, str(Path(__file__).with_name("run_oracle.py")),
+                                 json.dumps(oracle_settings)], env, logs / "oracle.log"))
 
         port = free_port()
         web_env = {**env, "VATIO_DATABASE_URL": database_url, "VATIO_RPC_URL": node.url,

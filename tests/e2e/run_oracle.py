@@ -1,22 +1,26 @@
-"""Run `vatio oracle` with its deployment file taken from $VATIO_DEPLOYMENTS_DIR.
+"""Run the e2e stack's oracle from settings: `python run_oracle.py '<JSON of OracleSettings fields>'`.
 
-`vatio oracle` finds the deployment as deployments/<chainId>.json in the
-repository (backend.chain.deploy.DEPLOYMENTS_DIR). The e2e stack deploys a
-fresh community of its own and must not overwrite the repository's file,
-so this launcher points that folder elsewhere before the command runs.
+The stack deploys a community of its own, so the oracle reads that deployment
+file and writes that archive, never the repository's: the JSON names them,
+and everything it leaves out comes from the VATIO_* variables (as for
+`vatio oracle`). The oracle is wired by the same builder as the command.
 """
 
 from __future__ import annotations
 
-import os
+import json
+import logging
 import sys
-from pathlib import Path
 
-import backend.chain.deploy as deploy
+from backend.oracle.runner import build_oracle
+from backend.settings import OracleSettings
 
-deploy.DEPLOYMENTS_DIR = Path(os.environ["VATIO_DEPLOYMENTS_DIR"])
 
-from backend.cli import main  # noqa: E402 - after the folder is set
+def main(arguments: list[str]) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = OracleSettings.from_env(**json.loads(arguments[0]))
+    build_oracle(settings).run(report=lambda line: print(line, flush=True))
+
 
 if __name__ == "__main__":
-    sys.exit(main(prog_name="vatio"))
+    main(sys.argv[1:])

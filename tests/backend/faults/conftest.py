@@ -81,7 +81,8 @@ def make_oracle(tmp_path: Path) -> Iterator[Callable[..., OracleProcess]]:
     made: list[OracleProcess] = []
 
     def make(community: Community, broker: PrivateBroker, database: Database, **options) -> OracleProcess:
-        oracle = OracleProcess(community, broker, database, tmp_path / "archive", tmp_path, **options)
+        options.setdefault("archive_dir", tmp_path / "archive")
+        oracle = OracleProcess(community, broker, database, log_dir=tmp_path, **options)
         made.append(oracle)
         return oracle
 

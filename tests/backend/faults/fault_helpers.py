@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import threading
@@ -35,14 +34,16 @@ from sqlalchemy.engine import Engine
 from web3 import Web3
 
 from backend.broker import MosquittoBroker, start_mosquitto
-from backend.chain.anvil import REPO_ROOT, AnvilNode, free_port, start_anvil
+from backend.chain.anvil import AnvilNode, start_anvil
 from backend.chain.deploy import ANVIL_DEPLOYER_KEY, CommunitySettings, Deployment, deploy_community
 from backend.db.models import Interval, IntervalEntry, Reading, SettlementOutbox
 from backend.db.session import session_factory
 from backend.meters.registration import register_meters
 from backend.meters.simulator import SimulatedMeter, make_meters, payload, topic
-from backend.oracle.energy import RegisterSample, Registers, register_at
-from backend.oracle.readings import MeterDomain, SignedReading
+from backend.paths import REPO_ROOT
+from backend.processes import free_port, kill_process_group, stop_process_group
+from backend.protocol.energy import Registers, RegisterSample, register_at
+from backend.protocol.readings import MeterDomain, SignedReading
 from backend.simulation.trading import enable_auto_trading
 
 # Anvil's second default account (mnemonic "test ... junk"): the oracle's own key,
@@ -239,16 +240,24 @@ class OracleLogWarning(UserWarning):
 
 
 class OracleProcess:
-    """`vatio oracle` in a subprocess, each start logging to its own file."""
+    """`vatio oracle` in a subprocess, each start logging to its own file.
 
-    def __init__(self, community: Community, broker: PrivateBroker, database: Database, archive_dir: Path,
-                 log_dir: Path, grace_s: int = GRACE_S):
+    `archive_dir` None leaves the archive to the oracle's settings (under
+    $VATIO_VAR_DIR); `cwd` is the directory it starts in, and `environment`
+    adds VATIO_* variables to the test's own.
+    """
+
+    def __init__(self, community: Community, broker: PrivateBroker, database: Database, archive_dir: Path | None,
+                 log_dir: Path, grace_s: int = GRACE_S, cwd: Path = REPO_ROOT,
+                 environment: dict[str, str] | None = None):
         self.community = community
         self.broker = broker
         self.database = database
         self.archive_dir = archive_dir
         self.log_dir = log_dir
         self.grace_s = grace_s
+        self.cwd = cwd
+        self.environment = environment or {}
         self.client_id = f"oracle-{community.name}"  # the broker keeps the persistent session under it
         self.process: subprocess.Popen | None = None
         self.logs: list[Path] = []
@@ -257,7 +266,8 @@ class OracleProcess:
         return [sys.executable, "-m", "backend.cli", "oracle",
                 "--community", self.community.name, "--broker", self.broker.url,
                 "--rpc-url", self.community.node.url, "--database-url", self.database.url,
-                "--archive-dir", str(self.archive_dir), "--grace", str(self.grace_s),
+                *(["--archive-dir", str(self.archive_dir)] if self.archive_dir is not None else []),
+                "--grace", str(self.grace_s),
                 "--client-id", self.client_id, "--deployment", str(self.community.deployment_path)]
 
     def start(self) -> None:
@@ -265,9 +275,9 @@ class OracleProcess:
         assert not self.alive(), "the oracle is already running"
         log_path = self.log_dir / f"oracle-{len(self.logs) + 1}.log"
         self.logs.append(log_path)
-        environment = {**os.environ, "VATIO_ORACLE_KEY": ORACLE_KEY, "PYTHONUNBUFFERED": "1"}
+        environment = {**os.environ, "VATIO_ORACLE_KEY": ORACLE_KEY, "PYTHONUNBUFFERED": "1", **self.environment}
         with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(self.command(), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+            self.process = subprocess.Popen(self.command(), cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
                                             env=environment, start_new_session=True)
         wait_until(lambda: "meters known" in self.log_text(log_path) or not self.alive(), 60,
                    "the oracle to start", self.tail)
@@ -276,17 +286,12 @@ class OracleProcess:
 
     def kill(self) -> None:
         """kill -9: no chance to finish a batch, an ack, a commit or a transaction."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
+        kill_process_group(self.process)
 
     def stop(self) -> None:
         """SIGTERM: the oracle's clean shutdown (the settler finishes its pass)."""
         if self.alive():
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=45)
-            except subprocess.TimeoutExpired:
-                self.kill()
+            stop_process_group(self.process, timeout=45)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
