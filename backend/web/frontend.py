@@ -9,9 +9,6 @@ settings the page needs before it can call the API.
 
   GET /config.json                   chain id, the RPC URL for reads, whether the chain is local
   GET /deployments/<chainId>.json    the deployment file (addresses, ABIs: for decoding revert errors)
-
-Registering this blueprint also installs the live feed (backend/web/live_feed.py),
-which pushes the oracle's new rows to the page when no Redis queue carries them.
 """
 
 from __future__ import annotations
@@ -32,14 +29,6 @@ ASSET_MAX_AGE_S = 365 * 86400
 _NOT_PAGES = ("api/", "socket.io/", "assets/")
 
 bp = Blueprint("frontend", __name__)
-
-
-@bp.record_once
-def _start_live_feed(state) -> None:
-    """Follow the database and push live events once this app serves (see live_feed)."""
-    from backend.web.live_feed import install
-
-    install(state.app)
 
 
 @bp.get("/config.json")
