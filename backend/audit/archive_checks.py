@@ -75,7 +75,7 @@ def _check_header(document: ArchivedInterval, settled: SettledInterval, chain: C
 
 def _check_leaf_order(document: ArchivedInterval) -> list[str]:
     problems = []
-    for previous, current in zip(document.leaves, document.leaves[1:]):
+    for previous, current in zip(document.leaves, document.leaves[1:], strict=False):
         if address_key(current.household) <= address_key(previous.household):
             problems.append(f"leaves are not sorted by household with no repeats: {current.household} "
                             f"follows {previous.household}")

@@ -79,7 +79,7 @@ def _check_readings(leaf: ArchivedLeaf, domain: MeterDomain, start: int, end: in
             continue
         if signer != leaf.meter:
             problems.append(f"reading seq {reading.seq} signature recovers to {signer}, not meter {leaf.meter}")
-    for previous, current in zip(leaf.readings, leaf.readings[1:]):
+    for previous, current in zip(leaf.readings, leaf.readings[1:], strict=False):
         before, after = previous.reading, current.reading
         if after.seq <= before.seq:
             problems.append(f"reading seq {after.seq} follows seq {before.seq} (not sorted by strictly increasing seq)")

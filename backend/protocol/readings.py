@@ -96,7 +96,7 @@ def to_checksum(address: str) -> str:
 def _checksum_from_hex(lower_hex: str) -> str:
     address_hash = keccak(lower_hex.encode("ascii")).hex()
     return "0x" + "".join(
-        char.upper() if nibble in "89abcdef" else char for char, nibble in zip(lower_hex, address_hash)
+        char.upper() if nibble in "89abcdef" else char for char, nibble in zip(lower_hex, address_hash, strict=False)
     )
 
 
@@ -285,7 +285,7 @@ def readings_hash(signed_readings: Iterable[SignedReading], domain: MeterDomain)
     readings = sorted(
         (signed.reading for signed in signed_readings), key=lambda reading: (reading.meter.lower(), reading.seq)
     )
-    for previous, current in zip(readings, readings[1:]):
+    for previous, current in zip(readings, readings[1:], strict=False):
         if previous.meter == current.meter and previous.seq == current.seq:
             raise ValueError(f"two readings of meter {current.meter} share seq {current.seq}")
     return keccak(b"".join(reading_digest(reading, domain) for reading in readings))

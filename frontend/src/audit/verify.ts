@@ -56,6 +56,24 @@ export function readingDigest(reading: ArchiveReading, domain: MeterDomain): Hex
   });
 }
 
+// secp256k1's group order: a signature with s above half of it has a twin (n - s, flipped v) that recovers the
+// same key, so backend/protocol/readings.py takes only low s (EIP-2), and so does this verifier.
+const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+
+/** The address that signed a reading; throws, as backend/protocol/readings.py does, for a signature that is not
+ * 65 bytes, has v outside {27, 28, 0, 1}, r or s out of range, or a high s (malleable). */
+export async function recoverReadingSigner(reading: ArchiveReading, domain: MeterDomain): Promise<Address> {
+  const signature = reading.signature;
+  if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) throw new Error("signature must be 65 bytes of hex");
+  const r = BigInt(signature.slice(0, 66));
+  const s = BigInt(`0x${signature.slice(66, 130)}`);
+  const v = Number.parseInt(signature.slice(130), 16);
+  if (![27, 28, 0, 1].includes(v)) throw new Error(`v must be 27 or 28 (or 0 or 1), got ${v}`);
+  if (r === 0n || r >= SECP256K1_N) throw new Error("r is out of range");
+  if (s === 0n || s > SECP256K1_N / 2n) throw new Error("s is zero or above secp256k1n/2 (malleable signature)");
+  return recoverAddress({ hash: readingDigest(reading, domain), signature: signature as Hex });
+}
+
 /** keccak256 of the readings' EIP-712 digests in (meter, seq) order (backend/protocol/readings.py readings_hash). */
 export function readingsHash(readings: ArchiveReading[], domain: MeterDomain): Hex {
   const sorted = [...readings].sort((a, b) => a.meter.toLowerCase().localeCompare(b.meter.toLowerCase()) || a.seq - b.seq);
@@ -131,7 +149,7 @@ export async function checkLeaf(leaf: ArchiveLeaf, document: ArchiveDocument, do
       continue;
     }
     try {
-      const signer = await recoverAddress({ hash: readingDigest(reading, domain), signature: reading.signature as Hex });
+      const signer = await recoverReadingSigner(reading, domain);
       if (signer !== meter) {
         add("diff.signature", { seq: reading.seq, signer, meter });
         signaturesOk = false;

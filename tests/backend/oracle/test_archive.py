@@ -246,8 +246,9 @@ def _flip_signature_digit(doc):
 
 
 TAMPERING = {
-    "a reading's register": (lambda d: _reading(d).__setitem__("producedWh", _reading(d)["producedWh"] + 1),
-                             ["signature recovers to", "but the readings hash to", "root recomputed from the readings"]),
+    "a reading's register": (
+        lambda d: _reading(d).__setitem__("producedWh", _reading(d)["producedWh"] + 1),
+        ["signature recovers to", "but the readings hash to", "root recomputed from the readings"]),
     "a signature": (_flip_signature_digit, ["reading seq"]),
     "the start registers": (lambda d: d["leaves"][0]["startRegisters"].__setitem__(
         "consumedWh", d["leaves"][0]["startRegisters"]["consumedWh"] - 1),
