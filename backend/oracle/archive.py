@@ -30,7 +30,6 @@ from backend.protocol.archive import ArchivedInterval, ArchivedLeaf, archive_jso
 from backend.protocol.readings import MeterDomain, MeterReading, SignedReading, readings_hash, to_checksum
 
 __all__ = [
-    "DEFAULT_ARCHIVE_DIR",
     "ArchiveContext",
     "ArchiveError",
     "ArchiveNotReady",
@@ -39,8 +38,6 @@ __all__ = [
     "publish_settled",
     "write_archive",
 ]
-
-DEFAULT_ARCHIVE_DIR = Path(__file__).resolve().parents[2] / "var" / "archive"
 
 
 class ArchiveError(RuntimeError):
@@ -161,7 +158,7 @@ def build_archive(
     ))
 
 
-def write_archive(document: dict, archive_dir: str | Path = DEFAULT_ARCHIVE_DIR) -> Path:
+def write_archive(document: dict, archive_dir: str | Path) -> Path:
     """Write the document atomically (a temporary file, fsync, rename): readers see all of it or nothing."""
     path = archive_path(archive_dir, document["chainId"], document["intervalId"])
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -180,7 +177,7 @@ def write_archive(document: dict, archive_dir: str | Path = DEFAULT_ARCHIVE_DIR)
 
 
 def publish_settled(
-    session: Session, context: ArchiveContext, archive_dir: str | Path = DEFAULT_ARCHIVE_DIR,
+    session: Session, context: ArchiveContext, archive_dir: str | Path,
     *, after: int | None = None,
 ) -> list[Path]:
     """Write the archive of every settled interval (with id > after) that has no file yet; return the new files."""
