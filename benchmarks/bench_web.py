@@ -589,7 +589,7 @@ def _run_oracle(database_url: str, rpc_url: str, deployment_json: dict, broker_u
     from backend.db.session import make_engine, session_factory
     from backend.oracle.ingest import Ingester
     from backend.oracle.pushes import live_pushers
-    from backend.oracle.readings import MeterDomain
+    from backend.protocol.readings import MeterDomain
     from backend.oracle.registry_cache import RegistryCache
     from backend.oracle.service import OracleService
 
@@ -615,7 +615,7 @@ def _run_publisher(broker_url: str, community: str, keys: list[tuple[str, str]],
     """Pre-sign `rate x seconds` readings (each meter one per second), then publish them on a fixed schedule."""
     from backend.meters.mqtt import MeterPublisher
     from backend.meters.simulator import SimulatedMeter, payload, topic
-    from backend.oracle.readings import MeterDomain
+    from backend.protocol.readings import MeterDomain
 
     deployment = Deployment.from_json(deployment_json)
     domain = MeterDomain(deployment.chain_id, deployment.address("CommunityRegistry"))

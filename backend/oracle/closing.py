@@ -1,6 +1,6 @@
 """Closing intervals: one entry per household from its meter's cumulative registers, the leaves and the root.
 
-The rule (``docs/archive.md`` states it for auditors; ``backend.oracle.archive.check_leaf``
+The rule (``docs/archive.md`` states it for auditors; ``backend.audit.leaf_checks``
 re-checks it), for interval k = [S, E), S = k * interval_seconds, E = S + interval_seconds:
 
 * k may close once the watermark, min(now, newest stored reading ts), reaches

@@ -25,9 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import MAX_STORED_INT, Meter, Reading, Rejection
 from backend.db.store import insert_readings, record_rejection
-from backend.oracle.parser import Reason, RejectedReading, meter_from_topic, parse_reading
-from backend.oracle.readings import MeterDomain, reading_digest
 from backend.oracle.verifier import DEFAULT_MAX_AGE_S, MeterInfo, MeterState, check_history, verify_reading
+from backend.protocol.parser import Reason, RejectedReading, parse_reading
+from backend.protocol.readings import MeterDomain, reading_digest
+from backend.protocol.topics import meter_from_topic
 
 STORED, DUPLICATE, REJECTED = "stored", "duplicate", "rejected"
 

@@ -11,8 +11,8 @@ from backend.db.session import session_factory
 from backend.meters.simulator import payload, topic
 from backend.oracle.ingest import Ingester, Message
 from backend.oracle.pushes import live_pushers
-from backend.oracle.readings import MeterDomain, MeterReading, sign_reading
 from backend.oracle.registry_cache import RegistryCache
+from backend.protocol.readings import MeterDomain, MeterReading, sign_reading
 
 COMMUNITY = "pushes"
 
