@@ -1,0 +1,59 @@
+"""The bridge's status snapshot (status.json in its state folder) and how `vatio bridge status` prints it."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from backend.bridge.state import atomic_write
+
+__all__ = ["STATUS_FILE", "format_status", "read_status", "write_status"]
+
+STATUS_FILE = "status.json"
+
+
+def write_status(state_dir: Path, snapshot: dict) -> None:
+    atomic_write(Path(state_dir) / STATUS_FILE, (json.dumps(snapshot, indent=1, sort_keys=True) + "\n").encode())
+
+
+def read_status(state_dir: Path) -> dict:
+    path = Path(state_dir) / STATUS_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"no bridge status in {state_dir}: has `vatio bridge` run with this --state-dir?")
+    return json.loads(path.read_text())
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"
+
+
+def format_status(snapshot: dict, now: float | None = None) -> str:
+    """The snapshot as the lines `vatio bridge status` prints."""
+    now = time.time() if now is None else now
+    lines = [f"meter:    {snapshot.get('meter')}  (source {snapshot.get('source')}, "
+             f"community {snapshot.get('community')})"]
+    last = snapshot.get("last_reading")
+    if last:
+        lines.append(f"last reading: seq {last['seq']}, {_age(now - last['ts'])}: import {last['consumedWh']} Wh, "
+                     f"export {last['producedWh']} Wh, power {last['powerW']} W")
+    else:
+        lines.append("last reading: none yet")
+    lines.append(f"queue:    {snapshot.get('queue_depth', 0)} readings waiting "
+                 f"({snapshot.get('queue_bytes', 0)} bytes of {snapshot.get('queue_max_bytes', 0)})")
+    broker = snapshot.get("broker") or {}
+    connection = "connected" if broker.get("connected") else "NOT connected"
+    error = f" ({broker['last_error']})" if broker.get("last_error") else ""
+    lines.append(f"broker:   {broker.get('url')} {connection}{error}")
+    if snapshot.get("halted"):
+        lines.append(f"HALTED:   {snapshot['halted']}")
+    counters = snapshot.get("counters") or {}
+    lines.append("counters: " + ("none" if not counters else ""))
+    for reason, number in sorted(counters.items()):
+        lines.append(f"  {reason:<22} {number}")
+    lines.append(f"updated {_age(now - snapshot.get('updated_at', now))}")
+    return "\n".join(lines)
