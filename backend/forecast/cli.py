@@ -25,11 +25,26 @@ def _json_default(value):
     return value.item() if hasattr(value, "item") else str(value)
 
 
+def _settings(**given):
+    """The forecast commands' settings: the options given, else the VATIO_* variables, else under the var root."""
+    from backend.settings import ForecastSettings, SettingsError
+
+    try:
+        return ForecastSettings.from_env(**given)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _model_dir_option(command):
+    return click.option("--model-dir", type=click.Path(file_okay=False), default=None,
+                        show_default="$VATIO_MODEL_DIR or <var>/models", help="Model root.")(command)
+
+
 def _database_options(command):
     """Options of the commands that read the oracle database: its URL and the community's site."""
     options = [
-        click.option("--database-url", envvar="VATIO_DATABASE_URL", default=None,
-                     help="Oracle database (or $VATIO_DATABASE_URL). Default: SQLite in var/."),
+        click.option("--database-url", default=None, show_default="$VATIO_DATABASE_URL or sqlite:///<var>/vatio.db",
+                     help="Oracle database."),
         click.option("--latitude", type=float, help="Community latitude for PV clear sky (default: the simulator's, Madrid)."),
         click.option("--longitude", type=float, help="Community longitude."),
     ]
@@ -100,7 +115,7 @@ def _db_sessions(database_url):
               help="PV from the dataset: also train the day-ahead model with the weather stand-in.")
 @click.option("--utc-offset", type=float, default=None,
               help="Local day offset from UTC, h. Default: 0 for csv, 1 (CET) for db.")
-@click.option("--model-dir", type=click.Path(file_okay=False), help="Model root (default $VATIO_MODEL_DIR or models).")
+@_model_dir_option
 @_database_options
 @_model_options
 def train(kind, source, path, train_until, horizon, weather, utc_offset, model_dir, database_url, latitude, longitude,
@@ -112,6 +127,8 @@ def train(kind, source, path, train_until, horizon, weather, utc_offset, model_d
     """
     from backend.forecast import pipeline
 
+    settings = _settings(database_url=database_url, model_dir=model_dir)
+    database_url, model_dir = settings.database_url, settings.model_dir
     test_from = test_until = train_from = None
     overrides = _overrides(max_epochs, units, members)
     if source == "db":
@@ -175,14 +192,17 @@ def forecast():
 @click.option("--latitude", type=float, help="PV site latitude (default: PVDAQ 50, Golden CO).")
 @click.option("--longitude", type=float, help="PV site longitude.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the tables as JSON here.")
+@click.option("--checkpoint-dir", type=click.Path(file_okay=False), default=None, show_default="<var>/forecast-eval",
+              help="Where training keeps its checkpoints, one folder per model.")
 def evaluate_command(kind, series_path, train_until, test_from, test_until, train_from, horizon, utc_offset,
-                     latitude, longitude, json_path):
+                     latitude, longitude, json_path, checkpoint_dir):
     """Train on the training part of any series and compare the LSTM with the baselines on the test part."""
     from backend.datasets.pvdaq import PVDAQ50_SITE, Site
     from backend.forecast import pipeline
     from backend.forecast.evaluate import evaluate
     from backend.forecast.metrics import format_table
 
+    settings = _settings(eval_dir=checkpoint_dir)
     site = None
     if kind == "pv" and latitude is not None and longitude is not None:
         site = Site("custom", latitude, longitude, 0.0, "UTC")
@@ -190,7 +210,7 @@ def evaluate_command(kind, series_path, train_until, test_from, test_until, trai
     tables = {}
     for days in HORIZONS[horizon]:
         config = pipeline.default_config(kind, days)
-        result = evaluate(daily, config, train_until, test_from, test_until, Path("var/forecast-eval"),
+        result = evaluate(daily, config, train_until, test_from, test_until, settings.eval_dir,
                           train_from=train_from, verbose=_verbose())
         title = (f"{config.name}: {Path(series_path).name}, train to {train_until}, test {test_from}.."
                  f"{test_until or 'end'}, {len(result.issue_days)} forecasts")
@@ -209,8 +229,8 @@ def evaluate_command(kind, series_path, train_until, test_from, test_until, trai
 @click.argument("path", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--at", "issue_at", help="Issue time, UTC (default: the current hour; for db, the hour of "
                                        "min(now, newest reading)).")
-@click.option("--model-dir", type=click.Path(file_okay=False))
-@click.option("--out", type=click.Path(dir_okay=False), default="var/forecasts/latest.json", show_default=True,
+@_model_dir_option
+@click.option("--out", type=click.Path(dir_okay=False), default=None, show_default="<var>/forecasts/latest.json",
               help="dataset/csv: where the run is written.")
 @click.option("--every", type=float, help="Keep running every SECONDS (the backend: 3600), until Ctrl-C.")
 @click.option("--offset", type=float, default=900.0, show_default=True,
@@ -221,13 +241,22 @@ def evaluate_command(kind, series_path, train_until, test_from, test_until, trai
 @click.option("--bootstrap/--no-bootstrap", default=True, show_default=True,
               help="db: train a missing model from the shipped datasets first.")
 @click.option("--utc-offset", type=float, default=None, help="db: the community's local day offset, h (default 1, CET).")
+@click.option("--redis-url", default=None,
+              help="db: push each run live to the web app through this Socket.IO message queue "
+                   "(or $VATIO_REDIS_URL); none: no pushes.")
+@click.option("--socketio-channel", default=None, show_default="$VATIO_SOCKETIO_CHANNEL or vatio",
+              help="db: the message queue's channel, as the web app's.")
 @_database_options
 @_model_options
 def run(source, path, issue_at, model_dir, out, every, offset, max_runs, keep_days, bootstrap, utc_offset,
-        database_url, latitude, longitude, max_epochs, units, members):
+        redis_url, socketio_channel, database_url, latitude, longitude, max_epochs, units, members):
     """Forecast every household and the community from the latest history, and store the result."""
     import pandas as pd
 
+    settings = _settings(database_url=database_url, model_dir=model_dir, forecasts_file=out, redis_url=redis_url,
+                         socketio_channel=socketio_channel)
+    database_url, model_dir, out = settings.database_url, settings.model_dir, settings.forecasts_file
+    redis_url, socketio_channel = settings.redis_url, settings.socketio_channel
     if every is not None and issue_at:
         raise click.UsageError("--at fixes one issue time; it cannot repeat with --every")
     if every is not None and every <= 0:
@@ -240,7 +269,7 @@ def run(source, path, issue_at, model_dir, out, every, offset, max_runs, keep_da
         if path is not None:
             raise click.UsageError("--source db reads the database (--database-url), not a PATH")
         job = _db_run_job(when, model_dir, keep_days, bootstrap, utc_offset, database_url, latitude, longitude,
-                          _overrides(max_epochs, units, members))
+                          _overrides(max_epochs, units, members), _live_emitter(redis_url, socketio_channel))
     else:
         job = _file_run_job(source, path, when, model_dir, out)
     if every is None:
@@ -254,7 +283,8 @@ def run(source, path, issue_at, model_dir, out, every, offset, max_runs, keep_da
         click.echo("stopped")
 
 
-def _db_run_job(when, model_dir, keep_days, bootstrap, utc_offset, database_url, latitude, longitude, overrides):
+def _db_run_job(when, model_dir, keep_days, bootstrap, utc_offset, database_url, latitude, longitude, overrides,
+                emitter=None):
     from backend.forecast.history import COMMUNITY_UTC_OFFSET_HOURS
     from backend.forecast.service import ModelSet, run_db_forecasts
 
@@ -269,24 +299,22 @@ def _db_run_job(when, model_dir, keep_days, bootstrap, utc_offset, database_url,
         except FileNotFoundError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(summary.message)
-        if summary.hours_stored:
-            _publish(sessions, summary.issued_at)
+        if summary.hours_stored and emitter is not None:
+            from backend.forecast.service import publish_run
+
+            publish_run(sessions, summary.issued_at, emitter.emit_forecast)
         return summary
 
     return job
 
 
-def _publish(sessions, issued_at):
-    """Push the run to browsers through the web app's Socket.IO queue, when one is configured ($VATIO_REDIS_URL)."""
-    try:
-        from backend.web.live import default_emitter, emit_forecast
-    except ImportError:  # a checkout without the web area
-        return
-    if default_emitter() is None:
-        return
-    from backend.forecast.service import publish_run
+def _live_emitter(redis_url, channel):
+    """The write-only emitter on the web app's Socket.IO queue; None without one (runs are not pushed)."""
+    if not redis_url:
+        return None
+    from backend.readmodel.emitter import LiveEmitter
 
-    publish_run(sessions, issued_at, emit_forecast)
+    return LiveEmitter(redis_url, channel=channel)
 
 
 def _file_run_job(source, path, when, model_dir, out):
@@ -319,8 +347,10 @@ def _file_run_job(source, path, when, model_dir, out):
 @click.option("--household", required=True, help="Household address (or dataset name).")
 @click.option("--source", type=click.Choice(["json", "db"]), default="json", show_default=True,
               help="Read the last run from --forecasts (json) or the forecasts table (db).")
-@click.option("--forecasts", type=click.Path(dir_okay=False), default="var/forecasts/latest.json", show_default=True)
-@click.option("--database-url", envvar="VATIO_DATABASE_URL", default=None, help="db: the oracle database.")
+@click.option("--forecasts", type=click.Path(dir_okay=False), default=None, show_default="<var>/forecasts/latest.json",
+              help="json: the run written by `vatio forecast run`.")
+@click.option("--database-url", default=None, show_default="$VATIO_DATABASE_URL or sqlite:///<var>/vatio.db",
+              help="db: the oracle database.")
 @click.option("--feed-in", type=int, default=50_000, show_default=True, help="Feed-in price, base units per kWh.")
 @click.option("--retail", type=int, default=200_000, show_default=True, help="Retail price, base units per kWh.")
 def advice_command(household, source, forecasts, database_url, feed_in, retail):
@@ -332,6 +362,8 @@ def advice_command(household, source, forecasts, database_url, feed_in, retail):
         household_advice,
     )
 
+    settings = _settings(database_url=database_url, forecasts_file=forecasts)
+    database_url, forecasts = settings.database_url, settings.forecasts_file
     if source == "db":
         from backend.forecast.store import load_forecasts
 
