@@ -65,7 +65,7 @@ def _run(chain, market, registry, token, euro, oracle, members, steps):
             if 0 < order_id < market.nextOrderId() and market.getOrder(order_id).open:
                 market.cancelOrder(order_id, sender=market.getOrder(order_id).owner)
             elif order_id >= market.nextOrderId() or order_id == 0:
-                with ape.reverts(market.UnknownOrder):
+                with ape.reverts(market.MarketUnknownOrder):
                     market.cancelOrder(order_id, sender=members[0])
         elif kind == "deposit":
             market.deposit(step[2], sender=members[step[1]])
@@ -74,7 +74,7 @@ def _run(chain, market, registry, token, euro, oracle, members, steps):
             if amount <= market.getAccount(household).balance:
                 market.withdraw(amount, sender=household)
             else:
-                with ape.reverts(market.InsufficientBalance):
+                with ape.reverts(market.MarketInsufficientBalance):
                     market.withdraw(amount, sender=household)
         elif kind == "auto":
             _, who, sell, buy = step
@@ -94,7 +94,7 @@ def _run(chain, market, registry, token, euro, oracle, members, steps):
                     assert (clearing.clearing_price <= order.limit_price) if fill.side == BID \
                         else (clearing.clearing_price >= order.limit_price)
             settled.append(now)
-            with ape.reverts(market.IntervalAlreadySettled):
+            with ape.reverts(market.MarketIntervalAlreadySettled):
                 market.settleInterval(*settle_args(clearing), sender=oracle)
         _check_books(market, token, euro, members, expected_supply)
 

@@ -9,13 +9,13 @@ from conftest import FEED_IN_PRICE, INTERVAL_SECONDS, RETAIL_PRICE
 
 
 def test_constructor_rejects_bad_configuration(project, admin):
-    with ape.reverts(project.CommunityRegistry.ZeroAddress):
+    with ape.reverts(project.CommunityRegistry.RegistryZeroAddress):
         admin.deploy(project.CommunityRegistry, "0x" + "00" * 20, 900, RETAIL_PRICE, FEED_IN_PRICE)
-    with ape.reverts(project.CommunityRegistry.InvalidIntervalSeconds, intervalSeconds=0):
+    with ape.reverts(project.CommunityRegistry.RegistryInvalidIntervalSeconds, intervalSeconds=0):
         admin.deploy(project.CommunityRegistry, admin, 0, RETAIL_PRICE, FEED_IN_PRICE)
-    with ape.reverts(project.CommunityRegistry.InvalidIntervalSeconds, intervalSeconds=7):
+    with ape.reverts(project.CommunityRegistry.RegistryInvalidIntervalSeconds, intervalSeconds=7):
         admin.deploy(project.CommunityRegistry, admin, 7, RETAIL_PRICE, FEED_IN_PRICE)
-    with ape.reverts(project.CommunityRegistry.InvalidTariffs):
+    with ape.reverts(project.CommunityRegistry.RegistryInvalidTariffs):
         admin.deploy(project.CommunityRegistry, admin, 900, FEED_IN_PRICE, RETAIL_PRICE)
 
 
@@ -42,16 +42,16 @@ def test_register_household(registry, admin, accounts):
 def test_register_rejects_bad_input(registry, admin, accounts):
     wallet, meter = accounts[8], accounts.generate_test_account()
     zero = "0x" + "00" * 20
-    with ape.reverts(registry.ZeroAddress):
+    with ape.reverts(registry.RegistryZeroAddress):
         registry.registerHousehold(zero, meter, 1000, sender=admin)
-    with ape.reverts(registry.ZeroAddress):
+    with ape.reverts(registry.RegistryZeroAddress):
         registry.registerHousehold(wallet, zero, 1000, sender=admin)
-    with ape.reverts(registry.InvalidCapacity, capacityW=0):
+    with ape.reverts(registry.RegistryInvalidCapacity, capacityW=0):
         registry.registerHousehold(wallet, meter, 0, sender=admin)
     registry.registerHousehold(wallet, meter, 1000, sender=admin)
-    with ape.reverts(registry.HouseholdAlreadyRegistered, household=wallet):
+    with ape.reverts(registry.RegistryHouseholdAlreadyRegistered, household=wallet):
         registry.registerHousehold(wallet, accounts.generate_test_account(), 1000, sender=admin)
-    with ape.reverts(registry.MeterAlreadyRegistered, meter=meter, household=wallet):
+    with ape.reverts(registry.RegistryMeterAlreadyRegistered, meter=meter, household=wallet):
         registry.registerHousehold(accounts[9], meter, 1000, sender=admin)
 
 
@@ -74,9 +74,9 @@ def test_admin_functions_need_admin_role(registry, outsider, accounts):
 
 def test_deactivate_and_replace_meter(registry, admin, accounts):
     wallet, meter, new_meter = accounts[8], accounts.generate_test_account(), accounts.generate_test_account()
-    with ape.reverts(registry.HouseholdNotRegistered, household=wallet):
+    with ape.reverts(registry.RegistryHouseholdNotRegistered, household=wallet):
         registry.setHouseholdActive(wallet, False, sender=admin)
-    with ape.reverts(registry.HouseholdNotRegistered, household=wallet):
+    with ape.reverts(registry.RegistryHouseholdNotRegistered, household=wallet):
         registry.replaceMeter(wallet, new_meter, sender=admin)
     registry.registerHousehold(wallet, meter, 1000, sender=admin)
 
@@ -84,13 +84,13 @@ def test_deactivate_and_replace_meter(registry, admin, accounts):
     assert receipt.events == [registry.HouseholdActiveSet(household=wallet, active=False)]
     assert registry.isRegistered(wallet) and not registry.isActiveHousehold(wallet)
 
-    with ape.reverts(registry.MeterAlreadyRegistered):
+    with ape.reverts(registry.RegistryMeterAlreadyRegistered):
         registry.replaceMeter(wallet, meter, sender=admin)
     receipt = registry.replaceMeter(wallet, new_meter, sender=admin)
     assert receipt.events == [registry.MeterReplaced(household=wallet, oldMeter=meter, newMeter=new_meter)]
     assert registry.householdOfMeter(meter) == "0x" + "00" * 20
     assert registry.householdOfMeter(new_meter) == wallet
-    with ape.reverts(registry.ZeroAddress):
+    with ape.reverts(registry.RegistryZeroAddress):
         registry.replaceMeter(wallet, "0x" + "00" * 20, sender=admin)
 
 
@@ -99,7 +99,7 @@ def test_deactivate_and_replace_meter(registry, admin, accounts):
     [(100_000, 0), (100_000, 100_001), (100_500, 50_000), (100_000, 50_500)],
 )
 def test_set_tariffs_rejects_bad_values(registry, admin, retail, feed_in):
-    with ape.reverts(registry.InvalidTariffs, retailPrice=retail, feedInPrice=feed_in):
+    with ape.reverts(registry.RegistryInvalidTariffs, retailPrice=retail, feedInPrice=feed_in):
         registry.setTariffs(retail, feed_in, sender=admin)
     assert registry.retailPrice() == RETAIL_PRICE
 
@@ -111,7 +111,7 @@ def test_set_tariffs_and_mechanism(registry, admin):
     receipt = registry.setMechanism("pay-as-clear", "1", sender=admin)
     assert receipt.events == [registry.MechanismSet(name="pay-as-clear", version="1")]
     assert registry.mechanismName() == "pay-as-clear" and registry.mechanismVersion() == "1"
-    with ape.reverts(registry.EmptyMechanism):
+    with ape.reverts(registry.RegistryEmptyMechanism):
         registry.setMechanism("", "1", sender=admin)
 
 

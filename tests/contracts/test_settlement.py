@@ -25,19 +25,19 @@ def ended(chain, interval):
 
 def test_only_oracle_settles(market, households, outsider, admin, ended):
     for caller in (outsider, admin, households[0]):
-        with ape.reverts(market.NotOracle, caller=caller):
+        with ape.reverts(market.MarketNotOracle, caller=caller):
             market.settleInterval(ended, ROOT, [], [], 0, sender=caller)
-        with ape.reverts(market.NotOracle):
+        with ape.reverts(market.MarketNotOracle):
             market.settleChunk(ended, ROOT, [], [], 0, sender=caller)
-        with ape.reverts(market.NotOracle):
+        with ape.reverts(market.MarketNotOracle):
             market.closeInterval(ended, sender=caller)
 
 
 def test_current_and_future_intervals_cannot_be_settled(market, oracle, interval):
     for target in (interval, interval + 1):
-        with ape.reverts(market.IntervalNotEnded, intervalId=target, currentInterval=interval):
+        with ape.reverts(market.MarketIntervalNotEnded, intervalId=target, currentInterval=interval):
             market.settleInterval(target, ROOT, [], [], 0, sender=oracle)
-        with ape.reverts(market.IntervalNotEnded):
+        with ape.reverts(market.MarketIntervalNotEnded):
             market.settleChunk(target, ROOT, [], [], 0, sender=oracle)
 
 
@@ -64,19 +64,19 @@ def test_surplus_is_minted_and_deficit_burned_from_credit(market, token, oracle,
 
 def test_interval_is_settled_once(market, oracle, households, ended):
     market.settleInterval(ended, ROOT, [entry(households[0], 10, 0)], [], 0, sender=oracle)
-    with ape.reverts(market.IntervalAlreadySettled, intervalId=ended):
+    with ape.reverts(market.MarketIntervalAlreadySettled, intervalId=ended):
         market.settleInterval(ended, ROOT, [entry(households[0], 10, 0)], [], 0, sender=oracle)
-    with ape.reverts(market.IntervalAlreadySettled):
+    with ape.reverts(market.MarketIntervalAlreadySettled):
         market.settleChunk(ended, ROOT, [], [], 0, sender=oracle)
-    with ape.reverts(market.IntervalAlreadySettled):
+    with ape.reverts(market.MarketIntervalAlreadySettled):
         market.closeInterval(ended, sender=oracle)
 
 
 def test_entries_must_be_sorted_and_unique(market, oracle, households, ended):
     low, high = sort_households(households[:2])
-    with ape.reverts(market.EntriesNotSorted, index=1, household=low):
+    with ape.reverts(market.MarketEntriesNotSorted, index=1, household=low):
         market.settleInterval(ended, ROOT, [entry(high, 1, 0), entry(low, 1, 0)], [], 0, sender=oracle)
-    with ape.reverts(market.EntriesNotSorted, index=1, household=low):
+    with ape.reverts(market.MarketEntriesNotSorted, index=1, household=low):
         market.settleInterval(ended, ROOT, [entry(low, 1, 0), entry(low, 1, 0)], [], 0, sender=oracle)
     assert not market.isSettled(ended)
 
@@ -110,16 +110,16 @@ def test_auto_orders_trade_metered_surplus(market, token, oracle, households, en
 @pytest.mark.parametrize(
     "fills, price, error, fields",
     [
-        ([(0, "s", 700), (0, "b", 700)], 100_500, "ClearingPriceNotOnTick", {"clearingPrice": 100_500}),
-        ([(0, "s", 700), (0, "b", 700)], RETAIL_PRICE + 1_000, "PriceOutOfTariffs", {}),
-        ([(0, "s", 700), (0, "b", 700)], FEED_IN_PRICE - 1_000, "PriceOutOfTariffs", {}),
-        ([(0, "s", 0), (0, "b", 700)], 100_000, "ZeroFill", {"fillIndex": 0}),
-        ([(0, 5, 700), (0, "b", 700)], 100_000, "AutoEntryOutOfRange", {"autoEntry": 5}),
-        ([(0, "s", 1_001), (0, "b", 1_001)], 100_000, "AutoFillExceedsMetered", {"amountWh": 1_001}),
-        ([(0, "s", 700), (0, "b", 700), (0, "b", 1)], 100_000, "AutoFillExceedsMetered", {}),
-        ([(0, "s", 700), (0, "b", 700)], 70_000, "PriceBeyondLimit", {"limitPrice": 80_000}),
-        ([(0, "s", 700), (0, "b", 700)], 160_000, "PriceBeyondLimit", {"limitPrice": 150_000}),
-        ([(0, "s", 700), (0, "b", 600)], 100_000, "ValueNotConserved", {"soldWh": 700, "boughtWh": 600}),
+        ([(0, "s", 700), (0, "b", 700)], 100_500, "MarketClearingPriceNotOnTick", {"clearingPrice": 100_500}),
+        ([(0, "s", 700), (0, "b", 700)], RETAIL_PRICE + 1_000, "MarketPriceOutOfTariffs", {}),
+        ([(0, "s", 700), (0, "b", 700)], FEED_IN_PRICE - 1_000, "MarketPriceOutOfTariffs", {}),
+        ([(0, "s", 0), (0, "b", 700)], 100_000, "MarketZeroFill", {"fillIndex": 0}),
+        ([(0, 5, 700), (0, "b", 700)], 100_000, "MarketAutoEntryOutOfRange", {"autoEntry": 5}),
+        ([(0, "s", 1_001), (0, "b", 1_001)], 100_000, "MarketAutoFillExceedsMetered", {"amountWh": 1_001}),
+        ([(0, "s", 700), (0, "b", 700), (0, "b", 1)], 100_000, "MarketAutoFillExceedsMetered", {}),
+        ([(0, "s", 700), (0, "b", 700)], 70_000, "MarketPriceBeyondLimit", {"limitPrice": 80_000}),
+        ([(0, "s", 700), (0, "b", 700)], 160_000, "MarketPriceBeyondLimit", {"limitPrice": 150_000}),
+        ([(0, "s", 700), (0, "b", 600)], 100_000, "MarketValueNotConserved", {"soldWh": 700, "boughtWh": 600}),
     ],
 )
 def test_bad_auto_fills_revert(market, oracle, households, ended, fills, price, error, fields):
@@ -137,11 +137,11 @@ def test_auto_order_off_and_budget_short(market, oracle, households, ended):
     metered = {seller: (1_500, 500), buyer: (0, 700)}
     entries = [entry(h, *metered[h]) for h in ordered]
     market.setAutoSell(0, sender=seller)
-    with ape.reverts(market.AutoOrderOff, household=seller, side=ASK):
+    with ape.reverts(market.MarketAutoOrderOff, household=seller, side=ASK):
         market.settleInterval(ended, ROOT, entries, [(0, s, 700), (0, b, 700)], 100_000, sender=oracle)
     market.setAutoSell(80_000, sender=seller)
     market.withdraw(100 * EURO - 69_999, sender=buyer)  # 69,999 left; 700 Wh cost 70,000
-    with ape.reverts(market.InsufficientBalance, household=buyer, requested=70_000, available=69_999):
+    with ape.reverts(market.MarketInsufficientBalance, household=buyer, requested=70_000, available=69_999):
         market.settleInterval(ended, ROOT, entries, [(0, s, 700), (0, b, 700)], 100_000, sender=oracle)
 
 
@@ -165,16 +165,16 @@ def test_resting_orders_fill_within_their_limits(market, token, euro, admin, ora
 
     # order 2 is exhausted, and its window is over
     advance_intervals(chain, 1)
-    with ape.reverts(market.FillExceedsOrder, orderId=1, amountWh=1_001, remainingWh=1_000):
+    with ape.reverts(market.MarketFillExceedsOrder, orderId=1, amountWh=1_001, remainingWh=1_000):
         market.settleInterval(interval + 1, ROOT, [], [(1, 0, 1_001)], 100_000, sender=oracle)
-    with ape.reverts(market.OrderNotValidInInterval, orderId=2, intervalId=interval + 1):
+    with ape.reverts(market.MarketOrderNotValidInInterval, orderId=2, intervalId=interval + 1):
         market.settleInterval(interval + 1, ROOT, [], [(2, 0, 1), (1, 0, 1)], 100_000, sender=oracle)
-    with ape.reverts(market.PriceBeyondLimit, orderId=1, limitPrice=90_000, clearingPrice=80_000):
+    with ape.reverts(market.MarketPriceBeyondLimit, orderId=1, limitPrice=90_000, clearingPrice=80_000):
         market.settleInterval(interval + 1, ROOT, [], [(1, 0, 1)], 80_000, sender=oracle)
     market.cancelOrder(1, sender=seller)
-    with ape.reverts(market.OrderNotOpen, orderId=1):
+    with ape.reverts(market.MarketOrderNotOpen, orderId=1):
         market.settleInterval(interval + 1, ROOT, [], [(1, 0, 1)], 100_000, sender=oracle)
-    with ape.reverts(market.OrderNotOpen, orderId=77):
+    with ape.reverts(market.MarketOrderNotOpen, orderId=77):
         market.settleInterval(interval + 1, ROOT, [], [(77, 0, 1)], 100_000, sender=oracle)
 
 
@@ -182,7 +182,7 @@ def test_bid_above_its_limit_reverts(market, oracle, households, chain, interval
     market.placeOrder(BID, 120_000, 3_000, interval, interval, sender=households[3])
     market.setAutoSell(60_000, sender=households[0])
     advance_intervals(chain, 1)
-    with ape.reverts(market.PriceBeyondLimit, orderId=1, limitPrice=120_000, clearingPrice=130_000):
+    with ape.reverts(market.MarketPriceBeyondLimit, orderId=1, limitPrice=120_000, clearingPrice=130_000):
         market.settleInterval(interval, ROOT, [entry(households[0], 5_000, 0)], [(1, 0, 3_000), (0, 0, 3_000)],
                               130_000, sender=oracle)
 
@@ -192,19 +192,19 @@ def test_chunked_settlement(market, token, oracle, households, ended):
     first, second = ordered
     metered = {seller: (1_500, 500), buyer: (0, 700)}
 
-    with ape.reverts(market.IntervalNotOpen, intervalId=ended):
+    with ape.reverts(market.MarketIntervalNotOpen, intervalId=ended):
         market.closeInterval(ended, sender=oracle)
     # chunk 1: the first household and its own auto fill
     fill_1 = (0, 0, 700)
     market.settleChunk(ended, ROOT, [entry(first, *metered[first])], [fill_1], 100_000, sender=oracle)
     assert not market.isSettled(ended)
-    with ape.reverts(market.ValueNotConserved, soldWh=700 if first == seller else 0):
+    with ape.reverts(market.MarketValueNotConserved, soldWh=700 if first == seller else 0):
         market.closeInterval(ended, sender=oracle)
-    with ape.reverts(market.ChunkMismatch):
+    with ape.reverts(market.MarketChunkMismatch):
         market.settleChunk(ended, b"\x22" * 32, [entry(second, *metered[second])], [fill_1], 100_000, sender=oracle)
-    with ape.reverts(market.ChunkMismatch):
+    with ape.reverts(market.MarketChunkMismatch):
         market.settleChunk(ended, ROOT, [entry(second, *metered[second])], [fill_1], 110_000, sender=oracle)
-    with ape.reverts(market.EntriesNotSorted, index=0, household=first):
+    with ape.reverts(market.MarketEntriesNotSorted, index=0, household=first):
         market.settleChunk(ended, ROOT, [entry(first, *metered[first])], [fill_1], 100_000, sender=oracle)
     market.settleChunk(ended, ROOT, [entry(second, *metered[second])], [fill_1], 100_000, sender=oracle)
     receipt = market.closeInterval(ended, sender=oracle)
@@ -212,7 +212,7 @@ def test_chunked_settlement(market, token, oracle, households, ended):
     assert (closing.tradedWh, closing.surplusWh, closing.coveredWh, closing.chunks) == (700, 1_000, 700, 2)
     assert market.getAccount(seller).balance == 70_000
     assert token.balanceOf(seller) == 300
-    with ape.reverts(market.IntervalAlreadySettled):
+    with ape.reverts(market.MarketIntervalAlreadySettled):
         market.closeInterval(ended, sender=oracle)
 
 
