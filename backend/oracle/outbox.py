@@ -232,7 +232,7 @@ class OutboxSender:
             estimate = self.web3.eth.estimate_gas(request)
         except ContractLogicError as exc:
             reason = self.decoder.decode_exception(exc)
-            if reason.name == "IntervalNotEnded":
+            if reason.name == "MarketIntervalNotEnded":
                 log.info("interval %d has not ended on-chain yet; waiting", interval.interval_id)
                 return False
             return self._on_revert(session, interval, rows, row, reason, f"gas estimate reverted: {reason}")
@@ -379,7 +379,7 @@ class OutboxSender:
         reason: RevertReason,
         message: str,
     ) -> bool:
-        if reason.name == "IntervalAlreadySettled":
+        if reason.name == "MarketIntervalAlreadySettled":
             return self._reconcile_settled(session, interval, rows)
         row.status = "failed"
         row.last_error = message

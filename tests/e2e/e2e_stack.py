@@ -13,7 +13,7 @@
   consumer) every two seconds, published like real meters over MQTT.
 - A block ticker: Anvil mines only when a transaction arrives, so an idle
   chain's clock stops, and the oracle rightly waits for a block past an
-  interval's end before settling it (IntervalNotEnded). A real chain makes
+  interval's end before settling it (MarketIntervalNotEnded). A real chain makes
   blocks on its own; the ticker asks Anvil for one every second, keeping
   instant mining for the browser's transactions.
 """

@@ -8,9 +8,11 @@ import { hasMessage, t } from "../i18n";
 /** A contract error decoded from revert data: its name and arguments by ABI name. */
 export interface DecodedRevert { name: string; args: Record<string, unknown> }
 
+// Arguments are formatted by name, as the contracts name them: energy ends in "Wh", prices and euros are listed.
 const PRICE_ARGS = new Set(["price", "feedInPrice", "retailPrice", "limitPrice", "clearingPrice"]);
-const ENERGY_ARGS = new Set(["amountWh", "meteredLeftWh", "remainingWh"]);
-const EURO_ARGS = new Set(["requested", "available"]);
+const EURO_ARGS = new Set(["requested", "available", "escrow", "paid", "received"]);
+/** Errors whose `value` argument is euros (elsewhere, as in SafeCast's, it is a bare number). */
+const EURO_VALUE_ERRORS = new Set(["MarketFillExceedsEscrow"]);
 
 function allErrorsAbi(): Abi {
   const seen = new Set<string>();
@@ -67,11 +69,13 @@ export function decodeRevert(error: unknown): DecodedRevert | null {
   }
 }
 
-function formatArg(name: string, value: unknown): string {
+function formatArg(error: string, name: string, value: unknown): string {
+  // The market's Side enum (0 bid, 1 ask) arrives as a number: uint8 decodes to one.
+  if (name === "side" && (value === 0 || value === 1)) return t(value === 0 ? "common.bid" : "common.ask");
   if (typeof value === "bigint") {
     if (PRICE_ARGS.has(name)) return price(value);
-    if (ENERGY_ARGS.has(name)) return energy(value);
-    if (EURO_ARGS.has(name)) return euro(value);
+    if (name.endsWith("Wh")) return energy(value);
+    if (EURO_ARGS.has(name) || (name === "value" && EURO_VALUE_ERRORS.has(error))) return euro(value);
     return value.toString();
   }
   return String(value);
@@ -79,7 +83,7 @@ function formatArg(name: string, value: unknown): string {
 
 export function describeRevert(revert: DecodedRevert): string {
   const vars: Record<string, string> = {};
-  for (const [name, value] of Object.entries(revert.args)) vars[name] = formatArg(name, value);
+  for (const [name, value] of Object.entries(revert.args)) vars[name] = formatArg(revert.name, name, value);
   const key = `revert.${revert.name}`;
   if (hasMessage(key)) return t(key, vars);
   const list = Object.entries(vars).map(([name, value]) => `${name}=${value}`).join(", ");

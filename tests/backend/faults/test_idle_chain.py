@@ -2,7 +2,7 @@
 
 On such a chain the newest block keeps the time of the last transaction
 (here: the end of the community's setup), so a settlement checked against it
-looks like one for an interval that has not ended yet (`IntervalNotEnded`)
+looks like one for an interval that has not ended yet (`MarketIntervalNotEnded`)
 and the oracle waits for the chain's clock. `vatio chain` and `vatio demo`
 run a heartbeat next to Anvil (backend.chain.anvil.keep_clock_moving: an
 empty block when the newest is a few seconds old), as a real chain's block

@@ -233,7 +233,7 @@ def test_a_bid_cancelled_under_a_sent_settlement_fails_it_then_a_new_plan_settle
     assert sender.step()
     [failed] = store.rows(interval_id)
     assert failed.status == "failed"
-    assert failed.last_error.startswith(f"OrderNotOpen(orderId={scene['bid']})")
+    assert failed.last_error.startswith(f"MarketOrderNotOpen(orderId={scene['bid']})")
     assert "reverted in block" in failed.last_error  # found by the receipt, not by the gas estimate
     assert sender.step()  # planned again on the chain's new state
     [again] = store.rows(interval_id)
@@ -276,7 +276,7 @@ def test_failures_are_bounded_and_caught_before_spending_gas(world, store, sessi
         assert impatient.step()  # attempt 1 fails at the gas estimate
         [row] = store.rows(interval_id)
         assert row.status == "failed"
-        assert row.last_error == f"gas estimate reverted: NotOracle(caller={world.oracle.address})"
+        assert row.last_error == f"gas estimate reverted: MarketNotOracle(caller={world.oracle.address})"
         assert impatient.step()  # planned again: attempt 2
         assert impatient.step()  # fails the same way
         assert not impatient.step()  # no attempts left: it stays failed, the sender moves on
@@ -317,8 +317,8 @@ def test_a_chunked_plan_settles_through_its_chunks_and_a_close(world, store, ses
 
 def test_revert_data_is_decoded_by_name_and_garbage_never_raises(world):
     decoder = ErrorDecoder(c["abi"] for c in world.deployment.contracts.values())
-    selector = function_signature_to_4byte_selector("OrderNotOpen(uint256)")
-    assert str(decoder.decode(selector + encode(["uint256"], [7]))) == "OrderNotOpen(orderId=7)"
+    selector = function_signature_to_4byte_selector("MarketOrderNotOpen(uint256)")
+    assert str(decoder.decode(selector + encode(["uint256"], [7]))) == "MarketOrderNotOpen(orderId=7)"
     message = bytes.fromhex("08c379a0") + encode(["string"], ["no"])
     assert decoder.decode("0x" + message.hex()) == RevertReason("Error", (("message", "no"),))
     assert decoder.decode(bytes.fromhex("4e487b71") + encode(["uint256"], [0x11])).name == "Panic"

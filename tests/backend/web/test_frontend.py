@@ -60,7 +60,7 @@ def test_runtime_config_names_the_chain_and_the_deployment_file(client, communit
                         "local": True, "intervalSeconds": 900}
     deployment = client.get(settings["deployment"]).get_json()
     assert deployment == community.deployment.to_json()
-    assert any(item.get("name") == "PriceOutOfTariffs" for item in deployment["contracts"]["EnergyMarket"]["abi"])
+    assert any(item.get("name") == "MarketPriceOutOfTariffs" for item in deployment["contracts"]["EnergyMarket"]["abi"])
     assert client.get("/deployments/1.json").status_code == 404
 
 
