@@ -1,0 +1,127 @@
+"""The bridge's CPU: per signed reading, and its share of one core on a DSMR 5 stream of one telegram a second.
+
+Run: `.venv/bin/python benchmarks/bench_bridge.py [--seconds 60]`. Writes benchmarks/results/bridge.json.
+
+- ``bridge_cpu_per_reading_us``: process CPU time per ``Bridge.offer`` (rules, EIP-712 signing, the
+  payload, the outbox file and two atomic state writes), median of 5 runs of 300 readings.
+- ``bridge_cpu_share_p1_1s``: **measured**. ``vatio bridge --p1 /dev/pts/N`` runs as its own
+  process, publishing to a private Mosquitto, with a reading every 10 s (the default); this
+  script writes one DSMR 5.0.2 telegram a second into the pty's master side. The bridge's
+  user + system CPU (from /proc/<pid>/stat) over the measured window, after a warm-up, divided
+  by the window: the share of one core. The cross-check ``model_share_p1_1s`` is the parse cost
+  of one telegram plus a tenth of the cost of one reading, per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "backend" / "bridge"))
+
+from bridge_helpers import DOMAIN, TEST_KEY, make_bridge, p1_telegram  # noqa: E402
+from common import write_results  # noqa: E402
+
+from backend.bridge.samples import MeterSample  # noqa: E402
+from backend.bridge.sources.dsmr import P1Decoder  # noqa: E402
+from backend.broker import start_mosquitto  # noqa: E402
+from backend.processes import stop_process_group  # noqa: E402
+
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_reading_us(readings: int = 300, runs: int = 5) -> float:
+    results = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as folder:
+            bridge = make_bridge(Path(folder), queue_max_bytes=64 * 1024 * 1024)
+            start = time.process_time()
+            for i in range(readings):
+                bridge.offer(MeterSample(consumed_wh=1_000_000 + i, produced_wh=500_000, power_w=400),
+                             1_764_000_000 + 10 * i)
+            results.append((time.process_time() - start) / readings * 1e6)
+    return statistics.median(results)
+
+
+def cpu_per_telegram_us(telegrams: int = 300) -> float:
+    stream = [p1_telegram(4_321_123 + i, 3_210_456, 1_234_567, 2_345_678) for i in range(telegrams)]
+    decoder = P1Decoder()
+    start = time.process_time()
+    for telegram in stream:
+        assert len(decoder.feed(telegram)) == 1
+    return (time.process_time() - start) / telegrams * 1e6
+
+
+def process_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS_PER_SECOND  # utime, stime
+
+
+def measured_share(seconds: float, warmup_s: float = 8.0) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        broker = start_mosquitto(Path(folder) / "mosquitto")
+        master, slave = os.openpty()
+        command = [sys.executable, "-c", "from backend.bridge.cli import bridge; bridge()", "--p1", os.ttyname(slave),
+                   "--chain-id", str(DOMAIN.chain_id), "--registry", DOMAIN.verifying_contract, "--private-key",
+                   "0x" + TEST_KEY.hex(), "--insecure-key", "--community", "bench", "--broker", broker.url,
+                   "--state-dir", str(Path(folder) / "bridge"), "--max-clock-drift-s", "1e9"]
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        try:
+            consumed = 4_321_123
+            next_telegram = time.monotonic()
+            measured_from = cpu_from = None
+            end = time.monotonic() + warmup_s + seconds
+            while time.monotonic() < end:
+                if measured_from is None and time.monotonic() >= end - seconds:
+                    measured_from, cpu_from = time.monotonic(), process_cpu_s(process.pid)
+                os.write(master, p1_telegram(consumed, 3_210_456, 1_234_567, 2_345_678))
+                consumed += 1
+                next_telegram += 1.0
+                time.sleep(max(0.0, next_telegram - time.monotonic()))
+            cpu_s = process_cpu_s(process.pid) - cpu_from
+            window_s = time.monotonic() - measured_from
+            published = len(list((Path(folder) / "bridge" / "outbox").glob("*")))
+        finally:
+            stop_process_group(process)
+            broker.stop()
+            os.close(master)
+            os.close(slave)
+    return {"cpu_s": cpu_s, "window_s": window_s, "share": cpu_s / window_s, "outbox_left": published}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="Measured window of the P1 stream.")
+    args = parser.parse_args()
+    per_reading_us = cpu_per_reading_us()
+    per_telegram_us = cpu_per_telegram_us()
+    stream = measured_share(args.seconds)
+    model_share = (per_telegram_us + per_reading_us / 10) / 1e6
+    figures = {
+        "bridge_cpu_per_reading_us": round(per_reading_us, 1),
+        "bridge_cpu_share_p1_1s": round(stream["share"], 5),
+    }
+    details = {
+        "bridge_cpu_share_p1_1s": (f"measured: `vatio bridge --p1` process CPU over {stream['window_s']:.0f} s of a "
+                                   "pty-fed DSMR 5 stream, 1 telegram/s, 1 signed reading/10 s, publishing to Mosquitto"),
+        "bridge_cpu_s_in_window": round(stream["cpu_s"], 3),
+        "cpu_per_telegram_us": round(per_telegram_us, 1),
+        "model_share_p1_1s": round(model_share, 5),
+        "readings_left_unacked": stream["outbox_left"],
+        "clock_ticks_per_s": TICKS_PER_SECOND,
+    }
+    write_results("bridge", figures, details)
+    print(figures, details)
+
+
+if __name__ == "__main__":
+    main()
