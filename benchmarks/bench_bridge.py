@@ -112,7 +112,7 @@ def main() -> None:
     }
     details = {
         "bridge_cpu_share_p1_1s": (f"measured: `vatio bridge --p1` process CPU over {stream['window_s']:.0f} s of a "
-                                   "pty-fed DSMR 5 stream, 1 telegram/s, 1 signed reading/10 s, publishing to Mosquitto"),
+                                   "pty-fed DSMR 5 stream, 1 telegram/s, 1 reading/10 s, publishing to Mosquitto"),
         "bridge_cpu_s_in_window": round(stream["cpu_s"], 3),
         "cpu_per_telegram_us": round(per_telegram_us, 1),
         "model_share_p1_1s": round(model_share, 5),
