@@ -97,8 +97,8 @@ class ErrorDecoder:
             if selector in self.errors:
                 name, types, names = self.errors[selector]
                 values = [to_checksum_address(v) if t == "address" else v
-                          for t, v in zip(types, abi_decode(types, body))]
-                return RevertReason(name, tuple(zip(names, values)))
+                          for t, v in zip(types, abi_decode(types, body), strict=True)]
+                return RevertReason(name, tuple(zip(names, values, strict=True)))
         except Exception as exc:  # noqa: BLE001 - malformed revert data is reported, not raised
             return RevertReason("Undecodable", (("data", "0x" + data.hex()), ("error", str(exc))))
         return RevertReason("UnknownError", (("data", "0x" + data.hex()),))

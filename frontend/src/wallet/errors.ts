@@ -27,7 +27,7 @@ function allErrorsAbi(): Abi {
       }
     }
   }
-  return errors as Abi;
+  return errors;
 }
 
 function findRevertData(error: unknown): Hex | null {
