@@ -46,6 +46,7 @@ class LazyGroup(click.Group):
     cls=LazyGroup,
     lazy={
         "audit": ("backend.audit.cli", "audit"),
+        "bridge": ("backend.bridge.cli", "bridge"),
         "market": ("backend.market.cli", "market"),
         "train": ("backend.forecast.cli", "train"),
         "forecast": ("backend.forecast.cli", "forecast"),
