@@ -25,7 +25,8 @@ CONTRACTS = {
     "oracle-below-web": "the oracle imports nothing from web",
     "web-without-tensorflow": "web never imports TensorFlow or the forecast model",
     "auditor-trusts-no-oracle": "the auditor imports nothing from the oracle (nor its web app)",
-    "meters-speak-protocol": "the simulated meters import nothing from the oracle side but protocol",
+    "meters-speak-protocol": "meters and bridges import nothing from the oracle side but protocol",
+    "readmodel-below-producers": "the read model, below both producers, imports neither oracle nor web",
 }
 
 
@@ -80,6 +81,12 @@ FORBIDDEN = {
     "meters import the oracle": (
         "meters-speak-protocol", "meters/simulator.py", "from backend.oracle.verifier import MeterInfo",
         "backend.meters.simulator -> backend.oracle.verifier"),
+    "a bridge imports the oracle": (
+        "meters-speak-protocol", "bridge/rules.py", "from backend.oracle.verifier import MeterInfo",
+        "backend.bridge.rules -> backend.oracle.verifier"),
+    "the read model imports the oracle": (
+        "readmodel-below-producers", "readmodel/payloads.py", "from backend.oracle.verifier import MeterInfo",
+        "backend.readmodel.payloads -> backend.oracle.verifier"),
 }
 
 
