@@ -49,6 +49,30 @@ def clear_sky_index_persistence(daily: DailyData, issue_days: np.ndarray, horizo
     return np.stack(forecasts)
 
 
+def clear_sky_index_mean_7_days(daily: DailyData, issue_days: np.ndarray, horizon_days: int) -> np.ndarray:
+    """The last 7 days' clear-sky index of each hour times the target hours' clear sky (PV).
+
+    The index of an hour is the 7 days' production over their clear-sky GHI at
+    that hour (hours whose 7-day clear sky is too low use the whole days'
+    index). It keeps the recent level relative to the sun and takes the
+    season from tomorrow's clear sky, so it does not carry the training
+    months' level into another season.
+    """
+    if "ghi_clear" not in daily.covariate_names:
+        raise ValueError("the clear-sky-index mean needs the ghi_clear covariate")
+    column = daily.covariate_names.index("ghi_clear")
+    forecasts = []
+    for i in issue_days:
+        produced_kw = daily.target_kw[i - 7: i].sum(axis=0)
+        clear_past = daily.covariates[i - 7: i, :, column].sum(axis=0)
+        day_index = produced_kw.sum() / max(clear_past.sum(), _MIN_CLEAR_SKY)
+        hour_index = np.where(clear_past > 7 * _MIN_CLEAR_SKY, produced_kw / np.maximum(clear_past, _MIN_CLEAR_SKY),
+                              day_index)
+        hour_index = np.clip(hour_index, 0.0, _MAX_CLEAR_SKY_INDEX * max(day_index, 1e-9) + 1e-9)
+        forecasts.append((hour_index[None, :] * daily.covariates[i: i + horizon_days, :, column]).ravel())
+    return np.stack(forecasts)
+
+
 def ridge_features(daily: DailyData, issue_days: np.ndarray, horizon_days: int, history_days: int) -> np.ndarray:
     """Return ridge inputs: the last ``history_days`` of values, calendar of the issue day, covariates ahead."""
     calendar = calendar_features(daily.dates)

@@ -47,6 +47,8 @@ def _database_options(command):
                      help="Oracle database."),
         click.option("--latitude", type=float, help="Community latitude for PV clear sky (default: the simulator's, Madrid)."),
         click.option("--longitude", type=float, help="Community longitude."),
+        click.option("--altitude", type=float,
+                     help="Community altitude, m (default: looked up from latitude and longitude, never 0)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -76,15 +78,35 @@ def _overrides(max_epochs, units, members) -> dict:
     return overrides
 
 
-def _community_site(latitude, longitude):
+def site_from_options(name, latitude, longitude, altitude, notify=None):
+    """A PV site from --latitude/--longitude/--altitude; None when no location is given.
+
+    Without --altitude the altitude is looked up in pvlib's shipped elevation
+    map (never silently 0 m), and ``notify`` says so.
+    """
     from backend.datasets.pvdaq import Site
-    from backend.forecast.history import COMMUNITY_SITE
 
     if (latitude is None) != (longitude is None):
         raise click.UsageError("give both --latitude and --longitude, or neither")
     if latitude is None:
-        return COMMUNITY_SITE
-    return Site("community", latitude, longitude, 0.0, "UTC")
+        if altitude is not None:
+            raise click.UsageError("--altitude needs --latitude and --longitude")
+        return None
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise click.UsageError(f"no such place: latitude {latitude}, longitude {longitude}")
+    if altitude is None:
+        from pvlib.location import lookup_altitude
+
+        altitude = float(lookup_altitude(latitude, longitude))
+        if notify:
+            notify(f"altitude {altitude:.0f} m from pvlib's elevation map (give --altitude to set it)")
+    return Site(name, latitude, longitude, float(altitude), "UTC")
+
+
+def _community_site(latitude, longitude, altitude=None):
+    from backend.forecast.history import COMMUNITY_SITE
+
+    return site_from_options("community", latitude, longitude, altitude, click.echo) or COMMUNITY_SITE
 
 
 def _db_sessions(database_url):
@@ -119,7 +141,7 @@ def _db_sessions(database_url):
 @_database_options
 @_model_options
 def train(kind, source, path, train_until, horizon, weather, utc_offset, model_dir, database_url, latitude, longitude,
-          max_epochs, units, members):
+          altitude, max_epochs, units, members):
     """Train forecast models (early stopping, checkpoint) and save them as a new version.
 
     With --source db: one global model per horizon over every household (and
@@ -138,7 +160,7 @@ def train(kind, source, path, train_until, horizon, weather, utc_offset, model_d
         try:
             directories = train_from_db(
                 _db_sessions(database_url), kind, HORIZONS[horizon], train_until, model_dir, overrides,
-                _community_site(latitude, longitude),
+                _community_site(latitude, longitude, altitude),
                 COMMUNITY_UTC_OFFSET_HOURS if utc_offset is None else utc_offset, _verbose(), click.echo)
         except NotEnoughHistory as exc:
             raise click.ClickException(str(exc)) from exc
@@ -149,9 +171,17 @@ def train(kind, source, path, train_until, horizon, weather, utc_offset, model_d
     if source == "csv":
         if path is None:
             raise click.UsageError("--source csv needs PATH")
-        daily_for = lambda use_weather: pipeline.file_daily(path, kind, utc_offset)  # noqa: E731
+        from backend.forecast.data import SeriesError, require_days
+
+        site = site_from_options("custom", latitude, longitude, altitude, click.echo)
+        try:
+            daily = pipeline.file_daily(path, kind, utc_offset, site)
+            require_days(daily)
+        except SeriesError as exc:
+            raise click.ClickException(str(exc)) from exc
+        daily_for = lambda use_weather: daily  # noqa: E731
         if train_until is None:
-            train_until = str(daily_for(False).dates[-1].date())
+            train_until = str(daily.dates[-1].date())
     else:
         split = pipeline.DATASET_SPLITS[kind]
         train_from = split["train_from"]
@@ -180,46 +210,104 @@ def forecast():
 
 
 @forecast.command("evaluate")
-@click.option("--kind", type=click.Choice(["load", "pv"]), required=True)
-@click.option("--series", "series_path", type=click.Path(exists=True, dir_okay=False), required=True,
+@click.option("--kind", type=click.Choice(["load", "pv"]), help="Consumption or PV (with --series).")
+@click.option("--series", "series_path", type=click.Path(exists=True, dir_okay=False),
               help="CSV or parquet with columns timestamp, kW.")
-@click.option("--train-until", required=True, help="Last training day, YYYY-MM-DD.")
-@click.option("--test-from", required=True, help="First test day, YYYY-MM-DD.")
+@click.option("--suite", "suite_name", type=click.Choice(["heldout", "benchmark"]),
+              help="Instead of --series: every series of a fixed suite (backend/forecast/suites.py), day-ahead, "
+                   "with its own split; one table at the end.")
+@click.option("--train-until", help="Last training day, YYYY-MM-DD (with --series).")
+@click.option("--test-from", help="First test day, YYYY-MM-DD (with --series).")
 @click.option("--test-until", help="Last test day, YYYY-MM-DD (default: end of the series).")
 @click.option("--train-from", help="First training day, YYYY-MM-DD (default: start of the series).")
 @click.option("--horizon", type=click.Choice(list(HORIZONS)), default="all", show_default=True)
 @click.option("--utc-offset", type=float, default=0.0, show_default=True, help="Local day offset from UTC, hours.")
 @click.option("--latitude", type=float, help="PV site latitude (default: PVDAQ 50, Golden CO).")
 @click.option("--longitude", type=float, help="PV site longitude.")
+@click.option("--altitude", type=float, help="PV site altitude, m (default: looked up from latitude and longitude).")
+@click.option("--seed", type=int, help="First seed of the LSTM members (default 42).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the tables as JSON here.")
 @click.option("--checkpoint-dir", type=click.Path(file_okay=False), default=None, show_default="<var>/forecast-eval",
               help="Where training keeps its checkpoints, one folder per model.")
-def evaluate_command(kind, series_path, train_until, test_from, test_until, train_from, horizon, utc_offset,
-                     latitude, longitude, json_path, checkpoint_dir):
-    """Train on the training part of any series and compare the LSTM with the baselines on the test part."""
-    from backend.datasets.pvdaq import PVDAQ50_SITE, Site
+@_model_options
+def evaluate_command(kind, series_path, suite_name, train_until, test_from, test_until, train_from, horizon, utc_offset,
+                     latitude, longitude, altitude, seed, json_path, checkpoint_dir, max_epochs, units, members):
+    """Train on the training part of a series (or of every series of a suite), choose the served model on the
+    training period's last weeks, and compare it, the LSTM and every simple model on the test part."""
+    from backend.datasets.pvdaq import PVDAQ50_SITE
     from backend.forecast import pipeline
-    from backend.forecast.evaluate import evaluate
-    from backend.forecast.metrics import format_table
+    from backend.forecast.data import SeriesError, require_days
+    from backend.forecast.features import build_daily_data
 
     settings = _settings(eval_dir=checkpoint_dir)
-    site = None
-    if kind == "pv" and latitude is not None and longitude is not None:
-        site = Site("custom", latitude, longitude, 0.0, "UTC")
-    daily = pipeline.file_daily(series_path, kind, utc_offset, site or PVDAQ50_SITE)
+    overrides = _overrides(max_epochs, units, members)
+    if seed is not None:
+        overrides["seed"] = seed
     tables = {}
-    for days in HORIZONS[horizon]:
-        config = pipeline.default_config(kind, days)
-        result = evaluate(daily, config, train_until, test_from, test_until, settings.eval_dir,
-                          train_from=train_from, verbose=_verbose())
-        title = (f"{config.name}: {Path(series_path).name}, train to {train_until}, test {test_from}.."
-                 f"{test_until or 'end'}, {len(result.issue_days)} forecasts")
-        click.echo(format_table(result.rows, title) + "\n")
-        tables[config.name] = {"issues": len(result.issue_days), "train_s": result.train_s, "rows": result.rows}
+    if suite_name:
+        from backend.forecast.suites import suite
+
+        if series_path or kind:
+            raise click.UsageError("--suite runs its own series; drop --series and --kind")
+        for item in suite(suite_name):
+            hourly, info = item.loader()
+            daily = build_daily_data(hourly, info)
+            tables[item.name] = _evaluate_one(item.name, daily, item.kind, [1], item.train_until, item.test_from,
+                                              item.test_until, item.train_from, overrides, settings.eval_dir)
+        from backend.forecast.selection import format_served_table
+
+        click.echo(format_served_table({name: table["day-ahead"] for name, table in tables.items()},
+                                       f"suite {suite_name}: served model against the best simple model"))
+    else:
+        if not series_path or not kind:
+            raise click.UsageError("give --kind and --series, or --suite")
+        if not train_until or not test_from:
+            raise click.UsageError("--series needs --train-until and --test-from")
+        site = site_from_options("custom", latitude, longitude, altitude, click.echo) if kind == "pv" else None
+        try:
+            daily = pipeline.file_daily(series_path, kind, utc_offset, site or PVDAQ50_SITE)
+            require_days(daily)
+        except SeriesError as exc:
+            raise click.ClickException(str(exc)) from exc
+        tables[Path(series_path).name] = _evaluate_one(Path(series_path).name, daily, kind, HORIZONS[horizon],
+                                                       train_until, test_from, test_until, train_from, overrides,
+                                                       settings.eval_dir)
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(tables, indent=1, default=_json_default))
         click.echo(f"wrote {json_path}")
+
+
+def _evaluate_one(name, daily, kind, horizons, train_until, test_from, test_until, train_from, overrides, eval_dir):
+    """Evaluate one series for each horizon; print the candidates, the choice and the test table."""
+    from backend.forecast import pipeline
+    from backend.forecast.evaluate import evaluate
+    from backend.forecast.metrics import format_table
+
+    tables = {}
+    for days in horizons:
+        config = pipeline.default_config(kind, days, **overrides)
+        try:
+            result = evaluate(daily, config, train_until, test_from, test_until, eval_dir, train_from=train_from,
+                              verbose=_verbose())
+        except ValueError as exc:
+            raise click.ClickException(f"{name}: {exc}") from exc
+        summary = result.summary
+        title = (f"{config.name}: {name}, train to {train_until}, test {test_from}..{test_until or 'end'}, "
+                 f"{len(result.issue_days)} forecasts")
+        click.echo(f"{title}\nvalidation RMSE (last weeks of training), kW:")
+        for candidate, score in sorted(summary["selection"]["validation_rmse"].items(), key=lambda kv: kv[1]):
+            mark = "  <- served" if candidate == summary["served"] else ""
+            click.echo(f"  {candidate:<42} {score:8.4f}{mark}")
+        click.echo(f"served: {summary['served']}: {summary['reason']}")
+        click.echo(format_table(result.rows, "test period") + "\n")
+        click.echo(f"served skill {summary['served_skill']:.3f}, best simple {summary['best_simple_model']} "
+                   f"{summary['best_simple_skill']:.3f}, margin {summary['margin']:+.3f}; "
+                   f"P10 rate {summary['p10_rate']:.1%}, P90 rate {summary['p90_rate']:.1%}\n")
+        label = "day-ahead" if days == 1 else "week-ahead"
+        tables[label] = {"model": config.name, "issues": len(result.issue_days), "train_s": result.train_s,
+                         "rows": result.rows, "summary": summary}
+    return tables
 
 
 @forecast.command("run")
@@ -249,7 +337,7 @@ def evaluate_command(kind, series_path, train_until, test_from, test_until, trai
 @_database_options
 @_model_options
 def run(source, path, issue_at, model_dir, out, every, offset, max_runs, keep_days, bootstrap, utc_offset,
-        redis_url, socketio_channel, database_url, latitude, longitude, max_epochs, units, members):
+        redis_url, socketio_channel, database_url, latitude, longitude, altitude, max_epochs, units, members):
     """Forecast every household and the community from the latest history, and store the result."""
     import pandas as pd
 
@@ -268,7 +356,7 @@ def run(source, path, issue_at, model_dir, out, every, offset, max_runs, keep_da
     if source == "db":
         if path is not None:
             raise click.UsageError("--source db reads the database (--database-url), not a PATH")
-        job = _db_run_job(when, model_dir, keep_days, bootstrap, utc_offset, database_url, latitude, longitude,
+        job = _db_run_job(when, model_dir, keep_days, bootstrap, utc_offset, database_url, latitude, longitude, altitude,
                           _overrides(max_epochs, units, members), _live_emitter(redis_url, socketio_channel))
     else:
         job = _file_run_job(source, path, when, model_dir, out)
@@ -283,13 +371,13 @@ def run(source, path, issue_at, model_dir, out, every, offset, max_runs, keep_da
         click.echo("stopped")
 
 
-def _db_run_job(when, model_dir, keep_days, bootstrap, utc_offset, database_url, latitude, longitude, overrides,
-                emitter=None):
+def _db_run_job(when, model_dir, keep_days, bootstrap, utc_offset, database_url, latitude, longitude, altitude,
+                overrides, emitter=None):
     from backend.forecast.history import COMMUNITY_UTC_OFFSET_HOURS
     from backend.forecast.service import ModelSet, run_db_forecasts
 
     sessions = _db_sessions(database_url)
-    site = _community_site(latitude, longitude)
+    site = _community_site(latitude, longitude, altitude)
     models = ModelSet(model_dir, bootstrap, overrides, click.echo, _verbose())
     offset_hours = COMMUNITY_UTC_OFFSET_HOURS if utc_offset is None else utc_offset
 

@@ -95,25 +95,97 @@ def load_dataset_weather() -> pd.DataFrame:
     return hourly
 
 
+class SeriesError(ValueError):
+    """A series file that cannot be forecast: the message says what is wrong, in one line."""
+
+
+# A file series needs this many complete local days: 7 seen by every forecast, and 4 weeks of issues to learn from.
+MIN_SERIES_DAYS = 35
+
+
 def read_series_file(path: str | Path) -> pd.Series:
     """Read a CSV or parquet file with columns ``timestamp`` and ``kW`` into an hourly kW series (UTC).
 
-    Naive timestamps are taken as UTC. Sub-hourly data is averaged per hour
-    with the half-valid rule; hourly data passes through.
+    Naive timestamps are taken as UTC; an offset (``+01:00``, ``Z``) is
+    honoured. Sub-hourly data is averaged per hour with the half-valid rule;
+    hourly data passes through. Raises :class:`SeriesError` for a missing
+    column, a timestamp that cannot be read (format or time zone), a value
+    that is not a number, a repeated timestamp (never merged: which reading
+    is right cannot be known) and a file without a single valid value.
+    Empty cells are missing values, not errors.
     """
     path = Path(path)
-    if path.suffix.lower() in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-    elif path.suffix.lower() == ".csv":
-        frame = pd.read_csv(path)
-    else:
-        raise ValueError(f"{path}: expected a .csv or .parquet file")
-    columns = {column.lower(): column for column in frame.columns}
-    if "timestamp" not in columns or "kw" not in columns:
-        raise ValueError(f"{path}: expected columns 'timestamp' and 'kW', got {list(frame.columns)}")
-    timestamps = pd.to_datetime(frame[columns["timestamp"]], utc=True)
-    power_kw = pd.Series(pd.to_numeric(frame[columns["kw"]], errors="coerce").to_numpy(), index=timestamps)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        elif path.suffix.lower() == ".csv":
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        else:
+            raise SeriesError(f"{path.name}: expected a .csv or .parquet file")
+    except SeriesError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file, said in one line
+        raise SeriesError(f"{path.name}: cannot read the file ({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc
+    columns = {str(column).strip().lower(): column for column in frame.columns}
+    missing = [name for name in ("timestamp", "kW") if name.lower() not in columns]
+    if missing:
+        raise SeriesError(f"{path.name}: missing column {' and '.join(repr(m) for m in missing)}; "
+                          f"expected 'timestamp' and 'kW', got {[str(c) for c in frame.columns]}")
+    if frame.empty:
+        raise SeriesError(f"{path.name}: no rows")
+    raw_time, raw_kw = frame[columns["timestamp"]], frame[columns["kw"]]
+    timestamps = _parse_timestamps(raw_time, path.name)
+    values = pd.to_numeric(raw_kw, errors="coerce")
+    blank = raw_kw.isna() | raw_kw.astype(str).str.strip().str.lower().isin(["", "nan", "na", "null", "none"])
+    bad = values.isna() & ~blank
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise SeriesError(f"{path.name}: {int(bad.sum())} kW values are not numbers, the first {raw_kw.iloc[row]!r} "
+                          f"in data row {row + 1}")
+    values = values.astype("float64")
+    if not np.isfinite(values.to_numpy()).any():
+        raise SeriesError(f"{path.name}: every kW value is missing (NaN)")
+    duplicated = timestamps.duplicated(keep=False)
+    if duplicated.any():
+        first = timestamps[duplicated][0]
+        raise SeriesError(f"{path.name}: {int(timestamps.duplicated().sum())} repeated timestamps, the first "
+                          f"{first.isoformat()}; keep one row per time (a repeated hour is not merged)")
+    power_kw = pd.Series(values.to_numpy(), index=timestamps)
+    if len(power_kw) < 2:
+        raise SeriesError(f"{path.name}: one reading; need a series")
     return hourly_mean_kw(power_kw)
+
+
+def _parse_timestamps(raw: pd.Series, name: str) -> pd.DatetimeIndex:
+    """Parse timestamps to UTC (naive = UTC); a value that cannot be read is a :class:`SeriesError`."""
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        index = pd.DatetimeIndex(raw)
+        return index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    text = raw.astype(str).str.strip()
+    try:
+        index = pd.DatetimeIndex(pd.to_datetime(text, utc=True))
+        if not index.isna().any():
+            return index
+    except Exception:  # noqa: BLE001 - find the row below
+        pass
+    parsed = []
+    for row, value in enumerate(text):
+        try:
+            stamp = pd.Timestamp(value)
+            if pd.isna(stamp):
+                raise ValueError("empty")
+        except Exception as exc:  # noqa: BLE001
+            raise SeriesError(f"{name}: cannot read timestamp {value!r} in data row {row + 1} (its format or time "
+                              f"zone); use ISO 8601 like 2024-01-31T13:00:00+01:00, or naive UTC") from exc
+        parsed.append(stamp.tz_localize("UTC") if stamp.tz is None else stamp.tz_convert("UTC"))
+    return pd.DatetimeIndex(parsed)
+
+
+def require_days(daily, minimum: int = MIN_SERIES_DAYS) -> None:
+    """Raise :class:`SeriesError` unless ``daily`` has at least ``minimum`` complete local days."""
+    complete = int(np.isfinite(daily.target_kw).all(axis=1).sum())
+    if complete < minimum:
+        raise SeriesError(f"{daily.name}: only {complete} complete days (24 valid hours); need at least {minimum}")
 
 
 def complete_hourly(hourly_kw: pd.Series, utc_offset_hours: float) -> pd.Series:

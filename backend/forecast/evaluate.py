@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.forecast import baselines
+from backend.forecast import baselines, selection
 from backend.forecast.features import DailyData
 from backend.forecast.forecaster import ForecastConfig, Forecaster
 from backend.forecast.metrics import evaluation_table
@@ -25,6 +25,8 @@ class Evaluation:
     forecaster: Forecaster
     train_s: float
     forecasts: dict = field(default_factory=dict)
+    # The served model, why, its margin over the best simple model, calibration rates, the seed spread.
+    summary: dict = field(default_factory=dict)
 
     def row(self, model: str) -> dict:
         """Return the row of one model."""
@@ -46,17 +48,69 @@ def test_issue_days(daily: DailyData, config: ForecastConfig, test_from: str, te
     return issue
 
 
+def simple_forecasts(daily: DailyData, issue: np.ndarray, horizon: int, kind: str) -> dict[str, np.ndarray]:
+    """Every simple model's point forecast (kW) for ``issue`` days."""
+    forecasts = {
+        "persistence": baselines.persistence(daily, issue, horizon),
+        "weekly persistence": baselines.weekly_persistence(daily, issue, horizon),
+        "mean of last 7 days": baselines.mean_last_7_days(daily, issue, horizon),
+    }
+    if kind == "pv":
+        forecasts["clear-sky-index persistence"] = baselines.clear_sky_index_persistence(daily, issue, horizon)
+        forecasts["clear-sky-index mean of last 7 days"] = baselines.clear_sky_index_mean_7_days(daily, issue, horizon)
+    return forecasts
+
+
+def _actual(daily: DailyData, issue: np.ndarray, horizon: int) -> np.ndarray:
+    return np.stack([daily.target_kw[i: i + horizon].ravel() for i in issue])
+
+
+def _hours_mask(daily: DailyData, issue: np.ndarray, horizon: int) -> np.ndarray:
+    return np.stack([daily.daylight[i: i + horizon].ravel() for i in issue])
+
+
+def _ghi_clear(daily: DailyData, issue: np.ndarray, horizon: int) -> np.ndarray | None:
+    if "ghi_clear" not in daily.covariate_names:
+        return None
+    column = daily.covariate_names.index("ghi_clear")
+    return np.stack([daily.covariates[i: i + horizon, :, column].ravel() for i in issue])
+
+
+def _level(daily: DailyData, issue: np.ndarray) -> np.ndarray:
+    return np.array([np.nanmean(daily.target_kw[i - 7: i]) for i in issue])
+
+
+def _candidates(daily, issue, horizon, kind, ridge, lstm_point):
+    forecasts = simple_forecasts(daily, issue, horizon, kind)
+    forecasts["ridge"] = ridge.predict(daily, issue)
+    forecasts[selection.LSTM] = lstm_point
+    forecasts[selection.BLEND] = 0.5 * (lstm_point + forecasts["ridge"])
+    return forecasts
+
+
 def evaluate(daily: DailyData, config: ForecastConfig, train_until: str, test_from: str,
              test_until: str | None = None, work_dir: str | Path = VAR_DIR / "forecast-eval",
              extra_training: list[DailyData] | None = None, train_from: str | None = None,
              verbose: int = 1) -> Evaluation:
-    """Train the LSTM and the ridge baseline up to ``train_until`` and score everything on the test period."""
+    """Train the LSTM and the ridge up to ``train_until``, choose the served model on the validation weeks
+    at the end of the training period, calibrate its bands there, and score everything on the test period.
+    """
     if np.datetime64(test_from) <= np.datetime64(train_until):
         raise ValueError("the test period must start after the training period")
     horizon = config.horizon_days
     issue = test_issue_days(daily, config, test_from, test_until)
     if len(issue) == 0:
         raise ValueError("no complete test days in the test period")
+    window = config.window()
+    train_start = daily.day_index(train_from) if train_from else 0
+    train_end = daily.day_index(train_until) + 1
+    train_issue = window.issue_days(daily, first=train_start + 7, last=train_end, target_end=train_end)
+    if len(train_issue) < 25:
+        raise ValueError(f"only {len(train_issue)} complete training days with 7 days of history; need 25")
+    # The validation weeks: the last part of the training issues, as the LSTM's own early-stopping split.
+    cut = int(len(train_issue) * (1 - config.validation_fraction))
+    fit_issue, validation_issue = train_issue[:cut], train_issue[cut:]
+
     forecaster = Forecaster(config)
     started = time.perf_counter()
     forecaster.fit([daily], train_until, Path(work_dir) / config.name, train_from=train_from, verbose=verbose,
@@ -64,31 +118,100 @@ def evaluate(daily: DailyData, config: ForecastConfig, train_until: str, test_fr
     train_s = time.perf_counter() - started
     lstm = forecaster.predict(daily, issue)
 
-    window = config.window()
-    train_start = daily.day_index(train_from) if train_from else 0
-    train_end = daily.day_index(train_until) + 1
-    train_issue = window.issue_days(daily, first=train_start + 7, last=train_end, target_end=train_end)
     history_days = 1 if horizon == 1 else 7
     ridge = baselines.RidgeBaseline(horizon, history_days).fit(daily, train_issue)
+    ridge_for_validation = baselines.RidgeBaseline(horizon, history_days).fit(daily, fit_issue)
+    mask_val = _hours_mask(daily, validation_issue, horizon) if config.kind == "pv" else None
+    mask_test = _hours_mask(daily, issue, horizon) if config.kind == "pv" else None
 
-    forecasts = {
-        "persistence": {"point": baselines.persistence(daily, issue, horizon)},
-        "weekly persistence": {"point": baselines.weekly_persistence(daily, issue, horizon)},
-        "mean of last 7 days": {"point": baselines.mean_last_7_days(daily, issue, horizon)},
-    }
+    # Validation: every candidate on the same days; the LSTM-containing ones also per seed's member.
+    actual_val = _actual(daily, validation_issue, horizon)
+    lstm_val = forecaster.predict(daily, validation_issue)["point"]
+    validation = _candidates(daily, validation_issue, horizon, config.kind, ridge_for_validation, lstm_val)
+    members_val = forecaster.predict_members(daily, validation_issue) if len(forecaster.member_networks) > 1 else []
+    member_candidates = {selection.LSTM: members_val,
+                         selection.BLEND: [0.5 * (m + validation["ridge"]) for m in members_val]} if members_val else {}
+    chosen = selection.select(actual_val, validation, member_candidates, mask_val)
+    scale_val = selection.band_scale(config.kind, validation[chosen.served], _ghi_clear(daily, validation_issue, horizon),
+                                     _level(daily, validation_issue))
+    bands = selection.ConformalBands.fit(actual_val, validation[chosen.served], scale_val, mask_val)
+    ridge_quantiles = selection.empirical_quantiles(actual_val, validation["ridge"], (0.1, 0.9), mask_val)
+
+    # Test.
+    test = _candidates(daily, issue, horizon, config.kind, ridge, lstm["point"])
+    served_point = test[chosen.served]
+    scale_test = selection.band_scale(config.kind, served_point, _ghi_clear(daily, issue, horizon), _level(daily, issue))
+    served = {"point": served_point, "p10": bands.quantile(0.1, served_point, scale_test),
+              "p90": bands.quantile(0.9, served_point, scale_test)}
     if config.kind == "pv":
-        forecasts["clear-sky-index persistence"] = {
-            "point": baselines.clear_sky_index_persistence(daily, issue, horizon)}
+        served = {key: value * mask_test for key, value in served.items()}
+
     ridge_name = f"ridge (last {history_days * 24} h + calendar" + (
         " + clear sky" + (" + weather" if config.use_weather else "") if config.kind == "pv" else "") + ")"
-    forecasts[ridge_name] = {"point": ridge.predict(daily, issue)}
+    forecasts = {name: {"point": value} for name, value in simple_forecasts(daily, issue, horizon, config.kind).items()}
+    forecasts[ridge_name] = {"point": test["ridge"]}
+    forecasts[selection.BLEND] = {"point": test[selection.BLEND]}
     forecasts["LSTM"] = {"point": lstm["point"], "p10": lstm["p10"], "p90": lstm["p90"]}
+    served_name = f"served: {chosen.served}"
+    forecasts[served_name] = served
 
-    actual = np.stack([daily.target_kw[i: i + horizon].ravel() for i in issue])
-    daylight = None
-    if config.kind == "pv":
-        daylight = np.stack([daily.daylight[i: i + horizon].ravel() for i in issue])
+    actual = _actual(daily, issue, horizon)
+    daylight = mask_test
     rows = evaluation_table(actual, forecasts, "persistence", daylight)
     for row in rows:
         row["is_ridge"] = row["model"] == ridge_name
-    return Evaluation(config.name, rows, issue, forecaster, train_s, {**forecasts, "actual": actual})
+        row["is_served"] = row["model"] == served_name
+        row["simple"] = row["model"] in selection.SIMPLE_MODELS or row["is_ridge"]
+        base = "ridge" if row["is_ridge"] else row["model"]
+        if base in chosen.validation_rmse:
+            row["validation_rmse"] = chosen.validation_rmse[base]
+
+    summary = _summary(config, chosen, rows, actual, served, bands, test, ridge_quantiles, forecaster,
+                       daily, issue, mask_test)
+    return Evaluation(config.name, rows, issue, forecaster, train_s, {**forecasts, "actual": actual}, summary)
+
+
+def _summary(config, chosen, rows, actual, served, bands, test, ridge_quantiles, forecaster, daily, issue, mask):
+    """The served model against the best simple model, calibration and the seed spread, for one evaluation."""
+    by_name = {row["model"]: row for row in rows}
+    served_row = next(row for row in rows if row["is_served"])
+    simple = [row for row in rows if row["simple"]]
+    best_simple = max(simple, key=lambda row: row["skill"])
+    ridge_row = next(row for row in rows if row["is_ridge"])
+    lstm_row = by_name["LSTM"]
+    levels = {0.1: served["p10"], 0.9: served["p90"]}
+    ridge_band = {level: np.clip(test["ridge"] + ridge_quantiles[level], 0.0, None) for level in (0.1, 0.9)}
+    if mask is not None:
+        ridge_band = {level: value * mask for level, value in ridge_band.items()}
+    summary = {
+        "served": chosen.served, "reason": chosen.reason, "selection": chosen.to_json(),
+        "served_skill": served_row["skill"], "best_simple_model": best_simple["model"],
+        "best_simple_skill": best_simple["skill"], "margin": served_row["skill"] - best_simple["skill"],
+        "lstm_chosen": selection.uses_lstm(chosen.served),
+        "lstm_skill": lstm_row["skill"], "ridge_skill": ridge_row["skill"],
+        "lstm_beats_ridge_on_test": lstm_row["skill"] > ridge_row["skill"],
+        "p10_rate": selection.below_rate(actual, served["p10"], mask),
+        "p90_rate": selection.below_rate(actual, served["p90"], mask),
+        "pinball_served": float(np.mean([selection.pinball(actual, q, level, mask) for level, q in levels.items()])),
+        "pinball_ridge_empirical": float(np.mean([selection.pinball(actual, q, level, mask)
+                                                  for level, q in ridge_band.items()])),
+        "bands": bands.to_json(),
+    }
+    scale = selection.band_scale(config.kind, served["point"], _ghi_clear(daily, issue, config.horizon_days),
+                                 _level(daily, issue))
+    for alpha in (0.05, 0.1, 0.2):
+        conservative = bands.quantile(alpha, served["point"], scale)
+        if mask is not None:
+            conservative = conservative * mask
+        summary[f"shortfall_rate_alpha_{alpha:g}"] = selection.below_rate(actual, conservative, mask)
+    keep = np.isfinite(actual) & (mask if mask is not None else True)
+    mean_actual = float(np.mean(actual[keep]))
+    summary["mean_bias_pct"] = 100.0 * float(np.mean(served["point"][keep]) - mean_actual) / mean_actual
+    summary["lstm_mean_bias_pct"] = 100.0 * float(np.mean(test["LSTM"][keep]) - mean_actual) / mean_actual
+    if len(forecaster.member_networks) > 1:
+        persistence_rmse = by_name["persistence"]["rmse"]
+        members = forecaster.predict_members(daily, issue)
+        summary["lstm_member_skills"] = [1.0 - selection.rmse(actual, m) / persistence_rmse for m in members]
+        summary["blend_member_skills"] = [1.0 - selection.rmse(actual, 0.5 * (m + test["ridge"])) / persistence_rmse
+                                          for m in members]
+    return summary

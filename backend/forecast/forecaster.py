@@ -76,6 +76,8 @@ class Forecaster:
     band_scale: float = 1.0
     metadata: dict = field(default_factory=dict)
     network: object = None
+    # The members of the last fit (one per seed), before averaging; not saved.
+    member_networks: list = field(default_factory=list)
 
     def fit(self, series: list[DailyData], train_until: str, checkpoint_dir: str | Path,
             train_from: str | None = None, verbose: int = 1,
@@ -135,6 +137,7 @@ class Forecaster:
             members.append(network)
             losses = losses or history.history
         self.network = average_networks(members)
+        self.member_networks = members
         train_s = time.perf_counter() - started
         self.band_scale = 1.0
         raw = self.predict_arrays(validation)
@@ -152,14 +155,25 @@ class Forecaster:
         })
         return losses
 
-    def predict_arrays(self, arrays: WindowArrays, batch_size: int = 4096) -> dict[str, np.ndarray]:
+    def predict_members(self, daily: DailyData, issue_days: np.ndarray) -> list[np.ndarray]:
+        """The point forecast (kW) of each seed's member alone, as :meth:`predict` (members of the last fit)."""
+        scale_kw = self.scale_for(daily, int(issue_days.min()) if len(issue_days) else len(daily.dates))
+        arrays = self.config.window().make_arrays(daily, issue_days, scale_kw)
+        points = [self.predict_arrays(arrays, network=network)["point"] for network in self.member_networks]
+        if self.config.kind == "pv":
+            sun_up = np.stack([daily.daylight[i: i + self.config.horizon_days].ravel() for i in issue_days])
+            points = [point * sun_up for point in points]
+        return points
+
+    def predict_arrays(self, arrays: WindowArrays, batch_size: int = 4096, network=None) -> dict[str, np.ndarray]:
         """Predict kW ``{"point", "p10", "p50", "p90"}``, each ``[samples, horizon_hours]``."""
         inputs = self.normalizer.apply(arrays)
+        network = network or self.network
         outputs = []
         for start in range(0, len(arrays), batch_size):
             batch = [values[start:start + batch_size] for values in inputs]
             # predict_on_batch runs the compiled graph: about 7x faster than an eager call here.
-            outputs.append(np.asarray(self.network.predict_on_batch(batch)))
+            outputs.append(np.asarray(network.predict_on_batch(batch)))
         raw = np.concatenate(outputs) if outputs else np.zeros((0, self.config.horizon_days * 24, 4))
         scale = arrays.scale_kw[:, None]
         quantiles = np.sort(raw[..., 1:], axis=-1)

@@ -1,0 +1,91 @@
+"""Served model per series against the best simple model, calibration and seeds: benchmark rows and held-out suite.
+
+Run: .venv/bin/python benchmarks/bench_forecast_selection.py [--members 3] [--max-epochs N]
+Merges into benchmarks/results/forecast.json (today's keys kept): served_skill_<series>,
+best_simple_skill_<series>, served_minus_best_simple_min, p10_rate_heldout, p90_rate_heldout and more;
+the whole per-series summaries go to benchmarks/results/forecast_selection.json.
+The same numbers come from `vatio forecast evaluate --suite heldout` and `--suite benchmark`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import write_results  # noqa: E402
+
+from backend.forecast.evaluate import evaluate  # noqa: E402
+from backend.forecast.features import build_daily_data  # noqa: E402
+from backend.forecast.metrics import format_table  # noqa: E402
+from backend.forecast.pipeline import default_config  # noqa: E402
+from backend.forecast.selection import format_served_table  # noqa: E402
+from backend.forecast.suites import BENCHMARK, HELDOUT, HELDOUT_FIXED_ON  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--members", type=int, default=3, help="LSTM members (consecutive seeds from 42)")
+    parser.add_argument("--max-epochs", type=int, default=None)
+    parser.add_argument("--only", nargs="*", help="series names to run (default: all)")
+    args = parser.parse_args()
+    overrides = {"members": args.members}
+    if args.max_epochs:
+        overrides["max_epochs"] = args.max_epochs
+    figures: dict[str, float] = {}
+    summaries: dict[str, dict] = {}
+    groups = {"benchmark": BENCHMARK, "heldout": HELDOUT}
+    with tempfile.TemporaryDirectory() as work_dir:
+        for group, items in groups.items():
+            for item in items:
+                if args.only and item.name not in args.only:
+                    continue
+                hourly, info = item.loader()
+                daily = build_daily_data(hourly, info)
+                config = default_config(item.kind, 1, **overrides)
+                result = evaluate(daily, config, item.train_until, item.test_from, item.test_until, work_dir,
+                                  train_from=item.train_from, verbose=0)
+                summary = {**result.summary, "group": group, "issues": len(result.issue_days),
+                           "train_s": round(result.train_s, 1)}
+                print(format_table(result.rows, f"{item.name} ({group}): served {summary['served']}: "
+                                                 f"{summary['reason']}") + "\n", flush=True)
+                summaries[item.name] = {"summary": summary, "rows": result.rows}
+                figures[f"served_skill_{item.name}"] = round(summary["served_skill"], 4)
+                figures[f"best_simple_skill_{item.name}"] = round(summary["best_simple_skill"], 4)
+    for group, items in groups.items():
+        part = {item.name: summaries[item.name] for item in items if item.name in summaries}
+        if part:
+            print(format_served_table(part, f"{group}: served model against the best simple model") + "\n")
+    margins = [entry["summary"]["margin"] for entry in summaries.values()]
+    figures["served_minus_best_simple_min"] = round(min(margins), 4)
+    heldout = [summaries[item.name]["summary"] for item in HELDOUT if item.name in summaries]
+    if heldout:
+        figures["p10_rate_heldout"] = round(statistics.median(s["p10_rate"] for s in heldout), 4)
+        figures["p90_rate_heldout"] = round(statistics.median(s["p90_rate"] for s in heldout), 4)
+        figures["shortfall_rate_alpha_0.1_heldout"] = round(
+            statistics.median(s["shortfall_rate_alpha_0.1"] for s in heldout), 4)
+        figures["pinball_served_heldout"] = round(statistics.median(s["pinball_served"] for s in heldout), 4)
+        figures["pinball_ridge_empirical_heldout"] = round(
+            statistics.median(s["pinball_ridge_empirical"] for s in heldout), 4)
+    figures["lstm_served_count"] = sum(entry["summary"]["lstm_chosen"] for entry in summaries.values())
+    figures["series_count"] = len(summaries)
+    summaries = json.loads(json.dumps(summaries, default=lambda value: value.item() if hasattr(value, "item")
+                                      else str(value)))
+    details = {"selection": {"heldout_fixed_on": HELDOUT_FIXED_ON, "overrides": overrides,
+                             "series": {name: entry["summary"] for name, entry in summaries.items()}}}
+    write_results("forecast", figures, details, merge=True)
+    write_results("forecast_selection", figures, {"series": summaries})
+    for key, value in figures.items():
+        print(f"{key:<40} {value}")
+
+
+if __name__ == "__main__":
+    main()
