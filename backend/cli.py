@@ -48,6 +48,7 @@ class LazyGroup(click.Group):
         "audit": ("backend.audit.cli", "audit"),
         "bridge": ("backend.bridge.cli", "bridge"),
         "market": ("backend.market.cli", "market"),
+        "meter": ("backend.meters.credentials", "meter"),
         "train": ("backend.forecast.cli", "train"),
         "forecast": ("backend.forecast.cli", "forecast"),
     },
@@ -297,7 +298,13 @@ def simulate(households, speed, days, seed, community, mqtt_url, rpc_url, readin
                           deployment.settings.get("intervalSeconds", 900), reading_seconds)
     if resume_after is not None:
         click.echo(f"continuing the saved meters after {time.strftime('%Y-%m-%d %H:%M', time.gmtime(resume_after))} UTC")
-    publisher = MeterPublisher(settings.mqtt_url)
+    if settings.mqtt_credentials_dir is not None:  # each meter logs in as itself (docs/meters.md)
+        from backend.meters.mqtt import PerMeterPublishers
+
+        publisher = PerMeterPublishers(settings.mqtt_url, settings.mqtt_credentials_dir)
+    else:
+        username, password = settings.mqtt_login()
+        publisher = MeterPublisher(settings.mqtt_url, username=username, password=password)
     bar = tqdm(total=len(clock.interval_starts) * (clock.interval_seconds // reading_seconds), unit="step")
     try:
         sent = run_simulation(meters, clock, domain, publisher.publish, community, speed=speed,

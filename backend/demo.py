@@ -4,7 +4,10 @@ Starts, in order, and stops in reverse on Ctrl-C:
   1. a local Anvil chain with saved state (var/chain), the contracts deployed
      or found again after a restart;
   2. an MQTT broker: the one answering at $VATIO_MQTT_URL, or Mosquitto
-     started with the repo's config (var/broker);
+     started with the repo's config and its auth (var/broker): no anonymous
+     clients, each simulated meter logs in as its address and may publish
+     only its own topic, the oracle as `oracle`; their passwords are made
+     once, in var/broker/auth/passwords (docs/meters.md);
   3. a community of 20 households with meters and standing auto orders: the
      first five are Anvil accounts whose keys it prints for MetaMask;
   4. the oracle (`vatio oracle`, its own process): ingest, close, settle,
@@ -41,6 +44,7 @@ from eth_utils import keccak
 from web3 import Web3
 
 from backend.broker import MosquittoBroker, find_or_start_broker
+from backend.broker_auth import ORACLE_USER, BrokerAuth
 from backend.chain.anvil import AnvilNode, keep_clock_moving, rpc_call, start_anvil
 from backend.chain.deploy import (
     ANVIL_DEPLOYER_KEY,
@@ -197,6 +201,22 @@ def service_environment(settings: DemoSettings, rpc_url: str, progress=print) ->
     return env
 
 
+def broker_logins(state_dir: Path, meters: list[SimulatedMeter], progress=print) -> BrokerAuth:
+    """The demo broker's password file and ACL, with a login for the oracle and one per simulated meter."""
+    auth = BrokerAuth(state_dir / "broker" / "auth", COMMUNITY)
+    if auth.ensure([meter.meter for meter in meters]):
+        progress(f"Broker logins for the oracle and {len(meters)} meters written to {auth.directory}")
+    return auth
+
+
+def login_environment(auth: BrokerAuth) -> tuple[dict[str, str], dict[str, str]]:
+    """(the oracle's, the simulator's) broker logins, as VATIO_* variables (a broker without auth ignores them)."""
+    oracle = {"VATIO_MQTT_USERNAME": ORACLE_USER,
+              "VATIO_MQTT_PASSWORD_FILE": str(auth.user_password_file(ORACLE_USER))}
+    meters = {"VATIO_MQTT_CREDENTIALS_DIR": str(auth.user_password_file(ORACLE_USER).parent)}
+    return oracle, meters
+
+
 def oracle_arguments(rpc_url: str, broker_url: str, database_url: str, state_dir: Path) -> list[str]:
     return ["oracle", "--community", COMMUNITY, "--broker", broker_url, "--rpc-url", rpc_url,
             "--database-url", database_url, "--archive-dir", str(state_dir / "archive"),
@@ -278,17 +298,20 @@ def run_demo(settings: DemoSettings | None = None, exit_after_setup: bool = Fals
     try:
         if community.fresh:
             forget_previous_community(state_dir, progress)
-        set_up_households(community, demo_meters(), progress)
-        broker_url, stack.broker = find_or_start_broker(settings.mqtt_url, state_dir / "broker", progress)
+        meters = demo_meters()
+        set_up_households(community, meters, progress)
+        auth = broker_logins(state_dir, meters, progress)
+        broker_url, stack.broker = find_or_start_broker(settings.mqtt_url, state_dir / "broker", progress, auth=auth)
         if exit_after_setup:
             print_summary(stack, broker_url, progress)
             return
         database_url = settings.database_url
         env = service_environment(settings, community.node.url, progress)
+        oracle_login, meter_logins = login_environment(auth)
         stack.children.append(start_child("oracle", oracle_arguments(community.node.url, broker_url, database_url,
-                                                                     state_dir), state_dir, env))
+                                                                     state_dir), state_dir, {**env, **oracle_login}))
         stack.children.append(start_child("meters", simulation_arguments(community.node.url, broker_url,
-                                                                         state_dir), state_dir, env))
+                                                                         state_dir), state_dir, {**env, **meter_logins}))
         stack.children.append(start_child("forecast", forecast_arguments(database_url, state_dir), state_dir, env))
         stack.children.append(start_child("web", ["serve", "--port", str(settings.web_port)], state_dir, env))
         print_summary(stack, broker_url, progress)

@@ -29,7 +29,9 @@ whatever directory it starts in:
 | VATIO_RPC_URL | http://127.0.0.1:8545 | oracle, web, audit, deploy, simulate |
 | VATIO_DEPLOYMENT | <deployments>/<chainId>.json | oracle, web, audit, simulate |
 | VATIO_DEPLOYMENTS_DIR | <repo>/deployments | where deployment files are read and written |
-| VATIO_MQTT_URL | mqtt://127.0.0.1:1883 | oracle, simulate, demo |
+| VATIO_MQTT_URL | mqtt://127.0.0.1:1883 (a user:password@ part logs in) | oracle, simulate, demo |
+| VATIO_MQTT_USERNAME, VATIO_MQTT_PASSWORD_FILE | none: anonymous, or the URL's user | oracle, simulate |
+| VATIO_MQTT_CREDENTIALS_DIR | none: one connection for all meters | simulate: each meter logs in as itself |
 | VATIO_ORACLE_KEY | Anvil's first account, local chains only | oracle |
 | VATIO_DEPLOYER_KEY, VATIO_KEYSTORE_PASSWORD | Anvil's first account, local chains only | deploy |
 | VATIO_REDIS_URL | none (demo: redis://127.0.0.1:6379/0 when it answers) | oracle, web, forecast, demo |
@@ -134,6 +136,25 @@ def check_database_url(name: str, url: str) -> None:
         parse_database_url(url)
     except DatabaseConfigError as exc:
         raise SettingsError(str(exc).replace("VATIO_DATABASE_URL", name, 1)) from exc
+
+
+def mqtt_login_from(url: str, username: str | None, password_file: Path | None) -> tuple[str | None, str | None]:
+    """(username, password) to log in to the broker: the settings' username and password file, else the URL's."""
+    parsed = urlparse(url)
+    password = parsed.password
+    if password_file is not None:
+        lines = Path(password_file).read_text().splitlines()
+        password = lines[0] if lines else ""
+    return username or parsed.username, password
+
+
+def check_mqtt_login(username: str | None, password_file: Path | None) -> None:
+    if password_file is not None and not password_file.is_file():
+        raise SettingsError(f"VATIO_MQTT_PASSWORD_FILE: no such file {password_file}")
+    if password_file is not None and username is None:
+        raise SettingsError("VATIO_MQTT_PASSWORD_FILE needs VATIO_MQTT_USERNAME (whose password it holds)")
+    if username is not None and (not username or ":" in username):
+        raise SettingsError(f"VATIO_MQTT_USERNAME must be a non-empty name without ':', got {username!r}")
 
 
 def sqlite_url(path: Path) -> str:
@@ -253,6 +274,9 @@ class OracleSettings(ChainSettings):
 
     community: str = "demo"
     mqtt_url: str = DEFAULT_MQTT_URL
+    # The broker login (the `oracle` user of config/mosquitto.acl); None: the URL's, or anonymous.
+    mqtt_username: str | None = None
+    mqtt_password_file: Path | None = None
     database_url: str = sqlite_url(VAR_DIR / "vatio.db")
     archive_dir: Path = VAR_DIR / "archive"
     # The key holding ORACLE_ROLE; None: Anvil's first account, on local chains only.
@@ -274,6 +298,8 @@ class OracleSettings(ChainSettings):
     variables: ClassVar = {
         **ChainSettings.variables,
         "mqtt_url": ("VATIO_MQTT_URL", _text),
+        "mqtt_username": ("VATIO_MQTT_USERNAME", _text),
+        "mqtt_password_file": ("VATIO_MQTT_PASSWORD_FILE", _path),
         "database_url": ("VATIO_DATABASE_URL", _text),
         "archive_dir": ("VATIO_ARCHIVE_DIR", _path),
         "oracle_key": ("VATIO_ORACLE_KEY", _text),
@@ -281,7 +307,7 @@ class OracleSettings(ChainSettings):
         "socketio_channel": ("VATIO_SOCKETIO_CHANNEL", _text),
         "live_readings_per_s": ("VATIO_LIVE_READINGS_PER_S", _float),
     }
-    path_fields: ClassVar = (*ChainSettings.path_fields, "archive_dir")
+    path_fields: ClassVar = (*ChainSettings.path_fields, "archive_dir", "mqtt_password_file")
 
     @classmethod
     def var_defaults(cls, var: Path) -> dict[str, Any]:
@@ -291,11 +317,15 @@ class OracleSettings(ChainSettings):
     def mqtt_client_id(self) -> str:
         return self.client_id or f"vatio-oracle-{self.community}"
 
+    def mqtt_login(self) -> tuple[str | None, str | None]:
+        return mqtt_login_from(self.mqtt_url, self.mqtt_username, self.mqtt_password_file)
+
     def validate(self) -> None:
         super().validate()
         if not self.community or any(c in self.community for c in "/+#"):
             raise SettingsError(f"the community name must be one MQTT topic level (no / + #), got {self.community!r}")
         check_url("VATIO_MQTT_URL", self.mqtt_url, MQTT_SCHEMES)
+        check_mqtt_login(self.mqtt_username, self.mqtt_password_file)
         check_database_url("VATIO_DATABASE_URL", self.database_url)
         _check_folder("VATIO_ARCHIVE_DIR", self.archive_dir)
         if self.oracle_key is not None and not _PRIVATE_KEY.fullmatch(self.oracle_key):
@@ -345,12 +375,30 @@ class SimulatorSettings(ChainSettings):
     """`vatio simulate`: the meters publish to the broker and read the deployment from the chain."""
 
     mqtt_url: str = DEFAULT_MQTT_URL
+    # One login for every meter's connection; None: the URL's, or anonymous.
+    mqtt_username: str | None = None
+    mqtt_password_file: Path | None = None
+    # A folder of <checksummed meter address>.password files: each meter connects and logs in as itself.
+    mqtt_credentials_dir: Path | None = None
 
-    variables: ClassVar = {**ChainSettings.variables, "mqtt_url": ("VATIO_MQTT_URL", _text)}
+    variables: ClassVar = {
+        **ChainSettings.variables,
+        "mqtt_url": ("VATIO_MQTT_URL", _text),
+        "mqtt_username": ("VATIO_MQTT_USERNAME", _text),
+        "mqtt_password_file": ("VATIO_MQTT_PASSWORD_FILE", _path),
+        "mqtt_credentials_dir": ("VATIO_MQTT_CREDENTIALS_DIR", _path),
+    }
+    path_fields: ClassVar = (*ChainSettings.path_fields, "mqtt_password_file", "mqtt_credentials_dir")
 
     def validate(self) -> None:
         super().validate()
         check_url("VATIO_MQTT_URL", self.mqtt_url, MQTT_SCHEMES)
+        check_mqtt_login(self.mqtt_username, self.mqtt_password_file)
+        if self.mqtt_credentials_dir is not None and not self.mqtt_credentials_dir.is_dir():
+            raise SettingsError(f"VATIO_MQTT_CREDENTIALS_DIR: no such folder {self.mqtt_credentials_dir}")
+
+    def mqtt_login(self) -> tuple[str | None, str | None]:
+        return mqtt_login_from(self.mqtt_url, self.mqtt_username, self.mqtt_password_file)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
-"""A paho-mqtt v2 publisher for meters: QoS 1, a bounded in-flight window."""
+"""A paho-mqtt v2 publisher for meters: QoS 1, a bounded in-flight window; one login, or one per meter."""
 
 from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
@@ -17,16 +18,27 @@ class MeterPublisher:
     those handed over while it was down (paho answers MQTT_ERR_NO_CONN for
     them but keeps them), so a broker restart loses no reading."""
 
-    def __init__(self, broker_url: str = "mqtt://127.0.0.1:1883", client_id: str = "", max_inflight: int = 50):
+    def __init__(self, broker_url: str = "mqtt://127.0.0.1:1883", client_id: str = "", max_inflight: int = 50,
+                 username: str | None = None, password: str | None = None):
         url = urlparse(broker_url)
         if url.scheme not in ("mqtt", "tcp") or not url.hostname:
             raise ValueError(f"broker URL must look like mqtt://host:port, got {broker_url!r}")
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        username, password = username or url.username, password if password is not None else url.password
+        if username:
+            self.client.username_pw_set(username, password)
         # A small window is faster than a big one for one paho publisher (DESIGN.md).
         self.client.max_inflight_messages_set(max_inflight)
         self.client.max_queued_messages_set(0)
         self._connected = threading.Event()
-        self.client.on_connect = lambda client, userdata, flags, reason, props: self._connected.set()
+        self._refused: str | None = None
+
+        def on_connect(client, userdata, flags, reason, props) -> None:
+            if reason.is_failure:
+                self._refused = str(reason)
+            self._connected.set()
+
+        self.client.on_connect = on_connect
         # PUBACKs by mid: MQTTMessageInfo.wait_for_publish() raises for a message first handed over
         # while disconnected, even after it was delivered. (Set without a lock: paho calls this
         # holding its own message lock, which publish() takes too.)
@@ -34,9 +46,11 @@ class MeterPublisher:
         self.client.on_publish = lambda client, userdata, mid, reason, props: self._acked.add(mid)
         self.client.connect(url.hostname, url.port or 1883, keepalive=30)
         self.client.loop_start()
-        if not self._connected.wait(10):
+        if not self._connected.wait(10) or self._refused:
             self.client.loop_stop()
-            raise ConnectionError(f"no MQTT broker answered at {broker_url}")
+            host = f"{url.hostname}:{url.port or 1883}"  # never the URL's password
+            raise ConnectionError(f"the MQTT broker at {host} refused {username or 'an anonymous client'}: "
+                                  f"{self._refused}" if self._refused else f"no MQTT broker answered at {host}")
         self._pending: list[int] = []
 
     def publish(self, topic: str, payload: bytes) -> None:
@@ -63,3 +77,37 @@ class MeterPublisher:
         self._drain()
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class PerMeterPublishers:
+    """One MeterPublisher per meter, each logging in as its meter: the username is the address in the topic
+    (EIP-55 checksummed), the password that of ``<credentials_dir>/<address>.password``, as
+    `vatio meter credentials` and `vatio demo` write them. The broker's ACL then lets each meter
+    publish to its own topic only (config/mosquitto.acl)."""
+
+    def __init__(self, broker_url: str, credentials_dir: Path, max_inflight: int = 20):
+        self.broker_url = broker_url
+        self.credentials_dir = Path(credentials_dir)
+        self.max_inflight = max_inflight
+        self.publishers: dict[str, MeterPublisher] = {}
+
+    def _publisher(self, topic: str) -> MeterPublisher:
+        meter = topic.split("/")[3] if topic.count("/") == 4 else ""
+        publisher = self.publishers.get(meter)
+        if publisher is None:
+            password_file = self.credentials_dir / f"{meter}.password"
+            if not meter or not password_file.is_file():
+                raise ConnectionError(f"no broker password for meter {meter!r} in {self.credentials_dir} "
+                                      "(`vatio meter credentials ADDRESS` makes one)")
+            password = password_file.read_text().splitlines()[0]
+            publisher = MeterPublisher(self.broker_url, client_id=f"vatio-meter-{meter.lower()}",
+                                       max_inflight=self.max_inflight, username=meter, password=password)
+            self.publishers[meter] = publisher
+        return publisher
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self._publisher(topic).publish(topic, payload)
+
+    def close(self) -> None:
+        for publisher in self.publishers.values():
+            publisher.close()

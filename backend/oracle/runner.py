@@ -204,8 +204,10 @@ def build_oracle(settings: OracleSettings, web3: Web3 | None = None) -> Oracle:
         reading_pusher, event_pusher = live_pushers(
             settings.redis_url, settings.socketio_channel, settings.live_readings_per_s, sessions,
             deployment.settings["intervalSeconds"], registry.lookup)
+    username, password = settings.mqtt_login()
     service = OracleService(ingester, settings.mqtt_url, client_id=settings.mqtt_client_id,
-                            share_group=settings.share_group, on_committed=reading_pusher)
+                            share_group=settings.share_group, on_committed=reading_pusher,
+                            username=username, password=password)
     settler = (Settler(sessions, web3, deployment, account, SettlerSettings.of(settings))
                if account is not None else None)
     indexer = Indexer(web3, deployment, sessions, on_events=event_pusher) if settings.index else None

@@ -134,7 +134,7 @@ class _ReadingsClient(mqtt.Client):
 class OracleService:
     def __init__(self, ingester: Ingester, broker_url: str, client_id: str, share_group: str | None = None,
                  batch_size: int = 500, batch_wait_s: float = 0.02, on_committed=None,
-                 receive_maximum: int | None = None):
+                 receive_maximum: int | None = None, username: str | None = None, password: str | None = None):
         url = urlparse(broker_url)
         if url.scheme not in ("mqtt", "tcp") or not url.hostname:
             raise ValueError(f"broker URL must look like mqtt://host:port, got {broker_url!r}")
@@ -158,9 +158,13 @@ class OracleService:
         self._reconnect_delay = RECONNECT_DELAY_S[0]
         self.client = _ReadingsClient(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                       protocol=mqtt.MQTTv5, manual_ack=True, on_reading=self._on_reading)
+        # A broker with an ACL (config/mosquitto.acl) knows the oracle as a user; the URL may carry it too.
+        username, password = username or url.username, password if password is not None else url.password
+        if username:
+            self.client.username_pw_set(username, password)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *args: self.subscribed.set()
+        self.client.on_subscribe = self._on_subscribe
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
@@ -169,6 +173,13 @@ class OracleService:
         self._connection += 1
         # Subscribing again on every (re)connect is harmless with a kept session.
         client.subscribe(self.subscription, qos=1)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        refused = [str(code) for code in reason_codes if code.is_failure]
+        if refused:
+            log.error("the broker refused the subscription to %s (%s): does its ACL let this user read it?",
+                      self.subscription, ", ".join(refused))
+        self.subscribed.set()
 
     def _on_message(self, client, userdata, message):
         """A message paho decoded itself (one with properties, or not QoS 1)."""

@@ -163,9 +163,11 @@ def build_community(state_dir: Path, households: int = 4, traders: int = 2, inte
 class PrivateBroker:
     """Mosquitto with the repo's config on a free port, restartable on the same port and persistence folder."""
 
-    def __init__(self, state_dir: Path):
+    def __init__(self, state_dir: Path, auth=None):
+        """`auth` (backend.broker_auth.BrokerAuth): with the password file and per-meter ACL; None: anonymous."""
         self.state_dir = state_dir
-        self.running: MosquittoBroker | None = start_mosquitto(state_dir)
+        self.auth = auth
+        self.running: MosquittoBroker | None = start_mosquitto(state_dir, auth=auth)
         self.port = int(self.running.url.rsplit(":", 1)[1])
         self.url = self.running.url
 
@@ -176,7 +178,7 @@ class PrivateBroker:
             self.running = None
 
     def start(self) -> None:
-        self.running = start_mosquitto(self.state_dir, port=self.port)
+        self.running = start_mosquitto(self.state_dir, port=self.port, auth=self.auth)
 
 
 @dataclass
