@@ -482,6 +482,8 @@ class Forecast(Base):
     p50_wh: Mapped[int] = mapped_column(BigInteger, nullable=False)
     p90_wh: Mapped[int] = mapped_column(BigInteger, nullable=False)
     model_version: Mapped[str] = mapped_column(String(128), nullable=False)
+    # The candidate whose values these are (LSTM, ridge, a blend, a simple model); migration 0005.
+    served_model: Mapped[str] = mapped_column(String(64), nullable=False, server_default="LSTM")
     created_at: Mapped[int] = _created_at()
 
     __table_args__ = (

@@ -231,6 +231,7 @@ class ForecastHour:
     p50_wh: int
     p90_wh: int
     model_version: str = ""
+    served_model: str = "LSTM"  # which candidate produced the values (issue 18)
 
 
 def forecasts_from_hours(hours: list[ForecastHour], from_ts: int | None = None
@@ -344,7 +345,7 @@ def series_json(hours: list[ForecastHour]) -> dict:
         "horizonH": first.horizon_h if first else None,
         "series": [
             {"household": household or None, "kind": kind,
-             "modelVersion": rows[0].model_version,
+             "modelVersion": rows[0].model_version, "servedModel": rows[0].served_model,
              "hourStarts": [row.target_ts for row in rows],
              "p10Wh": [row.p10_wh for row in rows], "p50Wh": [row.p50_wh for row in rows],
              "p90Wh": [row.p90_wh for row in rows]}

@@ -279,8 +279,9 @@ def run_db_forecasts(sessions: sessionmaker, models: ModelSet, issue_at: pd.Time
             if result is None:
                 continue
             household = None if name == COMMUNITY else name
+            # The db run serves the trained LSTM artifact; the per-series choice runs in `forecast evaluate`.
             hours += forecast_hours(issued, household, kind, result["p10"], result["p50"], result["p90"],
-                                    model.version)
+                                    model.version, "LSTM")
             if household is None:
                 community = True
             else:

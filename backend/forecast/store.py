@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 from backend.db.models import HOUR_SECONDS, Forecast, checksum_address
 from backend.forecast.advice import ForecastHour
 
-# Rows per INSERT statement: well under SQLite's 32,766 bound parameters (10 columns each).
+# Rows per INSERT statement: well under SQLite's 32,766 bound parameters (11 columns each).
 _BATCH_ROWS = 2000
 
 
 def forecast_hours(issued_at: int, household: str | None, kind: str, p10_kw: Sequence[float],
-                   p50_kw: Sequence[float], p90_kw: Sequence[float], model_version: str) -> list[ForecastHour]:
+                   p50_kw: Sequence[float], p90_kw: Sequence[float], model_version: str,
+                   served_model: str = "LSTM") -> list[ForecastHour]:
     """Turn one forecast (mean kW per hour from ``issued_at``) into stored hours of integer Wh.
 
     Values are rounded to whole Wh, negative ones clipped to zero, and the
@@ -37,7 +38,8 @@ def forecast_hours(issued_at: int, household: str | None, kind: str, p10_kw: Seq
     horizon_h = len(wh)
     household = checksum_address(household) if household is not None else None
     return [ForecastHour(issued_at, household, kind, horizon_h, issued_at + k * HOUR_SECONDS,
-                         int(wh[k, 0]), int(wh[k, 1]), int(wh[k, 2]), model_version) for k in range(horizon_h)]
+                         int(wh[k, 0]), int(wh[k, 1]), int(wh[k, 2]), model_version, served_model)
+            for k in range(horizon_h)]
 
 
 def save_forecasts(session: Session, hours: Iterable[ForecastHour]) -> int:
@@ -48,7 +50,7 @@ def save_forecasts(session: Session, hours: Iterable[ForecastHour]) -> int:
     """
     rows = [{"issued_at": h.issued_at, "household": h.household, "kind": h.kind, "horizon_h": h.horizon_h,
              "target_ts": h.target_ts, "p10_wh": h.p10_wh, "p50_wh": h.p50_wh, "p90_wh": h.p90_wh,
-             "model_version": h.model_version} for h in hours]
+             "model_version": h.model_version, "served_model": h.served_model} for h in hours]
     dialect = session.get_bind().dialect.name
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
     key = ["issued_at", "kind", "horizon_h", "target_ts"]
@@ -58,7 +60,7 @@ def save_forecasts(session: Session, hours: Iterable[ForecastHour]) -> int:
             statement = insert(Forecast).values(part[start:start + _BATCH_ROWS])
             new = statement.excluded
             updates = {"p10_wh": new.p10_wh, "p50_wh": new.p50_wh, "p90_wh": new.p90_wh,
-                       "model_version": new.model_version}
+                       "model_version": new.model_version, "served_model": new.served_model}
             if community:  # the partial unique index uq_forecasts_community
                 statement = statement.on_conflict_do_update(
                     index_elements=key, index_where=Forecast.household.is_(None), set_=updates)
@@ -97,7 +99,8 @@ def load_forecasts(session: Session, horizon_h: int = 24, issued_at: int | None 
             conditions.append(Forecast.household.is_(None))
         query = query.where(or_(*conditions) if conditions else false())
     hours = [ForecastHour(row.issued_at, row.household, row.kind, row.horizon_h, row.target_ts, row.p10_wh,
-                          row.p50_wh, row.p90_wh, row.model_version) for row in session.scalars(query)]
+                          row.p50_wh, row.p90_wh, row.model_version, row.served_model)
+             for row in session.scalars(query)]
     # In Python: SQLite and PostgreSQL sort NULL (the community) at opposite ends.
     return sorted(hours, key=lambda h: (h.household is None, h.household or "", h.kind, h.target_ts))
 

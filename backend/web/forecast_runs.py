@@ -65,7 +65,7 @@ def run_hours(session: Session, horizon_h: int, issued_at: int, first_hour: int 
     reading them (about 4 s against 1 s here). A test holds the two equal.
     """
     columns = (Forecast.issued_at, Forecast.household, Forecast.kind, Forecast.horizon_h, Forecast.target_ts,
-               Forecast.p10_wh, Forecast.p50_wh, Forecast.p90_wh, Forecast.model_version)
+               Forecast.p10_wh, Forecast.p50_wh, Forecast.p90_wh, Forecast.model_version, Forecast.served_model)
     query = select(*columns).where(Forecast.issued_at == issued_at, Forecast.horizon_h == horizon_h)
     if first_hour is not None:
         query = query.where(Forecast.target_ts >= first_hour)

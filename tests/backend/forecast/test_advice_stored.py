@@ -91,3 +91,10 @@ def test_series_json_gives_one_chart_series_per_household_and_kind():
     alice_pv = document["series"][2]
     assert alice_pv["p50Wh"] == [0, 0, 1000, 800, 100, 0] and alice_pv["hourStarts"][1] == ISSUED + 3600
     assert alice_pv["modelVersion"] == "pv-24h/v1"
+
+
+def test_series_json_names_the_served_model():
+    from backend.forecast.advice import series_json
+
+    hour = ForecastHour(3600, None, "load", 24, 3600, 1, 2, 3, "load-24h/v1", "blend (LSTM + ridge) / 2")
+    assert series_json([hour])["series"][0]["servedModel"] == "blend (LSTM + ridge) / 2"

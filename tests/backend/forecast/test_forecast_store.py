@@ -111,3 +111,17 @@ def test_a_second_row_for_the_same_hour_is_refused(db_session: Session, househol
     with pytest.raises(IntegrityError):
         db_session.execute(insert(Forecast).values(_row(household=household, p90_wh=9)))
     db_session.rollback()
+
+
+def test_the_served_model_is_stored_and_read_back(db_session: Session):
+    hours = forecast_hours(ISSUED, HOUSE_A, "load", [0.1] * 24, [0.2] * 24, [0.3] * 24, "load-24h/v1", "ridge")
+    hours += forecast_hours(ISSUED, None, "load", [0.1] * 24, [0.2] * 24, [0.3] * 24, "load-24h/v1")
+    save_forecasts(db_session, hours)
+    db_session.commit()
+    served = {(h.household, h.served_model) for h in load_forecasts(db_session)}
+    assert served == {(HOUSE_A, "ridge"), (None, "LSTM")}
+    # A rerun of the same hour with another model replaces the label with the values.
+    save_forecasts(db_session, forecast_hours(ISSUED, HOUSE_A, "load", [0.1] * 24, [0.2] * 24, [0.3] * 24,
+                                              "load-24h/v2", "mean of last 7 days"))
+    db_session.commit()
+    assert {h.served_model for h in load_forecasts(db_session, households=[HOUSE_A])} == {"mean of last 7 days"}
