@@ -29,8 +29,8 @@ def register_household():
     """Return the registerHousehold transaction for the admin's wallet to send."""
     require_admin()
     body = json_body()
-    wallet = parse_address(body.get("wallet"), "wallet")
-    meter = parse_address(body.get("meter"), "meter")
+    wallet = parse_address(body.get("wallet"), "wallet", allow_zero=False)
+    meter = parse_address(body.get("meter"), "meter", allow_zero=False)
     if wallet == meter:
         raise ApiError(400, "invalid_address", "the wallet and the meter must be different keys")
     capacity = parse_int(body.get("capacityW"), "capacityW", minimum=1, maximum=MAX_UINT32, code="invalid_amount")

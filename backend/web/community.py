@@ -22,7 +22,7 @@ from backend.web.events import arg_int, household_settled
 from backend.web.forecasts import forecast_totals
 from backend.web.market import current_interval
 from backend.web.series import Registers, registers_at, registers_at_times
-from backend.web.settlements import interval_json, interval_seconds
+from backend.web.settlements import household_counts, interval_json, interval_seconds
 from backend.web.validation import parse_address, parse_page
 
 __all__ = ["bp", "community_summary"]
@@ -110,7 +110,8 @@ def community_summary(session: Session) -> dict:
             "creditsWh": credits_wh,
             "totalWh": None if credits_wh is None else open_asks_wh + credits_wh,
         },
-        "lastSettled": None if last_settled is None else interval_json(last_settled),
+        "lastSettled": None if last_settled is None else interval_json(
+            last_settled, household_counts(session, [last_settled.interval_id]).get(last_settled.interval_id, 0)),
         "forecast": forecast_totals(session, as_of),
     }
 

@@ -8,11 +8,15 @@ and lists the operations.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+from functools import cache
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-__all__ = ["bp", "openapi_spec"]
+__all__ = ["bp", "openapi_spec", "request_body_schema"]
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -20,7 +24,9 @@ _ERROR = {"$ref": "#/components/responses/Error"}
 _INT = {"type": "integer"}
 _STR = {"type": "string"}
 _INTS = {"type": "array", "items": {"type": "integer"}}
-_NULLABLE_INTS = {"type": "array", "items": {"type": ["integer", "null"]}}
+_NULLABLE_INT = {"type": ["integer", "null"]}
+_NULLABLE_STR = {"type": ["string", "null"]}
+_NULLABLE_INTS = {"type": "array", "items": _NULLABLE_INT}
 _ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$", "description": "EIP-55 or single-case hex address"}
 
 
@@ -63,7 +69,7 @@ def _op(summary: str, *, tags: list[str], params: list[dict] | None = None, body
         errors = (*errors, 401, 403) if auth != "user" else (*errors, 401)
     if body is not None:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-        errors = (*errors, 415, 429)
+        errors = (*errors, 403, 415, 429)  # 403 cross_origin: a write from another site's page
     for status in sorted(set(errors)):
         operation["responses"][str(status)] = _ERROR
     return operation
@@ -71,6 +77,14 @@ def _op(summary: str, *, tags: list[str], params: list[dict] | None = None, body
 
 def _obj(**properties: Any) -> dict:
     return {"type": "object", "properties": properties}
+
+
+def _body(required: tuple[str, ...], **fields: tuple[dict, str] | tuple[dict, str, int]) -> dict:
+    """A request body: each field's schema with the error (code, status) a value of the wrong JSON type gets."""
+    properties = {}
+    for name, (schema, code, *status) in fields.items():
+        properties[name] = {**schema, "x-error": {"code": code, "status": status[0] if status else 400}}
+    return {"type": "object", "required": list(required), "properties": properties}
 
 
 def _page(item: dict) -> dict:
@@ -95,10 +109,14 @@ def openapi_spec() -> dict:
         "/api/auth/verify": {"post": _op(
             "Verify a signed EIP-4361 message and open a session (HttpOnly, SameSite=Lax cookie)",
             tags=["auth"], errors=(400, 401, 503),
-            body=_obj(message={"type": "string", "description": "the EIP-4361 text the wallet signed"},
-                      signature={"type": "string", "description": "0x + 65 bytes, personal_sign"}),
+            body=_body(("message", "signature"),
+                       message=({"type": "string", "description": "the EIP-4361 text the wallet signed"},
+                                "invalid_message"),
+                       signature=({"type": "string", "description": "0x + 65 bytes, personal_sign"},
+                                  "bad_signature", 401)),
             response=user)},
-        "/api/auth/logout": {"post": _op("End the session", tags=["auth"], errors=(429,),
+        "/api/auth/logout": {"post": _op("End the session (a body, if any, must be JSON)", tags=["auth"],
+                                         errors=(403, 415, 429),
                                          response=_obj(signedIn={"type": "boolean"}))},
         "/api/auth/me": {"get": _op("The signed-in wallet and its roles", tags=["auth"], auth="user",
                                     errors=(), response=user)},
@@ -187,15 +205,22 @@ def openapi_spec() -> dict:
         "/api/market/orders/preview": {"post": _op(
             "Check an order (price within the tariffs, amount, window, balance) and return the transactions "
             "to sign: approve, then placeOrder", tags=["market"], auth="user", errors=(400, 403, 503),
-            body=_obj(side={"enum": ["bid", "ask"]}, limitPrice=_INT, amountWh=_INT, validFrom=_INT, validTo=_INT),
+            body=_body(("side", "limitPrice", "amountWh"), side=({"enum": ["bid", "ask"]}, "invalid_parameter"),
+                       limitPrice=(_INT, "invalid_price"), amountWh=(_INT, "invalid_amount"),
+                       validFrom=(_INT, "invalid_window"), validTo=(_INT, "invalid_window")),
             response=_obj(transactions={"type": "array", "items": transaction}))},
         "/api/admin/households": {"post": _op(
             "The registerHousehold transaction for the admin's wallet", tags=["admin"], auth="admin",
-            errors=(400, 409, 503), body=_obj(wallet=_ADDRESS, meter=_ADDRESS, capacityW=_INT),
+            errors=(400, 409, 503),
+            body=_body(("wallet", "meter", "capacityW"), wallet=(_ADDRESS, "invalid_address"),
+                       meter=(_ADDRESS, "invalid_address"), capacityW=(_INT, "invalid_amount")),
             response=_obj(transaction=transaction))},
         "/api/admin/tariffs": {"post": _op(
             "The setTariffs transaction for the admin's wallet", tags=["admin"], auth="admin",
-            errors=(400, 503), body=_obj(retailPrice=_INT, feedInPrice=_INT), response=_obj(transaction=transaction))},
+            errors=(400, 503),
+            body=_body(("retailPrice", "feedInPrice"), retailPrice=(_INT, "invalid_price"),
+                       feedInPrice=(_INT, "invalid_price")),
+            response=_obj(transaction=transaction))},
         "/api/admin/rejections": {"get": _op(
             "The oracle's rejections: counts per reason and the latest messages", tags=["admin"], auth="admin",
             params=_PAGE)},
@@ -229,8 +254,11 @@ def openapi_spec() -> dict:
                                     powerW={"type": ["integer", "null"]}),
                 "Reading": _obj(meter=_ADDRESS, seq=_INT, ts=_INT, producedWh=_INT, consumedWh=_INT, powerW=_INT,
                                 signature=_STR),
-                "Interval": _obj(intervalId=_INT, start=_INT, end=_INT, status=_STR, readingsRoot=_STR,
-                                 clearingPrice=_INT, settledTx=_STR, settledBlock=_INT, households=_INT),
+                # Until it closes an interval has no root; until it settles, no price, transaction or block.
+                "Interval": _obj(intervalId=_INT, start=_INT, end=_INT, status={"enum": ["open", "closed", "settling",
+                                                                                          "settled"]},
+                                 readingsRoot=_NULLABLE_STR, clearingPrice=_NULLABLE_INT, closedAt=_NULLABLE_INT,
+                                 settledTx=_NULLABLE_STR, settledBlock=_NULLABLE_INT, households=_INT),
                 "Order": _obj(orderId=_INT, owner=_ADDRESS, side={"enum": ["bid", "ask"]}, limitPrice=_INT,
                               amountWh=_INT, filledWh=_INT, remainingWh=_INT, validFrom=_INT, validTo=_INT,
                               escrow=_INT, closed={"type": "boolean"}),
@@ -275,7 +303,9 @@ def openapi_spec() -> dict:
                                 now=_obj(productionW=_INT, consumptionW=_INT, surplusW=_INT, deficitW=_INT),
                                 currentInterval=_obj(intervalId=_INT, start=_INT, end=_INT, producedWh=_INT,
                                                      consumedWh=_INT, surplusWh=_INT, deficitWh=_INT),
-                                averageConsumption=_obj(households=_INT, perHouseholdWh24h=_INT, perHouseholdW=_INT),
+                                # null when no meter has readings 24 h apart (nothing to average)
+                                averageConsumption=_obj(households=_INT, perHouseholdWh24h=_NULLABLE_INT,
+                                                        perHouseholdW=_NULLABLE_INT),
                                 availableForSale=_obj(openAsksWh=_INT, openAsks=_INT,
                                                       creditsWh={"type": ["integer", "null"]},
                                                       totalWh={"type": ["integer", "null"]}),
@@ -285,6 +315,19 @@ def openapi_spec() -> dict:
             },
         },
     }
+
+
+@cache
+def _request_bodies() -> dict[tuple[str, str], dict]:
+    return {(path, method.upper()): operation["requestBody"]["content"]["application/json"]["schema"]
+            for path, item in openapi_spec()["paths"].items() for method, operation in item.items()
+            if "requestBody" in operation}
+
+
+def request_body_schema(rule: str, method: str) -> dict:
+    """Return the JSON schema of the body of a Flask route (its rule, e.g. /api/x/<id>) and method; {} if none."""
+    path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule)
+    return _request_bodies().get((path, method.upper()), {})
 
 
 @bp.get("/openapi.json")
@@ -336,7 +379,22 @@ fetch("openapi.json").then(r => r.json()).then(spec => {
 """
 
 
+def _inline_hash(tag: str) -> str:
+    """The CSP source that allows exactly the page's one inline <script> or <style> block."""
+    match = re.search(rf"<{tag}>(.*?)</{tag}>", _DOCS_PAGE, re.DOTALL)
+    assert match is not None, tag
+    return "'sha256-" + base64.b64encode(hashlib.sha256(match[1].encode()).digest()).decode() + "'"
+
+
+_DOCS_SCRIPT, _DOCS_STYLE = _inline_hash("script"), _inline_hash("style")
+
+
 @bp.get("/docs")
 def docs():
-    """Serve the docs page (self-contained; no CDN)."""
-    return Response(_DOCS_PAGE, mimetype="text/html")
+    """Serve the docs page (self-contained; no CDN), its inline script and style allowed by hash alone."""
+    from backend.web.security import content_security_policy
+
+    response = Response(_DOCS_PAGE, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = content_security_policy(script_src=_DOCS_SCRIPT,
+                                                                          style_src=_DOCS_STYLE)
+    return response

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flask import Blueprint, jsonify, request, send_file
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from backend.db.models import INTERVAL_STATUSES, Interval, IntervalEntry
 from backend.protocol.archive import archive_path
@@ -22,7 +23,7 @@ from backend.web.errors import ApiError
 from backend.web.events import arg_int, event_json, events_of_intervals, settlement_events
 from backend.web.validation import parse_address, parse_interval_id, parse_page
 
-__all__ = ["bp", "interval_json", "interval_seconds"]
+__all__ = ["bp", "household_counts", "interval_json", "interval_seconds"]
 
 bp = Blueprint("settlements", __name__, url_prefix="/api/intervals")
 
@@ -32,7 +33,19 @@ def interval_seconds() -> int:
     return int(deployment.settings.get("intervalSeconds", 900)) if deployment else 900
 
 
-def interval_json(row: Interval, households: int | None = None) -> dict:
+def household_counts(session: Session, interval_ids: list[int]) -> dict[int, int]:
+    """Return how many households have an entry (a leaf) in each interval; intervals without any are left out."""
+    if not interval_ids:
+        return {}
+    return dict(session.execute(
+        select(IntervalEntry.interval_id, func.count())
+        .where(IntervalEntry.interval_id.in_(interval_ids))
+        .group_by(IntervalEntry.interval_id)
+    ).all())
+
+
+def interval_json(row: Interval, households: int) -> dict:
+    """One interval as the API shows it; `households` counts its entries (household_counts)."""
     seconds = interval_seconds()
     return {
         "intervalId": row.interval_id,
@@ -64,11 +77,7 @@ def list_intervals():
     rows = list(db().scalars(query))
     more = len(rows) > page.limit
     rows = rows[:page.limit]
-    counts = dict(db().execute(
-        select(IntervalEntry.interval_id, func.count())
-        .where(IntervalEntry.interval_id.in_([r.interval_id for r in rows]))
-        .group_by(IntervalEntry.interval_id)
-    ).all()) if rows else {}
+    counts = household_counts(db(), [r.interval_id for r in rows])
     return jsonify({
         "items": [interval_json(r, counts.get(r.interval_id, 0)) for r in rows],
         "nextCursor": rows[-1].interval_id if more else None,

@@ -29,8 +29,10 @@ Only EOA signatures (personal_sign, EIP-191) are accepted; contract wallets
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -41,6 +43,12 @@ __all__ = ["SiweError", "SiweMessage", "check_message", "format_message", "forma
            "recover_signer"]
 
 MAX_MESSAGE_CHARS = 4096
+# The order of secp256k1's group. EIP-2: a signature with s above half of it is the malleable twin of one below.
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+WEB_SCHEMES = ("http", "https")
+# Control, format (bidi overrides, zero-width), line and paragraph separators: what makes a wallet show
+# something other than what is signed. LF separates the lines and is checked by the grammar.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 _HEADER = re.compile(
     r"^(?:(?P<scheme>[a-zA-Z][a-zA-Z0-9+\-.]*)://)?(?P<domain>[^\s/?#]+) wants you to sign in with your Ethereum account:$"
 )
@@ -100,11 +108,17 @@ def parse_message(text: str) -> SiweMessage:
         raise SiweError("invalid_message", f"the message must be 1 to {MAX_MESSAGE_CHARS} characters")
     if "\r" in text:
         raise SiweError("invalid_message", "lines must end with LF only")
+    hidden = next((c for c in text if c != "\n" and unicodedata.category(c) in _HIDDEN_CATEGORIES), None)
+    if hidden is not None:
+        raise SiweError("invalid_message", f"the message holds a control or invisible character (U+{ord(hidden):04X})")
     lines = text.split("\n")
     header = _HEADER.match(lines[0])
     if header is None:
         raise SiweError("invalid_message", "the first line must be '<domain> wants you to sign in with your "
                                            "Ethereum account:'")
+    if header["scheme"] is not None and header["scheme"].lower() not in WEB_SCHEMES:
+        raise SiweError("invalid_message", f"the scheme before the domain must be http or https, "
+                                           f"not {header['scheme']!r}")
     if len(lines) < 3 or not _ADDRESS.match(lines[1]):
         raise SiweError("invalid_message", "the second line must be a 0x address")
     address = lines[1]
@@ -179,6 +193,10 @@ def recover_signer(text: str, signature: str) -> str:
     """Return the address that personal_sign-ed `text` (EIP-191); raise SiweError('bad_signature')."""
     if not isinstance(signature, str) or not _SIGNATURE.match(signature):
         raise SiweError("bad_signature", "the signature must be 0x + 65 bytes of hex")
+    s = int(signature[66:130], 16)
+    if not 0 < s <= SECP256K1_N // 2:
+        raise SiweError("bad_signature", "the signature's s is not in the lower half of the curve order (EIP-2): "
+                                         "sign again with a standard wallet")
     try:
         return Account.recover_message(encode_defunct(text=text), signature=signature)
     except (ValueError, TypeError, BadSignature) as exc:  # e.g. an r, s or v that recovers no key
@@ -187,9 +205,17 @@ def recover_signer(text: str, signature: str) -> str:
 
 def check_message(message: SiweMessage, *, domains: tuple[str, ...], chain_id: int, now: int,
                   max_age_s: int, clock_skew_s: int) -> None:
-    """Check domain, version, chain id and the time fields; raise SiweError with the failing check's code."""
+    """Check domain, URI, version, chain id and the time fields; raise SiweError with the failing check's code."""
     if message.domain not in domains:
         raise SiweError("wrong_domain", f"the message is for {message.domain!r}, this site is {domains[0]!r}")
+    try:
+        uri = urlsplit(message.uri)
+        scheme, netloc = uri.scheme.lower(), uri.netloc
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        scheme = netloc = ""
+    if scheme not in WEB_SCHEMES or netloc != message.domain:
+        raise SiweError("wrong_uri", f"the URI must be an http(s) address on {message.domain}, "
+                                     f"got {message.uri[:100]!r}")
     if message.version != "1":
         raise SiweError("invalid_message", f"unsupported version {message.version!r}")
     if message.chain_id != chain_id:

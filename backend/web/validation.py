@@ -18,9 +18,11 @@ from backend.db.types import MAX_STORED_INT
 from backend.web.errors import ApiError
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "MAX_UINT64",
     "Page",
     "TimeRange",
+    "check_json_depth",
     "json_body",
     "parse_address",
     "parse_amount_wh",
@@ -32,19 +34,28 @@ __all__ = [
 ]
 
 MAX_UINT64 = 2**64 - 1
+# No request body of this API nests deeper than 3; Python's JSON parser recurses, so depth is bounded before it runs.
+MAX_JSON_DEPTH = 32
+_JSON_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "object": (dict,), "array": (list,),
+                                            "null": (type(None),)}
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _DECIMAL = re.compile(r"-?[0-9]{1,30}")
 # Named resolutions of a time series, in seconds; any whole number of seconds works too.
 RESOLUTIONS = {"raw": 0, "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400}
 
 
-def parse_address(value: Any, field: str = "address") -> str:
-    """Return the EIP-55 form of a 0x address; a mixed-case address must carry a valid checksum."""
+def parse_address(value: Any, field: str = "address", *, allow_zero: bool = True) -> str:
+    """Return the EIP-55 form of a 0x address; a mixed-case address must carry a valid checksum.
+
+    `allow_zero=False` refuses 0x000...0, which no key controls (a new household or meter must be a real key).
+    """
     if not isinstance(value, str) or not _ADDRESS.fullmatch(value):
         raise ApiError(400, "invalid_address", f"{field} must be a 0x-prefixed 20-byte hex address")
     hex_part = value[2:]
     if hex_part != hex_part.lower() and hex_part != hex_part.upper() and not is_checksum_address(value):
         raise ApiError(400, "invalid_address", f"{field} has a wrong EIP-55 checksum (mixed case)")
+    if not allow_zero and int(hex_part, 16) == 0:
+        raise ApiError(400, "invalid_address", f"{field} must not be the zero address: no key controls it")
     return to_checksum_address(value)
 
 
@@ -138,11 +149,78 @@ def parse_page(args: Mapping[str, str], *, default_limit: int, max_limit: int) -
     return Page(limit=limit, cursor=cursor)
 
 
+def check_json_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
+    """Raise ApiError(400, 'invalid_json') when arrays and objects in `raw` nest deeper than `limit`."""
+    depth = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                raise ApiError(400, "invalid_json", f"the body nests deeper than {limit} levels")
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+
+
 def json_body() -> dict[str, Any]:
-    """Return the request's JSON object; 415 for another media type, 400 for bad JSON or a non-object."""
+    """Return the request's JSON object, its fields of the types the OpenAPI description gives them.
+
+    415 for another media type; 400 for bad JSON, a non-object, or a field of the wrong JSON type (a string
+    where the description says integer is refused, not converted).
+    """
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-    body = request.get_json(silent=True)
+    check_json_depth(request.get_data(cache=True))
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # cannot happen below the depth limit; kept so it never becomes a 500
+        body = None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    _check_field_types(body, _body_schema())
     return body
+
+
+def _body_schema() -> dict[str, Any]:
+    from backend.web.openapi import request_body_schema
+
+    rule = request.url_rule
+    return {} if rule is None else request_body_schema(rule.rule, request.method)
+
+
+def _check_field_types(body: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
+    """Refuse a field whose JSON type (or enum value) is not the description's, with the field's own error."""
+    for name, field in schema.get("properties", {}).items():
+        value = body.get(name)
+        if value is None:
+            continue  # missing or null: the field's own parser says what it needs
+        error = field.get("x-error", {})
+        status, code = error.get("status", 400), error.get("code", "invalid_parameter")
+        if "enum" in field and value not in field["enum"]:
+            raise ApiError(status, code, f"{name} must be one of {', '.join(str(c) for c in field['enum'])}")
+        types = field.get("type")
+        if types is None:
+            continue
+        allowed = (types,) if isinstance(types, str) else tuple(types)
+        if _json_type(value) not in allowed:
+            raise ApiError(status, code, f"{name} must be a JSON {' or '.join(allowed)}, got {_json_type(value)}")
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    for name, python_types in _JSON_TYPES.items():
+        if isinstance(value, python_types):
+            return name
+    return "number"

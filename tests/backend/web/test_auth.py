@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 
 from eth_account import Account
+from eth_account.messages import encode_defunct
 from web_helpers import sign, sign_in, siwe_text
 
 from backend.chain.deploy import Deployer
 from backend.web.app import SESSION_COOKIE
+from backend.web.siwe import SECP256K1_N
 
 
 def test_household_signs_in_and_sees_its_roles(client, community):
@@ -163,3 +165,47 @@ def test_roles_are_reread_when_old(make_app, community):
     assert client.get("/api/auth/me").get_json()["roles"] == []  # the session's copy is fresh
     time.sleep(2.1)
     assert client.get("/api/auth/me").get_json()["roles"] == ["household"]
+
+
+def _high_s(signature: str) -> str:
+    """The malleable twin of a signature: s -> n - s, v flipped; it recovers the same address."""
+    raw = bytes.fromhex(signature[2:])
+    s, v = int.from_bytes(raw[32:64], "big"), raw[64]
+    return "0x" + (raw[:32] + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v if v >= 27 else 1 - v])).hex()
+
+
+def test_lenient_sign_in_messages_are_refused(client, community):
+    alice = community.alice
+    uri, statement = "\nURI: http://localhost\n", "\nSign in to Vatio.\n"  # as siwe_text writes them
+    cases = [
+        ("wrong_uri", uri, "\nURI: https://evil.example\n"),
+        ("wrong_uri", uri, "\nURI: javascript://localhost/%0Aalert(1)\n"),
+        ("wrong_uri", uri, "\nURI: http://evil@localhost\n"),
+        ("wrong_uri", uri, "\nURI: http://localhost.evil.example/\n"),
+        ("invalid_message", statement, "\nSign in\x00 to Vatio.\n"),
+        ("invalid_message", statement, "\nSign in \x1b[2Jto Vatio.\n"),
+        ("invalid_message", statement, "\nSign in to \u202eoitaV.\n"),
+        ("invalid_message", "localhost wants", "javascript://localhost wants"),
+    ]
+    for code, old, new in cases:
+        nonce = client.get("/api/auth/nonce").get_json()["nonce"]
+        text = siwe_text(alice, nonce)
+        assert old in text
+        text = text.replace(old, new)
+        response = client.post("/api/auth/verify", json={"message": text, "signature": sign(alice, text)})
+        assert response.get_json()["error"]["code"] == code, new
+        assert response.status_code == (400 if code == "invalid_message" else 401), new
+        assert client.get("/api/auth/me").status_code == 401, new
+
+
+def test_high_s_signature_is_refused(client, community):
+    nonce = client.get("/api/auth/nonce").get_json()["nonce"]
+    text = siwe_text(community.alice, nonce)
+    twin = _high_s(sign(community.alice, text))
+    assert Account.recover_message(encode_defunct(text=text), signature=twin) == community.alice.address
+    response = client.post("/api/auth/verify", json={"message": text, "signature": twin})
+    assert response.status_code == 401 and response.get_json()["error"]["code"] == "bad_signature"
+    assert "EIP-2" in response.get_json()["error"]["message"]
+    # the low-s original still signs in with the same nonce
+    good = client.post("/api/auth/verify", json={"message": text, "signature": sign(community.alice, text)})
+    assert good.status_code == 200
