@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -31,7 +31,7 @@ from sml_builder import meter_frame
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
 
-from fault_helpers import (  # noqa: E402
+from fault_helpers import (
     Community,
     Database,
     OracleProcess,
@@ -40,12 +40,12 @@ from fault_helpers import (  # noqa: E402
     wait_until,
 )
 
-from backend.broker import broker_address, start_mosquitto  # noqa: E402
-from backend.broker_auth import ORACLE_USER, BrokerAuth  # noqa: E402
-from backend.db.migrate import upgrade  # noqa: E402
-from backend.db.session import make_engine  # noqa: E402
-from backend.paths import REPO_ROOT  # noqa: E402
-from backend.processes import kill_process_group, stop_process_group  # noqa: E402
+from backend.broker import broker_address, start_mosquitto
+from backend.broker_auth import ORACLE_USER, BrokerAuth
+from backend.db.migrate import upgrade
+from backend.db.session import make_engine
+from backend.paths import REPO_ROOT
+from backend.processes import kill_process_group, stop_process_group
 
 CONSUMED_WH_PER_S = 3
 PRODUCED_WH_PER_S = 1
@@ -126,7 +126,7 @@ class HomeAssistantReplay(http.server.ThreadingHTTPServer):
         if value_wh is not None:
             answer["state"] = f"{value_wh / 1000:.3f}"
             answer["attributes"]["unit_of_measurement"] = "kWh"
-        stamp = datetime.fromtimestamp(second, timezone.utc).isoformat()
+        stamp = datetime.fromtimestamp(second, UTC).isoformat()
         answer["last_updated"] = answer["last_changed"] = stamp
         return answer
 
@@ -134,7 +134,7 @@ class HomeAssistantReplay(http.server.ThreadingHTTPServer):
 class _HomeAssistantHandler(http.server.BaseHTTPRequestHandler):
     server: HomeAssistantReplay
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+    def do_GET(self) -> None:
         entity = self.path.removeprefix("/api/states/")
         answer = self.server.answer(entity) if self.path.startswith("/api/states/") else None
         status = 401 if self.headers.get("Authorization") != f"Bearer {HA_TOKEN}" else (200 if answer else 404)
@@ -227,7 +227,7 @@ def source_for(kind: str, stack: Stack, registers: SourceRegisters) -> tuple[lis
     """The bridge's source options and a (not yet started) feeder that produces `registers` each second."""
     if kind in ("p1", "sml"):
         master, slave = os.openpty()
-        stack.extras.append(_Closer(lambda: (os.close(master), os.close(slave))))
+        stack.extras.append(Closer(lambda: (os.close(master), os.close(slave))))
         if kind == "p1":
             tariff2_in, tariff2_out = 3_210_456, 1_234_567
 
@@ -244,12 +244,12 @@ def source_for(kind: str, stack: Stack, registers: SourceRegisters) -> tuple[lis
         return ["--sml", os.ttyname(slave)], Feeder(feed_sml)
     if kind == "shelly":
         household = start_mosquitto(stack.tmp_path / "household-mosquitto")  # the household's own, anonymous
-        stack.extras.append(_Closer(household.stop))
+        stack.extras.append(Closer(household.stop))
         host, port = broker_address(household.url)
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
         client.connect(host, port)
         client.loop_start()
-        stack.extras.append(_Closer(lambda: (client.disconnect(), client.loop_stop())))
+        stack.extras.append(Closer(lambda: (client.disconnect(), client.loop_stop())))
 
         def feed_shelly(t: int) -> None:
             params = {"ts": t + 0.01,
@@ -263,7 +263,7 @@ def source_for(kind: str, stack: Stack, registers: SourceRegisters) -> tuple[lis
         return ["--shelly-broker", household.url, "--shelly-prefix", SHELLY_PREFIX], Feeder(feed_shelly)
     if kind == "homeassistant":
         server = HomeAssistantReplay(registers)
-        stack.extras.append(_Closer(server.shutdown))
+        stack.extras.append(Closer(server.shutdown))
         token_file = stack.tmp_path / "ha-token"
         token_file.write_text(HA_TOKEN + "\n")
         # Home Assistant is polled by the bridge itself; nothing to feed.
@@ -272,7 +272,9 @@ def source_for(kind: str, stack: Stack, registers: SourceRegisters) -> tuple[lis
     raise ValueError(kind)
 
 
-class _Closer:
+class Closer:
+    """Something the stack stops at the end: a pty pair, a household broker, a subscriber."""
+
     def __init__(self, close) -> None:
         self.close = close
 
