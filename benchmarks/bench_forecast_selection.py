@@ -21,14 +21,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import write_results  # noqa: E402
+from common import write_results
 
-from backend.forecast.evaluate import evaluate  # noqa: E402
-from backend.forecast.features import build_daily_data  # noqa: E402
-from backend.forecast.metrics import format_table  # noqa: E402
-from backend.forecast.pipeline import default_config  # noqa: E402
-from backend.forecast.selection import format_served_table  # noqa: E402
-from backend.forecast.suites import BENCHMARK, HELDOUT, HELDOUT_FIXED_ON  # noqa: E402
+from backend.forecast.evaluate import evaluate
+from backend.forecast.features import build_daily_data
+from backend.forecast.metrics import format_table
+from backend.forecast.pipeline import default_config
+from backend.forecast.selection import format_served_table
+from backend.forecast.suites import BENCHMARK, HELDOUT, HELDOUT_FIXED_ON
 
 
 def main() -> None:

@@ -124,8 +124,9 @@ def read_series_file(path: str | Path) -> pd.Series:
             raise SeriesError(f"{path.name}: expected a .csv or .parquet file")
     except SeriesError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file, said in one line
-        raise SeriesError(f"{path.name}: cannot read the file ({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc
+    except Exception as exc:  # any reader failure is a bad file, said in one line
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        raise SeriesError(f"{path.name}: cannot read the file ({type(exc).__name__}: {reason})") from exc
     columns = {str(column).strip().lower(): column for column in frame.columns}
     missing = [name for name in ("timestamp", "kW") if name.lower() not in columns]
     if missing:
@@ -166,7 +167,7 @@ def _parse_timestamps(raw: pd.Series, name: str) -> pd.DatetimeIndex:
         index = pd.DatetimeIndex(pd.to_datetime(text, utc=True))
         if not index.isna().any():
             return index
-    except Exception:  # noqa: BLE001 - find the row below
+    except Exception:  # noqa: BLE001 - the loop below finds the row
         pass
     parsed = []
     for row, value in enumerate(text):
@@ -174,7 +175,7 @@ def _parse_timestamps(raw: pd.Series, name: str) -> pd.DatetimeIndex:
             stamp = pd.Timestamp(value)
             if pd.isna(stamp):
                 raise ValueError("empty")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise SeriesError(f"{name}: cannot read timestamp {value!r} in data row {row + 1} (its format or time "
                               f"zone); use ISO 8601 like 2024-01-31T13:00:00+01:00, or naive UTC") from exc
         parsed.append(stamp.tz_localize("UTC") if stamp.tz is None else stamp.tz_convert("UTC"))

@@ -132,15 +132,16 @@ def evaluate(daily: DailyData, config: ForecastConfig, train_until: str, test_fr
     member_candidates = {selection.LSTM: members_val,
                          selection.BLEND: [0.5 * (m + validation["ridge"]) for m in members_val]} if members_val else {}
     chosen = selection.select(actual_val, validation, member_candidates, mask_val)
-    scale_val = selection.band_scale(config.kind, validation[chosen.served], _ghi_clear(daily, validation_issue, horizon),
-                                     _level(daily, validation_issue))
+    scale_val = selection.band_scale(config.kind, validation[chosen.served],
+                                     _ghi_clear(daily, validation_issue, horizon), _level(daily, validation_issue))
     bands = selection.ConformalBands.fit(actual_val, validation[chosen.served], scale_val, mask_val)
     ridge_quantiles = selection.empirical_quantiles(actual_val, validation["ridge"], (0.1, 0.9), mask_val)
 
     # Test.
     test = _candidates(daily, issue, horizon, config.kind, ridge, lstm["point"])
     served_point = test[chosen.served]
-    scale_test = selection.band_scale(config.kind, served_point, _ghi_clear(daily, issue, horizon), _level(daily, issue))
+    scale_test = selection.band_scale(config.kind, served_point, _ghi_clear(daily, issue, horizon),
+                                      _level(daily, issue))
     served = {"point": served_point, "p10": bands.quantile(0.1, served_point, scale_test),
               "p90": bands.quantile(0.9, served_point, scale_test)}
     if config.kind == "pv":

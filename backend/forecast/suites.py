@@ -8,8 +8,8 @@ series' own training period. A series added here later must be added, with its
 date, before it is looked at.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pandas as pd
 

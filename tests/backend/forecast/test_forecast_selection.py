@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
+from forecast_helpers import make_daily
 
 from backend.forecast import baselines, selection
 from backend.forecast.selection import BLEND, LSTM, ConformalBands, below_rate, pinball, select
-
-from forecast_helpers import make_daily
 
 RNG = np.random.default_rng(0)
 

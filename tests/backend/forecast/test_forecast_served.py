@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from forecast_helpers import make_daily
 
 from backend.forecast.evaluate import evaluate
 from backend.forecast.forecaster import ForecastConfig
 from backend.forecast.selection import SIMPLE_MODELS
-from forecast_helpers import make_daily
 
 pytestmark = pytest.mark.tensorflow
 
