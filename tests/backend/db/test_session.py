@@ -23,6 +23,8 @@ from backend.db.session import (
     session_factory,
 )
 
+pytestmark = pytest.mark.slow  # several processes migrating one database at once
+
 REPO_ROOT = Path(session_module.__file__).resolve().parents[2]
 
 

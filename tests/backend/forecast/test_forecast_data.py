@@ -12,6 +12,7 @@ def sceaux_minutes():
     return load_sceaux_minutes()
 
 
+@pytest.mark.slow  # reads the 2-million-minute Sceaux file
 def test_sceaux_day_copies_are_missing(sceaux_minutes):
     raw = load_sceaux_minutes(drop_filled_copies=False)
     values = raw.to_numpy()
@@ -20,6 +21,7 @@ def test_sceaux_day_copies_are_missing(sceaux_minutes):
     assert sceaux_minutes["active_power_kw"].isna().sum() == raw["active_power_kw"].isna().sum() + 26001
 
 
+@pytest.mark.slow  # reads the 2-million-minute Sceaux file
 def test_sceaux_hour_needs_thirty_valid_minutes(sceaux_minutes):
     minutes = sceaux_minutes.loc["2008-01-01 00:00":"2008-01-01 02:59"].copy()
     minutes.iloc[:31, 0] = np.nan  # hour 0: 29 valid minutes

@@ -21,6 +21,8 @@ from backend.forecast.cli import forecast, train
 from backend.forecast.service import ModelSet, publish_run
 from db_history_helpers import DAY, HOUR, LOCAL_MIDNIGHT, add_meter, add_readings, address, simulated_registers
 
+pytestmark = pytest.mark.tensorflow  # trains bootstrap models
+
 TINY = ["--max-epochs", "1", "--units", "4", "--members", "1"]
 PROSUMER, CONSUMER, REPLACED, NEWCOMER = address(0x11), address(0x22), address(0x33), address(0x44)
 

@@ -1,11 +1,14 @@
 """Training, save/load and a short real-data run. These import TensorFlow."""
 
 import numpy as np
+import pytest
 
 from backend.forecast.data import load_dataset_series
 from backend.forecast.features import build_daily_data
 from backend.forecast.forecaster import ForecastConfig, Forecaster
 from forecast_helpers import make_daily
+
+pytestmark = pytest.mark.tensorflow
 
 
 def synthetic_load(days: int, seed: int = 0) -> np.ndarray:

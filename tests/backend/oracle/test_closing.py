@@ -434,10 +434,11 @@ def test_fast_leaf_hash_equals_the_reference_encoding():
         assert leaf_hash(leaf) == leaf.hash()
 
 
-# --- cost ---
+# --- scale (its time is measured by benchmarks/bench_settlement_build.py, not asserted here) ---
 
 
-def test_closing_1000_households_is_fast(db, db_kind):
+@pytest.mark.slow
+def test_closing_1000_households_continues_every_meter(db):
     """One reading a minute per meter: ~17 listed readings each, anchors walked, previous entries found."""
     households = 1_000
     rows, meters = [], []
@@ -459,11 +460,7 @@ def test_closing_1000_households_is_fast(db, db_kind):
         assert len(close_interval(session, K, L, DOMAIN).entries) == households
         session.commit()
     with db() as session:
-        started = time.perf_counter()
         closed = close_interval(session, K + 1, L, DOMAIN)
         session.commit()
-        elapsed = time.perf_counter() - started
     assert len(closed.entries) == households
     assert all(e.previous_interval == K and e.last_seq - e.first_seq >= 15 for e in closed.entries)
-    print(f"closing 1,000 households on {db_kind}: {elapsed:.3f} s")
-    assert elapsed < (1.0 if db_kind == "sqlite" else 2.0)

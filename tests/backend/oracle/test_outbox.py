@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
+from test_settlement_plan import World, market_scenario, store, world  # noqa: F401 - fixtures shared with the planner tests
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
@@ -16,7 +17,8 @@ from backend.chain.deploy import Deployer
 from backend.market.chunking import ENTRY_GAS, FILL_GAS
 from backend.oracle.outbox import ErrorDecoder, OutboxSender, RevertReason
 from backend.oracle.settlement import call_arguments, plan_settlement
-from test_settlement_plan import World, market_scenario, store, world  # noqa: F401 - fixtures shared with the planner tests
+
+pytestmark = pytest.mark.slow  # sends settlements to a real Anvil
 
 GWEI = 10**9
 DEAD_URL = "http://127.0.0.1:9"

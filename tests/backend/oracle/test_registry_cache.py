@@ -10,6 +10,8 @@ from backend.chain.anvil import start_anvil
 from backend.chain.deploy import ANVIL_DEPLOYER_KEY, CommunitySettings, Deployer, deploy_community
 from backend.oracle.registry_cache import RegistryCache
 
+pytestmark = pytest.mark.slow  # follows a real Anvil's registry events
+
 
 @pytest.fixture(scope="module")
 def community():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
 from sqlalchemy import func, select
 
 from backend.broker import start_mosquitto
@@ -15,6 +16,8 @@ from backend.oracle.ingest import STORED, Ingester, Outcome
 from backend.oracle.service import OracleService
 from backend.oracle.verifier import MeterInfo
 from backend.protocol.readings import MeterDomain
+
+pytestmark = pytest.mark.slow  # a private Mosquitto and the oracle's MQTT client, restarted
 
 DOMAIN = MeterDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 BROKER = "mqtt://127.0.0.1:1883"

@@ -4,6 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # runs Slither over the contracts (about 20 s)
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -38,6 +38,8 @@ from backend.protocol.merkle import Leaf, MerkleTree
 from backend.protocol.parser import parse_reading
 from backend.protocol.readings import MeterDomain, MeterReading, SignedReading, readings_hash, sign_reading
 
+pytestmark = pytest.mark.slow  # a real Anvil with a deployed community, settled intervals and archives
+
 INTERVAL_S = 900
 EURO = 10**6
 READING_OFFSETS_S = (100, 400, 700)  # three readings per interval; the boundary is interpolated

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # runs the solc-js wrapper as a process, many times
+
 REPO = Path(__file__).resolve().parents[2]
 WRAPPER = REPO / "scripts" / "solc" / "solc-native.cjs"
 

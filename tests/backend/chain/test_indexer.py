@@ -33,6 +33,8 @@ from backend.chain.indexer import (
 from backend.db.models import ChainEvent, IndexerCursor
 from backend.db.session import session_factory
 
+pytestmark = pytest.mark.slow  # a real Anvil, reorgs and two indexer processes
+
 CONTRACTS = ("CommunityRegistry", "EnergyToken", "Euro", "EnergyMarket")
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 INTERVAL_S = 900

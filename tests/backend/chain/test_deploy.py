@@ -15,6 +15,8 @@ from backend.cli import main
 from backend.processes import free_port
 from backend.settings import DemoSettings
 
+pytestmark = pytest.mark.slow  # deploys to real Anvil nodes and restarts them
+
 
 @pytest.fixture
 def anvil():
