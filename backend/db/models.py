@@ -11,6 +11,7 @@ why each one is there.
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -42,6 +43,7 @@ __all__ = [
     "MAX_TOPIC_CHARS",
     "OUTBOX_KINDS",
     "OUTBOX_STATUSES",
+    "OutboxStatus",
     "Base",
     "ChainEvent",
     "IndexerCursor",
@@ -56,7 +58,21 @@ __all__ = [
 
 INTERVAL_STATUSES = ("open", "closed", "settling", "settled")
 OUTBOX_KINDS = ("settle_interval", "settle_chunk", "close_interval")
-OUTBOX_STATUSES = ("pending", "sent", "confirmed", "failed")
+
+
+class OutboxStatus(StrEnum):
+    """A settlement transaction's state in the outbox (docs/outbox.md has the transitions).
+
+    A StrEnum: the column stores the plain string, and a row read back compares equal to the member.
+    """
+
+    PENDING = "pending"  # planned, not yet signed
+    SENT = "sent"  # signed and broadcast; its hash and nonce are committed first
+    CONFIRMED = "confirmed"  # mined with the required confirmations
+    FAILED = "failed"  # reverted or refused; a new plan may follow
+
+
+OUTBOX_STATUSES = tuple(OutboxStatus)
 MAX_PAYLOAD_BYTES = 2048  # a rejection keeps at most this much of the raw message
 MAX_TOPIC_CHARS = 512
 MAX_REASON_CHARS = 32
@@ -350,7 +366,8 @@ class SettlementOutbox(Base):
     interval_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("intervals.interval_id"), nullable=False)
     chunk_index: Mapped[int] = mapped_column(Integer, nullable=False)
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending", server_default="pending")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=OutboxStatus.PENDING,
+                                        server_default=OutboxStatus.PENDING.value)
     # Transaction arguments; uint256 values belong in it as decimal strings.
     payload: Mapped[Any] = mapped_column(JsonDocument, nullable=False)
     nonce: Mapped[int | None] = mapped_column(BigInteger)

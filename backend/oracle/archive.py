@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import and_, case, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Interval, IntervalEntry, Reading, SettlementOutbox
+from backend.db.models import Interval, IntervalEntry, OutboxStatus, Reading, SettlementOutbox
 from backend.oracle.closing import ClosedInterval, load_closed_interval
 from backend.protocol.archive import ArchivedInterval, ArchivedLeaf, archive_json, archive_path
 from backend.protocol.readings import MeterDomain, MeterReading, SignedReading, readings_hash, to_checksum
@@ -74,7 +74,7 @@ def _settlement_txs(session: Session, interval: Interval) -> list[str]:
     """Confirmed settlement transactions in the order they apply: chunks (or the one settleInterval), then close."""
     rows = session.scalars(
         select(SettlementOutbox.tx_hash)
-        .where(SettlementOutbox.interval_id == interval.interval_id, SettlementOutbox.status == "confirmed")
+        .where(SettlementOutbox.interval_id == interval.interval_id, SettlementOutbox.status == OutboxStatus.CONFIRMED)
         .order_by(case((SettlementOutbox.kind == "close_interval", 1), else_=0), SettlementOutbox.chunk_index)
     ).all()
     if not rows and interval.settled_tx is not None:

@@ -302,7 +302,8 @@ def _read_meters(session: Session, interval_id: int, start_ts: int, end_ts: int)
         meter = meters.get(row.meter)
         if meter is None:
             if row.previous_interval is not None and row.end_produced_wh is None:
-                raise ClosingError(f"entry of meter {row.meter} in interval {row.previous_interval} has no end registers")
+                raise ClosingError(
+                    f"entry of meter {row.meter} in interval {row.previous_interval} has no end registers")
             ends = (None if row.previous_interval is None
                     else (row.previous_interval, Registers(row.end_produced_wh, row.end_consumed_wh)))
             meter = meters[row.meter] = _MeterRow(row.first_ts, ends, [])

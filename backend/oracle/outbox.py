@@ -32,7 +32,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 
 from backend.chain.deploy import Deployment
-from backend.db.models import Interval, SettlementOutbox
+from backend.db.models import Interval, OutboxStatus, SettlementOutbox
 from backend.market.chunking import CHUNK_GAS_BUDGET
 from backend.oracle.settlement import PlanError, call_arguments, end_read, plan_is_current, replan
 
@@ -185,14 +185,15 @@ class OutboxSender:
     def _next_interval(self, session: Session) -> int | None:
         row, other = SettlementOutbox, aliased(SettlementOutbox)
         in_progress = and_(
-            row.status.in_(("pending", "sent")),
-            ~exists().where(other.interval_id == row.interval_id, other.status == "failed"),
+            row.status.in_((OutboxStatus.PENDING, OutboxStatus.SENT)),
+            ~exists().where(other.interval_id == row.interval_id, other.status == OutboxStatus.FAILED),
         )
         # A failed plan is planned again while attempts are left and nothing of it is confirmed.
         replannable = and_(
-            row.status == "failed",
+            row.status == OutboxStatus.FAILED,
             row.attempts < self.max_attempts,
-            ~exists().where(other.interval_id == row.interval_id, other.status.in_(("confirmed", "sent"))),
+            ~exists().where(other.interval_id == row.interval_id,
+                            other.status.in_((OutboxStatus.CONFIRMED, OutboxStatus.SENT))),
         )
         query = select(row.interval_id).where(or_(in_progress, replannable)).order_by(row.interval_id).limit(1)
         return session.scalar(query)
@@ -201,10 +202,10 @@ class OutboxSender:
         rows = _rows(session, interval_id)
         interval = session.get(Interval, interval_id)
         end_read(session)
-        if any(r.status == "failed" for r in rows):
+        if any(r.status == OutboxStatus.FAILED for r in rows):
             return self._replan(session, interval, rows)
-        row = next(r for r in rows if r.status in ("pending", "sent"))
-        if row.status == "sent":
+        row = next(r for r in rows if r.status in (OutboxStatus.PENDING, OutboxStatus.SENT))
+        if row.status == OutboxStatus.SENT:
             return self._check_sent(session, interval, rows, row)
         return self._send(session, interval, rows, row)
 
@@ -248,7 +249,7 @@ class OutboxSender:
             **self._fees(),
         }
         signed = self.account.sign_transaction({**fields, "data": data})
-        row.status = "sent"
+        row.status = OutboxStatus.SENT
         row.nonce = nonce
         row.tx_hash = Web3.to_hex(signed.hash)
         row.last_error = None
@@ -312,7 +313,7 @@ class OutboxSender:
         row: SettlementOutbox,
         receipt: Mapping[str, Any],
     ) -> bool:
-        row.status = "confirmed"
+        row.status = OutboxStatus.CONFIRMED
         row.payload = {
             **row.payload,
             "receipt": {
@@ -345,7 +346,7 @@ class OutboxSender:
         )
         row.last_error = f"nonce {row.nonce} used by another transaction; {row.tx_hash} dropped"
         row.payload = {**row.payload, "droppedTx": {"hash": row.tx_hash, "nonce": row.nonce}}
-        row.status, row.nonce, row.tx_hash = "pending", None, None
+        row.status, row.nonce, row.tx_hash = OutboxStatus.PENDING, None, None
         session.commit()
         return True
 
@@ -381,10 +382,10 @@ class OutboxSender:
     ) -> bool:
         if reason.name == "MarketIntervalAlreadySettled":
             return self._reconcile_settled(session, interval, rows)
-        row.status = "failed"
+        row.status = OutboxStatus.FAILED
         row.last_error = message
         session.commit()
-        if row.attempts < self.max_attempts and not any(r.status == "confirmed" for r in rows):
+        if row.attempts < self.max_attempts and not any(r.status == OutboxStatus.CONFIRMED for r in rows):
             log.warning("interval %d attempt %d failed (%s); it will be planned again", interval.interval_id,
                         row.attempts, message)
         else:
@@ -400,7 +401,7 @@ class OutboxSender:
         except PlanError as exc:
             session.rollback()
             # No attempts left to spend on this interval: it stays failed for an operator.
-            for failed in (r for r in rows if r.status == "failed"):
+            for failed in (r for r in rows if r.status == OutboxStatus.FAILED):
                 failed.attempts = max(failed.attempts, self.max_attempts)
                 failed.last_error = f"{failed.last_error}; re-plan refused: {exc}"
             session.commit()
@@ -447,21 +448,21 @@ class OutboxSender:
             # transaction that closed it; the others were never needed.
             pairs = [(rows[-1], chain_txs[-1])]
             for extra in rows[:-1]:
-                if extra.status != "confirmed":
+                if extra.status != OutboxStatus.CONFIRMED:
                     session.delete(extra)
         for row, tx_hash in pairs:
-            if row.status == "confirmed" or row.tx_hash == tx_hash:
+            if row.status == OutboxStatus.CONFIRMED or row.tx_hash == tx_hash:
                 if row.tx_hash != tx_hash:
                     log.warning("interval %d chunk %d: confirmed as %s, but the chain shows %s",
                                 interval_id, row.chunk_index, row.tx_hash, tx_hash)
-                row.status = "confirmed"
+                row.status = OutboxStatus.CONFIRMED
                 continue
             transaction = self.web3.eth.get_transaction(tx_hash)
             payload = {**row.payload, "observedOnChain": {"from": transaction["from"],
                                                           "block": transaction["blockNumber"]}}
             if row.tx_hash is not None:  # ours lost the race (reverted, or never mined): keep its trace
                 payload["droppedTx"] = {"hash": row.tx_hash, "nonce": row.nonce}
-            row.status, row.tx_hash, row.nonce = "confirmed", tx_hash, transaction["nonce"]
+            row.status, row.tx_hash, row.nonce = OutboxStatus.CONFIRMED, tx_hash, transaction["nonce"]
             row.last_error = None
             row.payload = payload
 

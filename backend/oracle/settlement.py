@@ -30,7 +30,7 @@ from web3 import Web3
 
 from backend.chain.deploy import Deployment
 from backend.chain.market_state import read_accounts, read_orders, read_tariffs, read_token_balances
-from backend.db.models import Interval, IntervalEntry, SettlementOutbox
+from backend.db.models import Interval, IntervalEntry, OutboxStatus, SettlementOutbox
 from backend.market.chunking import CHUNK_GAS_BUDGET, split_settlement
 from backend.market.orderbook import Account, Clearing, Fill, MeteredEntry, RestingOrder, Tariffs
 from backend.market.solver import clear_interval
@@ -251,9 +251,9 @@ def replan(
         raise ReplanRefused(f"interval {interval_id} is already settled")
     rows = _rows(session, interval_id)
     for row in rows:
-        if row.status == "confirmed":
+        if row.status == OutboxStatus.CONFIRMED:
             raise ReplanRefused(f"interval {interval_id}: chunk {row.chunk_index} is already confirmed on-chain")
-        if row.status == "sent":
+        if row.status == OutboxStatus.SENT:
             raise ReplanRefused(
                 f"interval {interval_id}: transaction {row.tx_hash} (nonce {row.nonce}) is in flight; "
                 "wait for its receipt or for its nonce to be used"
@@ -377,7 +377,7 @@ def _write(session: Session, solved: _Solved, attempt: int, history: list[dict[s
                 interval_id=interval.interval_id,
                 chunk_index=planned.chunk_index,
                 kind=planned.kind,
-                status="pending",
+                status=OutboxStatus.PENDING,
                 payload=payload,
                 attempts=attempt,
             )
@@ -452,7 +452,7 @@ def _history(rows: Sequence[SettlementOutbox]) -> list[dict[str, Any]]:
     """What earlier plans of the interval ended in, carried into the new rows' payload."""
     history: list[dict[str, Any]] = list(rows[0].payload.get("history", [])) if rows else []
     for row in rows:
-        if row.status == "failed":
+        if row.status == OutboxStatus.FAILED:
             history.append(
                 {"attempt": row.attempts, "chunk": row.chunk_index, "kind": row.kind,
                  "txHash": row.tx_hash, "error": row.last_error}
