@@ -26,7 +26,7 @@ from common import write_results
 from backend.forecast.evaluate import evaluate
 from backend.forecast.features import build_daily_data
 from backend.forecast.metrics import format_table
-from backend.forecast.pipeline import default_config
+from backend.forecast.pipeline import DATASET_SPLITS, dataset_daily, default_config
 from backend.forecast.selection import format_served_table
 from backend.forecast.suites import BENCHMARK, HELDOUT, HELDOUT_FIXED_ON
 
@@ -60,6 +60,23 @@ def main() -> None:
                 summaries[item.name] = {"summary": summary, "rows": result.rows}
                 figures[f"served_skill_{item.name}"] = round(summary["served_skill"], 4)
                 figures[f"best_simple_skill_{item.name}"] = round(summary["best_simple_skill"], 4)
+        if not args.only or "pvdaq50_weather" in args.only:
+            # The weather row: PVDAQ 50 with the NSRDB stand-in as a (perfect) forecast; the gain over the same
+            # run's served model without weather is weather_gain_pv50.
+            split = DATASET_SPLITS["pv"]
+            daily = dataset_daily("pv", use_weather=True)
+            config = default_config("pv", 1, use_weather=True, **overrides)
+            result = evaluate(daily, config, split["train_until"], split["test_from"], split["test_until"], work_dir,
+                              train_from=split["train_from"], verbose=0)
+            summary = {**result.summary, "group": "benchmark", "issues": len(result.issue_days),
+                       "train_s": round(result.train_s, 1)}
+            print(format_table(result.rows, f"pvdaq50_weather: served {summary['served']}: {summary['reason']}"))
+            summaries["pvdaq50_weather"] = {"summary": summary, "rows": result.rows}
+            figures["served_skill_pvdaq50_weather"] = round(summary["served_skill"], 4)
+            figures["best_simple_skill_pvdaq50_weather"] = round(summary["best_simple_skill"], 4)
+            if "pvdaq50" in summaries:
+                figures["weather_gain_pv50"] = round(summary["served_skill"] - summaries["pvdaq50"]["summary"]
+                                                     ["served_skill"], 4)
     for group, items in groups.items():
         part = {item.name: summaries[item.name] for item in items if item.name in summaries}
         if part:
