@@ -67,12 +67,22 @@ def _readings() -> list[SignedReading]:
         for seq, offset in enumerate((-70, 130, 455, 899, 901, 1_210), start=41):
             produced += 37 * (meter_index + 1) * (seq % 3)
             consumed += 11 + seq % 5
-            signed.append(sign_reading(MeterReading(meter, seq, start + offset + meter_index, produced, consumed,
-                                                    1_200 * meter_index), DOMAIN, key))
+            signed.append(
+                sign_reading(
+                    MeterReading(meter, seq, start + offset + meter_index, produced, consumed, 1_200 * meter_index),
+                    DOMAIN,
+                    key,
+                )
+            )
     edge_meter = signed[0].reading.meter
     signed.append(sign_reading(MeterReading(edge_meter, 1, 0, 0, 0, 0), DOMAIN, METER_KEYS[0]))
-    signed.append(sign_reading(MeterReading(edge_meter, MAX_SAFE_INTEGER, MAX_SAFE_INTEGER, MAX_SAFE_INTEGER,
-                                            MAX_SAFE_INTEGER, 2**32 - 1), DOMAIN, METER_KEYS[0]))
+    signed.append(
+        sign_reading(
+            MeterReading(edge_meter, MAX_SAFE_INTEGER, MAX_SAFE_INTEGER, MAX_SAFE_INTEGER, MAX_SAFE_INTEGER, 2**32 - 1),
+            DOMAIN,
+            METER_KEYS[0],
+        )
+    )
     return signed
 
 
@@ -101,49 +111,86 @@ def _refused_signatures(signed: SignedReading) -> list[dict]:
 def build_vectors() -> dict:
     """Return the vectors document (JSON values), computed by backend.protocol."""
     signed = _readings()
-    readings = [{"payload": encode_reading(s).decode(), "digest": _hex(reading_digest(s.reading, DOMAIN)),
-                 "signer": recover_signer(s, DOMAIN)} for s in signed]
+    readings = [
+        {
+            "payload": encode_reading(s).decode(),
+            "digest": _hex(reading_digest(s.reading, DOMAIN)),
+            "signer": recover_signer(s, DOMAIN),
+        }
+        for s in signed
+    ]
     by_meter: dict[str, list[int]] = {}
     for index, s in enumerate(signed[:18]):
         by_meter.setdefault(s.reading.meter, []).append(index)
     sets = [indices for indices in by_meter.values()]
     sets += [[], [0], [5, 1, 3], [0, 6, 12], [18, 19]]  # empty, one, out of order, three meters, the edge values
-    hashes = [{"readings": indices, "readingsHash": _hex(readings_hash([signed[i] for i in indices], DOMAIN))}
-              for indices in sets]
+    hashes = [
+        {"readings": indices, "readingsHash": _hex(readings_hash([signed[i] for i in indices], DOMAIN))}
+        for indices in sets
+    ]
 
     start, end = INTERVAL_ID * INTERVAL_SECONDS, (INTERVAL_ID + 1) * INTERVAL_SECONDS
     registers = []
     for indices in by_meter.values():
-        samples = [RegisterSample(signed[i].reading.ts, signed[i].reading.produced_wh, signed[i].reading.consumed_wh)
-                   for i in indices]
+        samples = [
+            RegisterSample(signed[i].reading.ts, signed[i].reading.produced_wh, signed[i].reading.consumed_wh)
+            for i in indices
+        ]
         first_ts = samples[0].ts
         for boundary in (first_ts - 1, first_ts, start, start + 300, end, end + 5_000):
             at = register_at(samples, boundary)
-            registers.append({"readings": indices, "boundary": boundary, "registers": None if at is None else
-                              {"producedWh": at.produced_wh, "consumedWh": at.consumed_wh}})
+            registers.append(
+                {
+                    "readings": indices,
+                    "boundary": boundary,
+                    "registers": None if at is None else {"producedWh": at.produced_wh, "consumedWh": at.consumed_wh},
+                }
+            )
 
     leaves = []
     for number, household in enumerate(HOUSEHOLDS):
         indices = sets[number % 3]
         meter = signed[indices[0]].reading.meter
-        leaf = Leaf(household, meter, INTERVAL_ID + number // 3, 1_000 * number + 7, 333 * number,
-                    readings_hash([signed[i] for i in indices], DOMAIN))
-        leaves.append({"household": leaf.household, "meter": leaf.meter, "intervalId": leaf.interval_id,
-                       "producedWh": leaf.produced_wh, "consumedWh": leaf.consumed_wh,
-                       "readingsHash": _hex(leaf.readings_hash), "leaf": _hex(leaf.hash())})
+        leaf = Leaf(
+            household,
+            meter,
+            INTERVAL_ID + number // 3,
+            1_000 * number + 7,
+            333 * number,
+            readings_hash([signed[i] for i in indices], DOMAIN),
+        )
+        leaves.append(
+            {
+                "household": leaf.household,
+                "meter": leaf.meter,
+                "intervalId": leaf.interval_id,
+                "producedWh": leaf.produced_wh,
+                "consumedWh": leaf.consumed_wh,
+                "readingsHash": _hex(leaf.readings_hash),
+                "leaf": _hex(leaf.hash()),
+            }
+        )
 
     trees = []
     for size in (1, 2, 3, 5, 8):
         hashes_in_tree = [bytes.fromhex(leaf["leaf"][2:]) for leaf in leaves[:size]]
         tree = MerkleTree(hashes_in_tree)
-        trees.append({"leaves": [_hex(h) for h in hashes_in_tree], "root": _hex(tree.root),
-                      "proofs": [[_hex(node) for node in tree.proof(h)] for h in hashes_in_tree]})
+        trees.append(
+            {
+                "leaves": [_hex(h) for h in hashes_in_tree],
+                "root": _hex(tree.root),
+                "proofs": [[_hex(node) for node in tree.proof(h)] for h in hashes_in_tree],
+            }
+        )
 
     return {
         "about": "Shared test vectors of backend/protocol, written by scripts/protocol_vectors.py: the Python "
-                 "tests rebuild them and the browser's frontend/src/audit/verify.ts must reproduce them.",
-        "domain": {"chainId": DOMAIN.chain_id, "verifyingContract": DOMAIN.verifying_contract,
-                   "separator": _hex(DOMAIN.separator)},
+        "tests rebuild them and the browser's frontend/src/audit/verify.ts must reproduce them.",
+        "domain": {
+            "chainId": DOMAIN.chain_id,
+            "verifyingContract": DOMAIN.verifying_contract,
+            "separator": _hex(DOMAIN.separator),
+        },
         "intervalSeconds": INTERVAL_SECONDS,
         "readings": readings,
         "refusedSignatures": _refused_signatures(signed[0]),

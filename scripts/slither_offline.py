@@ -149,7 +149,9 @@ def _run_detectors(settings: dict, solc: Path) -> list[dict]:
 
     compiled_version = slither.crytic_compile.compilation_units["standard_json"].compiler_version.version
     if compiled_version != settings["version"]:
-        sys.exit(f"slither_offline: the wrapper is solc {compiled_version}, ape-config.yaml asks for {settings['version']}")
+        sys.exit(
+            f"slither_offline: the wrapper is solc {compiled_version}, ape-config.yaml asks for {settings['version']}"
+        )
 
     # A filter that matched nothing would pass the gate silently: make sure our contracts were analysed.
     if not any(_in_contracts(contract.source_mapping.filename.absolute) for contract in slither.contracts):
@@ -244,14 +246,18 @@ def main() -> int:
     os.environ.setdefault("VIRTUAL_ENV", sys.prefix)
 
     settings = _compiler_settings()
-    print(f"Slither on {CONTRACTS_DIR}/ with solc {settings['version']} ({SOLC_WRAPPER.relative_to(REPO_ROOT)}, offline)")
+    print(
+        f"Slither on {CONTRACTS_DIR}/ with solc {settings['version']} ({SOLC_WRAPPER.relative_to(REPO_ROOT)}, offline)"
+    )
     with tempfile.TemporaryDirectory(prefix="slither-solc-") as shim_dir:
         results = _run_detectors(settings, _write_solc_shim(Path(shim_dir)))
     ours = [result for result in results if _is_ours(result)]
     unexplained = _print_report(ours, len(results) - len(ours), args.verbose)
 
     if unexplained:
-        print(f"\nFAIL: {len(unexplained)} High/Medium finding(s) not explained in ALLOWED (scripts/slither_offline.py):")
+        print(
+            f"\nFAIL: {len(unexplained)} High/Medium finding(s) not explained in ALLOWED (scripts/slither_offline.py):"
+        )
         for result in unexplained:
             print(f"  {result['impact']} {result['check']} {_location(result)}")
         return 1

@@ -10,6 +10,8 @@ the household's in the CommunityRegistry.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from backend.audit.archive_source import ArchiveMissing, ArchiveSource
 from backend.audit.chain_view import ChainView, SettledInterval
 from backend.audit.leaf_checks import check_archived_leaf, check_continuity, hex0x, recompute_leaf_hash
@@ -19,8 +21,9 @@ from backend.protocol.merkle import MerkleTree
 from backend.protocol.readings import MeterDomain
 
 
-def check_archive(document: ArchivedInterval, settled: SettledInterval, chain: ChainView,
-                  archive: ArchiveSource, domain: MeterDomain) -> list[str]:
+def check_archive(
+    document: ArchivedInterval, settled: SettledInterval, chain: ChainView, archive: ArchiveSource, domain: MeterDomain
+) -> list[str]:
     """Every difference between the document and the chain, as short sentences."""
     # The interval's id and bounds come from the chain: the document's own header is only compared.
     interval_id = settled.interval_id
@@ -30,9 +33,15 @@ def check_archive(document: ArchivedInterval, settled: SettledInterval, chain: C
     for leaf in document.leaves:
         leaf_problems = _check_leaf_history(leaf, interval_id, archive, chain)
         previous = _previous_leaf(leaf, interval_id, archive, leaf_problems)
-        leaf_problems += check_archived_leaf(leaf, interval_id, start, end, domain,
-                                             None if previous is None else previous.end_registers,
-                                             document.readings_root)
+        leaf_problems += check_archived_leaf(
+            leaf,
+            interval_id,
+            start,
+            end,
+            domain,
+            None if previous is None else previous.end_registers,
+            document.readings_root,
+        )
         if previous is not None:
             _, previous_end = interval_bounds(chain, leaf.previous_interval)
             leaf_problems += check_continuity(leaf, previous, previous_end)
@@ -62,23 +71,31 @@ def _check_header(document: ArchivedInterval, settled: SettledInterval, chain: C
         ("end", document.end, expected_end),
         ("clearingPrice", document.clearing_price, settled.clearing_price),
     ]
-    problems = [f"archive {name} is {stated}, the chain says {actual}"
-                for name, stated, actual in checks if str(stated).lower() != str(actual).lower()]
+    problems = [
+        f"archive {name} is {stated}, the chain says {actual}"
+        for name, stated, actual in checks
+        if str(stated).lower() != str(actual).lower()
+    ]
     if document.readings_root != settled.readings_root:
-        problems.append(f"archive readingsRoot is {hex0x(document.readings_root)}, "
-                        f"IntervalSettled says {hex0x(settled.readings_root)}")
+        problems.append(
+            f"archive readingsRoot is {hex0x(document.readings_root)}, "
+            f"IntervalSettled says {hex0x(settled.readings_root)}"
+        )
     if sorted(document.settlement_txs) != sorted(settled.tx_hashes):
-        problems.append(f"archive settlementTxs are {list(document.settlement_txs)}, "
-                        f"the chain's settlement transactions are {settled.tx_hashes}")
+        problems.append(
+            f"archive settlementTxs are {list(document.settlement_txs)}, "
+            f"the chain's settlement transactions are {settled.tx_hashes}"
+        )
     return problems
 
 
 def _check_leaf_order(document: ArchivedInterval) -> list[str]:
     problems = []
-    for previous, current in zip(document.leaves, document.leaves[1:], strict=False):
+    for previous, current in pairwise(document.leaves):
         if address_key(current.household) <= address_key(previous.household):
-            problems.append(f"leaves are not sorted by household with no repeats: {current.household} "
-                            f"follows {previous.household}")
+            problems.append(
+                f"leaves are not sorted by household with no repeats: {current.household} follows {previous.household}"
+            )
     return problems
 
 
@@ -86,8 +103,9 @@ def _leaf_of_meter(document: ArchivedInterval, meter: str) -> ArchivedLeaf | Non
     return next((leaf for leaf in document.leaves if leaf.meter == meter), None)
 
 
-def _previous_leaf(leaf: ArchivedLeaf, interval_id: int, archive: ArchiveSource,
-                   problems: list[str]) -> ArchivedLeaf | None:
+def _previous_leaf(
+    leaf: ArchivedLeaf, interval_id: int, archive: ArchiveSource, problems: list[str]
+) -> ArchivedLeaf | None:
     """The meter's leaf in previousInterval; a problem when it cannot be found."""
     previous = leaf.previous_interval
     if previous is None:
@@ -98,8 +116,9 @@ def _previous_leaf(leaf: ArchivedLeaf, interval_id: int, archive: ArchiveSource,
     try:
         document = archive.load(previous)
     except (ArchiveMissing, ArchiveMalformed) as error:
-        problems.append(f"startRegisters cannot be checked: previous interval {previous}'s archive is "
-                        f"unusable ({error})")
+        problems.append(
+            f"startRegisters cannot be checked: previous interval {previous}'s archive is unusable ({error})"
+        )
         return None
     previous_leaf = _leaf_of_meter(document, leaf.meter)
     if previous_leaf is None:
@@ -107,8 +126,7 @@ def _previous_leaf(leaf: ArchivedLeaf, interval_id: int, archive: ArchiveSource,
     return previous_leaf
 
 
-def _check_leaf_history(leaf: ArchivedLeaf, interval_id: int, archive: ArchiveSource,
-                        chain: ChainView) -> list[str]:
+def _check_leaf_history(leaf: ArchivedLeaf, interval_id: int, archive: ArchiveSource, chain: ChainView) -> list[str]:
     """No entry of the same meter may sit between previousInterval and this interval: its
     energy would be counted twice. The household's settled intervals say where to look."""
     problems = []
@@ -120,8 +138,10 @@ def _check_leaf_history(leaf: ArchivedLeaf, interval_id: int, archive: ArchiveSo
             continue  # that interval's own audit reports its archive
         if _leaf_of_meter(other, leaf.meter) is not None:
             stated = "null" if leaf.previous_interval is None else str(leaf.previous_interval)
-            problems.append(f"previousInterval is {stated}, but meter {leaf.meter} also has an entry in "
-                            f"interval {between} (its energy would count twice)")
+            problems.append(
+                f"previousInterval is {stated}, but meter {leaf.meter} also has an entry in "
+                f"interval {between} (its energy would count twice)"
+            )
     return problems
 
 
@@ -143,8 +163,10 @@ def _check_meter_registered(leaf: ArchivedLeaf, settled: SettledInterval, chain:
     _, end = interval_bounds(chain, settled.interval_id)
     late = [s.reading for s in leaf.readings if retired_at < s.reading.ts <= end]
     if late:
-        return [f"meter {leaf.meter} was replaced at block {current.until_block} (ts {retired_at}), "
-                f"before its reading seq {late[0].seq} (ts {late[0].ts})"]
+        return [
+            f"meter {leaf.meter} was replaced at block {current.until_block} (ts {retired_at}), "
+            f"before its reading seq {late[0].seq} (ts {late[0].ts})"
+        ]
     return []
 
 
@@ -158,8 +180,10 @@ def _check_root(document: ArchivedInterval, settled: SettledInterval, domain: Me
         return ["root cannot be recomputed (a leaf's readings do not hash, or two leaves are identical)"]
     root = MerkleTree(hashes).root
     if root != settled.readings_root:
-        return [f"root recomputed from the readings is {hex0x(root)}, "
-                f"IntervalSettled readingsRoot is {hex0x(settled.readings_root)}"]
+        return [
+            f"root recomputed from the readings is {hex0x(root)}, "
+            f"IntervalSettled readingsRoot is {hex0x(settled.readings_root)}"
+        ]
     return []
 
 
@@ -176,6 +200,8 @@ def _check_entries(document: ArchivedInterval, settled: SettledInterval) -> list
     for household in sorted(leaves.keys() & entries.keys(), key=address_key):
         leaf, entry = leaves[household], entries[household]
         if (leaf.produced_wh, leaf.consumed_wh) != (entry.produced_wh, entry.consumed_wh):
-            problems.append(f"leaf {household}: producedWh/consumedWh {leaf.produced_wh}/{leaf.consumed_wh}, "
-                            f"HouseholdSettled says {entry.produced_wh}/{entry.consumed_wh}")
+            problems.append(
+                f"leaf {household}: producedWh/consumedWh {leaf.produced_wh}/{leaf.consumed_wh}, "
+                f"HouseholdSettled says {entry.produced_wh}/{entry.consumed_wh}"
+            )
     return problems

@@ -113,8 +113,13 @@ class MarketInputs:
 class ChainView:
     """Reads the logs once; answers per interval and per block."""
 
-    def __init__(self, web3: Web3, deployment: Deployment, head: int | None = None,
-                 blocks_per_query: int = DEFAULT_BLOCKS_PER_QUERY):
+    def __init__(
+        self,
+        web3: Web3,
+        deployment: Deployment,
+        head: int | None = None,
+        blocks_per_query: int = DEFAULT_BLOCKS_PER_QUERY,
+    ):
         self.web3 = web3
         self.deployment = deployment
         self.market = deployment.contract(web3, "EnergyMarket")
@@ -137,8 +142,10 @@ class ChainView:
         self._load_supply()
         self._transfer_supply = _running_totals(self._transfer_deltas)
         self._settlement_supply = _running_totals(self._settlement_deltas)
-        self._closed_intervals_of = {household: sorted({i for i in ids if self.intervals[i].closed})
-                                     for household, ids in self._settled_intervals_of.items()}
+        self._closed_intervals_of = {
+            household: sorted({i for i in ids if self.intervals[i].closed})
+            for household, ids in self._settled_intervals_of.items()
+        }
 
     # --- loading ---------------------------------------------------------
 
@@ -163,8 +170,16 @@ class ChainView:
             interval = self._interval(args["intervalId"])
             interval.record_position(log)
             household = Web3.to_checksum_address(args["household"])
-            interval.entries.append(SettledEntry(household, args["producedWh"], args["consumedWh"],
-                                                 args["creditedWh"], args["burnedWh"], args["gridImportWh"]))
+            interval.entries.append(
+                SettledEntry(
+                    household,
+                    args["producedWh"],
+                    args["consumedWh"],
+                    args["creditedWh"],
+                    args["burnedWh"],
+                    args["gridImportWh"],
+                )
+            )
             self._settled_intervals_of[household.lower()].append(args["intervalId"])
             self._settlement_deltas.append((log["blockNumber"], args["creditedWh"] - args["burnedWh"]))
         for log in self._logs(events.Filled):
@@ -172,8 +187,11 @@ class ChainView:
             interval = self._interval(args["intervalId"])
             interval.record_position(log)
             side = Side(args["side"])
-            interval.fills.append(SettledFill(args["orderId"], Web3.to_checksum_address(args["household"]),
-                                              side, args["amountWh"], args["value"]))
+            interval.fills.append(
+                SettledFill(
+                    args["orderId"], Web3.to_checksum_address(args["household"]), side, args["amountWh"], args["value"]
+                )
+            )
             if args["orderId"] != 0:
                 # a resting bid's buyer is minted its tokens; a resting ask's escrowed tokens are burned
                 delta = args["amountWh"] if side == Side.BID else -args["amountWh"]
@@ -230,7 +248,7 @@ class ChainView:
     def intervals_settled_for(self, household: str, after: int, before: int) -> list[int]:
         """Closed intervals strictly between `after` and `before` in which the household had an entry."""
         ids = self._closed_intervals_of.get(household.lower(), [])
-        return ids[bisect_right(ids, after):bisect_left(ids, before)]
+        return ids[bisect_right(ids, after) : bisect_left(ids, before)]
 
     def meter_assignments(self, meter: str, up_to_block: int) -> list[MeterAssignment]:
         """The meter's registrations that had begun by `up_to_block`."""

@@ -19,10 +19,15 @@ from backend.protocol.archive import ArchiveMalformed
 from backend.protocol.readings import MeterDomain
 
 
-def audit_interval(settled: SettledInterval, chain: ChainView, archive: ArchiveSource,
-                   domain: MeterDomain) -> IntervalResult:
-    result = IntervalResult(settled.interval_id, leaves=len(settled.entries),
-                            clearing_price=settled.clearing_price, fills=len(settled.fills))
+def audit_interval(
+    settled: SettledInterval, chain: ChainView, archive: ArchiveSource, domain: MeterDomain
+) -> IntervalResult:
+    result = IntervalResult(
+        settled.interval_id,
+        leaves=len(settled.entries),
+        clearing_price=settled.clearing_price,
+        fills=len(settled.fills),
+    )
     try:
         document = archive.load(settled.interval_id)
     except ArchiveMissing as missing:
@@ -37,8 +42,9 @@ def audit_interval(settled: SettledInterval, chain: ChainView, archive: ArchiveS
         problems, _ = check_solver(settled, chain)
         result.problems += problems
     except Web3Exception as error:  # before ValueError: some web3 errors are ValueErrors too
-        result.errors.append(f"cannot read the market at block {settled.first_block - 1} "
-                             f"(the node may not keep old state): {error}")
+        result.errors.append(
+            f"cannot read the market at block {settled.first_block - 1} (the node may not keep old state): {error}"
+        )
     except ValueError as error:  # the solver refuses the settled entries (e.g. a household twice)
         result.problems.append(f"the solver cannot clear the settled entries: {error}")
 

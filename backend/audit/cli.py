@@ -18,16 +18,31 @@ class AuditCannotStart(click.ClickException):
 
 @click.command()
 @click.option("--rpc-url", default=None, show_default="$VATIO_RPC_URL or http://127.0.0.1:8545")
-@click.option("--archive", "archive_location", default=None,
-              show_default="$VATIO_ARCHIVE_DIR or <var>/archive, where the oracle writes it",
-              help="A folder (<folder>/<chainId>/<intervalId>.json) or the web app's URL base "
-                   "(GET <base>/api/intervals/<id>/archive).")
-@click.option("--deployment", "deployment_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              show_default="$VATIO_DEPLOYMENT or <deployments>/<chainId>.json", help="Deployment file.")
+@click.option(
+    "--archive",
+    "archive_location",
+    default=None,
+    show_default="$VATIO_ARCHIVE_DIR or <var>/archive, where the oracle writes it",
+    help="A folder (<folder>/<chainId>/<intervalId>.json) or the web app's URL base "
+    "(GET <base>/api/intervals/<id>/archive).",
+)
+@click.option(
+    "--deployment",
+    "deployment_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    show_default="$VATIO_DEPLOYMENT or <deployments>/<chainId>.json",
+    help="Deployment file.",
+)
 @click.option("--from", "from_interval", type=click.IntRange(min=0), default=None, help="First interval id.")
 @click.option("--to", "to_interval", type=click.IntRange(min=0), default=None, help="Last interval id.")
-@click.option("--blocks-per-query", default=10_000, show_default=True, type=click.IntRange(min=1),
-              help="Block range of one eth_getLogs request (public nodes cap it).")
+@click.option(
+    "--blocks-per-query",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Block range of one eth_getLogs request (public nodes cap it).",
+)
 @click.option("--verbose", "-v", is_flag=True, help=f"List every finding, not the first {DEFAULT_PROBLEMS_SHOWN}.")
 @click.pass_context
 def audit(ctx, rpc_url, archive_location, deployment_path, from_interval, to_interval, blocks_per_query, verbose):
@@ -65,19 +80,25 @@ def audit(ctx, rpc_url, archive_location, deployment_path, from_interval, to_int
         domain = MeterDomain(chain_id, deployment.address("CommunityRegistry"))
 
         def selected(interval_id: int) -> bool:
-            return ((from_interval is None or interval_id >= from_interval)
-                    and (to_interval is None or interval_id <= to_interval))
+            return (from_interval is None or interval_id >= from_interval) and (
+                to_interval is None or interval_id <= to_interval
+            )
 
-        click.echo(f"auditing chain {chain_id} up to block {chain.head}: market "
-                   f"{deployment.address('EnergyMarket')}, archive {archive.describe()}", err=True)
+        click.echo(
+            f"auditing chain {chain_id} up to block {chain.head}: market "
+            f"{deployment.address('EnergyMarket')}, archive {archive.describe()}",
+            err=True,
+        )
         results = []
         for interval_id in filter(selected, chain.settled_interval_ids()):
             result = audit_interval(chain.intervals[interval_id], chain, archive, domain)
             results.append(result)
             click.echo(format_line(result, None if verbose else DEFAULT_PROBLEMS_SHOWN))
         for interval_id in filter(selected, chain.open_interval_ids()):
-            click.echo(f"interval {interval_id} PENDING: {chain.intervals[interval_id].chunks_seen} settlement "
-                       f"chunk(s) on-chain, not closed yet (not audited)")
+            click.echo(
+                f"interval {interval_id} PENDING: {chain.intervals[interval_id].chunks_seen} settlement "
+                f"chunk(s) on-chain, not closed yet (not audited)"
+            )
     except ArchiveUnreachable as error:
         raise AuditCannotStart(str(error)) from None
     except (RequestException, Web3Exception) as error:
@@ -96,8 +117,9 @@ def _load_deployment(web3, chain_id: int, settings: AuditSettings):
     except SettingsError as error:
         raise AuditCannotStart(str(error)) from None
     except OSError as error:
-        raise AuditCannotStart(f"cannot read the deployment file {settings.deployment_file(chain_id)}: "
-                               f"{error!r}") from None
+        raise AuditCannotStart(
+            f"cannot read the deployment file {settings.deployment_file(chain_id)}: {error!r}"
+        ) from None
     if not is_deployed(web3, deployment):
         raise AuditCannotStart(f"the deployment's contracts have no code on chain {chain_id} at this node")
     return deployment

@@ -16,6 +16,8 @@ and both values, so an auditor sees exactly what differs.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from backend.protocol.archive import ArchivedLeaf
 from backend.protocol.energy import Registers, RegisterSample, register_at
 from backend.protocol.merkle import Leaf, verify
@@ -39,8 +41,9 @@ def recompute_leaf_hash(leaf: ArchivedLeaf, interval_id: int, domain: MeterDomai
         recomputed_readings_hash = readings_hash(leaf.readings, domain)
     except ValueError:
         return None
-    return Leaf(leaf.household, leaf.meter, interval_id, leaf.produced_wh, leaf.consumed_wh,
-                recomputed_readings_hash).hash()
+    return Leaf(
+        leaf.household, leaf.meter, interval_id, leaf.produced_wh, leaf.consumed_wh, recomputed_readings_hash
+    ).hash()
 
 
 def check_archived_leaf(
@@ -79,28 +82,35 @@ def _check_readings(leaf: ArchivedLeaf, domain: MeterDomain, start: int, end: in
             continue
         if signer != leaf.meter:
             problems.append(f"reading seq {reading.seq} signature recovers to {signer}, not meter {leaf.meter}")
-    for previous, current in zip(leaf.readings, leaf.readings[1:], strict=False):
+    for previous, current in pairwise(leaf.readings):
         before, after = previous.reading, current.reading
         if after.seq <= before.seq:
             problems.append(f"reading seq {after.seq} follows seq {before.seq} (not sorted by strictly increasing seq)")
         elif after.ts < before.ts:
             problems.append(f"reading seq {after.seq} has ts {after.ts} before seq {before.seq}'s ts {before.ts}")
         elif after.produced_wh < before.produced_wh or after.consumed_wh < before.consumed_wh:
-            problems.append(f"reading seq {after.seq} has registers below seq {before.seq}'s "
-                            f"(registers went backwards)")
+            problems.append(
+                f"reading seq {after.seq} has registers below seq {before.seq}'s (registers went backwards)"
+            )
     anchors = [s.reading.seq for s in leaf.readings if s.reading.ts <= start]
     partners = [s.reading.seq for s in leaf.readings if s.reading.ts > end]
     # A meter's first entry lists from its first reading, which may lie well before the
     # start (a replacement meter waits while the old one still has energy to attribute).
     if len(anchors) > 1 and leaf.previous_interval is not None:
-        problems.append(f"lists {len(anchors)} readings at or before the start {start} (seqs {anchors}); "
-                        f"the closing rule lists only the last one")
+        problems.append(
+            f"lists {len(anchors)} readings at or before the start {start} (seqs {anchors}); "
+            f"the closing rule lists only the last one"
+        )
     elif not anchors and leaf.previous_interval is not None:
-        problems.append(f"lists no reading at or before the start {start}; the closing rule lists the last one "
-                        f"(the anchor) for a meter's continuing entry")
+        problems.append(
+            f"lists no reading at or before the start {start}; the closing rule lists the last one "
+            f"(the anchor) for a meter's continuing entry"
+        )
     if len(partners) > 1:
-        problems.append(f"lists {len(partners)} readings after the end {end} (seqs {partners}); "
-                        f"the closing rule lists only the first one")
+        problems.append(
+            f"lists {len(partners)} readings after the end {end} (seqs {partners}); "
+            f"the closing rule lists only the first one"
+        )
     return problems
 
 
@@ -110,8 +120,10 @@ def _check_registers(leaf: ArchivedLeaf, end: int, previous_end: Registers | Non
     samples = [RegisterSample(r.ts, r.produced_wh, r.consumed_wh) for r in readings]
     at_end = register_at(samples, end) if samples else None
     if at_end != leaf.end_registers:
-        problems.append(f"endRegisters {registers_text(leaf.end_registers)}, but the readings give "
-                        f"{registers_text(at_end)} at the end {end}")
+        problems.append(
+            f"endRegisters {registers_text(leaf.end_registers)}, but the readings give "
+            f"{registers_text(at_end)} at the end {end}"
+        )
     if leaf.previous_interval is None:
         expected_start = Registers(samples[0].produced_wh, samples[0].consumed_wh) if samples else None
         source = "the first listed reading"
@@ -119,13 +131,16 @@ def _check_registers(leaf: ArchivedLeaf, end: int, previous_end: Registers | Non
         expected_start = previous_end
         source = f"interval {leaf.previous_interval}'s endRegisters"
     if expected_start is not None and expected_start != leaf.start_registers:
-        problems.append(f"startRegisters {registers_text(leaf.start_registers)}, but {source} "
-                        f"says {registers_text(expected_start)}")
+        problems.append(
+            f"startRegisters {registers_text(leaf.start_registers)}, but {source} says {registers_text(expected_start)}"
+        )
     produced = leaf.end_registers.produced_wh - leaf.start_registers.produced_wh
     consumed = leaf.end_registers.consumed_wh - leaf.start_registers.consumed_wh
     if (produced, consumed) != (leaf.produced_wh, leaf.consumed_wh):
-        problems.append(f"producedWh/consumedWh {leaf.produced_wh}/{leaf.consumed_wh}, but end - start "
-                        f"registers is {produced}/{consumed}")
+        problems.append(
+            f"producedWh/consumedWh {leaf.produced_wh}/{leaf.consumed_wh}, but end - start "
+            f"registers is {produced}/{consumed}"
+        )
     return problems
 
 
@@ -138,12 +153,15 @@ def check_continuity(leaf: ArchivedLeaf, previous: ArchivedLeaf, previous_end: i
     for signed in leaf.readings:
         reading = signed.reading
         if reading.seq in earlier and earlier[reading.seq] != reading:
-            problems.append(f"reading seq {reading.seq} differs from the same seq in interval "
-                            f"{leaf.previous_interval}'s leaf")
+            problems.append(
+                f"reading seq {reading.seq} differs from the same seq in interval {leaf.previous_interval}'s leaf"
+            )
     last_before_end = max((seq for seq, r in earlier.items() if r.ts <= previous_end), default=None)
     if leaf.readings and last_before_end is not None and leaf.readings[0].reading.seq < last_before_end:
-        problems.append(f"the anchor (seq {leaf.readings[0].reading.seq}) is older than interval "
-                        f"{leaf.previous_interval}'s last reading at or before its end (seq {last_before_end})")
+        problems.append(
+            f"the anchor (seq {leaf.readings[0].reading.seq}) is older than interval "
+            f"{leaf.previous_interval}'s last reading at or before its end (seq {last_before_end})"
+        )
     return problems
 
 
@@ -155,8 +173,9 @@ def _check_hashes(leaf: ArchivedLeaf, interval_id: int, domain: MeterDomain, arc
         return [f"readings cannot be hashed: {error}"]
     if recomputed != leaf.readings_hash:
         problems.append(f"readingsHash {hex0x(leaf.readings_hash)}, but the readings hash to {hex0x(recomputed)}")
-    stated = Leaf(leaf.household, leaf.meter, interval_id, leaf.produced_wh, leaf.consumed_wh,
-                  leaf.readings_hash).hash()
+    stated = Leaf(
+        leaf.household, leaf.meter, interval_id, leaf.produced_wh, leaf.consumed_wh, leaf.readings_hash
+    ).hash()
     if stated != leaf.leaf:
         problems.append(f"leaf {hex0x(leaf.leaf)}, but its fields hash to {hex0x(stated)}")
     elif not verify(leaf.proof, archived_root, leaf.leaf):

@@ -40,7 +40,8 @@ def format_price(price_per_kwh: int) -> str:
     """Payment units per kWh as EUR/kWh on the 0.001 tick (exact integer formatting)."""
     units_per_tick = EURO_UNITS // WH_PER_KWH
     return f"{price_per_kwh // EURO_UNITS}.{price_per_kwh % EURO_UNITS // units_per_tick:03d} EUR/kWh" + (
-        "" if price_per_kwh % units_per_tick == 0 else f" (+{price_per_kwh % units_per_tick} units)")
+        "" if price_per_kwh % units_per_tick == 0 else f" (+{price_per_kwh % units_per_tick} units)"
+    )
 
 
 def format_euros(units: int) -> str:
@@ -49,8 +50,11 @@ def format_euros(units: int) -> str:
 
 def format_line(result: IntervalResult, max_problems: int | None = DEFAULT_PROBLEMS_SHOWN) -> str:
     if result.status == "OK":
-        price = "no trade" if result.clearing_price == 0 and result.fills == 0 else (
-            f"price {format_price(result.clearing_price)}")
+        price = (
+            "no trade"
+            if result.clearing_price == 0 and result.fills == 0
+            else (f"price {format_price(result.clearing_price)}")
+        )
         fills = "1 fill" if result.fills == 1 else f"{result.fills} fills"
         leaves = "1 leaf" if result.leaves == 1 else f"{result.leaves} leaves"
         return f"interval {result.interval_id} OK ({leaves}, {price}, {fills})"

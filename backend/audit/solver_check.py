@@ -34,8 +34,9 @@ class FillTotal:
 
 def solve_settled_interval(settled: SettledInterval, inputs: MarketInputs) -> Clearing:
     entries = [MeteredEntry(e.household, e.produced_wh, e.consumed_wh) for e in settled.entries]
-    return clear_interval(settled.interval_id, entries, inputs.orders, inputs.accounts, inputs.tariffs,
-                          inputs.token_balances)
+    return clear_interval(
+        settled.interval_id, entries, inputs.orders, inputs.accounts, inputs.tariffs, inputs.token_balances
+    )
 
 
 def check_solver(settled: SettledInterval, chain: ChainView) -> tuple[list[str], Clearing]:
@@ -45,8 +46,10 @@ def check_solver(settled: SettledInterval, chain: ChainView) -> tuple[list[str],
     clearing = solve_settled_interval(settled, inputs)
     problems = []
     if clearing.clearing_price != settled.clearing_price:
-        problems.append(f"clearing price on-chain {format_price(settled.clearing_price)}, "
-                        f"solver {format_price(clearing.clearing_price)}")
+        problems.append(
+            f"clearing price on-chain {format_price(settled.clearing_price)}, "
+            f"solver {format_price(clearing.clearing_price)}"
+        )
     # At another price every value differs; then only the Wh say whether the allocation did too.
     same_price = clearing.clearing_price == settled.clearing_price
     problems += _compare_fills(_chain_fills(settled), _solver_fills(clearing, inputs), compare_values=same_price)
@@ -56,8 +59,10 @@ def check_solver(settled: SettledInterval, chain: ChainView) -> tuple[list[str],
         block, tx_index = settled.first_position
         earlier = chain.transactions_before_in_block(block, tx_index) if tx_index else []
         if earlier:
-            problems.append(f"note: {len(earlier)} earlier transaction(s) in block {block} touched the community's "
-                            f"contracts; the solver saw the state at block {state_block}")
+            problems.append(
+                f"note: {len(earlier)} earlier transaction(s) in block {block} touched the community's "
+                f"contracts; the solver saw the state at block {state_block}"
+            )
     return problems, clearing
 
 
@@ -103,20 +108,28 @@ def _amount(total: FillTotal | None) -> str:
     return f"{total.amount_wh} Wh for {format_euros(total.value)}"
 
 
-def _compare_fills(on_chain: dict[FillKey, FillTotal], solver: dict[FillKey, FillTotal],
-                   compare_values: bool) -> list[str]:
+def _compare_fills(
+    on_chain: dict[FillKey, FillTotal], solver: dict[FillKey, FillTotal], compare_values: bool
+) -> list[str]:
     problems = []
     keys = sorted(on_chain.keys() | solver.keys(), key=lambda k: (k[0] == 0, k[0], int(k[1], 16), k[2]))
     for key in keys:
         chain_total, solver_total = on_chain.get(key), solver.get(key)
         household = (chain_total or solver_total).household
-        if chain_total is None or solver_total is None or chain_total.amount_wh != solver_total.amount_wh or (
-                compare_values and chain_total.value != solver_total.value):
-            problems.append(f"{describe_fill(key, household)}: on-chain {_amount(chain_total)}, "
-                            f"solver {_amount(solver_total)}")
+        if (
+            chain_total is None
+            or solver_total is None
+            or chain_total.amount_wh != solver_total.amount_wh
+            or (compare_values and chain_total.value != solver_total.value)
+        ):
+            problems.append(
+                f"{describe_fill(key, household)}: on-chain {_amount(chain_total)}, solver {_amount(solver_total)}"
+            )
         elif chain_total.count != solver_total.count:
-            problems.append(f"{describe_fill(key, household)}: split into {chain_total.count} fills on-chain, "
-                            f"{solver_total.count} by the solver")
+            problems.append(
+                f"{describe_fill(key, household)}: split into {chain_total.count} fills on-chain, "
+                f"{solver_total.count} by the solver"
+            )
     return problems
 
 
@@ -126,9 +139,11 @@ def _compare_outcomes(settled: SettledInterval, clearing: Clearing) -> list[str]
         outcome = clearing.outcomes.get(entry.household.lower())
         if outcome is None:
             continue
-        for name, on_chain, solved in (("credited", entry.credited_wh, outcome.credited_wh),
-                                       ("burned", entry.burned_wh, outcome.burned_wh),
-                                       ("grid import", entry.grid_import_wh, outcome.grid_import_wh)):
+        for name, on_chain, solved in (
+            ("credited", entry.credited_wh, outcome.credited_wh),
+            ("burned", entry.burned_wh, outcome.burned_wh),
+            ("grid import", entry.grid_import_wh, outcome.grid_import_wh),
+        ):
             if on_chain != solved:
                 problems.append(f"household {entry.household}: {name} on-chain {on_chain} Wh, solver {solved} Wh")
     return problems

@@ -21,9 +21,12 @@ def check_supply(chain: ChainView, block: int) -> list[str]:
     settled = chain.settled_supply_through(block)
     problems = []
     if total != transfers:
-        problems.append(f"token supply at block {block}: totalSupply {total} Wh, but Transfer events "
-                        f"mint minus burn {transfers} Wh")
+        problems.append(
+            f"token supply at block {block}: totalSupply {total} Wh, but Transfer events mint minus burn {transfers} Wh"
+        )
     if transfers != settled:
-        problems.append(f"token supply at block {block}: minted minus burned {transfers} Wh, but settlements "
-                        f"account for {settled} Wh ({transfers - settled:+d} Wh minted or burned outside settlement)")
+        problems.append(
+            f"token supply at block {block}: minted minus burned {transfers} Wh, but settlements "
+            f"account for {settled} Wh ({transfers - settled:+d} Wh minted or burned outside settlement)"
+        )
     return problems

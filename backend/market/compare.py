@@ -161,10 +161,12 @@ def compare_mechanisms(
 
     settle: dict[str, Mechanism] = {NO_COMMUNITY: no_community_bills, **mechanisms}
     tallies = {name: _Tally(bills=np.zeros(n_households, dtype=np.int64)) for name in settle}
-    for produced_row, consumed_row in zip(produced, consumed):
+    for produced_row, consumed_row in zip(produced, consumed, strict=True):
         positions = [
             Position(address, int(produced_wh), int(consumed_wh), limit.bid_price, limit.ask_price)
-            for address, produced_wh, consumed_wh, limit in zip(addresses, produced_row, consumed_row, limits)
+            for address, produced_wh, consumed_wh, limit in zip(
+                addresses, produced_row, consumed_row, limits, strict=True
+            )
         ]
         for name, mechanism in settle.items():
             tallies[name].add(mechanism(positions, tariffs), tariffs)
@@ -188,7 +190,9 @@ def compare_mechanisms(
                 grid_export_wh=tally.grid_export_wh,
                 avg_buy_price_per_kwh=tally.community_payments / tally.traded_wh * 1000 if tally.traded_wh else None,
                 avg_sell_price_per_kwh=tally.community_revenue / tally.traded_wh * 1000 if tally.traded_wh else None,
-                households_worse_off=int(sum(1 for own, alone in zip(tally.bills, baseline) if own > alone)),
+                households_worse_off=int(
+                    sum(1 for own, alone in zip(tally.bills, baseline, strict=True) if own > alone)
+                ),
             )
         )
     households = [

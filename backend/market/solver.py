@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -153,7 +154,7 @@ def settle_outcomes(
             party.sold_wh += fill.amount_wh
             party.received += value
 
-    for entry, left in zip(clearing.entries, metered_left):
+    for entry, left in zip(clearing.entries, metered_left, strict=True):
         party = outcome(entry.household)
         party.surplus_wh = entry.surplus_wh
         party.deficit_wh = entry.deficit_wh
@@ -171,7 +172,7 @@ def settle_outcomes(
 
 def _sorted_entries(entries: Iterable[MeteredEntry]) -> list[MeteredEntry]:
     result = sorted(entries, key=lambda e: address_key(e.household))
-    for previous, current in zip(result, result[1:]):
+    for previous, current in pairwise(result):
         if address_key(previous.household) == address_key(current.household):
             raise ValueError(f"two entries for household {current.household}")
     for entry in result:
@@ -190,7 +191,8 @@ def _books(
     tradable = [o for o in resting.values() if o.tradable_in(interval_id)]
     accounts_by_key = {k.lower(): v for k, v in accounts.items()}
 
-    columns = {Side.BID: ([], [], [], [], [], []), Side.ASK: ([], [], [], [], [], [])}
+    # Per side: limit, group, order id, entry, capacity and budget, one list each, later one array each.
+    columns: dict[Side, tuple[list[int], ...]] = {side: ([], [], [], [], [], []) for side in (Side.BID, Side.ASK)}
     for order in tradable:
         limit, group, order_id, entry, capacity, budget = columns[order.side]
         limit.append(order.limit_price)
@@ -321,7 +323,7 @@ def _allocate(book: _Book, price: int, volume: int, side: Side) -> list[Fill]:
         allocation[start:end] = _pro_rata(volume - served_before, capacity[start:end])
 
     fills = []
-    for position, amount in zip(index, allocation):
+    for position, amount in zip(index, allocation, strict=True):
         if amount <= 0:
             continue
         if book.group[position] == AUTO:

@@ -142,8 +142,10 @@ def parse_archive(document: object) -> ArchivedInterval:
         end=_uint(top, "end", ""),
         readings_root=_hex32(top, "readingsRoot", ""),
         clearing_price=_uint(top, "clearingPrice", ""),
-        settlement_txs=tuple("0x" + _hex32_item(item, f"settlementTxs[{i}]").hex()
-                             for i, item in enumerate(_list(top, "settlementTxs", ""))),
+        settlement_txs=tuple(
+            "0x" + _hex32_item(item, f"settlementTxs[{i}]").hex()
+            for i, item in enumerate(_list(top, "settlementTxs", ""))
+        ),
         leaves=tuple(_leaf(item, f"leaves[{i}]") for i, item in enumerate(leaves)),
     )
 
@@ -151,8 +153,7 @@ def parse_archive(document: object) -> ArchivedInterval:
 def parse_archive_bytes(raw: bytes) -> ArchivedInterval:
     """Parse the JSON text of a document (duplicate keys and NaN are malformed)."""
     try:
-        document = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys,
-                              parse_constant=_no_constant)
+        document = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ArchiveMalformed(f"not valid JSON: {error}") from None
     return parse_archive(document)

@@ -29,11 +29,19 @@ class Leaf:
     readings_hash: bytes  # 32 bytes, see backend.protocol.readings.readings_hash
 
     def hash(self) -> bytes:
-        inner = keccak(encode(
-            ["address", "address", "uint64", "uint64", "uint64", "bytes32"],
-            [to_checksum_address(self.household), to_checksum_address(self.meter), self.interval_id,
-             self.produced_wh, self.consumed_wh, self.readings_hash],
-        ))
+        inner = keccak(
+            encode(
+                ["address", "address", "uint64", "uint64", "uint64", "bytes32"],
+                [
+                    to_checksum_address(self.household),
+                    to_checksum_address(self.meter),
+                    self.interval_id,
+                    self.produced_wh,
+                    self.consumed_wh,
+                    self.readings_hash,
+                ],
+            )
+        )
         return keccak(inner)
 
 

@@ -140,8 +140,15 @@ def parse_reading(payload: bytes, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) ->
 def reading_json(signed: SignedReading) -> dict:
     """Return the payload's JSON object: the fields of READING_FIELDS, the signature as lowercase 0x hex."""
     reading = signed.reading
-    return {"meter": reading.meter, "seq": reading.seq, "ts": reading.ts, "producedWh": reading.produced_wh,
-            "consumedWh": reading.consumed_wh, "powerW": reading.power_w, "signature": "0x" + signed.signature.hex()}
+    return {
+        "meter": reading.meter,
+        "seq": reading.seq,
+        "ts": reading.ts,
+        "producedWh": reading.produced_wh,
+        "consumedWh": reading.consumed_wh,
+        "powerW": reading.power_w,
+        "signature": "0x" + signed.signature.hex(),
+    }
 
 
 def encode_reading(signed: SignedReading) -> bytes:

@@ -19,6 +19,7 @@ import re
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from coincurve import PrivateKey, PublicKey
 
@@ -96,7 +97,9 @@ def to_checksum(address: str) -> str:
 def _checksum_from_hex(lower_hex: str) -> str:
     address_hash = keccak(lower_hex.encode("ascii")).hex()
     return "0x" + "".join(
-        char.upper() if nibble in "89abcdef" else char for char, nibble in zip(lower_hex, address_hash, strict=False)
+        char.upper() if nibble in "89abcdef" else char
+        # The hash has 64 nibbles; EIP-55 uses the first 40, one per address character.
+        for char, nibble in zip(lower_hex, address_hash, strict=False)
     )
 
 
@@ -248,8 +251,9 @@ def recover_address(digest: bytes, signature: bytes) -> bytes:
     if not _ZERO_WORD < s <= _SECP256K1_HALF_N_BYTES:
         raise InvalidSignature("s is zero or above secp256k1n/2 (malleable signature)")
     try:
-        public_key = PublicKey.from_signature_and_message(signature[:64] + _RECOVERY_ID[recovery_id], digest,
-                                                          hasher=None)
+        public_key = PublicKey.from_signature_and_message(
+            signature[:64] + _RECOVERY_ID[recovery_id], digest, hasher=None
+        )
     except ValueError as error:  # coincurve: no point recovers for this (r, v)
         raise InvalidSignature(f"no key recovers from this signature: {error}") from None
     return keccak(public_key.format(compressed=False)[1:])[12:]
@@ -285,7 +289,7 @@ def readings_hash(signed_readings: Iterable[SignedReading], domain: MeterDomain)
     readings = sorted(
         (signed.reading for signed in signed_readings), key=lambda reading: (reading.meter.lower(), reading.seq)
     )
-    for previous, current in zip(readings, readings[1:], strict=False):
+    for previous, current in pairwise(readings):
         if previous.meter == current.meter and previous.seq == current.seq:
             raise ValueError(f"two readings of meter {current.meter} share seq {current.seq}")
     return keccak(b"".join(reading_digest(reading, domain) for reading in readings))

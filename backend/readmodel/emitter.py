@@ -60,9 +60,15 @@ class Throttle:
 class LiveEmitter:
     """Emit the live events (payloads.py builds them) to their rooms, through Redis or an in-process SocketIO."""
 
-    def __init__(self, message_queue: str | None = None, *, channel: str = "vatio",
-                 socketio: SocketIO | None = None, readings_per_s: float = 2.0,
-                 community_readings_per_s: float = 20.0):
+    def __init__(
+        self,
+        message_queue: str | None = None,
+        *,
+        channel: str = "vatio",
+        socketio: SocketIO | None = None,
+        readings_per_s: float = 2.0,
+        community_readings_per_s: float = 20.0,
+    ):
         if socketio is None:
             if message_queue is None:
                 raise ValueError("give a message queue URL (another process) or the app's SocketIO (same process)")

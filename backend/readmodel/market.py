@@ -49,8 +49,11 @@ def _placed(session: Session, owner: str | None, at_interval: int | None = None)
     The expiry is compared in SQL, so a long history of expired orders is
     neither sent nor decoded.
     """
-    query = (select(ChainEvent.args, ChainEvent.block_number, ChainEvent.tx_hash)
-             .where(ChainEvent.event == "OrderPlaced").order_by(ChainEvent.id))
+    query = (
+        select(ChainEvent.args, ChainEvent.block_number, ChainEvent.tx_hash)
+        .where(ChainEvent.event == "OrderPlaced")
+        .order_by(ChainEvent.id)
+    )
     if owner is not None:
         query = query.where(arg_text("owner").in_([owner, owner.lower()]))
     if at_interval is not None:
@@ -65,22 +68,23 @@ def _closed(session: Session, order_ids: list[int] | None = None) -> set[int]:
         return {arg_int(args, "orderId") for args in session.scalars(query)}
     closed: set[int] = set()
     for start in range(0, len(order_ids), 500):
-        chunk = [str(order_id) for order_id in order_ids[start:start + 500]]
+        chunk = [str(order_id) for order_id in order_ids[start : start + 500]]
         closed |= {arg_int(args, "orderId") for args in session.scalars(query.where(arg_text("orderId").in_(chunk)))}
     return closed
 
 
 def fills_of_orders(order_ids: list[int]) -> Select:
     """SQL: the arguments of the Filled events of these resting orders (indexed by migration 0004)."""
-    return select(ChainEvent.args).where(ChainEvent.event == "Filled",
-                                         arg_text("orderId").in_([str(order_id) for order_id in order_ids]))
+    return select(ChainEvent.args).where(
+        ChainEvent.event == "Filled", arg_text("orderId").in_([str(order_id) for order_id in order_ids])
+    )
 
 
 def _filled_wh(session: Session, order_ids: list[int]) -> dict[int, int]:
     """Energy filled per resting order: an index lookup per order, not a scan of every (auto) fill."""
     filled: dict[int, int] = defaultdict(int)
     for start in range(0, len(order_ids), 500):
-        for args in session.scalars(fills_of_orders(order_ids[start:start + 500])):
+        for args in session.scalars(fills_of_orders(order_ids[start : start + 500])):
             filled[arg_int(args, "orderId")] += arg_int(args, "amountWh")
     return filled
 
@@ -97,8 +101,9 @@ def open_orders(session: Session, at_interval: int, owner: str | None = None) ->
     """Return the orders that can still trade: not closed, not expired, energy left; newest first."""
     placed = _placed(session, owner, at_interval)
     closed = _closed(session, [arg_int(e.args, "orderId") for e in placed])
-    candidates = [e for e in placed
-                  if arg_int(e.args, "orderId") not in closed and arg_int(e.args, "validTo") >= at_interval]
+    candidates = [
+        e for e in placed if arg_int(e.args, "orderId") not in closed and arg_int(e.args, "validTo") >= at_interval
+    ]
     filled = _filled_wh(session, [arg_int(e.args, "orderId") for e in candidates])
     orders = [_order_json(e, filled[arg_int(e.args, "orderId")], False) for e in candidates]
     return sorted((o for o in orders if o["remainingWh"] > 0), key=lambda o: o["orderId"], reverse=True)
@@ -108,8 +113,9 @@ def order_book(orders: list[dict]) -> dict:
     """Aggregate open orders by side and price level: bids highest first, asks lowest first."""
     levels: dict[tuple[str, int], dict] = {}
     for order in orders:
-        level = levels.setdefault((order["side"], order["limitPrice"]),
-                                  {"price": order["limitPrice"], "amountWh": 0, "orders": 0})
+        level = levels.setdefault(
+            (order["side"], order["limitPrice"]), {"price": order["limitPrice"], "amountWh": 0, "orders": 0}
+        )
         level["amountWh"] += order["remainingWh"]
         level["orders"] += 1
     bids = sorted((v for (side, _), v in levels.items() if side == "bid"), key=lambda v: -v["price"])
@@ -124,9 +130,12 @@ def order_book_json(session: Session, interval_id: int) -> dict:
 
 def household_fills(session: Session, household: str, limit: int, cursor: int | None) -> tuple[list[dict], int | None]:
     """Return a household's fills (auto and resting orders), newest first, and the next cursor."""
-    query = (select(ChainEvent)
-             .where(ChainEvent.event == "Filled", arg_text("household").in_([household, household.lower()]))
-             .order_by(ChainEvent.id.desc()).limit(limit + 1))
+    query = (
+        select(ChainEvent)
+        .where(ChainEvent.event == "Filled", arg_text("household").in_([household, household.lower()]))
+        .order_by(ChainEvent.id.desc())
+        .limit(limit + 1)
+    )
     if cursor is not None:
         query = query.where(ChainEvent.id < cursor)
     events = list(session.scalars(query))

@@ -40,8 +40,13 @@ MAX_REJECTIONS = 20  # a flood of bad messages: the admin page reloads the list 
 class LivePublisher:
     """Turn new rows into live events and emit them."""
 
-    def __init__(self, emitter: LiveEmitter, sessions: sessionmaker[Session], interval_seconds: int,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        emitter: LiveEmitter,
+        sessions: sessionmaker[Session],
+        interval_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ):
         if interval_seconds <= 0:
             raise ValueError(f"interval_seconds must be positive, not {interval_seconds}")
         self.emitter = emitter

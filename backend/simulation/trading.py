@@ -34,15 +34,16 @@ def auto_limits(tariffs, count: int, seed: int) -> list[tuple[int, int]]:
     return limits
 
 
-def enable_auto_trading(web3: Web3, deployment: Deployment, household_keys: Sequence[str], seed: int = 1,
-                        progress=print) -> int:
+def enable_auto_trading(
+    web3: Web3, deployment: Deployment, household_keys: Sequence[str], seed: int = 1, progress=print
+) -> int:
     """Sets auto orders and deposits a budget for households that have none
     yet (idempotent); returns how many it set up."""
     market = deployment.contract(web3, "EnergyMarket")
     euro = deployment.contract(web3, "Euro")
     limits = auto_limits(read_tariffs(deployment.contract(web3, "CommunityRegistry")), len(household_keys), seed)
     configured = 0
-    for key, (sell, buy) in zip(household_keys, limits):
+    for key, (sell, buy) in zip(household_keys, limits, strict=True):
         household = Deployer(web3, Account.from_key(key))
         address = household.account.address
         balance, auto_sell, auto_buy = market.functions.getAccount(address).call()

@@ -35,8 +35,14 @@ def lint_imports(root: Path) -> subprocess.CompletedProcess:
     if not LINT_IMPORTS.exists():
         pytest.fail(f"{LINT_IMPORTS} is missing: import-linter is a dev dependency (make setup installs it)")
     environment = {**os.environ, "PYTHONPATH": str(root)}
-    return subprocess.run([str(LINT_IMPORTS), "--config", str(CONFIG), "--no-cache", "--no-logo"], cwd=root,
-                          env=environment, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--config", str(CONFIG), "--no-cache", "--no-logo"],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def verdicts(output: str) -> dict[str, str]:
@@ -61,41 +67,72 @@ def test_the_layering_contracts_hold():
 # contract -> (file under backend/, the line appended to it, the chain lint-imports must report)
 FORBIDDEN = {
     "protocol imports the database": (
-        "pure-core", "protocol/merkle.py", "from backend.db.models import Interval",
-        "backend.protocol.merkle -> backend.db.models"),
+        "pure-core",
+        "protocol/merkle.py",
+        "from backend.db.models import Interval",
+        "backend.protocol.merkle -> backend.db.models",
+    ),
     "market reaches the chain through simulation": (
-        "pure-core", "market/solver.py", "from backend.simulation.trading import auto_limits",
-        "backend.simulation.trading -> backend.chain"),
+        "pure-core",
+        "market/solver.py",
+        "from backend.simulation.trading import auto_limits",
+        "backend.simulation.trading -> backend.chain",
+    ),
     "oracle imports web": (
-        "oracle-below-web", "oracle/archive.py", "from backend.web.config import Config",
-        "backend.oracle.archive -> backend.web.config"),
+        "oracle-below-web",
+        "oracle/archive.py",
+        "from backend.web.config import Config",
+        "backend.oracle.archive -> backend.web.config",
+    ),
     "web reaches tensorflow inside a function of forecast.advice": (
-        "web-without-tensorflow", "forecast/advice.py", "def _model():\n    import tensorflow\n",
-        "backend.forecast.advice -> tensorflow"),
+        "web-without-tensorflow",
+        "forecast/advice.py",
+        "def _model():\n    import tensorflow\n",
+        "backend.forecast.advice -> tensorflow",
+    ),
     "web imports the forecast model": (
-        "web-without-tensorflow", "web/forecasts.py", "import backend.forecast.model",
-        "backend.web.forecasts -> backend.forecast.model"),
+        "web-without-tensorflow",
+        "web/forecasts.py",
+        "import backend.forecast.model",
+        "backend.web.forecasts -> backend.forecast.model",
+    ),
     "auditor imports the oracle": (
-        "auditor-trusts-no-oracle", "audit/leaf_checks.py", "from backend.oracle.verifier import MeterInfo",
-        "backend.audit.leaf_checks -> backend.oracle.verifier"),
+        "auditor-trusts-no-oracle",
+        "audit/leaf_checks.py",
+        "from backend.oracle.verifier import MeterInfo",
+        "backend.audit.leaf_checks -> backend.oracle.verifier",
+    ),
     "meters import the oracle": (
-        "meters-speak-protocol", "meters/simulator.py", "from backend.oracle.verifier import MeterInfo",
-        "backend.meters.simulator -> backend.oracle.verifier"),
+        "meters-speak-protocol",
+        "meters/simulator.py",
+        "from backend.oracle.verifier import MeterInfo",
+        "backend.meters.simulator -> backend.oracle.verifier",
+    ),
     "a bridge imports the oracle": (
-        "meters-speak-protocol", "bridge/rules.py", "from backend.oracle.verifier import MeterInfo",
-        "backend.bridge.rules -> backend.oracle.verifier"),
+        "meters-speak-protocol",
+        "bridge/rules.py",
+        "from backend.oracle.verifier import MeterInfo",
+        "backend.bridge.rules -> backend.oracle.verifier",
+    ),
     "the read model imports the oracle": (
-        "readmodel-below-producers", "readmodel/payloads.py", "from backend.oracle.verifier import MeterInfo",
-        "backend.readmodel.payloads -> backend.oracle.verifier"),
+        "readmodel-below-producers",
+        "readmodel/payloads.py",
+        "from backend.oracle.verifier import MeterInfo",
+        "backend.readmodel.payloads -> backend.oracle.verifier",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", FORBIDDEN, ids=list(FORBIDDEN))
 def test_a_forbidden_import_breaks_its_contract(tmp_path, case):
     contract, path, line, chain = FORBIDDEN[case]
-    shutil.copytree(REPO_ROOT / "backend", tmp_path / "backend",
-                    ignore=lambda folder, names: [n for n in names if n == "__pycache__"
-                                                  or (Path(folder, n).is_file() and not n.endswith(".py"))])
+    shutil.copytree(
+        REPO_ROOT / "backend",
+        tmp_path / "backend",
+        ignore=lambda folder, names: [
+            n for n in names if n == "__pycache__" or (Path(folder, n).is_file() and not n.endswith(".py"))
+        ],
+    )
     target = tmp_path / "backend" / path
     target.write_text(target.read_text() + f"\n{line}\n")
 

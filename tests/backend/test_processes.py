@@ -20,11 +20,14 @@ def _started(script: str) -> subprocess.Popen:
 
 
 # A parent that starts a grandchild in the same group, then waits.
-FAMILY = ("import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
-          "print('ready', flush=True); time.sleep(60)")
+FAMILY = (
+    "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+    "print('ready', flush=True); time.sleep(60)"
+)
 # A process that ignores SIGTERM: only SIGKILL ends it.
-STUBBORN = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); "
-            "time.sleep(60)")
+STUBBORN = (
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+)
 
 
 def test_stop_ends_the_child_and_its_children():

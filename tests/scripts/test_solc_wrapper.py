@@ -20,8 +20,13 @@ def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
 
 
 def standard_json(sources: dict) -> str:
-    return json.dumps({"language": "Solidity", "sources": sources,
-                       "settings": {"outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}}}})
+    return json.dumps(
+        {
+            "language": "Solidity",
+            "sources": sources,
+            "settings": {"outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}}},
+        }
+    )
 
 
 def test_version_is_native_format():
@@ -36,8 +41,14 @@ def test_standard_json_reads_imports_from_include_paths(tmp_path):
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "Base.sol").write_text("pragma solidity ^0.8.20; contract Base { uint256 public x = 7; }")
     source = 'pragma solidity ^0.8.20; import "Base.sol"; contract Child is Base {}'
-    result = run("--standard-json", "--base-path", str(tmp_path), "--include-path", str(tmp_path / "lib"),
-                 stdin=standard_json({"Child.sol": {"content": source}}))
+    result = run(
+        "--standard-json",
+        "--base-path",
+        str(tmp_path),
+        "--include-path",
+        str(tmp_path / "lib"),
+        stdin=standard_json({"Child.sol": {"content": source}}),
+    )
     output = json.loads(result.stdout)
     assert not [e for e in output.get("errors", []) if e["severity"] == "error"], output.get("errors")
     assert output["contracts"]["Child.sol"]["Child"]["evm"]["bytecode"]["object"]
@@ -57,8 +68,9 @@ def test_imports_outside_allowed_paths_are_refused(tmp_path):
 
 def test_large_output_is_not_truncated():
     # Many contracts produce a big JSON document; it must arrive whole on a pipe.
-    body = "".join(f"contract C{i} {{ function f() external pure returns (uint256) {{ return {i}; }} }}\n"
-                   for i in range(150))
+    body = "".join(
+        f"contract C{i} {{ function f() external pure returns (uint256) {{ return {i}; }} }}\n" for i in range(150)
+    )
     result = run("--standard-json", stdin=standard_json({"Many.sol": {"content": "pragma solidity ^0.8.20;\n" + body}}))
     assert len(result.stdout) > 65_536
     assert len(json.loads(result.stdout)["contracts"]["Many.sol"]) == 150

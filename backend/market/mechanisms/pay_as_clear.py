@@ -25,7 +25,7 @@ def pay_as_clear(positions: Sequence[Position], tariffs: Tariffs) -> list[Househ
     # Synthetic addresses in input order: the solver's address tie-break
     # becomes "earlier household first", as in the other mechanisms.
     addresses = [f"0x{index + 1:040x}" for index in range(len(positions))]
-    entries = [MeteredEntry(a, p.produced_wh, p.consumed_wh) for a, p in zip(addresses, positions)]
+    entries = [MeteredEntry(a, p.produced_wh, p.consumed_wh) for a, p in zip(addresses, positions, strict=True)]
     # An auto price of 0 means "off" on-chain, so a zero limit becomes the
     # smallest price unit (free energy is then priced at 1 unit/kWh).
     lowest = min(1, tariffs.retail_price)
@@ -35,7 +35,7 @@ def pay_as_clear(positions: Sequence[Position], tariffs: Tariffs) -> list[Househ
             auto_sell_price=max(p.ask_price if p.ask_price is not None else tariffs.feed_in_price, lowest),
             auto_buy_price=max(p.bid_price if p.bid_price is not None else tariffs.retail_price, lowest),
         )
-        for a, p in zip(addresses, positions)
+        for a, p in zip(addresses, positions, strict=True)
     }
     on_tick = tariffs.retail_price % PRICE_TICK == 0 and tariffs.feed_in_price % PRICE_TICK == 0
     clearing = clear_interval(0, entries, [], accounts, tariffs, price_tick=PRICE_TICK if on_tick else 1)
@@ -55,12 +55,21 @@ def pay_as_clear(positions: Sequence[Position], tariffs: Tariffs) -> list[Househ
         grid_import = position.deficit_wh - bought
         total_import += grid_import
         total_export += grid_export
-        exact.append(price * (bought - sold) + Fraction(grid_import * tariffs.retail_price, 1000)
-                     - Fraction(grid_export * tariffs.feed_in_price, 1000))
+        exact.append(
+            price * (bought - sold)
+            + Fraction(grid_import * tariffs.retail_price, 1000)
+            - Fraction(grid_export * tariffs.feed_in_price, 1000)
+        )
         bills_wh.append((bought, sold, grid_import, grid_export))
     rounded = round_bills(exact, total_import, total_export, tariffs)
     return [
-        HouseholdBill(household=p.household, bought_community_wh=b, sold_community_wh=s,
-                      grid_import_wh=i, grid_export_wh=e, bill=bill)
-        for p, (b, s, i, e), bill in zip(positions, bills_wh, rounded)
+        HouseholdBill(
+            household=p.household,
+            bought_community_wh=b,
+            sold_community_wh=s,
+            grid_import_wh=i,
+            grid_export_wh=e,
+            bill=bill,
+        )
+        for p, (b, s, i, e), bill in zip(positions, bills_wh, rounded, strict=True)
     ]

@@ -130,8 +130,8 @@ def settle_pool(positions: Sequence[Position], tariffs: Tariffs, pricing: Pricin
     matched_wh = min(supply_wh, demand_wh)
     buyers = [index for index in members if positions[index].deficit_wh]
     sellers = [index for index in members if positions[index].surplus_wh]
-    bought = dict(zip(buyers, apportion_wh(matched_wh, [positions[index].deficit_wh for index in buyers])))
-    sold = dict(zip(sellers, apportion_wh(matched_wh, [positions[index].surplus_wh for index in sellers])))
+    bought = dict(zip(buyers, apportion_wh(matched_wh, [positions[index].deficit_wh for index in buyers]), strict=True))
+    sold = dict(zip(sellers, apportion_wh(matched_wh, [positions[index].surplus_wh for index in sellers]), strict=True))
 
     exact_bills: list[Fraction] = []
     for index, position in enumerate(positions):

@@ -47,7 +47,7 @@ def round_to_total(exact: Sequence[Fraction], total: int) -> list[int]:
     """
     floors = [math.floor(value) for value in exact]
     missing = total - sum(floors)
-    fractional = [value - floor for value, floor in zip(exact, floors)]
+    fractional = [value - floor for value, floor in zip(exact, floors, strict=True)]
     if not 0 <= missing <= sum(1 for part in fractional if part):
         raise ValueError(f"cannot round {len(exact)} amounts summing to {sum(exact)} to a total of {total}")
     order = sorted(range(len(exact)), key=lambda index: (-fractional[index], index))

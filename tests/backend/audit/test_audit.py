@@ -74,8 +74,14 @@ def make_readings(household: Household, intervals: range, domain: MeterDomain) -
         start = interval_id * INTERVAL_S
         rate_p, rate_c = household.energy_per_interval
         for offset in READING_OFFSETS_S:
-            reading = MeterReading(household.meter, seq, start + offset, produced + rate_p * offset // INTERVAL_S,
-                                   consumed + rate_c * offset // INTERVAL_S, 500)
+            reading = MeterReading(
+                household.meter,
+                seq,
+                start + offset,
+                produced + rate_p * offset // INTERVAL_S,
+                consumed + rate_c * offset // INTERVAL_S,
+                500,
+            )
             household.readings.append(sign_reading(reading, domain, household.meter_key))
             seq += 1
         produced += rate_p
@@ -84,12 +90,24 @@ def make_readings(household: Household, intervals: range, domain: MeterDomain) -
 
 def reading_json(signed: SignedReading) -> dict:
     r = signed.reading
-    return {"meter": r.meter, "seq": r.seq, "ts": r.ts, "producedWh": r.produced_wh, "consumedWh": r.consumed_wh,
-            "powerW": r.power_w, "signature": "0x" + signed.signature.hex()}
+    return {
+        "meter": r.meter,
+        "seq": r.seq,
+        "ts": r.ts,
+        "producedWh": r.produced_wh,
+        "consumedWh": r.consumed_wh,
+        "powerW": r.power_w,
+        "signature": "0x" + signed.signature.hex(),
+    }
 
 
-def close_entry(household: Household, interval_id: int, readings: list[SignedReading], domain: MeterDomain,
-                previous: tuple[int, Registers] | None) -> dict:
+def close_entry(
+    household: Household,
+    interval_id: int,
+    readings: list[SignedReading],
+    domain: MeterDomain,
+    previous: tuple[int, Registers] | None,
+) -> dict:
     """The closing rule of the archive spec: anchor, readings inside, partner; end at E."""
     start, end = interval_id * INTERVAL_S, (interval_id + 1) * INTERVAL_S
     anchor = [r for r in readings if r.reading.ts <= start][-1:]
@@ -98,19 +116,27 @@ def close_entry(household: Household, interval_id: int, readings: list[SignedRea
     listed = anchor + inside + partner
     samples = [RegisterSample(r.reading.ts, r.reading.produced_wh, r.reading.consumed_wh) for r in listed]
     end_registers = register_at(samples, end)
-    start_registers = previous[1] if previous else Registers(readings[0].reading.produced_wh,
-                                                             readings[0].reading.consumed_wh)
+    start_registers = (
+        previous[1] if previous else Registers(readings[0].reading.produced_wh, readings[0].reading.consumed_wh)
+    )
     produced = end_registers.produced_wh - start_registers.produced_wh
     consumed = end_registers.consumed_wh - start_registers.consumed_wh
     r_hash = readings_hash(listed, domain)
     meter = listed[0].reading.meter
     leaf = Leaf(household.address, meter, interval_id, produced, consumed, r_hash)
-    return {"household": household.address, "meter": meter, "producedWh": produced, "consumedWh": consumed,
-            "startRegisters": {"producedWh": start_registers.produced_wh, "consumedWh": start_registers.consumed_wh},
-            "endRegisters": {"producedWh": end_registers.produced_wh, "consumedWh": end_registers.consumed_wh},
-            "previousInterval": previous[0] if previous else None,
-            "readingsHash": "0x" + r_hash.hex(), "leaf": "0x" + leaf.hash().hex(),
-            "readings": [reading_json(r) for r in listed], "_end": end_registers}
+    return {
+        "household": household.address,
+        "meter": meter,
+        "producedWh": produced,
+        "consumedWh": consumed,
+        "startRegisters": {"producedWh": start_registers.produced_wh, "consumedWh": start_registers.consumed_wh},
+        "endRegisters": {"producedWh": end_registers.produced_wh, "consumedWh": end_registers.consumed_wh},
+        "previousInterval": previous[0] if previous else None,
+        "readingsHash": "0x" + r_hash.hex(),
+        "leaf": "0x" + leaf.hash().hex(),
+        "readings": [reading_json(r) for r in listed],
+        "_end": end_registers,
+    }
 
 
 @dataclass
@@ -156,37 +182,64 @@ class Community:
         registry = self.deployment.contract(self.web3, "CommunityRegistry")
         households = [leaf["household"] for leaf in leaves]
         orders = read_orders(market)
-        clearing = clear_interval(interval_id, entries, orders, read_accounts(market, households),
-                                  read_tariffs(registry), read_token_balances(token, households))
+        clearing = clear_interval(
+            interval_id,
+            entries,
+            orders,
+            read_accounts(market, households),
+            read_tariffs(registry),
+            read_token_balances(token, households),
+        )
         fills, price = (clearing.fills, clearing.clearing_price) if tamper is None else tamper(clearing)
         self.clearings[interval_id] = clearing
         self.sent_fills[interval_id], self.sent_price[interval_id] = fills, price
 
         receipts = []
         if chunked:
-            chunks = split_settlement(replace(clearing, fills=fills, clearing_price=price),
-                                      {o.order_id: o for o in orders}, gas_budget=40_000)
+            chunks = split_settlement(
+                replace(clearing, fills=fills, clearing_price=price), {o.order_id: o for o in orders}, gas_budget=40_000
+            )
             assert len(chunks) > 1
             for chunk in chunks:
-                receipts.append(self.oracle.call(market.functions.settleChunk(
-                    interval_id, tree.root, [e.as_tuple() for e in chunk.entries],
-                    [f.as_tuple() for f in chunk.fills], price)))
+                receipts.append(
+                    self.oracle.call(
+                        market.functions.settleChunk(
+                            interval_id,
+                            tree.root,
+                            [e.as_tuple() for e in chunk.entries],
+                            [f.as_tuple() for f in chunk.fills],
+                            price,
+                        )
+                    )
+                )
             receipts.append(self.oracle.call(market.functions.closeInterval(interval_id)))
         else:
-            receipts.append(self.oracle.call(market.functions.settleInterval(
-                interval_id, tree.root, [e.as_tuple() for e in clearing.entries], [f.as_tuple() for f in fills],
-                price)))
+            receipts.append(
+                self.oracle.call(
+                    market.functions.settleInterval(
+                        interval_id,
+                        tree.root,
+                        [e.as_tuple() for e in clearing.entries],
+                        [f.as_tuple() for f in fills],
+                        price,
+                    )
+                )
+            )
 
         for leaf in leaves:
             leaf.pop("_end")
             leaf["proof"] = ["0x" + p.hex() for p in tree.proof(bytes.fromhex(leaf["leaf"][2:]))]
         document = {
-            "version": 1, "chainId": self.deployment.chain_id,
+            "version": 1,
+            "chainId": self.deployment.chain_id,
             "registry": self.deployment.address("CommunityRegistry"),
             "market": self.deployment.address("EnergyMarket"),
-            "intervalId": interval_id, "intervalSeconds": INTERVAL_S,
-            "start": interval_id * INTERVAL_S, "end": (interval_id + 1) * INTERVAL_S,
-            "readingsRoot": "0x" + tree.root.hex(), "clearingPrice": price,
+            "intervalId": interval_id,
+            "intervalSeconds": INTERVAL_S,
+            "start": interval_id * INTERVAL_S,
+            "end": (interval_id + 1) * INTERVAL_S,
+            "readingsRoot": "0x" + tree.root.hex(),
+            "clearingPrice": price,
             "settlementTxs": [Web3.to_hex(r["transactionHash"]) for r in receipts],
             "leaves": leaves,
         }
@@ -253,8 +306,16 @@ def community(tmp_path_factory):
 
         archive_dir = folder / "archive"
         c = Community(node.url, web3, deployment, deployment_path, oracle, domain, households, archive_dir, first)
-        scenarios = ["honest", "chunked", "honest_again", "new_meter", "wrong_allocation", "wrong_price",
-                     "rogue_meter", "minted_outside"]
+        scenarios = [
+            "honest",
+            "chunked",
+            "honest_again",
+            "new_meter",
+            "wrong_allocation",
+            "wrong_price",
+            "rogue_meter",
+            "minted_outside",
+        ]
         for offset, scenario in enumerate(scenarios):
             interval_id = first + offset
             c.advance_one_interval()
@@ -290,20 +351,31 @@ def community(tmp_path_factory):
 
 def rogue_leaf(c: Community):
     """A dishonest oracle's leaf for a household, from readings of a key the registry never saw."""
+
     def build(household: Household, interval_id: int) -> dict:
         rogue = Household(household.name, household.account, Account.create().key, (5_000, 0))
         make_readings(rogue, range(interval_id, interval_id + 2), c.domain)
         c.rogue_meter = rogue.meter
         return close_entry(rogue, interval_id, rogue.readings, c.domain, None)
+
     return build
 
 
 def run_audit(c: Community, *args: str, archive: str | Path | None = None):
-    result = CliRunner().invoke(audit, ["--rpc-url", c.node_url, "--deployment", str(c.deployment_path),
-                                        "--archive", str(archive or c.archive_dir), *args])
+    result = CliRunner().invoke(
+        audit,
+        [
+            "--rpc-url",
+            c.node_url,
+            "--deployment",
+            str(c.deployment_path),
+            "--archive",
+            str(archive or c.archive_dir),
+            *args,
+        ],
+    )
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    lines = {int(m.group(1)): line for line in result.output.splitlines()
-             if (m := re.match(r"interval (\d+) ", line))}
+    lines = {int(m.group(1)): line for line in result.output.splitlines() if (m := re.match(r"interval (\d+) ", line))}
     return result, lines
 
 
@@ -380,8 +452,10 @@ def test_audit_reads_archive_over_http(community):
         finally:
             document_path(c, c.archive_dir, honest).with_suffix(".bak").rename(document_path(c, c.archive_dir, honest))
         assert result.exit_code == 1
-        assert f"interval {honest} FAIL: archive document missing: GET {base}/api/intervals/{honest}/archive " \
-               f"answered 404" in lines[honest]
+        assert (
+            f"interval {honest} FAIL: archive document missing: GET {base}/api/intervals/{honest}/archive "
+            f"answered 404" in lines[honest]
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -406,8 +480,9 @@ def test_audit_fails_on_altered_register_in_archive(community, tmp_path):
     result, lines = run_audit(c, "--from", str(interval_id), "--to", str(interval_id), archive=archive)
     assert result.exit_code == 1, result.output
     line = lines[interval_id]
-    assert line.startswith(f"interval {interval_id} FAIL: leaf {sunny.address}: reading seq {altered['seq']} "
-                           f"signature recovers to 0x")
+    assert line.startswith(
+        f"interval {interval_id} FAIL: leaf {sunny.address}: reading seq {altered['seq']} signature recovers to 0x"
+    )
     assert f"not meter {sunny.meter}" in line
     assert "root recomputed from the readings is 0x" in line
     assert "audited 1 interval: 0 OK, 1 FAIL" in result.output
@@ -431,8 +506,10 @@ def test_audit_fails_on_signature_by_another_key(community, tmp_path):
     result, lines = run_audit(c, "--from", str(interval_id), "--to", str(interval_id), archive=archive)
     assert result.exit_code == 1
     # the content is unchanged, so only the signature is wrong: the root still matches
-    assert lines[interval_id] == (f"interval {interval_id} FAIL: leaf {small.address}: reading seq {seqs['seq']} "
-                                  f"signature recovers to {impostor.address}, not meter {small.meter}")
+    assert lines[interval_id] == (
+        f"interval {interval_id} FAIL: leaf {small.address}: reading seq {seqs['seq']} "
+        f"signature recovers to {impostor.address}, not meter {small.meter}"
+    )
 
 
 def test_audit_fails_on_altered_amounts_and_start_registers(community, tmp_path):
@@ -464,17 +541,22 @@ def test_audit_fails_when_previous_interval_skips_an_entry(community, tmp_path):
     result, lines = run_audit(c, "--from", str(interval_id), "--to", str(interval_id), archive=archive)
     assert result.exit_code == 1
     line = lines[interval_id]
-    assert (f"leaf {sunny.address}: previousInterval is {older}, but meter {sunny.meter} also has an entry in "
-            f"interval {skipped} (its energy would count twice)") in line
+    assert (
+        f"leaf {sunny.address}: previousInterval is {older}, but meter {sunny.meter} also has an entry in "
+        f"interval {skipped} (its energy would count twice)"
+    ) in line
     assert f"but interval {older}'s endRegisters says" in line
 
 
-@pytest.mark.parametrize("damage, expected", [
-    ("delete", "archive document missing: no "),
-    ("not_json", "archive document malformed: not valid JSON"),
-    ("no_readings", "archive document malformed: leaves[0].readings: missing"),
-    ("bad_signature_hex", "archive document malformed: leaves[1].readings[0]: signature must be 0x + 130 hex"),
-])
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        ("delete", "archive document missing: no "),
+        ("not_json", "archive document malformed: not valid JSON"),
+        ("no_readings", "archive document malformed: leaves[0].readings: missing"),
+        ("bad_signature_hex", "archive document malformed: leaves[1].readings[0]: signature must be 0x + 130 hex"),
+    ],
+)
 def test_audit_reports_missing_or_malformed_archive(community, tmp_path, damage, expected):
     c = community
     interval_id = c.settled["honest_again"]
@@ -545,9 +627,11 @@ def test_audit_fails_when_tokens_are_minted_outside_settlement(community):
     interval_id = c.settled["minted_outside"]
     result, lines = run_audit(c, "--from", str(interval_id), "--to", str(interval_id))
     assert result.exit_code == 1
-    assert re.fullmatch(rf"interval {interval_id} FAIL: token supply at block \d+: minted minus burned \d+ Wh, "
-                        r"but settlements account for \d+ Wh \(\+5 Wh minted or burned outside settlement\)",
-                        lines[interval_id]), lines[interval_id]
+    assert re.fullmatch(
+        rf"interval {interval_id} FAIL: token supply at block \d+: minted minus burned \d+ Wh, "
+        r"but settlements account for \d+ Wh \(\+5 Wh minted or burned outside settlement\)",
+        lines[interval_id],
+    ), lines[interval_id]
 
 
 # --- selection and usage ----------------------------------------------------------------------------
@@ -559,9 +643,16 @@ def test_audit_whole_chain_and_selection(community):
     assert result.exit_code == 1
     assert sorted(lines) == sorted(c.settled.values())
     statuses = {name: lines[i].split()[2].rstrip(":") for name, i in c.settled.items()}
-    assert statuses == {"honest": "OK", "chunked": "OK", "honest_again": "OK", "new_meter": "OK",
-                        "wrong_allocation": "FAIL", "wrong_price": "FAIL", "rogue_meter": "FAIL",
-                        "minted_outside": "FAIL"}
+    assert statuses == {
+        "honest": "OK",
+        "chunked": "OK",
+        "honest_again": "OK",
+        "new_meter": "OK",
+        "wrong_allocation": "FAIL",
+        "wrong_price": "FAIL",
+        "rogue_meter": "FAIL",
+        "minted_outside": "FAIL",
+    }
     assert "audited 8 intervals: 4 OK, 4 FAIL" in result.output
 
     chunked = c.settled["chunked"]
@@ -573,10 +664,13 @@ def test_audit_whole_chain_and_selection(community):
     assert "no settled intervals in the selection" in result.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--from", "9", "--to", "3"], "--from 9 is after --to 3"),
-    (["--from", "-1"], "Invalid value for '--from'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--from", "9", "--to", "3"], "--from 9 is after --to 3"),
+        (["--from", "-1"], "Invalid value for '--from'"),
+    ],
+)
 def test_audit_usage_errors_exit_2(community, args, message):
     result, _ = run_audit(community, *args)
     assert result.exit_code == 2
@@ -615,13 +709,29 @@ def pure_leaf(edit=None, previous_registers: bool = True):
         edit(leaf, household)
     signed = [parse_reading(json.dumps(r).encode()) for r in leaf["readings"]]
     leaf["readingsHash"] = "0x" + readings_hash(signed, PURE_DOMAIN).hex()
-    leaf_hash = Leaf(leaf["household"], leaf["meter"], PURE_INTERVAL, leaf["producedWh"], leaf["consumedWh"],
-                     bytes.fromhex(leaf["readingsHash"][2:])).hash()
+    leaf_hash = Leaf(
+        leaf["household"],
+        leaf["meter"],
+        PURE_INTERVAL,
+        leaf["producedWh"],
+        leaf["consumedWh"],
+        bytes.fromhex(leaf["readingsHash"][2:]),
+    ).hash()
     leaf["leaf"], leaf["proof"] = "0x" + leaf_hash.hex(), []
-    document = {"version": 1, "chainId": 31337, "registry": PURE_DOMAIN.verifying_contract,
-                "market": PURE_DOMAIN.verifying_contract, "intervalId": PURE_INTERVAL, "intervalSeconds": INTERVAL_S,
-                "start": PURE_INTERVAL * INTERVAL_S, "end": (PURE_INTERVAL + 1) * INTERVAL_S,
-                "readingsRoot": "0x" + leaf_hash.hex(), "clearingPrice": 0, "settlementTxs": [], "leaves": [leaf]}
+    document = {
+        "version": 1,
+        "chainId": 31337,
+        "registry": PURE_DOMAIN.verifying_contract,
+        "market": PURE_DOMAIN.verifying_contract,
+        "intervalId": PURE_INTERVAL,
+        "intervalSeconds": INTERVAL_S,
+        "start": PURE_INTERVAL * INTERVAL_S,
+        "end": (PURE_INTERVAL + 1) * INTERVAL_S,
+        "readingsRoot": "0x" + leaf_hash.hex(),
+        "clearingPrice": 0,
+        "settlementTxs": [],
+        "leaves": [leaf],
+    }
     return parse_archive(document).leaves[0], (first["_end"] if previous_registers else None)
 
 
@@ -666,9 +776,11 @@ def test_leaf_check_flags_a_first_entry_that_does_not_start_at_its_first_reading
 
     leaf, _ = pure_leaf(shift)
     problems = pure_check(leaf, None)
-    assert problems == [f"startRegisters {registers_text(leaf.start_registers)}, but the first listed reading says "
-                        f"produced {leaf.readings[0].reading.produced_wh} / consumed "
-                        f"{leaf.readings[0].reading.consumed_wh} Wh"]
+    assert problems == [
+        f"startRegisters {registers_text(leaf.start_registers)}, but the first listed reading says "
+        f"produced {leaf.readings[0].reading.produced_wh} / consumed "
+        f"{leaf.readings[0].reading.consumed_wh} Wh"
+    ]
 
 
 def test_leaf_check_flags_end_registers_that_the_readings_do_not_give():
@@ -679,4 +791,5 @@ def test_leaf_check_flags_end_registers_that_the_readings_do_not_give():
     leaf, previous_end = pure_leaf(inflate)
     problems = pure_check(leaf, previous_end)
     assert len(problems) == 1 and problems[0].startswith(
-        f"endRegisters {registers_text(leaf.end_registers)}, but the readings give ")
+        f"endRegisters {registers_text(leaf.end_registers)}, but the readings give "
+    )

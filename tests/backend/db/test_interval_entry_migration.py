@@ -26,21 +26,41 @@ def _old_schema_rows(engine: Engine) -> None:
     """Rows as revision 0001 could hold them: an entry without the 0002 columns."""
     with engine.begin() as connection:
         for address, household in ((METER, HOUSE), (OTHER_METER, OTHER_HOUSE)):
-            connection.execute(text(
-                "INSERT INTO meters (address, household, capacity_w, active, registered_block)"
-                " VALUES (:a, :h, 1000, true, 1)"), {"a": address, "h": household})
-        connection.execute(text("INSERT INTO intervals (interval_id, status, closed_at) VALUES (:k, 'closed', 1)"),
-                           {"k": K})
-        connection.execute(text(
-            "INSERT INTO interval_entries (interval_id, household, meter, produced_wh, consumed_wh,"
-            " readings_hash, leaf, first_seq, last_seq) VALUES (:k, :h, :m, 5, 6, :x, :x, 1, 2)"),
-            {"k": K, "h": HOUSE, "m": METER, "x": HASH})
+            connection.execute(
+                text(
+                    "INSERT INTO meters (address, household, capacity_w, active, registered_block)"
+                    " VALUES (:a, :h, 1000, true, 1)"
+                ),
+                {"a": address, "h": household},
+            )
+        connection.execute(
+            text("INSERT INTO intervals (interval_id, status, closed_at) VALUES (:k, 'closed', 1)"), {"k": K}
+        )
+        connection.execute(
+            text(
+                "INSERT INTO interval_entries (interval_id, household, meter, produced_wh, consumed_wh,"
+                " readings_hash, leaf, first_seq, last_seq) VALUES (:k, :h, :m, 5, 6, :x, :x, 1, 2)"
+            ),
+            {"k": K, "h": HOUSE, "m": METER, "x": HASH},
+        )
 
 
 def _entry(**values: Any) -> dict[str, Any]:
-    return {"interval_id": K + 1, "household": HOUSE, "meter": METER, "produced_wh": 1, "consumed_wh": 2,
-            "readings_hash": HASH, "leaf": HASH, "first_seq": 2, "last_seq": 3, "end_produced_wh": 10,
-            "end_consumed_wh": 20, "previous_interval": K, **values}
+    return {
+        "interval_id": K + 1,
+        "household": HOUSE,
+        "meter": METER,
+        "produced_wh": 1,
+        "consumed_wh": 2,
+        "readings_hash": HASH,
+        "leaf": HASH,
+        "first_seq": 2,
+        "last_seq": 3,
+        "end_produced_wh": 10,
+        "end_consumed_wh": 20,
+        "previous_interval": K,
+        **values,
+    }
 
 
 def test_entries_survive_the_upgrade_and_the_downgrade(empty_database_url: str):
@@ -62,14 +82,21 @@ def test_entries_survive_the_upgrade_and_the_downgrade(empty_database_url: str):
 
 
 BROKEN_CHAINS = {
-    "previous interval not earlier": (_entry(previous_interval=K + 1), "ck_interval_entries_previous_interval_earlier",
-                                      None),
-    "previous entry missing": (_entry(previous_interval=K - 1),
-                               "fk_interval_entries_meter_previous_interval_interval_entries",
-                               "FOREIGN KEY constraint failed"),
-    "previous entry of another meter": (_entry(household=OTHER_HOUSE, meter=OTHER_METER),
-                                        "fk_interval_entries_meter_previous_interval_interval_entries",
-                                        "FOREIGN KEY constraint failed"),
+    "previous interval not earlier": (
+        _entry(previous_interval=K + 1),
+        "ck_interval_entries_previous_interval_earlier",
+        None,
+    ),
+    "previous entry missing": (
+        _entry(previous_interval=K - 1),
+        "fk_interval_entries_meter_previous_interval_interval_entries",
+        "FOREIGN KEY constraint failed",
+    ),
+    "previous entry of another meter": (
+        _entry(household=OTHER_HOUSE, meter=OTHER_METER),
+        "fk_interval_entries_meter_previous_interval_interval_entries",
+        "FOREIGN KEY constraint failed",
+    ),
     "end registers half written": (_entry(end_consumed_wh=None), "ck_interval_entries_end_registers_complete", None),
     "end below the energy": (_entry(end_produced_wh=0), "ck_interval_entries_end_covers_energy", None),
     "negative end register": (_entry(end_consumed_wh=-1), "ck_interval_entries_end_consumed_wh_non_negative", None),
@@ -85,9 +112,8 @@ def test_a_broken_chain_of_entries_is_refused(db_session, db_kind: str, case: st
     db_session.flush()
     db_session.execute(insert(IntervalEntry).values(**_entry(interval_id=K, previous_interval=None)))
     db_session.commit()
-    with pytest.raises(IntegrityError) as refused:
-        with db_session.begin_nested():
-            db_session.execute(insert(IntervalEntry).values(**values))
+    with pytest.raises(IntegrityError) as refused, db_session.begin_nested():
+        db_session.execute(insert(IntervalEntry).values(**values))
     expected = constraint if db_kind == "postgresql" else sqlite_words or f"CHECK constraint failed: {constraint}"
     assert expected in str(refused.value.orig)
     db_session.execute(insert(IntervalEntry).values(**_entry()))  # the honest successor is accepted

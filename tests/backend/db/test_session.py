@@ -30,7 +30,7 @@ REPO_ROOT = Path(session_module.__file__).resolve().parents[2]
 
 def test_the_default_database_is_var_vatio_db_in_the_repository():
     assert database_url({}) == DEFAULT_DATABASE_URL
-    assert DEFAULT_DATABASE_URL == f"sqlite:///{REPO_ROOT / 'var' / 'vatio.db'}"
+    assert f"sqlite:///{REPO_ROOT / 'var' / 'vatio.db'}" == DEFAULT_DATABASE_URL
     assert database_url({DATABASE_URL_ENV: " sqlite:///x.db "}) == "sqlite:///x.db"
     assert database_url({DATABASE_URL_ENV: ""}) == DEFAULT_DATABASE_URL
 
@@ -94,7 +94,11 @@ def test_alembic_command_line_migrates_the_configured_database_from_any_folder(t
     env = {**os.environ, DATABASE_URL_ENV: url}
     done = subprocess.run(
         [sys.executable, "-m", "alembic", "-c", str(ALEMBIC_INI), "upgrade", "head"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert current_revision(url) == head_revision()

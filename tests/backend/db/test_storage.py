@@ -45,9 +45,7 @@ NOW = 1_790_000_000
 
 def _schema_diff(engine: Engine) -> list[Any]:
     with engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
-        )
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": True})
         return compare_metadata(context, Base.metadata)
 
 
@@ -63,9 +61,7 @@ def _check_constraint_names(engine: Engine) -> dict[str, set[str]]:
 def _model_check_constraint_names() -> dict[str, set[str]]:
     names: dict[str, set[str]] = {}
     for table in Base.metadata.sorted_tables:
-        names[table.name] = {
-            c.name for c in table.constraints if c.__class__.__name__ == "CheckConstraint" and c.name
-        }
+        names[table.name] = {c.name for c in table.constraints if c.__class__.__name__ == "CheckConstraint" and c.name}
     return names
 
 
@@ -191,7 +187,14 @@ def _interval(**values: Any) -> dict[str, Any]:
 
 
 def _outbox(**values: Any) -> dict[str, Any]:
-    return {"interval_id": 1_988_888, "chunk_index": 0, "kind": "settle_interval", "payload": {}, "updated_at": NOW, **values}
+    return {
+        "interval_id": 1_988_888,
+        "chunk_index": 0,
+        "kind": "settle_interval",
+        "payload": {},
+        "updated_at": NOW,
+        **values,
+    }
 
 
 def _raw_reading(**values: Any) -> dict[str, Any]:
@@ -199,8 +202,9 @@ def _raw_reading(**values: Any) -> dict[str, Any]:
 
 
 def _chain_event_twice(session: Session) -> None:
-    event = dict(block_number=1, block_hash=BLOCK_HASH, tx_hash=TX_HASH, log_index=0, contract=METER_B,
-                 event="Minted", args={})
+    event = dict(
+        block_number=1, block_hash=BLOCK_HASH, tx_hash=TX_HASH, log_index=0, contract=METER_B, event="Minted", args={}
+    )
     session.execute(insert(ChainEvent).values(**event))
     session.execute(insert(ChainEvent).values(**event))
 
@@ -208,72 +212,145 @@ def _chain_event_twice(session: Session) -> None:
 # case -> (write, the constraint that must refuse it, SQLite's words when it names no constraint)
 BAD_ROWS: dict[str, tuple[Case, str, str | None]] = {
     "interval status unknown": (
-        _insert(Interval, **_interval(status="paid", closed_at=NOW)), "ck_intervals_status_known", None),
+        _insert(Interval, **_interval(status="paid", closed_at=NOW)),
+        "ck_intervals_status_known",
+        None,
+    ),
     "closed interval without closed_at": (
-        _insert(Interval, **_interval(status="closed")), "ck_intervals_closed_at_iff_not_open", None),
+        _insert(Interval, **_interval(status="closed")),
+        "ck_intervals_closed_at_iff_not_open",
+        None,
+    ),
     "settled interval without tx": (
         _insert(Interval, **_interval(status="settled", closed_at=NOW, readings_root=DIGEST, clearing_price=1)),
-        "ck_intervals_settled_has_tx_and_block", None),
+        "ck_intervals_settled_has_tx_and_block",
+        None,
+    ),
     "settling interval without root": (
         _insert(Interval, **_interval(status="settling", closed_at=NOW, clearing_price=1)),
-        "ck_intervals_settling_has_root_and_price", None),
+        "ck_intervals_settling_has_root_and_price",
+        None,
+    ),
     "interval root of 31 bytes": (
-        _insert(Interval, **_interval(readings_root=b"\x00" * 31)), "ck_intervals_readings_root_32_bytes", None),
+        _insert(Interval, **_interval(readings_root=b"\x00" * 31)),
+        "ck_intervals_readings_root_32_bytes",
+        None,
+    ),
     "outbox status unknown": (
-        _insert(SettlementOutbox, **_outbox(status="lost")), "ck_settlement_outbox_status_known", None),
+        _insert(SettlementOutbox, **_outbox(status="lost")),
+        "ck_settlement_outbox_status_known",
+        None,
+    ),
     "outbox kind unknown": (
-        _insert(SettlementOutbox, **_outbox(kind="settle_everything")), "ck_settlement_outbox_kind_known", None),
+        _insert(SettlementOutbox, **_outbox(kind="settle_everything")),
+        "ck_settlement_outbox_kind_known",
+        None,
+    ),
     "outbox sent without a tx hash": (
-        _insert(SettlementOutbox, **_outbox(status="sent", nonce=3)), "ck_settlement_outbox_sent_has_nonce_and_tx",
-        None),
+        _insert(SettlementOutbox, **_outbox(status="sent", nonce=3)),
+        "ck_settlement_outbox_sent_has_nonce_and_tx",
+        None,
+    ),
     "outbox failed without an error": (
-        _insert(SettlementOutbox, **_outbox(status="failed")), "ck_settlement_outbox_failed_has_error", None),
+        _insert(SettlementOutbox, **_outbox(status="failed")),
+        "ck_settlement_outbox_failed_has_error",
+        None,
+    ),
     "outbox tx hash in upper case": (
         _insert(SettlementOutbox, **_outbox(status="sent", nonce=3, tx_hash="0x" + "AB" * 32)),
-        "ck_settlement_outbox_tx_hash_hash", None),
+        "ck_settlement_outbox_tx_hash_hash",
+        None,
+    ),
     "outbox transaction planned twice": (
         lambda session: [_insert(SettlementOutbox, **_outbox())(session) for _ in range(2)],
         "uq_settlement_outbox_interval_id_chunk_index_kind",
-        "UNIQUE constraint failed: settlement_outbox.interval_id, settlement_outbox.chunk_index"),
+        "UNIQUE constraint failed: settlement_outbox.interval_id, settlement_outbox.chunk_index",
+    ),
     "signature of 64 bytes": (
-        _insert(Reading, **_raw_reading(signature=SIGNATURE[:64])), "ck_readings_signature_65_bytes", None),
+        _insert(Reading, **_raw_reading(signature=SIGNATURE[:64])),
+        "ck_readings_signature_65_bytes",
+        None,
+    ),
     "digest of 33 bytes": (
-        _insert(Reading, **_raw_reading(digest=DIGEST + b"\x00")), "ck_readings_digest_32_bytes", None),
+        _insert(Reading, **_raw_reading(digest=DIGEST + b"\x00")),
+        "ck_readings_digest_32_bytes",
+        None,
+    ),
     "negative produced Wh": (
-        _insert(Reading, **_raw_reading(produced_wh=-1)), "ck_readings_produced_wh_non_negative", None),
+        _insert(Reading, **_raw_reading(produced_wh=-1)),
+        "ck_readings_produced_wh_non_negative",
+        None,
+    ),
     "power over uint32": (_insert(Reading, **_raw_reading(power_w=2**32)), "ck_readings_power_w_uint32", None),
     "reading of another household's meter": (
-        _insert(Reading, **_raw_reading(household=HOUSE_B)), "fk_readings_meter_household_meters",
-        "FOREIGN KEY constraint failed"),
+        _insert(Reading, **_raw_reading(household=HOUSE_B)),
+        "fk_readings_meter_household_meters",
+        "FOREIGN KEY constraint failed",
+    ),
     "reading of an unknown meter": (
-        _insert(Reading, **_raw_reading(meter=METER_B, household=HOUSE_B)), "fk_readings_meter_household_meters",
-        "FOREIGN KEY constraint failed"),
+        _insert(Reading, **_raw_reading(meter=METER_B, household=HOUSE_B)),
+        "fk_readings_meter_household_meters",
+        "FOREIGN KEY constraint failed",
+    ),
     "reading delivered twice": (
         lambda session: [_insert(Reading, **_raw_reading())(session) for _ in range(2)],
-        "uq_readings_meter_seq", "UNIQUE constraint failed: readings.meter, readings.seq"),
+        "uq_readings_meter_seq",
+        "UNIQUE constraint failed: readings.meter, readings.seq",
+    ),
     "second active meter of a household": (
         _insert(Meter, address=METER_B, household=HOUSE_A, capacity_w=1, registered_block=2),
-        "uq_meters_household_active", "UNIQUE constraint failed: meters.household"),
+        "uq_meters_household_active",
+        "UNIQUE constraint failed: meters.household",
+    ),
     "meter address too short": (
         _insert(Meter, address=METER_B[:41], household=HOUSE_B, capacity_w=1, registered_block=2),
-        "ck_meters_address_address", None),
+        "ck_meters_address_address",
+        None,
+    ),
     "half-written verifier state": (
         _insert(Meter, address=METER_B, household=HOUSE_B, capacity_w=1, registered_block=2, last_seq=5),
-        "ck_meters_last_reading_complete", None),
+        "ck_meters_last_reading_complete",
+        None,
+    ),
     "rejection payload over 2 KiB": (
         _insert(Rejection, received_at=NOW, topic="t", reason="too_large", payload=b"x" * 2049, payload_size=2049),
-        "ck_rejections_payload_truncated", None),
+        "ck_rejections_payload_truncated",
+        None,
+    ),
     "entry with last_seq but no first_seq": (
-        _insert(IntervalEntry, interval_id=1_988_888, household=HOUSE_A, meter=METER_A, produced_wh=0,
-                consumed_wh=0, readings_hash=DIGEST, leaf=DIGEST, last_seq=4),
-        "ck_interval_entries_seq_range", None),
+        _insert(
+            IntervalEntry,
+            interval_id=1_988_888,
+            household=HOUSE_A,
+            meter=METER_A,
+            produced_wh=0,
+            consumed_wh=0,
+            readings_hash=DIGEST,
+            leaf=DIGEST,
+            last_seq=4,
+        ),
+        "ck_interval_entries_seq_range",
+        None,
+    ),
     "entry for another household's meter": (
-        _insert(IntervalEntry, interval_id=1_988_888, household=HOUSE_B, meter=METER_A, produced_wh=0,
-                consumed_wh=0, readings_hash=DIGEST, leaf=DIGEST),
-        "fk_interval_entries_meter_household_meters", "FOREIGN KEY constraint failed"),
+        _insert(
+            IntervalEntry,
+            interval_id=1_988_888,
+            household=HOUSE_B,
+            meter=METER_A,
+            produced_wh=0,
+            consumed_wh=0,
+            readings_hash=DIGEST,
+            leaf=DIGEST,
+        ),
+        "fk_interval_entries_meter_household_meters",
+        "FOREIGN KEY constraint failed",
+    ),
     "chain event indexed twice": (
-        _chain_event_twice, "uq_chain_events_tx_hash_log_index",
-        "UNIQUE constraint failed: chain_events.tx_hash, chain_events.log_index"),
+        _chain_event_twice,
+        "uq_chain_events_tx_hash_log_index",
+        "UNIQUE constraint failed: chain_events.tx_hash, chain_events.log_index",
+    ),
 }
 
 
@@ -284,9 +361,8 @@ def test_constraints_refuse_a_corrupt_row(db_session: Session, db_kind: str, cas
     db_session.add(Interval(interval_id=1_988_888))
     db_session.commit()
 
-    with pytest.raises(IntegrityError) as refused:
-        with db_session.begin_nested():
-            write(db_session)
+    with pytest.raises(IntegrityError) as refused, db_session.begin_nested():
+        write(db_session)
     expected = constraint if db_kind == "postgresql" else sqlite_words or f"CHECK constraint failed: {constraint}"
     assert expected in str(refused.value.orig)
     # The session is still usable after the refused row.
@@ -318,16 +394,28 @@ def test_models_checksum_addresses_and_lowercase_hashes(db_session: Session):
 def test_binary_and_largest_integers_round_trip(db_session: Session):
     _add_meter(db_session)
     big = MAX_STORED_INT
-    db_session.add(Reading(**_reading(big, ts=big, produced_wh=big, consumed_wh=big, power_w=2**32 - 1, received_at=big)))
+    db_session.add(
+        Reading(**_reading(big, ts=big, produced_wh=big, consumed_wh=big, power_w=2**32 - 1, received_at=big))
+    )
     db_session.add(Interval(interval_id=big, status="closed", closed_at=big, readings_root=SIGNATURE[:32]))
     db_session.add(
         IntervalEntry(
-            interval_id=big, household=HOUSE_A, meter=METER_A, produced_wh=big, consumed_wh=0,
-            readings_hash=DIGEST, leaf=b"\x00" * 32, first_seq=big, last_seq=big,
+            interval_id=big,
+            household=HOUSE_A,
+            meter=METER_A,
+            produced_wh=big,
+            consumed_wh=0,
+            readings_hash=DIGEST,
+            leaf=b"\x00" * 32,
+            first_seq=big,
+            last_seq=big,
         )
     )
-    db_session.add(SettlementOutbox(interval_id=big, chunk_index=0, kind="settle_interval",
-                                    payload={"price": str(2**200), "fills": [[1, 2]]}))
+    db_session.add(
+        SettlementOutbox(
+            interval_id=big, chunk_index=0, kind="settle_interval", payload={"price": str(2**200), "fills": [[1, 2]]}
+        )
+    )
     db_session.commit()
     db_session.expunge_all()
 
@@ -346,10 +434,9 @@ def test_binary_and_largest_integers_round_trip(db_session: Session):
 
 def test_an_integer_past_int64_is_refused_not_mangled(db_session: Session):
     _add_meter(db_session)
-    with pytest.raises((DBAPIError, StatementError, OverflowError)):
-        with db_session.begin_nested():
-            db_session.add(Reading(**_reading(1, produced_wh=MAX_STORED_INT + 1)))
-            db_session.flush()
+    with pytest.raises((DBAPIError, StatementError, OverflowError)), db_session.begin_nested():
+        db_session.add(Reading(**_reading(1, produced_wh=MAX_STORED_INT + 1)))
+        db_session.flush()
     db_session.rollback()
     assert db_session.scalar(select(func.count()).select_from(Reading)) == 0
 
@@ -375,10 +462,18 @@ def test_the_database_stamps_created_at_and_updated_at(db_session: Session):
 def test_rejections_are_truncated_and_counted_per_reason(db_session: Session):
     huge = bytes([0xFF, 0x00]) * 5_000  # not UTF-8, with NULs
     record_rejection(db_session, received_at=NOW, topic="vatio/c/meters/x/readings", reason="too_large", payload=huge)
-    record_rejection(db_session, received_at=NOW + 1, topic="t\x00", reason="bad_json", payload="{\"a\": \udcff",
-                     meter="not-an-address", detail="bad\x00detail")
-    record_rejection(db_session, received_at=NOW + 2, topic="t", reason="bad_json", payload=b"[]",
-                     meter=METER_A.lower())
+    record_rejection(
+        db_session,
+        received_at=NOW + 1,
+        topic="t\x00",
+        reason="bad_json",
+        payload='{"a": \udcff',
+        meter="not-an-address",
+        detail="bad\x00detail",
+    )
+    record_rejection(
+        db_session, received_at=NOW + 2, topic="t", reason="bad_json", payload=b"[]", meter=METER_A.lower()
+    )
     record_rejection(db_session, received_at=NOW + 3, topic="t", reason="unknown_meter", payload=b"{}", meter=METER_B)
     db_session.commit()
     db_session.expunge_all()

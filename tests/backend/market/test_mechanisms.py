@@ -91,7 +91,7 @@ def test_mechanisms_conserve_energy(case):
         bills = mechanism(positions, tariffs)
         assert [bill.household for bill in bills] == [p.household for p in positions], name
         assert sum(b.bought_community_wh for b in bills) == sum(b.sold_community_wh for b in bills), name
-        for position, bill in zip(positions, bills):
+        for position, bill in zip(positions, bills, strict=True):
             deficit = max(0, position.consumed_wh - position.produced_wh)
             surplus = max(0, position.produced_wh - position.consumed_wh)
             assert bill.bought_community_wh + bill.grid_import_wh == deficit, name
@@ -105,7 +105,7 @@ def test_mechanisms_rational_ones_never_charge_more_than_alone(case):
     positions, tariffs = case
     alone = no_community_bills(positions, tariffs)
     for name in INDIVIDUALLY_RATIONAL:
-        for own, baseline in zip(MECHANISMS[name](positions, tariffs), alone):
+        for own, baseline in zip(MECHANISMS[name](positions, tariffs), alone, strict=True):
             assert own.bill <= baseline.bill, (name, own, baseline)
 
 
@@ -138,7 +138,7 @@ def test_round_to_total_rounds_each_amount_down_or_up(amounts):
     total = math.ceil(sum(amounts, Fraction(0)))
     rounded = round_to_total(amounts, total)
     assert sum(rounded) == total
-    assert all(math.floor(a) <= r <= math.ceil(a) for a, r in zip(amounts, rounded))
+    assert all(math.floor(a) <= r <= math.ceil(a) for a, r in zip(amounts, rounded, strict=True))
 
 
 # --- hand-worked examples ----------------------------------------------------

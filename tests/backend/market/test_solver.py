@@ -74,10 +74,13 @@ def test_expired_closed_and_future_orders_do_not_trade():
     assert clear_interval(5, entries, orders, accounts, TARIFFS).fills == []
 
 
-@pytest.mark.parametrize("bad", [
-    [MeteredEntry(A, 1, 0), MeteredEntry(A.upper().replace("0X", "0x"), 1, 0)],
-    [MeteredEntry(A, -1, 0)],
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [MeteredEntry(A, 1, 0), MeteredEntry(A.upper().replace("0X", "0x"), 1, 0)],
+        [MeteredEntry(A, -1, 0)],
+    ],
+)
 def test_bad_entries_raise(bad):
     with pytest.raises(ValueError):
         clear_interval(1, bad, [], {}, TARIFFS)
@@ -112,8 +115,11 @@ def markets(draw):
         limit, amount = draw(raw_prices), draw(st.integers(1, 5_000))
         filled = draw(st.integers(0, amount))
         escrow = -(-(amount - filled) * limit // 1000) if side == Side.BID else 0
-        orders.append(RestingOrder(order_id, draw(st.sampled_from(households)), side, limit, amount,
-                                   filled_wh=filled, escrow=escrow))
+        orders.append(
+            RestingOrder(
+                order_id, draw(st.sampled_from(households)), side, limit, amount, filled_wh=filled, escrow=escrow
+            )
+        )
     return entries, orders, accounts
 
 

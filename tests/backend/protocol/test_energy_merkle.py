@@ -59,8 +59,17 @@ def test_every_wh_is_attributed_exactly_once(steps):
 
 def _leaves(count: int, seed: int = 1) -> list[Leaf]:
     rng = random.Random(seed)
-    return [Leaf(f"0x{rng.getrandbits(160):040x}", f"0x{rng.getrandbits(160):040x}", 5, rng.randint(0, 9_999),
-                 rng.randint(0, 9_999), rng.randbytes(32)) for _ in range(count)]
+    return [
+        Leaf(
+            f"0x{rng.getrandbits(160):040x}",
+            f"0x{rng.getrandbits(160):040x}",
+            5,
+            rng.randint(0, 9_999),
+            rng.randint(0, 9_999),
+            rng.randbytes(32),
+        )
+        for _ in range(count)
+    ]
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 7, 8, 33])

@@ -46,7 +46,12 @@ readings = st.builds(
 
 def make_reading(**overrides) -> MeterReading:
     fields = {
-        "meter": METER, "seq": 7, "ts": 1_764_000_000, "produced_wh": 12_345, "consumed_wh": 6_789, "power_w": 850
+        "meter": METER,
+        "seq": 7,
+        "ts": 1_764_000_000,
+        "produced_wh": 12_345,
+        "consumed_wh": 6_789,
+        "power_w": 850,
     }
     return MeterReading(**{**fields, **overrides})
 

@@ -54,7 +54,8 @@ def test_the_file_is_what_the_generator_writes_now():
     generator = _generator()
     assert VECTORS_FILE.read_text() == generator.render(generator.build_vectors()), (
         "backend.protocol no longer gives the committed vectors: a change of the public interface? "
-        "If it is meant, run scripts/protocol_vectors.py and update frontend/src/audit/verify.ts to match")
+        "If it is meant, run scripts/protocol_vectors.py and update frontend/src/audit/verify.ts to match"
+    )
 
 
 def test_domain_separator():
@@ -90,8 +91,10 @@ def test_readings_hashes():
 
 def test_registers_at_boundaries():
     for vector in VECTORS["registers"]:
-        samples = [RegisterSample(SIGNED[i].reading.ts, SIGNED[i].reading.produced_wh, SIGNED[i].reading.consumed_wh)
-                   for i in vector["readings"]]
+        samples = [
+            RegisterSample(SIGNED[i].reading.ts, SIGNED[i].reading.produced_wh, SIGNED[i].reading.consumed_wh)
+            for i in vector["readings"]
+        ]
         at = vector["registers"]
         expected = None if at is None else Registers(at["producedWh"], at["consumedWh"])
         assert register_at(samples, vector["boundary"]) == expected
@@ -100,8 +103,14 @@ def test_registers_at_boundaries():
 
 def test_leaves():
     for vector in VECTORS["leaves"]:
-        leaf = Leaf(vector["household"], vector["meter"], vector["intervalId"], vector["producedWh"],
-                    vector["consumedWh"], raw(vector["readingsHash"]))
+        leaf = Leaf(
+            vector["household"],
+            vector["meter"],
+            vector["intervalId"],
+            vector["producedWh"],
+            vector["consumedWh"],
+            raw(vector["readingsHash"]),
+        )
         assert "0x" + leaf.hash().hex() == vector["leaf"]
 
 

@@ -98,7 +98,7 @@ def test_hourly_intervals_add_up_the_quarter_hours(june_community):
     quarters = june_community.assign(hour=june_community["interval_start"].dt.floor("1h"))
     summed = quarters.groupby(["hour", "household"], sort=False)[["produced_wh", "consumed_wh"]].sum()
     hourly = hourly.set_index(["interval_start", "household"])[["produced_wh", "consumed_wh"]]
-    difference = (hourly.to_numpy() - summed.loc[hourly.index].to_numpy())
+    difference = hourly.to_numpy() - summed.loc[hourly.index].to_numpy()
     # Both round the same cumulative register; float summation order may move a half-Wh boundary.
     assert np.abs(difference).max() <= 1
 
