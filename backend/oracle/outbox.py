@@ -34,7 +34,7 @@ from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFou
 from backend.chain.deploy import Deployment
 from backend.db.models import Interval, OutboxStatus, SettlementOutbox
 from backend.market.chunking import CHUNK_GAS_BUDGET
-from backend.oracle.settlement import PlanError, call_arguments, end_read, plan_is_current, replan
+from backend.oracle.settlement import PlanError, call_arguments, end_read, outbox_rows, plan_is_current, replan
 
 __all__ = ["ErrorDecoder", "OutboxSender", "RevertReason", "SettledCallback"]
 
@@ -199,7 +199,7 @@ class OutboxSender:
         return session.scalar(query)
 
     def _advance(self, session: Session, interval_id: int) -> bool:
-        rows = _rows(session, interval_id)
+        rows = outbox_rows(session, interval_id)
         interval = session.get(Interval, interval_id)
         end_read(session)
         if any(r.status == OutboxStatus.FAILED for r in rows):
@@ -442,7 +442,7 @@ class OutboxSender:
         )
         chain_txs = [Web3.to_hex(e["transactionHash"]) for e in chunk_events] + [Web3.to_hex(event["transactionHash"])]
         if len(chain_txs) == len(rows):
-            pairs = list(zip(rows, chain_txs))
+            pairs = list(zip(rows, chain_txs, strict=True))
         else:
             # The chain settled it in another shape than planned: the last row stands for the
             # transaction that closed it; the others were never needed.
@@ -515,13 +515,3 @@ class OutboxSender:
         except TransactionNotFound:
             return False
         return True
-
-
-def _rows(session: Session, interval_id: int) -> list[SettlementOutbox]:
-    return list(
-        session.scalars(
-            select(SettlementOutbox)
-            .where(SettlementOutbox.interval_id == interval_id)
-            .order_by(SettlementOutbox.chunk_index)
-        )
-    )

@@ -249,7 +249,7 @@ def replan(
         raise PlanError(f"interval {interval_id} is not in the database")
     if interval.status == "settled":
         raise ReplanRefused(f"interval {interval_id} is already settled")
-    rows = _rows(session, interval_id)
+    rows = outbox_rows(session, interval_id)
     for row in rows:
         if row.status == OutboxStatus.CONFIRMED:
             raise ReplanRefused(f"interval {interval_id}: chunk {row.chunk_index} is already confirmed on-chain")
@@ -281,7 +281,7 @@ def plan_is_current(
     plan equal to what they will compute (a deposit, an auto order or an
     order changed since planning would otherwise make the audit differ).
     """
-    rows = _rows(session, interval_id)
+    rows = outbox_rows(session, interval_id)
     if not rows:
         raise PlanError(f"interval {interval_id} has no plan")
     gas_budget = int(rows[0].payload.get("plannedAt", {}).get("gasBudget", CHUNK_GAS_BUDGET))
@@ -421,7 +421,8 @@ def end_read(session: Session) -> None:
     session.commit()
 
 
-def _rows(session: Session, interval_id: int) -> list[SettlementOutbox]:
+def outbox_rows(session: Session, interval_id: int) -> list[SettlementOutbox]:
+    """An interval's outbox rows, by chunk (the planner and the sender read them the same way)."""
     return list(
         session.scalars(
             select(SettlementOutbox)
@@ -435,7 +436,7 @@ def _existing_plan(session: Session, interval_id: int) -> Plan | None:
     interval = session.get(Interval, interval_id)
     if interval is None:
         raise PlanError(f"interval {interval_id} is not in the database")
-    rows = _rows(session, interval_id)
+    rows = outbox_rows(session, interval_id)
     if not rows and interval.status != "settled":
         return None
     return Plan(
