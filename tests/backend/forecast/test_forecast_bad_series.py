@@ -97,3 +97,13 @@ def test_evaluate_wants_both_coordinates_and_a_real_place(tmp_path):
     assert result.exit_code == 2 and "both --latitude and --longitude" in result.output
     result = CliRunner().invoke(forecast, [*args, "--latitude", "140", "--longitude", "3"])
     assert result.exit_code == 2 and "no such place" in result.output
+
+
+def test_evaluate_wants_a_series_or_a_suite_not_both(tmp_path):
+    path = _write(tmp_path, _good_frame())
+    result = CliRunner().invoke(forecast, ["evaluate", "--suite", "heldout", "--series", path])
+    assert result.exit_code == 2 and "--suite runs its own series" in result.output
+    result = CliRunner().invoke(forecast, ["evaluate", "--kind", "load", "--series", path])
+    assert result.exit_code == 2 and "--train-until and --test-from" in result.output
+    result = CliRunner().invoke(forecast, ["evaluate"])
+    assert result.exit_code == 2 and "--suite" in result.output
