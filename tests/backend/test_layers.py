@@ -27,6 +27,7 @@ CONTRACTS = {
     "auditor-trusts-no-oracle": "the auditor imports nothing from the oracle (nor its web app)",
     "meters-speak-protocol": "meters and bridges import nothing from the oracle side but protocol",
     "readmodel-below-producers": "the read model, below both producers, imports neither oracle nor web",
+    "tariffs-pure": "tariffs are pure: they import no process package",
 }
 
 
@@ -113,6 +114,12 @@ FORBIDDEN = {
         "bridge/rules.py",
         "from backend.oracle.verifier import MeterInfo",
         "backend.bridge.rules -> backend.oracle.verifier",
+    ),
+    "tariffs read the settings inside a function": (
+        "tariffs-pure",
+        "tariffs/bands.py",
+        "def _zone():\n    from backend.settings import SettingsError\n",
+        "backend.tariffs.bands -> backend.settings",
     ),
     "the read model imports the oracle": (
         "readmodel-below-producers",
