@@ -84,6 +84,27 @@ test-contracts:
 	rm -rf contracts/.cache
 	$(APE) test tests/contracts -q -p no:cacheprovider
 
+# The London-level build (Energy Web Chain 246, Volta 73799: no PUSH0, MCOPY,
+# TLOAD, TSTORE): the same sources and ape-config.yaml settings, only
+# solidity.evm_version changed, into .build/london/ (backend/chain/artifacts.py).
+# `vatio deploy --network ewc|volta` deploys it.
+.PHONY: contracts-london test-contracts-london
+contracts-london: .build/london/__local__.json
+
+.build/london/__local__.json: $(wildcard contracts/*.sol contracts/*/*.sol) ape-config.yaml $(VENV)/.installed | solc
+	$(PY) -c 'from backend.chain.artifacts import build_contracts; build_contracts("london")'
+	rm -rf contracts/.cache
+	touch $@
+
+# The contract suite on the London build and `anvil --hardfork london`, then a
+# deploy and one settled interval there (the default hardfork's run is
+# test-contracts and the outbox tests in test-backend).
+test-contracts-london: .build/london/__local__.json
+	rm -rf contracts/.cache
+	VATIO_EVM_VERSION=london $(APE) test tests/contracts -q -p no:cacheprovider
+	$(PY) -m pytest tests/backend/chain/test_evm_levels.py tests/backend/oracle/test_outbox.py -q -p no:cacheprovider \
+		-p no:ape_test -k "london or evm_levels"
+
 test-backend:
 	$(PY) -m pytest tests/backend tests/scripts -q -p no:cacheprovider -p no:ape_test
 

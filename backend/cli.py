@@ -51,6 +51,7 @@ class LazyGroup(click.Group):
         "meter": ("backend.meters.credentials", "meter"),
         "train": ("backend.forecast.cli", "train"),
         "forecast": ("backend.forecast.cli", "forecast"),
+        "keys": ("backend.chain.keys_cli", "keys"),
     },
 )
 def main() -> None:
@@ -123,33 +124,53 @@ def chain(port: int, state_file: Path | None) -> None:
 
 
 @main.command()
-@rpc_url_option
+@click.option("--network", type=click.Choice(["local", "chiado", "gnosis", "volta", "ewc"]), default=None,
+              show_default="$VATIO_NETWORK or local",
+              help="The chain (docs/networks.md); its node's URL comes from $VATIO_RPC_URL_<NETWORK>.")
+@click.option("--rpc-url", default=None, show_default="$VATIO_RPC_URL_<NETWORK>, else $VATIO_RPC_URL")
+@click.option("--keystore", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The deployer's (admin's) keystore (or $VATIO_DEPLOYER_KEYSTORE; `vatio keys new` makes one).")
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The keystore's password, first line (or $VATIO_KEYSTORE_PASSWORD_FILE); without it: a prompt.")
 @click.option("--private-key", default=None,
-              help="Deployer key (or $VATIO_DEPLOYER_KEY). Local chains default to Anvil's first account.")
-@click.option("--keystore", type=click.Path(exists=True, path_type=Path), default=None)
-@click.option("--password", default=None, help="The keystore's password (or $VATIO_KEYSTORE_PASSWORD).")
+              help="Raw deployer key (or $VATIO_DEPLOYER_KEY): local chains only, which default to Anvil's first "
+                   "account.")
+@click.option("--password", default=None, hidden=True, help="The keystore's password (or $VATIO_KEYSTORE_PASSWORD).")
 @click.option("--interval-seconds", default=900, show_default=True)
 @click.option("--retail-price", default=200_000, show_default=True, help="Payment units per kWh (6 decimals).")
 @click.option("--feed-in-price", default=50_000, show_default=True)
 @click.option("--oracle", default=None, help="Oracle address (defaults to the deployer).")
 @click.option("--euro", default=None, help="Payment token address; omitted on a local chain deploys TestEuro.")
-def deploy(rpc_url, private_key, keystore, password, interval_seconds, retail_price, feed_in_price, oracle, euro):
-    """Deploy a community to any RPC URL and write deployments/<chainId>.json."""
+def deploy(network, rpc_url, keystore, password_file, private_key, password, interval_seconds, retail_price,
+           feed_in_price, oracle, euro):
+    """Deploy a community to a network and write <deployments>/<chainId>.json."""
     from web3 import Web3
 
-    from backend.chain.deploy import CommunitySettings, deploy_community, resolve_account
+    from backend.chain.deploy import CommunitySettings, deploy_community
+    from backend.chain.keys import read_password, resolve_account
+    from backend.chain.networks import network_named
 
-    settings = read_settings(DeploySettings, rpc_url=rpc_url, deployer_key=private_key, keystore_password=password)
+    settings = read_settings(DeploySettings, network=network, rpc_url=rpc_url, deployer_key=private_key,
+                             keystore=keystore, keystore_password_file=password_file, keystore_password=password)
+    target = network_named(settings.network)
     web3 = Web3(Web3.HTTPProvider(settings.rpc_url))
     if not web3.is_connected():
         raise click.ClickException(f"no JSON-RPC node answers at {settings.rpc_url}")
     chain_id = web3.eth.chain_id
     try:
-        account = resolve_account(settings.deployer_key, keystore, settings.keystore_password, chain_id)
+        target.check_chain_id(chain_id)  # before any key is opened or anything signed
+        secret = settings.keystore_password
+        if settings.keystore is not None and secret is None:
+            secret = read_password(settings.keystore_password_file,
+                                   prompt=lambda: click.prompt("keystore password", hide_input=True))
+        account = resolve_account(settings.deployer_key, settings.keystore, secret, chain_id)
         community = CommunitySettings(interval_seconds=interval_seconds, retail_price=retail_price,
-                                      feed_in_price=feed_in_price, oracle=oracle, euro=euro)
+                                      feed_in_price=feed_in_price, oracle=oracle, euro=euro,
+                                      evm_version=target.evm_version)
+        click.echo(f"deploying the {target.evm_version} build to {target.name} (chain {chain_id}) "
+                   f"from {account.address}")
         deployment = deploy_community(web3, account, community, progress=lambda n: click.echo(f"deploying {n}"))
-    except ValueError as error:
+    except (ValueError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from error
     path = deployment.save(settings.deployments_dir)
     click.echo(json.dumps({name: c["address"] for name, c in deployment.contracts.items()}, indent=2))

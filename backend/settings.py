@@ -34,6 +34,10 @@ whatever directory it starts in:
 | VATIO_MQTT_CREDENTIALS_DIR | none: one connection for all meters | simulate: each meter logs in as itself |
 | VATIO_ORACLE_KEY | Anvil's first account, local chains only | oracle |
 | VATIO_DEPLOYER_KEY, VATIO_KEYSTORE_PASSWORD | Anvil's first account, local chains only | deploy |
+| VATIO_NETWORK | local | deploy: local, chiado, gnosis, volta, ewc (docs/networks.md) |
+| VATIO_RPC_URL_<NETWORK> | VATIO_RPC_URL | deploy: the named network's node, e.g. VATIO_RPC_URL_CHIADO |
+| VATIO_DEPLOYER_KEYSTORE, VATIO_KEYSTORE_PASSWORD_FILE | none: a prompt for the password | deploy (docs/keys.md) |
+| VATIO_ORACLE_KEYSTORE, VATIO_ORACLE_PASSWORD_FILE | none: VATIO_ORACLE_KEY on local chains | oracle |
 | VATIO_REDIS_URL | none (demo: redis://127.0.0.1:6379/0 when it answers) | oracle, web, forecast, demo |
 | VATIO_SOCKETIO_CHANNEL | vatio | oracle, web, forecast |
 | VATIO_LIVE_READINGS_PER_S | 2 | oracle, web |
@@ -281,6 +285,9 @@ class OracleSettings(ChainSettings):
     archive_dir: Path = VAR_DIR / "archive"
     # The key holding ORACLE_ROLE; None: Anvil's first account, on local chains only.
     oracle_key: str | None = field(default=None, repr=False)
+    # Or, on any chain, its keystore and the file holding its password (docs/keys.md).
+    oracle_keystore: Path | None = None
+    oracle_password_file: Path | None = None
     # Socket.IO message queue for live pushes to the web app; None: no pushes.
     redis_url: str | None = None
     socketio_channel: str = "vatio"
@@ -303,11 +310,14 @@ class OracleSettings(ChainSettings):
         "database_url": ("VATIO_DATABASE_URL", _text),
         "archive_dir": ("VATIO_ARCHIVE_DIR", _path),
         "oracle_key": ("VATIO_ORACLE_KEY", _text),
+        "oracle_keystore": ("VATIO_ORACLE_KEYSTORE", _path),
+        "oracle_password_file": ("VATIO_ORACLE_PASSWORD_FILE", _path),
         "redis_url": ("VATIO_REDIS_URL", _text),
         "socketio_channel": ("VATIO_SOCKETIO_CHANNEL", _text),
         "live_readings_per_s": ("VATIO_LIVE_READINGS_PER_S", _float),
     }
     path_fields: ClassVar = (*ChainSettings.path_fields, "archive_dir", "mqtt_password_file")
+    path_fields += ("oracle_keystore", "oracle_password_file")
 
     @classmethod
     def var_defaults(cls, var: Path) -> dict[str, Any]:
@@ -330,6 +340,10 @@ class OracleSettings(ChainSettings):
         _check_folder("VATIO_ARCHIVE_DIR", self.archive_dir)
         if self.oracle_key is not None and not _PRIVATE_KEY.fullmatch(self.oracle_key):
             raise SettingsError("VATIO_ORACLE_KEY must be a private key: 64 hex digits, 0x optional")
+        if self.oracle_keystore is not None and not self.oracle_keystore.is_file():
+            raise SettingsError(f"VATIO_ORACLE_KEYSTORE: no such file {self.oracle_keystore}")
+        if self.oracle_password_file is not None and not self.oracle_password_file.is_file():
+            raise SettingsError(f"VATIO_ORACLE_PASSWORD_FILE: no such file {self.oracle_password_file}")
         if self.redis_url is not None:
             check_url("VATIO_REDIS_URL", self.redis_url, REDIS_SCHEMES)
         if not self.socketio_channel:
@@ -403,16 +417,52 @@ class SimulatorSettings(ChainSettings):
 
 @dataclass(frozen=True)
 class DeploySettings(ChainSettings):
-    """`vatio deploy`: the node, the deployer's key, and where the deployment file is written."""
+    """`vatio deploy`: the network and its node, the deployer's key, and where the deployment file is written.
 
+    The node's URL: --rpc-url, else VATIO_RPC_URL_<NETWORK> (VATIO_RPC_URL_CHIADO...), else VATIO_RPC_URL;
+    a public network needs one of them set (docs/networks.md).
+    """
+
+    network: str = "local"
+    # A raw key: local chains only (backend/chain/keys.py refuses it elsewhere).
     deployer_key: str | None = field(default=None, repr=False)
+    keystore: Path | None = None
+    keystore_password_file: Path | None = None
     keystore_password: str | None = field(default=None, repr=False)
 
     variables: ClassVar = {
         **ChainSettings.variables,
+        "network": ("VATIO_NETWORK", _text),
         "deployer_key": ("VATIO_DEPLOYER_KEY", _text),
+        "keystore": ("VATIO_DEPLOYER_KEYSTORE", _path),
+        "keystore_password_file": ("VATIO_KEYSTORE_PASSWORD_FILE", _path),
         "keystore_password": ("VATIO_KEYSTORE_PASSWORD", _text),
     }
+    path_fields: ClassVar = (*ChainSettings.path_fields, "keystore", "keystore_password_file")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **given: Any) -> DeploySettings:
+        from backend.chain.networks import NETWORKS
+
+        env = os.environ if environ is None else environ
+        name = given.get("network") or env_value(env, "VATIO_NETWORK") or cls.network
+        if name not in NETWORKS:
+            raise SettingsError(f"VATIO_NETWORK (--network) must be one of {', '.join(NETWORKS)}, got {name!r}")
+        if given.get("rpc_url") is None:
+            variable = NETWORKS[name].rpc_url_variable
+            url = env_value(env, variable) or env_value(env, "VATIO_RPC_URL")
+            if url is None and not NETWORKS[name].local:
+                raise SettingsError(f"{variable} must name the {name} node's RPC URL (or give --rpc-url)")
+            given = {**given, "rpc_url": url}
+        return super().from_env(environ, **given)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.keystore is not None and not self.keystore.is_file():
+            raise SettingsError(f"VATIO_DEPLOYER_KEYSTORE (--keystore): no such file {self.keystore}")
+        if self.keystore_password_file is not None and not self.keystore_password_file.is_file():
+            raise SettingsError(f"VATIO_KEYSTORE_PASSWORD_FILE (--password-file): no such file "
+                                f"{self.keystore_password_file}")
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,18 @@
 pragma solidity ^0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
 import {ICommunityRegistry} from "./interfaces/ICommunityRegistry.sol";
 
 /// @title CommunityRegistry
 /// @notice Households and their meters, the admin and oracle roles, grid
 /// tariffs and the interval length of one energy community; the meters'
 /// EIP-712 verifying contract. ICommunityRegistry documents each part.
-contract CommunityRegistry is AccessControl, EIP712, ICommunityRegistry {
+/// @dev The EIP-712 domain is built here rather than with OpenZeppelin's EIP712:
+/// that one imports Strings and Bytes, whose `mcopy` does not compile for
+/// London-level EVMs (Energy Web Chain), and the contracts build for both levels.
+contract CommunityRegistry is AccessControl, IERC5267, ICommunityRegistry {
     /// @inheritdoc ICommunityRegistry
     bytes32 public constant ORACLE_ROLE = keccak256("ORACLE_ROLE");
 
@@ -22,6 +25,16 @@ contract CommunityRegistry is AccessControl, EIP712, ICommunityRegistry {
     bytes32 public constant METER_READING_TYPEHASH = keccak256( // solhint-disable-line gas-small-strings
         "MeterReading(address meter,uint64 seq,uint64 ts,uint64 producedWh,uint64 consumedWh,uint32 powerW)"
     );
+
+    bytes32 private constant DOMAIN_TYPEHASH = keccak256( // solhint-disable-line gas-small-strings
+        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    );
+    bytes32 private constant DOMAIN_NAME_HASH = keccak256("Vatio Meter");
+    bytes32 private constant DOMAIN_VERSION_HASH = keccak256("1");
+
+    // The domain separator of the deployment chain, rebuilt only after a fork changes the chain id.
+    bytes32 private immutable CACHED_DOMAIN_SEPARATOR;
+    uint256 private immutable CACHED_CHAIN_ID;
 
     // UPPER_CASE like constants; intervalSeconds() keeps the ABI name (ICommunityRegistry says why).
     uint64 private immutable INTERVAL_SECONDS;
@@ -40,14 +53,14 @@ contract CommunityRegistry is AccessControl, EIP712, ICommunityRegistry {
     /// @inheritdoc ICommunityRegistry
     mapping(address meter => address household) public householdOfMeter;
 
-    constructor(address admin, uint64 intervalSeconds_, uint256 retailPrice_, uint256 feedInPrice_)
-        EIP712("Vatio Meter", "1")
-    {
+    constructor(address admin, uint64 intervalSeconds_, uint256 retailPrice_, uint256 feedInPrice_) {
         if (admin == address(0)) revert RegistryZeroAddress();
         if (intervalSeconds_ == 0 || 86400 % intervalSeconds_ != 0) {
             revert RegistryInvalidIntervalSeconds(intervalSeconds_);
         }
         INTERVAL_SECONDS = intervalSeconds_;
+        CACHED_CHAIN_ID = block.chainid;
+        CACHED_DOMAIN_SEPARATOR = _buildDomainSeparator();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _setTariffs(retailPrice_, feedInPrice_);
     }
@@ -141,25 +154,49 @@ contract CommunityRegistry is AccessControl, EIP712, ICommunityRegistry {
 
     /// @inheritdoc ICommunityRegistry
     function readingDigest(MeterReading calldata reading) public view returns (bytes32) {
-        return _hashTypedDataV4(
-            keccak256(
-                abi.encode(
-                    METER_READING_TYPEHASH,
-                    reading.meter,
-                    reading.seq,
-                    reading.ts,
-                    reading.producedWh,
-                    reading.consumedWh,
-                    reading.powerW
-                )
+        bytes32 structHash = keccak256(
+            abi.encode(
+                METER_READING_TYPEHASH,
+                reading.meter,
+                reading.seq,
+                reading.ts,
+                reading.producedWh,
+                reading.consumedWh,
+                reading.powerW
             )
         );
+        return keccak256(abi.encodePacked("\x19\x01", _domainSeparator(), structHash));
+    }
+
+    /// @inheritdoc IERC5267
+    function eip712Domain()
+        external
+        view
+        returns (
+            bytes1 fields,
+            string memory name,
+            string memory version,
+            uint256 chainId,
+            address verifyingContract,
+            bytes32 salt,
+            uint256[] memory extensions
+        )
+    {
+        return (hex"0f", "Vatio Meter", "1", block.chainid, address(this), bytes32(0), new uint256[](0));
     }
 
     /// @inheritdoc ICommunityRegistry
     function readingSigner(MeterReading calldata reading, bytes calldata signature) external view returns (address) {
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(readingDigest(reading), signature);
         return err == ECDSA.RecoverError.NoError ? signer : address(0);
+    }
+
+    function _domainSeparator() private view returns (bytes32) {
+        return block.chainid == CACHED_CHAIN_ID ? CACHED_DOMAIN_SEPARATOR : _buildDomainSeparator();
+    }
+
+    function _buildDomainSeparator() private view returns (bytes32) {
+        return keccak256(abi.encode(DOMAIN_TYPEHASH, DOMAIN_NAME_HASH, DOMAIN_VERSION_HASH, block.chainid, address(this)));
     }
 
     function _setTariffs(uint256 retailPrice_, uint256 feedInPrice_) private {

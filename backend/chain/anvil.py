@@ -76,11 +76,13 @@ def start_anvil(
     accounts: int = 10,
     extra_args: list[str] | None = None,
     log_path: Path | None = None,
+    hardfork: str | None = None,
 ) -> AnvilNode:
     """Starts Anvil on 127.0.0.1 and returns once it answers JSON-RPC.
 
     With `state_file`, the chain is loaded from it at start and written back
-    on exit (`--state`), so balances survive a restart.
+    on exit (`--state`), so balances survive a restart. `hardfork` (e.g.
+    "london", Energy Web Chain's level) sets the EVM rules; None: Anvil's newest.
     """
     port = port or free_port()
     with socket.socket() as probe:
@@ -94,6 +96,8 @@ def start_anvil(
         "--accounts", str(accounts),
         "--mnemonic", ANVIL_MNEMONIC,
     ]
+    if hardfork is not None:
+        command += ["--hardfork", hardfork]
     if state_file is not None:
         state_file.parent.mkdir(parents=True, exist_ok=True)
         # Historical states too: auditors re-run the solver at the block before each settlement.

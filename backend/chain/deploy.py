@@ -11,18 +11,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 
-from backend.chain.artifacts import load_artifact
+from backend.chain.artifacts import DEFAULT_EVM_VERSION, load_artifact
+from backend.chain.keys import ANVIL_DEPLOYER_KEY, resolve_account
+from backend.chain.networks import LOCAL_CHAIN_IDS
 from backend.market.solver import MECHANISM_NAME, MECHANISM_VERSION
 from backend.paths import DEPLOYMENTS_DIR
 
-LOCAL_CHAIN_IDS = {31337, 1337}
-# Anvil's first default account: public knowledge, accepted on local chains only.
-ANVIL_DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+__all__ = ["ANVIL_DEPLOYER_KEY", "LOCAL_CHAIN_IDS", "CommunitySettings", "Deployer", "Deployment",
+           "deploy_community", "is_deployed", "load_deployment", "resolve_account"]
 
 
 @dataclass
@@ -32,6 +32,7 @@ class CommunitySettings:
     feed_in_price: int = 50_000  # 0.05 EUR/kWh
     oracle: str | None = None  # defaults to the deployer
     euro: str | None = None  # an existing 6-decimal ERC-20; None deploys TestEuro (local chains only)
+    evm_version: str = DEFAULT_EVM_VERSION  # which build to deploy: "london" for EWC and Volta
 
 
 @dataclass
@@ -85,9 +86,10 @@ def is_deployed(web3: Web3, deployment: Deployment) -> bool:
 class Deployer:
     """Sends signed transactions from one key, waiting for each receipt."""
 
-    def __init__(self, web3: Web3, account: LocalAccount):
+    def __init__(self, web3: Web3, account: LocalAccount, evm_version: str = DEFAULT_EVM_VERSION):
         self.web3 = web3
         self.account = account
+        self.evm_version = evm_version
         self.nonce = web3.eth.get_transaction_count(account.address, "pending")
 
     def _send(self, transaction: dict) -> dict:
@@ -108,7 +110,7 @@ class Deployer:
         return receipt
 
     def deploy(self, name: str, *args) -> tuple[Contract, dict]:
-        artifact = load_artifact(name)
+        artifact = load_artifact(name, self.evm_version)
         factory = self.web3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
         receipt = self._send(factory.constructor(*args).build_transaction({"from": self.account.address}))
         contract = self.web3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
@@ -118,25 +120,13 @@ class Deployer:
         return self._send(function.build_transaction({"from": self.account.address}))
 
 
-def resolve_account(private_key: str | None, keystore: Path | None, password: str | None, chain_id: int) -> LocalAccount:
-    if keystore is not None:
-        if password is None:
-            raise ValueError("a keystore needs its password (--password or VATIO_KEYSTORE_PASSWORD)")
-        return Account.from_key(Account.decrypt(json.loads(keystore.read_text()), password))
-    if private_key:
-        return Account.from_key(private_key)
-    if chain_id in LOCAL_CHAIN_IDS:
-        return Account.from_key(ANVIL_DEPLOYER_KEY)
-    raise ValueError(f"chain {chain_id} is not local: give --private-key or --keystore")
-
-
 def deploy_community(web3: Web3, account: LocalAccount, settings: CommunitySettings,
                      progress=lambda message: None) -> Deployment:
     """Deploys registry, token, (test euro), market and wires their roles."""
     chain_id = web3.eth.chain_id
     if settings.euro is None and chain_id not in LOCAL_CHAIN_IDS:
         raise ValueError("TestEuro is for local chains only: pass the payment token with --euro")
-    deployer = Deployer(web3, account)
+    deployer = Deployer(web3, account, settings.evm_version)
     admin = account.address
     oracle = Web3.to_checksum_address(settings.oracle or admin)
 
@@ -150,7 +140,8 @@ def deploy_community(web3: Web3, account: LocalAccount, settings: CommunitySetti
         euro, _ = deployer.deploy("TestEuro")
         euro_address, euro_abi = euro.address, euro.abi
     else:
-        euro_address, euro_abi = Web3.to_checksum_address(settings.euro), load_artifact("TestEuro").abi
+        euro_address = Web3.to_checksum_address(settings.euro)
+        euro_abi = load_artifact("TestEuro", settings.evm_version).abi
     progress("EnergyMarket")
     market, _ = deployer.deploy("EnergyMarket", registry.address, token.address, euro_address)
 
@@ -176,6 +167,7 @@ def deploy_community(web3: Web3, account: LocalAccount, settings: CommunitySetti
             "admin": admin,
             "oracle": oracle,
             "mechanism": {"name": MECHANISM_NAME, "version": MECHANISM_VERSION},
+            "evmVersion": settings.evm_version,
             "deployedAt": int(time.time()),
         },
     )

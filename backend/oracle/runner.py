@@ -173,7 +173,7 @@ def build_oracle(settings: OracleSettings, web3: Web3 | None = None) -> Oracle:
     when the node does not answer, the deployment is missing or another
     chain's, or settling has no key.
     """
-    from backend.chain.deploy import resolve_account
+    from backend.chain.keys import read_password, resolve_account
     from backend.db.migrate import upgrade
     from backend.db.session import make_engine, session_factory
     from backend.oracle.ingest import Ingester
@@ -189,9 +189,14 @@ def build_oracle(settings: OracleSettings, web3: Web3 | None = None) -> Oracle:
     account = None
     if settings.settle:
         try:
-            account = resolve_account(settings.oracle_key, None, None, deployment.chain_id)
+            password = (read_password(settings.oracle_password_file)
+                        if settings.oracle_keystore is not None else None)
+            account = resolve_account(settings.oracle_key, settings.oracle_keystore, password, deployment.chain_id,
+                                      role="oracle")
         except ValueError as error:
-            raise OracleCannotStart(f"settling needs the oracle key (VATIO_ORACLE_KEY): {error}") from error
+            raise OracleCannotStart(f"settling needs the oracle key (VATIO_ORACLE_KEYSTORE and "
+                                    f"VATIO_ORACLE_PASSWORD_FILE; VATIO_ORACLE_KEY on local chains): {error}"
+                                    ) from error
     upgrade(settings.database_url)
     sessions = session_factory(make_engine(settings.database_url))
     registry = RegistryCache(web3, deployment)

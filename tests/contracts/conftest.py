@@ -2,6 +2,11 @@
 
 Run with `ape test tests/contracts` (make test does). Ape reverts the chain
 after every test, so each test starts from the deployment below.
+
+VATIO_EVM_VERSION=london (`make test-contracts-london`) runs the same suite
+on the London build (.build/london/, compiled first when missing) and on
+`anvil --hardfork london`, as Energy Web Chain runs it; unset, the default
+build runs on Anvil's default hardfork.
 """
 
 from __future__ import annotations
@@ -12,12 +17,23 @@ import os
 import pytest
 
 from backend.chain.anvil import start_anvil
+from backend.chain.artifacts import (
+    DEFAULT_EVM_VERSION,
+    ape_project,
+    build_contracts,
+    configured_evm_version,
+    manifest_path,
+)
+
+EVM_VERSION = configured_evm_version()
+# The London build runs on a London node; the default build on Anvil's default (newest) hardfork.
+HARDFORK = None if EVM_VERSION == DEFAULT_EVM_VERSION else EVM_VERSION
 
 # The suite starts its own Anvil and hands it to Ape through APE_FOUNDRY_HOST.
 # (ape-foundry 0.8.12 polls the node's log for "Listening on" without waiting
 # between polls, which fails at random when it starts Anvil itself.)
 if "APE_FOUNDRY_HOST" not in os.environ:
-    _anvil = start_anvil(accounts=10)
+    _anvil = start_anvil(accounts=10, hardfork=HARDFORK)
     os.environ["APE_FOUNDRY_HOST"] = _anvil.url
     atexit.register(_anvil.stop)
 
@@ -26,6 +42,16 @@ RETAIL_PRICE = 200_000  # 0.20 EUR/kWh, payment units per kWh
 FEED_IN_PRICE = 50_000  # 0.05 EUR/kWh
 EURO = 10**6
 BID, ASK = 0, 1
+
+
+if EVM_VERSION != DEFAULT_EVM_VERSION:
+
+    @pytest.fixture(scope="session")
+    def project():
+        """The contracts built for EVM_VERSION (Ape's `project`, compiled with only evm_version changed)."""
+        if not manifest_path(EVM_VERSION).is_file():
+            build_contracts(EVM_VERSION)
+        return ape_project(EVM_VERSION)
 
 
 @pytest.fixture(scope="session")

@@ -66,11 +66,13 @@ def test_deploy_refuses_bad_input(anvil, deployments_dir):
     assert not (deployments_dir / "31337.json").exists()
 
 
-def test_production_chains_need_an_explicit_key():
+def test_production_chains_need_a_keystore():
     with pytest.raises(ValueError, match="not local"):
         resolve_account(None, None, None, chain_id=1)
     key = Account.create()
-    assert resolve_account(key.key.hex(), None, None, chain_id=1).address == key.address
+    with pytest.raises(ValueError, match="raw deployer private key is refused on chain 1"):
+        resolve_account(key.key.hex(), None, None, chain_id=1)
+    assert resolve_account(key.key.hex(), None, None, chain_id=31337).address == key.address
 
 
 def test_keystore_needs_its_password(tmp_path):

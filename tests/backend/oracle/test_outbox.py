@@ -11,8 +11,9 @@ from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
 from test_settlement_plan import World, market_scenario, store, world  # noqa: F401 - fixtures shared with the planner tests
 from web3 import Web3
-from web3.exceptions import TransactionNotFound
+from web3.exceptions import TransactionNotFound, Web3RPCError
 
+from backend.chain.anvil import start_anvil
 from backend.chain.deploy import Deployer
 from backend.market.chunking import ENTRY_GAS, FILL_GAS
 from backend.oracle.outbox import ErrorDecoder, OutboxSender, RevertReason
@@ -90,6 +91,41 @@ def test_a_planned_interval_settles_after_its_confirmations(world, store, sessio
     fills = {f.order_id: f.amount_wh for f in plan.clearing.fills}
     assert filled_wh(world, scene["ask"]) == fills[scene["ask"]]
     assert filled_wh(world, scene["bid"]) == fills[scene["bid"]]
+
+
+@pytest.fixture(scope="module")
+def london_world():
+    """The London build on `anvil --hardfork london`: Energy Web Chain's EVM level."""
+    node = start_anvil(hardfork="london")
+    try:
+        yield World(node.url, evm_version="london")
+    finally:
+        node.stop()
+
+
+def test_the_london_build_deploys_and_settles_an_interval_on_a_london_node(london_world, store, sessions):
+    world = london_world
+    latest = world.web3.eth.get_block("latest")
+    assert "baseFeePerGas" in latest and "withdrawalsRoot" not in latest  # London, not Shanghai or later
+    assert world.deployment.settings["evmVersion"] == "london"
+    interval_id, _, root, plan = planned(world, store, sessions)
+    nonce = world.oracle_nonce()
+    sender = make_sender(world, sessions)
+
+    assert sender.step() and sender.step()  # sent and mined, then confirmed
+    [row] = store.rows(interval_id)
+    event = assert_settled_once(world, store, interval_id, row.tx_hash)
+    assert bytes(event["args"]["readingsRoot"]) == root and event["args"]["clearingPrice"] == plan.clearing_price
+    assert world.oracle_nonce() == nonce + 1
+
+
+def test_the_default_build_does_not_run_on_a_london_node(london_world):
+    """Why EWC needs the London build: the default (cancun) build's PUSH0 is an invalid opcode there."""
+    world = london_world
+    deployer = Deployer(world.web3, world.admin_account)
+    with pytest.raises(Web3RPCError, match="NotActivated"):  # the gas estimate meets PUSH0
+        deployer.deploy("EnergyToken", world.admin_account.address)
+    assert Deployer(world.web3, world.admin_account, "london").deploy("EnergyToken", world.admin_account.address)
 
 
 def test_an_interval_settled_on_chain_already_is_marked_settled_without_a_transaction(world, store, sessions):

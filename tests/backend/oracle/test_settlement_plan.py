@@ -60,13 +60,14 @@ class Household:
 class World:
     """A deployed community on Anvil with helpers to act as its households and move its time."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, evm_version: str = "cancun"):
         self.url = url
         self.web3 = Web3(Web3.HTTPProvider(url))
         self.admin_account = Account.from_key(ANVIL_DEPLOYER_KEY)
         self.oracle = Account.from_key(ORACLE_KEY)
         self.deployment = deploy_community(
-            self.web3, self.admin_account, CommunitySettings(interval_seconds=INTERVAL_S, oracle=self.oracle.address)
+            self.web3, self.admin_account,
+            CommunitySettings(interval_seconds=INTERVAL_S, oracle=self.oracle.address, evm_version=evm_version),
         )
         self.admin = Deployer(self.web3, self.admin_account)
         self.registry = self.deployment.contract(self.web3, "CommunityRegistry")
