@@ -52,6 +52,7 @@ def test_the_auth_folder_is_private_and_names_each_meter_by_its_checksummed_addr
     assert "pattern write vatio/authville/meters/%u/readings" in auth.acl_file.read_text()
     for path in (auth.password_file, auth.acl_file, auth.user_password_file(TEST_METER)):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert stat.S_IMODE(auth.user_password_file(TEST_METER).parent.stat().st_mode) == 0o700
     assert canonical_meter_user(TEST_METER.lower()) == TEST_METER
     with pytest.raises(CredentialsError):
         canonical_meter_user("0x123")
