@@ -129,6 +129,7 @@ bench: setup
 	$(PY) benchmarks/bench_settlement_build.py
 	$(PY) benchmarks/bench_web.py
 	$(PY) benchmarks/bench_forecast.py
+	$(PY) benchmarks/bench_bridge.py
 	$(PY) benchmarks/forecast_ceiling.py --lstm benchmarks/results/forecast_lstm.npz
 
 slither: setup
