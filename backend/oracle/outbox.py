@@ -19,6 +19,8 @@ shows settled.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -133,6 +135,10 @@ class OutboxSender:
         gas_budget: int = CHUNK_GAS_BUDGET,
         priority_fee_wei: int | None = None,
         on_settled: SettledCallback | None = None,
+        max_fee_per_gas_wei: int | None = None,
+        stuck_after_s: float = 180.0,
+        fee_bump: float = 1.125,
+        clock: Callable[[], float] = time.time,
     ):
         if confirmations < 1:
             raise ValueError("confirmations must be at least 1 (the block holding the receipt)")
@@ -150,6 +156,13 @@ class OutboxSender:
         self.gas_budget = gas_budget  # for re-plans
         self.priority_fee_wei = priority_fee_wei
         self.on_settled = on_settled
+        if fee_bump < 1.1:
+            raise ValueError("fee_bump below 1.1: nodes refuse a replacement that pays less than 10% more")
+        # The most this sender pays per gas (max fee, or gas price); None: no cap.
+        self.max_fee_per_gas_wei = max_fee_per_gas_wei
+        self.stuck_after_s = stuck_after_s
+        self.fee_bump = fee_bump
+        self.clock = clock
         self.market = deployment.contract(web3, "EnergyMarket")
         self.decoder = ErrorDecoder(contract["abi"] for contract in deployment.contracts.values())
         # The lowest nonce this process has not used yet: a node that forgets a
@@ -238,15 +251,18 @@ class OutboxSender:
                 return False
             return self._on_revert(session, interval, rows, row, reason, f"gas estimate reverted: {reason}")
 
+        fees = self._fees()
+        if (refused := self._over_cap(fees)) is not None:
+            return self._fee_cap_reached(session, interval, row, refused)
         nonce = max(self.web3.eth.get_transaction_count(self.account.address, "pending"), self._next_nonce)
         fields = {
-            "type": 2,
+            **({"type": 2} if "maxFeePerGas" in fees else {}),
             "chainId": self.deployment.chain_id,
             "nonce": nonce,
             "to": self.market.address,
             "value": 0,
             "gas": int(estimate * self.gas_headroom),
-            **self._fees(),
+            **fees,
         }
         signed = self.account.sign_transaction({**fields, "data": data})
         row.status = OutboxStatus.SENT
@@ -256,7 +272,7 @@ class OutboxSender:
         # JSON convention: integers as decimal strings (the type byte stays a number).
         stored = {key: (str(value) if isinstance(value, int) and key != "type" else value)
                   for key, value in fields.items()}
-        row.payload = {**row.payload, "tx": {"from": self.account.address, **stored}}
+        row.payload = {**row.payload, "tx": {"from": self.account.address, **stored}, "sentAt": int(self.clock())}
         session.commit()  # the write-ahead: from here on a crash is recovered from this row
         self._next_nonce = nonce + 1
         log.info(
@@ -289,9 +305,14 @@ class OutboxSender:
         # The nonce first: a transaction mined between the two reads then shows as a receipt.
         mined_nonce = self.web3.eth.get_transaction_count(sender, "latest")
         receipt = self._receipt(row.tx_hash)
+        if receipt is None and mined_nonce > row.nonce:
+            receipt = self._replaced_receipt(session, row)  # an earlier fee of ours was mined after all
         if receipt is None:
             if mined_nonce > row.nonce:
                 return self._nonce_taken(session, interval, rows, row)
+            # Unmined for too long, in the pool or dropped from it as underpriced (Anvil drops, geth keeps).
+            if self.clock() - int(row.payload.get("sentAt", self.clock())) >= self.stuck_after_s:
+                return self._replace_stuck(session, interval, row)
             if self._node_knows(row.tx_hash):
                 return False  # waiting to be mined
             return self._rebroadcast(session, row)
@@ -497,11 +518,79 @@ class OutboxSender:
         return self.market.encode_abi(function, args=args)
 
     def _fees(self) -> dict[str, int]:
+        """EIP-1559 fees where the chain has a base fee, else a legacy gas price."""
+        if "baseFeePerGas" not in self.web3.eth.get_block("latest"):
+            return {"gasPrice": self.web3.eth.gas_price}
         # Twice the next block's base fee: the transaction stays includable through
         # six full blocks of base fee increases.
         base_fee = self.web3.eth.fee_history(1, "latest")["baseFeePerGas"][-1]
         tip = self.priority_fee_wei if self.priority_fee_wei is not None else self.web3.eth.max_priority_fee
         return {"maxPriorityFeePerGas": tip, "maxFeePerGas": 2 * base_fee + tip}
+
+    def _over_cap(self, fees: Mapping[str, int]) -> int | None:
+        """The fee per gas that `fees` would pay when it is over the configured cap; None when within it."""
+        price = fees.get("maxFeePerGas", fees.get("gasPrice", 0))
+        if self.max_fee_per_gas_wei is not None and price > self.max_fee_per_gas_wei:
+            return price
+        return None
+
+    def _fee_cap_reached(self, session: Session, interval: Interval, row: SettlementOutbox, needed: int) -> bool:
+        """Stop, alert and wait: nothing is signed above the cap, and no lower fee is guessed instead."""
+        message = (f"fee cap reached: {needed} wei/gas needed, the cap is {self.max_fee_per_gas_wei}; "
+                   "waiting for fees to fall or an operator to raise the cap")
+        if row.last_error != message:
+            row.last_error = message
+            session.commit()
+        log.error("ALERT interval %d %s chunk %d: %s", interval.interval_id, row.kind, row.chunk_index, message)
+        return False
+
+    def _bump(self, old: int, now: int) -> int:
+        return max(math.ceil(old * self.fee_bump) + 1, now)
+
+    def _replace_stuck(self, session: Session, interval: Interval, row: SettlementOutbox) -> bool:
+        """sent, unmined for stuck_after_s -> sent again: the same nonce and call, fees raised by fee_bump at least."""
+        stored = row.payload["tx"]
+        if to_checksum_address(stored["from"]) != self.account.address:
+            log.error("outbox row %d was signed by %s, not by this sender's %s: cannot replace it",
+                      row.id, stored["from"], self.account.address)
+            return False
+        now = self._fees()
+        if "maxFeePerGas" in stored:
+            tip = self._bump(int(stored["maxPriorityFeePerGas"]), now.get("maxPriorityFeePerGas", 0))
+            fees = {"maxPriorityFeePerGas": tip,
+                    "maxFeePerGas": self._bump(int(stored["maxFeePerGas"]), now.get("maxFeePerGas", 0) + tip)}
+        else:
+            fees = {"gasPrice": self._bump(int(stored["gasPrice"]), now.get("gasPrice", 0))}
+        if (refused := self._over_cap(fees)) is not None:
+            return self._fee_cap_reached(session, interval, row, refused)
+        fields = {key: (value if key in ("type", "to") else int(value)) for key, value in stored.items()
+                  if key != "from"}
+        fields.update(fees)
+        signed = self.account.sign_transaction({**fields, "data": self._calldata(row)})
+        replaced = [*row.payload.get("replaced", []), {"hash": row.tx_hash, **{k: str(v) for k, v in stored.items()
+                                                                             if k in fees}}]
+        new_stored = {**stored, **{key: str(value) for key, value in fees.items()}}
+        log.warning("interval %d: %s (nonce %d) unmined for %.0f s; replacing it as %s with %s",
+                    interval.interval_id, row.tx_hash, row.nonce, self.clock() - int(row.payload["sentAt"]),
+                    Web3.to_hex(signed.hash), fees)
+        row.tx_hash = Web3.to_hex(signed.hash)
+        row.payload = {**row.payload, "tx": new_stored, "replaced": replaced, "sentAt": int(self.clock())}
+        row.last_error = None
+        session.commit()  # write-ahead, as for the first send
+        self._broadcast_recorded(session, row, signed.raw_transaction)
+        return True
+
+    def _replaced_receipt(self, session: Session, row: SettlementOutbox) -> Mapping[str, Any] | None:
+        """The receipt of a transaction this row replaced, when that one was mined; the row then takes its hash."""
+        for earlier in row.payload.get("replaced", []):
+            receipt = self._receipt(earlier["hash"])
+            if receipt is not None:
+                log.info("outbox row %d: the replaced %s was mined, not %s", row.id, earlier["hash"], row.tx_hash)
+                row.payload = {**row.payload, "droppedTx": {"hash": row.tx_hash, "nonce": row.nonce}}
+                row.tx_hash = earlier["hash"]
+                session.commit()
+                return receipt
+        return None
 
     def _receipt(self, tx_hash: str) -> Mapping[str, Any] | None:
         try:

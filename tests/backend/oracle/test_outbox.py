@@ -13,7 +13,7 @@ from test_settlement_plan import World, market_scenario, store, world  # noqa: F
 from web3 import Web3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
-from backend.chain.anvil import start_anvil
+from backend.chain.anvil import rpc_call, start_anvil
 from backend.chain.deploy import Deployer
 from backend.market.chunking import ENTRY_GAS, FILL_GAS
 from backend.oracle.outbox import ErrorDecoder, OutboxSender, RevertReason
@@ -369,3 +369,81 @@ def test_nonsense_options_are_refused(world, sessions):
     for options in ({"confirmations": 0}, {"gas_headroom": 0.5}, {"max_attempts": 0}):
         with pytest.raises(ValueError):
             OutboxSender(world.web3, world.deployment, world.oracle, sessions, **options)
+
+
+# --- fees: a stuck transaction replaced, the fee cap --------------------------------------
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_stuck_transaction_is_replaced_with_the_same_nonce_and_the_interval_settles_once(world, store, sessions):
+    interval_id, _, _, _ = planned(world, store, sessions)
+    nonce = world.oracle_nonce()
+    clock = Clock()
+    sender = make_sender(world, sessions, stuck_after_s=60, clock=clock, max_fee_per_gas_wei=10_000 * GWEI)
+    world.automine(False)
+    try:
+        assert sender.step()  # sent, in the pool
+        [row] = store.rows(interval_id)
+        first_hash, first_max_fee = row.tx_hash, int(row.payload["tx"]["maxFeePerGas"])
+        # The base fee jumps above what the transaction offers: blocks come, it is not included.
+        rpc_call(world.url, "anvil_setNextBlockBaseFeePerGas", [hex(first_max_fee * 4)])
+        world.mine()
+        assert world.web3.eth.get_block("latest")["baseFeePerGas"] > first_max_fee
+        assert world.oracle_nonce() == nonce
+        sender.step()  # not stuck for long yet: at most broadcast again (Anvil drops an underpriced transaction)
+        assert store.rows(interval_id)[0].tx_hash == first_hash
+        clock.now += 61
+        assert sender.step()  # replaced
+        [row] = store.rows(interval_id)
+        assert row.status == "sent" and row.nonce == nonce and row.tx_hash != first_hash
+        assert int(row.payload["tx"]["maxFeePerGas"]) > world.web3.eth.get_block("latest")["baseFeePerGas"]
+        assert row.payload["replaced"] == [{"hash": first_hash, "maxFeePerGas": str(first_max_fee),
+                                            "maxPriorityFeePerGas": str(GWEI)}]
+        world.mine()
+    finally:
+        world.automine(True)
+    assert sender.step() and not sender.step()
+    assert_settled_once(world, store, interval_id, row.tx_hash)
+    assert world.oracle_nonce() == nonce + 1
+    with pytest.raises(TransactionNotFound):
+        world.web3.eth.get_transaction_receipt(first_hash)
+
+
+def test_the_fee_cap_stops_the_sender_without_guessing(world, store, sessions, caplog):
+    interval_id, _, _, _ = planned(world, store, sessions)
+    nonce = world.oracle_nonce()
+    base_fee = world.web3.eth.get_block("latest")["baseFeePerGas"]
+    cap = 2 * base_fee  # below 2 x base fee + tip: the first send is already over it
+    sender = make_sender(world, sessions, max_fee_per_gas_wei=cap)
+    assert not sender.step()
+    [row] = store.rows(interval_id)
+    assert row.status == "pending" and row.tx_hash is None
+    assert row.last_error.startswith("fee cap reached") and f"the cap is {cap}" in row.last_error
+    assert any(r.levelname == "ERROR" and "ALERT" in r.getMessage() for r in caplog.records)
+    assert world.oracle_nonce() == nonce and world.web3.eth.get_transaction_count(world.oracle.address,
+                                                                                "pending") == nonce
+
+    # Raising the cap lets it go on; a replacement over the cap stops the same way, leaving the first in the pool.
+    clock = Clock()
+    sender = make_sender(world, sessions, max_fee_per_gas_wei=cap + 2 * GWEI, stuck_after_s=1, clock=clock)
+    world.automine(False)
+    try:
+        assert sender.step()
+        [row] = store.rows(interval_id)
+        sent_hash = row.tx_hash
+        clock.now += 5
+        assert not sender.step()
+        [row] = store.rows(interval_id)
+        assert row.tx_hash == sent_hash and row.last_error.startswith("fee cap reached")
+        world.mine()
+    finally:
+        world.automine(True)
+    assert sender.step()
+    assert_settled_once(world, store, interval_id, sent_hash)
