@@ -50,7 +50,7 @@ frontend/dist/index.html: $(FRONTEND_SOURCES) node_modules/.installed
 
 frontend: frontend/dist/index.html
 
-test: setup test-contracts test-backend test-frontend test-e2e
+test: setup test-contracts test-contracts-london test-backend test-frontend test-e2e
 
 # Every linter and formatter check, as CI runs it (.ci/run calls this before
 # the tests). `make format` applies the formatters.
