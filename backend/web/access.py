@@ -38,6 +38,7 @@ class User:
 
     def to_json(self) -> dict:
         return {
+            "signedIn": True,
             "address": self.address,
             "roles": self.roles.names(),
             "household": self.roles.household,

@@ -12,7 +12,7 @@ import secrets
 
 from flask import Blueprint, jsonify, request, session
 
-from backend.web.access import current_user, end_session, require_user, start_session
+from backend.web.access import current_user, end_session, start_session
 from backend.web.context import chain_call, config, now, rate_limited, web_state
 from backend.web.errors import ApiError
 from backend.web.siwe import SiweError, check_message, format_timestamp, parse_message, recover_signer
@@ -88,8 +88,9 @@ def logout():
 
 @bp.get("/me")
 def me():
-    """Return the signed-in wallet and its roles."""
-    return jsonify(require_user().to_json())
+    """Return the signed-in wallet and its roles, or {"signedIn": false}: being signed out is no error (200)."""
+    user = current_user()
+    return jsonify({"signedIn": False} if user is None else user.to_json())
 
 
 def signed_in_address() -> str | None:

@@ -7,12 +7,14 @@ shows its own present.
 
 from __future__ import annotations
 
+from eth_utils import to_checksum_address
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Interval, IntervalEntry, Meter
+from backend.db.models import ChainEvent, Interval, IntervalEntry, Meter
 from backend.readmodel.market import all_orders, household_fills, open_orders
+from backend.readmodel.payloads import interval_settled_payload
 from backend.web.access import require_private_access
 from backend.web.cache import TtlCache
 from backend.web.chain import ChainUnavailable
@@ -43,13 +45,102 @@ def _rate_w(latest: Registers, earlier: Registers | None) -> tuple[int, int] | N
             (latest.consumed_wh - earlier.consumed_wh) * 3600 // seconds)
 
 
+REGISTRY_EVENTS = ("HouseholdRegistered", "MeterReplaced", "HouseholdActiveSet")
+
+
+def registered_households(session: Session) -> dict[str, dict]:
+    """Every household the registry has registered, by EIP-55 address, and whether its meter has reported.
+
+    The registry's events (as the indexer stored them) say who is registered,
+    from the block of registration; the oracle's `meters` table gets a row only
+    on a meter's first accepted reading, so a household only in the events has
+    `hasReading: false` ("no reading yet"). A household the oracle knows but
+    the indexer has not reached yet is listed from the oracle's table.
+    """
+    households: dict[str, dict] = {}
+    query = select(ChainEvent.event, ChainEvent.args).where(ChainEvent.event.in_(REGISTRY_EVENTS)).order_by(
+        ChainEvent.block_number, ChainEvent.log_index)
+    for name, args in session.execute(query):
+        try:
+            household = to_checksum_address(str(args.get("household")))
+        except ValueError:
+            continue
+        if name == "HouseholdRegistered":
+            households[household] = {"address": household, "meter": to_checksum_address(str(args.get("meter"))),
+                                     "capacityW": int(args.get("capacityW") or 0), "active": True,
+                                     "formerMeters": [], "hasReading": False}
+        elif household in households and name == "MeterReplaced":
+            record = households[household]
+            record["formerMeters"].insert(0, record["meter"])
+            record["meter"] = to_checksum_address(str(args.get("newMeter")))
+        elif household in households:
+            active = args.get("active")
+            record_active = active if isinstance(active, bool) else str(active).lower() in ("true", "1")
+            households[household]["active"] = record_active
+    meters = session.scalars(select(Meter).order_by(Meter.household, Meter.active.desc(), Meter.created_at.desc()))
+    for meter in meters:
+        household = to_checksum_address(meter.household)
+        record = households.get(household)
+        if record is None:
+            households[household] = {"address": household, "meter": to_checksum_address(meter.address),
+                                     "capacityW": meter.capacity_w, "active": meter.active, "formerMeters": [],
+                                     "hasReading": True}
+        else:
+            record["hasReading"] = True
+    return households
+
+
+def last_settled(session: Session) -> dict | None:
+    """The last interval the chain settled: the newest IntervalSettled event, the same one /api/market/clearing
+    lists first, with the interval's household count; null until one is settled.
+
+    Its clearing price is the chain's (0 when nothing traded: `tradedWh` says so), never a planned one.
+    """
+    event = session.scalars(select(ChainEvent).where(ChainEvent.event == "IntervalSettled")
+                            .order_by(ChainEvent.id.desc()).limit(1)).first()
+    if event is None:
+        return None
+    settled = interval_settled_payload(event)
+    interval_id = settled["intervalId"]
+    households = household_counts(session, [interval_id]).get(interval_id, 0)
+    row = session.get(Interval, interval_id)
+    seconds = interval_seconds()
+    body = interval_json(row, households) if row is not None else {
+        "intervalId": interval_id, "start": interval_id * seconds, "end": (interval_id + 1) * seconds,
+        "status": "settled", "readingsRoot": settled["readingsRoot"], "closedAt": None,
+        "settledTx": event.tx_hash, "settledBlock": event.block_number, "households": households,
+    }
+    return {**body, "status": "settled", "clearingPrice": settled["clearingPrice"], "tradedWh": settled["tradedWh"]}
+
+
+# More closed intervals than this behind the wall clock, and the dashboard says history is being replayed.
+CATCH_UP_LAG_INTERVALS = 3
+
+
+def catch_up(session: Session, last: dict | None, wall: int, seconds: int) -> dict:
+    """How far settlement is behind the wall clock: settled N of the M intervals closed since the first one.
+
+    `replaying` is true while more than CATCH_UP_LAG_INTERVALS closed intervals
+    wait (a demo replaying days of history settles them about one a second).
+    """
+    closed_to = wall // seconds - 1  # the newest interval that has ended
+    first = session.scalar(select(func.min(Interval.interval_id)))
+    settled = session.scalar(select(func.count()).select_from(ChainEvent)
+                             .where(ChainEvent.event == "IntervalSettled")) or 0
+    total = 0 if first is None else max(0, closed_to - first + 1)
+    behind = 0 if last is None and first is None else closed_to - (last["intervalId"] if last else first - 1)
+    return {"settled": settled, "total": max(total, settled), "behind": max(0, behind),
+            "lastSettledStart": None if last is None else last["start"],
+            "replaying": behind > CATCH_UP_LAG_INTERVALS}
+
+
 def community_summary(session: Session) -> dict:
     """Compute the dashboard numbers from the readings, the chain events and (for credits) the chain."""
     settings = config()
     seconds = interval_seconds()
     wall = now()
     latest = registers_at(session, wall)
-    households = len(set(session.scalars(select(Meter.household).where(Meter.active))))
+    households = sum(1 for record in registered_households(session).values() if record["active"])
     as_of = min(wall, max((r.ts for r in latest.values()), default=wall))
     interval_id = as_of // seconds
     start = interval_id * seconds
@@ -87,8 +178,7 @@ def community_summary(session: Session) -> dict:
             credits_wh = supply["totalWh"] - supply["escrowedWh"]
         except ChainUnavailable:
             credits_wh = None
-    last_settled = session.scalars(select(Interval).where(Interval.status == "settled")
-                                   .order_by(Interval.interval_id.desc()).limit(1)).first()
+    settled = last_settled(session)
     return {
         "asOf": as_of,
         "intervalSeconds": seconds,
@@ -110,8 +200,8 @@ def community_summary(session: Session) -> dict:
             "creditsWh": credits_wh,
             "totalWh": None if credits_wh is None else open_asks_wh + credits_wh,
         },
-        "lastSettled": None if last_settled is None else interval_json(
-            last_settled, household_counts(session, [last_settled.interval_id]).get(last_settled.interval_id, 0)),
+        "lastSettled": settled,
+        "catchUp": catch_up(session, settled, wall, seconds),
         "forecast": forecast_totals(session, as_of),
     }
 
@@ -138,22 +228,18 @@ def summary():
 
 @bp.get("/households")
 def list_households():
-    """List the registered households (public: the registry publishes them), ordered by address."""
+    """List every registered household (public: the registry publishes them), ordered by address.
+
+    From the registry's events, so a household whose meter has not reported yet
+    is listed too, with `hasReading: false`.
+    """
     settings = config()
     limit = parse_page({k: v for k, v in request.args.items() if k != "cursor"},
                        default_limit=settings.default_page_size, max_limit=settings.max_page_size).limit
-    query = select(Meter).order_by(Meter.household, Meter.active.desc(), Meter.created_at.desc())
-    if "cursor" in request.args:
-        query = query.where(Meter.household > parse_address(request.args["cursor"], "cursor"))
-    items: dict[str, dict] = {}
-    for meter in db().scalars(query):
-        if meter.household in items:
-            continue  # a replaced meter: the active (or newest) one was listed first
-        if len(items) == limit + 1:
-            break
-        items[meter.household] = {"address": meter.household, "meter": meter.address,
-                                  "capacityW": meter.capacity_w, "active": meter.active}
-    rows = list(items.values())
+    cursor = parse_address(request.args["cursor"], "cursor").lower() if "cursor" in request.args else None
+    records = sorted(registered_households(db()).values(), key=lambda r: r["address"].lower())
+    rows = [{k: v for k, v in r.items() if k != "formerMeters"} for r in records
+            if cursor is None or r["address"].lower() > cursor][:limit + 1]
     more = len(rows) > limit
     rows = rows[:limit]
     return jsonify({"items": rows, "nextCursor": rows[-1]["address"] if more else None})

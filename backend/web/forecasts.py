@@ -32,6 +32,7 @@ from backend.web.chain import ChainUnavailable
 from backend.web.context import config, db, now, web_state
 from backend.web.errors import ApiError
 from backend.web.forecast_runs import run_issued_at, run_view
+from backend.web.market import on_price_tick
 from backend.web.settlements import interval_seconds
 from backend.web.validation import parse_address, parse_int
 
@@ -166,6 +167,8 @@ def household_recommendations(address: str):
     if advice is None:
         return jsonify({**body, "advice": None, "orders": [], "tariffs": None})
     advice_body = advice_json(advice)
+    for key in ("sellLimitPricePerKwh", "buyLimitPricePerKwh"):  # suggestions on the market's price tick
+        advice_body[key] = on_price_tick(advice_body[key])
     seconds = interval_seconds()
     orders = []
     for window in advice_body["sellWindows"] + advice_body["buyWindows"]:

@@ -28,12 +28,18 @@ from backend.web.validation import (
     parse_price,
 )
 
-__all__ = ["bp", "current_interval"]
+__all__ = ["PRICE_TICK", "bp", "current_interval", "on_price_tick"]
 
 bp = Blueprint("market", __name__, url_prefix="/api/market")
 
 MAX_INTERVAL_ID = 2**40 - 1  # the contract's uint40 validFrom/validTo
 WH_PER_KWH = 1000
+PRICE_TICK = 1000  # CommunityRegistry.PRICE_TICK: 0.001 EUR/kWh; clearing prices are always on it (docs/mechanisms.md, "Limit prices and the tick")
+
+
+def on_price_tick(price: int) -> int:
+    """A price rounded to the nearest tick (half up): what a suggested limit price is shown and placed at."""
+    return (price + PRICE_TICK // 2) // PRICE_TICK * PRICE_TICK
 
 
 def current_interval() -> int:
@@ -95,6 +101,9 @@ def preview_order():
     tariffs = chain_call(lambda gateway: gateway.tariffs())
     price = parse_price(body.get("limitPrice"), "limitPrice", minimum=tariffs["feedInPrice"],
                         maximum=tariffs["retailPrice"])
+    if price % PRICE_TICK:
+        raise ApiError(400, "invalid_price", f"limitPrice must be a multiple of {PRICE_TICK} (0.001 EUR/kWh, the "
+                                             "market's price tick): the clearing price is always on it")
     now_interval = chain_call(lambda gateway: gateway.current_interval())
     valid_from = parse_int(body.get("validFrom", now_interval), "validFrom", minimum=now_interval,
                            maximum=MAX_INTERVAL_ID, code="invalid_window")

@@ -118,8 +118,11 @@ def openapi_spec() -> dict:
         "/api/auth/logout": {"post": _op("End the session (a body, if any, must be JSON)", tags=["auth"],
                                          errors=(403, 415, 429),
                                          response=_obj(signedIn={"type": "boolean"}))},
-        "/api/auth/me": {"get": _op("The signed-in wallet and its roles", tags=["auth"], auth="user",
-                                    errors=(), response=user)},
+        "/api/auth/me": {"get": _op(
+            "The signed-in wallet and its roles; {signedIn: false} (200, not an error) when no one is signed in",
+            tags=["auth"], errors=(),
+            response={"oneOf": [user, {"type": "object", "required": ["signedIn"], "additionalProperties": False,
+                                       "properties": {"signedIn": {"const": False}}}]})},
         "/api/community/summary": {"get": _op(
             "Dashboard numbers: power now, the current interval's totals, average consumption, energy for sale, "
             "forecast totals for the next 24 h and 7 days (cached a few seconds)",
@@ -150,10 +153,13 @@ def openapi_spec() -> dict:
             "orders they suggest (ready for /api/market/orders/preview)", tags=["forecasts"],
             params=[_HOUSEHOLD, _HORIZON], auth="household", errors=(400, 503),
             response={"$ref": "#/components/schemas/Recommendations"})},
-        "/api/households": {"get": _op("Registered households, ordered by address", tags=["community"],
+        "/api/households": {"get": _op("Every registered household (from the registry's events), ordered by address; "
+                                       "hasReading is false until its meter's first accepted reading",
+                                       tags=["community"],
                                        params=[_LIMIT, _param("cursor", "query", _ADDRESS, "previous nextCursor")],
                                        response=_page(_obj(address=_ADDRESS, meter=_ADDRESS, capacityW=_INT,
-                                                           active={"type": "boolean"}))),
+                                                           active={"type": "boolean"},
+                                                           hasReading={"type": "boolean"}))),
                             },
         "/api/households/{address}": {"get": _op(
             "One household: meter, live power, balances, recent intervals, savings against the grid",
@@ -245,7 +251,8 @@ def openapi_spec() -> dict:
                 "$ref": "#/components/schemas/Error"}}}}},
             "schemas": {
                 "Error": _obj(error=_obj(code=_STR, message=_STR, details={"type": "object"})),
-                "User": _obj(address=_ADDRESS, roles={"type": "array", "items": _STR}, household={"type": "boolean"},
+                "User": _obj(signedIn={"const": True}, address=_ADDRESS, roles={"type": "array", "items": _STR},
+                             household={"type": "boolean"},
                              active={"type": "boolean"}, admin={"type": "boolean"}, chainId=_INT,
                              signedInAt=_INT),
                 "SeriesPoint": _obj(start=_INT, producedWh={"type": ["integer", "null"]},
@@ -309,7 +316,14 @@ def openapi_spec() -> dict:
                                 availableForSale=_obj(openAsksWh=_INT, openAsks=_INT,
                                                       creditsWh={"type": ["integer", "null"]},
                                                       totalWh={"type": ["integer", "null"]}),
-                                lastSettled={"oneOf": [{"$ref": "#/components/schemas/Interval"}, {"type": "null"}]},
+                                # the chain's newest IntervalSettled (as /api/market/clearing's first item);
+                                # clearingPrice 0 and tradedWh 0 when nothing traded
+                                lastSettled={"oneOf": [{"allOf": [{"$ref": "#/components/schemas/Interval"},
+                                                                  _obj(tradedWh=_INT)]}, {"type": "null"}]},
+                                # settlement against the wall clock: replaying while it is several intervals behind
+                                catchUp=_obj(settled=_INT, total=_INT, behind=_INT,
+                                             lastSettledStart={"type": ["integer", "null"]},
+                                             replaying={"type": "boolean"}),
                                 forecast=_obj(next24h={"$ref": "#/components/schemas/ForecastTotals"},
                                               next7d={"$ref": "#/components/schemas/ForecastTotals"})),
             },
@@ -346,6 +360,7 @@ _DOCS_PAGE = """<!doctype html>
  .get{color:#1f6f43}.post{color:#8a4b00} code{background:#f1f4f2;padding:0 .25rem;border-radius:3px}
  table{border-collapse:collapse;margin:.3rem 0}td,th{border-bottom:1px solid #e4e9e6;padding:.15rem .5rem;
  text-align:left;vertical-align:top} .d{color:#55635a} h2{margin-top:1.6rem;text-transform:capitalize}
+ code,td{overflow-wrap:anywhere} table{max-width:100%}
 </style></head>
 <body><h1>Vatio API</h1><p class="d" id="intro">Loading <a href="openapi.json">openapi.json</a>...</p>
 <div id="ops"></div>

@@ -2,6 +2,8 @@
 import { locale } from "./i18n";
 
 export const EURO_DECIMALS = 6;
+/** Prices are on the market's tick, 0.001 €/kWh (1000 base units): three decimals of euros per kWh. */
+export const PRICE_DECIMALS = 3;
 const EURO_UNIT = 10n ** 6n;
 
 function number(value: number, min = 0, max = 3): string {
@@ -31,16 +33,39 @@ export function euro(base: number | bigint | null | undefined): string {
 /** A price in base units per kWh as "0,120 €/kWh". */
 export function price(perKwh: number | bigint | null | undefined): string {
   if (perKwh === null || perKwh === undefined) return "—";
-  return `${number(Number(perKwh) / 1e6, 3, 6)} €/kWh`;
+  return `${number(Number(perKwh) / 1e6, PRICE_DECIMALS, 6)} €/kWh`;
 }
 
 export function ether(wei: bigint): string {
   return `${number(Number(wei) / 1e18, 0, 4)} ETH`;
 }
 
-export function time(unixS: number | null | undefined): string {
+function sameLocalDay(a: Date, b: Date): boolean {
+  return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+}
+
+/** A time of day ("14:05:09"), with its date in front when it is not today ("05/12 14:05:09"). */
+export function time(unixS: number | null | undefined, now: Date = new Date()): string {
   if (unixS === null || unixS === undefined) return "—";
-  return new Date(unixS * 1000).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const date = new Date(unixS * 1000);
+  const clock = date.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return sameLocalDay(date, now) ? clock : `${date.toLocaleDateString(locale(), { day: "2-digit", month: "2-digit" })} ${clock}`;
+}
+
+/** A clock time to the minute ("14:15"), with the date when it is not today: how intervals are named to people. */
+export function clock(unixS: number, now: Date = new Date()): string {
+  const date = new Date(unixS * 1000);
+  const hm = date.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" });
+  return sameLocalDay(date, now) ? hm : `${date.toLocaleDateString(locale(), { day: "2-digit", month: "2-digit" })} ${hm}`;
+}
+
+/** Intervals fromId..toId (inclusive) as the clock times they span: "14:15–15:15". */
+export function intervalSpan(fromId: number, toId: number, seconds: number): string {
+  const start = fromId * seconds;
+  const end = (toId + 1) * seconds;
+  const sameDay = sameLocalDay(new Date(start * 1000), new Date(end * 1000 - 1));
+  const endText = sameDay ? new Date(end * 1000).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" }) : clock(end);
+  return `${clock(start)}–${endText}`;
 }
 
 export function dateTime(unixS: number | null | undefined): string {

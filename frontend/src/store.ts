@@ -2,6 +2,7 @@
 import type { Address } from "viem";
 
 export interface SessionUser {
+  signedIn: true;
   address: Address;
   roles: string[];
   household: boolean;

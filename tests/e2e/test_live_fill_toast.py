@@ -34,11 +34,11 @@ def _euro_text(base_units: int) -> str:
     return f"{whole},{decimals.ljust(2, '0')} €"
 
 
-# Toasts go away after 8 s: keep every toast's text as it appears, so none is missed while the other page is checked.
+# Toasts go away after a few seconds: keep every toast's text as it appears, so none is missed while the other page is checked.
 RECORD_TOASTS = """() => {
   window.__toasts = [];
   new MutationObserver((changes) => changes.forEach((change) => change.addedNodes.forEach((node) => {
-    if (node instanceof HTMLElement && node.classList.contains("toast")) window.__toasts.push(node.textContent);
+    if (node instanceof HTMLElement && node.classList.contains("toast")) window.__toasts.push(node.querySelector(".tx-text").textContent);
   }))).observe(document.body, { childList: true, subtree: true });
 }"""
 

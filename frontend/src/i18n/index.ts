@@ -1,4 +1,5 @@
-// Message catalogues and the language switch. Spanish is the default; the choice is kept in this browser.
+// Message catalogues and the language switch. The first language is the browser's (navigator.languages), Spanish
+// when it lists neither; a choice made with the switch is kept in this browser and wins.
 import { en, type MessageKey } from "./en";
 import { es } from "./es";
 
@@ -11,13 +12,25 @@ const listeners = new Set<() => void>();
 
 let current: Lang = readStoredLang();
 
-function readStoredLang(): Lang {
-  try {
-    const stored = localStorage.getItem(STORAGE_KEY);
-    return stored === "en" || stored === "es" ? stored : "es";
-  } catch {
-    return "es";
+/** The language of the first of the browser's languages that has a catalogue; Spanish when none has. */
+export function preferredLang(languages: readonly string[]): Lang {
+  for (const tag of languages) {
+    const primary = tag.toLowerCase().split("-")[0];
+    if (primary === "es" || primary === "en") return primary;
   }
+  return "es";
+}
+
+function readStoredLang(): Lang {
+  let stored: string | null = null;
+  try {
+    stored = localStorage.getItem(STORAGE_KEY);
+  } catch {
+    /* private mode: nothing remembered */
+  }
+  if (stored === "en" || stored === "es") return stored;
+  const languages = typeof navigator === "undefined" ? [] : navigator.languages?.length ? navigator.languages : [navigator.language];
+  return preferredLang(languages.filter(Boolean));
 }
 
 export function lang(): Lang {

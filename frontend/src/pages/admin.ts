@@ -4,7 +4,7 @@ import { type Address, type Hex, isAddress } from "viem";
 import { api } from "../api";
 import { h, replace } from "../dom";
 import { dateTime, parseEuro, power, shortHex } from "../format";
-import { t } from "../i18n";
+import { hasMessage, t } from "../i18n";
 import { onLive } from "../live";
 import type { Cleanup } from "../router";
 import { state } from "../store";
@@ -15,7 +15,7 @@ import { sendTransaction } from "../wallet/wallet";
 interface Health { database: { ok: boolean; error?: string }; chain: { ok: boolean; chainId?: number; block?: number; error?: string };
   live: { messageQueue: string } }
 interface Rejection { id: number; receivedAt: number; topic: string; meter: string | null; reason: string; detail: string | null }
-interface Household { address: string; meter: string; capacityW: number; active: boolean }
+interface Household { address: string; meter: string; capacityW: number; active: boolean; hasReading?: boolean }
 interface UnsignedAnswer { transaction: { to: Address; data: Hex; value: string } }
 
 async function sendFromAdmin(label: string, path: string, body: unknown, message: ReturnType<typeof formMessage>): Promise<boolean> {
@@ -69,13 +69,19 @@ function tariffsForm(): HTMLElement {
   } }, field(t("admin.retail"), retail), field(t("admin.feedIn"), feedIn), message.element, submit);
 }
 
+/** The oracle's stable reason code in words of the page's language (the code itself when it is a new one). */
+export function reasonText(reason: string): string {
+  const key = `reason.${reason}`;
+  return hasMessage(key) ? t(key) : reason;
+}
+
 function rejectionsTable(items: Rejection[], counts: Record<string, number>): HTMLElement {
   if (!items.length) return empty(t("admin.noRejections"));
   return h("div", null,
-    h("p.note", null, Object.entries(counts).map(([reason, count]) => `${reason}: ${count}`).join(" · ")),
+    h("p.note", null, Object.entries(counts).map(([reason, count]) => `${reasonText(reason)}: ${count}`).join(" · ")),
     table([t("common.time"), t("admin.reason"), t("common.meter"), t("admin.detail")],
-      items.map((row) => [dateTime(row.receivedAt), h("code", null, row.reason), row.meter ? shortHex(row.meter) : "—",
-        h("small", null, (row.detail ?? "").slice(0, 120))]), "rejections"));
+      items.map((row) => [dateTime(row.receivedAt), h("span", { title: row.reason }, reasonText(row.reason)),
+        row.meter ? shortHex(row.meter) : "—", h("small", { lang: "en" }, (row.detail ?? "").slice(0, 120))]), "rejections"));
 }
 
 export function adminPage(root: HTMLElement): Cleanup | void {
@@ -94,9 +100,10 @@ export function adminPage(root: HTMLElement): Cleanup | void {
   const refreshHouseholds = () => fill(householdsBox, async () => {
     const { items } = await api<{ items: Household[] }>("/api/households?limit=500");
     if (!items.length) return empty(t("common.empty"));
-    return table([t("common.household"), t("common.meter"), t("admin.capacityW"), t("admin.active")],
+    return table([t("common.household"), t("common.meter"), t("admin.capacityW"), t("admin.active"), t("admin.readings")],
       items.map((row) => [h("code", { title: row.address }, shortHex(row.address)), h("code", { title: row.meter }, shortHex(row.meter)),
-        power(row.capacityW), row.active ? t("common.yes") : t("common.no")]), "households");
+        power(row.capacityW), row.active ? t("common.yes") : t("common.no"),
+        row.hasReading === false ? h("span.muted", { dataset: { testid: "no-reading" } }, t("admin.noReadingYet")) : "✓"]), "households");
   });
   root.append(
     h("div.grid-2", null, card(t("admin.register"), "register", registerForm(() => refreshHouseholds())),

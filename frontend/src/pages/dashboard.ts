@@ -3,7 +3,8 @@
 import type { Chart } from "chart.js";
 import { api, isMissing } from "../api";
 import { h, replace } from "../dom";
-import { energy, power, price, shortHex, time } from "../format";
+import { config } from "../config";
+import { clock, energy, power, price, shortHex, time } from "../format";
 import { t } from "../i18n";
 import { type LiveIntervalSettled, type LiveReading, onLive } from "../live";
 import type { Cleanup } from "../router";
@@ -20,8 +21,27 @@ export interface Summary {
     surplusWh: number; deficitWh: number };
   averageConsumption: { households: number; perHouseholdWh24h: number | null; perHouseholdW: number | null };
   availableForSale: { openAsksWh: number; openAsks: number; creditsWh: number | null; totalWh: number | null };
-  lastSettled: { intervalId: number; clearingPrice: number | null } | null;
+  /** The chain's newest settled interval, the same as /api/market/clearing's first item; price 0 when nothing traded. */
+  lastSettled: { intervalId: number; start: number; clearingPrice: number; tradedWh: number; households: number } | null;
+  catchUp: CatchUp;
   forecast?: { next24h: ForecastTotals | null; next7d: ForecastTotals | null };
+}
+
+export interface CatchUp { settled: number; total: number; behind: number; lastSettledStart: number | null; replaying: boolean }
+
+/** "Replaying history: N of M intervals settled", while settlement is well behind the clock; nothing otherwise. */
+export function catchUpNote(catchUp: CatchUp | undefined): HTMLElement | null {
+  if (!catchUp?.replaying) return null;
+  return h("p.catch-up", { role: "status", dataset: { testid: "catch-up" } },
+    t("dash.catchUp", { settled: catchUp.settled, total: catchUp.total }), " ",
+    h("small", null, t("dash.catchUpDetail", { when: time(catchUp.lastSettledStart) })));
+}
+
+/** A settled interval in words: its clock time and the chain's price, or that nothing traded. */
+function settledText(settled: { start: number; clearingPrice: number; tradedWh: number }): string {
+  return settled.tradedWh > 0 && settled.clearingPrice > 0
+    ? t("dash.lastSettledDetail", { time: clock(settled.start), price: price(settled.clearingPrice), energy: energy(settled.tradedWh) })
+    : t("dash.lastSettledNoTrade", { time: clock(settled.start) });
 }
 
 interface ForecastTotals {
@@ -56,7 +76,7 @@ function summaryCards(summary: Summary, live: PowerNow | null): HTMLElement {
   const now = summary.reporting === 0 && live ? live : summary.now;
   const total = now.surplusW + now.deficitW;
   const surplusShare = total ? Math.round((now.surplusW / total) * 100) : 0;
-  return h("div.stats", { dataset: { testid: "summary" } },
+  return h("div", null, catchUpNote(summary.catchUp), h("div.stats", { dataset: { testid: "summary" } },
     stat(t("dash.productionNow"), power(now.productionW), undefined, "production-now"),
     stat(t("dash.consumptionNow"), power(now.consumptionW), undefined, "consumption-now"),
     h("div.stat.wide", null,
@@ -78,11 +98,10 @@ function summaryCards(summary: Summary, live: PowerNow | null): HTMLElement {
     stat(t("dash.households"), String(summary.households),
       t("dash.reporting", { reporting: summary.reporting, households: summary.households })),
     stat(t("dash.lastSettled"), summary.lastSettled ? `#${summary.lastSettled.intervalId}` : "—",
-      summary.lastSettled ? t("dash.lastSettledDetail", { id: summary.lastSettled.intervalId,
-        price: summary.lastSettled.clearingPrice ? price(summary.lastSettled.clearingPrice) : "—" }) : undefined),
+      summary.lastSettled ? settledText(summary.lastSettled) : t("dash.noClearing"), "last-settled"),
     forecastStat(t("dash.forecastTotal24"), summary.forecast?.next24h ?? null),
     forecastStat(t("dash.forecastTotal7d"), summary.forecast?.next7d ?? null),
-  );
+  ));
 }
 
 function forecastStat(label: string, totals: ForecastTotals | null): HTMLElement {
@@ -208,13 +227,18 @@ export function dashboardPage(root: HTMLElement): Cleanup {
       const firstLive = production[0]?.x ?? Infinity;
       production.unshift(...whole.filter((p) => p.start + resolution < firstLive).map((p) => ({ x: p.start + resolution, y: toW(p.producedWh) })));
       consumption.unshift(...whole.filter((p) => p.start + resolution < firstLive).map((p) => ({ x: p.start + resolution, y: toW(p.consumedWh) })));
+      // The caption says what the chart shows: readings up to its last point, even before one arrives live.
+      const lastPoint = production.at(-1)?.x;
+      if (lastPoint !== undefined && !liveCaption) latest.textContent = t("dash.latestReadingAt", { time: time(lastPoint) });
       redraw();
     }).catch(() => undefined);
 
   const power = new LivePower();
+  let liveCaption = false;
   let summaryTimer: number | undefined;
   stops.push(onLive("reading", (reading) => {
     latest.textContent = t("dash.latestReading", { household: shortHex(reading.household), time: time(reading.ts) });
+    liveCaption = true;
     const rates = power.add(reading);
     if (rates) liveNow = rates;
     const [production, consumption] = series();
@@ -228,15 +252,23 @@ export function dashboardPage(root: HTMLElement): Cleanup {
     }
   }));
 
+  // The clearing history and the last-settled card read the same list (the chain's IntervalSettled events):
+  // every settled interval is a bar, one where nothing traded is a gap, and the note names the newest of them.
   const refreshClearing = fill(clearingBox, async () => {
     const { items } = await api<{ items: LiveIntervalSettled[] }>("/api/market/clearing?limit=48");
-    const traded = items.filter((item) => item.clearingPrice > 0).reverse();
-    if (!traded.length) return empty(t("dash.noClearing"));
+    if (!items.length) return empty(t("dash.noClearing"));
+    const seconds = config().intervalSeconds;
+    const settled = [...items].reverse();
+    const traded = settled.filter((item) => item.tradedWh > 0 && item.clearingPrice > 0);
+    const newest = items[0];
+    const note = h("p.note", { dataset: { testid: "clearing-last" } }, `${t("dash.lastSettled")}: #${newest.intervalId} · `,
+      settledText({ start: newest.intervalId * seconds, clearingPrice: newest.clearingPrice, tradedWh: newest.tradedWh }));
+    if (!traded.length) return h("div", null, empty(t("dash.noTradeYet", { count: settled.length })), note);
     const canvas = h("canvas");
-    requestAnimationFrame(() => charts.push(barChart(canvas, traded.map((c) => `#${c.intervalId}`),
-      traded.map((c) => c.clearingPrice / 1e6), t("chart.price"), COLORS.price, (v) => `${v.toFixed(3)} €`)));
-    return h("div", null, h("div.chart.small", null, canvas),
-      h("p.note", null, `${t("dash.lastSettled")}: #${traded[traded.length - 1].intervalId} · ${price(traded[traded.length - 1].clearingPrice)} · ${energy(traded[traded.length - 1].tradedWh)}`));
+    requestAnimationFrame(() => charts.push(barChart(canvas, settled.map((c) => clock(c.intervalId * seconds)),
+      settled.map((c) => (c.tradedWh > 0 && c.clearingPrice > 0 ? c.clearingPrice / 1e6 : null)), t("chart.price"), COLORS.price,
+      (v) => `${v.toFixed(3)} €`)));
+    return h("div", null, h("div.chart.small", null, canvas), note);
   });
 
   fill(shortBox, async () => {

@@ -8,7 +8,7 @@ import {
 } from "../chain";
 import { config } from "../config";
 import { append, h, replace } from "../dom";
-import { energy, euro, parseEuro, parseKwhToWh, price, toDecimalText, tooPrecise } from "../format";
+import { energy, euro, intervalSpan, parseEuro, parseKwhToWh, price, PRICE_DECIMALS, toDecimalText, tooPrecise } from "../format";
 import { type MessageKey, t } from "../i18n";
 import { type BookLevel, type LiveIntervalSettled, type LiveOrderBook, onLive } from "../live";
 import type { Cleanup } from "../router";
@@ -30,7 +30,8 @@ export function validateOrder(input: OrderInput, tariffs: Tariffs, balances: Bal
   if (tooPrecise(input.amountText, 3)) return { error: t("market.invalid.amountPrecision") };
   const amountWh = parseKwhToWh(input.amountText);
   if (amountWh === null || amountWh <= 0n) return { error: t("market.invalid.amount") };
-  if (tooPrecise(input.priceText, 6)) return { error: t("market.invalid.pricePrecision") };
+  // Limit prices on the market's tick (0.001 €/kWh, docs/mechanisms.md): the clearing price always is.
+  if (tooPrecise(input.priceText, PRICE_DECIMALS)) return { error: t("market.invalid.pricePrecision") };
   const limitPrice = parseEuro(input.priceText);
   if (limitPrice === null || limitPrice <= 0n) return { error: t("market.invalid.price") };
   if (limitPrice > tariffs.retailPrice) {
@@ -57,7 +58,7 @@ function bookTable(book: LiveOrderBook): HTMLElement {
   if (!book.bids.length && !book.asks.length) return empty(t("market.noBook"));
   const side = (title: string, levels: BookLevel[], testId: string) => h("div", null, h("h3", null, title),
     levels.length ? table([t("common.price"), t("common.amount"), ""],
-      levels.map((level) => [price(level.price), energy(level.amountWh), t("market.level", { orders: level.orders })]), testId)
+      levels.map((level) => [price(level.price), energy(level.amountWh), t(level.orders === 1 ? "market.levelOne" : "market.level", { orders: level.orders })]), testId)
       : empty(t("market.noBook")));
   return h("div.grid-2.book", { dataset: { testid: "book" } },
     side(t("market.bids"), book.bids, "book-bids"), side(t("market.asks"), book.asks, "book-asks"));
@@ -184,7 +185,8 @@ function myOrdersTable(orders: ChainOrder[], now: bigint, onChange: () => void):
         `${order.side === "bid" ? t("common.bid") : t("common.ask")} #${order.orderId}`,
         price(order.limitPrice),
         t("market.filled", { filled: energy(order.filledWh), amount: energy(order.amountWh) }),
-        t("market.validRange", { from: order.validFrom.toString(), to: order.validTo.toString() }),
+        h("span", { title: t("market.validRange", { from: order.validFrom.toString(), to: order.validTo.toString() }) },
+          intervalSpan(Number(order.validFrom), Number(order.validTo), config().intervalSeconds)),
         h("span", { dataset: { status: status.split(".")[1] } }, t(status)),
         cancel,
       ];
@@ -209,6 +211,7 @@ function autoTrade(owner: Address, onChange: () => void): HTMLElement {
     message.clear();
     const text = (side === "sell" ? sell : buy).value.trim();
     const limit = text === "" ? 0n : parseEuro(text);
+    if (tooPrecise(text, PRICE_DECIMALS)) return message.show(t("market.invalid.pricePrecision"));
     if (limit === null) return message.show(t("market.invalid.price"));
     if (limit !== 0n && tariffs && limit > tariffs.retailPrice) {
       return message.show(t("market.invalid.priceAboveRetail", { price: price(limit), retail: price(tariffs.retailPrice) }));

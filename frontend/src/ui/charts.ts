@@ -78,7 +78,7 @@ export function bandDatasets(label: string, color: string, band: string, hours: 
   return sets;
 }
 
-export function barChart(canvas: HTMLCanvasElement, labels: string[], values: number[], label: string, color: string,
+export function barChart(canvas: HTMLCanvasElement, labels: string[], values: (number | null)[], label: string, color: string,
   format: (value: number) => string): Chart<"bar"> {
   return new Chart<"bar">(canvas, {
     type: "bar",

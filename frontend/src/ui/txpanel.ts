@@ -32,23 +32,54 @@ export function startTx(initial: string): TxProgress {
         link.textContent = shortHex(hash, 10, 8);
         link.title = hash;
       }
-      if (state === "confirmed") setTimeout(() => item.remove(), 12_000);
+      if (state === "confirmed") setTimeout(() => item.remove(), TOAST_MS.success);
     },
   };
 }
 
+/** How long a finished message stays (ms): short, so that it does not hide the cards under it for long. */
+export const TOAST_MS = { success: 4_000, info: 4_000, error: 9_000 } as const;
+
+export type ToastKind = "info" | "error" | "success" | "progress";
+
+export interface Toast {
+  /** Replace the text and kind in place (a "progress" toast becomes its outcome); the timer restarts. */
+  update(message: () => string, kind: Exclude<ToastKind, "progress">): void;
+  close(): void;
+}
+
+const TOAST_STATES: Record<ToastKind, string> = { error: "failed", success: "confirmed", info: "info", progress: "sent" };
+
 /**
  * A short message that goes away by itself (fills, sign-in, errors outside a form). `message` builds the text from
  * the message catalogues (t, describeError): it runs again when the language changes while the toast is shown.
+ * A "progress" toast stays until it is updated to its outcome, so it never reads "in progress" after the work is done.
  */
-export function toast(message: () => string, kind: "info" | "error" | "success" = "info"): void {
-  const text = h("span.tx-text", null, message());
-  const item = h("div.tx-item.toast", { dataset: { state: kind === "error" ? "failed" : kind === "success" ? "confirmed" : "sent" } },
-    text);
-  const stopTranslating = onLangChange(() => { text.textContent = message(); });
-  panel().prepend(item);
-  setTimeout(() => {
+export function toast(message: () => string, kind: ToastKind = "info"): Toast {
+  let build = message;
+  let timer: number | undefined;
+  const text = h("span.tx-text", null, build());
+  const close = () => {
+    if (timer !== undefined) window.clearTimeout(timer);
     stopTranslating();
     item.remove();
-  }, kind === "error" ? 15_000 : 8_000);
+  };
+  const item = h("div.tx-item.toast", { dataset: { state: TOAST_STATES[kind] } }, text,
+    h("button.tx-close", { type: "button", "aria-label": "×", onclick: close }, "×"));
+  const stopTranslating = onLangChange(() => { text.textContent = build(); });
+  const schedule = (next: ToastKind) => {
+    if (timer !== undefined) window.clearTimeout(timer);
+    timer = next === "progress" ? undefined : window.setTimeout(close, TOAST_MS[next]);
+  };
+  panel().prepend(item);
+  schedule(kind);
+  return {
+    update(next, nextKind) {
+      build = next;
+      text.textContent = build();
+      item.dataset.state = TOAST_STATES[nextKind];
+      schedule(nextKind);
+    },
+    close,
+  };
 }

@@ -1,6 +1,6 @@
 // The connected wallet (EIP-1193), the community chain, Sign-In with Ethereum, and sending transactions.
 import { type Address, type EIP1193Provider, getAddress, type Hex, toHex, type TransactionReceipt } from "viem";
-import { api, ApiError } from "../api";
+import { api } from "../api";
 import { communityChain, publicClient } from "../chain";
 import { config } from "../config";
 import { t } from "../i18n";
@@ -50,9 +50,14 @@ export async function connectWallet(choice: WalletChoice): Promise<void> {
   update({ wallet, walletName: name, walletChainId: chainId, burner: choice === "burner" });
   localStorage.setItem(CHOICE_KEY, choice === "burner" ? "burner" : choice.info.rdns);
   if (choice === "burner") {
-    toast(() => t("wallet.burnerFunding"));
-    await fundBurner(next, wallet);
-    toast(() => t("wallet.burnerFunded", { address: wallet }), "success");
+    const funding = toast(() => t("wallet.burnerFunding"), "progress");
+    try {
+      await fundBurner(next, wallet);
+    } catch (error) {
+      funding.update(() => describeError(error), "error");
+      throw error;
+    }
+    funding.update(() => t("wallet.burnerFunded", { address: wallet }), "success");
   }
   await refreshSession();
 }
@@ -98,17 +103,11 @@ export async function ensureChain(): Promise<void> {
 }
 
 export async function refreshSession(): Promise<SessionUser | null> {
-  try {
-    const user = await api<SessionUser>("/api/auth/me");
-    update({ user });
-    return user;
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401) {
-      update({ user: null });
-      return null;
-    }
-    throw error;
-  }
+  // Signed out is an answer (200 {signedIn: false}), not an error: an anonymous visit logs no failed request.
+  const answer = await api<SessionUser | { signedIn: false }>("/api/auth/me");
+  const user = answer.signedIn ? answer : null;
+  update({ user });
+  return user;
 }
 
 interface NonceAnswer {

@@ -37,19 +37,22 @@ def test_admin_and_unregistered_roles_come_from_the_chain(make_app, community):
     assert body["roles"] == [] and not body["household"]
 
 
-def test_me_without_session_is_401(client):
+def test_me_without_session_is_200_signed_out(client, community):
+    """Not being signed in is no error: an anonymous page load must not log a failed request."""
     response = client.get("/api/auth/me")
-    assert response.status_code == 401
-    assert response.get_json()["error"]["code"] == "not_signed_in"
+    assert response.status_code == 200
+    assert response.get_json() == {"signedIn": False}
+    sign_in(client, community.alice)
+    assert client.get("/api/auth/me").get_json()["signedIn"] is True
 
 
 def test_logout_ends_the_server_side_session(client, community):
     sign_in(client, community.alice)
     stolen = client.get_cookie(SESSION_COOKIE).value
     assert client.post("/api/auth/logout").get_json() == {"signedIn": False}
-    assert client.get("/api/auth/me").status_code == 401
+    assert client.get("/api/auth/me").get_json() == {"signedIn": False}
     client.set_cookie(SESSION_COOKIE, stolen)  # a copy of the old cookie is dead too
-    assert client.get("/api/auth/me").status_code == 401
+    assert client.get("/api/auth/me").get_json() == {"signedIn": False}
 
 
 def test_replayed_nonce_is_refused(app, community):
@@ -65,7 +68,7 @@ def test_replayed_nonce_is_refused(app, community):
     response = replay.post("/api/auth/verify", json=body)
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "nonce_used"
-    assert replay.get("/api/auth/me").status_code == 401
+    assert replay.get("/api/auth/me").get_json() == {"signedIn": False}
 
 
 def test_nonce_of_another_browser_is_refused(app, community):
@@ -122,7 +125,7 @@ def test_signature_by_another_key_is_refused_and_keeps_the_nonce(client, communi
     text = siwe_text(community.alice, nonce)
     response = client.post("/api/auth/verify", json={"message": text, "signature": sign(community.bob, text)})
     assert response.status_code == 401 and response.get_json()["error"]["code"] == "bad_signature"
-    assert client.get("/api/auth/me").status_code == 401
+    assert client.get("/api/auth/me").get_json() == {"signedIn": False}
     # nothing changed: the real owner can still use the nonce
     good = client.post("/api/auth/verify", json={"message": text, "signature": sign(community.alice, text)})
     assert good.status_code == 200
@@ -143,7 +146,7 @@ def test_malformed_signatures_and_messages(client, community):
         assert response.get_json()["error"]["code"] == "invalid_message"
     assert client.post("/api/auth/verify", data="message=1").status_code == 415
     assert client.post("/api/auth/verify", data="{", content_type="application/json").status_code == 400
-    assert client.get("/api/auth/me").status_code == 401
+    assert client.get("/api/auth/me").get_json() == {"signedIn": False}
 
 
 def test_sign_in_is_rate_limited(make_app, community):
@@ -195,7 +198,7 @@ def test_lenient_sign_in_messages_are_refused(client, community):
         response = client.post("/api/auth/verify", json={"message": text, "signature": sign(alice, text)})
         assert response.get_json()["error"]["code"] == code, new
         assert response.status_code == (400 if code == "invalid_message" else 401), new
-        assert client.get("/api/auth/me").status_code == 401, new
+        assert client.get("/api/auth/me").get_json() == {"signedIn": False}, new
 
 
 def test_high_s_signature_is_refused(client, community):

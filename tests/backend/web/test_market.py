@@ -99,10 +99,10 @@ def test_preview_returns_transactions_that_work_on_chain(client, community):
     _fund(community, bob)
     sign_in(client, bob)
     response = client.post("/api/market/orders/preview",
-                           json={"side": "bid", "limitPrice": 150_001, "amountWh": 1_001})
+                           json={"side": "bid", "limitPrice": 151_000, "amountWh": 1_001})
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
-    assert body["escrow"] == {"asset": "euro", "amount": 150_152}  # rounded up, as the contract escrows
+    assert body["escrow"] == {"asset": "euro", "amount": 151_151}  # on the tick, Wh x price / 1000 is exact
     web3 = community.web3
     market = community.deployment.contract(web3, "EnergyMarket")
     before = market.functions.nextOrderId().call()
@@ -114,7 +114,7 @@ def test_preview_returns_transactions_that_work_on_chain(client, community):
             web3.eth.send_raw_transaction(bob.sign_transaction(tx).raw_transaction))
         assert receipt["status"] == 1, transaction["description"]
     order = market.functions.getOrder(before).call()
-    assert order[0] == bob.address and order[5] == 1_001 and order[7] == 150_001
+    assert order[0] == bob.address and order[5] == 1_001 and order[7] == 151_000
 
 
 def test_preview_rejects_bad_orders(make_app, community):
@@ -131,6 +131,7 @@ def test_preview_rejects_bad_orders(make_app, community):
         (("limitPrice", 250_000),): "invalid_price",  # above retail
         (("limitPrice", 10_000),): "invalid_price",  # below feed-in
         (("limitPrice", True),): "invalid_price",
+        (("limitPrice", 100_500),): "invalid_price",  # off the 0.001 EUR/kWh tick (docs/mechanisms.md, "Limit prices and the tick")
         (("validFrom", 1),): "invalid_window",  # in the past
         (("validTo", 0),): "invalid_window",
         (("amountWh", 10**9),): "insufficient_balance",  # Alice holds no kWh tokens
@@ -156,3 +157,9 @@ def test_write_endpoints_are_rate_limited_per_wallet(make_app, community):
     other = app.test_client()  # same client address, another wallet: its own budget
     sign_in(other, community.bob)
     assert other.post("/api/market/orders/preview", json={}).status_code == 400
+
+
+def test_suggested_prices_round_to_the_tick():
+    from backend.web.market import on_price_tick
+
+    assert [on_price_tick(p) for p in (73_138, 73_500, 73_499, 140_000, 0)] == [73_000, 74_000, 73_000, 140_000, 0]

@@ -1,0 +1,148 @@
+"""The first hour of a new user (issue 13), in Chromium against the running community.
+
+Each test names the item it guards. They share the stack of test_browser.py (conftest.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+from e2e_pages import screenshot, sign_in
+from e2e_stack import INTERVAL_S
+from eth_account import Account
+from playwright.sync_api import expect
+
+from backend.chain.deploy import Deployer
+from backend.meters.simulator import topic
+
+SETTLE_TIMEOUT_MS = (4 * INTERVAL_S + 30) * 1000
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+PAGES = ["/", "/household", "/market", "/audit", "/admin"]
+
+
+def _context(browser, stack, locale: str, viewport=DESKTOP):
+    return browser.new_context(viewport=viewport, base_url=stack.web_url, locale=locale, timezone_id="Europe/Madrid")
+
+
+def test_an_english_browser_gets_english_without_a_red_console(browser, stack):
+    """Items 6 and 11: navigator.languages picks the language; an anonymous visit logs no failed request."""
+    context = _context(browser, stack, "en-US")
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("response", lambda response: errors.append(f"{response.status} {response.url}")
+                if response.status >= 400 else None)
+        page.goto("/")
+        expect(page.locator("body[data-ready=true]")).to_have_count(1)
+        expect(page.locator("h1")).to_have_text("Community dashboard")
+        expect(page.get_by_test_id("summary")).to_be_visible()
+        page.wait_for_timeout(1500)
+        assert errors == [], errors
+        assert page.evaluate("document.documentElement.lang") == "en"
+        page.get_by_test_id("lang-switch").select_option("es")  # the switch still wins, and is remembered
+        page.reload()
+        expect(page.locator("h1")).to_have_text("Panel de la comunidad")
+    finally:
+        context.close()
+    spanish = _context(browser, stack, "es-ES")
+    try:
+        page = spanish.new_page()
+        page.goto("/")
+        expect(page.locator("h1")).to_have_text("Panel de la comunidad")
+    finally:
+        spanish.close()
+
+
+def test_the_dashboards_figures_agree(open_page, stack):
+    """Item 7: one source per figure: the last settled interval, its price, the live caption."""
+    page, _ = open_page()
+    card = page.get_by_test_id("last-settled")
+    expect(card.locator(".stat-value")).to_have_text(re.compile(r"#\d+"), timeout=SETTLE_TIMEOUT_MS)
+    page.reload()  # both read now, after a settlement
+    expect(page.get_by_test_id("clearing-last")).to_be_visible()
+    expect(card.locator(".stat-value")).to_have_text(re.compile(r"#\d+"))
+    shown = card.locator(".stat-value").inner_text()
+    expect(page.get_by_test_id("clearing-last")).to_contain_text(f"{shown} ·")
+    assert " a —" not in card.inner_text() and " at —" not in card.inner_text()
+    expect(page.get_by_text("Todavía no se ha liquidado ningún intervalo")).to_have_count(0)
+
+    # With no live event at all (the socket refused), the caption follows the chart's history, not "no readings".
+    quiet = page.context.new_page()
+    quiet.route(re.compile(r".*/socket\.io/.*"), lambda route: route.abort())
+    quiet.goto("/")
+    expect(quiet.get_by_test_id("latest-reading")).to_contain_text("Última lectura a las", timeout=10_000)
+
+
+def test_toasts_finish_and_go(open_page, stack):
+    """Item 11: the burner's funding toast ends as "ready" (never left in progress) and toasts leave quickly."""
+    page, _ = open_page()
+    page.get_by_test_id("connect-wallet").click()
+    page.get_by_test_id("use-burner").click()
+    expect(page.get_by_test_id("wallet-address")).to_be_visible(timeout=20_000)
+    expect(page.locator(".tx-item.toast[data-state=confirmed]")).to_have_count(1, timeout=20_000)
+    expect(page.locator(".tx-item.toast[data-state=sent]")).to_have_count(0)
+    expect(page.locator(".tx-item")).to_have_count(0, timeout=6_000)
+
+
+def test_admin_sees_every_household_and_reasons_in_its_language(open_page, stack):
+    """Items 4 and 6: a household with no reading yet is listed; rejection reasons are translated."""
+    registry = stack.contract("CommunityRegistry")
+    household, meter = Account.create().address, Account.create().address
+    Deployer(stack.web3, stack.admin).call(registry.functions.registerHousehold(household, meter, 5_000))
+    alice_meter = stack.meters.meters[stack.alice.address].key.address
+    stack.meters.publisher.publish(topic(stack.meters.community, alice_meter), b"not json at all")
+
+    page, _ = open_page(stack.admin, path="/")
+    sign_in(page, role_text="administración")
+    page.goto("/admin")
+    households = page.get_by_test_id("households")
+    expect(households).to_contain_text(household[:6], timeout=20_000)
+    expect(households.locator("tr", has_text=household[:6])).to_contain_text("Sin lecturas aún")
+    expect(page.get_by_test_id("rejections")).to_contain_text("JSON no válido", timeout=20_000)
+    page.get_by_test_id("lang-switch").select_option("en")
+    expect(page.get_by_test_id("rejections")).to_contain_text("Not valid JSON")
+    page.get_by_test_id("lang-switch").select_option("es")
+
+
+def test_the_order_form_keeps_prices_on_the_tick(open_page, stack):
+    """Item 9: the form refuses a limit price off the 0.001 €/kWh tick, in words, before anything is signed."""
+    page, wallet = open_page(stack.alice, path="/")
+    sign_in(page)
+    page.goto("/market")
+    form = page.get_by_test_id("order-form")
+    page.get_by_test_id("side-bid").check()
+    page.get_by_test_id("order-amount").fill("0,5")
+    page.get_by_test_id("order-price").fill("0,1505")
+    page.get_by_test_id("place-order").click()
+    expect(form.get_by_test_id("form-message")).to_contain_text("0,001 €/kWh")
+    assert wallet.sent == []
+
+
+def test_every_page_fits_a_phone(browser, stack):
+    """Item 10: at 390 px no element is wider than the viewport, on every page and on /api/docs."""
+    context = _context(browser, stack, "es-ES", viewport=PHONE)
+    problems = []
+    try:
+        page = context.new_page()
+        for path in [*PAGES, "/api/docs"]:
+            page.goto(path)
+            if path != "/api/docs":
+                expect(page.locator("body[data-ready=true]")).to_have_count(1)
+            page.wait_for_timeout(1500)
+            wide = page.evaluate("""() => {
+                const width = document.documentElement.clientWidth;
+                return [...document.querySelectorAll('body *')].filter((el) => {
+                    const box = el.getBoundingClientRect();
+                    return box.width > 0 && (box.right > width + 1 || box.left < -1);
+                }).map((el) => `${el.tagName}.${el.className} ${Math.round(el.getBoundingClientRect().right)}`)
+                  .slice(0, 8);
+            }""")
+            if wide or not page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"):
+                problems.append(f"{path}: wider than the phone: {wide}")
+            if path == "/":
+                screenshot(page, "phone-dashboard-es")
+    finally:
+        context.close()
+    assert problems == []
