@@ -34,7 +34,7 @@ bp = Blueprint("market", __name__, url_prefix="/api/market")
 
 MAX_INTERVAL_ID = 2**40 - 1  # the contract's uint40 validFrom/validTo
 WH_PER_KWH = 1000
-PRICE_TICK = 1000  # CommunityRegistry.PRICE_TICK: 0.001 EUR/kWh; clearing prices are always on it (docs/mechanisms.md, "Limit prices and the tick")
+PRICE_TICK = 1000  # CommunityRegistry.PRICE_TICK: 0.001 EUR/kWh (docs/mechanisms.md, "Limit prices and the tick")
 
 
 def on_price_tick(price: int) -> int:
