@@ -295,10 +295,13 @@ def _evaluate_one(name, daily, kind, horizons, train_until, test_from, test_unti
         summary = result.summary
         title = (f"{config.name}: {name}, train to {train_until}, test {test_from}..{test_until or 'end'}, "
                  f"{len(result.issue_days)} forecasts")
-        click.echo(f"{title}\nvalidation RMSE (last weeks of training), kW:")
+        origins = summary["selection"].get("origin_rmse", {})
+        click.echo(f"{title}\nvalidation RMSE, kW: over the origins (blocks across the training period) "
+                   f"and on the last weeks of training:")
         for candidate, score in sorted(summary["selection"]["validation_rmse"].items(), key=lambda kv: kv[1]):
             mark = "  <- served" if candidate == summary["served"] else ""
-            click.echo(f"  {candidate:<42} {score:8.4f}{mark}")
+            over = f"{origins[candidate]:8.4f}" if candidate in origins else f"{'-':>8}"
+            click.echo(f"  {candidate:<42} {over} {score:8.4f}{mark}")
         click.echo(f"served: {summary['served']}: {summary['reason']}")
         click.echo(format_table(result.rows, "test period") + "\n")
         click.echo(f"served skill {summary['served_skill']:.3f}, best simple {summary['best_simple_model']} "
@@ -441,7 +444,10 @@ def _file_run_job(source, path, when, model_dir, out):
               help="db: the oracle database.")
 @click.option("--feed-in", type=int, default=50_000, show_default=True, help="Feed-in price, base units per kWh.")
 @click.option("--retail", type=int, default=200_000, show_default=True, help="Retail price, base units per kWh.")
-def advice_command(household, source, forecasts, database_url, feed_in, retail):
+@click.option("--alpha", "shortfall_rate", type=click.FloatRange(0.0, 0.5, min_open=True, max_open=True), default=0.1,
+              show_default=True, help="Shortfall rate: the cautious sell quantity is what the household has with "
+                                      "probability 1 - alpha (its alpha quantile of production, 1 - alpha of use).")
+def advice_command(household, source, forecasts, database_url, feed_in, retail, shortfall_rate):
     """Print sell and buy windows, price hints and the community's short households for the next 24 h."""
     from backend.forecast.advice import (
         Tariffs,
@@ -472,11 +478,11 @@ def advice_command(household, source, forecasts, database_url, feed_in, retail):
     if target is None:
         raise click.ClickException(f"no forecast for {household}; have {[f.household for f in household_forecasts]}")
     community = community_outlook(household_forecasts)
-    advice = household_advice(target, community, Tariffs(feed_in, retail))
+    advice = household_advice(target, community, Tariffs(feed_in, retail), alpha=shortfall_rate)
     click.echo(f"{advice.household}: next 24 h net {advice.net.net_p50_wh.sum():+.0f} Wh (P50)")
     for window in advice.sell_windows + advice.buy_windows:
         click.echo(f"  {window.side:<4} {window.start:%Y-%m-%d %H:%M}-{window.end:%H:%M} UTC  {window.energy_wh} Wh "
-                   f"(cautious {window.confident_wh} Wh)")
+                   f"(cautious {window.confident_wh} Wh, shortfall rate {shortfall_rate:.0%})")
     click.echo(f"  limit price hint: sell {advice.sell_limit_price_per_kwh}, buy {advice.buy_limit_price_per_kwh} per kWh")
     click.echo(f"community: surplus {community.available_for_sale_wh} Wh, deficit {community.total_deficit_wh} Wh")
     for short in community.short_households:

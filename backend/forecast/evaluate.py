@@ -27,6 +27,8 @@ class Evaluation:
     forecasts: dict = field(default_factory=dict)
     # The served model, why, its margin over the best simple model, calibration rates, the seed spread.
     summary: dict = field(default_factory=dict)
+    # The daily validation losses the choice was made from (origins, last weeks, members); not in the JSON.
+    validation: dict = field(default_factory=dict)
 
     def row(self, model: str) -> dict:
         """Return the row of one model."""
@@ -88,6 +90,61 @@ def _candidates(daily, issue, horizon, kind, ridge, lstm_point):
     return forecasts
 
 
+# Validation blocks over the training period: ORIGIN_BLOCKS - 1 equal blocks, then the last weeks.
+ORIGIN_BLOCKS = 5
+# Training days kept out of a block's ridge fit after the block (their inputs hold the block's values).
+_GAP_AFTER_DAYS = 7
+_MIN_FIT_DAYS = 20
+
+
+@dataclass
+class OriginValidation:
+    """Daily losses of every model without the LSTM on the validation origins, and its last block."""
+
+    blocks: list[np.ndarray]
+    losses: dict[str, np.ndarray]
+    hours: np.ndarray
+    last_forecasts: dict[str, np.ndarray]
+    last_hours: np.ndarray
+
+
+def validation_blocks(train_issue: np.ndarray, validation_fraction: float,
+                      blocks: int = ORIGIN_BLOCKS) -> list[np.ndarray]:
+    """Split the training issue days into ``blocks - 1`` equal blocks and the last ``validation_fraction``."""
+    cut = int(len(train_issue) * (1 - validation_fraction))
+    earlier = [block for block in np.array_split(train_issue[:cut], max(blocks - 1, 0)) if len(block)]
+    return earlier + [train_issue[cut:]]
+
+
+def origin_validation(daily: DailyData, kind: str, train_issue: np.ndarray, horizon: int, history_days: int,
+                      validation_fraction: float, blocks: int = ORIGIN_BLOCKS) -> OriginValidation:
+    """Forecast every block of the training period with every model that has no LSTM.
+
+    The simple models need no fit. The ridge of a block is fitted on the training days outside it: before it
+    (whose targets end before the block) and more than a week after it (whose inputs do not hold the block's
+    values). The test period is never used. Blocks spread over the training period cover its seasons.
+    """
+    parts: list[dict[str, np.ndarray]] = []
+    hours = []
+    split = validation_blocks(train_issue, validation_fraction, blocks)
+    for block in split:
+        outside = train_issue[(train_issue <= block[0] - horizon) | (train_issue > block[-1] + _GAP_AFTER_DAYS)]
+        forecasts = simple_forecasts(daily, block, horizon, kind)
+        if len(outside) >= _MIN_FIT_DAYS:
+            fitted = baselines.RidgeBaseline(horizon, history_days).fit(daily, outside)
+            forecasts["ridge"] = fitted.predict(daily, block)
+        else:
+            forecasts["ridge"] = np.full_like(forecasts["persistence"], np.nan)
+        actual = _actual(daily, block, horizon)
+        mask = _hours_mask(daily, block, horizon) if kind == "pv" else None
+        parts.append({name: selection.daily_losses(actual, value, mask) for name, value in forecasts.items()})
+        counted = np.isfinite(actual) & (mask.astype(bool) if mask is not None else True)
+        hours.append(counted.sum(axis=1))
+        last = forecasts
+    losses = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    return OriginValidation(split, losses, np.concatenate(hours), last, hours[-1])
+
+
 def evaluate(daily: DailyData, config: ForecastConfig, train_until: str, test_from: str,
              test_until: str | None = None, work_dir: str | Path = VAR_DIR / "forecast-eval",
              extra_training: list[DailyData] | None = None, train_from: str | None = None,
@@ -108,8 +165,7 @@ def evaluate(daily: DailyData, config: ForecastConfig, train_until: str, test_fr
     if len(train_issue) < 25:
         raise ValueError(f"only {len(train_issue)} complete training days with 7 days of history; need 25")
     # The validation weeks: the last part of the training issues, as the LSTM's own early-stopping split.
-    cut = int(len(train_issue) * (1 - config.validation_fraction))
-    fit_issue, validation_issue = train_issue[:cut], train_issue[cut:]
+    validation_issue = validation_blocks(train_issue, config.validation_fraction)[-1]
 
     forecaster = Forecaster(config)
     started = time.perf_counter()
@@ -120,18 +176,25 @@ def evaluate(daily: DailyData, config: ForecastConfig, train_until: str, test_fr
 
     history_days = 1 if horizon == 1 else 7
     ridge = baselines.RidgeBaseline(horizon, history_days).fit(daily, train_issue)
-    ridge_for_validation = baselines.RidgeBaseline(horizon, history_days).fit(daily, fit_issue)
     mask_val = _hours_mask(daily, validation_issue, horizon) if config.kind == "pv" else None
     mask_test = _hours_mask(daily, issue, horizon) if config.kind == "pv" else None
 
-    # Validation: every candidate on the same days; the LSTM-containing ones also per seed's member.
+    # Validation origins: blocks over the whole training period, every model without the LSTM on each (the
+    # ridge refitted without the block); the last block is the LSTM's own validation weeks.
+    origins = origin_validation(daily, config.kind, train_issue, horizon, history_days, config.validation_fraction)
+    validation = dict(origins.last_forecasts)
     actual_val = _actual(daily, validation_issue, horizon)
     lstm_val = forecaster.predict(daily, validation_issue)["point"]
-    validation = _candidates(daily, validation_issue, horizon, config.kind, ridge_for_validation, lstm_val)
+    validation[selection.LSTM] = lstm_val
+    validation[selection.BLEND] = 0.5 * (lstm_val + validation["ridge"])
     members_val = forecaster.predict_members(daily, validation_issue) if len(forecaster.member_networks) > 1 else []
     member_candidates = {selection.LSTM: members_val,
                          selection.BLEND: [0.5 * (m + validation["ridge"]) for m in members_val]} if members_val else {}
-    chosen = selection.select(actual_val, validation, member_candidates, mask_val)
+    last_losses = {name: selection.daily_losses(actual_val, value, mask_val) for name, value in validation.items()}
+    member_losses = {name: [selection.daily_losses(actual_val, m, mask_val) for m in values]
+                     for name, values in member_candidates.items()}
+    chosen = selection.select_by_origins(origins.losses, origins.hours, last_losses, origins.last_hours,
+                                         member_losses)
     scale_val = selection.band_scale(config.kind, validation[chosen.served],
                                      _ghi_clear(daily, validation_issue, horizon), _level(daily, validation_issue))
     bands = selection.ConformalBands.fit(actual_val, validation[chosen.served], scale_val, mask_val)
@@ -166,10 +229,14 @@ def evaluate(daily: DailyData, config: ForecastConfig, train_until: str, test_fr
         base = "ridge" if row["is_ridge"] else row["model"]
         if base in chosen.validation_rmse:
             row["validation_rmse"] = chosen.validation_rmse[base]
+        if base in chosen.origin_rmse:
+            row["origin_rmse"] = chosen.origin_rmse[base]
 
     summary = _summary(config, chosen, rows, actual, served, bands, test, ridge_quantiles, forecaster,
                        daily, issue, mask_test)
-    return Evaluation(config.name, rows, issue, forecaster, train_s, {**forecasts, "actual": actual}, summary)
+    evaluation = Evaluation(config.name, rows, issue, forecaster, train_s, {**forecasts, "actual": actual}, summary)
+    evaluation.validation = {"origins": origins, "last_losses": last_losses, "member_losses": member_losses}
+    return evaluation
 
 
 def _summary(config, chosen, rows, actual, served, bands, test, ridge_quantiles, forecaster, daily, issue, mask):
@@ -200,11 +267,17 @@ def _summary(config, chosen, rows, actual, served, bands, test, ridge_quantiles,
     }
     scale = selection.band_scale(config.kind, served["point"], _ghi_clear(daily, issue, config.horizon_days),
                                  _level(daily, issue))
+    # The advice reads only the stored P10/P50/P90 and interpolates the household's alpha from them.
+    from backend.forecast.advice import quantile_from_band
+
+    median = bands.quantile(0.5, served["point"], scale)
     for alpha in (0.05, 0.1, 0.2):
         conservative = bands.quantile(alpha, served["point"], scale)
+        from_band = quantile_from_band(alpha, served["p10"], median, served["p90"])
         if mask is not None:
-            conservative = conservative * mask
+            conservative, from_band = conservative * mask, from_band * mask
         summary[f"shortfall_rate_alpha_{alpha:g}"] = selection.below_rate(actual, conservative, mask)
+        summary[f"advice_shortfall_rate_alpha_{alpha:g}"] = selection.below_rate(actual, from_band, mask)
     keep = np.isfinite(actual) & (mask if mask is not None else True)
     mean_actual = float(np.mean(actual[keep]))
     summary["mean_bias_pct"] = 100.0 * float(np.mean(served["point"][keep]) - mean_actual) / mean_actual

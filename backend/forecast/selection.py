@@ -105,6 +105,131 @@ def select(actual: np.ndarray, candidates: dict[str, np.ndarray], member_candida
                                          f"({plain[best_plain]:.4f} kW)", members)
 
 
+# ---- the served rule of issue 18, second version: blocked origins and a paired test -----------------
+
+# One-sided thresholds on the paired statistic (a Diebold-Mariano t on daily losses): a more complex model
+# replaces a simpler one only when it is better by more than this many standard errors. Fixed on the
+# benchmark rows on 2026-12-07 (docs/forecast.md, "Selection rule, second version"): the ridge against the
+# simple models needs only a lower loss over the origins (any margin lost 0.02-0.03 of skill on two of six
+# benchmark splits); the LSTM and the blend, whose last weeks were also their early-stopping set, need 1.645.
+RIDGE_SIGNIFICANCE = 0.0
+LSTM_SIGNIFICANCE = 1.645
+# Bartlett lags of the long-run variance: day-ahead losses of neighbouring days are correlated (weather, holidays).
+HAC_LAGS = 6
+
+
+def daily_losses(actual: np.ndarray, predicted: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Sum of squared errors per forecast (one row of ``[samples, hours]``); NaN where no hour counts.
+
+    Summing (not averaging) keeps the ranking of the pooled RMSE when days have different numbers of
+    daylight hours.
+    """
+    keep = np.isfinite(actual) & np.isfinite(predicted)
+    if mask is not None:
+        keep = keep & mask.astype(bool)
+    squared = np.where(keep, (predicted - actual) ** 2, 0.0)
+    return np.where(keep.any(axis=1), squared.sum(axis=1), np.nan)
+
+
+def paired_statistic(simpler: np.ndarray, complex_: np.ndarray, lags: int = HAC_LAGS) -> float:
+    """Diebold-Mariano-style t statistic of ``simpler - complex_`` daily losses (positive: the complex is better).
+
+    The variance of the mean is the Bartlett (Newey-West) long-run variance with ``lags`` lags.
+    """
+    diff = np.asarray(simpler, float) - np.asarray(complex_, float)
+    diff = diff[np.isfinite(diff)]
+    n = len(diff)
+    if n < 3:
+        return 0.0
+    centred = diff - diff.mean()
+    variance = float(np.mean(centred ** 2))
+    for lag in range(1, min(lags, n - 1) + 1):
+        variance += 2.0 * (1.0 - lag / (lags + 1)) * float(np.mean(centred[lag:] * centred[:-lag]))
+    if variance <= 0:
+        return float(np.sign(diff.mean()) * np.inf) if diff.mean() != 0 else 0.0
+    return float(diff.mean() / np.sqrt(variance / n))
+
+
+@dataclass
+class OriginSelection(Selection):
+    """The served candidate under the origins rule, with the statistics that decided it."""
+
+    origin_rmse: dict[str, float] = field(default_factory=dict)
+    statistics: dict[str, float] = field(default_factory=dict)
+    rule: str = "origins"
+
+    def to_json(self) -> dict:
+        return {**super().to_json(), "origin_rmse": self.origin_rmse, "statistics": self.statistics,
+                "rule": self.rule}
+
+
+def _pooled_rmse(losses: np.ndarray, hours: np.ndarray) -> float:
+    keep = np.isfinite(losses)
+    return float(np.sqrt(losses[keep].sum() / max(hours[keep].sum(), 1))) if keep.any() else float("nan")
+
+
+def select_by_origins(origin_losses: dict[str, np.ndarray], origin_hours: np.ndarray,
+                      last_losses: dict[str, np.ndarray], last_hours: np.ndarray,
+                      member_losses: dict[str, list[np.ndarray]] | None = None,
+                      ridge_significance: float = RIDGE_SIGNIFICANCE,
+                      lstm_significance: float = LSTM_SIGNIFICANCE) -> OriginSelection:
+    """Serve the simplest model that no more complex one beats significantly.
+
+    - ``origin_losses``: daily losses of the models without the LSTM on every validation origin (blocks
+      spread over the whole training period; the ridge refitted without each block), ``origin_hours`` the
+      hours each day counts;
+    - ``last_losses``: daily losses on the last block (the LSTM's own validation weeks) of every candidate,
+      the LSTM and the blend included; ``member_losses`` the LSTM-containing ones per seed's member.
+
+    A ladder, simplest first: the simple model with the lowest pooled loss over the origins; the ridge
+    replaces it only if its paired statistic over the origins exceeds ``ridge_significance`` (0: a lower
+    pooled loss); then the blend, then the LSTM, each replaces the model served so far only if, on the
+    last block, its paired statistic against it exceeds ``lstm_significance`` and every seed's member
+    alone has a lower loss there too.
+    """
+    origin_rmse = {name: _pooled_rmse(loss, origin_hours) for name, loss in origin_losses.items()}
+    last_rmse = {name: _pooled_rmse(loss, last_hours) for name, loss in last_losses.items()}
+    simple = {name: score for name, score in origin_rmse.items() if name in SIMPLE_MODELS and np.isfinite(score)}
+    if not simple:
+        raise ValueError("no simple model has a validation score")
+    served = min(simple, key=lambda name: (simple[name], _rank(name)))
+    statistics: dict[str, float] = {}
+    reason = f"best simple model over the validation origins ({simple[served]:.4f} kW)"
+    ridge = next((name for name in origin_losses if is_ridge(name)), None)
+    if ridge is not None and np.isfinite(origin_rmse.get(ridge, np.nan)):
+        stat = paired_statistic(origin_losses[served], origin_losses[ridge])
+        statistics[f"{ridge} vs {served}"] = stat
+        if stat > ridge_significance:
+            reason = (f"{ridge} beat {served} over the validation origins ({origin_rmse[ridge]:.4f} against "
+                      f"{origin_rmse[served]:.4f} kW, paired statistic {stat:.2f} > {ridge_significance:g})")
+            served = ridge
+        else:
+            reason += (f"; {ridge} ({origin_rmse[ridge]:.4f} kW) not better "
+                       f"(paired statistic {stat:.2f} <= {ridge_significance:g})")
+    members = member_losses or {}
+    # Up the ladder: the blend, then the LSTM, each against the model served so far, on the last weeks.
+    steps = []
+    for name in (BLEND, LSTM):
+        if name not in last_losses or served not in last_losses or not np.isfinite(last_rmse.get(name, np.nan)):
+            continue
+        stat = paired_statistic(last_losses[served], last_losses[name])
+        statistics[f"{name} vs {served} (last weeks)"] = stat
+        base = float(np.nansum(last_losses[served]))
+        seeds_ok = all(float(np.nansum(loss)) < base for loss in members.get(name, []))
+        if stat > lstm_significance and seeds_ok:
+            steps.append(f"{name} beat {served} on the last validation weeks ({last_rmse[name]:.4f} against "
+                         f"{last_rmse[served]:.4f} kW, paired statistic {stat:.2f} > {lstm_significance:g}, every "
+                         f"seed's member too)")
+            served = name
+        else:
+            steps.append(f"{name} did not beat {served} significantly with every seed on the last weeks "
+                         f"({last_rmse[name]:.4f} kW, paired statistic {stat:.2f})")
+    if steps:
+        reason += "; " + "; ".join(steps)
+    member_rmse = {name: [_pooled_rmse(loss, last_hours) for loss in losses] for name, losses in members.items()}
+    return OriginSelection(served, last_rmse, reason, member_rmse, origin_rmse, statistics)
+
+
 # ---- calibrated quantiles -------------------------------------------------------------------------
 
 def band_scale(kind: str, point: np.ndarray, ghi_clear: np.ndarray | None, level: np.ndarray) -> np.ndarray:

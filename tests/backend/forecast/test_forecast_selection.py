@@ -83,3 +83,75 @@ def test_format_served_table_reports_the_smallest_margin():
     text = selection.format_served_table({"a": {"summary": summary},
                                           "b": {"summary": {**summary, "margin": 0.02, "lstm_chosen": True}}})
     assert "smallest margin -0.010; LSTM or blend served on 1 of 2" in text
+
+
+# ---- the origins rule (second version) -------------------------------------------------------------
+
+def _losses(days, level, noise=0.0, seed=1):
+    return level + noise * np.random.default_rng(seed).standard_normal(days)
+
+
+def test_daily_losses_sum_squared_errors_over_the_counted_hours():
+    actual = np.zeros((2, 24))
+    predicted = np.ones((2, 24))
+    mask = np.zeros((2, 24), dtype=bool)
+    mask[0, :6] = True
+    np.testing.assert_allclose(selection.daily_losses(actual, predicted), [24.0, 24.0])
+    losses = selection.daily_losses(actual, predicted, mask)
+    assert losses[0] == 6.0 and np.isnan(losses[1])
+
+
+def test_paired_statistic_is_positive_when_the_complex_model_is_better_and_grows_with_days():
+    simpler = _losses(60, 1.0, 0.3, seed=2)
+    better = simpler - 0.1 + 0.05 * np.random.default_rng(3).standard_normal(60)
+    assert selection.paired_statistic(simpler, better) > 3
+    assert selection.paired_statistic(better, simpler) < -3
+    noisy = simpler + 0.5 * np.random.default_rng(4).standard_normal(60)
+    assert abs(selection.paired_statistic(simpler, noisy)) < 3
+
+
+def _origins(days=100, **levels):
+    return {name: _losses(days, level, 0.05, seed=i) for i, (name, level) in enumerate(levels.items())}
+
+
+def test_origins_rule_serves_the_ridge_when_it_is_lower_over_every_origin_and_the_simple_model_otherwise():
+    hours = np.full(100, 24)
+    origins = _origins(**{"persistence": 2.0, "mean of last 7 days": 1.0, "ridge": 0.8})
+    chosen = selection.select_by_origins(origins, hours, {}, hours[-15:])
+    assert chosen.served == "ridge" and chosen.origin_rmse["ridge"] < chosen.origin_rmse["mean of last 7 days"]
+    origins["ridge"] = origins["mean of last 7 days"] + 0.2
+    chosen = selection.select_by_origins(origins, hours, {}, hours[-15:])
+    assert chosen.served == "mean of last 7 days" and "not better" in chosen.reason
+
+
+def test_origins_rule_serves_the_lstm_only_if_it_wins_significantly_on_the_last_weeks_with_every_seed():
+    hours = np.full(100, 24)
+    origins = _origins(**{"mean of last 7 days": 1.0, "ridge": 0.8})
+    last = {name: value[-15:] for name, value in origins.items()}
+    rng = np.random.default_rng(5)
+    clearly = last["ridge"] - 0.3 + 0.02 * rng.standard_normal(15)
+    barely = last["ridge"] - 0.01 + 0.3 * np.sin(1.3 * np.arange(15))  # lower on average, by far less than the noise
+    blend_barely = last["ridge"] + 0.3 * rng.standard_normal(15)
+    chosen = selection.select_by_origins(origins, hours, {**last, LSTM: clearly, BLEND: blend_barely}, hours[-15:],
+                                         {LSTM: [clearly, clearly - 0.01], BLEND: [blend_barely] * 2})
+    assert chosen.served == LSTM
+    # One seed's member alone loses to the ridge: not served.
+    chosen = selection.select_by_origins(origins, hours, {**last, LSTM: clearly}, hours[-15:],
+                                         {LSTM: [clearly, last["ridge"] + 0.1]})
+    assert chosen.served == "ridge"
+    # Lower on average but within the noise: not served.
+    chosen = selection.select_by_origins(origins, hours, {**last, LSTM: barely}, hours[-15:], {LSTM: [barely]})
+    assert chosen.served == "ridge" and "LSTM did not beat ridge significantly" in chosen.reason
+
+
+def test_origins_rule_prefers_the_blend_unless_the_lstm_beats_it_significantly():
+    hours = np.full(100, 24)
+    origins = _origins(**{"mean of last 7 days": 1.0, "ridge": 0.8})
+    last = {name: value[-15:] for name, value in origins.items()}
+    blend = last["ridge"] - 0.3
+    lstm_close = blend - 0.01 + 0.3 * np.sin(1.3 * np.arange(15))
+    chosen = selection.select_by_origins(origins, hours, {**last, BLEND: blend, LSTM: lstm_close}, hours[-15:])
+    assert chosen.served == BLEND
+    lstm_far = blend - 0.2
+    chosen = selection.select_by_origins(origins, hours, {**last, BLEND: blend, LSTM: lstm_far}, hours[-15:])
+    assert chosen.served == LSTM and "LSTM beat blend" in chosen.reason
