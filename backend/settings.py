@@ -301,9 +301,17 @@ class OracleSettings(ChainSettings):
     grace_s: int = 60
     confirmations: int = 1
     settle_poll_s: float = 1.0
+    # Settlement fees (docs/outbox.md): the most the oracle pays per gas, required off local chains; how long a
+    # transaction may wait unmined before it is replaced at the same nonce; and the replacement's fee factor.
+    max_fee_gwei: float | None = None
+    stuck_after_s: float = 180.0
+    fee_bump: float = 1.125
 
     variables: ClassVar = {
         **ChainSettings.variables,
+        "max_fee_gwei": ("VATIO_MAX_FEE_GWEI", _float),
+        "stuck_after_s": ("VATIO_STUCK_AFTER_S", _float),
+        "fee_bump": ("VATIO_FEE_BUMP", _float),
         "mqtt_url": ("VATIO_MQTT_URL", _text),
         "mqtt_username": ("VATIO_MQTT_USERNAME", _text),
         "mqtt_password_file": ("VATIO_MQTT_PASSWORD_FILE", _path),
@@ -357,6 +365,17 @@ class OracleSettings(ChainSettings):
                                 f"got {self.confirmations}")
         if self.settle_poll_s <= 0:
             raise SettingsError(f"settle_poll_s must be positive, got {self.settle_poll_s}")
+        if self.max_fee_gwei is not None and self.max_fee_gwei <= 0:
+            raise SettingsError(f"VATIO_MAX_FEE_GWEI must be positive, got {self.max_fee_gwei}")
+        if self.stuck_after_s <= 0:
+            raise SettingsError(f"VATIO_STUCK_AFTER_S must be positive, got {self.stuck_after_s}")
+        if self.fee_bump < 1.1:
+            raise SettingsError(f"VATIO_FEE_BUMP must be at least 1.1 (nodes refuse a replacement paying less than "
+                                f"10% more), got {self.fee_bump}")
+
+    @property
+    def max_fee_per_gas_wei(self) -> int | None:
+        return None if self.max_fee_gwei is None else int(self.max_fee_gwei * 10**9)
 
 
 @dataclass(frozen=True)

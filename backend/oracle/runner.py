@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from backend.chain.deploy import Deployment
+from backend.chain.networks import LOCAL_CHAIN_IDS
 from backend.chain.indexer import Indexer
 from backend.oracle.archive import ArchiveContext, build_archive, publish_settled, write_archive
 from backend.oracle.closing import close_due
@@ -49,11 +50,15 @@ class SettlerSettings:
     grace_s: int = 60
     confirmations: int = 1
     poll_s: float = 1.0
+    max_fee_per_gas_wei: int | None = None
+    stuck_after_s: float = 180.0
+    fee_bump: float = 1.125
 
     @classmethod
     def of(cls, settings: OracleSettings) -> SettlerSettings:
         return cls(archive_dir=settings.archive_dir, grace_s=settings.grace_s, confirmations=settings.confirmations,
-                   poll_s=settings.settle_poll_s)
+                   poll_s=settings.settle_poll_s, max_fee_per_gas_wei=settings.max_fee_per_gas_wei,
+                   stuck_after_s=settings.stuck_after_s, fee_bump=settings.fee_bump)
 
 
 class Settler:
@@ -71,6 +76,8 @@ class Settler:
         self.context = ArchiveContext.from_deployment(deployment)
         self.on_settled = on_settled
         self.sender = OutboxSender(web3, deployment, account, sessions, confirmations=settings.confirmations,
+                                   max_fee_per_gas_wei=settings.max_fee_per_gas_wei,
+                                   stuck_after_s=settings.stuck_after_s, fee_bump=settings.fee_bump,
                                    on_settled=self._settled)
 
     def _settled(self, interval_id: int, tx_hash: str, block: int) -> None:
@@ -188,6 +195,9 @@ def build_oracle(settings: OracleSettings, web3: Web3 | None = None) -> Oracle:
         raise OracleCannotStart(str(error)) from error
     account = None
     if settings.settle:
+        if settings.max_fee_gwei is None and deployment.chain_id not in LOCAL_CHAIN_IDS:
+            raise OracleCannotStart(f"chain {deployment.chain_id} is not a local chain: set VATIO_MAX_FEE_GWEI, the most "
+                                    "the oracle may pay per gas, before it settles there (docs/outbox.md)")
         try:
             password = (read_password(settings.oracle_password_file)
                         if settings.oracle_keystore is not None else None)

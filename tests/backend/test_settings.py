@@ -107,6 +107,10 @@ def test_options_win_over_variables_and_a_bad_variable_behind_an_option_is_not_r
     ("VATIO_ORACLE_KEY", "0x1234"),
     ("VATIO_DEPLOYMENT", "/nonexistent/31337.json"),
     ("VATIO_SOCKETIO_CHANNEL", None),
+    ("VATIO_MAX_FEE_GWEI", "0"),
+    ("VATIO_MAX_FEE_GWEI", "lots"),
+    ("VATIO_STUCK_AFTER_S", "-5"),
+    ("VATIO_FEE_BUMP", "1.05"),
 ])
 def test_a_bad_oracle_variable_stops_start_up_naming_it(variable, value):
     with pytest.raises(SettingsError, match=variable):
@@ -114,6 +118,15 @@ def test_a_bad_oracle_variable_stops_start_up_naming_it(variable, value):
             OracleSettings(socketio_channel="")
         else:
             OracleSettings.from_env({variable: value})
+
+
+def test_fee_settings_reach_the_settler_in_wei():
+    from backend.oracle.runner import SettlerSettings
+
+    settings = OracleSettings.from_env({"VATIO_MAX_FEE_GWEI": "2.5", "VATIO_STUCK_AFTER_S": "90", "VATIO_FEE_BUMP": "1.2"})
+    settler = SettlerSettings.of(settings)
+    assert (settler.max_fee_per_gas_wei, settler.stuck_after_s, settler.fee_bump) == (2_500_000_000, 90.0, 1.2)
+    assert SettlerSettings.of(OracleSettings.from_env({})).max_fee_per_gas_wei is None
 
 
 def test_paths_that_are_files_are_refused(tmp_path):

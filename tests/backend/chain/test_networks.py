@@ -14,7 +14,8 @@ from backend.chain.deploy import ANVIL_DEPLOYER_KEY, Deployer, load_deployment
 from backend.chain.keys import create_keystore, keystore_address
 from backend.chain.networks import NETWORKS
 from backend.cli import main
-from backend.settings import DeploySettings, SettingsError
+from backend.oracle.runner import OracleCannotStart, build_oracle
+from backend.settings import DeploySettings, OracleSettings, SettingsError
 
 pytestmark = pytest.mark.slow  # deploys to real Anvil nodes
 
@@ -76,6 +77,16 @@ def test_deploy_to_chiado_from_a_keystore(deployer_keystore, deployments_dir):
         assert registry.functions.hasRole(registry.functions.DEFAULT_ADMIN_ROLE().call(), admin).call()
         assert registry.functions.isOracle(oracle).call()
         assert deployment.address("Euro") == euro
+
+        # An oracle may not settle on a public chain without a fee cap, and starts with one.
+        oracle_settings = dict(rpc_url=node.url, deployment=deployments_dir / "10200.json",
+                               oracle_keystore=keystore, oracle_password_file=password_file,
+                               database_url=f"sqlite:///{deployments_dir / 'oracle.db'}",
+                               archive_dir=deployments_dir / "archive")
+        with pytest.raises(OracleCannotStart, match="VATIO_MAX_FEE_GWEI"):
+            build_oracle(OracleSettings(**oracle_settings))
+        capped = build_oracle(OracleSettings(**oracle_settings, max_fee_gwei=50))
+        assert capped.settler.sender.max_fee_per_gas_wei == 50 * 10**9
     finally:
         node.stop()
 
