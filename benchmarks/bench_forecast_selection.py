@@ -87,16 +87,28 @@ def main() -> None:
     if heldout:
         figures["p10_rate_heldout"] = round(statistics.median(s["p10_rate"] for s in heldout), 4)
         figures["p90_rate_heldout"] = round(statistics.median(s["p90_rate"] for s in heldout), 4)
-        figures["shortfall_rate_alpha_0.1_heldout"] = round(
-            statistics.median(s["shortfall_rate_alpha_0.1"] for s in heldout), 4)
+        for alpha in ("0.05", "0.1", "0.2"):
+            # The conformal alpha quantile, and the one the advice interpolates from the stored P10/P50/P90.
+            figures[f"shortfall_rate_alpha_{alpha}_heldout"] = round(
+                statistics.median(s[f"shortfall_rate_alpha_{alpha}"] for s in heldout), 4)
+            figures[f"advice_shortfall_rate_alpha_{alpha}_heldout"] = round(
+                statistics.median(s[f"advice_shortfall_rate_alpha_{alpha}"] for s in heldout), 4)
         figures["pinball_served_heldout"] = round(statistics.median(s["pinball_served"] for s in heldout), 4)
         figures["pinball_ridge_empirical_heldout"] = round(
             statistics.median(s["pinball_ridge_empirical"] for s in heldout), 4)
     figures["lstm_served_count"] = sum(entry["summary"]["lstm_chosen"] for entry in summaries.values())
+    figures["blend_served_count"] = sum(entry["summary"]["served"] == "blend (LSTM + ridge) / 2"
+                                        for entry in summaries.values())
+    figures["lstm_served_beat_ridge_on_test"] = sum(
+        entry["summary"]["lstm_chosen"] and entry["summary"]["served_skill"] > entry["summary"]["ridge_skill"]
+        for entry in summaries.values())
+    for name, entry in summaries.items():
+        figures[f"served_minus_best_simple_{name}"] = round(entry["summary"]["margin"], 4)
     figures["series_count"] = len(summaries)
     summaries = json.loads(json.dumps(summaries, default=lambda value: value.item() if hasattr(value, "item")
                                       else str(value)))
-    details = {"selection": {"heldout_fixed_on": HELDOUT_FIXED_ON, "overrides": overrides,
+    details = {"selection": {"heldout_fixed_on": HELDOUT_FIXED_ON, "rule": "origins + ladder (2026-12-07 18:55 UTC)",
+                             "overrides": overrides,
                              "series": {name: entry["summary"] for name, entry in summaries.items()}}}
     write_results("forecast", figures, details, merge=True)
     write_results("forecast_selection", figures, {"series": summaries})

@@ -106,17 +106,56 @@ class HouseholdAdvice:
     buy_limit_price_per_kwh: int
 
 
+# The household's default shortfall rate: the advised sale holds with probability 1 - alpha.
+DEFAULT_SHORTFALL_RATE = 0.10
+
+
+def _normal_quantile(level: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(level)
+
+
+def quantile_from_band(level: float, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray) -> np.ndarray:
+    """The ``level`` quantile from stored P10/P50/P90: exact at 10%, 50% and 90%, normal-shaped between and beyond.
+
+    Below the median it is ``P50 - (P50 - P10) * z(1 - level) / z(0.9)`` (above it the same with P90), so
+    a 5% quantile lies 1.28 times as far below P50 as P10. Never below zero.
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"a quantile level must lie strictly between 0 and 1, not {level}")
+    p10, p50, p90 = (np.asarray(value, dtype=float) for value in (p10, p50, p90))
+    if level == 0.5:
+        return np.clip(p50, 0.0, None)
+    # The same computation at 0.1 and 0.9 as for the reference, so the stored quantiles come back exactly.
+    weight = _normal_quantile(max(level, 1 - level)) / _normal_quantile(0.9)
+    edge = p10 if level < 0.5 else p90
+    return np.clip(p50 + weight * (edge - p50), 0.0, None)
+
+
 def kw_to_wh(mean_kw: np.ndarray) -> np.ndarray:
     """Convert hourly mean kW to Wh per hour."""
     return np.asarray(mean_kw, dtype=float) * 1000.0
 
 
-def net_position(forecast: HouseholdForecast) -> NetPosition:
-    """Return the household's forecast net position per hour with its band."""
+def net_position(forecast: HouseholdForecast, alpha: float = DEFAULT_SHORTFALL_RATE) -> NetPosition:
+    """Return the household's forecast net position per hour with its band.
+
+    The band's low side is production at its ``alpha`` quantile minus consumption at its ``1 - alpha``
+    quantile (at the default 10%: P10 production - P90 consumption); the high side the reverse. Each side
+    alone is missed with probability ``alpha``, so a sale of the low side falls short less often than that.
+    """
+    if not 0.0 < alpha < 0.5:
+        raise ValueError(f"the shortfall rate must lie strictly between 0 and 0.5, not {alpha}")
     produced = forecast.series("produced_p50_wh")
     consumed = forecast.series("consumed_p50_wh")
-    low = forecast.series("produced_p10_wh") - forecast.series("consumed_p90_wh")
-    high = forecast.series("produced_p90_wh") - forecast.series("consumed_p10_wh")
+
+    def quantile(kind: str, level: float) -> np.ndarray:
+        return quantile_from_band(level, forecast.series(f"{kind}_p10_wh"), forecast.series(f"{kind}_p50_wh"),
+                                  forecast.series(f"{kind}_p90_wh"))
+
+    low = quantile("produced", alpha) - quantile("consumed", 1 - alpha)
+    high = quantile("produced", 1 - alpha) - quantile("consumed", alpha)
     return NetPosition(forecast.hour_starts, produced - consumed, low, high)
 
 
@@ -188,13 +227,15 @@ def community_outlook(forecasts: list[HouseholdForecast], hours: int = 24) -> Co
 
 
 def household_advice(forecast: HouseholdForecast, community: CommunityOutlook, tariffs: Tariffs,
-                     hours: int = 24) -> HouseholdAdvice:
+                     hours: int = 24, alpha: float = DEFAULT_SHORTFALL_RATE) -> HouseholdAdvice:
     """Advise one household: its net position, sell and buy windows, and limit prices.
 
     Prices use the community balance over each side's own windows; with no
-    window on a side, over the whole horizon.
+    window on a side, over the whole horizon. ``alpha`` is the household's
+    shortfall rate: the cautious quantities are what it has (sell) or lacks
+    (buy) with probability ``1 - alpha`` (see :func:`net_position`).
     """
-    net = net_position(forecast)
+    net = net_position(forecast, alpha)
     sells, buys = trade_windows(net, hours)
     position_of = {hour: position for position, hour in enumerate(community.hour_starts)}
 
@@ -273,7 +314,8 @@ def forecasts_from_hours(hours: list[ForecastHour], from_ts: int | None = None
 
 
 def stored_household_advice(hours: list[ForecastHour], household: str, tariffs: Tariffs, window_hours: int = 24,
-                            from_ts: int | None = None) -> HouseholdAdvice | None:
+                            from_ts: int | None = None, alpha: float = DEFAULT_SHORTFALL_RATE
+                            ) -> HouseholdAdvice | None:
     """Advise ``household`` (any address case) from a stored run: net position, sell/buy windows, prices.
 
     The price hints weigh the community's forecast surplus against deficit
@@ -284,7 +326,7 @@ def stored_household_advice(hours: list[ForecastHour], household: str, tariffs: 
     target = next((f for f in forecasts if f.household.lower() == household.lower()), None)
     if target is None:
         return None
-    return household_advice(target, community_outlook(forecasts, window_hours), tariffs, window_hours)
+    return household_advice(target, community_outlook(forecasts, window_hours), tariffs, window_hours, alpha)
 
 
 def stored_community_outlook(hours: list[ForecastHour], window_hours: int = 24,

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import Forecast
 from backend.forecast.advice import (
+    DEFAULT_SHORTFALL_RATE,
     CommunityOutlook,
     ForecastHour,
     HouseholdAdvice,
@@ -97,12 +98,16 @@ class RunView:
                 self._outlooks[window_hours] = community_outlook(list(self.households.values()), window_hours)
             return self._outlooks[window_hours]
 
-    def advice(self, household: str, tariffs: Tariffs, window_hours: int) -> HouseholdAdvice | None:
-        """What ``stored_household_advice`` returns for this run, from the shared outlook; None without a forecast."""
+    def advice(self, household: str, tariffs: Tariffs, window_hours: int,
+               alpha: float = DEFAULT_SHORTFALL_RATE) -> HouseholdAdvice | None:
+        """What ``stored_household_advice`` returns for this run, from the shared outlook; None without a forecast.
+
+        ``alpha`` is the household's shortfall rate for the cautious quantities (default 10%).
+        """
         forecast = self.households.get(household.lower())
         if forecast is None:
             return None
-        return household_advice(forecast, self.outlook(window_hours), tariffs, window_hours)
+        return household_advice(forecast, self.outlook(window_hours), tariffs, window_hours, alpha)
 
 
 def run_view(session: Session, horizon_h: int, issued_at: int, from_ts: int) -> RunView:

@@ -82,3 +82,34 @@ def test_community_outlook_rejects_misaligned_forecasts():
     shifted = HouseholdForecast("0xcarol", tuple(h + timedelta(hours=1) for h in HOURS), np.ones(6))
     with pytest.raises(ValueError):
         community_outlook([prosumer(), shifted])
+
+
+def test_quantile_from_band_is_exact_at_the_stored_levels_and_normal_shaped_between():
+    from statistics import NormalDist
+
+    from backend.forecast.advice import quantile_from_band
+
+    p10, p50, p90 = np.array([100.0]), np.array([300.0]), np.array([700.0])
+    assert quantile_from_band(0.1, p10, p50, p90)[0] == 100.0
+    assert quantile_from_band(0.5, p10, p50, p90)[0] == 300.0
+    assert quantile_from_band(0.9, p10, p50, p90)[0] == 700.0
+    z = NormalDist().inv_cdf(0.95) / NormalDist().inv_cdf(0.9)
+    assert quantile_from_band(0.05, p10, p50, p90)[0] == pytest.approx(300 - 200 * z)
+    assert quantile_from_band(0.95, p10, p50, p90)[0] == pytest.approx(300 + 400 * z)
+    assert 100.0 < quantile_from_band(0.2, p10, p50, p90)[0] < 300.0
+    assert quantile_from_band(0.01, p10, p50, p90)[0] == 0.0  # never below zero
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        quantile_from_band(1.0, p10, p50, p90)
+
+
+def test_a_lower_shortfall_rate_sells_less_and_the_default_is_p10_against_p90():
+    default = household_advice(prosumer(), community_outlook([prosumer()]), Tariffs(50_000, 200_000))
+    ten = household_advice(prosumer(), community_outlook([prosumer()]), Tariffs(50_000, 200_000), alpha=0.1)
+    assert default.sell_windows == ten.sell_windows and default.sell_windows[0].confident_wh == 300
+    cautious = household_advice(prosumer(), community_outlook([prosumer()]), Tariffs(50_000, 200_000), alpha=0.02)
+    bold = household_advice(prosumer(), community_outlook([prosumer()]), Tariffs(50_000, 200_000), alpha=0.3)
+    assert cautious.sell_windows[0].confident_wh < 300 < bold.sell_windows[0].confident_wh
+    # The P50 quantities do not depend on alpha.
+    assert cautious.sell_windows[0].energy_wh == bold.sell_windows[0].energy_wh == 1400
+    with pytest.raises(ValueError, match="shortfall rate"):
+        net_position(prosumer(), alpha=0.6)
