@@ -201,3 +201,63 @@ def status(state_dir: Path | None, as_json: bool):
     except (FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(json.dumps(snapshot, indent=1) if as_json else format_status(snapshot))
+
+
+@bridge.command("ha-publish")
+@click.option("--vatio-url", required=True, metavar="URL", help="The community's Vatio web app (https://...).")
+@click.option("--household", required=True, metavar="ADDRESS", help="The household's wallet address.")
+@click.option("--deployment", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="The community's deployment file (contract addresses and ABIs).")
+@click.option("--rpc-url", required=True, metavar="URL", help="Any RPC node of the chain (balances, fills).")
+@click.option("--broker", default="mqtt://127.0.0.1:1883", show_default=True,
+              help="The household's own broker, the one Home Assistant's MQTT integration uses.")
+@click.option("--broker-username", default=None)
+@click.option("--broker-password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option("--broker-ca", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option("--node-id", default=None, show_default="vatio_<first 8 hex digits of the address>",
+              help="The discovery node id (one topic level).")
+@click.option("--every", "every_s", default=60.0, show_default=True, help="Seconds between updates.")
+@click.option("--timezone", "zone_name", default=None, show_default="this machine's",
+              help="The IANA zone whose midnight starts 'today' for the savings, e.g. Europe/Madrid.")
+@click.option("--once", is_flag=True, help="Publish once and exit (a check of the setup).")
+def ha_publish(vatio_url, household, deployment, rpc_url, broker, broker_username, broker_password_file, broker_ca,
+               node_id, every_s, zone_name, once):
+    """Publish Vatio's prices, advice, balances and savings to Home Assistant (MQTT discovery)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from backend.bridge.ha_publish import HomeAssistantPublisher
+    from backend.bridge.publisher import BrokerSettings
+    from backend.bridge.vatio_feed import ChainReader, FeedError, VatioApi, VatioFeed
+    from backend.chain.deploy import Deployment
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        zone = ZoneInfo(zone_name) if zone_name else None
+        community = Deployment.read(deployment)
+        feed = VatioFeed(VatioApi(vatio_url), ChainReader(rpc_url, community), household, zone)
+        node_id = node_id or f"vatio_{feed.household[2:10].lower()}"
+        settings = BrokerSettings(url=broker, username=broker_username,
+                                  password=_read_secret(broker_password_file), ca_file=broker_ca,
+                                  client_id=f"vatio-ha-{node_id}")
+        publisher = HomeAssistantPublisher(settings, node_id, feed.read, every_s)
+    except (ValueError, KeyError, OSError, ZoneInfoNotFoundError) as error:
+        raise click.ClickException(f"{type(error).__name__}: {error}") from None
+    click.echo(f"Home Assistant entities of {feed.household} as node {node_id} on {broker}, every {every_s:g} s")
+    try:
+        if once:
+            if not publisher.connected.wait(15):
+                raise click.ClickException(f"no connection to {broker}: {publisher.last_error or 'no answer'}")
+            try:
+                published = publisher.publish_once()
+            except FeedError as error:
+                raise click.ClickException(str(error)) from None
+            click.echo(f"published {len(published)} messages")
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            publisher.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+    finally:
+        publisher.close()

@@ -13,8 +13,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["DISCOVERY_PREFIX", "DiscoveryMessage", "HouseholdOutlook", "TradeWindow", "discovery_messages",
-           "publish_discovery"]
+__all__ = ["DISCOVERY_PREFIX", "DiscoveryMessage", "HouseholdOutlook", "TradeWindow", "check_node_id",
+           "discovery_messages", "publish_discovery"]
 
 DISCOVERY_PREFIX = "homeassistant"
 STATE_PREFIX = "vatio-ha"
@@ -42,8 +42,14 @@ class HouseholdOutlook:
     next_sell: TradeWindow | None = None
     next_buy: TradeWindow | None = None
     kwh_token_wh: int = 0  # kWh token balance in base units (1 = 1 Wh)
-    euro_units: int = 0  # payment token balance in base units
+    euro_units: int = 0  # payment token balance in the wallet, base units
+    market_euro_units: int = 0  # euros in the household's market account (escrow-free balance), base units
     savings_today_units: int = 0  # against the grid tariff, payment base units
+    last_clearing_price_per_kwh: int | None = None  # the newest settled interval that traded
+    last_clearing_interval: int | None = None
+    sell_window_known: bool = True  # False: the window is private advice the feed cannot read (unknown)
+    buy_window_known: bool = True
+    forecast_issued_at: int | None = None  # the forecast run behind the outlook and the windows
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ def _iso(ts: int) -> str:
 # object id -> (name, unit, device_class, state_class, icon)
 ENTITIES = {
     "next_clearing_price": ("Next clearing price", "EUR/kWh", None, "measurement", "mdi:cash-clock"),
+    "last_clearing_price": ("Last clearing price", "EUR/kWh", None, "measurement", "mdi:cash-check"),
     "price_outlook_24h": ("Price outlook 24 h (mean)", "EUR/kWh", None, "measurement", "mdi:chart-line"),
     "next_sell_window": ("Next sell window", None, "timestamp", None, "mdi:transmission-tower-export"),
     "next_sell_energy": ("Next sell energy", "Wh", "energy", "total", "mdi:solar-power"),
@@ -75,6 +82,7 @@ ENTITIES = {
     "next_buy_limit_price": ("Next buy limit price", "EUR/kWh", None, "measurement", "mdi:cash-minus"),
     "kwh_token_balance": ("kWh token balance", "kWh", "energy", "total", "mdi:battery-charging"),
     "euro_balance": ("Euro balance", "EUR", "monetary", "total", "mdi:currency-eur"),
+    "market_euro_balance": ("Euro in the market", "EUR", "monetary", "total", "mdi:bank"),
     "savings_today": ("Savings today", "EUR", "monetary", "total", "mdi:piggy-bank"),
 }
 
@@ -82,17 +90,25 @@ ENTITIES = {
 def _states(outlook: HouseholdOutlook) -> dict[str, tuple[object, dict | None]]:
     outlook_prices = [price for _, price in outlook.price_outlook]
     mean = sum(outlook_prices) / len(outlook_prices) if outlook_prices else None
+    issued = None if outlook.forecast_issued_at is None else _iso(outlook.forecast_issued_at)
     states: dict[str, tuple[object, dict | None]] = {
-        "next_clearing_price": (_euros(outlook.next_clearing_price_per_kwh), None),
+        "next_clearing_price": (_euros(outlook.next_clearing_price_per_kwh), {"forecast_issued_at": issued}),
+        "last_clearing_price": (_euros(outlook.last_clearing_price_per_kwh),
+                                {"interval_id": outlook.last_clearing_interval}),
         "price_outlook_24h": (None if mean is None else _euros(round(mean)), {
+            "forecast_issued_at": issued,
             "prices": [{"start": _iso(ts), "eur_per_kwh": _euros(price)} for ts, price in outlook.price_outlook]}),
         "kwh_token_balance": (outlook.kwh_token_wh / 1000, None),
         "euro_balance": (_euros(outlook.euro_units), None),
+        "market_euro_balance": (_euros(outlook.market_euro_units), None),
         "savings_today": (_euros(outlook.savings_today_units), None),
     }
-    for side, window in (("sell", outlook.next_sell), ("buy", outlook.next_buy)):
+    for side, window, known in (("sell", outlook.next_sell, outlook.sell_window_known),
+                                ("buy", outlook.next_buy, outlook.buy_window_known)):
         if window is None:
-            states[f"next_{side}_window"] = (None, None)
+            # No window (known) is "none"; a window this feed cannot read stays unknown (HA's "None").
+            note = {"window": "none" if known else "unknown"}
+            states[f"next_{side}_window"] = (None, note)
             states[f"next_{side}_energy"] = (None, None)
             states[f"next_{side}_limit_price"] = (None, None)
             continue
@@ -129,10 +145,16 @@ def entity_config(node_id: str, object_id: str, household: str) -> dict:
     return config
 
 
+def check_node_id(node_id: str) -> str:
+    """The node id, when it is one topic level Home Assistant accepts (letters, digits, _ or -)."""
+    if not isinstance(node_id, str) or not _NODE_RE.fullmatch(node_id):
+        raise ValueError(f"node id must be letters, digits, _ or -: {node_id!r}")
+    return node_id
+
+
 def discovery_messages(node_id: str, outlook: HouseholdOutlook) -> list[DiscoveryMessage]:
     """Retained configs for every entity, then their states and attributes ("None" for unknown)."""
-    if not _NODE_RE.fullmatch(node_id):
-        raise ValueError(f"node id must be letters, digits, _ or -: {node_id!r}")
+    check_node_id(node_id)
     messages = []
     states = _states(outlook)
     for object_id in ENTITIES:

@@ -1,0 +1,215 @@
+"""`vatio bridge ha-publish`: Vatio's public API and the chain, replayed locally, reach a real Mosquitto as
+Home Assistant discovery entities that ha-mqtt-discoverable's models accept."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC
+
+import paho.mqtt.client as mqtt
+import pytest
+from bridge_helpers import fixture_json
+from broker_helpers import LoggedInSubscriber
+from ha_mqtt_discoverable import DeviceInfo
+from ha_mqtt_discoverable.sensors import SensorInfo
+from vatio_replay import VatioReplay
+
+from backend.bridge.discovery import ENTITIES
+from backend.bridge.ha_publish import HomeAssistantPublisher
+from backend.bridge.publisher import BrokerSettings
+from backend.bridge.vatio_feed import ChainReader, FeedError, VatioApi, VatioFeed
+from backend.broker import start_mosquitto
+from backend.paths import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+TOPIC_KEYS = {"state_topic", "json_attributes_topic", "availability_topic"}
+FIXTURE = fixture_json("vatio_api.json")
+HOUSEHOLD = FIXTURE["household"]
+NOW = FIXTURE["now"]
+
+
+@pytest.fixture
+def replay():
+    server = VatioReplay(FIXTURE)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def broker(tmp_path):
+    started = start_mosquitto(tmp_path / "mosquitto")
+    yield started
+    started.stop()
+
+
+def feed_of(replay: VatioReplay) -> VatioFeed:
+    return VatioFeed(VatioApi(replay.url), ChainReader(replay.rpc_url, replay.deployment), HOUSEHOLD, UTC)
+
+
+def collect(subscriber: LoggedInSubscriber, topics: int, timeout_s: float = 20) -> dict[str, bytes]:
+    """The latest payload per topic, once ``topics`` topics have arrived (or the time is up)."""
+    deadline = time.monotonic() + timeout_s
+    while len({t for t, _ in subscriber.messages if not t.endswith("/attributes")}) < topics \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # the attributes that follow the last state
+    return dict(subscriber.messages)
+
+
+def check_configs(received: dict[str, bytes], node: str) -> dict[str, dict]:
+    configs = {topic: json.loads(payload) for topic, payload in received.items() if topic.endswith("/config")}
+    assert set(configs) == {f"homeassistant/sensor/{node}/{object_id}/config" for object_id in ENTITIES}
+    for topic, config in configs.items():
+        assert not set(config) - set(SensorInfo.model_fields) - TOPIC_KEYS, topic
+        info = SensorInfo.model_validate({k: v for k, v in config.items() if k not in TOPIC_KEYS})
+        DeviceInfo.model_validate(config["device"])
+        assert info.model_dump(exclude_none=True, by_alias=True) | {k: config[k] for k in TOPIC_KEYS & set(config)} \
+            == config
+        assert config["state_topic"] in received, f"{topic}: no state arrived on {config['state_topic']}"
+    return configs
+
+
+def test_the_feed_reads_prices_windows_balances_and_todays_savings(replay):
+    outlook = feed_of(replay).read(NOW)
+    assert outlook.household == HOUSEHOLD
+    # 06:00 hour: no surplus, 2100 Wh short -> retail; the next interval (06:15) falls in it.
+    assert outlook.next_clearing_price_per_kwh == 200_000
+    assert outlook.price_outlook[0] == (1764050400, 200_000)
+    assert len(outlook.price_outlook) == 24
+    # 10:00 hour: 4100 Wh surplus, 0 short -> feed-in; 11:00: 4300 / 0 likewise.
+    assert dict(outlook.price_outlook)[1764050400 + 6 * 3600] == 50_000
+    assert all(price % 1000 == 0 for _, price in outlook.price_outlook)
+    # This household is short 07:00-09:00 (400 + 350 Wh): surplus 500+0 against 2600+1900 there.
+    assert outlook.next_buy is not None
+    assert (outlook.next_buy.start_ts, outlook.next_buy.end_ts, outlook.next_buy.energy_wh) == (
+        1764054000, 1764061200, 750)
+    assert outlook.next_buy.limit_price_per_kwh == 185_000
+    assert outlook.next_sell is None and not outlook.sell_window_known
+    assert (outlook.kwh_token_wh, outlook.euro_units, outlook.market_euro_units) == (12345, 42_500_000, 7_250_000)
+    # Today (UTC): bought 1500 Wh for 0.195 (0.300 at retail), sold 800 Wh for 0.104 (0.040 at feed-in);
+    # yesterday's fill and the other household's do not count.
+    assert outlook.savings_today_units == 105_000 + 64_000
+    # The newest settled interval traded nothing; the one before cleared at 0.131.
+    assert (outlook.last_clearing_price_per_kwh, outlook.last_clearing_interval) == (131_000, 1960054)
+    assert ("/api/community/outlook", {"horizon": "24", "limit": "500"}) in replay.queries
+    assert "eth_getLogs" in replay.rpc_methods
+
+
+def test_fills_are_read_once_and_a_dead_api_is_a_feed_error(replay):
+    feed = feed_of(replay)
+    feed.read(NOW)
+    logs_before = replay.rpc_methods.count("eth_getLogs")
+    assert feed.read(NOW).savings_today_units == 169_000  # no fill counted twice
+    assert replay.rpc_methods.count("eth_getLogs") == logs_before  # no new block: nothing rescanned
+    replay.fail_api = True
+    with pytest.raises(FeedError, match="503"):
+        feed.read(NOW)
+
+
+def test_ha_publish_once_reaches_home_assistant_topics_and_validates(tmp_path, replay, broker):
+    subscriber = LoggedInSubscriber(broker.url, "unused", username=None, topic_filter="homeassistant/#")
+    states = LoggedInSubscriber(broker.url, "unused", username=None, topic_filter="vatio-ha/#")
+    deployment = replay.write_deployment(tmp_path / "deployment.json")
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "backend.cli", "bridge", "ha-publish", "--vatio-url", replay.url,
+             "--household", HOUSEHOLD.lower(), "--deployment", str(deployment), "--rpc-url", replay.rpc_url,
+             "--broker", broker.url, "--timezone", "UTC", "--once"],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+        assert completed.returncode == 0, completed.stderr
+        node = "vatio_" + HOUSEHOLD[2:10].lower()
+        received = collect(subscriber, len(ENTITIES)) | collect(states, len(ENTITIES))
+    finally:
+        subscriber.close()
+        states.close()
+    check_configs(received, node)
+    # The command runs on the wall clock, long after the recorded forecast: its hours are over, so the
+    # outlook, the next price and the buy window are unknown rather than stale; none of the fills is today's.
+    assert received[f"vatio-ha/{node}/price_outlook_24h/state"] == b"None"
+    assert received[f"vatio-ha/{node}/next_clearing_price/state"] == b"None"
+    assert received[f"vatio-ha/{node}/next_buy_window/state"] == b"None"
+    assert received[f"vatio-ha/{node}/savings_today/state"] == b"0.0"
+    assert received[f"vatio-ha/{node}/next_sell_window/state"] == b"None"
+    assert json.loads(received[f"vatio-ha/{node}/next_sell_window/attributes"]) == {"window": "unknown"}
+    assert received[f"vatio-ha/{node}/kwh_token_balance/state"] == b"12.345"
+    assert received[f"vatio-ha/{node}/euro_balance/state"] == b"42.5"
+    assert received[f"vatio-ha/{node}/market_euro_balance/state"] == b"7.25"
+    assert received[f"vatio-ha/{node}/last_clearing_price/state"] == b"0.131"
+
+
+def test_the_loop_publishes_the_recorded_day_as_home_assistant_states(replay, broker):
+    states = LoggedInSubscriber(broker.url, "unused", username=None, topic_filter="vatio-ha/#")
+    publisher = HomeAssistantPublisher(BrokerSettings(url=broker.url, client_id="ha-pub-states"), "hh1",
+                                       lambda now: feed_of(replay).read(NOW), every_s=60)
+    try:
+        assert publisher.connected.wait(10)
+        publisher.publish_once()
+        received = collect(states, len(ENTITIES))
+    finally:
+        publisher.close()
+        states.close()
+    assert received["vatio-ha/hh1/next_clearing_price/state"] == b"0.2"
+    assert received["vatio-ha/hh1/next_buy_window/state"] == b"2025-11-25T07:00:00+00:00"
+    assert json.loads(received["vatio-ha/hh1/next_buy_window/attributes"]) == {
+        "end": "2025-11-25T09:00:00+00:00", "energy_wh": 750, "limit_eur_per_kwh": 0.185}
+    assert received["vatio-ha/hh1/next_buy_energy/state"] == b"750"
+    assert received["vatio-ha/hh1/next_buy_limit_price/state"] == b"0.185"
+    assert received["vatio-ha/hh1/savings_today/state"] == b"0.169"
+    prices = json.loads(received["vatio-ha/hh1/price_outlook_24h/attributes"])["prices"]
+    assert len(prices) == 24 and prices[0] == {"start": "2025-11-25T06:00:00+00:00", "eur_per_kwh": 0.2}
+
+
+def test_a_late_subscriber_gets_the_retained_configs_and_a_restarted_home_assistant_gets_them_again(replay, broker):
+    """The loop publishes every period; configs are retained; "online" on homeassistant/status sends them again."""
+    publisher = HomeAssistantPublisher(BrokerSettings(url=broker.url, client_id="ha-pub-test"), "hh1",
+                                       lambda now: feed_of(replay).read(NOW), every_s=0.5)
+    stop = threading.Event()
+    loop = threading.Thread(target=publisher.run, args=(stop,), daemon=True)
+    loop.start()
+    late = None
+    try:
+        deadline = time.monotonic() + 20
+        while publisher.published < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert publisher.published >= 2, publisher.last_error
+        late = LoggedInSubscriber(broker.url, "unused", username=None, topic_filter="homeassistant/sensor/#")
+        retained = collect(late, len(ENTITIES))
+        check_configs(retained | {f"vatio-ha/hh1/{object_id}/state": b"" for object_id in ENTITIES}, "hh1")
+        # One more period, then none for an hour: what arrives next answers Home Assistant's "online".
+        publisher.every_s = 3600
+        published = publisher.published
+        while publisher.published == published and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        late.messages.clear()
+        announcer = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        host, port = broker.url.removeprefix("mqtt://").split(":")
+        announcer.connect(host, int(port))
+        announcer.loop_start()
+        announcer.publish("homeassistant/status", "offline", qos=1).wait_for_publish(5)
+        time.sleep(0.5)
+        assert late.messages == []  # "offline" asks for nothing
+        announcer.publish("homeassistant/status", "online", qos=1).wait_for_publish(5)
+        again = collect(late, len(ENTITIES), timeout_s=10)
+        announcer.disconnect()
+        announcer.loop_stop()
+        assert again == retained
+    finally:
+        stop.set()
+        loop.join(5)
+        if late is not None:
+            late.close()
+        publisher.close()
+
+
+def test_a_bad_household_or_node_id_is_refused(replay):
+    with pytest.raises(ValueError, match="wallet address"):
+        VatioFeed(VatioApi(replay.url), ChainReader(replay.rpc_url, replay.deployment), "0x1234")
+    with pytest.raises(ValueError, match="node id"):
+        HomeAssistantPublisher(BrokerSettings(), "a/b", lambda now: None)
+    with pytest.raises(ValueError, match="Vatio URL"):
+        VatioApi("ftp://example.org")
