@@ -75,7 +75,12 @@ def _source(options: dict, pinned_units: dict, every_s: float):
             raise click.UsageError("--shelly-broker needs --shelly-prefix (the device's MQTT topic prefix)")
         return "shelly", lambda stop: shelly_events(options["shelly_broker"], options["shelly_prefix"],
                                                     options["shelly_component"], stop=stop)
-    from backend.bridge.sources.homeassistant import HomeAssistantSensors, homeassistant_events
+    from backend.bridge.sources.homeassistant import (
+        HomeAssistantSensors,
+        homeassistant_events,
+        homeassistant_websocket_events,
+        websocket_url,
+    )
 
     if not options.get("ha_token_file") or not options.get("ha_import"):
         raise click.UsageError("--ha-url needs --ha-token-file and --ha-import ENTITY")
@@ -84,6 +89,12 @@ def _source(options: dict, pinned_units: dict, every_s: float):
     sensors = HomeAssistantSensors(url=options["ha_url"], token=_read_secret(options["ha_token_file"]),
                                    import_entity=options["ha_import"], export_entity=options.get("ha_export"),
                                    power_entity=options.get("ha_power"), pinned_units=pinned_units)
+    if options.get("ha_websocket"):
+        try:
+            websocket_url(options["ha_url"])
+        except ValueError as error:
+            raise click.BadParameter(str(error)) from None
+        return "homeassistant", lambda stop: homeassistant_websocket_events(sensors, stop)
     return "homeassistant", lambda stop: homeassistant_events(sensors, every_s, stop)
 
 
@@ -102,6 +113,8 @@ def _source(options: dict, pinned_units: dict, every_s: float):
 @click.option("--ha-export", default=None, metavar="ENTITY", help="Export energy sensor, if any.")
 @click.option("--ha-power", default=None, metavar="ENTITY", help="Net power sensor (W or kW), if any.")
 @click.option("--accept-unit-change", is_flag=True, help="Re-pin the Home Assistant sensors' units at start.")
+@click.option("--ha-websocket", is_flag=True,
+              help="Follow the sensors over Home Assistant's WebSocket API (state_changed) instead of polling REST.")
 @click.option("--keystore", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
 @click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="The keystore's password (first line); without it the bridge prompts.")
