@@ -9,7 +9,8 @@ Starts, in order, and stops in reverse on Ctrl-C:
      only its own topic, the oracle as `oracle`; their passwords are made
      once, in var/broker/auth/passwords (docs/meters.md);
   3. a community of 20 households with meters and standing auto orders: the
-     first five are Anvil accounts whose keys it prints for MetaMask;
+     first five are Anvil accounts whose keys it prints (the browser's wallet menu
+     offers them as "Demo household 1-5" without MetaMask);
   4. the oracle (`vatio oracle`, its own process): ingest, close, settle,
      archive, index;
   5. the simulated meters, replaying the last day faster than real time and
@@ -284,9 +285,10 @@ def print_summary(stack: DemoStack, broker_url: str, progress=print) -> None:
     progress(f"MQTT       {broker_url} (topic vatio/{COMMUNITY}/meters/+/readings)")
     for child in stack.children:
         progress(f"{child.name:<10} pid {child.process.pid}, log {child.log_path}")
-    progress("Demo household keys (import into MetaMask, local chain only):")
-    for key in DEMO_HOUSEHOLD_KEYS:
-        progress(f"  {Account.from_key(key).address}  {key}")
+    progress("Demo household keys (local chain only): in the browser, Connect wallet > Demo household N, "
+             "or import a key into MetaMask:")
+    for number, key in enumerate(DEMO_HOUSEHOLD_KEYS, start=1):
+        progress(f"  {number}. {Account.from_key(key).address}  {key}")
     progress(f"Audit the settled intervals any time: .venv/bin/vatio audit --archive {stack.settings.archive_dir}")
 
 

@@ -5,7 +5,7 @@ import { type Lang, lang, setLang, t } from "./i18n";
 import { liveStatus, onLiveStatus, restartLive } from "./live";
 import { config } from "./config";
 import { state } from "./store";
-import { burnerAllowed } from "./wallet/burner";
+import { burnerAllowed, demoHouseholds, parseKey } from "./wallet/burner";
 import { discoveredWallets } from "./wallet/discovery";
 import { describeError } from "./wallet/errors";
 import { connectWallet, disconnectWallet, ensureChain, signIn, signOut } from "./wallet/wallet";
@@ -61,7 +61,8 @@ async function chooseWallet(button: HTMLButtonElement): Promise<void> {
         wallet.info.icon ? h("img", { src: wallet.info.icon, alt: "", width: 20, height: 20 }) : null, wallet.info.name)),
       !wallets.length ? h("p", null, t("wallet.none")) : null,
       !wallets.length && burnerAllowed() ? [h("button", { type: "button", dataset: { testid: "use-burner" },
-        onclick: () => run(() => connectWallet("burner")) }, t("wallet.burner")), h("small", null, t("wallet.burnerNote"))] : null,
+        onclick: () => run(() => connectWallet("burner")) }, t("wallet.burner")), h("small", null, t("wallet.burnerNote")),
+      localKeys((choice) => run(() => connectWallet(choice)))] : null,
       h("button.link", { type: "button", onclick: () => menu.remove() }, t("common.close")));
     const run = (action: () => Promise<void>) => {
       menu.remove();
@@ -73,6 +74,35 @@ async function chooseWallet(button: HTMLButtonElement): Promise<void> {
   } finally {
     button.disabled = false;
   }
+}
+
+/** On a local chain: the demo's households (Anvil's public test accounts) and a field to paste any key. */
+function localKeys(choose: (choice: { key: `0x${string}`; name: string }) => void): HTMLElement {
+  const demo = h("div.demo-households", { dataset: { testid: "demo-households" } });
+  void demoHouseholds().then((households) => {
+    if (!households.length) return;
+    replace(demo, h("strong", null, t("wallet.demoHouseholds")), ...households.map((household) => {
+      const name = t("wallet.demoHousehold", { number: household.number });
+      return h("button.secondary", { type: "button", title: household.address,
+        dataset: { testid: `demo-household-${household.number}` }, onclick: () => choose({ key: household.key, name }) },
+      name, " ", h("code", null, shortHex(household.address)));
+    }));
+  }).catch(() => undefined);
+  const input = h("input", { type: "password", autocomplete: "off", spellcheck: false, placeholder: "0x…",
+    "aria-label": t("wallet.importKey"), dataset: { testid: "import-key" } }) as HTMLInputElement;
+  const message = h("small.form-message", { role: "alert", dataset: { testid: "import-key-message" } });
+  const form = h("form.import-key", { onsubmit: (event: Event) => {
+    event.preventDefault();
+    const key = parseKey(input.value);
+    if (!key) {
+      message.textContent = t("wallet.importKeyInvalid");
+      return;
+    }
+    choose({ key, name: t("wallet.importedKey") });
+  } }, h("label", null, t("wallet.importKey"), input),
+  h("button.secondary", { type: "submit", dataset: { testid: "import-key-use" } }, t("wallet.importKeyUse")),
+  h("small", null, t("wallet.importKeyNote")), message);
+  return h("div.local-keys", null, demo, form);
 }
 
 /** The wallet corner: connect, switch network, sign in, signed-in address and role. */

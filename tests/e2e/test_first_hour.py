@@ -146,3 +146,40 @@ def test_every_page_fits_a_phone(browser, stack):
     finally:
         context.close()
     assert problems == []
+
+
+def test_a_demo_household_trades_without_metamask(open_page, stack):
+    """Item 5: with no injected wallet, a demo household (Anvil's public test account) signs in and places an order."""
+    market = stack.contract("EnergyMarket")
+    page, _ = open_page()  # no window.ethereum: the menu offers the burner, the demo households and a key field
+    page.get_by_test_id("connect-wallet").click()
+    bob_button = page.get_by_test_id("demo-households").locator("button", has_text=stack.bob.address[:6])
+    expect(bob_button).to_be_visible()
+    bob_button.click()
+    expect(page.get_by_test_id("wallet-address")).to_have_attribute("title", stack.bob.address, timeout=20_000)
+    page.get_by_test_id("sign-in").click()
+    expect(page.get_by_test_id("wallet-role")).to_have_text("hogar")
+    before = market.functions.nextOrderId().call()
+    page.goto("/market")
+    page.get_by_test_id("side-bid").check()
+    page.get_by_test_id("order-amount").fill("0,010")
+    page.get_by_test_id("order-price").fill("0,100")
+    page.get_by_test_id("place-order").click()
+    expect(page.get_by_test_id("order-form").get_by_test_id("form-message")).to_have_text("Orden colocada.",
+                                                                                          timeout=30_000)
+    assert market.functions.nextOrderId().call() == before + 1
+    placed = market.functions.getOrder(before).call()
+    assert stack.bob.address in placed, placed
+    screenshot(page, "demo-household-order-es")
+
+    # The same without the list: a pasted key (here alice's), refused first when it is not a key.
+    other, _ = open_page()
+    other.get_by_test_id("connect-wallet").click()
+    other.get_by_test_id("import-key").fill("0x1234")
+    other.get_by_test_id("import-key-use").click()
+    expect(other.get_by_test_id("import-key-message")).to_contain_text("no es una clave privada")
+    other.get_by_test_id("import-key").fill(stack.alice.key.hex().removeprefix("0x"))
+    other.get_by_test_id("import-key-use").click()
+    expect(other.get_by_test_id("wallet-address")).to_have_attribute("title", stack.alice.address, timeout=20_000)
+    other.reload()  # remembered, like the burner
+    expect(other.get_by_test_id("wallet-address")).to_have_attribute("title", stack.alice.address, timeout=20_000)

@@ -6,14 +6,15 @@ import { config } from "../config";
 import { t } from "../i18n";
 import { state, update, type SessionUser } from "../store";
 import { startTx, toast } from "../ui/txpanel";
-import { createBurner, fundBurner } from "./burner";
+import { createBurner, fundBurner, importedKey, rememberImportedKey } from "./burner";
 import { discoveredWallets, type DiscoveredWallet } from "./discovery";
 import { describeError } from "./errors";
 
 const CHOICE_KEY = "vatio.wallet";
 let provider: EIP1193Provider | null = null;
 
-export type WalletChoice = DiscoveredWallet | "burner";
+/** An injected wallet, this browser's burner, or the burner holding a key the person chose (local chains only). */
+export type WalletChoice = DiscoveredWallet | "burner" | { key: Hex; name: string };
 
 export function walletProvider(): EIP1193Provider | null {
   return provider;
@@ -33,10 +34,11 @@ function listen(wallet: EIP1193Provider): void {
 export async function connectWallet(choice: WalletChoice): Promise<void> {
   let name: string;
   let next: EIP1193Provider;
-  if (choice === "burner") {
-    const burner = createBurner();
-    next = burner.provider;
-    name = "Burner";
+  const keyed = typeof choice === "object" && "key" in choice;
+  const burner = choice === "burner" || keyed;
+  if (burner) {
+    next = createBurner(keyed ? choice.key : undefined).provider;
+    name = keyed ? choice.name : "Burner";
   } else {
     next = choice.provider;
     name = choice.info.name;
@@ -47,9 +49,10 @@ export async function connectWallet(choice: WalletChoice): Promise<void> {
   listen(next);
   const chainId = Number(await next.request({ method: "eth_chainId" }));
   const wallet = getAddress(accounts[0]);
-  update({ wallet, walletName: name, walletChainId: chainId, burner: choice === "burner" });
-  localStorage.setItem(CHOICE_KEY, choice === "burner" ? "burner" : choice.info.rdns);
-  if (choice === "burner") {
+  update({ wallet, walletName: name, walletChainId: chainId, burner });
+  if (keyed) rememberImportedKey(choice.key);
+  localStorage.setItem(CHOICE_KEY, keyed ? `key:${name}` : choice === "burner" ? "burner" : choice.info.rdns);
+  if (burner) {
     const funding = toast(() => t("wallet.burnerFunding"), "progress");
     try {
       await fundBurner(next, wallet);
@@ -68,6 +71,11 @@ export async function reconnect(): Promise<void> {
   if (!choice) return;
   if (choice === "burner") {
     if (config().local) await connectWallet("burner").catch(() => undefined);
+    return;
+  }
+  if (choice.startsWith("key:")) {
+    const key = importedKey();
+    if (config().local && key) await connectWallet({ key, name: choice.slice(4) }).catch(() => undefined);
     return;
   }
   const wallet = (await discoveredWallets()).find((candidate) => candidate.info.rdns === choice);
