@@ -107,6 +107,13 @@ class ReadingsPublisher:
                 sent += 1
             return sent
 
+    def publish_status(self, topic: str, payload: bytes) -> bool:
+        """Replace the bridge's retained status (QoS 1) when connected; False when it could not go out now."""
+        if not self.connected:
+            return False
+        info = self.client.publish(topic, payload, qos=1, retain=True)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()

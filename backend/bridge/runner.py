@@ -8,6 +8,7 @@ bridge clock when the sample arrived.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -20,7 +21,7 @@ from backend.bridge.publisher import ReadingsPublisher
 from backend.bridge.rules import LastAccepted, RegisterRules, Rejected
 from backend.bridge.samples import BridgeReason, MeterSample, SourceProblem
 from backend.bridge.state import BridgeState, load_state, save_state
-from backend.bridge.status import write_status
+from backend.bridge.status import status_payload, status_topic, write_status
 from backend.protocol.parser import encode_reading
 from backend.protocol.readings import MAX_POWER_W, MeterDomain, MeterReading, SignedReading, sign_reading
 from backend.protocol.topics import readings_topic
@@ -30,6 +31,7 @@ __all__ = ["Bridge", "BridgeConfig"]
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "state.json"
+STATUS_REPEAT_S = 60.0  # an unchanged status is sent again this often, so its ts shows the bridge is alive
 OUTBOX_DIR = "outbox"
 
 
@@ -67,6 +69,8 @@ class Bridge:
             self.state.next_seq = highest + 1  # never reuse a seq that has content on disk
         save_state(self.state_path, self.state)
         self.topic = readings_topic(config.community, meter)
+        self.status_topic = status_topic(config.community, meter)
+        self._status_sent: tuple[dict, float] | None = None  # (payload without ts, monotonic time sent)
         self.last_reading: SignedReading | None = None
         self._lock = threading.Lock()
         self._latest: tuple[MeterSample, float] | None = None
@@ -151,7 +155,18 @@ class Bridge:
         }
 
     def write_status(self) -> None:
-        write_status(self.state_dir, self.snapshot())
+        """Write status.json and, when it changed or a minute passed, the retained status message."""
+        snapshot = self.snapshot()
+        write_status(self.state_dir, snapshot)
+        if self.publisher is None:
+            return
+        payload = status_payload(snapshot)
+        unchanged = {key: value for key, value in payload.items() if key != "ts"}
+        sent = self._status_sent
+        if sent is not None and sent[0] == unchanged and time.monotonic() - sent[1] < STATUS_REPEAT_S:
+            return
+        if self.publisher.publish_status(self.status_topic, json.dumps(payload, separators=(",", ":")).encode()):
+            self._status_sent = (unchanged, time.monotonic())
 
     # --- the loop -----------------------------------------------------------------------------
     def run(self, events: Callable[[Callable[[], bool]], Iterator[MeterSample | SourceProblem]],

@@ -1,4 +1,10 @@
-"""The bridge's status snapshot (status.json in its state folder) and how `vatio bridge status` prints it."""
+"""The bridge's status: the snapshot in its state folder (status.json), how `vatio bridge status` prints it,
+and the retained MQTT message that tells the community what the bridge reports (docs/mqtt.md).
+
+``vatio/<community>/meters/<meterAddress>/status``, retained, QoS 1, beside the readings topic: the
+meter's own login may write it (config/mosquitto.acl), the oracle may read every meter's. The payload
+is JSON, schema ``vatio-bridge-status/1``; it is not signed (the broker's login says who wrote it).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,36 @@ from pathlib import Path
 
 from backend.bridge.state import atomic_write
 
-__all__ = ["STATUS_FILE", "format_status", "read_status", "write_status"]
+__all__ = ["STATUS_FILE", "STATUS_SCHEMA", "format_status", "read_status", "status_payload", "status_topic",
+           "write_status"]
 
 STATUS_FILE = "status.json"
+STATUS_SCHEMA = "vatio-bridge-status/1"
+
+
+def status_topic(community: str, meter: str) -> str:
+    """The retained topic a bridge reports its status on, next to its readings."""
+    from backend.protocol.topics import readings_topic
+
+    return readings_topic(community, meter).removesuffix("/readings") + "/status"
+
+
+def status_payload(snapshot: dict) -> dict:
+    """The public status message of a snapshot (camelCase like the readings; no local paths, no broker URL)."""
+    last = snapshot.get("last_reading") or None
+    broker = snapshot.get("broker") or {}
+    return {
+        "schema": STATUS_SCHEMA,
+        "meter": snapshot.get("meter"),
+        "source": snapshot.get("source") or None,
+        "ts": int(snapshot.get("updated_at") or 0),
+        "lastReading": None if last is None else {"seq": last["seq"], "ts": last["ts"]},
+        "queueDepth": int(snapshot.get("queue_depth") or 0),
+        "queueBytes": int(snapshot.get("queue_bytes") or 0),
+        "counters": dict(sorted((snapshot.get("counters") or {}).items())),
+        "halted": snapshot.get("halted") or None,
+        "brokerError": broker.get("last_error") or None,
+    }
 
 
 def write_status(state_dir: Path, snapshot: dict) -> None:

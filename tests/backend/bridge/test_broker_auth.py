@@ -3,19 +3,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 import paho.mqtt.client as mqtt
 import pytest
-from bridge_helpers import DOMAIN, TEST_KEY, TEST_METER
+from bridge_helpers import DOMAIN, TEST_KEY, TEST_METER, make_bridge
 from broker_helpers import LoggedInSubscriber, auth_folder, connect_outcome, make_test_ca
 
 from backend.bridge.publisher import BrokerSettings, ReadingsPublisher
-from backend.broker import start_mosquitto
+from backend.bridge.samples import BridgeReason, MeterSample, SourceProblem
+from backend.bridge.status import STATUS_SCHEMA, status_topic
+from backend.broker import broker_address, start_mosquitto
 from backend.broker_auth import ORACLE_USER, BrokerAuth, CredentialsError, canonical_meter_user
 from backend.meters.mqtt import MeterPublisher, PerMeterPublishers
 from backend.paths import REPO_ROOT
@@ -49,7 +54,11 @@ def broker(tmp_path, auth):
 def test_the_auth_folder_is_private_and_names_each_meter_by_its_checksummed_address(auth):
     users = [line.split(":", 1)[0] for line in auth.password_file.read_text().splitlines()]
     assert users == [ORACLE_USER, TEST_METER, canonical_meter_user(OTHER_METER)]
-    assert "pattern write vatio/authville/meters/%u/readings" in auth.acl_file.read_text()
+    acl = auth.acl_file.read_text()
+    assert "pattern write vatio/authville/meters/%u/readings" in acl
+    assert "pattern write vatio/authville/meters/%u/status" in acl
+    assert "topic read vatio/authville/meters/+/status" in acl
+    assert auth.acl_community() == COMMUNITY
     for path in (auth.password_file, auth.acl_file, auth.user_password_file(TEST_METER)):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert stat.S_IMODE(auth.user_password_file(TEST_METER).parent.stat().st_mode) == 0o700
@@ -192,3 +201,68 @@ def test_tls_with_the_tests_ca_connects_and_plain_mqtt_on_the_tls_port_is_refuse
     finally:
         broker.stop()
     assert os.path.exists(tmp_path / "mosquitto" / "mosquitto.pid")
+
+
+def test_a_bridge_reports_its_status_retained_and_only_on_its_own_status_topic(tmp_path, broker, auth):
+    """The bridge's status (counters, queue, source, last reading) reaches the oracle's login, retained;
+    a meter cannot write another meter's status, and a meter cannot read the status topics."""
+    status_filter = f"vatio/{COMMUNITY}/meters/+/status"
+    spy = LoggedInSubscriber(broker.url, COMMUNITY, username=canonical_meter_user(OTHER_METER),
+                             password=auth.password_of(canonical_meter_user(OTHER_METER)), topic_filter=status_filter)
+    bridge = make_bridge(tmp_path / "bridge", community=COMMUNITY)
+    bridge.config = dataclasses.replace(bridge.config, source="p1")
+    publisher = ReadingsPublisher(BrokerSettings(url=broker.url, username=TEST_METER,
+                                                 password=auth.password_of(TEST_METER), client_id="status-bridge"),
+                                  bridge.topic)
+    forger = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    forger.username_pw_set(TEST_METER, auth.password_of(TEST_METER))
+    samples = iter([SourceProblem(BridgeReason.BAD_CRC, "telegram CRC mismatch"),
+                    MeterSample(consumed_wh=1000, produced_wh=5, power_w=300),
+                    MeterSample(consumed_wh=900, produced_wh=5, power_w=300)])  # backwards: halts
+
+    def events(stop_requested):
+        for event in samples:
+            yield event
+            time.sleep(1.5)  # longer than the bridge's 1 s tick: each sample is signed (or refused) on its own
+        while not stop_requested():
+            time.sleep(0.05)
+
+    stop = threading.Event()
+    runner = threading.Thread(target=bridge.run, args=(events, publisher, stop), daemon=True)
+    try:
+        deadline = time.monotonic() + 10
+        while not publisher.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        runner.start()
+        deadline = time.monotonic() + 20
+        while not bridge.state.halted and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.5)  # the tick after the halt writes the status
+        forger.connect(*broker_address(broker.url))
+        forger.loop_start()
+        forger.publish(status_topic(COMMUNITY, canonical_meter_user(OTHER_METER)), b'{"forged": true}', qos=1,
+                       retain=True).wait_for_publish(10)
+        forger.disconnect()
+        forger.loop_stop()
+        stop.set()
+        runner.join(10)
+        # A late reader, as the oracle after a restart: the retained status of each meter that may write one.
+        oracle = LoggedInSubscriber(broker.url, COMMUNITY, password=auth.password_of(ORACLE_USER),
+                                    topic_filter=status_filter)
+        try:
+            (topic, payload), = oracle.wait_for(1)
+            time.sleep(0.5)
+            assert len(oracle.messages) == 1, oracle.messages  # no forged status of the other meter
+        finally:
+            oracle.close()
+    finally:
+        stop.set()
+        publisher.close()
+        spy.close()
+    assert topic == status_topic(COMMUNITY, TEST_METER) == f"vatio/{COMMUNITY}/meters/{TEST_METER}/status"
+    status = json.loads(payload)
+    assert status["schema"] == STATUS_SCHEMA and status["meter"] == TEST_METER and status["source"] == "p1"
+    assert status["counters"] == {"bad_crc": 1, "register_backwards": 1}
+    assert status["halted"].startswith("register_backwards")
+    assert status["lastReading"]["seq"] == 1 and status["queueDepth"] == 0
+    assert spy.messages == []
