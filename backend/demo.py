@@ -227,7 +227,7 @@ def oracle_arguments(rpc_url: str, broker_url: str, database_url: str, state_dir
 def forecast_arguments(database_url: str, state_dir: Path) -> list[str]:
     return ["forecast", "run", "--source", "db", "--database-url", database_url,
             "--model-dir", str(state_dir / "models"), "--every", str(FORECAST_EVERY_S), "--offset", "0",
-            "--max-epochs", "3", "--members", "1"]
+            "--retry", "20", "--max-epochs", "3", "--members", "1"]
 
 
 def simulation_arguments(rpc_url: str, broker_url: str, state_dir: Path) -> list[str]:

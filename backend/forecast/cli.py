@@ -327,6 +327,9 @@ def _evaluate_one(name, daily, kind, horizons, train_until, test_from, test_unti
 @click.option("--offset", type=float, default=900.0, show_default=True,
               help="With --every: seconds past each multiple, so that meters have reported the last hour.")
 @click.option("--max-runs", type=int, help="With --every: stop after this many runs.")
+@click.option("--retry", type=float, default=60.0, show_default=True,
+              help="With --every: seconds until the next try after a run that stored nothing (no readings "
+                   "yet, less than a week of history) or failed, instead of a whole period.")
 @click.option("--keep-days", type=float, default=14.0, show_default=True,
               help="db: delete runs issued longer ago than this (0 keeps everything).")
 @click.option("--bootstrap/--no-bootstrap", default=True, show_default=True,
@@ -339,7 +342,7 @@ def _evaluate_one(name, daily, kind, horizons, train_until, test_from, test_unti
               help="db: the message queue's channel, as the web app's.")
 @_database_options
 @_model_options
-def run(source, path, issue_at, model_dir, out, every, offset, max_runs, keep_days, bootstrap, utc_offset,
+def run(source, path, issue_at, model_dir, out, every, offset, max_runs, retry, keep_days, bootstrap, utc_offset,
         redis_url, socketio_channel, database_url, latitude, longitude, altitude, max_epochs, units, members):
     """Forecast every household and the community from the latest history, and store the result."""
     import pandas as pd
@@ -352,6 +355,8 @@ def run(source, path, issue_at, model_dir, out, every, offset, max_runs, keep_da
         raise click.UsageError("--at fixes one issue time; it cannot repeat with --every")
     if every is not None and every <= 0:
         raise click.UsageError("--every must be positive")
+    if retry <= 0:
+        raise click.UsageError("--retry must be positive")
     when = None
     if issue_at:
         when = pd.Timestamp(issue_at)
@@ -369,7 +374,9 @@ def run(source, path, issue_at, model_dir, out, every, offset, max_runs, keep_da
     from backend.forecast.service import run_every
 
     try:
-        run_every(job, every, offset, max_runs, notify=click.echo)
+        # A db run that stored nothing is retried soon; a file run always produces its document.
+        run_every(job, every, offset, max_runs, notify=click.echo, retry_s=retry,
+                  ready=lambda result: getattr(result, "hours_stored", 1) > 0)
     except KeyboardInterrupt:
         click.echo("stopped")
 
@@ -390,6 +397,8 @@ def _db_run_job(when, model_dir, keep_days, bootstrap, utc_offset, database_url,
         except FileNotFoundError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(summary.message)
+        if not summary.hours_stored and bootstrap:
+            models.refresh()  # train missing bootstrap models while the history grows, not after it
         if summary.hours_stored and emitter is not None:
             from backend.forecast.service import publish_run
 

@@ -332,19 +332,27 @@ def next_run_at(now_s: float, every_s: float, offset_s: float = 0.0) -> float:
 
 def run_every(job: Callable[[], object], every_s: float, offset_s: float = 0.0, max_runs: int | None = None,
               notify: Callable[[str], None] = print, clock: Callable[[], float] = time.time,
-              sleep: Callable[[float], None] = time.sleep) -> int:
+              sleep: Callable[[float], None] = time.sleep, retry_s: float | None = None,
+              ready: Callable[[object], bool] = lambda result: True) -> int:
     """Run ``job`` now, then at every ``offset_s`` past a multiple of ``every_s`` (wall clock), until stopped.
 
     A failed run is logged and the schedule goes on: a database that is
-    briefly down must not end the hourly forecasts. Returns the number of
-    runs (after ``max_runs`` of them, when given).
+    briefly down must not end the hourly forecasts. With ``retry_s``, a run
+    that failed or whose result is not ``ready`` (no readings yet, less than
+    a week of history) is tried again ``retry_s`` later instead of a whole
+    period later, so a new community's first forecast follows its history
+    within a minute. Returns the number of runs (after ``max_runs`` of them,
+    when given).
     """
     if every_s <= 0:
         raise ValueError("every_s must be positive")
+    if retry_s is not None and retry_s <= 0:
+        raise ValueError("retry_s must be positive")
     runs = 0
     while True:
+        done = False
         try:
-            job()
+            done = ready(job())
         except Exception as exc:  # noqa: BLE001 - the scheduler outlives one failed run, which it reports
             log.exception("forecast run failed")
             notify(f"forecast run failed: {exc!r}")
@@ -352,5 +360,7 @@ def run_every(job: Callable[[], object], every_s: float, offset_s: float = 0.0, 
         if max_runs is not None and runs >= max_runs:
             return runs
         wake = next_run_at(clock(), every_s, offset_s)
+        if retry_s is not None and not done:
+            wake = min(wake, clock() + retry_s)
         notify(f"next forecast run at {pd.Timestamp(wake, unit='s', tz='UTC'):%Y-%m-%d %H:%M:%S} UTC")
         sleep(max(0.0, wake - clock()))
