@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy.orm import sessionmaker
 
 from backend.datasets.pvdaq import Site
+from backend.forecast import serving
 from backend.forecast.artifacts import latest_version_dir, model_root
 from backend.forecast.data import HOURS_PER_DAY
 from backend.forecast.features import DailyData, build_daily_data
@@ -214,6 +215,8 @@ class RunSummary:
     pruned: int = 0
     skipped: list[str] = field(default_factory=list)  # households without a complete week of history
     message: str = ""
+    served: dict[str, str] = field(default_factory=dict)  # run model -> the candidate served (stored per row)
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 def issue_time(session_factory: sessionmaker, now: pd.Timestamp | None = None) -> pd.Timestamp | None:
@@ -243,11 +246,15 @@ def trailing_complete_days(hourly_kw: pd.Series, issue_at: pd.Timestamp) -> floa
 
 def run_db_forecasts(sessions: sessionmaker, models: ModelSet, issue_at: pd.Timestamp | None = None,
                      site: Site = COMMUNITY_SITE, utc_offset_hours: float = COMMUNITY_UTC_OFFSET_HOURS,
-                     keep_days: float | None = None) -> RunSummary:
+                     keep_days: float | None = None, choose_model: bool = True) -> RunSummary:
     """Forecast every household with a complete week of history, and the community; store the hours.
 
     ``issue_at`` defaults to :func:`issue_time`. Each model predicts all
-    series in one batch. The run is stored in one transaction, idempotently
+    series in one batch. With ``choose_model`` (the default) each run model
+    serves the candidate chosen per kind on the history's last week
+    (:mod:`backend.forecast.serving`: the LSTM, a simple model, the ridge or
+    the blend), and every stored row names it (``served_model``); without,
+    the LSTM artifact is served. The run is stored in one transaction, idempotently
     (a second run at the same hour replaces the first's values). With
     ``keep_days``, runs issued more than that many days before this one are
     deleted.
@@ -270,24 +277,35 @@ def run_db_forecasts(sessions: sessionmaker, models: ModelSet, issue_at: pd.Time
             f"history before the issue hour; the longest has {longest:.1f} days "
             f"({len(history.households)} households with readings)"))
     hours, forecast_households, community = [], set(), False
-    for model in models.refresh().values():
+    choices = {}
+    for name, model in models.refresh().items():
         kind = model.forecaster.config.kind
         items = [(member.household, *series_of(member, kind)) for member in members]
         items = [item for item in items if item[1] is not None]
         results = forecast_batch(model.forecaster, [(series, info) for _, series, info in items], issue_at)
-        for (name, _, _), result in zip(items, results):
+        # The community first: it takes part in the choice whatever the number of households.
+        ordered = sorted(items, key=lambda item: (item[0] != COMMUNITY, item[0].lower()))
+        choice = serving.choose(model.forecaster, ordered, issue_at) if choose_model else None
+        if choice is not None:
+            choices[name] = choice
+        for (key, series, info), result in zip(items, results, strict=True):
             if result is None:
                 continue
-            household = None if name == COMMUNITY else name
-            # The db run serves the trained LSTM artifact; the per-series choice runs in `forecast evaluate`.
+            household = None if key == COMMUNITY else key
+            served = "LSTM"
+            if choice is not None:
+                result = serving.serve(choice, model.forecaster, series, info, issue_at, result)
+                served = "LSTM" if result.get("fallback") else choice.served
             hours += forecast_hours(issued, household, kind, result["p10"], result["p50"], result["p90"],
-                                    model.version, "LSTM")
+                                    model.version, served)
             if household is None:
                 community = True
             else:
                 forecast_households.add(household)
     skipped = sorted(h.household for h in history.households if h.household not in forecast_households)
-    summary = RunSummary(issued, len(forecast_households), community, 0, 0, skipped)
+    summary = RunSummary(issued, len(forecast_households), community, 0, 0, skipped,
+                         served={name: choice.served for name, choice in choices.items()},
+                         reasons={name: choice.reason for name, choice in choices.items()})
     if not hours:
         summary.message = f"no forecast at {issue_at:%Y-%m-%d %H:%M} UTC: no series had a complete week"
         return summary
@@ -297,7 +315,9 @@ def run_db_forecasts(sessions: sessionmaker, models: ModelSet, issue_at: pd.Time
             summary.pruned = prune_forecasts(session, issued - int(keep_days * 86_400))
     summary.message = (f"stored {summary.hours_stored} forecast hours issued {issue_at:%Y-%m-%d %H:%M} UTC for "
                        f"{summary.households} households" + (" and the community" if community else "")
-                       + (f"; {len(skipped)} households without a complete week of history" if skipped else ""))
+                       + (f"; {len(skipped)} households without a complete week of history" if skipped else "")
+                       + "".join(f"\n  {name}: served {choice.served} ({choice.reason})"
+                                 for name, choice in choices.items()))
     return summary
 
 

@@ -278,7 +278,7 @@ def openapi_spec() -> dict:
                     horizonH=_INT,
                     series={"type": "array", "items": _obj(
                         household={"type": ["string", "null"]}, kind={"enum": ["load", "pv"]}, modelVersion=_STR,
-                        hourStarts=_INTS, p10Wh=_INTS, p50Wh=_INTS, p90Wh=_INTS,
+                        servedModel=_STR, hourStarts=_INTS, p10Wh=_INTS, p50Wh=_INTS, p90Wh=_INTS,
                         actualWh={"type": "array", "items": {"type": ["integer", "null"]}})},
                     past={"type": ["object", "null"], "properties": {"hourStarts": _INTS, "consumedWh": _NULLABLE_INTS,
                                                                      "producedWh": _NULLABLE_INTS}}),

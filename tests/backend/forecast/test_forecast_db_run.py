@@ -18,6 +18,7 @@ from backend.db.models import Forecast
 from backend.db.session import make_engine, session_factory
 from backend.forecast.artifacts import latest_version_dir
 from backend.forecast.cli import forecast, train
+from backend.forecast.selection import SIMPLE_MODELS
 from backend.forecast.service import ModelSet, publish_run
 from db_history_helpers import DAY, HOUR, LOCAL_MIDNIGHT, add_meter, add_readings, address, simulated_registers
 
@@ -167,3 +168,32 @@ def test_a_missing_model_is_bootstrapped_from_the_shipped_data(model_root, tmp_p
     assert "no trained model 'pv-168h'" in messages[0] and "PVDAQ" in messages[0]
     assert models["pv-168h"].forecaster.metadata["training_window"]["until"] == "2012-12-31"
     assert latest_version_dir("pv-168h", root).is_dir()
+
+
+def test_the_run_serves_the_model_chosen_on_the_last_week_and_stores_its_name(db_session, migrated_engine,
+                                                                              model_root):
+    # 24 days: the last week validates (each of its days seen with its own 7 days before it), the rest fits
+    # the ridge.
+    store_community(db_session, LOCAL_MIDNIGHT - 24 * DAY, 24)
+    url = migrated_engine.url.render_as_string(hide_password=False)
+    result = invoke(forecast, ["run", "--source", "db", "--database-url", url, "--model-dir", str(model_root),
+                               "--no-bootstrap"])
+    assert result.exit_code == 0, result.output
+    candidates = {"LSTM", "ridge", "blend (LSTM + ridge) / 2", *SIMPLE_MODELS}
+    served = {}
+    for name in ("load-24h", "load-168h", "pv-24h", "pv-168h"):
+        line = next(line for line in result.output.splitlines() if line.strip().startswith(f"{name}: served "))
+        served[name] = next(c for c in sorted(candidates, key=len, reverse=True)
+                            if line.strip().startswith(f"{name}: served {c} ("))
+    # The 24 h models had a whole validation week: a real choice, not the fallback to the LSTM.
+    assert "complete validation days" not in next(line for line in result.output.splitlines() if "load-24h" in line)
+    rows = db_session.scalars(select(Forecast)).all()
+    by_model = {}
+    for row in rows:
+        by_model.setdefault(f"{row.kind}-{row.horizon_h}h", set()).add(row.served_model)
+    for name, names in by_model.items():
+        assert names <= {served[name], "LSTM"} and served[name] in names
+    values = np.array([(row.p10_wh, row.p50_wh, row.p90_wh) for row in rows])
+    assert (values[:, 0] <= values[:, 1]).all() and (values[:, 1] <= values[:, 2]).all()
+    night = [row for row in rows if row.kind == "pv" and ((row.target_ts + HOUR) % DAY) // HOUR in (0, 1, 2, 3, 23)]
+    assert night and all(row.p90_wh == 0 for row in night)
