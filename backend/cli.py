@@ -13,6 +13,7 @@ from backend.settings import (
     DemoSettings,
     DeploySettings,
     OracleSettings,
+    ServeSettings,
     SettingsError,
     SimulatorSettings,
 )
@@ -193,23 +194,53 @@ def demo(port: int, web_port: int, exit_after_setup: bool) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True)
-def serve(host: str, port: int) -> None:
-    """Run the web app (JSON API, Socket.IO) until Ctrl-C; settings from the VATIO_* variables."""
+@click.option("--host", default=None, show_default="$VATIO_WEB_HOST or 127.0.0.1")
+@click.option("--port", type=int, default=None, show_default="$VATIO_WEB_PORT or 5000")
+@click.option("--production", is_flag=True,
+              help="gunicorn with gevent workers, Socket.IO over WebSocket only (docs/production.md).")
+@click.option("--workers", type=int, default=None, show_default="$VATIO_WEB_WORKERS or 1",
+              help="gunicorn worker processes (--production); several need VATIO_REDIS_URL and VATIO_SECRET_KEY.")
+@click.option("--dev", is_flag=True, help="Werkzeug's development server on any chain (it is the default on local "
+                                          "chains only).")
+def serve(host: str | None, port: int | None, production: bool, workers: int | None, dev: bool) -> None:
+    """Run the web app (JSON API, Socket.IO) until Ctrl-C; settings from the VATIO_* variables.
+
+    With --production, gunicorn and its gevent workers serve it; otherwise Werkzeug's development server, which
+    `vatio serve` refuses off local chains unless --dev is given.
+    """
     import os
 
+    from backend.chain.networks import LOCAL_CHAIN_IDS
     from backend.web.app import create_app, run_server
     from backend.web.config import Config
 
+    if production and dev:
+        raise click.UsageError("--production and --dev exclude each other")
+    if workers is not None and not production:
+        raise click.UsageError("--workers needs --production (the development server is one process)")
+    server = read_settings(ServeSettings, host=host, port=port, workers=workers)
     # Sign-in messages name the host the browser sees: by default, this port.
-    environ = {"VATIO_SIWE_DOMAINS": f"localhost:{port},127.0.0.1:{port}", **os.environ}
+    environ = {"VATIO_SIWE_DOMAINS": f"localhost:{server.port},127.0.0.1:{server.port}", **os.environ}
+    if production:
+        from backend.web.production import exec_gunicorn
+
+        try:
+            Config.from_env(environ)  # fail here, once, rather than in every worker
+        except SettingsError as error:
+            raise click.ClickException(str(error)) from error
+        click.echo(f"Vatio web (gunicorn, {server.workers} gevent worker(s)) at http://{server.bind}/")
+        exec_gunicorn(server, environ)
     try:
         app = create_app(Config.from_env(environ))
     except SettingsError as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"Vatio web at http://{host}:{port}/ (API docs: /api/docs)")
-    run_server(app, host=host, port=port)
+    chain_id = app.extensions["vatio"].config.chain_id
+    if not dev and chain_id not in LOCAL_CHAIN_IDS:
+        raise click.ClickException(
+            f"chain {chain_id} is not a local chain: Werkzeug's development server is for local chains and the demo. "
+            "Run `vatio serve --production` (gunicorn, docs/production.md), or give --dev to use it anyway")
+    click.echo(f"Vatio web at http://{server.bind}/ (API docs: /api/docs; development server)")
+    run_server(app, host=server.host, port=server.port)
 
 
 @main.group(invoke_without_command=True)
@@ -234,6 +265,12 @@ def serve(host: str, port: int) -> None:
               help="Key holding ORACLE_ROLE (or $VATIO_ORACLE_KEY). Local chains default to Anvil's first account.")
 @click.option("--redis-url", default=None,
               help="Socket.IO message queue for live pushes to the web app (or $VATIO_REDIS_URL); none: no pushes.")
+@click.option("--role", type=click.Choice(["all", "ingest", "settle"]), default=None,
+              show_default="$VATIO_ORACLE_ROLE or all",
+              help="ingest: MQTT workers only (several, with --share-group); settle: settler and indexer, one "
+                   "leading through a PostgreSQL advisory lock, the others standing by (docs/production.md).")
+@click.option("--metrics-port", type=int, default=None, show_default="$VATIO_METRICS_PORT or none",
+              help="Serve Prometheus /metrics on this port (127.0.0.1).")
 @deployment_option
 @click.pass_context
 def oracle(ctx, **options):

@@ -5,7 +5,7 @@ One settings object per process:
 | process | settings |
 |---|---|
 | `vatio oracle` | `OracleSettings` |
-| `vatio serve` (the web app) | `backend.web.config.Config`, built with the readers below |
+| `vatio serve` (the web app) | `backend.web.config.Config`, and `ServeSettings` (the server) |
 | `vatio audit` | `AuditSettings` |
 | `vatio train`, `vatio forecast` | `ForecastSettings` |
 | `vatio demo` | `DemoSettings` |
@@ -41,6 +41,9 @@ whatever directory it starts in:
 | VATIO_REDIS_URL | none (demo: redis://127.0.0.1:6379/0 when it answers) | oracle, web, forecast, demo |
 | VATIO_SOCKETIO_CHANNEL | vatio | oracle, web, forecast |
 | VATIO_LIVE_READINGS_PER_S | 2 | oracle, web |
+| VATIO_ORACLE_ROLE | all | oracle: ingest (MQTT only), settle (the leader-elected settler and indexer), all |
+| VATIO_METRICS_PORT | none: no metrics server | oracle: Prometheus /metrics on this port |
+| VATIO_WEB_HOST, VATIO_WEB_PORT, VATIO_WEB_WORKERS | 127.0.0.1, 5000, 1 | serve: where it listens; workers |
 
 The web app's own variables are listed in backend/web/config.py.
 """
@@ -64,6 +67,7 @@ __all__ = [
     "DeploySettings",
     "ForecastSettings",
     "OracleSettings",
+    "ServeSettings",
     "SettingsError",
     "SimulatorSettings",
     "check_url",
@@ -82,6 +86,7 @@ MQTT_SCHEMES = ("mqtt", "tcp")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _PRIVATE_KEY = re.compile(r"(0x)?[0-9a-fA-F]{64}")
+ORACLE_ROLES = ("all", "ingest", "settle")
 
 S = TypeVar("S", bound="_Settings")
 
@@ -306,9 +311,16 @@ class OracleSettings(ChainSettings):
     max_fee_gwei: float | None = None
     stuck_after_s: float = 180.0
     fee_bump: float = 1.125
+    # What this process does (docs/production.md): ingest (the MQTT workers, any number, with share_group),
+    # settle (settler and indexer, several standing by: a PostgreSQL advisory lock elects the one that acts), or all.
+    role: str = "all"
+    # Prometheus /metrics on this port (prometheus_client's server); None: none.
+    metrics_port: int | None = None
 
     variables: ClassVar = {
         **ChainSettings.variables,
+        "role": ("VATIO_ORACLE_ROLE", _text),
+        "metrics_port": ("VATIO_METRICS_PORT", lambda name, value: parse_int(name, value)),
         "max_fee_gwei": ("VATIO_MAX_FEE_GWEI", _float),
         "stuck_after_s": ("VATIO_STUCK_AFTER_S", _float),
         "fee_bump": ("VATIO_FEE_BUMP", _float),
@@ -372,6 +384,25 @@ class OracleSettings(ChainSettings):
         if self.fee_bump < 1.1:
             raise SettingsError(f"VATIO_FEE_BUMP must be at least 1.1 (nodes refuse a replacement paying less than "
                                 f"10% more), got {self.fee_bump}")
+        if self.role not in ORACLE_ROLES:
+            raise SettingsError(f"VATIO_ORACLE_ROLE (--role) must be one of {', '.join(ORACLE_ROLES)}, "
+                                f"got {self.role!r}")
+        if self.metrics_port is not None and not 0 < self.metrics_port < 65536:
+            raise SettingsError(f"VATIO_METRICS_PORT must be a TCP port (1-65535), got {self.metrics_port}")
+
+    @property
+    def ingests(self) -> bool:
+        """Whether this process subscribes to the readings."""
+        return self.role in ("all", "ingest")
+
+    @property
+    def settles(self) -> bool:
+        """Whether this process runs a settler (leader-elected on PostgreSQL)."""
+        return self.role in ("all", "settle") and self.settle
+
+    @property
+    def indexes(self) -> bool:
+        return self.role in ("all", "settle") and self.index
 
     @property
     def max_fee_per_gas_wei(self) -> int | None:
@@ -521,6 +552,35 @@ class ForecastSettings(_Settings):
             check_url("VATIO_REDIS_URL", self.redis_url, REDIS_SCHEMES)
         if not self.socketio_channel:
             raise SettingsError("VATIO_SOCKETIO_CHANNEL must not be empty")
+
+
+@dataclass(frozen=True)
+class ServeSettings(_Settings):
+    """`vatio serve --production`: where gunicorn listens and how many gevent workers it runs (docs/production.md)."""
+
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = 1
+    # Seconds a worker may take to answer before gunicorn restarts it.
+    timeout_s: int = 30
+
+    variables: ClassVar = {
+        "host": ("VATIO_WEB_HOST", _text),
+        "port": ("VATIO_WEB_PORT", lambda name, value: parse_int(name, value)),
+        "workers": ("VATIO_WEB_WORKERS", lambda name, value: parse_int(name, value)),
+    }
+
+    def validate(self) -> None:
+        if not self.host or any(c.isspace() for c in self.host):
+            raise SettingsError(f"VATIO_WEB_HOST must be a host name or address, got {self.host!r}")
+        if not 0 < self.port < 65536:
+            raise SettingsError(f"VATIO_WEB_PORT (--port) must be a TCP port (1-65535), got {self.port}")
+        if not 1 <= self.workers <= 64:
+            raise SettingsError(f"VATIO_WEB_WORKERS (--workers) must be between 1 and 64, got {self.workers}")
+
+    @property
+    def bind(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from backend.web import (
     health,
     live_feed,
     market,
+    metrics,
     openapi,
     readings,
     security,
@@ -39,7 +40,7 @@ __all__ = ["SESSION_COOKIE", "create_app", "run_server", "socketio_of"]
 SESSION_COOKIE = "vatio_session"
 MAX_BODY_BYTES = 64 * 1024
 BLUEPRINTS = (auth.bp, community.bp, readings.bp, forecasts.bp, settlements.bp, market.bp, admin.bp, openapi.bp,
-              health.bp, frontend.bp)
+              health.bp, metrics.bp, frontend.bp)
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -84,7 +85,8 @@ def socketio_of(app: Flask) -> SocketIO:
 
 
 def run_server(app: Flask, host: str = "127.0.0.1", port: int = 5000) -> None:
-    """Serve HTTP and Socket.IO until interrupted (threading mode, WebSocket through simple-websocket)."""
+    """Serve with Werkzeug's development server until interrupted (threading mode, WebSocket through
+    simple-websocket): local chains and the demo only; production runs gunicorn (backend/web/gunicorn_conf.py)."""
     socketio_of(app).run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False,
                          request_handler=security.JsonErrorRequestHandler)
 

@@ -27,14 +27,26 @@ def create_socketio(app: Flask, config: Config) -> SocketIO:
     """Create this app's SocketIO (through Redis when configured), with its handlers."""
     socketio = SocketIO()
     _register_handlers(socketio)
+    production = _under_gevent()
     socketio.init_app(
         app,
         message_queue=config.redis_url,
         channel=config.socketio_channel,
-        async_mode="threading",
+        async_mode="gevent" if production else "threading",
+        # The production server (gunicorn's gevent workers) takes WebSocket only: a session is then one connection
+        # to one worker, which is what Flask-SocketIO's several-workers deployment needs without sticky sessions.
+        transports=["websocket"] if production else ["polling", "websocket"],
         cors_allowed_origins=list(config.cors_origins) or None,
     )
     return socketio
+
+
+def _under_gevent() -> bool:
+    """True in a gunicorn gevent worker, which patched the standard library before the app was built."""
+    import sys
+
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and monkey.is_module_patched("socket")
 
 
 def _rooms_for(user) -> list[str]:

@@ -64,7 +64,7 @@ function setStatus(next: LiveStatus): void {
 
 export function startLive(): void {
   socket = io({ path: "/socket.io", reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 5000,
-    transports: ["polling", "websocket"] });
+    transports: ["websocket"] }); // the production server takes WebSocket only (docs/production.md)
   socket.on("connect", () => setStatus("connected"));
   socket.on("disconnect", (reason) => setStatus(reason === "io client disconnect" ? "offline" : "reconnecting"));
   socket.on("connect_error", () => setStatus(socket?.active ? "reconnecting" : "offline"));
