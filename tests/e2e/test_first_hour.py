@@ -183,3 +183,27 @@ def test_a_demo_household_trades_without_metamask(open_page, stack):
     expect(other.get_by_test_id("wallet-address")).to_have_attribute("title", stack.alice.address, timeout=20_000)
     other.reload()  # remembered, like the burner
     expect(other.get_by_test_id("wallet-address")).to_have_attribute("title", stack.alice.address, timeout=20_000)
+
+
+def _replaying_summary(route):
+    """The real summary, as a demo replaying days of history would answer it (settlement 600 intervals behind)."""
+    response = route.fetch()
+    body = response.json()
+    last = body["lastSettled"]["start"] if body.get("lastSettled") else 1_700_000_000
+    body["catchUp"] = {"settled": 168, "total": 768, "behind": 600, "lastSettledStart": last - 6 * 86_400,
+                       "replaying": True}
+    route.fulfill(response=response, json=body)
+
+
+def test_the_replay_is_said_on_the_household_and_market_pages(open_page, stack):
+    """Item 2: while settlement replays history, the household and market pages say so, as the dashboard does."""
+    page, _ = open_page(stack.alice, path="/")
+    sign_in(page)
+    page.route(re.compile(r".*/api/community/summary$"), _replaying_summary)
+    for path in ("/household", "/market", "/"):
+        page.goto(path)
+        expect(page.locator("body[data-ready=true]")).to_have_count(1)
+        note = page.get_by_test_id("catch-up")
+        expect(note).to_contain_text("Reproduciendo el historial: 168 de 768 intervalos liquidados")
+        expect(note).to_contain_text(re.compile(r"\d{1,2} \w+"))  # a replayed time carries its date
+    screenshot(page, "catch-up-es")

@@ -37,6 +37,23 @@ export function catchUpNote(catchUp: CatchUp | undefined): HTMLElement | null {
     h("small", null, t("dash.catchUpDetail", { when: time(catchUp.lastSettledStart) })));
 }
 
+/**
+ * The catch-up note for pages other than the dashboard (household, market), where figures of a replayed day
+ * would otherwise read as today's: the summary's catchUp, refreshed at most every 5 s as intervals settle.
+ */
+export function catchUpBanner(stops: (() => void)[]): HTMLElement {
+  const box = h("div", { dataset: { testid: "catch-up-box" } });
+  let last = 0;
+  const refresh = async () => {
+    last = Date.now();
+    const summary = await api<{ catchUp?: CatchUp }>("/api/community/summary").catch(() => null);
+    replace(box, summary ? catchUpNote(summary.catchUp) : null);
+  };
+  void refresh();
+  stops.push(onLive("interval_settled", () => { if (Date.now() - last > 5000) void refresh(); }));
+  return box;
+}
+
 /** A settled interval in words: its clock time and the chain's price, or that nothing traded. */
 function settledText(settled: { start: number; clearingPrice: number; tradedWh: number }): string {
   return settled.tradedWh > 0 && settled.clearingPrice > 0

@@ -15,7 +15,7 @@ import { COLORS, type Point, timeChart } from "../ui/charts";
 import { card, empty, fill, stat, table } from "../ui/parts";
 import { toast } from "../ui/txpanel";
 import { sendTransaction } from "../wallet/wallet";
-import { type ForecastSeries, forecastDatasets } from "./dashboard";
+import { catchUpBanner, type ForecastSeries, forecastDatasets } from "./dashboard";
 
 interface Detail {
   address: string;
@@ -80,6 +80,7 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
   const windowsBox = h("div");
   const intervalsBox = h("div");
   const fillsBox = h("div");
+  root.appendChild(catchUpBanner(stops));
   root.appendChild(h("p.note", null, h("code", { dataset: { testid: "household-address" } }, address)));
   root.append(
     h("div.grid-2", null, card(t("home.livePower"), "live", liveBox), card(t("home.balances"), "balances", balancesBox)),

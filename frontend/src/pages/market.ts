@@ -16,6 +16,7 @@ import { signedInHousehold, state } from "../store";
 import { card, empty, field, fill, formMessage, table } from "../ui/parts";
 import { describeError } from "../wallet/errors";
 import { sendTransaction } from "../wallet/wallet";
+import { catchUpBanner } from "./dashboard";
 
 type Side = "bid" | "ask";
 
@@ -264,7 +265,7 @@ export function marketPage(root: HTMLElement, params: Record<string, string>): C
   const owner = signedInHousehold();
   const active = Boolean(owner && state.user?.active);
   const ordersBox = h("div");
-  replace(root, h("h1", null, t("market.title")));
+  replace(root, h("h1", null, t("market.title")), catchUpBanner(stops));
 
   const refreshOrders = () => {
     if (!owner) return;
