@@ -10,10 +10,14 @@ line, the e2e launcher and tests all start the oracle through it), and
 `Oracle.run` keeps them running until SIGTERM or Ctrl-C.
 
 Each stage keeps its state in the database and resumes from it, so the
-process can be killed at any point (`kill -9` included) and restarted. With
-an MQTT shared subscription several oracle processes can split the ingest;
-only one of them should settle (`--no-settle` on the others), since one key
-sends the settlements.
+process can be killed at any point (`kill -9` included) and restarted.
+
+The production profile (docs/production.md) splits the stages over processes
+with `--role`: `ingest` workers (MQTT only, several sharing the meters through
+an MQTT shared subscription, `--share-group`) and `settle` processes (settler
+and indexer). Of the settle processes exactly one acts, the holder of a
+PostgreSQL advisory lock (backend/oracle/leader.py); the others stand by and
+take over when its session ends. With SQLite run one settling process only.
 """
 
 from __future__ import annotations
@@ -27,14 +31,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from backend.chain.deploy import Deployment
+from backend.chain.indexer import ChainMismatch, Indexer, NodeUnavailable
 from backend.chain.networks import LOCAL_CHAIN_IDS
-from backend.chain.indexer import Indexer
 from backend.oracle.archive import ArchiveContext, build_archive, publish_settled, write_archive
 from backend.oracle.closing import close_due
+from backend.oracle.leader import Leader, SingleProcessLeader, leader_for
+from backend.oracle.metrics import OracleMetrics, chain_hooks
 from backend.oracle.outbox import OutboxSender
 from backend.oracle.registry_cache import RegistryCache
 from backend.oracle.service import OracleService
@@ -67,18 +74,26 @@ class Settler:
 
     def __init__(self, sessions: sessionmaker[Session], web3: Web3, deployment: Deployment,
                  account: LocalAccount, settings: SettlerSettings,
-                 on_settled: Callable[[int, str, int], None] | None = None, clock: Callable[[], float] = time.time):
+                 on_settled: Callable[[int, str, int], None] | None = None, clock: Callable[[], float] = time.time,
+                 leader: Leader | None = None):
         self.sessions = sessions
         self.web3 = web3
         self.deployment = deployment
+        self.account = account
         self.settings = settings
         self.clock = clock
         self.context = ArchiveContext.from_deployment(deployment)
         self.on_settled = on_settled
-        self.sender = OutboxSender(web3, deployment, account, sessions, confirmations=settings.confirmations,
-                                   max_fee_per_gas_wei=settings.max_fee_per_gas_wei,
-                                   stuck_after_s=settings.stuck_after_s, fee_bump=settings.fee_bump,
-                                   on_settled=self._settled)
+        # Only the leader acts; SQLite's single process always leads.
+        self.leader: Leader = leader or SingleProcessLeader()
+        self.sender = self._new_sender()
+
+    def _new_sender(self) -> OutboxSender:
+        return OutboxSender(self.web3, self.deployment, self.account, self.sessions,
+                            confirmations=self.settings.confirmations,
+                            max_fee_per_gas_wei=self.settings.max_fee_per_gas_wei,
+                            stuck_after_s=self.settings.stuck_after_s, fee_bump=self.settings.fee_bump,
+                            on_settled=self._settled)
 
     def _settled(self, interval_id: int, tx_hash: str, block: int) -> None:
         with self.sessions() as session:
@@ -102,15 +117,44 @@ class Settler:
         self.sender.run_until_idle()
 
     def run(self, stop: threading.Event) -> None:
-        self.archive_missing()
+        was_leading = False
         while not stop.is_set():
+            if not self.leader.lead():
+                was_leading = False
+                stop.wait(self.settings.poll_s)  # standing by: ask for the lock again next pass
+                continue
             try:
+                if not was_leading:
+                    # Taking over (or starting): a fresh sender, whose nonces come from the chain and the outbox,
+                    # and the archives a dead leader may have left unwritten.
+                    self.sender = self._new_sender()
+                    self.archive_missing()
+                    was_leading = True
                 self.step()
             except OSError as error:  # the node or the database is away; nothing was half-written
                 log.warning("settler waiting: %s", error)
             except Exception:
                 log.exception("settler pass failed; retrying")
             stop.wait(self.settings.poll_s)
+        self.leader.release()
+
+
+def index_while_leading(indexer: Indexer, leader: Leader, poll_s: float = 2.0) -> Callable[[threading.Event], None]:
+    """The indexer's loop for a settle process: it follows the chain only while this process leads."""
+    def run(stop: threading.Event) -> None:
+        while not stop.is_set():
+            if leader.leading():
+                try:
+                    indexer.poll(stop)
+                except ChainMismatch:
+                    raise  # the wrong chain: retrying cannot help
+                except (NodeUnavailable, OperationalError) as error:
+                    log.warning("indexer waiting: %s", error)
+                except Exception:
+                    log.exception("indexer poll failed; retrying")
+            stop.wait(poll_s)
+
+    return run
 
 
 def start_thread(name: str, target: Callable[[threading.Event], None], stop: threading.Event) -> threading.Thread:
@@ -130,33 +174,48 @@ class Oracle:
     settings: OracleSettings
     deployment: Deployment
     registry: RegistryCache
-    service: OracleService
+    service: OracleService | None  # None: a settle-only process
     settler: Settler | None
     indexer: Indexer | None
+    metrics: OracleMetrics | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
-        """Start the threads, then subscribe; returns at once."""
+        """Start the metrics server and the threads, then subscribe; returns at once."""
+        if self.metrics is not None and self.settings.metrics_port is not None:
+            self.metrics.serve(self.settings.metrics_port)
         if self.settler is not None:
             self.threads.append(start_thread("oracle-settler", self.settler.run, self.stop_event))
         if self.indexer is not None:
-            self.threads.append(start_thread("oracle-indexer", self.indexer.run, self.stop_event))
-        self.service.start()
+            run = (self.indexer.run if self.settler is None
+                   else index_while_leading(self.indexer, self.settler.leader))
+            self.threads.append(start_thread("oracle-indexer", run, self.stop_event))
+        if self.service is not None:
+            self.service.start()
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop ingesting (the broker keeps what was not acknowledged), then let each thread finish its pass."""
         self.stop_event.set()
-        self.service.stop()
+        if self.service is not None:
+            self.service.stop()
         for thread in self.threads:
             thread.join(timeout=timeout_s)
 
     def describe(self) -> str:
-        return (f"oracle for community {self.settings.community!r}: {len(self.registry.meters)} meters known"
-                f"{', settling' if self.settler else ''}{', indexing' if self.indexer else ''}")
+        return (f"oracle ({self.settings.role}) for community {self.settings.community!r}: "
+                f"{len(self.registry.meters)} meters known{', ingesting' if self.service else ''}"
+                f"{', settling when leading' if self.settler else ''}{', indexing' if self.indexer else ''}"
+                f"{f', metrics on port {self.settings.metrics_port}' if self.metrics else ''}")
 
     def counts(self) -> str:
-        return f"stored {self.service.stored}, rejected {self.service.rejected}, duplicates {self.service.duplicates}"
+        parts = []
+        if self.service is not None:
+            parts.append(f"stored {self.service.stored}, rejected {self.service.rejected}, "
+                         f"duplicates {self.service.duplicates}")
+        if self.settler is not None:
+            parts.append("settler leading" if self.settler.leader.leading() else "settler standing by")
+        return "; ".join(parts)
 
     def run(self, report: Callable[[str], None] = print, report_every_s: float = 10.0) -> None:
         """Start, report the counts every `report_every_s`, and stop cleanly on SIGTERM or Ctrl-C."""
@@ -194,7 +253,7 @@ def build_oracle(settings: OracleSettings, web3: Web3 | None = None) -> Oracle:
     except SettingsError as error:
         raise OracleCannotStart(str(error)) from error
     account = None
-    if settings.settle:
+    if settings.settles:
         if settings.max_fee_gwei is None and deployment.chain_id not in LOCAL_CHAIN_IDS:
             raise OracleCannotStart(f"chain {deployment.chain_id} is not a local chain: set VATIO_MAX_FEE_GWEI, the most "
                                     "the oracle may pay per gas, before it settles there (docs/outbox.md)")
@@ -219,11 +278,20 @@ def build_oracle(settings: OracleSettings, web3: Web3 | None = None) -> Oracle:
         reading_pusher, event_pusher = live_pushers(
             settings.redis_url, settings.socketio_channel, settings.live_readings_per_s, sessions,
             deployment.settings["intervalSeconds"], registry.lookup)
-    username, password = settings.mqtt_login()
-    service = OracleService(ingester, settings.mqtt_url, client_id=settings.mqtt_client_id,
-                            share_group=settings.share_group, on_committed=reading_pusher,
-                            username=username, password=password)
-    settler = (Settler(sessions, web3, deployment, account, SettlerSettings.of(settings))
+    leader = (leader_for(settings.database_url, deployment.chain_id, deployment.address("EnergyMarket"))
+              if account is not None else None)
+    metrics = None
+    if settings.metrics_port is not None:
+        metrics = OracleMetrics(sessions if account is not None else None,
+                                leader.leading if leader is not None else None)
+    service = None
+    if settings.ingests:
+        username, password = settings.mqtt_login()
+        service = OracleService(ingester, settings.mqtt_url, client_id=settings.mqtt_client_id,
+                                share_group=settings.share_group,
+                                on_committed=chain_hooks(reading_pusher, metrics and metrics.on_committed),
+                                username=username, password=password)
+    settler = (Settler(sessions, web3, deployment, account, SettlerSettings.of(settings), leader=leader)
                if account is not None else None)
-    indexer = Indexer(web3, deployment, sessions, on_events=event_pusher) if settings.index else None
-    return Oracle(settings, deployment, registry, service, settler, indexer)
+    indexer = Indexer(web3, deployment, sessions, on_events=event_pusher) if settings.indexes else None
+    return Oracle(settings, deployment, registry, service, settler, indexer, metrics)
