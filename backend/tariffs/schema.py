@@ -144,7 +144,8 @@ def parse_schedule(data: bytes | str, source: str = "schedule") -> Schedule:
         problems.append(f"valid_from must be a TOML local date (2027-01-01), got {valid_from!r}")
         valid_from = dt.date(1970, 1, 1)
     years = doc.get("years")
-    if not isinstance(years, list) or not years or not all(isinstance(y, int) and not isinstance(y, bool) for y in years):
+    if not isinstance(years, list) or not years or not all(
+            isinstance(y, int) and not isinstance(y, bool) for y in years):
         problems.append(f"years must be a non-empty list of calendar years, got {years!r}")
         years = []
     allow_negative = reader.boolean(doc, "allow_negative_prices", False)

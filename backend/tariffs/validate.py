@@ -51,7 +51,8 @@ def schedule_problems(schedule: Schedule, now: dt.datetime | None = None) -> lis
             problems.append(f"{kind} hours {_spans(missing)} have no band (missing hours)")
         for hour in range(24):
             if len(owners[hour]) > 1:
-                problems.append(f"{kind} hour {hour} is in more than one period ({', '.join(owners[hour])}): overlapping hours")
+                problems.append(f"{kind} hour {hour} is in more than one period ({', '.join(owners[hour])}): "
+                                "overlapping hours")
 
     for band in schedule.bands:
         if band.feed_in > band.retail_import:
@@ -65,7 +66,8 @@ def schedule_problems(schedule: Schedule, now: dt.datetime | None = None) -> lis
         if band.co2_kg_per_kwh < 0:
             problems.append(f"band {band.name!r}: co2_kg_per_kwh {band.co2_kg_per_kwh} is negative")
     money = {"fixed.per_kw_day": schedule.fixed_per_kw_day, "fixed.per_month": schedule.fixed_per_month,
-             "capacity.minimum_kw": schedule.capacity_minimum_kw, "taxes.electricity_tax": schedule.taxes.electricity_tax,
+             "capacity.minimum_kw": schedule.capacity_minimum_kw,
+             "taxes.electricity_tax": schedule.taxes.electricity_tax,
              "taxes.vat": schedule.taxes.vat}
     if schedule.capacity_per_kw_month is not None:
         money["capacity.per_kw_month"] = schedule.capacity_per_kw_month
@@ -98,9 +100,9 @@ def schedule_problems(schedule: Schedule, now: dt.datetime | None = None) -> lis
     if now is not None:
         if now.tzinfo is None:
             raise ValueError("now must be an aware datetime")
-        start = dt.datetime.combine(schedule.valid_from, dt.time(0), schedule.zone)
-        if start <= now:
-            problems.append(f"valid_from {schedule.valid_from} ({start.isoformat()}) is not in the future: "
+        first_moment = dt.datetime.combine(schedule.valid_from, dt.time(0), schedule.zone)
+        if first_moment <= now:
+            problems.append(f"valid_from {schedule.valid_from} ({first_moment.isoformat()}) is not in the future: "
                             "a new version applies from a future interval only")
     return problems
 

@@ -15,7 +15,7 @@ from backend.tariffs.validate import load_valid, validate_schedule
 TARIFFS = Path(__file__).resolve().parents[3] / "config" / "tariffs"
 SPAIN = TARIFFS / "es-2.0td-example.toml"
 BELGIUM = TARIFFS / "be-capacity-example.toml"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def spain_text() -> str:
@@ -119,7 +119,8 @@ def test_feed_in_above_retail_is_refused():
 
 
 def test_negative_prices_need_the_file_to_allow_them():
-    text = spain_text().replace('feed_in = "0.0600"\ngrid_access = "0.0007"', 'feed_in = "-0.0100"\ngrid_access = "0.0007"')
+    text = spain_text().replace('feed_in = "0.0600"\ngrid_access = "0.0007"',
+                                'feed_in = "-0.0100"\ngrid_access = "0.0007"')
     assert "band 'P3': feed_in -0.0100 is negative" in refused(text)
     allowed = text.replace("allow_negative_prices = false", "allow_negative_prices = true")
     assert load_valid(allowed.encode()).band("P3").feed_in == Decimal("-0.0100")
