@@ -182,13 +182,21 @@ def deploy(network, rpc_url, keystore, password_file, private_key, password, int
 @click.option("--port", default=DemoSettings.chain_port, show_default=True, help="The chain's JSON-RPC port.")
 @click.option("--web-port", default=DemoSettings.web_port, show_default=True)
 @click.option("--exit-after-setup", is_flag=True, help="Deploy, print, and stop (for smoke tests).")
-def demo(port: int, web_port: int, exit_after_setup: bool) -> None:
+@click.option("--broker", default=None, metavar="URL|own",
+              help="The MQTT broker: URL (it must answer), or `own` to start the demo's Mosquitto. Default: the "
+                   "one answering at $VATIO_MQTT_URL or mqtt://127.0.0.1:1883, else the demo's own.")
+@click.option("--redis-url", default=None, metavar="URL|none",
+              help="Redis for live pushes: URL (it must answer), or `none`. Default: $VATIO_REDIS_URL or "
+                   "redis://127.0.0.1:6379/0 when it answers.")
+def demo(port: int, web_port: int, exit_after_setup: bool, broker: str | None, redis_url: str | None) -> None:
     """Everything, one command: chain, broker, oracle, simulated meters, web app; state under $VATIO_VAR_DIR."""
     from backend.demo import run_demo
 
     settings = read_settings(DemoSettings, chain_port=port, web_port=web_port)
     try:
-        run_demo(settings, exit_after_setup=exit_after_setup, progress=click.echo)
+        run_demo(settings, exit_after_setup=exit_after_setup, progress=click.echo, broker=broker, redis=redis_url)
+    except SettingsError as error:
+        raise click.BadParameter(str(error)) from error
     except (RuntimeError, TimeoutError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from error
 

@@ -3,8 +3,9 @@
 Starts, in order, and stops in reverse on Ctrl-C:
   1. a local Anvil chain with saved state (var/chain), the contracts deployed
      or found again after a restart;
-  2. an MQTT broker: the one answering at $VATIO_MQTT_URL, or Mosquitto
-     started with the repo's config and its auth (var/broker): no anonymous
+  2. an MQTT broker: --broker URL, or the one answering at $VATIO_MQTT_URL
+     (default mqtt://127.0.0.1:1883), or (--broker own, or when none answers)
+     Mosquitto started with the repo's config and its auth (var/broker): no anonymous
      clients, each simulated meter logs in as its address and may publish
      only its own topic, the oracle as `oracle`; their passwords are made
      once, in var/broker/auth/passwords (docs/meters.md);
@@ -17,7 +18,9 @@ Starts, in order, and stops in reverse on Ctrl-C:
      then following the clock;
   6. the forecaster (`vatio forecast run --source db`), on a schedule; its
      first run trains small bootstrap models from the shipped datasets;
-  7. the web app (`vatio serve`), live through Redis when Redis answers.
+  7. the web app (`vatio serve`), live through Redis (--redis-url, else
+     $VATIO_REDIS_URL or the default) when Redis answers.
+It prints which broker and which Redis it chose, and why.
 
 Everything lives under the var root ($VATIO_VAR_DIR, else <repo>/var; see
 backend/settings.py's DemoSettings), so a second run resumes: the chain keeps
@@ -37,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +48,7 @@ from eth_account import Account
 from eth_utils import keccak
 from web3 import Web3
 
-from backend.broker import MosquittoBroker, find_or_start_broker
+from backend.broker import MosquittoBroker, broker_answers, start_mosquitto
 from backend.broker_auth import ORACLE_USER, BrokerAuth
 from backend.chain.anvil import AnvilNode, keep_clock_moving, rpc_call, start_anvil
 from backend.chain.deploy import (
@@ -59,9 +63,17 @@ from backend.meters.registration import register_meters
 from backend.meters.simulator import SimulatedMeter, simulated_keys
 from backend.paths import REPO_ROOT
 from backend.processes import stop_process_group, tcp_answers
-from backend.settings import DemoSettings
+from backend.settings import (
+    MQTT_SCHEMES,
+    REDIS_SCHEMES,
+    DemoSettings,
+    SettingsError,
+    check_url,
+)
 
 COMMUNITY = "demo"
+# The demo community bills on the Spanish 2.0TD-like example (an example, not advice).
+SPANISH_EXAMPLE_TARIFF = REPO_ROOT / "config" / "tariffs" / "es-2.0td-example.toml"
 HOUSEHOLDS = 20
 SIMULATION_SEED = 1
 # Eight days of history: the forecasts look back seven days before the day they issue.
@@ -119,7 +131,8 @@ def start_demo_chain(settings: DemoSettings, progress=print) -> DemoCommunity:
         progress("Contracts found on chain from the previous run")
     except FileNotFoundError:
         progress("Deploying contracts")
-        deployment = deploy_community(web3, Account.from_key(ANVIL_DEPLOYER_KEY), CommunitySettings(),
+        deployment = deploy_community(web3, Account.from_key(ANVIL_DEPLOYER_KEY),
+                                      CommunitySettings(tariff_schedule=SPANISH_EXAMPLE_TARIFF),
                                       progress=lambda name: progress(f"  {name}"))
         deployment.save(settings.deployments_dir)
         fresh = True
@@ -168,6 +181,57 @@ def start_child(name: str, arguments: list[str], state_dir: Path, env: dict[str,
     return Supervised(name, process, log_path)
 
 
+OWN_BROKER = "own"  # --broker own: always the demo's Mosquitto, with its logins and ACL
+NO_REDIS = "none"  # --redis-url none: no live pushes from the oracle
+
+
+@dataclass(frozen=True)
+class ServiceChoice:
+    """Which broker or Redis the demo uses, and why, in words it prints."""
+
+    url: str | None  # the broker's or Redis's URL; None: start the demo's own broker / run without Redis
+    reason: str
+
+
+def choose_broker(option: str | None, configured: str, from_env: bool,
+                  answers: Callable[[str], bool]) -> ServiceChoice:
+    """The MQTT broker: --broker URL (it must answer), --broker own, else $VATIO_MQTT_URL or the default if one answers.
+
+    A broker found answering is not the demo's: it has its own logins and
+    ACL, which is why the choice is always printed.
+    """
+    if option == OWN_BROKER:
+        return ServiceChoice(None, "--broker own: starting the demo's Mosquitto (its own logins and ACL)")
+    if option is not None:
+        check_url("--broker", option, MQTT_SCHEMES)
+        if not answers(option):
+            raise SettingsError(f"--broker {option}: no MQTT broker answers there "
+                                f"(--broker {OWN_BROKER} starts the demo's Mosquitto)")
+        return ServiceChoice(option, f"--broker {option}")
+    source = f"$VATIO_MQTT_URL={configured}" if from_env else f"the default {configured}"
+    if answers(configured):
+        return ServiceChoice(configured, f"a broker already answers at {source}; it is not the demo's own "
+                                         f"(--broker {OWN_BROKER} starts one, --broker URL picks another)")
+    return ServiceChoice(None, f"nothing answers at {source}: starting the demo's Mosquitto")
+
+
+def choose_redis(option: str | None, configured: str, from_env: bool,
+                 answers: Callable[[str], bool]) -> ServiceChoice:
+    """Redis for live pushes: --redis-url URL (it must answer), --redis-url none, else $VATIO_REDIS_URL or the
+    default when it answers, and no live pushes from the oracle otherwise."""
+    if option == NO_REDIS:
+        return ServiceChoice(None, f"--redis-url {NO_REDIS}: the web app works, without live pushes from the oracle")
+    if option is not None:
+        check_url("--redis-url", option, REDIS_SCHEMES)
+        if not answers(option):
+            raise SettingsError(f"--redis-url {option}: no Redis answers there (--redis-url {NO_REDIS} runs without)")
+        return ServiceChoice(option, f"--redis-url {option}")
+    source = f"$VATIO_REDIS_URL={configured}" if from_env else f"the default {configured}"
+    if answers(configured):
+        return ServiceChoice(configured, f"Redis answers at {source}")
+    return ServiceChoice(None, f"no Redis at {source}: the web app works, but without live pushes from the oracle")
+
+
 def redis_answers(url: str) -> bool:
     from urllib.parse import urlparse
 
@@ -185,20 +249,14 @@ def demo_secret_key(state_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def service_environment(settings: DemoSettings, rpc_url: str, progress=print) -> dict[str, str]:
+def service_environment(settings: DemoSettings, rpc_url: str, redis: ServiceChoice) -> dict[str, str]:
     """What the children share: the var root, the chain, the database, the archive, the live queue."""
     env = {"VATIO_VAR_DIR": str(settings.var_dir), "VATIO_DEPLOYMENTS_DIR": str(settings.deployments_dir),
            "VATIO_RPC_URL": rpc_url, "VATIO_DATABASE_URL": settings.database_url,
            "VATIO_ARCHIVE_DIR": str(settings.archive_dir),
            "VATIO_SECRET_KEY": demo_secret_key(settings.var_dir),
            "VATIO_SIWE_DOMAINS": f"localhost:{settings.web_port},127.0.0.1:{settings.web_port}"}
-    redis_url = settings.redis_url
-    if redis_answers(redis_url):
-        env["VATIO_REDIS_URL"] = redis_url
-        progress(f"Live pushes through Redis at {redis_url}")
-    else:
-        env["VATIO_REDIS_URL"] = ""
-        progress(f"No Redis at {redis_url}: the web app works, but without live pushes from the oracle")
+    env["VATIO_REDIS_URL"] = redis.url or ""
     return env
 
 
@@ -292,9 +350,13 @@ def print_summary(stack: DemoStack, broker_url: str, progress=print) -> None:
     progress(f"Audit the settled intervals any time: .venv/bin/vatio audit --archive {stack.settings.archive_dir}")
 
 
-def run_demo(settings: DemoSettings | None = None, exit_after_setup: bool = False, progress=print) -> None:
+def run_demo(settings: DemoSettings | None = None, exit_after_setup: bool = False, progress=print,
+             broker: str | None = None, redis: str | None = None) -> None:
+    """Run the demo; `broker` and `redis` are the --broker and --redis-url options (see choose_broker)."""
     settings = settings or DemoSettings.from_env()
     state_dir = settings.var_dir
+    broker_choice = choose_broker(broker, settings.mqtt_url, "VATIO_MQTT_URL" in os.environ, broker_answers)
+    redis_choice = choose_redis(redis, settings.redis_url, "VATIO_REDIS_URL" in os.environ, redis_answers)
     community = start_demo_chain(settings, progress=progress)
     stack = DemoStack(settings, community)
     try:
@@ -303,12 +365,18 @@ def run_demo(settings: DemoSettings | None = None, exit_after_setup: bool = Fals
         meters = demo_meters()
         set_up_households(community, meters, progress)
         auth = broker_logins(state_dir, meters, progress)
-        broker_url, stack.broker = find_or_start_broker(settings.mqtt_url, state_dir / "broker", progress, auth=auth)
+        if broker_choice.url is None:
+            stack.broker = start_mosquitto(state_dir / "broker", auth=auth)
+            broker_url = stack.broker.url
+        else:
+            broker_url = broker_choice.url
+        progress(f"MQTT broker {broker_url}: {broker_choice.reason}")
         if exit_after_setup:
             print_summary(stack, broker_url, progress)
             return
         database_url = settings.database_url
-        env = service_environment(settings, community.node.url, progress)
+        progress(f"Redis {redis_choice.url or '(none)'}: {redis_choice.reason}")
+        env = service_environment(settings, community.node.url, redis_choice)
         oracle_login, meter_logins = login_environment(auth)
         stack.children.append(start_child("oracle", oracle_arguments(community.node.url, broker_url, database_url,
                                                                      state_dir), state_dir, {**env, **oracle_login}))
