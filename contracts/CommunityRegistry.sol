@@ -38,10 +38,10 @@ contract CommunityRegistry is AccessControl, IERC5267, ICommunityRegistry {
 
     // UPPER_CASE like constants; intervalSeconds() keeps the ABI name (ICommunityRegistry says why).
     uint64 private immutable INTERVAL_SECONDS;
-    /// @inheritdoc ICommunityRegistry
-    uint256 public retailPrice;
-    /// @inheritdoc ICommunityRegistry
-    uint256 public feedInPrice;
+    uint256 private constant SECONDS_PER_DAY = 86400;
+    uint256 private constant SECONDS_PER_HOUR = 3600;
+    // Bits above UTC hour 23 of a calendar word.
+    uint256 private constant CALENDAR_UNUSED_BITS = ~uint256(0) << 192;
     /// @inheritdoc ICommunityRegistry
     string public mechanismName;
     /// @inheritdoc ICommunityRegistry
@@ -50,6 +50,11 @@ contract CommunityRegistry is AccessControl, IERC5267, ICommunityRegistry {
     uint256 public householdCount;
 
     mapping(address household => Household) private _households;
+    TariffVersion[] private _tariffVersions;
+    // key: version << 8 | band
+    mapping(uint256 key => BandBounds) private _bandBounds;
+    // key: version << 64 | UTC day; byte h = 1 + band index of UTC hour h
+    mapping(uint256 key => uint256 word) private _bandCalendar;
     /// @inheritdoc ICommunityRegistry
     mapping(address meter => address household) public householdOfMeter;
 
@@ -62,7 +67,9 @@ contract CommunityRegistry is AccessControl, IERC5267, ICommunityRegistry {
         CACHED_CHAIN_ID = block.chainid;
         CACHED_DOMAIN_SEPARATOR = _buildDomainSeparator();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _setTariffs(retailPrice_, feedInPrice_);
+        _checkFlatTariffs(retailPrice_, feedInPrice_);
+        _addVersion(bytes32(0), 0, _flatBands(retailPrice_, feedInPrice_));
+        emit TariffsSet(retailPrice_, feedInPrice_);
     }
 
     // --- households and meters (admin) ---
@@ -109,7 +116,45 @@ contract CommunityRegistry is AccessControl, IERC5267, ICommunityRegistry {
 
     /// @inheritdoc ICommunityRegistry
     function setTariffs(uint256 retailPrice_, uint256 feedInPrice_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        _setTariffs(retailPrice_, feedInPrice_);
+        _checkFlatTariffs(retailPrice_, feedInPrice_);
+        _addVersion(bytes32(0), _earliestNewVersion(), _flatBands(retailPrice_, feedInPrice_));
+        emit TariffsSet(retailPrice_, feedInPrice_);
+    }
+
+    /// @inheritdoc ICommunityRegistry
+    function addTariffVersion(bytes32 scheduleHash, uint64 effectiveFrom, BandBounds[] calldata bands)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+        returns (uint32 version)
+    {
+        uint64 earliest = _earliestNewVersion();
+        if (effectiveFrom < earliest) revert RegistryTariffNotInFuture(effectiveFrom, earliest);
+        version = _addVersion(scheduleHash, effectiveFrom, bands);
+    }
+
+    /// @inheritdoc ICommunityRegistry
+    function setBandCalendar(uint32 version, uint64 firstDay, uint256[] calldata dayWords)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        if (version >= _tariffVersions.length) revert RegistryUnknownTariffVersion(version);
+        uint256 bandCount = _tariffVersions[version].bandCount;
+        for (uint256 i = 0; i < dayWords.length; ++i) {
+            uint64 day = firstDay + uint64(i);
+            uint256 word = dayWords[i];
+            if (word & CALENDAR_UNUSED_BITS != 0) revert RegistryInvalidCalendar(day, 24, word >> 192);
+            for (uint256 hour = 0; hour < 24; ++hour) {
+                uint256 value = (word >> (8 * hour)) & 0xff;
+                if (value == 0 || value > bandCount) revert RegistryInvalidCalendar(day, hour, value);
+            }
+            uint256 key = (uint256(version) << 64) | day;
+            // A day already set is fixed from its first second on: never a band changed backwards.
+            if (_bandCalendar[key] != 0 && uint256(day) * SECONDS_PER_DAY <= block.timestamp) {
+                revert RegistryCalendarDayFixed(version, day);
+            }
+            _bandCalendar[key] = word;
+        }
+        emit BandCalendarSet(version, firstDay, dayWords);
     }
 
     /// @inheritdoc ICommunityRegistry
@@ -121,6 +166,62 @@ contract CommunityRegistry is AccessControl, IERC5267, ICommunityRegistry {
     }
 
     // --- views ---
+
+    /// @inheritdoc ICommunityRegistry
+    function retailPrice() external view returns (uint256 retail) {
+        (, retail) = priceBounds(uint64(block.timestamp / INTERVAL_SECONDS));
+    }
+
+    /// @inheritdoc ICommunityRegistry
+    function feedInPrice() external view returns (uint256 feedIn) {
+        (feedIn,) = priceBounds(uint64(block.timestamp / INTERVAL_SECONDS));
+    }
+
+    /// @inheritdoc ICommunityRegistry
+    function tariffVersionCount() external view returns (uint256) {
+        return _tariffVersions.length;
+    }
+
+    /// @inheritdoc ICommunityRegistry
+    function tariffVersion(uint32 version) external view returns (TariffVersion memory) {
+        if (version >= _tariffVersions.length) revert RegistryUnknownTariffVersion(version);
+        return _tariffVersions[version];
+    }
+
+    /// @inheritdoc ICommunityRegistry
+    function bandBounds(uint32 version, uint8 band) external view returns (BandBounds memory) {
+        return _bandBounds[(uint256(version) << 8) | band];
+    }
+
+    /// @inheritdoc ICommunityRegistry
+    function bandCalendar(uint32 version, uint64 day) external view returns (uint256) {
+        return _bandCalendar[(uint256(version) << 64) | day];
+    }
+
+    /// @inheritdoc ICommunityRegistry
+    function bandOf(uint64 intervalId) public view returns (uint32 version, uint8 band) {
+        (version,) = _versionAt(intervalId);
+        if (_tariffVersions[version].bandCount == 1) return (version, 0);
+        uint256 start = uint256(intervalId) * INTERVAL_SECONDS;
+        uint256 word = _bandCalendar[(uint256(version) << 64) | (start / SECONDS_PER_DAY)];
+        uint256 value = (word >> (8 * ((start % SECONDS_PER_DAY) / SECONDS_PER_HOUR))) & 0xff;
+        if (value == 0) revert RegistryNoBand(intervalId, version);
+        band = uint8(value - 1);
+    }
+
+    /// @inheritdoc ICommunityRegistry
+    function priceBounds(uint64 intervalId) public view returns (uint256 feedIn, uint256 retail) {
+        (uint32 version, uint8 band) = bandOf(intervalId);
+        BandBounds storage bounds = _bandBounds[(uint256(version) << 8) | band];
+        return (bounds.feedInPrice, bounds.retailPrice);
+    }
+
+    /// @inheritdoc ICommunityRegistry
+    function tariffEnvelope() external view returns (uint256 minFeedIn, uint256 maxRetail) {
+        (uint32 version,) = _versionAt(uint64(block.timestamp / INTERVAL_SECONDS));
+        TariffVersion storage current = _tariffVersions[version];
+        return (current.minFeedInPrice, current.maxRetailPrice);
+    }
 
     /// @inheritdoc ICommunityRegistry
     function intervalSeconds() external view returns (uint64) {
@@ -199,13 +300,58 @@ contract CommunityRegistry is AccessControl, IERC5267, ICommunityRegistry {
         return keccak256(abi.encode(DOMAIN_TYPEHASH, DOMAIN_NAME_HASH, DOMAIN_VERSION_HASH, block.chainid, address(this)));
     }
 
-    function _setTariffs(uint256 retailPrice_, uint256 feedInPrice_) private {
+    // Versions start in increasing order; an interval is almost always in the last one or the one before.
+    function _versionAt(uint64 intervalId) private view returns (uint32, uint64) {
+        uint256 index = _tariffVersions.length - 1;
+        while (index != 0 && _tariffVersions[index].effectiveFrom > intervalId) --index;
+        return (uint32(index), _tariffVersions[index].effectiveFrom);
+    }
+
+    function _earliestNewVersion() private view returns (uint64 earliest) {
+        earliest = uint64(block.timestamp / INTERVAL_SECONDS) + 1;
+        uint64 lastStart = _tariffVersions[_tariffVersions.length - 1].effectiveFrom;
+        if (lastStart >= earliest) earliest = lastStart + 1;
+    }
+
+    function _checkFlatTariffs(uint256 retailPrice_, uint256 feedInPrice_) private pure {
         if (
             feedInPrice_ == 0 || feedInPrice_ > retailPrice_ || retailPrice_ % PRICE_TICK != 0
-                || feedInPrice_ % PRICE_TICK != 0
+                || feedInPrice_ % PRICE_TICK != 0 || retailPrice_ > type(uint64).max
         ) revert RegistryInvalidTariffs(retailPrice_, feedInPrice_);
-        retailPrice = retailPrice_;
-        feedInPrice = feedInPrice_;
-        emit TariffsSet(retailPrice_, feedInPrice_);
+    }
+
+    function _flatBands(uint256 retailPrice_, uint256 feedInPrice_) private pure returns (BandBounds[] memory bands) {
+        bands = new BandBounds[](1);
+        bands[0] = BandBounds({feedInPrice: uint64(feedInPrice_), retailPrice: uint64(retailPrice_)});
+    }
+
+    function _addVersion(bytes32 scheduleHash, uint64 effectiveFrom, BandBounds[] memory bands)
+        private
+        returns (uint32 version)
+    {
+        if (bands.length == 0 || bands.length > 255) revert RegistryInvalidBandBounds(bands.length, 0, 0);
+        version = uint32(_tariffVersions.length);
+        uint64 minFeedIn = type(uint64).max;
+        uint64 maxRetail = 0;
+        for (uint256 i = 0; i < bands.length; ++i) {
+            BandBounds memory bounds = bands[i];
+            if (
+                bounds.retailPrice == 0 || bounds.feedInPrice > bounds.retailPrice
+                    || bounds.retailPrice % PRICE_TICK != 0 || bounds.feedInPrice % PRICE_TICK != 0
+            ) revert RegistryInvalidBandBounds(i, bounds.feedInPrice, bounds.retailPrice);
+            _bandBounds[(uint256(version) << 8) | i] = bounds;
+            if (bounds.feedInPrice < minFeedIn) minFeedIn = bounds.feedInPrice;
+            if (bounds.retailPrice > maxRetail) maxRetail = bounds.retailPrice;
+        }
+        _tariffVersions.push(
+            TariffVersion({
+                scheduleHash: scheduleHash,
+                effectiveFrom: effectiveFrom,
+                bandCount: uint8(bands.length),
+                minFeedInPrice: minFeedIn,
+                maxRetailPrice: maxRetail
+            })
+        );
+        emit TariffVersionAdded(version, scheduleHash, effectiveFrom, bands);
     }
 }

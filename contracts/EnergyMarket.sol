@@ -33,6 +33,8 @@ contract EnergyMarket is IEnergyMarket, ReentrancyGuard {
     }
 
     uint256 private constant WH_PER_KWH = 1000;
+    // CommunityRegistry.PRICE_TICK, a constant there too: no call to read it.
+    uint256 private constant PRICE_TICK = 1000;
 
     /// @inheritdoc IEnergyMarket
     uint64 public constant RECLAIM_GRACE_INTERVALS = 96;
@@ -78,9 +80,11 @@ contract EnergyMarket is IEnergyMarket, ReentrancyGuard {
         returns (uint256 orderId)
     {
         if (amountWh == 0) revert MarketZeroAmount();
-        _checkPriceWithinTariffs(limitPrice);
         uint64 nowInterval = currentInterval();
         if (validFrom > validTo || validFrom < nowInterval) revert MarketInvalidWindow(validFrom, validTo, nowInterval);
+        // The limit against the band of the window's first interval; each fill's clearing price is then
+        // checked against its own interval's band at settlement.
+        _checkPriceWithinBand(limitPrice, validFrom);
 
         uint256 escrow = side == Side.Bid ? _ceilCost(amountWh, limitPrice) : 0;
         // The new id is the value before the increment (gas-increment-by-one).
@@ -172,7 +176,7 @@ contract EnergyMarket is IEnergyMarket, ReentrancyGuard {
         IntervalState storage state = _intervals[intervalId];
         if (state.closed || state.chunks != 0) revert MarketIntervalAlreadySettled(intervalId);
         _checkIntervalEnded(intervalId);
-        _checkClearingPrice(clearingPrice, fills.length);
+        _checkClearingPrice(intervalId, clearingPrice, fills.length);
 
         // Effects before the token calls in _applyChunk; any failure below reverts them.
         state.readingsRoot = readingsRoot;
@@ -204,7 +208,7 @@ contract EnergyMarket is IEnergyMarket, ReentrancyGuard {
     ) external nonReentrant onlyOracle {
         IntervalState storage state = _intervals[intervalId];
         if (state.closed) revert MarketIntervalAlreadySettled(intervalId);
-        _checkClearingPrice(clearingPrice, fills.length);
+        _checkClearingPrice(intervalId, clearingPrice, fills.length);
         if (state.chunks == 0) {
             _checkIntervalEnded(intervalId);
             state.readingsRoot = readingsRoot;
@@ -470,16 +474,21 @@ contract EnergyMarket is IEnergyMarket, ReentrancyGuard {
         if (intervalId >= nowInterval) revert MarketIntervalNotEnded(intervalId, nowInterval);
     }
 
-    function _checkClearingPrice(uint256 clearingPrice, uint256 fillCount) private view {
+    function _checkClearingPrice(uint64 intervalId, uint256 clearingPrice, uint256 fillCount) private view {
         if (fillCount == 0) return;
-        uint256 tick = REGISTRY.PRICE_TICK();
-        if (clearingPrice % tick != 0) revert MarketClearingPriceNotOnTick(clearingPrice, tick);
-        _checkPriceWithinTariffs(clearingPrice);
+        if (clearingPrice % PRICE_TICK != 0) revert MarketClearingPriceNotOnTick(clearingPrice, PRICE_TICK);
+        _checkPriceWithinBand(clearingPrice, intervalId);
     }
 
+    /// @dev One registry call: the version in force, the interval's band from the calendar, its bounds.
+    function _checkPriceWithinBand(uint256 price, uint64 intervalId) private view {
+        (uint256 feedIn, uint256 retail) = REGISTRY.priceBounds(intervalId);
+        if (price < feedIn || price > retail) revert MarketPriceOutOfBand(price, intervalId, feedIn, retail);
+    }
+
+    /// @dev Auto orders span every future interval: their limit must lie in the current version's envelope.
     function _checkPriceWithinTariffs(uint256 price) private view {
-        uint256 feedIn = REGISTRY.feedInPrice();
-        uint256 retail = REGISTRY.retailPrice();
+        (uint256 feedIn, uint256 retail) = REGISTRY.tariffEnvelope();
         if (price < feedIn || price > retail) revert MarketPriceOutOfTariffs(price, feedIn, retail);
     }
 

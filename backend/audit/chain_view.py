@@ -259,14 +259,15 @@ class ChainView:
             self._block_timestamps[block] = self.web3.eth.get_block(block)["timestamp"]
         return self._block_timestamps[block]
 
-    def market_inputs(self, block: int, households: list[str]) -> MarketInputs:
-        """Orders, the households' accounts and token balances, and the tariffs at `block`."""
+    def market_inputs(self, block: int, households: list[str], interval_id: int | None = None) -> MarketInputs:
+        """Orders, the households' accounts and token balances, and the tariffs (the price bounds of
+        `interval_id`'s band) at `block`."""
         return MarketInputs(
             block=block,
             orders=read_orders(self.market, block),
             accounts=read_accounts(self.market, households, block),
             token_balances=read_token_balances(self.token, households, block),
-            tariffs=read_tariffs(self.registry, block),
+            tariffs=read_tariffs(self.registry, block, interval_id),
         )
 
     def total_supply_at(self, block: int) -> int:

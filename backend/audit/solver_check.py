@@ -42,7 +42,7 @@ def solve_settled_interval(settled: SettledInterval, inputs: MarketInputs) -> Cl
 def check_solver(settled: SettledInterval, chain: ChainView) -> tuple[list[str], Clearing]:
     """Problems found, and the solver's clearing (raises web3 errors when state is unavailable)."""
     state_block = settled.first_block - 1
-    inputs = chain.market_inputs(state_block, [e.household for e in settled.entries])
+    inputs = chain.market_inputs(state_block, [e.household for e in settled.entries], settled.interval_id)
     clearing = solve_settled_interval(settled, inputs)
     problems = []
     if clearing.clearing_price != settled.clearing_price:

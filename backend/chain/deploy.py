@@ -33,6 +33,9 @@ class CommunitySettings:
     oracle: str | None = None  # defaults to the deployer
     euro: str | None = None  # an existing 6-decimal ERC-20; None deploys TestEuro (local chains only)
     evm_version: str = DEFAULT_EVM_VERSION  # which build to deploy: "london" for EWC and Volta
+    # A tariff schedule file (config/tariffs/*.toml) registered as version 1 from the next intervals on
+    # (backend/chain/tariffs.py); None keeps the flat retail and feed-in prices above.
+    tariff_schedule: Path | None = None
 
 
 @dataclass
@@ -149,6 +152,18 @@ def deploy_community(web3: Web3, account: LocalAccount, settings: CommunitySetti
     deployer.call(token.functions.grantRole(token.functions.SETTLEMENT_ROLE().call(), market.address))
     deployer.call(registry.functions.grantRole(registry.functions.ORACLE_ROLE().call(), oracle))
     deployer.call(registry.functions.setMechanism(MECHANISM_NAME, MECHANISM_VERSION))
+    tariff = None
+    if settings.tariff_schedule is not None:
+        from backend.chain.tariffs import register_schedule
+        from backend.tariffs.schema import load_schedule
+        from backend.tariffs.validate import validate_schedule
+
+        progress("tariff schedule")
+        schedule = validate_schedule(load_schedule(settings.tariff_schedule))
+        # The calendar for 400 days (or up to the end of the schedule's years): a demo's fast clock stays covered.
+        registered = register_schedule(deployer, registry, schedule, calendar_days=400)
+        tariff = {"file": Path(settings.tariff_schedule).name, "hash": "0x" + schedule.source_hash.hex(),
+                  "version": registered.version, "effectiveFrom": registered.effective_from}
 
     contracts = {
         "CommunityRegistry": {"address": registry.address, "abi": registry.abi},
@@ -168,6 +183,7 @@ def deploy_community(web3: Web3, account: LocalAccount, settings: CommunitySetti
             "oracle": oracle,
             "mechanism": {"name": MECHANISM_NAME, "version": MECHANISM_VERSION},
             "evmVersion": settings.evm_version,
+            "tariffSchedule": tariff,
             "deployedAt": int(time.time()),
         },
     )

@@ -38,6 +38,22 @@ def read_token_balances(token: Contract, households: Iterable[str], block: int |
     return {h: token.functions.balanceOf(h).call(block_identifier=block) for h in households}
 
 
-def read_tariffs(registry: Contract, block: int | str = "latest") -> Tariffs:
-    return Tariffs(retail_price=registry.functions.retailPrice().call(block_identifier=block),
-                   feed_in_price=registry.functions.feedInPrice().call(block_identifier=block))
+def read_common_bounds(registry: Contract, block: int | str = "latest") -> Tariffs:
+    """The price range inside every band of the newest tariff version: the highest feed-in bound and
+    the lowest retail bound. An interval-free limit (an auto order) chosen in it is valid, and can
+    trade, in whichever band an interval falls."""
+    count = registry.functions.tariffVersionCount().call(block_identifier=block)
+    version = count - 1
+    band_count = registry.functions.tariffVersion(version).call(block_identifier=block)[2]
+    bounds = [registry.functions.bandBounds(version, band).call(block_identifier=block) for band in range(band_count)]
+    return Tariffs(retail_price=min(b[1] for b in bounds), feed_in_price=max(b[0] for b in bounds))
+
+
+def read_tariffs(registry: Contract, block: int | str = "latest", interval_id: int | None = None) -> Tariffs:
+    """The price bounds of `interval_id`'s tariff band (CommunityRegistry.priceBounds), or of the
+    current interval's when None."""
+    if interval_id is None:
+        return Tariffs(retail_price=registry.functions.retailPrice().call(block_identifier=block),
+                       feed_in_price=registry.functions.feedInPrice().call(block_identifier=block))
+    feed_in, retail = registry.functions.priceBounds(interval_id).call(block_identifier=block)
+    return Tariffs(retail_price=retail, feed_in_price=feed_in)

@@ -178,9 +178,12 @@ def call_arguments(payload: Mapping[str, Any]) -> tuple[str, list[Any]]:
 
 
 def read_chain_state(
-    web3: Web3, deployment: Deployment, households: Iterable[str], block: int | str = "latest"
+    web3: Web3, deployment: Deployment, households: Iterable[str], block: int | str = "latest",
+    interval_id: int | None = None,
 ) -> ChainState:
     """Read orders, the households' accounts and token balances, and tariffs, at one pinned block.
+
+    The tariffs are the price bounds of `interval_id`'s band (the current interval's when None).
 
     `block` is resolved to a number first, so a block mined while reading
     cannot mix two states.
@@ -197,7 +200,7 @@ def read_chain_state(
         # metered households: the accounts and balances of the entries are all that matter.
         accounts=read_accounts(market, households, number),
         token_balances=read_token_balances(deployment.contract(web3, "EnergyToken"), households, number),
-        tariffs=read_tariffs(deployment.contract(web3, "CommunityRegistry"), number),
+        tariffs=read_tariffs(deployment.contract(web3, "CommunityRegistry"), number, interval_id),
     )
 
 
@@ -358,7 +361,7 @@ def _solve(
     entries = [MeteredEntry(row.household, row.produced_wh, row.consumed_wh) for row in entry_rows]
     end_read(session)
 
-    chain = read_chain_state(web3, deployment, [e.household for e in entries], block)
+    chain = read_chain_state(web3, deployment, [e.household for e in entries], block, interval_id)
     clearing = clear_interval(
         interval_id, entries, chain.orders, chain.accounts, chain.tariffs, chain.token_balances
     )

@@ -16,7 +16,7 @@ from eth_account import Account
 from web3 import Web3
 
 from backend.chain.deploy import Deployer, Deployment
-from backend.chain.market_state import read_tariffs
+from backend.chain.market_state import read_common_bounds
 from backend.market.orderbook import PRICE_TICK
 
 BUDGET_EURO_UNITS = 100 * 10**6  # 100 test euros per household
@@ -41,7 +41,8 @@ def enable_auto_trading(
     yet (idempotent); returns how many it set up."""
     market = deployment.contract(web3, "EnergyMarket")
     euro = deployment.contract(web3, "Euro")
-    limits = auto_limits(read_tariffs(deployment.contract(web3, "CommunityRegistry")), len(household_keys), seed)
+    # Inside every band of the newest tariff version, so the auto orders trade in all of them.
+    limits = auto_limits(read_common_bounds(deployment.contract(web3, "CommunityRegistry")), len(household_keys), seed)
     configured = 0
     for key, (sell, buy) in zip(household_keys, limits, strict=True):
         household = Deployer(web3, Account.from_key(key))

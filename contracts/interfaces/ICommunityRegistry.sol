@@ -42,6 +42,25 @@ interface ICommunityRegistry is IAccessControl {
         uint32 powerW;
     }
 
+    /// @notice The market price bounds of one tariff band, payment units per kWh:
+    /// every order limit and clearing price in the band lies in [feedInPrice, retailPrice].
+    struct BandBounds {
+        uint64 feedInPrice;
+        uint64 retailPrice;
+    }
+
+    /// @notice One version of the community's tariff schedule.
+    /// @dev `scheduleHash` is keccak256 of the schedule file's bytes (docs/tariffs.md), so anyone can
+    /// check the published file; `effectiveFrom` is the first interval it applies to; the envelope
+    /// (lowest feed-in, highest retail of its bands) bounds the interval-free auto orders.
+    struct TariffVersion {
+        bytes32 scheduleHash;
+        uint64 effectiveFrom;
+        uint8 bandCount;
+        uint64 minFeedInPrice;
+        uint64 maxRetailPrice;
+    }
+
     /// @notice A household joined with its meter.
     /// @param household the household's wallet
     /// @param meter the address of the meter's signing key
@@ -64,6 +83,19 @@ interface ICommunityRegistry is IAccessControl {
     /// @param feedInPrice what the grid pays for exported energy, payment units per kWh
     event TariffsSet(uint256 retailPrice, uint256 feedInPrice);
 
+    /// @notice A tariff schedule version was registered; it applies from `effectiveFrom` on.
+    /// @param version its number (0 is the deployment's flat tariff)
+    /// @param scheduleHash keccak256 of the schedule file (zero for a flat tariff set by setTariffs)
+    /// @param effectiveFrom the first interval it applies to, always in the future when added
+    /// @param bands each band's price bounds, by band index
+    event TariffVersionAdded(uint32 indexed version, bytes32 scheduleHash, uint64 effectiveFrom, BandBounds[] bands);
+
+    /// @notice Which band each UTC hour of some UTC days is in, under one version.
+    /// @param version the tariff version
+    /// @param firstDay the first UTC day (days since 1970-01-01)
+    /// @param dayWords one word per day: byte h (bits 8h..8h+7) is 1 + the band index of UTC hour h
+    event BandCalendarSet(uint32 indexed version, uint64 firstDay, uint256[] dayWords);
+
     /// @notice The clearing mechanism the oracle runs changed.
     /// @param name the mechanism's name, e.g. "pay-as-clear"
     /// @param version its version, so auditors re-run the same code
@@ -80,6 +112,37 @@ interface ICommunityRegistry is IAccessControl {
     /// @param retailPrice the retail price given
     /// @param feedInPrice the feed-in price given
     error RegistryInvalidTariffs(uint256 retailPrice, uint256 feedInPrice);
+
+    /// @notice A tariff version needs 1 to 255 bands, each on the price tick with feed-in <= retail and retail > 0.
+    /// @param band the offending band's index (the band count when the count is wrong)
+    /// @param feedInPrice its feed-in bound
+    /// @param retailPrice its retail bound
+    error RegistryInvalidBandBounds(uint256 band, uint256 feedInPrice, uint256 retailPrice);
+
+    /// @notice A tariff version must apply from a future interval, after the last version's start.
+    /// @param effectiveFrom the interval given
+    /// @param earliest the earliest interval allowed now
+    error RegistryTariffNotInFuture(uint64 effectiveFrom, uint64 earliest);
+
+    /// @notice No such tariff version.
+    /// @param version the version given
+    error RegistryUnknownTariffVersion(uint32 version);
+
+    /// @notice A calendar word names no band, or a band the version does not have, or uses bits above hour 23.
+    /// @param day the UTC day
+    /// @param hour the UTC hour (24 for bits above hour 23)
+    /// @param value the byte found
+    error RegistryInvalidCalendar(uint64 day, uint256 hour, uint256 value);
+
+    /// @notice A day's bands that are already set cannot change once the day has begun.
+    /// @param version the tariff version
+    /// @param day the UTC day
+    error RegistryCalendarDayFixed(uint32 version, uint64 day);
+
+    /// @notice The interval's day has no band calendar under the version in force (the admin pushes days ahead).
+    /// @param intervalId the interval
+    /// @param version the version in force
+    error RegistryNoBand(uint64 intervalId, uint32 version);
 
     /// @notice A household's connection needs a capacity above zero.
     /// @param capacityW the capacity given
@@ -117,10 +180,29 @@ interface ICommunityRegistry is IAccessControl {
     /// @param newMeter the address of the new key
     function replaceMeter(address wallet, address newMeter) external;
 
-    /// @notice Sets the grid tariffs, both multiples of PRICE_TICK; only the admin.
+    /// @notice A flat tariff (one band, no schedule file) from the next interval on, as a new
+    /// version; both prices multiples of PRICE_TICK; only the admin.
     /// @param retailPrice_ what the grid charges, payment units per kWh
     /// @param feedInPrice_ what the grid pays, above zero and not above retail
     function setTariffs(uint256 retailPrice_, uint256 feedInPrice_) external;
+
+    /// @notice Registers a tariff schedule version with its bands' price bounds; only the admin.
+    /// A version with several bands also needs its band calendar (setBandCalendar) for the
+    /// days it applies to.
+    /// @param scheduleHash keccak256 of the schedule file's bytes
+    /// @param effectiveFrom the first interval it applies to: after the current interval and the last version's start
+    /// @param bands each band's bounds, by band index
+    /// @return version the new version's number
+    function addTariffVersion(bytes32 scheduleHash, uint64 effectiveFrom, BandBounds[] calldata bands)
+        external
+        returns (uint32 version);
+
+    /// @notice Sets which band each UTC hour of consecutive UTC days is in, under one version; only the admin.
+    /// A day already set cannot change once it has begun.
+    /// @param version the tariff version
+    /// @param firstDay the first UTC day (days since 1970-01-01)
+    /// @param dayWords one word per day: byte h is 1 + the band index of UTC hour h, bits above hour 23 zero
+    function setBandCalendar(uint32 version, uint64 firstDay, uint256[] calldata dayWords) external;
 
     /// @notice Records which clearing mechanism the oracle runs, so auditors
     /// re-run the same one; only the admin.
@@ -146,13 +228,51 @@ interface ICommunityRegistry is IAccessControl {
     /// @return the length
     function intervalSeconds() external view returns (uint64);
 
-    /// @notice What the grid charges, payment units per kWh.
+    /// @notice The retail bound of the current interval's band, payment units per kWh.
     /// @return the price
     function retailPrice() external view returns (uint256);
 
-    /// @notice What the grid pays for exported energy, payment units per kWh.
+    /// @notice The feed-in bound of the current interval's band, payment units per kWh.
     /// @return the price
     function feedInPrice() external view returns (uint256);
+
+    /// @notice How many tariff versions exist (version 0 is the deployment's).
+    /// @return the count
+    function tariffVersionCount() external view returns (uint256);
+
+    /// @notice One tariff version.
+    /// @param version its number
+    /// @return the version's hash, start, band count and envelope
+    function tariffVersion(uint32 version) external view returns (TariffVersion memory);
+
+    /// @notice One band's price bounds under one version.
+    /// @param version the version
+    /// @param band the band index
+    /// @return the bounds
+    function bandBounds(uint32 version, uint8 band) external view returns (BandBounds memory);
+
+    /// @notice The band calendar word of one UTC day under one version (0 when unset).
+    /// @param version the version
+    /// @param day the UTC day
+    /// @return byte h is 1 + the band index of UTC hour h
+    function bandCalendar(uint32 version, uint64 day) external view returns (uint256);
+
+    /// @notice The tariff version and band an interval is in.
+    /// @param intervalId the interval
+    /// @return version the version in force at the interval
+    /// @return band the band index of the interval's start hour
+    function bandOf(uint64 intervalId) external view returns (uint32 version, uint8 band);
+
+    /// @notice The price bounds of an interval's band.
+    /// @param intervalId the interval
+    /// @return feedIn the lowest price allowed
+    /// @return retail the highest price allowed
+    function priceBounds(uint64 intervalId) external view returns (uint256 feedIn, uint256 retail);
+
+    /// @notice The lowest feed-in and highest retail bound of the version in force now (for auto orders).
+    /// @return minFeedIn the lowest feed-in bound
+    /// @return maxRetail the highest retail bound
+    function tariffEnvelope() external view returns (uint256 minFeedIn, uint256 maxRetail);
 
     /// @notice The clearing mechanism the oracle runs.
     /// @return the name set by setMechanism

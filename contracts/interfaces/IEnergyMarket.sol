@@ -228,11 +228,19 @@ interface IEnergyMarket {
     /// @notice An order, deposit or withdrawal of nothing.
     error MarketZeroAmount();
 
-    /// @notice A price outside [feed-in, retail].
+    /// @notice An auto order's limit outside the current tariff version's envelope [lowest feed-in, highest retail].
     /// @param price the price given
-    /// @param feedInPrice the registry's feed-in price
-    /// @param retailPrice the registry's retail price
+    /// @param feedInPrice the lowest feed-in bound of the version in force
+    /// @param retailPrice the highest retail bound of the version in force
     error MarketPriceOutOfTariffs(uint256 price, uint256 feedInPrice, uint256 retailPrice);
+
+    /// @notice An order's limit (against its window's first interval) or a clearing price outside the
+    /// bounds of the interval's tariff band.
+    /// @param price the price given
+    /// @param intervalId the interval whose band applies
+    /// @param feedInPrice the band's lowest price
+    /// @param retailPrice the band's highest price
+    error MarketPriceOutOfBand(uint256 price, uint64 intervalId, uint256 feedInPrice, uint256 retailPrice);
 
     /// @notice An order window that ends before it starts or starts in the past.
     /// @param validFrom the first interval given

@@ -31,9 +31,10 @@ def solve(market, registry, token, households, interval_id, metered):
     """Clears `interval_id` from the chain's orders and `metered` {household: (produced, consumed)}."""
     entries = [MeteredEntry(str(h), p, c) for h, (p, c) in metered.items()]
     balances = {str(h): token.balanceOf(h) for h in households}
+    feed_in, retail = registry.priceBounds(interval_id)  # the bounds of the interval's band
     return clear_interval(
         interval_id, entries, chain_orders(market), chain_accounts(market, households),
-        Tariffs(registry.retailPrice(), registry.feedInPrice()), balances,
+        Tariffs(retail, feed_in), balances,
     )
 
 

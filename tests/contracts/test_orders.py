@@ -36,7 +36,8 @@ def test_place_ask_escrows_tokens(market, token, admin, households, interval):
 
 @pytest.mark.parametrize("price", [FEED_IN_PRICE - 1, RETAIL_PRICE + 1, 0])
 def test_order_price_must_lie_within_tariffs(market, households, interval, price):
-    with ape.reverts(market.MarketPriceOutOfTariffs, price=price, feedInPrice=FEED_IN_PRICE, retailPrice=RETAIL_PRICE):
+    with ape.reverts(market.MarketPriceOutOfBand, price=price, intervalId=interval, feedInPrice=FEED_IN_PRICE,
+                     retailPrice=RETAIL_PRICE):
         market.placeOrder(BID, price, 1000, interval, interval, sender=households[0])
 
 

@@ -104,9 +104,18 @@ def test_set_tariffs_rejects_bad_values(registry, admin, retail, feed_in):
     assert registry.retailPrice() == RETAIL_PRICE
 
 
-def test_set_tariffs_and_mechanism(registry, admin):
+def test_set_tariffs_adds_a_flat_version_from_the_next_interval_and_mechanism(chain, registry, admin):
     receipt = registry.setTariffs(180_000, 40_000, sender=admin)
-    assert receipt.events == [registry.TariffsSet(retailPrice=180_000, feedInPrice=40_000)]
+    now = registry.currentInterval()
+    assert receipt.events == [
+        registry.TariffVersionAdded(version=1, scheduleHash=b"\x00" * 32, effectiveFrom=now + 1,
+                                    bands=[(40_000, 180_000)]),
+        registry.TariffsSet(retailPrice=180_000, feedInPrice=40_000),
+    ]
+    # Never backwards: the current interval keeps the old prices, the next one has the new.
+    assert (registry.retailPrice(), registry.feedInPrice()) == (RETAIL_PRICE, FEED_IN_PRICE)
+    assert registry.priceBounds(now + 1) == (40_000, 180_000)
+    chain.mine(timestamp=(now + 1) * INTERVAL_SECONDS)
     assert (registry.retailPrice(), registry.feedInPrice()) == (180_000, 40_000)
     receipt = registry.setMechanism("pay-as-clear", "1", sender=admin)
     assert receipt.events == [registry.MechanismSet(name="pay-as-clear", version="1")]

@@ -111,8 +111,8 @@ def test_auto_orders_trade_metered_surplus(market, token, oracle, households, en
     "fills, price, error, fields",
     [
         ([(0, "s", 700), (0, "b", 700)], 100_500, "MarketClearingPriceNotOnTick", {"clearingPrice": 100_500}),
-        ([(0, "s", 700), (0, "b", 700)], RETAIL_PRICE + 1_000, "MarketPriceOutOfTariffs", {}),
-        ([(0, "s", 700), (0, "b", 700)], FEED_IN_PRICE - 1_000, "MarketPriceOutOfTariffs", {}),
+        ([(0, "s", 700), (0, "b", 700)], RETAIL_PRICE + 1_000, "MarketPriceOutOfBand", {"retailPrice": RETAIL_PRICE}),
+        ([(0, "s", 700), (0, "b", 700)], FEED_IN_PRICE - 1_000, "MarketPriceOutOfBand", {"feedInPrice": FEED_IN_PRICE}),
         ([(0, "s", 0), (0, "b", 700)], 100_000, "MarketZeroFill", {"fillIndex": 0}),
         ([(0, 5, 700), (0, "b", 700)], 100_000, "MarketAutoEntryOutOfRange", {"autoEntry": 5}),
         ([(0, "s", 1_001), (0, "b", 1_001)], 100_000, "MarketAutoFillExceedsMetered", {"amountWh": 1_001}),
