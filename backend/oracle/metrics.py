@@ -48,10 +48,11 @@ class OracleMetrics:
             elif outcome.status in (STORED, DUPLICATE):
                 self.readings.labels(outcome.status).inc()
 
-    def serve(self, port: int, host: str = "127.0.0.1") -> None:
+    def serve(self, port: int, host: str = "127.0.0.1"):
         """Serve /metrics on `port` from a daemon thread (this host only: a scraper elsewhere goes through a proxy
         or an SSH tunnel, docs/production.md)."""
-        start_http_server(port, addr=host, registry=self.registry)
+        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        return server
 
 
 def chain_hooks(*hooks: Callable | None) -> Callable | None:

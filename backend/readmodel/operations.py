@@ -44,7 +44,8 @@ def settlement_lag(session: Session) -> SettlementLag:
 
 def outbox_states(session: Session) -> dict[str, int]:
     """Outbox transactions per status, every status named (0 where none)."""
-    counts = dict(session.execute(select(SettlementOutbox.status, func.count()).group_by(SettlementOutbox.status)))
+    counts = {status: count for status, count in session.execute(
+        select(SettlementOutbox.status, func.count()).group_by(SettlementOutbox.status))}
     return {str(status): counts.get(status, 0) for status in OUTBOX_STATUSES}
 
 

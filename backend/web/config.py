@@ -24,6 +24,7 @@ same archive and database from any working directory.
 | VATIO_LIVE_READINGS_PER_S | 2 | readings pushed per household room per second, at most |
 | VATIO_SOCKETIO_CHANNEL | vatio | the Redis channel web workers and emitters share |
 | VATIO_CORS_ORIGINS | same origin only | origins allowed to open a Socket.IO connection |
+| VATIO_MQTT_URL | none | the broker, for /api/health only (whether it answers) |
 | VATIO_SUMMARY_CACHE_S | 5 | seconds a computed community summary is served before it is recomputed (0: never cached) |
 """
 
@@ -41,6 +42,7 @@ from backend.db.session import DEFAULT_DATABASE_URL
 from backend.paths import DEPLOYMENTS_DIR, VAR_DIR, absolute, var_dir
 from backend.settings import (
     DEFAULT_RPC_URL,
+    MQTT_SCHEMES,
     REDIS_SCHEMES,
     RPC_SCHEMES,
     SettingsError,
@@ -105,6 +107,8 @@ class Config:
     summary_cache_s: float = 5.0
     cors_origins: tuple[str, ...] = ()
     chain_timeout_s: float = 5.0
+    # The broker, which /api/health asks whether it answers; None: not reported.
+    mqtt_url: str | None = None
     # Secrets generated here are fine for one process only.
     secret_key_generated: bool = False
 
@@ -120,6 +124,8 @@ class Config:
         check_database_url("VATIO_DATABASE_URL", self.database_url)
         if self.rpc_url is not None:
             check_url("VATIO_RPC_URL", self.rpc_url, RPC_SCHEMES)
+        if self.mqtt_url is not None:
+            check_url("VATIO_MQTT_URL", self.mqtt_url, MQTT_SCHEMES)
         if self.redis_url is not None:
             check_url("VATIO_REDIS_URL", self.redis_url, REDIS_SCHEMES)
             if self.secret_key_generated:
@@ -162,6 +168,7 @@ class Config:
             database_url=get("VATIO_DATABASE_URL") or sqlite_url(var / "vatio.db"),
             rpc_url=rpc_url,
             redis_url=get("VATIO_REDIS_URL"),
+            mqtt_url=get("VATIO_MQTT_URL"),
             secret_key=secret_key or secrets.token_hex(32),
             secret_key_generated=secret_key is None,
             archive_dir=absolute(archive_dir) if archive_dir else var / "archive",

@@ -97,7 +97,8 @@ def openapi_spec() -> dict:
     user = {"$ref": "#/components/schemas/User"}
     transaction = {"$ref": "#/components/schemas/Transaction"}
     paths: dict[str, dict] = {
-        "/api/health": {"get": _op("Database and chain status", tags=["meta"], errors=())},
+        "/api/health": {"get": _op("Each part's status: database, chain head, broker, Redis, settler leader, lag",
+                                   tags=["meta"], errors=())},
         "/api/openapi.json": {"get": _op("This description", tags=["meta"], errors=())},
         "/api/docs": {"get": _op("A page that renders this description", tags=["meta"], errors=(),
                                  media="text/html", response=_STR)},

@@ -22,13 +22,12 @@ from pathlib import Path
 import pytest
 import socketio
 from click.testing import CliRunner
+from web_helpers import REDIS_URL
 
 from backend.cli import main
 from backend.db.migrate import upgrade
 from backend.processes import free_port, stop_process_group
 from backend.readmodel.emitter import LiveEmitter
-
-from web_helpers import REDIS_URL
 
 pytestmark = pytest.mark.slow  # starts gunicorn servers
 
