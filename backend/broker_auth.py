@@ -114,11 +114,31 @@ class BrokerAuth:
         """The clear password kept for ``username`` (first line of its file)."""
         return self.user_password_file(username).read_text().splitlines()[0]
 
+    def rendered_acl(self) -> str:
+        """config/mosquitto.acl rendered for this community: the ACL the folder should hold."""
+        return ACL_TEMPLATE.read_text().replace("@COMMUNITY@", self.community).replace("@ORACLE_USER@", ORACLE_USER)
+
     def write_acl(self) -> Path:
         """Render config/mosquitto.acl for this community into the folder (replacing an older one)."""
-        text = ACL_TEMPLATE.read_text().replace("@COMMUNITY@", self.community).replace("@ORACLE_USER@", ORACLE_USER)
-        write_private(self.acl_file, text)
+        write_private(self.acl_file, self.rendered_acl())
         return self.acl_file
+
+    def refresh_acl(self) -> bool:
+        """Write the ACL when it is missing or differs from the template; True when it was (re)written.
+
+        An auth folder made by an older Vatio keeps an older ACL, which silently drops what the
+        template allows since (a bridge's status, for one): the broker denies it without a word.
+        A folder whose ACL names another community is refused, not rewritten: each community's
+        broker has its own folder.
+        """
+        written_for = self.acl_community()
+        if written_for is not None and written_for != self.community:
+            raise CredentialsError(f"{self.acl_file} is the ACL of community {written_for!r}, not "
+                                   f"{self.community!r}: give each community's broker its own auth folder")
+        if self.acl_file.exists() and self.acl_file.read_text() == self.rendered_acl():
+            return False
+        self.write_acl()
+        return True
 
     def set_password(self, username: str, password: str | None = None, keep: bool = True) -> str:
         """Create or rotate ``username`` in the password file and return its password.
@@ -158,17 +178,16 @@ class BrokerAuth:
         return None
 
     def ensure(self, meters: list[str]) -> bool:
-        """Make the ACL and any missing password (the oracle's, each meter's); True when something was added.
+        """Make the ACL (or bring an older one up to the template) and any missing password (the oracle's,
+        each meter's); True when something was added or rewritten.
 
         Existing users keep their passwords, so a restarted demo's processes log in as before.
         """
-        if not self.acl_file.exists():
-            self.write_acl()
+        added = self.refresh_acl()
         users = [ORACLE_USER, *(canonical_meter_user(meter) for meter in meters)]
         known = set()
         if self.password_file.exists():
             known = {line.split(":", 1)[0] for line in self.password_file.read_text().splitlines() if ":" in line}
-        added = False
         for user in users:
             if user not in known or not self.user_password_file(user).exists():
                 self.set_password(user)

@@ -40,12 +40,7 @@ def credentials(address: str, community: str, auth_dir: Path | None, out: Path |
     try:
         username = canonical_meter_user(address)
         auth = BrokerAuth(auth_dir or default_auth_dir(), community)
-        written_for = auth.acl_community()
-        if written_for is None:
-            auth.write_acl()
-        elif written_for != community:
-            raise CredentialsError(f"{auth.acl_file} is the ACL of community {written_for!r}, not {community!r}: "
-                                   "give each community's broker its own --auth-dir")
+        auth.refresh_acl()  # missing or older than the template: (re)written; another community's: refused
         rotated = auth.password_file.exists() and any(
             line.split(":", 1)[0] == username for line in auth.password_file.read_text().splitlines())
         password = auth.set_password(username, keep=False)

@@ -72,6 +72,23 @@ def test_the_auth_folder_is_private_and_names_each_meter_by_its_checksummed_addr
     assert auth.password_file.read_text() == before
 
 
+def test_ensure_brings_an_older_acl_up_to_the_template_and_refuses_another_communitys(tmp_path, auth):
+    """An auth folder of an older Vatio (readings only, no status lines) gets the template's ACL back."""
+    older = "\n".join(line for line in auth.acl_file.read_text().splitlines() if not line.endswith("/status"))
+    auth.acl_file.write_text(older + "\n")
+    passwords_before = auth.password_file.read_text()
+    assert auth.ensure([TEST_METER])  # rewritten, so reported as a change
+    assert auth.acl_file.read_text() == auth.rendered_acl()
+    assert "pattern write vatio/authville/meters/%u/status" in auth.acl_file.read_text()
+    assert stat.S_IMODE(auth.acl_file.stat().st_mode) == 0o600
+    assert auth.password_file.read_text() == passwords_before  # nobody's password changed
+    assert not auth.ensure([TEST_METER])  # up to date: nothing to do
+    elsewhere = BrokerAuth(auth.directory, "elsewhere")
+    with pytest.raises(CredentialsError, match="community 'authville'"):
+        elsewhere.ensure([TEST_METER])
+    assert auth.acl_file.read_text() == auth.rendered_acl()  # left as it was
+
+
 def test_a_wrong_password_or_no_login_is_refused(broker, auth):
     assert connect_outcome(broker.url, TEST_METER, auth.password_of(TEST_METER)) == "accepted"
     assert connect_outcome(broker.url, ORACLE_USER, auth.password_of(ORACLE_USER)) == "accepted"
