@@ -342,7 +342,14 @@ def simulate(households, speed, days, seed, community, mqtt_url, rpc_url, readin
 
     from backend.meters.mqtt import MeterPublisher
     from backend.meters.registration import register_meters
-    from backend.meters.simulator import MeterStateFile, make_meters, profile_clock, run_simulation
+    from backend.meters.simulator import (
+        MeterStateFile,
+        SimulationProgress,
+        make_meters,
+        profile_clock,
+        replay_steps,
+        run_simulation,
+    )
     from backend.protocol.readings import MeterDomain
 
     settings = read_settings(SimulatorSettings, mqtt_url=mqtt_url, rpc_url=rpc_url, deployment=deployment)
@@ -371,15 +378,17 @@ def simulate(households, speed, days, seed, community, mqtt_url, rpc_url, readin
     else:
         username, password = settings.mqtt_login()
         publisher = MeterPublisher(settings.mqtt_url, username=username, password=password)
-    bar = tqdm(total=len(clock.interval_starts) * (clock.interval_seconds // reading_seconds), unit="step")
+    # A bar while replaying the past (sized to it), then one line per interval: in real time a bar's ETA is nonsense.
+    report = SimulationProgress(clock.interval_seconds, reading_seconds, len(meters), write=click.echo,
+                                bar=tqdm(total=replay_steps(clock, time.time(), resume_after), unit="step",
+                                         desc="replaying the past"))
     try:
         sent = run_simulation(meters, clock, domain, publisher.publish, community, speed=speed,
-                              progress=lambda done, total: bar.update(1), follow=follow,
-                              resume_after_ts=resume_after, state_file=saved)
+                              progress=report, follow=follow, resume_after_ts=resume_after, state_file=saved)
     except KeyboardInterrupt:
         sent = None
     finally:
-        bar.close()
+        report.close()
         publisher.close()
     click.echo(f"published {sent if sent is not None else 'until stopped:'} readings for {households} meters")
 

@@ -168,6 +168,58 @@ def profile_clock(households: int, start_ts: int, days: int, seed: int, interval
     return ProfileClock(starts, produced, consumed, interval_seconds, reading_seconds)
 
 
+class SimulationProgress:
+    """What the simulator says as it goes: a progress bar while it replays the past, one line per interval after.
+
+    In real time a bar's rate and time left mean nothing (the pace is the
+    clock's and there is no end), so once the readings are due no earlier
+    than the clock, the bar closes and a status line is written as each
+    interval ends.
+    """
+
+    def __init__(self, interval_seconds: int, reading_seconds: int, meters: int, bar=None,
+                 write: Callable[[str], None] = print, now: Callable[[], float] = time.time):
+        self.interval_seconds = interval_seconds
+        self.reading_seconds = reading_seconds
+        self.meters = meters
+        self.bar = bar  # tqdm-like (update, close), sized to the replayed steps; None: no bar
+        self.write = write
+        self.now = now
+        self.following = False
+        self._interval: int | None = None
+
+    def __call__(self, step: int, ts: int, sent: int) -> None:
+        if not self.following and self.now() - ts > 2 * self.reading_seconds:  # still replaying the past
+            if self.bar is not None:
+                self.bar.update(1)
+            return
+        interval = ts // self.interval_seconds
+        if not self.following:
+            self.following = True
+            self.close()
+            self.write(f"caught up with the clock at {_utc(ts)} UTC after {step} steps ({sent} readings); "
+                       f"now following it, one line per interval")
+        elif ts % self.interval_seconds == 0 and interval != self._interval:
+            self.write(f"{_utc(ts)} UTC: interval #{interval - 1} ended; {self.meters} meters, "
+                       f"{sent} readings published")
+        self._interval = interval
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def replay_steps(clock: ProfileClock, now_ts: float, resume_after_ts: int | None = None) -> int:
+    """How many steps lie in the past (after `resume_after_ts`): the replay's length, for its progress bar."""
+    after = -1 if resume_after_ts is None else resume_after_ts
+    return sum(1 for ts, _, _ in clock.steps() if after < ts <= now_ts)
+
+
+def _utc(ts: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts))
+
+
 def run_simulation(
     meters: list[SimulatedMeter],
     clock: ProfileClock,
@@ -177,7 +229,7 @@ def run_simulation(
     speed: float = 1.0,
     now: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
     follow: bool = True,
     resume_after_ts: int | None = None,
     state_file: MeterStateFile | None = None,
@@ -186,12 +238,12 @@ def run_simulation(
 
     Readings for the past go out `speed` times faster than real time; a
     reading is never published before its own timestamp. Without `follow`,
-    it stops once it has caught up with the present. Steps at or before
+    it stops once it has caught up with the present. `progress(step, ts,
+    sent)` follows each step (SimulationProgress). Steps at or before
     `resume_after_ts` were published by an earlier run and are skipped (the
     meters' registers were restored from `state_file`)."""
     sent = 0
     wall_start, sim_start, last_ts = now(), None, None
-    total = len(clock.interval_starts) * (clock.interval_seconds // clock.reading_seconds)
     try:
         for step, (ts, produced, consumed) in enumerate(clock.steps()):
             if resume_after_ts is not None and ts <= resume_after_ts:
@@ -216,7 +268,7 @@ def run_simulation(
             if state_file is not None:
                 state_file.save(meters, ts)
             if progress:
-                progress(step + 1, total)
+                progress(step + 1, ts, sent)
     finally:
         if state_file is not None and last_ts is not None:
             state_file.save(meters, last_ts, force=True)

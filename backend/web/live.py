@@ -38,7 +38,32 @@ def create_socketio(app: Flask, config: Config) -> SocketIO:
         transports=["websocket"] if production else ["polling", "websocket"],
         cors_allowed_origins=list(config.cors_origins) or None,
     )
+    if not production:
+        app.wsgi_app = DroppedWebSocketQuiet(app.wsgi_app)
     return socketio
+
+
+class DroppedWebSocketQuiet:
+    """Werkzeug's server logs a traceback for any error but a ConnectionError, its "the client went away".
+
+    A browser that closes a tab while its Socket.IO connection is being upgraded
+    to WebSocket ends in Engine.IO as a bare OSError (simple-websocket's
+    ConnectionClosed, re-raised): for a WebSocket request that is the same
+    dropped connection, so it is passed on as one and Werkzeug logs no traceback.
+    """
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        try:
+            return self.wsgi_app(environ, start_response)
+        except ConnectionError:
+            raise
+        except OSError as error:
+            if environ.get("HTTP_UPGRADE", "").lower() != "websocket":
+                raise
+            raise ConnectionError("the client closed its WebSocket during the upgrade") from error
 
 
 def _under_gevent() -> bool:

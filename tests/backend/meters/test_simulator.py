@@ -11,7 +11,15 @@ import pytest
 from eth_account import Account
 
 from backend.meters.mqtt import MeterPublisher
-from backend.meters.simulator import ProfileClock, make_meters, profile_clock, run_simulation, topic
+from backend.meters.simulator import (
+    ProfileClock,
+    SimulationProgress,
+    make_meters,
+    profile_clock,
+    replay_steps,
+    run_simulation,
+    topic,
+)
 from backend.protocol.parser import parse_reading
 from backend.protocol.readings import MeterDomain, recover_signer
 
@@ -150,3 +158,38 @@ def test_a_restarted_simulation_continues_registers_and_seq(tmp_path):
     combined = [parse_reading(body).reading for body in first_run + second_run]
     expected = [parse_reading(body).reading for body in uninterrupted]
     assert combined == expected[:10] + expected[12:]
+
+
+class CountingBar:
+    def __init__(self):
+        self.updates, self.closed = 0, False
+
+    def update(self, steps: int) -> None:
+        assert not self.closed, "the replay bar moved after it closed"
+        self.updates += steps
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_in_real_time_the_progress_is_one_line_per_interval_not_a_bar():
+    """Issue 13 item 11: a bar while the past replays, then one status line per interval (no endless bar, no ETA)."""
+    meters = make_meters(2, seed=1)
+    clock = small_clock(2, intervals=5, reading_seconds=300)
+    start = int(clock.interval_starts[0])
+    fake = {"now": float(start + 1805)}  # two intervals in the past, three to come
+
+    def sleep(seconds: float) -> None:
+        fake["now"] += seconds
+
+    bar, lines = CountingBar(), []
+    report = SimulationProgress(900, 300, len(meters), bar=bar, write=lines.append, now=lambda: fake["now"])
+    assert replay_steps(clock, fake["now"]) == 6
+    sent = run_simulation(meters, clock, DOMAIN, lambda t, p: None, "unit", speed=1e9, now=lambda: fake["now"],
+                          sleep=sleep, progress=report)
+    assert sent == 2 * 15
+    assert bar.updates == 4 and bar.closed  # the steps more than two readings behind the clock
+    assert lines[0].startswith("caught up with the clock at ") and "after 5 steps (10 readings)" in lines[0]
+    ended = [line for line in lines[1:] if "ended" in line]
+    assert len(lines) == 5 and len(ended) == 4  # the intervals ending at +1800, +2700, +3600 and +4500 s
+    assert f"interval #{start // 900 + 4}" in lines[-1] and "30 readings published" in lines[-1]
