@@ -53,6 +53,7 @@ class LazyGroup(click.Group):
         "train": ("backend.forecast.cli", "train"),
         "forecast": ("backend.forecast.cli", "forecast"),
         "keys": ("backend.chain.keys_cli", "keys"),
+        "statements": ("backend.statements.cli", "statements"),
     },
 )
 def main() -> None:

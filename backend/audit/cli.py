@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from backend.audit.report import DEFAULT_PROBLEMS_SHOWN, EXIT_UNCHECKED, exit_code, format_line, format_summary
+from backend.audit.report import (
+    DEFAULT_PROBLEMS_SHOWN,
+    EXIT_DIFFERENCE,
+    EXIT_UNCHECKED,
+    exit_code,
+    format_line,
+    format_summary,
+)
 from backend.settings import AuditSettings, SettingsError
 
 
@@ -44,8 +51,17 @@ class AuditCannotStart(click.ClickException):
     help="Block range of one eth_getLogs request (public nodes cap it).",
 )
 @click.option("--verbose", "-v", is_flag=True, help=f"List every finding, not the first {DEFAULT_PROBLEMS_SHOWN}.")
+@click.option("--statements", "check_statements", is_flag=True,
+              help="Also re-derive every line of the month's statements (needs --month); the month's intervals "
+              "are audited first.")
+@click.option("--month", default=None, help="With --statements: the local month, YYYY-MM.")
+@click.option("--statements-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              show_default="<var>/statements", help="Where `vatio statements` wrote them.")
+@click.option("--tariffs-dir", "tariff_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Where the tariff files are, found by their on-chain hash; default config/tariffs.")
 @click.pass_context
-def audit(ctx, rpc_url, archive_location, deployment_path, from_interval, to_interval, blocks_per_query, verbose):
+def audit(ctx, rpc_url, archive_location, deployment_path, from_interval, to_interval, blocks_per_query, verbose,
+          check_statements, month, statements_dir, tariff_dirs):
     """Re-check settled intervals from the chain and the readings archive.
 
     Per interval: every reading's signature, the leaves and the readings root
@@ -64,6 +80,8 @@ def audit(ctx, rpc_url, archive_location, deployment_path, from_interval, to_int
 
     if from_interval is not None and to_interval is not None and from_interval > to_interval:
         raise AuditCannotStart(f"--from {from_interval} is after --to {to_interval}")
+    if check_statements != (month is not None):
+        raise AuditCannotStart("--statements and --month go together")
     try:
         settings = AuditSettings.from_env(rpc_url=rpc_url, archive=archive_location, deployment=deployment_path)
     except SettingsError as error:
@@ -78,6 +96,11 @@ def audit(ctx, rpc_url, archive_location, deployment_path, from_interval, to_int
         chain = ChainView(web3, deployment, blocks_per_query=blocks_per_query)
         archive = ArchiveSource(archive_location, chain_id)
         domain = MeterDomain(chain_id, deployment.address("CommunityRegistry"))
+        if check_statements:
+            from backend.audit.statements import month_window
+
+            window = month_window(web3, deployment, month, tariff_dirs)
+            from_interval, to_interval = window.start, window.stop - 1
 
         def selected(interval_id: int) -> bool:
             return (from_interval is None or interval_id >= from_interval) and (
@@ -106,7 +129,20 @@ def audit(ctx, rpc_url, archive_location, deployment_path, from_interval, to_int
     if not results:
         click.echo("no settled intervals in the selection")
     click.echo(format_summary(results))
-    ctx.exit(exit_code(results))
+    code = exit_code(results)
+    if check_statements:
+        from backend.audit.statements import audit_month_statements
+
+        problems = audit_month_statements(web3, deployment, month, statements_dir, tariff_dirs, blocks_per_query)
+        for problem in problems if verbose else problems[:DEFAULT_PROBLEMS_SHOWN]:
+            click.echo(f"STATEMENT {problem}")
+        if len(problems) > DEFAULT_PROBLEMS_SHOWN and not verbose:
+            click.echo(f"... and {len(problems) - DEFAULT_PROBLEMS_SHOWN} more statement findings (--verbose)")
+        verdict = "every line re-derived" if not problems else f"{len(problems)} difference(s)"
+        click.echo(f"statements of {month}: {verdict}")
+        if problems:
+            code = EXIT_DIFFERENCE
+    ctx.exit(code)
 
 
 def _load_deployment(web3, chain_id: int, settings: AuditSettings):

@@ -9,11 +9,10 @@ UTC offsets (validated) an interval of 15 minutes never straddles two bands.
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 
 from backend.tariffs.schema import Schedule, TariffError
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def day_type(schedule: Schedule, local_date: dt.date) -> str:
@@ -22,9 +21,11 @@ def day_type(schedule: Schedule, local_date: dt.date) -> str:
     return "weekend" if local_date.weekday() >= 5 else "weekday"
 
 
-@lru_cache(maxsize=64)
 def hour_table(schedule: Schedule) -> dict[str, tuple[int, ...]]:
     """day type -> 24 band indices by local hour (the schedule must be validated: every hour once)."""
+    cached = schedule.__dict__.get("_hour_table")
+    if cached is not None:
+        return cached
     table = {}
     for kind in ("weekday", "weekend", "holiday"):
         hours = [-1] * 24
@@ -34,6 +35,8 @@ def hour_table(schedule: Schedule) -> dict[str, tuple[int, ...]]:
                     for hour in range(start, end):
                         hours[hour] = schedule.band_index(period.band)
         table[kind] = tuple(hours)
+    # Kept on the (frozen) schedule itself: hashing a whole schedule per lookup would cost more than the lookup.
+    schedule.__dict__["_hour_table"] = table
     return table
 
 
@@ -65,7 +68,13 @@ def interval_start(interval_id: int, interval_seconds: int) -> dt.datetime:
 
 
 def interval_band_index(schedule: Schedule, interval_id: int, interval_seconds: int) -> int:
-    return band_index_at(schedule, interval_start(interval_id, interval_seconds))
+    """The band index of an interval (its start instant); memoized on the schedule: a month's statements
+    ask the same intervals once per member."""
+    cache = schedule.__dict__.setdefault("_interval_bands", {})
+    key = (interval_id, interval_seconds)
+    if key not in cache:
+        cache[key] = band_index_at(schedule, interval_start(interval_id, interval_seconds))
+    return cache[key]
 
 
 def local_day_hours(schedule: Schedule, local_date: dt.date) -> list[tuple[dt.datetime, str]]:
