@@ -73,7 +73,7 @@ format: $(VENV)/.installed node_modules/.installed
 FAST_MARKERS := not (postgres or faults or tensorflow or slow or e2e)
 test-fast: setup
 	@start=$$(date +%s); \
-	$(PY) -m pytest tests/backend tests/scripts -q -p no:cacheprovider -p no:ape_test -m "$(FAST_MARKERS)" && \
+	$(PY) -m pytest tests/backend tests/scripts tests/deploy -q -p no:cacheprovider -p no:ape_test -m "$(FAST_MARKERS)" && \
 	npx --no-install vitest run --root . --dir frontend/src --silent; \
 	status=$$?; echo "test-fast: $$(( $$(date +%s) - start )) s"; exit $$status
 
@@ -106,7 +106,7 @@ test-contracts-london: .build/london/__local__.json
 		-p no:ape_test -k "london or evm_levels"
 
 test-backend:
-	$(PY) -m pytest tests/backend tests/scripts -q -p no:cacheprovider -p no:ape_test
+	$(PY) -m pytest tests/backend tests/scripts tests/deploy -q -p no:cacheprovider -p no:ape_test
 
 # The browser app's own tests (Vitest on Node): shared protocol vectors, error decoding.
 test-frontend: node_modules/.installed
