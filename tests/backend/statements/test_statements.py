@@ -35,7 +35,7 @@ MADRID_TEXT = FIXTURE.read_bytes().replace(b'timezone = "UTC"', b'timezone = "Eu
 
 
 def at(year, month, day, hour, minute=0) -> int:
-    return int(dt.datetime(year, month, day, hour, minute, tzinfo=dt.timezone.utc).timestamp()) // S
+    return int(dt.datetime(year, month, day, hour, minute, tzinfo=dt.UTC).timestamp()) // S
 
 
 def tx(interval_id: int) -> str:
@@ -74,7 +74,7 @@ def by_household(statements):
 
 def test_pure_consumer_and_prosumer_statements_match_the_hand_examples():
     events, schedules = hand_month()
-    statements = by_household(build_statements(events, "2026-02", schedules.__getitem__, dt.timezone.utc))
+    statements = by_household(build_statements(events, "2026-02", schedules.__getitem__, dt.UTC))
     consumer, prosumer = statements[CONSUMER], statements[PROSUMER]
     assert consumer.bill.total == Decimal("2.06") and consumer.saving == 0
     assert prosumer.bill.total == Decimal("1.85") and prosumer.without.total == Decimal("2.02")
@@ -88,7 +88,7 @@ def test_intervals_outside_the_month_or_not_closed_are_left_out():
     events.add(Settled(at(2026, 3, 1, 9), CONSUMER, 0, 9_999))  # next month
     events.add(Closed(at(2026, 3, 1, 9), tx(1)))
     events.add(Settled(at(2026, 2, 6, 9), CONSUMER, 0, 9_999))  # never closed (chunks pending)
-    consumer = by_household(build_statements(events, "2026-02", schedules.__getitem__, dt.timezone.utc))[CONSUMER]
+    consumer = by_household(build_statements(events, "2026-02", schedules.__getitem__, dt.UTC))[CONSUMER]
     assert consumer.bill.total == Decimal("2.06")
 
 
@@ -107,7 +107,7 @@ def test_dst_month_statement():
 def test_capacity_charge_month_statement():
     events, schedules = events_for(CAPACITY_TEXT, [Settled(at(2026, 2, 5, 9), CONSUMER, 0, 1000),
                                                    Settled(at(2026, 2, 5, 2), CONSUMER, 0, 500)])
-    consumer = build_statements(events, "2026-02", schedules.__getitem__, dt.timezone.utc)[0]
+    consumer = build_statements(events, "2026-02", schedules.__getitem__, dt.UTC)[0]
     assert consumer.bill.amount("capacity") == Decimal("16.00")
     assert consumer.bill.total == Decimal("21.42")
     assert consumer.kpis.peak_import_kw == Decimal("4.000")
@@ -117,8 +117,8 @@ def test_capacity_charge_month_statement():
                                          ("es", ["Resumen mensual de energía", "Ahorro"])])
 def test_the_pdf_reads_back_with_its_totals_and_transactions(tmp_path, lang, words):
     events, schedules = hand_month()
-    prosumer = by_household(build_statements(events, "2026-02", schedules.__getitem__, dt.timezone.utc))[PROSUMER]
-    path = render_pdf(prosumer, tmp_path / "p.pdf", lang, dt.timezone.utc, S, "hand")
+    prosumer = by_household(build_statements(events, "2026-02", schedules.__getitem__, dt.UTC))[PROSUMER]
+    path = render_pdf(prosumer, tmp_path / "p.pdf", lang, dt.UTC, S, "hand")
     text = "\n".join(page.extract_text() for page in PdfReader(path).pages)
     for word in words:
         assert word in text
@@ -128,7 +128,7 @@ def test_the_pdf_reads_back_with_its_totals_and_transactions(tmp_path, lang, wor
 
 def write_month(tmp_path):
     events, schedules = hand_month()
-    write_statements(events, "2026-02", schedules.__getitem__, dt.timezone.utc, tmp_path, pdf=False)
+    write_statements(events, "2026-02", schedules.__getitem__, dt.UTC, tmp_path, pdf=False)
     return events, schedules, statement_dir(tmp_path, "2026-02")
 
 
@@ -178,7 +178,7 @@ def test_the_audit_catches_a_tampered_tariff_file(tmp_path):
 
 def test_a_csv_round_trips_and_a_foreign_csv_is_refused(tmp_path):
     events, schedules = hand_month()
-    statement = build_statements(events, "2026-02", schedules.__getitem__, dt.timezone.utc)[0]
+    statement = build_statements(events, "2026-02", schedules.__getitem__, dt.UTC)[0]
     rows = read_csv(write_csv(statement, tmp_path))
     assert rows[-1]["section"] == "interval"
     (tmp_path / "x.csv").write_text("a,b\n1,2\n")
@@ -189,4 +189,4 @@ def test_a_csv_round_trips_and_a_foreign_csv_is_refused(tmp_path):
 def test_a_bad_month_is_refused():
     events, schedules = hand_month()
     with pytest.raises(ValueError, match="YYYY-MM"):
-        build_statements(events, "2026-13", schedules.__getitem__, dt.timezone.utc)
+        build_statements(events, "2026-13", schedules.__getitem__, dt.UTC)
