@@ -30,6 +30,30 @@ export function euro(base: number | bigint | null | undefined): string {
   return `${number(value, 2, Math.abs(value) < 1 && value !== 0 ? 4 : 2)} €`;
 }
 
+type Amount = number | bigint | null | undefined;
+
+/**
+ * One unit for a whole column of energies, so that "1,000 kWh" never sits above "500 Wh": kWh with three
+ * decimals (exact Wh) when any value is 1 kWh or more, else Wh.
+ */
+export function energyColumn(values: Amount[]): (wh: Amount) => string {
+  const inKwh = values.some((wh) => wh !== null && wh !== undefined && Math.abs(Number(wh)) >= 1000);
+  return (wh) => {
+    if (wh === null || wh === undefined) return "—";
+    return inKwh ? `${number(Number(wh) / 1000, 3, 3)} kWh` : `${number(Number(wh), 0, 0)} Wh`;
+  };
+}
+
+/** One number of decimals for a whole column of euro amounts: 2, or up to 4 when some amount has sub-cent digits. */
+export function euroColumn(values: Amount[]): (base: Amount) => string {
+  const decimals = Math.max(2, ...values.map((base) => {
+    if (base === null || base === undefined) return 2;
+    const cents = Math.abs(Number(base)) / 1e4; // base units are 1e-6 €
+    return cents === Math.trunc(cents) ? 2 : Math.abs(Number(base)) % 1e3 === 0 ? 3 : 4;
+  }));
+  return (base) => (base === null || base === undefined ? "—" : `${number(Number(base) / 1e6, decimals, decimals)} €`);
+}
+
 /** A price in base units per kWh as "0,120 €/kWh". */
 export function price(perKwh: number | bigint | null | undefined): string {
   if (perKwh === null || perKwh === undefined) return "—";

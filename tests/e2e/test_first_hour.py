@@ -207,3 +207,22 @@ def test_the_replay_is_said_on_the_household_and_market_pages(open_page, stack):
         expect(note).to_contain_text("Reproduciendo el historial: 168 de 768 intervalos liquidados")
         expect(note).to_contain_text(re.compile(r"\d{1,2} \w+"))  # a replayed time carries its date
     screenshot(page, "catch-up-es")
+
+
+def test_one_unit_per_column_in_the_clearing_history(open_page, stack):
+    """Item 9: a column of energies never mixes "1,200 kWh" and "500 Wh" (the clearing history, with big and small)."""
+    page, _ = open_page()
+    base = {"start": 0, "end": 0, "households": 2, "clearingPrice": 100_000, "readingsRoot": "0x" + "00" * 32}
+
+    def clearing(route):
+        items = [{**base, "intervalId": 1_000 + i, "tradedWh": traded, "surplusWh": surplus, "gridImportWh": grid}
+                 for i, (traded, surplus, grid) in enumerate([(1_200, 1_500, 0), (500, 30, 250)])]
+        route.fulfill(json={"items": items, "nextCursor": None})
+
+    page.route(re.compile(r".*/api/market/clearing\?.*"), clearing)
+    page.goto("/market")
+    rows = page.get_by_test_id("clearing-table").locator("tbody tr")
+    expect(rows).to_have_count(2)
+    cells = [rows.nth(i).locator("td").nth(column).inner_text() for i in range(2) for column in (2, 3, 4)]
+    assert all(cell.endswith(" kWh") for cell in cells), cells
+    assert "0,500 kWh" in cells and "0,030 kWh" in cells, cells

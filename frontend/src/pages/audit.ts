@@ -5,7 +5,7 @@ import { api, fetchText } from "../api";
 import { contract, publicClient } from "../chain";
 import { deployment } from "../config";
 import { h, replace } from "../dom";
-import { energy, price, shortHex } from "../format";
+import { energyColumn, price, shortHex } from "../format";
 import { t } from "../i18n";
 import { onLive } from "../live";
 import { type Cleanup, navigate } from "../router";
@@ -57,6 +57,7 @@ async function previousLeafFinder(): Promise<(intervalId: number, meter: string)
 function resultView(intervalId: number, result: AuditResult, document: ArchiveDocument | null): HTMLElement {
   const mark = (value: boolean | null) => h("span", { class: value === null ? "muted" : value ? "ok" : "bad" },
     value === null ? t("audit.unchecked") : value ? `✓ ${t("audit.ok")}` : `✗ ${t("audit.bad")}`);
+  const leafWh = energyColumn(result.leaves.flatMap((leaf) => [leaf.producedWh, leaf.consumedWh]));
   return h("div.audit-result", { dataset: { testid: "audit-result", ok: String(result.ok) } },
     h("p", { class: result.ok ? "verdict ok" : "verdict bad", dataset: { testid: "audit-verdict" } },
       result.ok ? t("audit.verified", { id: intervalId }) : t("audit.failed", { id: intervalId, count: result.differences.length })),
@@ -70,8 +71,8 @@ function resultView(intervalId: number, result: AuditResult, document: ArchiveDo
       h("dt", null, t("audit.txs")), h("dd", null, (document.settlementTxs ?? []).map((tx) => h("code", { title: tx }, shortHex(tx, 10, 8), " ")))) : null,
     result.leaves.length ? [h("h3", null, t("audit.households")),
       table([t("common.household"), t("common.produced"), t("common.consumed"), t("audit.signatures"), t("audit.proof"), t("audit.chainEvent")],
-        result.leaves.map((leaf) => [h("code", { title: leaf.household }, shortHex(leaf.household)), energy(leaf.producedWh),
-          energy(leaf.consumedWh), mark(leaf.signaturesOk), mark(leaf.proofOk), mark(leaf.chainOk)]), "audit-households")] : null);
+        result.leaves.map((leaf) => [h("code", { title: leaf.household }, shortHex(leaf.household)), leafWh(leaf.producedWh),
+          leafWh(leaf.consumedWh), mark(leaf.signaturesOk), mark(leaf.proofOk), mark(leaf.chainOk)]), "audit-households")] : null);
 }
 
 async function verify(intervalId: number): Promise<HTMLElement> {

@@ -6,7 +6,7 @@ import { api, isMissing } from "../api";
 import { contract, readBalances } from "../chain";
 import { config } from "../config";
 import { h, replace } from "../dom";
-import { dateTime, energy, ether, euro, power, price, shortHex, time } from "../format";
+import { dateTime, energy, energyColumn, ether, euro, euroColumn, power, price, shortHex, time } from "../format";
 import { hasMessage, t } from "../i18n";
 import { type LiveFill, onLive } from "../live";
 import { type Cleanup, navigate } from "../router";
@@ -99,9 +99,10 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
         buying: euro(detail.savings.buyingEuro), selling: euro(detail.savings.sellingEuro), fills: detail.savings.fills }), "savings")
       : empty(t("home.noSavings")));
     if (!detail.recentIntervals.length) return empty(t("home.noIntervals"));
+    const wh = energyColumn(detail.recentIntervals.flatMap((row) => [row.producedWh, row.consumedWh]));
     return table([t("common.interval"), t("common.produced"), t("common.consumed"), t("common.status"), t("common.price")],
       detail.recentIntervals.map((row) => [
-        `#${row.intervalId}`, energy(row.producedWh), energy(row.consumedWh),
+        `#${row.intervalId}`, wh(row.producedWh), wh(row.consumedWh),
         row.settlement ? [statusText(row.status), h("br"), h("small", null,
           row.settlement.creditedWh ? `${t("home.credited")} ${energy(row.settlement.creditedWh)} ` : "",
           row.settlement.burnedWh ? `${t("home.burned")} ${energy(row.settlement.burnedWh)} ` : "",
@@ -134,10 +135,12 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
   const refreshFills = fill(fillsBox, async () => {
     const { items } = await api<{ items: Fill[] }>(`/api/households/${address}/fills?limit=20`);
     if (!items.length) return empty(t("home.noFills"));
+    const amount = energyColumn(items.map((item) => item.amountWh));
+    const value = euroColumn(items.map((item) => item.value));
     return table([t("common.interval"), t("common.side"), t("common.amount"), t("common.value")],
       items.map((item) => [`#${item.intervalId}`,
         `${item.side === "bid" ? t("common.bid") : t("common.ask")}${item.auto ? ` (${t("common.auto")})` : ` #${item.orderId}`}`,
-        energy(item.amountWh), euro(item.value)]), "fills-table");
+        amount(item.amountWh), value(item.value)]), "fills-table");
   });
 
   fill(todayBox, async () => {

@@ -8,7 +8,7 @@ import {
 } from "../chain";
 import { config } from "../config";
 import { append, h, replace } from "../dom";
-import { energy, euro, intervalSpan, parseEuro, parseKwhToWh, price, PRICE_DECIMALS, toDecimalText, tooPrecise } from "../format";
+import { energy, energyColumn, euro, intervalSpan, parseEuro, parseKwhToWh, price, PRICE_DECIMALS, toDecimalText, tooPrecise } from "../format";
 import { type MessageKey, t } from "../i18n";
 import { type BookLevel, type LiveIntervalSettled, type LiveOrderBook, onLive } from "../live";
 import type { Cleanup } from "../router";
@@ -57,9 +57,10 @@ export function validateOrder(input: OrderInput, tariffs: Tariffs, balances: Bal
 
 function bookTable(book: LiveOrderBook): HTMLElement {
   if (!book.bids.length && !book.asks.length) return empty(t("market.noBook"));
+  const amount = energyColumn([...book.bids, ...book.asks].map((level) => level.amountWh));
   const side = (title: string, levels: BookLevel[], testId: string) => h("div", null, h("h3", null, title),
     levels.length ? table([t("common.price"), t("common.amount"), ""],
-      levels.map((level) => [price(level.price), energy(level.amountWh), t(level.orders === 1 ? "market.levelOne" : "market.level", { orders: level.orders })]), testId)
+      levels.map((level) => [price(level.price), amount(level.amountWh), t(level.orders === 1 ? "market.levelOne" : "market.level", { orders: level.orders })]), testId)
       : empty(t("market.noBook")));
   return h("div.grid-2.book", { dataset: { testid: "book" } },
     side(t("market.bids"), book.bids, "book-bids"), side(t("market.asks"), book.asks, "book-asks"));
@@ -278,9 +279,11 @@ export function marketPage(root: HTMLElement, params: Record<string, string>): C
   const refreshClearing = fill(clearingBox, async () => {
     const { items } = await api<{ items: LiveIntervalSettled[] }>("/api/market/clearing?limit=20");
     if (!items.length) return empty(t("dash.noClearing"));
+    // One unit per column (and the same for the three energy columns), so the figures compare at a glance.
+    const wh = energyColumn(items.flatMap((item) => [item.tradedWh, item.surplusWh, item.gridImportWh]));
     return table([t("common.interval"), t("common.price"), t("market.traded"), t("common.surplus"), t("market.gridImport")],
-      items.map((item) => [`#${item.intervalId}`, item.clearingPrice ? price(item.clearingPrice) : "—", energy(item.tradedWh),
-        energy(item.surplusWh), energy(item.gridImportWh)]), "clearing-table");
+      items.map((item) => [`#${item.intervalId}`, item.clearingPrice ? price(item.clearingPrice) : "—", wh(item.tradedWh),
+        wh(item.surplusWh), wh(item.gridImportWh)]), "clearing-table");
   });
   function refreshAll() {
     void refreshBook();
