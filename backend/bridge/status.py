@@ -4,6 +4,8 @@ and the retained MQTT message that tells the community what the bridge reports (
 ``vatio/<community>/meters/<meterAddress>/status``, retained, QoS 1, beside the readings topic: the
 meter's own login may write it (config/mosquitto.acl), the oracle may read every meter's. The payload
 is JSON, schema ``vatio-bridge-status/1``; it is not signed (the broker's login says who wrote it).
+Its topic and schema are the protocol's (backend.protocol.topics, backend.protocol.bridge_status),
+where the oracle's parser checks what it receives.
 """
 
 from __future__ import annotations
@@ -13,19 +15,13 @@ import time
 from pathlib import Path
 
 from backend.bridge.state import atomic_write
+from backend.protocol.bridge_status import STATUS_SCHEMA
+from backend.protocol.topics import status_topic
 
 __all__ = ["STATUS_FILE", "STATUS_SCHEMA", "format_status", "read_status", "status_payload", "status_topic",
            "write_status"]
 
 STATUS_FILE = "status.json"
-STATUS_SCHEMA = "vatio-bridge-status/1"
-
-
-def status_topic(community: str, meter: str) -> str:
-    """The retained topic a bridge reports its status on, next to its readings."""
-    from backend.protocol.topics import readings_topic
-
-    return readings_topic(community, meter).removesuffix("/readings") + "/status"
 
 
 def status_payload(snapshot: dict) -> dict:

@@ -50,6 +50,7 @@ __all__ = [
     "Interval",
     "IntervalEntry",
     "Meter",
+    "MeterStatus",
     "Reading",
     "Rejection",
     "SettlementOutbox",
@@ -189,6 +190,46 @@ class Meter(Base):
     )
 
     @validates("address", "household")
+    def _checksum(self, key: str, value: str) -> str | None:
+        return checksum_address(value)
+
+
+MAX_STATUS_TEXT_CHARS = 500  # a bridge status's `halted` and `brokerError` (backend.protocol.bridge_status)
+
+
+class MeterStatus(Base):
+    """The latest status a meter's bridge reported (docs/mqtt.md, "Bridge status"): one row per meter, replaced.
+
+    Written by the oracle (backend.oracle.bridge_status) for registered meters only; no foreign key to
+    ``meters``, whose row the first reading makes, since a bridge may report before it signed anything.
+    ``status_ts`` is the bridge's clock, ``received_at`` the oracle's.
+    """
+
+    __tablename__ = "meter_status"
+
+    meter: Mapped[str] = mapped_column(String(42), primary_key=True)
+    household: Mapped[str] = mapped_column(String(42), nullable=False, index=True)
+    source: Mapped[str | None] = mapped_column(String(40))
+    status_ts: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    last_reading_seq: Mapped[int | None] = mapped_column(BigInteger)
+    last_reading_ts: Mapped[int | None] = mapped_column(BigInteger)
+    queue_depth: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    queue_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    counters: Mapped[Any] = mapped_column(JsonDocument, nullable=False)  # reason -> count
+    halted: Mapped[str | None] = mapped_column(String(MAX_STATUS_TEXT_CHARS))
+    broker_error: Mapped[str | None] = mapped_column(String(MAX_STATUS_TEXT_CHARS))
+    received_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[int] = _created_at()
+
+    __table_args__ = (
+        _address_check("meter"),
+        _address_check("household"),
+        *_non_negative("status_ts", "last_reading_seq", "last_reading_ts", "queue_depth", "queue_bytes",
+                       "received_at"),
+        CheckConstraint("(last_reading_seq IS NULL) = (last_reading_ts IS NULL)", name="last_reading_complete"),
+    )
+
+    @validates("meter", "household")
     def _checksum(self, key: str, value: str) -> str | None:
         return checksum_address(value)
 

@@ -7,6 +7,7 @@ JSON, is the read model's (backend.readmodel.publish), the same as a web app
 without Redis pushes from the tables:
 
   ingest commit  -> "reading" (thinned per household) and "rejection" (admin room)
+  status commit  -> "bridge_status" (household room)
   indexer events -> "interval_settled", "fill" (household room), "order_book"
 
 Pushes are best effort: a Redis hiccup is logged and never stops ingestion
@@ -25,10 +26,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.oracle.ingest import REJECTED, STORED, Message, Outcome
 from backend.oracle.verifier import MeterInfo
 from backend.readmodel.emitter import LiveEmitter
-from backend.readmodel.payloads import StoredEvent, StoredReading
+from backend.readmodel.payloads import StoredBridgeStatus, StoredEvent, StoredReading
 from backend.readmodel.publish import LivePublisher
 
-__all__ = ["EventPusher", "ReadingPusher", "live_pushers"]
+__all__ = ["EventPusher", "ReadingPusher", "StatusPusher", "live_pushers"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,19 @@ class ReadingPusher:
         reading = json.loads(message.payload)
         return StoredReading(info.household, meter, reading["seq"], reading["ts"], reading["producedWh"],
                              reading["consumedWh"], reading["powerW"])
+
+
+class StatusPusher:
+    """OracleService's on_statuses hook: the bridge statuses just stored, after their commit."""
+
+    def __init__(self, publisher: LivePublisher):
+        self.publisher = publisher
+
+    def __call__(self, rows: Sequence[StoredBridgeStatus]) -> None:
+        try:
+            self.publisher.bridge_statuses(rows)
+        except Exception:
+            log.exception("live push of %d bridge statuses failed", len(rows))
 
 
 class EventPusher:

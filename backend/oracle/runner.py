@@ -242,6 +242,7 @@ def build_oracle(settings: OracleSettings, web3: Web3 | None = None) -> Oracle:
     from backend.chain.keys import read_password, resolve_account
     from backend.db.migrate import upgrade
     from backend.db.session import make_engine, session_factory
+    from backend.oracle.bridge_status import BridgeStatusStore
     from backend.oracle.ingest import Ingester
     from backend.protocol.readings import MeterDomain
 
@@ -271,13 +272,14 @@ def build_oracle(settings: OracleSettings, web3: Web3 | None = None) -> Oracle:
     registry = RegistryCache(web3, deployment)
     domain = MeterDomain(deployment.chain_id, deployment.address("CommunityRegistry"))
     ingester = Ingester(sessions, domain, settings.community, registry.lookup)
-    reading_pusher = event_pusher = None
+    reading_pusher = event_pusher = status_pusher = None
     if settings.redis_url:
-        from backend.oracle.pushes import live_pushers
+        from backend.oracle.pushes import StatusPusher, live_pushers
 
         reading_pusher, event_pusher = live_pushers(
             settings.redis_url, settings.socketio_channel, settings.live_readings_per_s, sessions,
             deployment.settings["intervalSeconds"], registry.lookup)
+        status_pusher = StatusPusher(reading_pusher.publisher)
     leader = (leader_for(settings.database_url, deployment.chain_id, deployment.address("EnergyMarket"))
               if account is not None else None)
     metrics = None
@@ -290,7 +292,9 @@ def build_oracle(settings: OracleSettings, web3: Web3 | None = None) -> Oracle:
         service = OracleService(ingester, settings.mqtt_url, client_id=settings.mqtt_client_id,
                                 share_group=settings.share_group,
                                 on_committed=chain_hooks(reading_pusher, metrics and metrics.on_committed),
-                                username=username, password=password)
+                                username=username, password=password,
+                                statuses=BridgeStatusStore(sessions, settings.community, registry.lookup),
+                                on_statuses=status_pusher)
     settler = (Settler(sessions, web3, deployment, account, SettlerSettings.of(settings), leader=leader)
                if account is not None else None)
     indexer = Indexer(web3, deployment, sessions, on_events=event_pusher) if settings.indexes else None

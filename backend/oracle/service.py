@@ -7,6 +7,12 @@ batches of up to `batch_size` or `batch_wait_s`, one transaction each. With
 `share_group`, several oracle processes split the meters through an MQTT 5
 shared subscription.
 
+With a `statuses` store, the same connection and login also subscribe to the
+bridges' retained statuses (``vatio/<community>/meters/+/status``, never
+shared: a broker sends retained messages to plain subscriptions only). A
+batch's statuses are routed by topic to that store, in their own transaction,
+and never reach the readings ingester; they are acked after their commit too.
+
 One thread does everything: it reads from the socket, processes a batch, acks
 it, and reads again (paho's loop_read/loop_write/loop_misc). Measured here, a
 separate network thread handing messages over a queue spent about a third of
@@ -40,7 +46,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from backend.oracle.ingest import Ingester, Message
-from backend.protocol.topics import readings_subscription
+from backend.protocol.topics import is_status_topic, readings_subscription, status_subscription
 
 log = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 24 * 3600
@@ -134,7 +140,8 @@ class _ReadingsClient(mqtt.Client):
 class OracleService:
     def __init__(self, ingester: Ingester, broker_url: str, client_id: str, share_group: str | None = None,
                  batch_size: int = 500, batch_wait_s: float = 0.02, on_committed=None,
-                 receive_maximum: int | None = None, username: str | None = None, password: str | None = None):
+                 receive_maximum: int | None = None, username: str | None = None, password: str | None = None,
+                 statuses=None, on_statuses=None):
         url = urlparse(broker_url)
         if url.scheme not in ("mqtt", "tcp") or not url.hostname:
             raise ValueError(f"broker URL must look like mqtt://host:port, got {broker_url!r}")
@@ -143,11 +150,17 @@ class OracleService:
         self.ingester = ingester
         self.host, self.port = url.hostname, url.port or 1883
         self.subscription = readings_subscription(ingester.community, share_group)
+        # a BridgeStatusStore (backend.oracle.bridge_status), or None: no status subscription
+        self.statuses = statuses
+        self.status_subscription = status_subscription(ingester.community) if statuses is not None else None
+        # called with the stored status rows after their commit (the live push)
+        self.on_statuses = on_statuses
         self.batch_size, self.batch_wait_s = batch_size, batch_wait_s
         self.receive_maximum = min(receive_maximum or 2 * batch_size, MAX_RECEIVE_MAXIMUM)
         # called with (messages, outcomes) after each commit, before the acks (live pushes, metrics)
         self.on_committed = on_committed
         self.stored = self.rejected = self.duplicates = 0
+        self.statuses_stored = 0
         self._stop = threading.Event()
         self.subscribed = threading.Event()
         # (mid, qos, connection number, message) received and not yet processed; only the loop thread touches it
@@ -172,13 +185,17 @@ class OracleService:
             return
         self._connection += 1
         # Subscribing again on every (re)connect is harmless with a kept session.
-        client.subscribe(self.subscription, qos=1)
+        if self.status_subscription is None:
+            client.subscribe(self.subscription, qos=1)
+        else:
+            client.subscribe([(self.subscription, 1), (self.status_subscription, 1)])
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
         refused = [str(code) for code in reason_codes if code.is_failure]
         if refused:
+            topics = ", ".join(filter(None, (self.subscription, self.status_subscription)))
             log.error("the broker refused the subscription to %s (%s): does its ACL let this user read it?",
-                      self.subscription, ", ".join(refused))
+                      topics, ", ".join(refused))
         self.subscribed.set()
 
     def _on_message(self, client, userdata, message):
@@ -279,12 +296,19 @@ class OracleService:
     def _handle_batch(self) -> None:
         batch = self._received[:self.batch_size]
         del self._received[:self.batch_size]
-        messages = [message for _, _, _, message in batch]
-        outcomes = self._process_until_committed(messages)
-        if outcomes is None:
+        messages, statuses = [], []
+        for _, _, _, message in batch:
+            (statuses if self.statuses is not None and is_status_topic(message.topic) else messages).append(message)
+        outcomes = self._process_until_committed(self.ingester.process, messages) if messages else []
+        status_outcomes = self._process_until_committed(self.statuses.process, statuses) if statuses else []
+        if outcomes is None or status_outcomes is None:
             return  # stopping: unacked messages come back with the session
-        if self.on_committed is not None:
+        if self.on_committed is not None and messages:
             self.on_committed(messages, outcomes)
+        stored_statuses = [outcome.row for outcome in status_outcomes if outcome.row is not None]
+        self.statuses_stored += len(stored_statuses)
+        if self.on_statuses is not None and stored_statuses:
+            self.on_statuses(stored_statuses)
         # Only on the connection that delivered them; QoS 1 acks leave in one write.
         self.client.ack_all([mid for mid, qos, connection, _ in batch if connection == self._connection and qos == 1])
         for mid, qos, connection, _ in batch:
@@ -295,13 +319,13 @@ class OracleService:
             self.rejected += outcome.status == "rejected"
             self.duplicates += outcome.status == "duplicate"
 
-    def _process_until_committed(self, messages: list[Message]):
-        """Retries a batch until it commits (the database may be restarting).
+    def _process_until_committed(self, process, messages: list[Message]):
+        """Retries `process(messages)` until it commits (the database may be restarting).
         Nothing is acked meanwhile; if the process dies, the broker redelivers.
         The connection is kept alive (pings, and reads up to the receive maximum)."""
         while not self._stop.is_set():
             try:
-                return self.ingester.process(messages)
+                return process(messages)
             except Exception:
                 log.exception("batch of %d not committed; retrying", len(messages))
                 retry_at = time.monotonic() + 1.0

@@ -1,6 +1,7 @@
-"""MQTT topics of meter readings (docs/mqtt.md): the oracle's subscription and the meter a topic names.
+"""MQTT topics of meters (docs/mqtt.md): the oracle's subscriptions and the meter a topic names.
 
-``vatio/<community>/meters/<meterAddress>/readings``; pure, no I/O.
+``vatio/<community>/meters/<meterAddress>/readings``, and beside it a bridge's retained
+``.../status`` (optional, additive); pure, no I/O.
 """
 
 from __future__ import annotations
@@ -10,7 +11,16 @@ import re
 from backend.protocol.parser import Reason, RejectedReading
 from backend.protocol.readings import MeterReading, SignedReading, to_checksum
 
-__all__ = ["check_topic_matches", "meter_from_topic", "readings_subscription", "readings_topic"]
+__all__ = [
+    "check_topic_matches",
+    "is_status_topic",
+    "meter_from_topic",
+    "readings_subscription",
+    "readings_topic",
+    "status_meter",
+    "status_subscription",
+    "status_topic",
+]
 
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 _TOPIC_LEVEL_FORBIDDEN = re.compile(r"[/+#\x00]")
@@ -19,6 +29,11 @@ _TOPIC_LEVEL_FORBIDDEN = re.compile(r"[/+#\x00]")
 def readings_topic(community: str, meter: str) -> str:
     """Return the topic a meter publishes its readings on."""
     return f"vatio/{community}/meters/{meter}/readings"
+
+
+def status_topic(community: str, meter: str) -> str:
+    """Return the retained topic a bridge reports its status on, next to its readings."""
+    return f"vatio/{community}/meters/{meter}/status"
 
 
 def _check_community(community: str) -> None:
@@ -35,6 +50,32 @@ def readings_subscription(community: str, share_group: str | None = None) -> str
     _check_community(share_group)
     # MQTT 5 shared subscription: the broker spreads the meters over the group's oracles.
     return f"$share/{share_group}/{topic_filter}"
+
+
+def status_subscription(community: str) -> str:
+    """Return the topic filter for every bridge status of a community.
+
+    Never shared: a broker sends retained messages to a plain subscription only, and every
+    oracle may store a status (an upsert: the same status twice is one row).
+    """
+    _check_community(community)
+    return f"vatio/{community}/meters/+/status"
+
+
+def is_status_topic(topic: str) -> bool:
+    """True for a topic of the shape ``vatio/<any>/meters/<any>/status`` (what the oracle routes to statuses)."""
+    levels = topic.split("/") if isinstance(topic, str) else []
+    return len(levels) == 5 and levels[0] == "vatio" and levels[2] == "meters" and levels[4] == "status"
+
+
+def status_meter(topic: str, community: str) -> str | None:
+    """Return the checksummed meter address of ``vatio/<community>/meters/<meter>/status``; None for another topic."""
+    _check_community(community)
+    levels = topic.split("/") if isinstance(topic, str) else []
+    if (len(levels) != 5 or levels[0] != "vatio" or levels[1] != community or levels[2] != "meters"
+            or levels[4] != "status" or not _ADDRESS_RE.fullmatch(levels[3])):
+        return None
+    return to_checksum(levels[3])
 
 
 def meter_from_topic(topic: str, community: str) -> str:

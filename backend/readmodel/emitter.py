@@ -2,7 +2,8 @@
 
 Rooms:
   community            everyone; readings (thinned), settled intervals, the order book, forecasts
-  household:<address>  only that household signed in (or the admin); its readings, fills, forecasts
+  household:<address>  only that household signed in (or the admin); its readings, fills, forecasts,
+                       its bridge's status
   admin                only the registry's admin; the oracle's rejections
 
 Inside the web process the emitter uses the app's SocketIO
@@ -105,6 +106,10 @@ class LiveEmitter:
     def emit_forecast(self, forecast: Mapping[str, Any], household: str | None = None) -> None:
         """Push a new forecast: a household's to its room, the community's to everyone."""
         self._emit("forecast", forecast, COMMUNITY_ROOM if household is None else household_room(household))
+
+    def emit_bridge_status(self, status: Mapping[str, Any]) -> None:
+        """Tell a household what its meter's bridge reported (payloads.bridge_status_payload)."""
+        self._emit("bridge_status", status, household_room(status["household"]))
 
     def emit_rejection(self, rejection: Mapping[str, Any]) -> None:
         """Tell the admin the oracle rejected a message."""

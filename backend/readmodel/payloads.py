@@ -20,12 +20,16 @@ from eth_utils import to_checksum_address
 from backend.readmodel.args import arg_int
 
 __all__ = [
+    "BridgeStatusRow",
     "EventRow",
     "ReadingRow",
     "RejectionRow",
+    "StoredBridgeStatus",
     "StoredEvent",
     "StoredReading",
     "StoredRejection",
+    "bridge_report",
+    "bridge_status_payload",
     "fill_payload",
     "interval_settled_payload",
     "reading_payload",
@@ -59,6 +63,38 @@ class EventRow(Protocol):
     args: dict[str, Any]
     block_number: int
     tx_hash: str
+
+
+class BridgeStatusRow(Protocol):
+    household: str
+    meter: str
+    source: str | None
+    status_ts: int
+    last_reading_seq: int | None
+    last_reading_ts: int | None
+    queue_depth: int
+    queue_bytes: int
+    counters: dict[str, int]
+    halted: str | None
+    broker_error: str | None
+    received_at: int
+
+
+class StoredBridgeStatus(NamedTuple):
+    """A bridge status as stored (the fields of a `MeterStatus` row)."""
+
+    household: str
+    meter: str
+    source: str | None
+    status_ts: int
+    last_reading_seq: int | None
+    last_reading_ts: int | None
+    queue_depth: int
+    queue_bytes: int
+    counters: dict[str, int]
+    halted: str | None
+    broker_error: str | None
+    received_at: int
 
 
 class StoredReading(NamedTuple):
@@ -112,6 +148,27 @@ def reading_payload(row: ReadingRow) -> dict:
         "producedWh": row.produced_wh,
         "consumedWh": row.consumed_wh,
         "powerW": row.power_w,
+    }
+
+
+def bridge_report(row: BridgeStatusRow) -> dict:
+    """What a household's bridge reports: its problems (reason -> count), halt, broker error, queue, when."""
+    return {
+        "problems": {reason: count for reason, count in sorted((row.counters or {}).items())},
+        "halted": row.halted,
+        "brokerError": row.broker_error,
+        "queueDepth": row.queue_depth,
+        "statusTs": row.status_ts,
+    }
+
+
+def bridge_status_payload(row: BridgeStatusRow) -> dict:
+    """`bridge_status`: a household's bridge reported how it is doing (docs/mqtt.md, "Bridge status")."""
+    return {
+        "household": to_checksum_address(row.household),
+        "meter": to_checksum_address(row.meter),
+        "source": row.source,
+        "bridge": bridge_report(row),
     }
 
 

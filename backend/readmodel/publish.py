@@ -8,6 +8,7 @@ whichever of them sent it:
 
   readings      -> `reading`, each household's newest of the batch (the emitter thins further)
   rejections    -> `rejection` to the admin, the last MAX_REJECTIONS of the batch
+  bridge status -> `bridge_status` to the household, each meter's newest of the batch
   chain events  -> `interval_settled` (IntervalSettled), `fill` to the household (Filled),
                    then `order_book` once when any order event came (OrderPlaced, OrderClosed, Filled)
 """
@@ -22,9 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.readmodel.emitter import LiveEmitter
 from backend.readmodel.market import order_book_json
 from backend.readmodel.payloads import (
+    BridgeStatusRow,
     EventRow,
     ReadingRow,
     RejectionRow,
+    bridge_status_payload,
     fill_payload,
     interval_settled_payload,
     reading_payload,
@@ -66,6 +69,14 @@ class LivePublisher:
         """Tell the admin of the batch's last MAX_REJECTIONS rejections."""
         for row in rows[-MAX_REJECTIONS:]:
             self.emitter.emit_rejection(rejection_payload(row))
+
+    def bridge_statuses(self, rows: Iterable[BridgeStatusRow]) -> None:
+        """Push each meter's newest stored bridge status of the batch to its household."""
+        newest: dict[str, BridgeStatusRow] = {}
+        for row in rows:
+            newest[row.meter] = row
+        for row in newest.values():
+            self.emitter.emit_bridge_status(bridge_status_payload(row))
 
     def chain_events(self, events: Iterable[EventRow]) -> None:
         """Push settled intervals and fills, in chain order, then the order book once if an order event came."""

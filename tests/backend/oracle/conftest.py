@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import delete
 
-from backend.db.models import Interval, IntervalEntry, Meter, Reading, Rejection, SettlementOutbox
+from backend.db.models import Interval, IntervalEntry, Meter, MeterStatus, Reading, Rejection, SettlementOutbox
 from backend.db.session import session_factory
 
 
@@ -13,6 +13,6 @@ def sessions(migrated_engine):
     yield factory
     with factory() as session:
         # Children before parents: the foreign keys hold during the cleanup too.
-        for table in (IntervalEntry, SettlementOutbox, Interval, Reading, Rejection, Meter):
+        for table in (IntervalEntry, SettlementOutbox, Interval, Reading, Rejection, Meter, MeterStatus):
             session.execute(delete(table))
         session.commit()
