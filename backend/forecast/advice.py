@@ -249,6 +249,17 @@ def household_advice(forecast: HouseholdForecast, community: CommunityOutlook, t
     return HouseholdAdvice(forecast.household, net, sells, buys, price_over(sells), price_over(buys))
 
 
+def window_value(window: TradeWindow, limit_price_per_kwh: int, tariffs: Tariffs) -> int:
+    """What a window's cautious order is worth against the grid if filled at its limit price (base units).
+
+    A sale earns ``limit - feed-in`` per kWh over exporting; a purchase saves ``retail - limit`` per kWh over
+    importing. The cautious quantity is used, so the sale is delivered with probability at least 1 - alpha.
+    """
+    margin = (limit_price_per_kwh - tariffs.feed_in_price_per_kwh if window.side == "sell"
+              else tariffs.retail_price_per_kwh - limit_price_per_kwh)
+    return int(round(window.confident_wh * margin / 1000))
+
+
 def _hours_in(window: TradeWindow) -> list[datetime]:
     return [window.start + HOUR * k for k in range(int((window.end - window.start) / HOUR))]
 
@@ -394,3 +405,78 @@ def series_json(hours: list[ForecastHour]) -> dict:
             for (household, kind), rows in ((key, sorted(value, key=lambda r: r.target_ts))
                                             for key, value in sorted(series.items()))],
     }
+
+
+# --- Backtest of the advice in money (issue 18) ---
+
+
+@dataclass(frozen=True)
+class AdviceBacktest:
+    """What a household pays over a backtest (currency units; negative: it earns), three ways."""
+
+    days: int
+    cost_no_advice: float  # standing auto orders only: surplus exported at feed-in, deficit bought at retail
+    cost_advised: float  # the advised cautious orders filled at the trade price, the rest with the grid
+    cost_perfect: float  # perfect foresight: the whole surplus sold and the whole deficit bought at the trade price
+    shortfall_hours: int  # hours whose advised sale exceeded the actual surplus
+    sell_hours: int
+    gain_from_sales: float = 0.0  # the gain over no advice in the hours with an advised sale
+    gain_from_purchases: float = 0.0
+    buy_hours: int = 0
+
+    @property
+    def gain(self) -> float:
+        return self.cost_no_advice - self.cost_advised
+
+    @property
+    def perfect_gain(self) -> float:
+        return self.cost_no_advice - self.cost_perfect
+
+    @property
+    def share_of_perfect(self) -> float:
+        return self.gain / self.perfect_gain if self.perfect_gain > 0 else float("nan")
+
+    def per_month(self, value: float) -> float:
+        return value * 30.44 / self.days if self.days else float("nan")
+
+
+def backtest_advice(consumed_kwh: np.ndarray, produced_kwh: np.ndarray, consumed_band: tuple[np.ndarray, ...],
+                    produced_band: tuple[np.ndarray, ...], feed_in: float, retail: float,
+                    trade_price: float | None = None, alpha: float = DEFAULT_SHORTFALL_RATE) -> AdviceBacktest:
+    """Replay the advice hour by hour against what happened, with a flat tariff.
+
+    Arrays are ``[days, hours]`` in kWh; the bands are the forecasts' ``(P10, P50, P90)``. In each hour the
+    advice sells, where the P50 net position is a surplus, the cautious quantity (production at its
+    ``alpha`` quantile minus consumption at its ``1 - alpha`` quantile, as :func:`net_position`) and buys,
+    where it is a deficit, the cautious deficit. Orders fill at ``trade_price`` (default: midway between
+    feed-in and retail, the limit price hint of a balanced community). A sale the household cannot deliver
+    is bought back at retail, a purchase it does not need is exported at feed-in; everything else goes to
+    the grid at the tariff. Filling every order is optimistic; the shortfall cost is not.
+    """
+    if not 0 <= feed_in <= retail:
+        raise ValueError("the tariff needs 0 <= feed-in <= retail")
+    price = (feed_in + retail) / 2 if trade_price is None else trade_price
+    consumed, produced = np.asarray(consumed_kwh, float), np.asarray(produced_kwh, float)
+    keep = np.isfinite(consumed) & np.isfinite(produced)
+    surplus = np.where(keep, np.clip(produced - consumed, 0, None), 0.0)
+    deficit = np.where(keep, np.clip(consumed - produced, 0, None), 0.0)
+
+    def quantile(band, level):
+        return quantile_from_band(level, *band)
+
+    net_p50 = np.asarray(produced_band[1], float) - np.asarray(consumed_band[1], float)
+    sell = np.where(keep & (net_p50 > 0),
+                    np.clip(quantile(produced_band, alpha) - quantile(consumed_band, 1 - alpha), 0, None), 0.0)
+    buy = np.where(keep & (net_p50 < 0),
+                   np.clip(quantile(consumed_band, alpha) - quantile(produced_band, 1 - alpha), 0, None), 0.0)
+    hourly_none = retail * deficit - feed_in * surplus
+    hourly_advised = (-price * sell + retail * np.clip(sell - surplus, 0, None)
+                      - feed_in * np.clip(surplus - sell, 0, None)
+                      + price * buy + retail * np.clip(deficit - buy, 0, None)
+                      - feed_in * np.clip(buy - deficit, 0, None))
+    cost_perfect = float(np.sum(price * (deficit - surplus)))
+    gain = hourly_none - hourly_advised
+    return AdviceBacktest(int(keep.any(axis=-1).sum()) if keep.ndim > 1 else int(keep.any()),
+                          float(np.sum(hourly_none)), float(np.sum(hourly_advised)), cost_perfect,
+                          int(np.sum(sell > surplus)), int(np.sum(sell > 0)), float(np.sum(gain[sell > 0])),
+                          float(np.sum(gain[buy > 0])), int(np.sum(buy > 0)))

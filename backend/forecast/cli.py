@@ -463,6 +463,7 @@ def advice_command(household, source, forecasts, database_url, feed_in, retail, 
         community_outlook,
         forecasts_from_hours,
         household_advice,
+        window_value,
     )
 
     settings = _settings(database_url=database_url, forecasts_file=forecasts)
@@ -489,9 +490,13 @@ def advice_command(household, source, forecasts, database_url, feed_in, retail, 
     community = community_outlook(household_forecasts)
     advice = household_advice(target, community, Tariffs(feed_in, retail), alpha=shortfall_rate)
     click.echo(f"{advice.household}: next 24 h net {advice.net.net_p50_wh.sum():+.0f} Wh (P50)")
+    tariffs = Tariffs(feed_in, retail)
     for window in advice.sell_windows + advice.buy_windows:
+        limit = advice.sell_limit_price_per_kwh if window.side == "sell" else advice.buy_limit_price_per_kwh
+        worth = window_value(window, limit, tariffs) / 1_000_000
         click.echo(f"  {window.side:<4} {window.start:%Y-%m-%d %H:%M}-{window.end:%H:%M} UTC  {window.energy_wh} Wh "
-                   f"(cautious {window.confident_wh} Wh, shortfall rate {shortfall_rate:.0%})")
+                   f"(cautious {window.confident_wh} Wh, shortfall rate {shortfall_rate:.0%}; "
+                   f"worth {worth:.2f} EUR against the grid at the limit price)")
     click.echo(f"  limit price hint: sell {advice.sell_limit_price_per_kwh}, buy {advice.buy_limit_price_per_kwh} per kWh")
     click.echo(f"community: surplus {community.available_for_sale_wh} Wh, deficit {community.total_deficit_wh} Wh")
     for short in community.short_households:

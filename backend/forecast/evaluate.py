@@ -205,8 +205,8 @@ def evaluate(daily: DailyData, config: ForecastConfig, train_until: str, test_fr
     served_point = test[chosen.served]
     scale_test = selection.band_scale(config.kind, served_point, _ghi_clear(daily, issue, horizon),
                                       _level(daily, issue))
-    served = {"point": served_point, "p10": bands.quantile(0.1, served_point, scale_test),
-              "p90": bands.quantile(0.9, served_point, scale_test)}
+    served = {"point": served_point, **{f"p{int(level * 100)}": bands.quantile(level, served_point, scale_test)
+                                        for level in (0.1, 0.5, 0.9)}}
     if config.kind == "pv":
         served = {key: value * mask_test for key, value in served.items()}
 

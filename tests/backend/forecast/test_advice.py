@@ -113,3 +113,47 @@ def test_a_lower_shortfall_rate_sells_less_and_the_default_is_p10_against_p90():
     assert cautious.sell_windows[0].energy_wh == bold.sell_windows[0].energy_wh == 1400
     with pytest.raises(ValueError, match="shortfall rate"):
         net_position(prosumer(), alpha=0.6)
+
+
+def test_backtest_with_a_perfect_forecast_captures_the_whole_gain_and_none_captures_nothing():
+    from backend.forecast.advice import backtest_advice
+
+    consumed = np.array([[0.5, 0.5, 0.2, 0.2]])
+    produced = np.array([[0.0, 0.0, 1.2, 0.6]])
+    exact = (consumed, consumed, consumed), (produced, produced, produced)
+    result = backtest_advice(consumed, produced, *exact, feed_in=0.05, retail=0.20)
+    # No advice: 1.0 kWh bought at 0.20, 1.4 kWh exported at 0.05.
+    assert result.cost_no_advice == pytest.approx(0.20 - 0.07)
+    # Perfect: everything at 0.125.
+    assert result.cost_perfect == pytest.approx(0.125 * (1.0 - 1.4))
+    assert result.cost_advised == pytest.approx(result.cost_perfect)
+    assert result.share_of_perfect == pytest.approx(1.0)
+    # A forecast of no production and no consumption advises nothing: no gain.
+    zero = np.zeros_like(consumed)
+    silent = backtest_advice(consumed, produced, (zero,) * 3, (zero,) * 3, feed_in=0.05, retail=0.20)
+    assert silent.gain == pytest.approx(0.0)
+
+
+def test_backtest_charges_an_undelivered_sale_at_retail():
+    from backend.forecast.advice import backtest_advice
+
+    consumed = np.array([[0.2]])
+    produced = np.array([[0.3]])  # surplus 0.1 kWh
+    optimistic = (consumed, consumed, consumed), (produced + 0.5, produced + 0.5, produced + 0.5)
+    result = backtest_advice(consumed, produced, *optimistic, feed_in=0.05, retail=0.20)
+    # Sold 0.6 kWh at 0.125, bought back 0.5 kWh at 0.20: worse than exporting 0.1 at feed-in.
+    assert result.cost_advised == pytest.approx(-0.6 * 0.125 + 0.5 * 0.20)
+    assert result.gain < 0 and result.shortfall_hours == 1 and result.sell_hours == 1
+
+
+def test_backtest_splits_the_gain_between_sales_and_purchases():
+    from backend.forecast.advice import backtest_advice
+
+    consumed = np.array([[0.5, 0.2]])
+    produced = np.array([[0.0, 1.2]])
+    exact = (consumed, consumed, consumed), (produced, produced, produced)
+    result = backtest_advice(consumed, produced, *exact, feed_in=0.05, retail=0.20)
+    assert result.gain_from_purchases == pytest.approx(0.5 * (0.20 - 0.125))
+    assert result.gain_from_sales == pytest.approx(1.0 * (0.125 - 0.05))
+    assert result.gain == pytest.approx(result.gain_from_sales + result.gain_from_purchases)
+    assert (result.sell_hours, result.buy_hours) == (1, 1)

@@ -41,3 +41,13 @@ def test_advice_refuses_a_shortfall_rate_outside_0_to_half(tmp_path):
     result = CliRunner().invoke(forecast, ["advice", "--household", "home", "--forecasts", str(_run_file(tmp_path)),
                                            "--alpha", "0.7"])
     assert result.exit_code == 2 and "--alpha" in result.output
+
+
+def test_advice_prints_what_each_suggestion_is_worth(tmp_path):
+    result = CliRunner().invoke(forecast, ["advice", "--household", "home", "--forecasts", str(_run_file(tmp_path)),
+                                           "--feed-in", "50000", "--retail", "200000"])
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if line.strip().startswith("sell"))
+    price = int(re.search(r"sell (\d+)", result.output.split("limit price hint:")[1]).group(1))
+    # 4000 Wh cautious at (limit - feed-in) per kWh, in EUR (1 EUR = 1,000,000 base units).
+    assert f"worth {4000 * (price - 50000) / 1000 / 1e6:.2f} EUR" in line
