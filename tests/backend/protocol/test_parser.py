@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from eth_account import Account
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from backend.protocol.parser import (
     DEFAULT_MAX_PAYLOAD_BYTES,
+    MAX_JSON_DEPTH,
     READING_FIELDS,
     Reason,
     RejectedReading,
@@ -79,7 +81,7 @@ BAD_CORPUS = {
         Reason.BAD_JSON,
     ),
     "deep_nesting": (b"[" * 1_000 + b"]" * 0, Reason.BAD_JSON),
-    "deep_nesting_closed": (b"[" * 500 + b"]" * 500, Reason.BAD_SCHEMA),
+    "deep_nesting_closed": (b"[" * 500 + b"]" * 500, Reason.BAD_JSON),  # deeper than MAX_JSON_DEPTH: refused unparsed
     # bad_schema: not an object
     "array": (encode([valid_message()]), Reason.BAD_SCHEMA),
     "string": (b'"hello"', Reason.BAD_SCHEMA),
@@ -209,6 +211,33 @@ def test_parse_reading_with_raised_limit_still_rejects_pathological_json(payload
     with pytest.raises(RejectedReading) as rejected:
         parse_reading(payload, max_bytes=1_000_000)
     assert rejected.value.reason is Reason.BAD_JSON
+
+
+def test_deep_json_is_refused_whatever_the_recursion_limit():
+    """The answer must not depend on sys.getrecursionlimit(), which other libraries raise."""
+    deep = b"[" * 50_000 + b"]" * 50_000
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(200_000)
+    try:
+        with pytest.raises(RejectedReading) as rejected:
+            parse_reading(deep, max_bytes=1_000_000)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert rejected.value.reason is Reason.BAD_JSON and "deeper than" in rejected.value.detail
+
+
+def test_nesting_depth_counts_containers_not_brackets_in_strings():
+    at_limit = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    with pytest.raises(RejectedReading) as rejected:
+        parse_reading(at_limit)
+    assert rejected.value.reason is Reason.BAD_SCHEMA  # parsed, then refused as not an object
+    with pytest.raises(RejectedReading) as rejected:
+        parse_reading(b"[" + at_limit + b"]")
+    assert rejected.value.reason is Reason.BAD_JSON
+    brackets_in_a_string = b'{"meter": "' + b"[{" * 40 + b'\\"[["}'
+    with pytest.raises(RejectedReading) as rejected:
+        parse_reading(brackets_in_a_string)
+    assert rejected.value.reason is Reason.BAD_SCHEMA
 
 
 def test_parse_reading_refuses_non_bytes_as_programming_error():
