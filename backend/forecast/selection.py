@@ -11,10 +11,13 @@ Every candidate is scored on exactly those days:
 - the ridge, fitted on the training days before the validation weeks;
 - the LSTM ensemble, and the blend ``(LSTM + ridge) / 2``.
 
-Rule: the candidate with the lowest validation RMSE is served, except that a
-candidate containing the LSTM is served only if it beats the best candidate
-without it with *every* seed's member alone (``member_rmse``), so that the
-choice does not hang on one seed. Ties go to the simpler model.
+The rule served since 2026-12-07 is :func:`select_by_origins`: blocks over the
+whole training period for the models without the LSTM, then a ladder
+(simple, ridge, blend, LSTM) in which each step must win a paired test.
+:func:`select` is the first rule, kept for comparison: the candidate with the
+lowest validation RMSE, except that a candidate containing the LSTM is served
+only if it beats the best candidate without it with *every* seed's member
+alone (``member_rmse``). Ties go to the simpler model in both.
 
 Bands: split conformal on the served model's validation residuals, divided by
 a scale known at issue time (the point forecast, floored at a fifth of the
