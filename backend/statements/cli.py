@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,7 +39,9 @@ def schedule_finder(directories: tuple[Path, ...]):
 @click.option("--rpc-url", default=None, show_default="$VATIO_RPC_URL or http://127.0.0.1:8545")
 @click.option("--deployment", "deployment_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--no-pdf", is_flag=True, help="CSV only.")
-def statements(month, households, out_root, source, lang, tariff_dirs, rpc_url, deployment_path, no_pdf):
+@click.option("--workers", type=click.IntRange(min=1), default=None, show_default="the number of CPUs",
+              help="Processes rendering the PDFs.")
+def statements(month, households, out_root, source, lang, tariff_dirs, rpc_url, deployment_path, no_pdf, workers):
     """Write each member's monthly statement: energy, money per band and component, with and without the
     community, the saving, the KPIs and the settled intervals with their transactions."""
     from web3 import Web3
@@ -82,12 +85,12 @@ def statements(month, households, out_root, source, lang, tariff_dirs, rpc_url, 
             with session_factory(engine)() as session:
                 events = events_from_db(session, seconds, window)
         written = write_statements(events, month, schedule_for, zone, out_root or var_dir() / "statements",
-                                   households or None, lang, pdf=not no_pdf)
+                                   households or None, lang, pdf=not no_pdf, workers=workers or os.cpu_count() or 1)
     except (TariffError, ValueError) as error:
         raise StatementsCannotStart(str(error)) from None
     for item in written:
-        click.echo(f"{item.statement.household}: total {item.statement.bill.total} EUR, without the community "
-                   f"{item.statement.without.total} EUR, saving {item.statement.saving} EUR -> {item.csv}"
+        click.echo(f"{item.household}: total {item.total} EUR, without the community {item.without} EUR, "
+                   f"saving {item.saving} EUR -> {item.csv}"
                    + (f", {item.pdf.name}" if item.pdf else ""))
     if not written:
         click.echo(f"no settled intervals billed by a tariff schedule in {month}")

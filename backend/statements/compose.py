@@ -27,7 +27,7 @@ KPI_NAMES = ("consumed_kwh", "produced_kwh", "self_sufficiency", "self_consumpti
              "grid_import_kwh", "grid_export_kwh", "peak_import_kw", "co2_avoided_kg")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Settled:
     """HouseholdSettled."""
 
@@ -37,7 +37,7 @@ class Settled:
     consumed_wh: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FillEvent:
     interval_id: int
     household: str
@@ -46,7 +46,7 @@ class FillEvent:
     value: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Closed:
     """IntervalSettled: the transaction that closed the interval."""
 
@@ -54,13 +54,13 @@ class Closed:
     tx_hash: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Registered:
     household: str
     capacity_w: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VersionAdded:
     version: int
     schedule_hash: bytes
@@ -93,13 +93,35 @@ class MonthEvents:
             raise TypeError(f"not a statement event: {event!r}")
 
     def version_of(self, interval_id: int) -> VersionAdded:
+        if not self.versions:
+            raise ValueError("no TariffVersionAdded event: was the registry deployed with tariff versions?")
         chosen = None
         for version in sorted(self.versions, key=lambda v: v.version):
             if version.effective_from <= interval_id or version.version == 0:
                 chosen = version
-        if chosen is None:
-            raise ValueError("no TariffVersionAdded event: was the registry deployed with tariff versions?")
+        assert chosen is not None
         return chosen
+
+    def index(self, window: range) -> tuple[dict[str, list[Settled]], dict[tuple[str, int], list[int]]]:
+        """The month's closed settlements per household and trades per (household, interval), built once
+        (before workers fork) and kept."""
+        cache = self.__dict__.setdefault("_index", {})
+        key = (window.start, window.stop, len(self.settled), len(self.fills))
+        if key not in cache:
+            trades: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # b wh, value, s wh, value
+            for fill in self.fills:
+                if fill.interval_id in window:
+                    sums = trades[(fill.household.lower(), fill.interval_id)]
+                    offset = 0 if fill.side == 0 else 2
+                    sums[offset] += fill.amount_wh
+                    sums[offset + 1] += fill.value
+            settled: dict[str, list[Settled]] = defaultdict(list)
+            for entry in self.settled:
+                if entry.interval_id in window and entry.interval_id in self.closed:
+                    settled[entry.household.lower()].append(entry)
+            cache.clear()
+            cache[key] = (dict(settled), dict(trades))
+        return cache[key]
 
 
 def month_bounds(month: str, zone) -> tuple[dt.datetime, dt.datetime]:
@@ -194,42 +216,34 @@ def build_statements(events: MonthEvents, month: str, schedule_for: Callable[[by
     """Every member's statement for `month` (local to `zone`), or only `households`'."""
     seconds = events.interval_seconds
     window = month_intervals(month, zone, seconds)
-    wanted = None if households is None else {h.lower() for h in households}
+    settled_of, trades = events.index(window)
+    members = sorted(settled_of) if households is None else sorted({h.lower() for h in households} & set(settled_of))
+    # The version and schedule of each interval, once for all members.
     schedules: dict[int, Schedule | None] = {}
+    schedule_by_interval: dict[int, Schedule | None] = {}
 
     def schedule_at(interval_id: int) -> Schedule | None:
-        version = events.version_of(interval_id)
-        if version.version not in schedules:
-            schedules[version.version] = None if version.schedule_hash == FLAT_HASH else schedule_for(
-                version.schedule_hash)
-        return schedules[version.version]
+        if interval_id not in schedule_by_interval:
+            version = events.version_of(interval_id)
+            if version.version not in schedules:
+                schedules[version.version] = None if version.schedule_hash == FLAT_HASH else schedule_for(
+                    version.schedule_hash)
+            schedule_by_interval[interval_id] = schedules[version.version]
+        return schedule_by_interval[interval_id]
 
-    bought: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # b wh, b value, s wh, s value
-    for fill in events.fills:
-        if fill.interval_id in window:
-            sums = bought[(fill.household.lower(), fill.interval_id)]
-            if fill.side == 0:
-                sums[0] += fill.amount_wh
-                sums[1] += fill.value
-            else:
-                sums[2] += fill.amount_wh
-                sums[3] += fill.value
     per_household: dict[str, list[IntervalEnergy]] = defaultdict(list)
     skipped: dict[str, list[int]] = defaultdict(list)
     names: dict[str, str] = {}
-    for entry in events.settled:
-        key = entry.household.lower()
-        if entry.interval_id not in window or entry.interval_id not in events.closed:
-            continue
-        if wanted is not None and key not in wanted:
-            continue
-        names[key] = entry.household
-        if schedule_at(entry.interval_id) is None:
-            skipped[key].append(entry.interval_id)
-            continue
-        b_wh, b_value, s_wh, s_value = bought.get((key, entry.interval_id), (0, 0, 0, 0))
-        per_household[key].append(IntervalEnergy(entry.interval_id, entry.produced_wh, entry.consumed_wh,
-                                                  b_wh, b_value, s_wh, s_value, events.closed[entry.interval_id]))
+    none = (0, 0, 0, 0)
+    for key in members:
+        for entry in settled_of[key]:
+            names[key] = entry.household
+            if schedule_at(entry.interval_id) is None:
+                skipped[key].append(entry.interval_id)
+                continue
+            b_wh, b_value, s_wh, s_value = trades.get((key, entry.interval_id), none)
+            per_household[key].append(IntervalEnergy(entry.interval_id, entry.produced_wh, entry.consumed_wh,
+                                                      b_wh, b_value, s_wh, s_value, events.closed[entry.interval_id]))
 
     capacity = {h.lower(): w for h, w in events.capacity_w.items()}
 
@@ -250,7 +264,7 @@ def build_statements(events: MonthEvents, month: str, schedule_for: Callable[[by
         without = compute_bill(entries, schedule_of, seconds, contracted_kw, with_community=False)
         energy = energy_kpis(entries, schedule_of, seconds)
         kpis = Kpis(**{**energy.__dict__, "bill_with": bill.total, "bill_without": without.total})
-        used = sorted({events.version_of(e.interval_id).version for e in entries})
+        used = sorted({v.version for v in map(events.version_of, {e.interval_id for e in entries})})
         versions = tuple(v for v in events.versions if v.version in used)
         statements.append(Statement(names[key], month, contracted_kw, entries, bill, without, kpis, versions,
                                     tuple(sorted(skipped.get(key, [])))))

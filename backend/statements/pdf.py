@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 from fpdf import FPDF
@@ -60,6 +61,12 @@ TEXT = {
     },
 }
 LANGUAGES = tuple(TEXT)
+
+
+@lru_cache(maxsize=8192)
+def _local_start(interval_id: int, interval_seconds: int, zone) -> str:
+    """An interval's local start, shared by every member's listing."""
+    return f"{interval_start(interval_id, interval_seconds).astimezone(zone):%Y-%m-%d %H:%M}"
 
 
 def _money(value: Decimal, lang: str) -> str:
@@ -132,10 +139,16 @@ def render_pdf(statement: Statement, path: Path, lang: str, zone, interval_secon
     pdf.set_font("Helvetica", "B", 10)
     pdf.cell(0, 6, t["intervals"], new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Courier", "", 5.5)
+    # Placed line by line with text() (no layout): a month has about 3,000 intervals.
+    y = pdf.get_y() + 3
     for entry in statement.intervals:
-        local = interval_start(entry.interval_id, interval_seconds).astimezone(zone)
-        pdf.cell(0, 2.6, f"{entry.interval_id}  {local:%Y-%m-%d %H:%M}  {entry.tx_hash}", new_x="LMARGIN",
-                 new_y="NEXT")
+        if y > pdf.h - 12:
+            pdf.add_page()
+            y = 15.0
+        pdf.text(pdf.l_margin, y, f"{entry.interval_id}  {_local_start(entry.interval_id, interval_seconds, zone)}  "
+                                  f"{entry.tx_hash}")
+        y += 2.6
+    pdf.set_y(y)
     if statement.skipped:
         pdf.ln(2)
         pdf.set_font("Helvetica", "B", 8)

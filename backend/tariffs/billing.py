@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from backend.tariffs.bands import interval_band_index, interval_start
 from backend.tariffs.rounding import energy_cost, kwh, to_cents, token_units_to_eur
@@ -40,7 +42,7 @@ MONTH_COMPONENTS = {"fixed_power": "fixed", "fixed_monthly": "fixed", "capacity"
 TAX_COMPONENTS = ("electricity_tax", "vat")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IntervalEnergy:
     """One household's settled interval: metered energy and its community fills (value in token units)."""
 
@@ -111,8 +113,13 @@ def peak_import_kw(intervals: Iterable[IntervalEnergy], interval_seconds: int) -
 
 
 def local_days(intervals: Iterable[IntervalEnergy], schedule_of: ScheduleOf, interval_seconds: int) -> set[dt.date]:
-    return {interval_start(e.interval_id, interval_seconds).astimezone(schedule_of(e.interval_id).zone).date()
-            for e in intervals}
+    return {_local_date(e.interval_id, interval_seconds, schedule_of(e.interval_id).timezone) for e in intervals}
+
+
+@lru_cache(maxsize=65536)
+def _local_date(interval_id: int, interval_seconds: int, zone: str) -> dt.date:
+    """An interval's local start date (shared by every member of a month's statements)."""
+    return interval_start(interval_id, interval_seconds).astimezone(ZoneInfo(zone)).date()
 
 
 def compute_bill(intervals: Sequence[IntervalEnergy], schedule_of: ScheduleOf, interval_seconds: int,
