@@ -4,6 +4,7 @@ Energy is integer Wh per hour; prices are payment base units per kWh (as on
 chain: 0.12 €/kWh = 120000). A forecast hour's energy is its mean kW times 1 h.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -18,10 +19,21 @@ class Tariffs:
 
     feed_in_price_per_kwh: int
     retail_price_per_kwh: int
+    # The tariff band's (feed-in, retail) bounds at an hour (CommunityRegistry.priceBounds); None: flat tariffs.
+    bounds_at: Callable[[datetime], tuple[int, int]] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.feed_in_price_per_kwh > self.retail_price_per_kwh:
             raise ValueError("the feed-in price must not exceed the retail price")
+
+    def over(self, hours: list[datetime]) -> "Tariffs":
+        """The bounds valid in every band of these hours (highest feed-in, lowest retail); the first hour's band
+        when the bands do not overlap; these tariffs when flat."""
+        if self.bounds_at is None or not hours:
+            return self
+        bounds = [self.bounds_at(hour) for hour in hours]
+        feed_in, retail = max(b[0] for b in bounds), min(b[1] for b in bounds)
+        return Tariffs(feed_in, retail) if feed_in <= retail else Tariffs(*bounds[0])
 
 
 @dataclass(frozen=True)
@@ -243,7 +255,8 @@ def household_advice(forecast: HouseholdForecast, community: CommunityOutlook, t
         positions = [position_of[hour] for window in windows for hour in _hours_in(window) if hour in position_of]
         if not positions:
             positions = list(range(len(community.hour_starts)))
-        return suggested_limit_price(tariffs, float(community.surplus_wh[positions].sum()),
+        in_force = tariffs.over([community.hour_starts[p] for p in positions])
+        return suggested_limit_price(in_force, float(community.surplus_wh[positions].sum()),
                                      float(community.deficit_wh[positions].sum()))
 
     return HouseholdAdvice(forecast.household, net, sells, buys, price_over(sells), price_over(buys))
@@ -255,6 +268,7 @@ def window_value(window: TradeWindow, limit_price_per_kwh: int, tariffs: Tariffs
     A sale earns ``limit - feed-in`` per kWh over exporting; a purchase saves ``retail - limit`` per kWh over
     importing. The cautious quantity is used, so the sale is delivered with probability at least 1 - alpha.
     """
+    tariffs = tariffs.over(_hours_in(window))
     margin = (limit_price_per_kwh - tariffs.feed_in_price_per_kwh if window.side == "sell"
               else tariffs.retail_price_per_kwh - limit_price_per_kwh)
     return int(round(window.confident_wh * margin / 1000))
