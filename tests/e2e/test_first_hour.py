@@ -111,6 +111,7 @@ def test_the_order_form_keeps_prices_on_the_tick(open_page, stack):
     page, wallet = open_page(stack.alice, path="/")
     sign_in(page)
     page.goto("/market")
+    expect(page.locator("body[data-ready=true]")).to_have_count(1)  # the wallet reconnected: no re-render to come
     form = page.get_by_test_id("order-form")
     page.get_by_test_id("side-bid").check()
     page.get_by_test_id("order-amount").fill("0,5")
@@ -161,6 +162,7 @@ def test_a_demo_household_trades_without_metamask(open_page, stack):
     expect(page.get_by_test_id("wallet-role")).to_have_text("hogar")
     before = market.functions.nextOrderId().call()
     page.goto("/market")
+    expect(page.locator("body[data-ready=true]")).to_have_count(1)
     page.get_by_test_id("side-bid").check()
     page.get_by_test_id("order-amount").fill("0,010")
     page.get_by_test_id("order-price").fill("0,100")
@@ -226,3 +228,21 @@ def test_one_unit_per_column_in_the_clearing_history(open_page, stack):
     cells = [rows.nth(i).locator("td").nth(column).inner_text() for i in range(2) for column in (2, 3, 4)]
     assert all(cell.endswith(" kWh") for cell in cells), cells
     assert "0,500 kWh" in cells and "0,030 kWh" in cells, cells
+
+
+def test_screenshots_of_the_first_minutes(browser, stack):
+    """Done-means screenshots: the dashboard with live readings, and the wallet menu offering the demo households,
+    in Spanish and English, desktop and phone (benchmarks/results/screenshots/first-hour-*)."""
+    for locale, lang, live_text in (("es-ES", "es", "Última lectura"), ("en-US", "en", "Latest reading")):
+        for device, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+            context = _context(browser, stack, locale, viewport=viewport)
+            try:
+                page = context.new_page()
+                page.goto("/")
+                expect(page.get_by_test_id("latest-reading")).to_contain_text(live_text, timeout=20_000)
+                screenshot(page, f"first-hour-live-{lang}-{device}")
+                page.get_by_test_id("connect-wallet").click()
+                expect(page.get_by_test_id("demo-households").locator("button")).to_have_count(2)
+                screenshot(page, f"first-hour-demo-households-{lang}-{device}")
+            finally:
+                context.close()
