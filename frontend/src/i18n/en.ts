@@ -161,8 +161,6 @@ export const en = {
   "revert.ReentrancyGuardReentrantCall": "The market refused a call made from inside another of its calls.",
   "revert.SafeCastOverflowedUintDowncast": "The amount {value} is too large for the market.",
   "revert.SafeERC20FailedOperation": "The token {token} refused the transfer.",
-  "revert.InvalidShortString": "A text is too long for the contract.",
-  "revert.StringTooLong": "The text \"{str}\" is too long for the contract.",
 
   "dash.title": "Community dashboard",
   "dash.productionNow": "Production now",

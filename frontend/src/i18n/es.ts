@@ -162,8 +162,6 @@ export const es: Record<MessageKey, string> = {
   "revert.ReentrancyGuardReentrantCall": "El mercado rechazó una llamada hecha desde dentro de otra de sus llamadas.",
   "revert.SafeCastOverflowedUintDowncast": "La cantidad {value} es demasiado grande para el mercado.",
   "revert.SafeERC20FailedOperation": "El token {token} rechazó la transferencia.",
-  "revert.InvalidShortString": "Un texto es demasiado largo para el contrato.",
-  "revert.StringTooLong": "El texto \"{str}\" es demasiado largo para el contrato.",
 
   "dash.title": "Panel de la comunidad",
   "dash.productionNow": "Producción actual",
