@@ -23,6 +23,7 @@ from backend.web.errors import ApiError
 from backend.web.events import arg_int, household_settled
 from backend.web.forecasts import forecast_totals
 from backend.web.market import current_interval
+from backend.web.meter_status import meter_status_json
 from backend.web.series import Registers, registers_at, registers_at_times
 from backend.web.settlements import household_counts, interval_json, interval_seconds
 from backend.web.validation import parse_address, parse_page
@@ -347,6 +348,7 @@ def household_detail(address: str):
         "savings": savings,
         "chainError": chain_error,
         "recentIntervals": intervals,
+        "meterStatus": meter_status_json(session, household, registration.get("meter"), now()),
     })
 
 

@@ -1,9 +1,12 @@
-"""Live pushes from the database, for a web app without Redis: new readings, rejections and chain events.
+"""Live pushes from the database, for a web app without Redis: new readings, rejections, chain events and
+bridge statuses.
 
 The oracle (ingest, settlement) and the indexer write the database from
 other processes, which cannot reach an in-process Socket.IO. This feed
-follows the tables they append to (by their growing ids) and hands what is
-new to the read model's publisher (backend/readmodel/publish.py), which
+follows the tables they append to (by their growing ids), and the bridge
+statuses the oracle replaces in place (``meter_status``: a row whose
+``received_at`` moved and whose event differs from the last one pushed), and
+hands what is new to the read model's publisher (backend/readmodel/publish.py), which
 builds and emits the same events, byte for byte, as the oracle's pushes
 through Redis (backend/oracle/pushes.py).
 
@@ -25,8 +28,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from backend.db.models import ChainEvent, Reading, Rejection
+from backend.db.models import ChainEvent, MeterStatus, Reading, Rejection
 from backend.readmodel.emitter import LiveEmitter
+from backend.readmodel.payloads import bridge_status_payload
 from backend.readmodel.publish import LivePublisher
 
 __all__ = ["LiveFeed", "install"]
@@ -36,6 +40,9 @@ log = logging.getLogger(__name__)
 POLL_S = 0.5
 MAX_ROWS_PER_PASS = 2000
 DEFAULT_INTERVAL_S = 900
+# Statuses are replaced in place: each pass rereads those received this long before the newest seen
+# (another process's commit may land with an older received_at than one already read).
+STATUS_OVERLAP_S = 10
 
 
 @dataclass
@@ -43,6 +50,7 @@ class _Cursor:
     reading_id: int = 0
     rejection_id: int = 0
     event_id: int = 0
+    status_received_at: int = 0
 
 
 class LiveFeed:
@@ -52,6 +60,7 @@ class LiveFeed:
         self.app = app
         self.publisher = publisher
         self.cursor = _Cursor()
+        self._statuses_pushed: dict[str, dict] = {}  # meter -> the bridge_status event last pushed
 
     @classmethod
     def for_app(cls, app: Flask, emitter: LiveEmitter) -> LiveFeed:
@@ -72,7 +81,10 @@ class LiveFeed:
                 reading_id=session.scalar(select(func.max(Reading.id))) or 0,
                 rejection_id=session.scalar(select(func.max(Rejection.id))) or 0,
                 event_id=session.scalar(select(func.max(ChainEvent.id))) or 0,
+                status_received_at=session.scalar(select(func.max(MeterStatus.received_at))) or 0,
             )
+            self._statuses_pushed = {row.meter: bridge_status_payload(row)
+                                     for row in session.scalars(select(MeterStatus))}
 
     def step(self) -> int:
         """Publish what was added since the last step; return how many rows were read."""
@@ -80,10 +92,26 @@ class LiveFeed:
             readings = self._new_rows(session, Reading, "reading_id")
             rejections = self._new_rows(session, Rejection, "rejection_id")
             events = self._new_rows(session, ChainEvent, "event_id")
+            statuses = self._changed_statuses(session)
         self.publisher.readings(readings)
         self.publisher.rejections(rejections)
         self.publisher.chain_events(events)
-        return len(readings) + len(rejections) + len(events)
+        self.publisher.bridge_statuses(statuses)
+        return len(readings) + len(rejections) + len(events) + len(statuses)
+
+    def _changed_statuses(self, session: Session) -> list[MeterStatus]:
+        """The bridge statuses stored since the last pass whose event differs from the one last pushed."""
+        since = max(self.cursor.status_received_at - STATUS_OVERLAP_S, 0)
+        rows = list(session.scalars(select(MeterStatus).where(MeterStatus.received_at >= since)
+                                    .order_by(MeterStatus.received_at, MeterStatus.meter).limit(MAX_ROWS_PER_PASS)))
+        changed = []
+        for row in rows:
+            self.cursor.status_received_at = max(self.cursor.status_received_at, row.received_at)
+            event = bridge_status_payload(row)
+            if self._statuses_pushed.get(row.meter) != event:
+                self._statuses_pushed[row.meter] = event
+                changed.append(row)
+        return changed
 
     def _new_rows(self, session: Session, model, cursor_field: str) -> list:
         """The rows of `model` past the cursor, oldest first (at most MAX_ROWS_PER_PASS); moves the cursor."""

@@ -163,8 +163,9 @@ def openapi_spec() -> dict:
                                                            hasReading={"type": "boolean"}))),
                             },
         "/api/households/{address}": {"get": _op(
-            "One household: meter, live power, balances, recent intervals, savings against the grid",
-            tags=["community"], params=[_HOUSEHOLD], auth="household", errors=(400, 404))},
+            "One household: meter, live power, balances, recent intervals, savings against the grid, the meter's "
+            "source, last reading and bridge status", tags=["community"], params=[_HOUSEHOLD], auth="household",
+            errors=(400, 404), response=_obj(meter=_STR, meterStatus={"$ref": "#/components/schemas/MeterStatus"}))},
         "/api/households/{address}/readings": {"get": _op(
             "A household's energy per bucket, or its raw signed readings page by page (resolution=raw)",
             tags=["readings"], params=[_HOUSEHOLD, _FROM, _TO, _RESOLUTION, *_PAGE], auth="household",
@@ -242,7 +243,7 @@ def openapi_spec() -> dict:
                 "seconds (UTC), prices in payment base units per kWh (6 decimals). Errors are "
                 '{"error": {"code", "message"}}. Live events: Socket.IO on the same origin (rooms community, '
                 "household:<address>, admin; events reading, interval_settled, fill, order_book, forecast, "
-                "rejection)."),
+                "rejection, bridge_status)."),
         },
         "paths": paths,
         "components": {
@@ -307,6 +308,16 @@ def openapi_spec() -> dict:
                     "issuedAt": _INT, "from": _INT, "to": _INT, "hours": _INT,
                     "consumedWh": _obj(p10=_INT, p50=_INT, p90=_INT), "producedWh": _obj(p10=_INT, p50=_INT, p90=_INT),
                     "surplusWh": _INT, "deficitWh": _INT, "shortHouseholds": _INT}},
+                "MeterStatus": {**_obj(
+                    source={"type": ["string", "null"],
+                            "description": "p1, sml, shelly, homeassistant (the bridge's), simulator, or null: "
+                                           "unknown, no bridge status"},
+                    lastReadingTs=_NULLABLE_INT, lastReadingAgeS={"type": ["integer", "null"], "minimum": 0},
+                    bridge={"oneOf": [{"type": "null"}, {**_obj(
+                        problems={"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+                        halted=_NULLABLE_STR, brokerError=_NULLABLE_STR, queueDepth=_INT, statusTs=_INT),
+                        "required": ["problems", "halted", "brokerError", "queueDepth", "statusTs"]}]}),
+                    "required": ["source", "lastReadingTs", "lastReadingAgeS", "bridge"]},
                 "Summary": _obj(asOf=_INT, intervalSeconds=_INT, households=_INT, reporting=_INT,
                                 now=_obj(productionW=_INT, consumptionW=_INT, surplusW=_INT, deficitW=_INT),
                                 currentInterval=_obj(intervalId=_INT, start=_INT, end=_INT, producedWh=_INT,

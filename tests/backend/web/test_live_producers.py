@@ -5,7 +5,8 @@ chain events with the indexer's argument encoding), then runs both producers
 over them:
 
   oracle  ReadingPusher on the ingest's (messages, outcomes), EventPusher on the
-          indexer's records of the stored events (backend/oracle/pushes.py)
+          indexer's records of the stored events, StatusPusher on the bridge
+          statuses just stored (backend/oracle/pushes.py)
   web     LiveFeed following the same tables, emitting through the app's own
           SocketIO (backend/web/live_feed.py)
 
@@ -27,10 +28,13 @@ from backend.chain.indexer import event_record, json_value
 from backend.db.models import ChainEvent
 from backend.db.session import session_factory
 from backend.meters.simulator import payload, topic
+from backend.oracle.bridge_status import BridgeStatusStore
 from backend.oracle.ingest import Ingester, Message
-from backend.oracle.pushes import EventPusher, ReadingPusher
+from backend.oracle.pushes import EventPusher, ReadingPusher, StatusPusher
+from backend.protocol.bridge_status import BridgeStatus, encode_bridge_status
 from backend.oracle.registry_cache import RegistryCache
 from backend.protocol.readings import MeterDomain, MeterReading, sign_reading
+from backend.protocol.topics import status_topic
 from backend.readmodel.emitter import LiveEmitter
 from backend.readmodel.publish import LivePublisher
 from backend.web.app import socketio_of
@@ -87,6 +91,24 @@ def _ingest(sessions, community) -> tuple[list[Message], list, RegistryCache]:
     return messages, outcomes, registry
 
 
+def _store_statuses(sessions, community) -> list:
+    """Store a bridge status of Alice's and Bob's meters through the oracle's store; the rows as committed."""
+    registry = RegistryCache(community.web3, community.deployment)
+    store = BridgeStatusStore(sessions, COMMUNITY, registry.lookup)
+    now = int(time.time())
+    messages = []
+    for index, household in enumerate((community.alice.address, community.bob.address)):
+        meter = community.meters[household].address
+        status = BridgeStatus(meter=meter, source=("p1", "shelly")[index], ts=now - 5, last_reading_seq=7,
+                              last_reading_ts=now - 10, queue_depth=index, queue_bytes=300 * index,
+                              counters=(("bad_crc", 2),) if index == 0 else (), halted=None,
+                              broker_error="disconnected: keepalive" if index else None)
+        messages.append(Message(status_topic(COMMUNITY, meter), encode_bridge_status(status), now - 1))
+    outcomes = store.process(messages)
+    assert [o.status for o in outcomes] == ["stored", "stored"]
+    return [outcome.row for outcome in outcomes]
+
+
 class Capture:
     """Subscribe to a Socket.IO channel in Redis; collect what emitters publish on it as (event, room, JSON)."""
 
@@ -115,13 +137,14 @@ class Capture:
         self._pubsub.close()
 
 
-def _oracle_pushes(sessions, messages, outcomes, registry, stored_events) -> list[tuple[str, str, str]]:
+def _oracle_pushes(sessions, messages, outcomes, registry, stored_events, statuses) -> list[tuple[str, str, str]]:
     capture = Capture()
     try:
         emitter = LiveEmitter(REDIS_URL, channel=capture.channel, community_readings_per_s=COMMUNITY_READINGS_PER_S)
         publisher = LivePublisher(emitter, sessions, INTERVAL_S, clock=lambda: NOW_S)
         ReadingPusher(publisher, registry.lookup)(messages, outcomes)
         EventPusher(publisher)([event_record(row, "EnergyMarket") for row in stored_events])
+        StatusPusher(publisher)(statuses)
         return capture.collect()
     finally:
         capture.close()
@@ -141,9 +164,10 @@ def _web_feed(make_app) -> list[tuple[str, str, str]]:
 
 
 CASES = {
-    "readings and rejections": dict(readings=True, events=False),
-    "fills, a settled interval and the book": dict(readings=False, events=True),
-    "everything at once": dict(readings=True, events=True),
+    "readings and rejections": dict(readings=True, events=False, statuses=False),
+    "fills, a settled interval and the book": dict(readings=False, events=True, statuses=False),
+    "bridge statuses": dict(readings=False, events=False, statuses=True),
+    "everything at once": dict(readings=True, events=True, statuses=True),
 }
 
 
@@ -158,7 +182,9 @@ def test_both_producers_send_the_same_bytes(case, make_app, community, migrated_
         stored_events = _store_events(sessions, community, _events(community, community.alice.address,
                                                                      community.bob.address))
 
-    from_oracle = _oracle_pushes(sessions, messages, outcomes, registry, stored_events)
+    statuses = _store_statuses(sessions, community) if CASES[case]["statuses"] else []
+
+    from_oracle = _oracle_pushes(sessions, messages, outcomes, registry, stored_events, statuses)
     from_web = _web_feed(make_app)
 
     assert from_oracle == from_web
@@ -189,3 +215,12 @@ def test_both_producers_send_the_same_bytes(case, make_app, community, migrated_
         [(room, book)] = by_event["order_book"]
         assert book == {"intervalId": NOW_S // INTERVAL_S, "bids": [],
                         "asks": [{"price": 80_000, "amountWh": 30, "orders": 1}]}
+    if CASES[case]["statuses"]:
+        alice, bob = community.alice.address, community.bob.address
+        pushed = {room: data for room, data in by_event["bridge_status"]}
+        assert set(pushed) == {f"household:{alice}", f"household:{bob}"}  # each to its own household only
+        assert pushed[f"household:{alice}"] == {
+            "household": alice, "meter": community.meters[alice].address, "source": "p1",
+            "bridge": {"problems": {"bad_crc": 2}, "halted": None, "brokerError": None, "queueDepth": 0,
+                       "statusTs": statuses[0].status_ts}}
+        assert pushed[f"household:{bob}"]["bridge"]["brokerError"] == "disconnected: keepalive"

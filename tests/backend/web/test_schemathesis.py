@@ -20,7 +20,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 from web_helpers import add_event, add_meter, add_reading, sign_in
 
-from backend.db.models import Interval, IntervalEntry
+from backend.db.models import Interval, IntervalEntry, MeterStatus
 from backend.web.app import SESSION_COOKIE
 
 pytestmark = pytest.mark.slow
@@ -44,6 +44,10 @@ def seeded(sessions, community) -> dict:
             for seq in range(1, 13):
                 add_reading(session, household, meter, seq, now - 3600 + 300 * seq, 40 * seq * index, 25 * seq,
                             power_w=500 - 100 * index)
+        alice_meter = community.meters[community.alice.address].address  # its bridge reports (meterStatus)
+        session.add(MeterStatus(meter=alice_meter, household=community.alice.address, source="p1", status_ts=now - 5,
+                                last_reading_seq=12, last_reading_ts=now - 10, queue_depth=0, queue_bytes=0,
+                                counters={"bad_crc": 1}, halted=None, broker_error=None, received_at=now - 4))
         session.add(Interval(interval_id=settled, status="settled", readings_root=b"\x01" * 32, clearing_price=120_000,
                              closed_at=(settled + 1) * SECONDS + 30, settled_tx="0x" + "ab" * 32, settled_block=42))
         session.add(Interval(interval_id=closed, status="closed", readings_root=b"\x02" * 32,
