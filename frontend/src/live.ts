@@ -32,6 +32,12 @@ export interface LiveForecast {
   series: { household: string | null; kind: "load" | "pv"; modelVersion: string; hourStarts: number[]; p10Wh: number[];
     p50Wh: number[]; p90Wh: number[] }[];
 }
+/** `bridge_status` (household room): what the household's bridge reported (docs/mqtt.md "Bridge status"). */
+export interface LiveBridgeStatus {
+  household: string; meter: string; source: string | null;
+  bridge: { problems: Record<string, number>; halted: string | null; brokerError: string | null; queueDepth: number;
+    statusTs: number };
+}
 /** `welcome`: sent on connect, with the rooms the session put this socket in. */
 export interface LiveWelcome { address: string | null; rooms: string[] }
 
@@ -43,6 +49,7 @@ export interface LiveEvents {
   order_book: LiveOrderBook;
   rejection: LiveRejection;
   forecast: LiveForecast;
+  bridge_status: LiveBridgeStatus;
   welcome: LiveWelcome;
 }
 export type LiveEvent = keyof LiveEvents;
@@ -54,7 +61,8 @@ let status: LiveStatus = "connecting";
 const statusListeners = new Set<(status: LiveStatus) => void>();
 // Kept untyped inside: onLive is the only way in, and it pairs each listener with its own event.
 const listeners = new Map<LiveEvent, Set<(payload: unknown) => void>>();
-const EVENTS: LiveEvent[] = ["reading", "interval_settled", "order_book", "forecast", "fill", "rejection", "welcome"];
+const EVENTS: LiveEvent[] = ["reading", "interval_settled", "order_book", "forecast", "fill", "rejection", "bridge_status",
+  "welcome"];
 
 
 function setStatus(next: LiveStatus): void {

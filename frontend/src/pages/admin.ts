@@ -11,6 +11,7 @@ import { state } from "../store";
 import { card, empty, field, fill, formMessage, stat, table } from "../ui/parts";
 import { describeError } from "../wallet/errors";
 import { sendTransaction } from "../wallet/wallet";
+import { bridgeSetup } from "./bridgeSetup";
 
 interface Health { database: { ok: boolean; error?: string }; chain: { ok: boolean; chainId?: number; block?: number; error?: string };
   live: { messageQueue: string } }
@@ -48,7 +49,8 @@ function registerForm(onDone: () => void): HTMLElement {
       onDone();
     }
     submit.disabled = false;
-  } }, field(t("admin.wallet"), wallet), field(t("admin.meter"), meter), field(t("admin.capacity"), capacity), message.element, submit);
+  } }, field(t("admin.wallet"), wallet), field(t("admin.meter"), meter), field(t("admin.capacity"), capacity), message.element, submit,
+  bridgeSetup(meter));
 }
 
 function tariffsForm(): HTMLElement {

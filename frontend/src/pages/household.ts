@@ -13,6 +13,7 @@ import { type Cleanup, navigate } from "../router";
 import { state } from "../store";
 import { COLORS, type Point, timeChart } from "../ui/charts";
 import { card, empty, fill, stat, table } from "../ui/parts";
+import { type MeterStatus, meterPanel } from "../ui/meterPanel";
 import { toast } from "../ui/txpanel";
 import { sendTransaction } from "../wallet/wallet";
 import { catchUpBanner, type ForecastSeries, forecastDatasets } from "./dashboard";
@@ -25,6 +26,7 @@ interface Detail {
   live: { ts: number; powerW: number; producedWh: number; consumedWh: number; productionW: number | null;
     consumptionW: number | null } | null;
   savings: { buyingEuro: number; sellingEuro: number; totalEuro: number; fills: number } | null;
+  meterStatus: MeterStatus;
   recentIntervals: { intervalId: number; status: string; producedWh: number; consumedWh: number; clearingPrice: number | null;
     settlement: { creditedWh: number; burnedWh: number; gridImportWh: number } | null }[];
 }
@@ -80,10 +82,13 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
   const windowsBox = h("div");
   const intervalsBox = h("div");
   const fillsBox = h("div");
+  const meterBox = meterPanel(address);
+  stops.push(meterBox.stop);
   root.appendChild(catchUpBanner(stops));
   root.appendChild(h("p.note", null, h("code", { dataset: { testid: "household-address" } }, address)));
   root.append(
     h("div.grid-2", null, card(t("home.livePower"), "live", liveBox), card(t("home.balances"), "balances", balancesBox)),
+    card(t("meter.title"), "meter", meterBox.element),
     h("div.grid-2", null, card(t("home.savings"), null, savingsBox), card(t("home.windows"), null, windowsBox)),
     card(t("home.today"), null, todayBox),
     h("div.grid-2", null, card(t("home.fills"), "fills", fillsBox), card(t("home.intervals"), null, intervalsBox)),
@@ -93,6 +98,7 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
   const refreshDetail = fill(intervalsBox, async () => {
     const detail = await api<Detail>(`/api/households/${address}`);
     meter = detail.meter;
+    meterBox.update(detail.meterStatus);
     liveCard(detail, liveBox);
     replace(savingsBox, detail.savings && detail.savings.fills
       ? stat(t("home.savings"), euro(detail.savings.totalEuro), t("home.savingsDetail", {
