@@ -120,7 +120,7 @@ def _counters(value: Any) -> tuple[tuple[str, int], ...]:
     if len(value) > MAX_COUNTERS:
         raise RejectedStatus(StatusReason.BAD_SCHEMA, f"counters has more than {MAX_COUNTERS} reasons")
     checked = []
-    for reason, count in value.items():
+    for reason in value:
         if not _NAME_RE.fullmatch(reason):
             raise RejectedStatus(StatusReason.BAD_SCHEMA, f"counter reason {reason!r:.60} is not a lowercase name")
         checked.append((reason, _int(value, reason)))

@@ -31,8 +31,8 @@ from backend.meters.simulator import payload, topic
 from backend.oracle.bridge_status import BridgeStatusStore
 from backend.oracle.ingest import Ingester, Message
 from backend.oracle.pushes import EventPusher, ReadingPusher, StatusPusher
-from backend.protocol.bridge_status import BridgeStatus, encode_bridge_status
 from backend.oracle.registry_cache import RegistryCache
+from backend.protocol.bridge_status import BridgeStatus, encode_bridge_status
 from backend.protocol.readings import MeterDomain, MeterReading, sign_reading
 from backend.protocol.topics import status_topic
 from backend.readmodel.emitter import LiveEmitter
