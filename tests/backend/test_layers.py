@@ -28,6 +28,7 @@ CONTRACTS = {
     "meters-speak-protocol": "meters and bridges import nothing from the oracle side but protocol",
     "readmodel-below-producers": "the read model, below both producers, imports neither oracle nor web",
     "tariffs-pure": "tariffs are pure: they import no process package",
+    "coefficients-pure": "coefficients are pure: they import no process package",
 }
 
 
@@ -120,6 +121,18 @@ FORBIDDEN = {
         "tariffs/bands.py",
         "def _zone():\n    from backend.settings import SettingsError\n",
         "backend.tariffs.bands -> backend.settings",
+    ),
+    "the coefficients planner reads the forecast store inside a function": (
+        "coefficients-pure",
+        "coefficients/planner.py",
+        "def _stored():\n    from backend.forecast.store import load_forecasts\n",
+        "backend.coefficients.planner -> backend.forecast.store",
+    ),
+    "the coefficients file reaches the chain through simulation": (
+        "coefficients-pure",
+        "coefficients/distributor_file.py",
+        "from backend.simulation.trading import auto_limits",
+        "backend.simulation.trading -> backend.chain",
     ),
     "the read model imports the oracle": (
         "readmodel-below-producers",
