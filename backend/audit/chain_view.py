@@ -4,8 +4,9 @@ Everything here comes from `eth_getLogs` over the deployment's contracts and
 `eth_call` at a block number, on any JSON-RPC node: nothing from the
 oracle's database. Logs are read once, from the deployment block to a fixed
 head, in windows of `blocks_per_query` blocks (public nodes cap the range).
-Reading state at an old block needs a node that keeps it (an archive node,
-or Anvil).
+Reading state at an old block needs a node that keeps it (an archive node);
+where the node has pruned it (the demo's Anvil keeps recent states only), the
+solver's inputs are replayed from the events instead (event_state.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from web3 import Web3
+from web3.exceptions import Web3Exception
 
+from backend.audit.event_state import MarketHistory
 from backend.chain.deploy import Deployment
 from backend.chain.market_state import read_accounts, read_orders, read_tariffs, read_token_balances
 from backend.market.orderbook import Account, RestingOrder, Side, Tariffs
@@ -108,6 +111,7 @@ class MarketInputs:
     accounts: dict[str, Account]
     token_balances: dict[str, int]
     tariffs: Tariffs
+    source: str = "state"  # "state": eth_call at the block; "events": replayed from the logs (state pruned)
 
 
 class ChainView:
@@ -136,6 +140,8 @@ class ChainView:
         self._settled_intervals_of: dict[str, list[int]] = defaultdict(list)  # household -> interval ids
         self._assignments: dict[str, list[MeterAssignment]] = defaultdict(list)  # meter -> history
         self._block_timestamps: dict[int, int] = {}
+        self._filled_logs: list = []
+        self._history: MarketHistory | None = None
 
         self._load_settlements()
         self._load_registry()
@@ -182,7 +188,8 @@ class ChainView:
             )
             self._settled_intervals_of[household.lower()].append(args["intervalId"])
             self._settlement_deltas.append((log["blockNumber"], args["creditedWh"] - args["burnedWh"]))
-        for log in self._logs(events.Filled):
+        self._filled_logs = self._logs(events.Filled)
+        for log in self._filled_logs:
             args = log["args"]
             interval = self._interval(args["intervalId"])
             interval.record_position(log)
@@ -262,16 +269,50 @@ class ChainView:
     def market_inputs(self, block: int, households: list[str], interval_id: int | None = None) -> MarketInputs:
         """Orders, the households' accounts and token balances, and the tariffs (the price bounds of
         `interval_id`'s band) at `block`."""
+        try:
+            return MarketInputs(
+                block=block,
+                orders=read_orders(self.market, block),
+                accounts=read_accounts(self.market, households, block),
+                token_balances=read_token_balances(self.token, households, block),
+                tariffs=read_tariffs(self.registry, block, interval_id),
+            )
+        except Web3Exception:  # the node no longer keeps that block's state
+            return self.market_inputs_from_events(block, households, interval_id)
+
+    def market_inputs_from_events(self, block: int, households: list[str], interval_id: int | None) -> MarketInputs:
+        """The same inputs replayed from the logs up to `block`; the tariff bounds of a settled interval
+        are fixed once its day began, so they are read at the head."""
+        history = self.market_history()
         return MarketInputs(
             block=block,
-            orders=read_orders(self.market, block),
-            accounts=read_accounts(self.market, households, block),
-            token_balances=read_token_balances(self.token, households, block),
-            tariffs=read_tariffs(self.registry, block, interval_id),
+            orders=history.orders_at(block),
+            accounts=history.accounts_at(block, households),
+            token_balances=history.token_balances_at(block, households),
+            tariffs=read_tariffs(self.registry, self.head, interval_id),
+            source="events",
         )
 
-    def total_supply_at(self, block: int) -> int:
-        return self.token.functions.totalSupply().call(block_identifier=block)
+    def market_history(self) -> MarketHistory:
+        if self._history is None:
+            events = self.market.events
+            self._history = MarketHistory(
+                placed_logs=self._logs(events.OrderPlaced),
+                closed_logs=self._logs(events.OrderClosed),
+                filled_logs=self._filled_logs,
+                auto_logs=self._logs(events.AutoOrderSet),
+                deposit_logs=self._logs(events.Deposited),
+                withdraw_logs=self._logs(events.Withdrawn),
+                transfer_logs=self._logs(self.token.events.Transfer),
+            )
+        return self._history
+
+    def total_supply_at(self, block: int) -> tuple[int, int]:
+        """(block read, totalSupply there): at `block`, or at the head when the node pruned that state."""
+        try:
+            return block, self.token.functions.totalSupply().call(block_identifier=block)
+        except Web3Exception:
+            return self.head, self.token.functions.totalSupply().call(block_identifier=self.head)
 
     def minted_minus_burned_through(self, block: int) -> int:
         """Sum of mints minus burns (Transfer from/to the zero address) up to and including `block`."""

@@ -18,6 +18,12 @@ from backend.paths import REPO_ROOT
 from backend.processes import free_port, stop_process_group
 
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
+# A node with a state file keeps the states of this many recent blocks in memory and none on disk,
+# and writes the file every STATE_INTERVAL_S: the file holds the newest state, the blocks and their
+# transactions, so it grows with the chain's length, not with its length times its state. Auditors
+# re-run the solver at older blocks from the events (backend/audit/event_state.py).
+HISTORY_WINDOW_BLOCKS = 256
+STATE_INTERVAL_S = 60
 
 
 def find_anvil() -> str:
@@ -77,11 +83,13 @@ def start_anvil(
     extra_args: list[str] | None = None,
     log_path: Path | None = None,
     hardfork: str | None = None,
+    state_interval_s: int = STATE_INTERVAL_S,
 ) -> AnvilNode:
     """Starts Anvil on 127.0.0.1 and returns once it answers JSON-RPC.
 
     With `state_file`, the chain is loaded from it at start and written back
-    on exit (`--state`), so balances survive a restart. `hardfork` (e.g.
+    on exit (`--state`), and every `state_interval_s` while it runs, so balances survive a restart;
+    only the newest HISTORY_WINDOW_BLOCKS states are kept (in memory). `hardfork` (e.g.
     "london", Energy Web Chain's level) sets the EVM rules; None: Anvil's newest.
     """
     port = port or free_port()
@@ -100,8 +108,10 @@ def start_anvil(
         command += ["--hardfork", hardfork]
     if state_file is not None:
         state_file.parent.mkdir(parents=True, exist_ok=True)
-        # Historical states too: auditors re-run the solver at the block before each settlement.
-        command += ["--state", str(state_file), "--state-interval", "10", "--preserve-historical-states"]
+        # No --preserve-historical-states: with it every dump rewrote one full state per kept block
+        # (330 MB after 20 demo minutes, rewritten every 10 s).
+        command += ["--state", str(state_file), "--state-interval", str(state_interval_s),
+                    "--prune-history", str(HISTORY_WINDOW_BLOCKS)]
     command += extra_args or []
     output = open(log_path, "ab") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=os.environ.copy(),

@@ -793,3 +793,53 @@ def test_leaf_check_flags_end_registers_that_the_readings_do_not_give():
     assert len(problems) == 1 and problems[0].startswith(
         f"endRegisters {registers_text(leaf.end_registers)}, but the readings give "
     )
+
+
+# --- a node that keeps recent states only (the demo's Anvil) -----------------------------------------
+
+
+def test_events_replay_the_market_as_the_state_held_it(community):
+    """At the block before each settlement, the inputs replayed from events equal the state read there."""
+    from backend.audit.chain_view import ChainView
+
+    c = community
+    chain = ChainView(c.web3, c.deployment)
+    households = [h.address for h in c.households.values()]
+    for name, interval_id in c.settled.items():
+        block = chain.intervals[interval_id].first_block - 1
+        from_state = chain.market_inputs(block, households, interval_id)
+        from_events = chain.market_inputs_from_events(block, households, interval_id)
+        assert from_state.source == "state" and from_events.source == "events"
+        assert from_events.orders == from_state.orders, name
+        assert from_events.accounts == from_state.accounts, name
+        assert from_events.token_balances == from_state.token_balances, name
+        assert from_events.tariffs == from_state.tariffs, name
+    # orders placed, filled and closed: the replay follows the escrow and the fills
+    assert any(order.filled_wh for order in from_events.orders)
+
+
+def test_audit_on_a_node_restarted_without_old_states(community, tmp_path):
+    """The demo's Anvil (start_anvil with a state file) keeps no old states across a restart:
+    the audit still re-runs the solver on every interval, from the events, with the same verdicts."""
+    import gzip
+
+    c = community
+    _, full_lines = run_audit(c)
+    dumped = c.web3.provider.make_request("anvil_dumpState", [])["result"]
+    state_file = tmp_path / "chain" / "anvil-state.json"
+    state_file.parent.mkdir()
+    state_file.write_bytes(gzip.decompress(bytes.fromhex(dumped.removeprefix("0x"))))
+    node = start_anvil(state_file=state_file)
+    try:
+        web3 = Web3(Web3.HTTPProvider(node.url))
+        old_block = c.web3.eth.block_number - 3
+        with pytest.raises(Exception, match="BlockOutOfRange|state"):
+            web3.eth.get_balance(c.households["buyer"].address, block_identifier=old_block)
+        restarted = replace(c, node_url=node.url, web3=web3)
+        result, lines = run_audit(restarted)
+        assert result.exit_code == 1
+        assert "cannot read" not in result.output, result.output
+        assert lines == full_lines
+        assert "audited 8 intervals: 4 OK, 4 FAIL" in result.output
+    finally:
+        node.stop()
