@@ -105,6 +105,28 @@ def load_forecasts(session: Session, horizon_h: int = 24, issued_at: int | None 
     return sorted(hours, key=lambda h: (h.household is None, h.household or "", h.kind, h.target_ts))
 
 
+def forecasts_issued_before(session: Session, horizon_h: int, first_hour: int, end_hour: int,
+                            household: str | None = None) -> list[ForecastHour]:
+    """What was predicted for each hour in ``[first_hour, end_hour)`` before it began: per kind and hour,
+    the value of the newest ``horizon_h`` run issued at or before the hour's start, of ``household`` (None:
+    the community's own series). Sorted by kind and hour; hours no run covered in advance are missing.
+
+    Drawn under the actual values of hours already over, it shows real against predicted for the same hours.
+    """
+    series = Forecast.household.is_(None) if household is None else Forecast.household == checksum_address(household)
+    scope = (Forecast.horizon_h == horizon_h, series, Forecast.target_ts >= first_hour, Forecast.target_ts < end_hour,
+             Forecast.issued_at <= Forecast.target_ts)
+    newest = (select(Forecast.kind, Forecast.target_ts, func.max(Forecast.issued_at).label("issued_at"))
+              .where(*scope).group_by(Forecast.kind, Forecast.target_ts).subquery())
+    query = (select(Forecast).where(*scope)
+             .join(newest, (Forecast.kind == newest.c.kind) & (Forecast.target_ts == newest.c.target_ts)
+                   & (Forecast.issued_at == newest.c.issued_at)))
+    hours = [ForecastHour(row.issued_at, row.household, row.kind, row.horizon_h, row.target_ts, row.p10_wh,
+                          row.p50_wh, row.p90_wh, row.model_version, row.served_model)
+             for row in session.scalars(query)]
+    return sorted(hours, key=lambda h: (h.kind, h.target_ts))
+
+
 def prune_forecasts(session: Session, issued_before: int) -> int:
     """Delete runs issued before ``issued_before`` (unix s); return how many hours went. The caller commits."""
     return session.execute(delete(Forecast).where(Forecast.issued_at < issued_before)).rowcount

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import FORECAST_HORIZONS_H
 from backend.forecast.advice import Tariffs, advice_json, outlook_json, series_json
-from backend.forecast.store import load_forecasts
+from backend.forecast.store import forecasts_issued_before, load_forecasts
 from backend.web.access import require_private_access
 from backend.web.actuals import HourlyActuals, data_now, hourly_actuals
 from backend.web.cache import TtlCache
@@ -85,8 +85,21 @@ def _forecast_body(session: Session, household: str | None) -> dict:
         entry["actualWh"] = [values[position[ts]] if ts in position else None for ts in entry["hourStarts"]]
     body["past"] = None if past == 0 else {
         "hourStarts": hour_starts[:past], "consumedWh": actual["consumedWh"][:past],
-        "producedWh": actual["producedWh"][:past]}
+        "producedWh": actual["producedWh"][:past],
+        "forecast": _past_forecast(session, horizon, hour_starts[0], issued_at, household)}
     return body
+
+
+def _past_forecast(session: Session, horizon: int, first_hour: int, end_hour: int, household: str | None) -> list:
+    """Per kind, what the newest run issued before each past hour predicted for it (real against predicted)."""
+    by_kind: dict[str, dict] = {}
+    for hour in forecasts_issued_before(session, horizon, first_hour, end_hour, household):
+        entry = by_kind.setdefault(hour.kind, {"kind": hour.kind, "hourStarts": [], "issuedAt": [], "p10Wh": [],
+                                               "p50Wh": [], "p90Wh": []})
+        for key, value in (("hourStarts", hour.target_ts), ("issuedAt", hour.issued_at), ("p10Wh", hour.p10_wh),
+                           ("p50Wh", hour.p50_wh), ("p90Wh", hour.p90_wh)):
+            entry[key].append(value)
+    return [by_kind[kind] for kind in sorted(by_kind)]
 
 
 @bp.get("/community/forecast")

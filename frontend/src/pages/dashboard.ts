@@ -76,7 +76,9 @@ export interface ForecastSeries {
   horizonH: number | null;
   series: { household: string | null; kind: "load" | "pv" | string; hourStarts: number[]; p10Wh: number[]; p50Wh: number[];
     p90Wh: number[]; actualWh?: (number | null)[] }[];
-  past: { hourStarts: number[]; consumedWh: (number | null)[]; producedWh: (number | null)[] } | null;
+  past: { hourStarts: number[]; consumedWh: (number | null)[]; producedWh: (number | null)[];
+    /** per kind, what the newest run issued before each past hour predicted for it */
+    forecast?: { kind: string; hourStarts: number[]; issuedAt: number[]; p10Wh: number[]; p50Wh: number[]; p90Wh: number[] }[] } | null;
 }
 
 interface SeriesPoint { start: number; producedWh: number | null; consumedWh: number | null }
@@ -158,7 +160,9 @@ class LivePower {
   }
 }
 
-/** Chart datasets of a forecast: per series a P10–P90 band and P50, and the real Wh (the past block and hours over). */
+/** Chart datasets of a forecast: per series a P10–P90 band and P50, and the real Wh (the past block and hours over).
+ * Over the past block the band is what was predicted before each hour (the newest run issued before it), so the
+ * real line is drawn against the forecast for the same hours, and the current run's band continues it. */
 export function forecastDatasets(forecast: ForecastSeries) {
   return forecast.series.flatMap((s) => {
     const solar = s.kind === "pv";
@@ -169,8 +173,13 @@ export function forecastDatasets(forecast: ForecastSeries) {
       const value = s.actualWh?.[i];
       if (value !== null && value !== undefined) real.push({ x, y: value });
     });
+    const before = past?.forecast?.find((entry) => entry.kind === s.kind);
+    const keep = before ? before.hourStarts.map((x) => x < (s.hourStarts[0] ?? Infinity)) : [];
+    const earlier = <T>(values: T[] | undefined) => (values ?? []).filter((_, i) => keep[i]);
     return bandDatasets(solar ? t("common.production") : t("common.consumption"), solar ? COLORS.production : COLORS.consumption,
-      solar ? COLORS.bandSolar : COLORS.band, s.hourStarts, s.p10Wh, s.p50Wh, s.p90Wh, real);
+      solar ? COLORS.bandSolar : COLORS.band, [...earlier(before?.hourStarts), ...s.hourStarts],
+      [...earlier(before?.p10Wh), ...s.p10Wh], [...earlier(before?.p50Wh), ...s.p50Wh], [...earlier(before?.p90Wh), ...s.p90Wh],
+      real);
   });
 }
 

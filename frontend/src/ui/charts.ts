@@ -18,11 +18,35 @@ export const COLORS = {
   price: "#7b4fd6",
 };
 
-function timeLabel(value: number, spanS: number): string {
-  const date = new Date(value * 1000);
-  if (spanS > 2 * 86400) return date.toLocaleDateString(locale(), { weekday: "short", day: "numeric" });
-  return date.toLocaleTimeString(locale(), spanS < 600
-    ? { hour: "2-digit", minute: "2-digit", second: "2-digit" } : { hour: "2-digit", minute: "2-digit" });
+const DAY_S = 86400;
+// Tick steps on the time axis, in seconds: whole minutes, hours and days.
+const TICK_STEPS_S = [10, 30, 60, 300, 600, 900, 1800, 3600, 2 * 3600, 3 * 3600, 4 * 3600, 6 * 3600, 12 * 3600, DAY_S,
+  2 * DAY_S, 7 * DAY_S, 14 * DAY_S, 28 * DAY_S];
+
+/** Ticks at whole local minutes, hours or days between `min` and `max` (unix s), at most `maxTicks` of them:
+ * Chart.js' own linear ticks fall at round numbers of seconds, which are no round times. */
+export function timeTicks(min: number, max: number, maxTicks = 7): number[] {
+  const span = Math.max(0, max - min);
+  const step = TICK_STEPS_S.find((s) => Math.floor(span / s) + 1 <= maxTicks) ?? TICK_STEPS_S[TICK_STEPS_S.length - 1];
+  const offset = -new Date(min * 1000).getTimezoneOffset() * 60; // local midnight, not UTC's
+  const ticks: number[] = [];
+  for (let t = Math.ceil((min + offset) / step) * step - offset; t <= max; t += step) ticks.push(t);
+  return ticks;
+}
+
+/** Labels of time ticks, never two alike: days alone for a step of a day or more, the day and the time
+ * when the ticks span a day or more, the time alone within a day (with seconds under a minute's step). */
+export function timeTickLabels(ticks: number[]): string[] {
+  const step = ticks.length > 1 ? ticks[1] - ticks[0] : DAY_S;
+  const span = ticks.length > 1 ? ticks[ticks.length - 1] - ticks[0] : 0;
+  return ticks.map((value) => {
+    const date = new Date(value * 1000);
+    const day = date.toLocaleDateString(locale(), { weekday: "short", day: "numeric" });
+    if (step >= DAY_S) return day;
+    const time = date.toLocaleTimeString(locale(), step < 60
+      ? { hour: "2-digit", minute: "2-digit", second: "2-digit" } : { hour: "2-digit", minute: "2-digit" });
+    return span >= DAY_S ? `${day} ${time}` : time;
+  });
 }
 
 export type Point = { x: number; y: number | null };
@@ -43,11 +67,13 @@ export function timeChart(canvas: HTMLCanvasElement, datasets: ChartDataset<"lin
       scales: {
         x: {
           type: "linear",
+          afterBuildTicks(axis) {
+            axis.ticks = timeTicks(axis.min, axis.max).map((value) => ({ value }));
+          },
           ticks: {
-            maxTicksLimit: 7,
-            callback(value) {
-              const scale = this as unknown as { min: number; max: number };
-              return timeLabel(Number(value), scale.max - scale.min);
+            autoSkip: false,
+            callback(_value, index, ticks) {
+              return timeTickLabels(ticks.map((tick) => tick.value))[index];
             },
           },
         },

@@ -17,7 +17,7 @@ from backend.forecast.advice import (
     stored_household_advice,
 )
 from backend.forecast.history import DbHistory
-from backend.forecast.store import forecast_hours, load_forecasts, save_forecasts
+from backend.forecast.store import forecast_hours, forecasts_issued_before, load_forecasts, save_forecasts
 from backend.web.actuals import hourly_actuals
 
 HOUR = 3600
@@ -83,6 +83,23 @@ def test_an_older_run_and_the_hours_before_it(client, run):
     assert week["horizonH"] == 168 and len(week["series"][0]["hourStarts"]) == 168
 
 
+def test_each_past_hour_keeps_the_forecast_issued_before_it(client, sessions, run):
+    """Real against predicted for the same hours: each hour's values come from the newest run issued at or
+    before its start, never from a run issued after it began."""
+    with sessions() as session:
+        hours = forecasts_issued_before(session, 24, run - 2 * HOUR, run + 2 * HOUR)
+    load = [(h.target_ts, h.issued_at, h.p50_wh) for h in hours if h.kind == "load"]
+    # run - 2h: no run had been issued yet; run - 1h: the older run only; from the run on: the newer run
+    assert load == [(run - HOUR, run - HOUR, 1000), (run, run, 500), (run + HOUR, run, 500)]
+    assert {h.household for h in hours} == {None}
+
+    body = client.get("/api/community/forecast?past=3").get_json()
+    assert body["issuedAt"] == run and body["past"]["hourStarts"] == [run - 3 * HOUR, run - 2 * HOUR, run - HOUR]
+    past = {entry["kind"]: entry for entry in body["past"]["forecast"]}
+    assert past["load"]["hourStarts"] == [run - HOUR] and past["load"]["p50Wh"] == [1000]
+    assert past["load"]["issuedAt"] == [run - HOUR] and past["pv"]["p50Wh"] == [800]
+
+
 def test_household_forecast_and_recommendations_are_private(app, community, run):
     alice = community.alice.address
     for suffix in ("/forecast", "/recommendations"):
@@ -105,7 +122,13 @@ def test_household_forecast_has_only_its_own_series(client, community, run):
     assert set(series) == {"load", "pv"} and {entry["household"] for entry in body["series"]} == {alice}
     assert series["load"]["actualWh"][:4] == [200, 200, 200, None]
     assert series["pv"]["actualWh"][:3] == [400, 400, 400]
-    assert body["past"] == {"hourStarts": [run - HOUR], "consumedWh": [None], "producedWh": [None]}
+    assert body["past"] == {
+        "hourStarts": [run - HOUR], "consumedWh": [None], "producedWh": [None],
+        # what the run issued at that hour's start (the older one) predicted for it
+        "forecast": [{"kind": "load", "hourStarts": [run - HOUR], "issuedAt": [run - HOUR], "p10Wh": [300],
+                      "p50Wh": [400], "p90Wh": [520]},
+                     {"kind": "pv", "hourStarts": [run - HOUR], "issuedAt": [run - HOUR], "p10Wh": [600],
+                      "p50Wh": [800], "p90Wh": [1000]}]}
 
 
 def test_recommendations_are_the_forecast_packages_advice(client, sessions, community, run):
