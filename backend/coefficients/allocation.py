@@ -15,6 +15,8 @@ Allocations therefore sum to ``E`` exactly and each lies within 1 Wh of ``c_i / 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class MemberAllocation:
@@ -73,3 +75,25 @@ def allocate_interval(production_wh: int, coefficients: Mapping[str, int],
         raise ValueError(f"consumption and coefficients name different members: {unknown}")
     allocated = allocate(production_wh, coefficients)
     return [settle_allocation(m, allocated[m], consumed_wh[m]) for m in sorted(allocated)]
+
+
+def allocate_hours(production_wh: np.ndarray, coefficients_micro: np.ndarray) -> np.ndarray:
+    """:func:`allocate` for many hours at once: ``[hours]`` Wh and ``[hours, members]`` millionths -> Wh.
+
+    Members are the columns, in key order (sorted CUPS), so a tie goes to the earlier column.
+    """
+    production = np.asarray(production_wh, dtype=np.int64)
+    coefficients = np.asarray(coefficients_micro, dtype=np.int64)
+    if np.any(production < 0):
+        raise ValueError("production must be at least 0")
+    totals = coefficients.sum(axis=1)
+    if np.any(totals <= 0):
+        raise ValueError("every hour needs a coefficient above 0")
+    quota = production[:, None] * coefficients  # exact: Wh below 1e12 times millionths fit in int64
+    parts = quota // totals[:, None]
+    fractions = quota % totals[:, None]
+    left = production - parts.sum(axis=1)
+    order = np.argsort(-fractions, axis=1, kind="stable")  # largest fraction first, earlier column on ties
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.broadcast_to(np.arange(coefficients.shape[1]), order.shape).copy(), axis=1)
+    return parts + (ranks < left[:, None])

@@ -14,8 +14,19 @@ For the hours ``h`` of the period and the members ``i``, with forecast productio
 Hours without forecast production are not in the LP: every share is as good as any other there, and they get
 the static shares. The LP's shares are then rounded to millionths (:mod:`backend.coefficients.rounding`).
 
-The conservative variant plans on P10 consumption (and P10 production when given): it counts only the
-self-consumption that 9 days in 10 reach, so it hands less of the production to members whose use is uncertain.
+Consumption may be given as scenarios ``[scenarios, hours, members]`` with weights (e.g. the forecast's
+P10/P30/P50/P70/P90, 0.2 each): the LP then maximises the weighted sum of each scenario's self-consumption
+``s_ihk <= C_ihk, s_ihk <= E_h * b_ih``, a piecewise-linear estimate of the expected self-consumption
+``E[min(b_ih E_h, C_ih)]``. On a single P50 the LP puts each member's share exactly at its forecast, which
+forecast errors punish; the scenarios spread the shares the way the uncertainty asks.
+
+Many shares are often equally good: production above every scenario's use may go to anyone. A tie-break
+scenario, the use of a member holding exactly its static share (``C = static_i * E_h``) with weight
+``TIE_BREAK_WEIGHT``, settles it towards the static shares: production nobody is forecast to use is
+shared as the community agreed, not dumped on one member. It moves the optimum by at most that weight.
+
+The conservative variant plans on P10 consumption alone: it counts only the self-consumption that 9 days in
+10 reach, so it hands less of the production to members whose use is uncertain.
 """
 
 import time
@@ -27,6 +38,8 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from backend.coefficients.rounding import MICRO, round_shares
+
+TIE_BREAK_WEIGHT = 1e-3
 
 
 class PlanError(ValueError):
@@ -82,20 +95,31 @@ def _hourly(price: float | np.ndarray, n_hours: int, name: str) -> np.ndarray:
 
 def plan(consumption_wh: np.ndarray, production_wh: np.ndarray, terms: Sequence[MemberTerms], *,
          fairness_band: float | None = None, retail_price: float | np.ndarray = 200_000,
-         leftover_price: float | np.ndarray = 50_000) -> Plan:
+         leftover_price: float | np.ndarray = 50_000, scenario_weights: Sequence[float] | None = None) -> Plan:
     """Plan coefficients for ``consumption_wh[hour, member]`` (members in ``terms`` order) and ``production_wh``.
+
+    ``consumption_wh`` may instead be ``[scenario, hour, member]``, weighted by ``scenario_weights`` (summing
+    to 1; equal weights by default).
 
     Prices are payment units per kWh, a scalar or one per hour; ``leftover_price`` is what an unused kWh earns
     (compensation, or the community market's price). ``fairness_band`` bounds each member's share of the
     period's forecast production around its static share (e.g. 0.05 for ±5 points).
     """
     consumption = np.asarray(consumption_wh, dtype=float)
+    if consumption.ndim == 2:
+        consumption = consumption[None]
+    if consumption.ndim != 3:
+        raise PlanError(f"consumption must be [hours, members] or [scenarios, hours, members], got {consumption.shape}")
+    weights = np.full(len(consumption), 1 / len(consumption)) if scenario_weights is None else \
+        np.asarray(scenario_weights, dtype=float)
+    if weights.shape != (len(consumption),) or np.any(weights < 0) or abs(weights.sum() - 1) > 1e-9:
+        raise PlanError(f"{len(consumption)} scenarios need as many weights at least 0 summing to 1, got {weights}")
     production = np.asarray(production_wh, dtype=float)
-    if consumption.ndim != 2 or production.ndim != 1 or consumption.shape[0] != production.shape[0]:
+    if consumption.ndim != 3 or production.ndim != 1 or consumption.shape[1] != production.shape[0]:
         raise PlanError(f"consumption must be [hours, members] and production [hours], got {consumption.shape} "
                         f"and {production.shape}")
-    if len(terms) != consumption.shape[1]:
-        raise PlanError(f"{consumption.shape[1]} members' forecasts for {len(terms)} members' terms")
+    if len(terms) != consumption.shape[2]:
+        raise PlanError(f"{consumption.shape[2]} members' forecasts for {len(terms)} members' terms")
     if np.any(~np.isfinite(consumption)) or np.any(~np.isfinite(production)):
         raise PlanError("forecasts must be finite")
     if np.any(consumption < 0) or np.any(production < 0):
@@ -104,8 +128,8 @@ def plan(consumption_wh: np.ndarray, production_wh: np.ndarray, terms: Sequence[
         raise PlanError(f"the fairness band must be within [0, 1], got {fairness_band}")
     order = np.argsort([t.member for t in terms], kind="stable")
     ordered = _check_terms(terms)
-    consumption = consumption[:, order]
-    n_hours, n_members = consumption.shape
+    consumption = consumption[:, :, order]
+    _, n_hours, n_members = consumption.shape
     lower = np.array([t.min_micro for t in ordered], dtype=np.int64)
     upper = np.array([t.max_micro for t in ordered], dtype=np.int64)
     static = np.array([t.static_micro for t in ordered], dtype=np.int64)
@@ -116,45 +140,51 @@ def plan(consumption_wh: np.ndarray, production_wh: np.ndarray, terms: Sequence[
     started = time.perf_counter()
     status = "no production forecast: static shares"
     if len(active):
-        solved, status = _solve(consumption[active] / 1000.0, production[active] / 1000.0, value[active],
-                                lower / MICRO, upper / MICRO, static / MICRO, fairness_band)
+        # The tie-break scenario: consumption at the static share of production, weighted TIE_BREAK_WEIGHT.
+        with_static = np.concatenate([consumption[:, active], (production[active, None] * static / MICRO)[None]])
+        solved, status = _solve(with_static / 1000.0, production[active] / 1000.0, value[active],
+                                np.append(weights * (1 - TIE_BREAK_WEIGHT), TIE_BREAK_WEIGHT), lower / MICRO,
+                                upper / MICRO, static / MICRO, fairness_band)
         shares[active] = solved
     coefficients = round_shares(shares, lower, upper)
-    expected = np.minimum(coefficients / MICRO * production[:, None], consumption).sum()
+    allocated = coefficients / MICRO * production[:, None]
+    expected = sum(w * np.minimum(allocated, c).sum() for w, c in zip(weights, consumption, strict=True))
     return Plan(tuple(t.member for t in ordered), coefficients, float(expected), status,
                 time.perf_counter() - started)
 
 
-def _solve(consumption_kwh, production_kwh, value, lower, upper, static, band) -> tuple[np.ndarray, str]:
+def _solve(consumption_kwh, production_kwh, value, weights, lower, upper, static, band) -> tuple[np.ndarray, str]:
     """The LP over the hours with production; returns shares [hours, members] and HiGHS's message."""
-    n_hours, n_members = consumption_kwh.shape
-    n = n_hours * n_members  # b_ih at h * n_members + i, s_ih at n + the same index
+    n_scenarios, n_hours, n_members = consumption_kwh.shape
+    n = n_hours * n_members  # b_ih at h * n_members + i; s_ihk at n * (1 + k) + the same index
+    n_variables = n * (1 + n_scenarios)
     index = np.arange(n)
     hour_of = index // n_members
     member_of = index % n_members
 
     scale = max(float(np.abs(value).max()), 1e-12)
-    objective = np.concatenate([np.zeros(n), -(value[hour_of] / scale)])
-    sum_to_one = sparse.csr_matrix((np.ones(n), (hour_of, index)), shape=(n_hours, 2 * n))
-    # s_ih - E_h * b_ih <= 0
-    rows = [np.concatenate([index, index])]
-    cols = [np.concatenate([n + index, index])]
-    data = [np.concatenate([np.ones(n), -production_kwh[hour_of]])]
-    right = [np.zeros(n)]
+    objective = np.concatenate([np.zeros(n)] + [-(value[hour_of] / scale) * w for w in weights])
+    sum_to_one = sparse.csr_matrix((np.ones(n), (hour_of, index)), shape=(n_hours, n_variables))
+    # s_ihk - E_h * b_ih <= 0, one row each
+    scenario_rows = np.arange(n * n_scenarios)
+    rows = [np.concatenate([scenario_rows, scenario_rows])]
+    cols = [np.concatenate([n + scenario_rows, np.tile(index, n_scenarios)])]
+    data = [np.concatenate([np.ones(n * n_scenarios), np.tile(-production_kwh[hour_of], n_scenarios)])]
+    right = [np.zeros(n * n_scenarios)]
     if band is not None:
         total = production_kwh.sum()
         weights = production_kwh[hour_of] / total
         # share_i <= static_i + band, and -share_i <= -(static_i - band)
-        rows += [n + member_of, n + n_members + member_of]
+        rows += [n * n_scenarios + member_of, n * n_scenarios + n_members + member_of]
         cols += [index, index]
         data += [weights, -weights]
         right += [np.minimum(static + band, 1.0), -np.maximum(static - band, 0.0)]
-    n_rows = n + (2 * n_members if band is not None else 0)
+    n_rows = n * n_scenarios + (2 * n_members if band is not None else 0)
     limits = sparse.csr_matrix((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
-                               shape=(n_rows, 2 * n))
+                               shape=(n_rows, n_variables))
     bounds = np.column_stack([
-        np.concatenate([lower[member_of], np.zeros(n)]),
-        np.concatenate([upper[member_of], consumption_kwh.ravel()]),
+        np.concatenate([lower[member_of], np.zeros(n * n_scenarios)]),
+        np.concatenate([upper[member_of], consumption_kwh.reshape(n_scenarios, -1).ravel()]),
     ])
     if lower.sum() > 1 + 1e-12 or upper.sum() < 1 - 1e-12:
         raise PlanError(f"the members' bounds allow no hour to sum to 1 (minimums sum to {lower.sum():.6f}, "

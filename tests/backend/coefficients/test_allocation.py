@@ -1,10 +1,17 @@
 """Allocation of an interval's production: exact sums, the remainder rule, and each member's split."""
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.coefficients.allocation import allocate, allocate_interval, largest_remainder, settle_allocation
+from backend.coefficients.allocation import (
+    allocate,
+    allocate_hours,
+    allocate_interval,
+    largest_remainder,
+    settle_allocation,
+)
 from backend.coefficients.rounding import MICRO
 
 
@@ -70,3 +77,13 @@ def test_allocate_interval_settles_every_member():
 def test_bad_input_is_refused(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@settings(max_examples=100, deadline=None)
+@given(energies=st.lists(st.integers(0, 10**8), min_size=1, max_size=5), coefficients=coefficient_sets())
+def test_the_vectorised_allocation_is_the_same_rule(energies, coefficients):
+    members = sorted(coefficients)
+    table = np.tile([coefficients[m] for m in members], (len(energies), 1))
+    parts = allocate_hours(np.array(energies), table)
+    for energy, row in zip(energies, parts.tolist(), strict=True):
+        assert row == [allocate(energy, coefficients)[m] for m in members]
