@@ -232,9 +232,12 @@ def status(state_dir: Path | None, as_json: bool):
 @click.option("--every", "every_s", default=60.0, show_default=True, help="Seconds between updates.")
 @click.option("--timezone", "zone_name", default=None, show_default="this machine's",
               help="The IANA zone whose midnight starts 'today' for the savings, e.g. Europe/Madrid.")
+@click.option("--token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A file holding the household's read-only API token (made on the household page): the next "
+                   "sell window, private advice, is published too.")
 @click.option("--once", is_flag=True, help="Publish once and exit (a check of the setup).")
 def ha_publish(vatio_url, household, deployment, rpc_url, broker, broker_username, broker_password_file, broker_ca,
-               node_id, every_s, zone_name, once):
+               node_id, every_s, zone_name, token_file, once):
     """Publish Vatio's prices, advice, balances and savings to Home Assistant (MQTT discovery)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -247,7 +250,8 @@ def ha_publish(vatio_url, household, deployment, rpc_url, broker, broker_usernam
     try:
         zone = ZoneInfo(zone_name) if zone_name else None
         community = Deployment.read(deployment)
-        feed = VatioFeed(VatioApi(vatio_url), ChainReader(rpc_url, community), household, zone)
+        feed = VatioFeed(VatioApi(vatio_url, token=_read_secret(token_file)), ChainReader(rpc_url, community),
+                         household, zone)
         node_id = node_id or f"vatio_{feed.household[2:10].lower()}"
         settings = BrokerSettings(url=broker, username=broker_username,
                                   password=_read_secret(broker_password_file), ca_file=broker_ca,

@@ -17,8 +17,9 @@ The chain (the deployment file's addresses and ABIs, any RPC node), public by na
   selling at feed-in, at the tariffs in force: the rule of the household page's savings).
 
 The household's sell windows come only from its private recommendations (``GET
-/api/households/<address>/recommendations`` needs a wallet sign-in): they are not published here, and
-the entity says so (docs/meters.md).
+/api/households/<address>/recommendations``): with a household API token (``--token-file``, made on the
+household page; read-only, sent as ``Authorization: Bearer``) the next one is read from there with its Wh and
+limit price; without one it is not published, and the entity says so (docs/meters.md).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from backend.bridge.discovery import HouseholdOutlook, TradeWindow
 from backend.forecast.advice import Tariffs, suggested_limit_price
 from backend.market.orderbook import PRICE_TICK
 
-__all__ = ["ChainReader", "FeedError", "VatioApi", "VatioFeed", "buy_window", "expected_prices", "savings_units"]
+__all__ = ["ChainReader", "FeedError", "VatioApi", "VatioFeed", "buy_window", "expected_prices", "savings_units",
+           "sell_window"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,26 +59,44 @@ def on_price_tick(price: int) -> int:
 class VatioApi:
     """GET requests to the community's public web API."""
 
-    def __init__(self, base_url: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, base_url: str, timeout_s: float = 10.0, token: str | None = None) -> None:
         parsed = urllib.parse.urlparse(base_url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"the Vatio URL must look like https://vatio.example.org, got {base_url!r}")
+        if token is not None and (not token or any(c.isspace() for c in token)):
+            raise ValueError("the household API token is one word (vatio_hh_...), as the household page shows it")
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
+        self.token = token
 
-    def get(self, path: str, **params) -> dict:
+    def get(self, path: str, private: bool = False, **params) -> dict:
+        """GET ``path``; ``private`` sends the household token (only there, not to the public endpoints)."""
         url = f"{self.base_url}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
-        request = urllib.request.Request(url, headers={"Accept": "application/json"})
+        headers = {"Accept": "application/json"}
+        if private:
+            if self.token is None:
+                raise FeedError(f"GET {path} needs a household API token")
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(url, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 body = json.loads(response.read())
         except urllib.error.HTTPError as error:
-            raise FeedError(f"GET {path} answered {error.code}") from None
+            raise FeedError(f"GET {path} answered {error.code}{_error_text(error)}") from None
         except (urllib.error.URLError, OSError, ValueError) as error:
             raise FeedError(f"GET {path} failed: {error}") from None
         if not isinstance(body, dict):
             raise FeedError(f"GET {path} did not answer a JSON object")
         return body
+
+
+def _error_text(error: urllib.error.HTTPError) -> str:
+    """': <the API's error message>' when the answer is the API's JSON error, else nothing."""
+    try:
+        message = json.loads(error.read())["error"]["message"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    return f": {str(message)[:200]}"
 
 
 @dataclass(frozen=True)
@@ -186,6 +206,28 @@ def buy_window(outlook: dict, household: str, tariffs: Tariffs, now: int) -> Tra
     return TradeWindow(first[0][0], first[-1][0] + HOUR_S, sum(wh for _, wh in first), on_price_tick(price))
 
 
+def sell_window(recommendations: dict, now: int) -> TradeWindow | None:
+    """The first sell window of the household's recommendations not yet over, with its Wh and limit price.
+
+    None when the advice has no such window (or no advice yet: no forecast). FeedError for a body that is not
+    the documented shape.
+    """
+    advice = recommendations.get("advice")
+    if advice is None:
+        return None
+    try:
+        windows = sorted((int(w["start"]), int(w["end"]), int(w["energyWh"])) for w in advice["sellWindows"])
+        price = int(advice["sellLimitPricePerKwh"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise FeedError(f"the recommendations have no sellWindows/sellLimitPricePerKwh as documented ({error!r})") \
+            from None
+    upcoming = [(start, end, wh) for start, end, wh in windows if end > now and wh > 0]
+    if not upcoming:
+        return None
+    start, end, wh = upcoming[0]
+    return TradeWindow(start, end, wh, price)
+
+
 def savings_units(fills: list[Fill], tariffs: Tariffs) -> int:
     """What these fills saved against the grid: bought below retail, sold above feed-in (euro base units)."""
     saved = 0
@@ -234,14 +276,23 @@ class VatioFeed:
         except FeedError as error:
             logger.warning("next buy window unknown: %s", error)
             buy, buy_known = None, False
+        sell: TradeWindow | None = None
+        sell_known = False
+        if self.api.token is not None:
+            try:
+                sell = sell_window(self.api.get(f"/api/households/{self.household}/recommendations", private=True,
+                                                horizon=24), now)
+                sell_known = True
+            except FeedError as error:
+                logger.warning("next sell window unknown: %s", error)
         clearing = self.api.get("/api/market/clearing", limit=20).get("items") or []
         traded = next((item for item in clearing if item.get("tradedWh")), None)
         return HouseholdOutlook(
             household=self.household,
             next_clearing_price_per_kwh=upcoming[0] if upcoming else None,
             price_outlook=prices,
-            next_sell=None,
-            sell_window_known=False,
+            next_sell=sell,
+            sell_window_known=sell_known,
             next_buy=buy,
             kwh_token_wh=balances["energyWh"],
             euro_units=balances["walletEuro"],

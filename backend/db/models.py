@@ -46,6 +46,7 @@ __all__ = [
     "OutboxStatus",
     "Base",
     "ChainEvent",
+    "HouseholdToken",
     "IndexerCursor",
     "Interval",
     "IntervalEntry",
@@ -577,4 +578,34 @@ class Forecast(Base):
 
     @validates("household")
     def _checksum(self, key: str, value: str | None) -> str | None:
+        return checksum_address(value)
+
+
+MAX_TOKEN_LABEL_CHARS = 100
+
+
+class HouseholdToken(Base):
+    """A household's read-only API token (docs/api.md, "Household tokens"): only its SHA-256 is kept.
+
+    Written by the web app (backend.web.tokens): created and revoked (deleted) by the household signed in
+    with its wallet; ``last_used_at`` is when a request last read with it (to the minute).
+    """
+
+    __tablename__ = "household_tokens"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    household: Mapped[str] = mapped_column(String(42), nullable=False, index=True)
+    token_hash: Mapped[str] = mapped_column(String(66), nullable=False, unique=True)
+    label: Mapped[str] = mapped_column(String(MAX_TOKEN_LABEL_CHARS), nullable=False)
+    created_at: Mapped[int] = _created_at()
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        _address_check("household"),
+        _hash_check("token_hash"),
+        *_non_negative("created_at", "last_used_at"),
+    )
+
+    @validates("household")
+    def _checksum(self, key: str, value: str) -> str | None:
         return checksum_address(value)

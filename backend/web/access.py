@@ -3,6 +3,11 @@
 The cookie (signed by Flask, HttpOnly, SameSite=Lax) holds only a random
 session id; the session itself (address, roles) lives server-side, so
 logging out ends it everywhere, and a copied cookie dies with it.
+
+A household's read-only API token (backend/web/tokens.py), sent as
+``Authorization: Bearer <token>``, stands in for the session on GET requests
+for that household's own private data, and for nothing else: a request that
+carries one is judged by the token alone.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import logging
 import secrets
 from dataclasses import asdict, dataclass
 
-from flask import g, session
+from flask import g, request, session
 
 from backend.web.chain import ChainUnavailable, Roles
 from backend.web.context import config, now, web_state
@@ -110,16 +115,49 @@ def _load_user() -> User | None:
                 signed_in_at=record["signedInAt"])
 
 
+def _bearer_token() -> str | None:
+    """The household token the request carries, None without an Authorization header; 401 when malformed."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    from backend.web.tokens import is_token_shaped
+
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not is_token_shaped(token.strip()):
+        raise ApiError(401, "invalid_token", "the Authorization header must be 'Bearer vatio_hh_...', a household "
+                                             "API token as made on the household page")
+    return token.strip()
+
+
 def require_user() -> User:
-    """Return the signed-in wallet, or fail with 401."""
+    """Return the signed-in wallet, or fail with 401 (403 for a request made with a household token)."""
+    if _bearer_token() is not None:
+        if request.method in ("GET", "HEAD"):
+            raise ApiError(403, "token_not_allowed", "a household API token reads only the household's own "
+                                                     "private data; sign in with the wallet for this")
+        raise ApiError(403, "token_read_only", "a household API token only reads; sign in with the wallet to "
+                                               "change anything")
     user = current_user()
     if user is None:
         raise ApiError(401, "not_signed_in", "sign in with your wallet first")
     return user
 
 
-def require_private_access(household: str) -> User:
-    """Allow only the household itself or the admin; 401 when signed out, 403 for anyone else."""
+def require_private_access(household: str) -> User | None:
+    """Allow only the household itself or the admin; 401 when signed out, 403 for anyone else.
+
+    A GET carrying the household's own token passes too (None is returned: no wallet is signed in).
+    """
+    token = _bearer_token()
+    if token is not None and request.method in ("GET", "HEAD"):
+        from backend.web.tokens import household_of_token
+
+        owner = household_of_token(token)
+        if owner is None:
+            raise ApiError(401, "invalid_token", "this household API token is unknown or revoked")
+        if owner != household:
+            raise ApiError(403, "forbidden", "a household API token reads only its own household's data")
+        return None
     user = require_user()
     if not user.may_read(household):
         raise ApiError(403, "forbidden", "this is another household's private data")

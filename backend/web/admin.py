@@ -1,10 +1,14 @@
-"""Admin: the transactions that register a household and set the tariffs, and the oracle's rejections.
+"""Admin: the transactions that register a household and set the tariffs, the oracle's rejections, meter logins.
 
 The server holds no admin key: it checks the request and returns the
-unsigned transaction, which the admin's wallet signs and sends.
+unsigned transaction, which the admin's wallet signs and sends. A meter's
+broker login is the one thing it changes itself, in the broker's auth folder
+(VATIO_BROKER_AUTH_DIR), as `vatio meter credentials` does.
 """
 
 from __future__ import annotations
+
+import logging
 
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
@@ -18,6 +22,7 @@ from backend.web.validation import json_body, parse_address, parse_int, parse_pa
 __all__ = ["bp"]
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
+log = logging.getLogger(__name__)
 
 PRICE_TICK = 1000  # CommunityRegistry.PRICE_TICK
 MAX_UINT32 = 2**32 - 1
@@ -76,3 +81,40 @@ def rejections():
                    "payload": r.payload.decode("utf-8", "replace")} for r in rows],
         "nextCursor": rows[-1].id if more else None,
     })
+
+
+@bp.post("/meters/<address>/credentials")
+@rate_limited("write")
+def meter_credentials(address: str):
+    """Create or rotate a meter's broker login; return its new password, once, and tell the broker to reread."""
+    from backend.broker_auth import BrokerAuth, CredentialsError, canonical_meter_user, reload_broker
+
+    admin = require_admin()
+    meter = parse_address(address, "meter", allow_zero=False)
+    json_body()  # no fields yet; a JSON object all the same, as every write here
+    folder = config().broker_auth_dir
+    if folder is None:
+        raise ApiError(409, "broker_auth_not_configured",
+                       "this server manages no broker logins: set VATIO_BROKER_AUTH_DIR to the broker's auth folder, "
+                       "or run `vatio meter credentials` on the broker's host")
+    community = BrokerAuth(folder, "unknown").acl_community() if folder.is_dir() else None
+    if community is None:
+        raise ApiError(409, "broker_auth_not_configured",
+                       f"the broker's auth folder has no ACL yet: run `vatio meter credentials {meter} "
+                       "--community <name>` once on the broker's host")
+    try:
+        auth = BrokerAuth(folder, community)
+        username = canonical_meter_user(meter)
+        rotated = auth.password_file.exists() and any(
+            line.split(":", 1)[0] == username for line in auth.password_file.read_text().splitlines())
+        password = auth.set_password(username, keep=False)
+    except CredentialsError as error:
+        raise ApiError(503, "broker_auth_unavailable", str(error)) from None
+    pid = reload_broker(auth.directory.parent / "mosquitto.pid")
+    log.info("%s the broker login of meter %s (admin %s)", "rotated" if rotated else "created", username,
+             admin.address)  # never the password
+    response = jsonify({"meter": username, "username": username, "password": password, "rotated": rotated,
+                        "community": community, "topic": f"vatio/{community}/meters/{username}/readings",
+                        "brokerReloaded": pid is not None})
+    response.headers["Cache-Control"] = "no-store"
+    return response

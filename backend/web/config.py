@@ -26,6 +26,7 @@ same archive and database from any working directory.
 | VATIO_CORS_ORIGINS | same origin only | origins allowed to open a Socket.IO connection |
 | VATIO_MQTT_URL | none | the broker, for /api/health only (whether it answers) |
 | VATIO_SUMMARY_CACHE_S | 5 | seconds a computed community summary is served before it is recomputed (0: never cached) |
+| VATIO_BROKER_AUTH_DIR | <var>/broker/auth if it exists | the broker's auth folder for the admin's meter logins |
 """
 
 from __future__ import annotations
@@ -109,6 +110,8 @@ class Config:
     chain_timeout_s: float = 5.0
     # The broker, which /api/health asks whether it answers; None: not reported.
     mqtt_url: str | None = None
+    # The broker's auth folder (backend/broker_auth.py) for the admin's meter logins; None: not managed here.
+    broker_auth_dir: Path | None = None
     # Secrets generated here are fine for one process only.
     secret_key_generated: bool = False
 
@@ -173,6 +176,7 @@ class Config:
             secret_key_generated=secret_key is None,
             archive_dir=absolute(archive_dir) if archive_dir else var / "archive",
             cookie_secure=parse_bool("VATIO_COOKIE_SECURE", get("VATIO_COOKIE_SECURE")),
+            broker_auth_dir=_broker_auth_dir(get("VATIO_BROKER_AUTH_DIR"), var),
         )
         if domains := get("VATIO_SIWE_DOMAINS"):
             kwargs["siwe_domains"] = tuple(d.strip() for d in domains.split(",") if d.strip())
@@ -223,6 +227,17 @@ def _resolve_deployment(path: str | None, chain_id: str | None, rpc_url: str, de
     if not file.is_file():
         raise ConfigError(f"no deployment for chain {resolved} ({file}): run `vatio deploy` or set VATIO_DEPLOYMENT")
     return Deployment.read(file)
+
+
+def _broker_auth_dir(value: str | None, var: Path) -> Path | None:
+    """The folder named, which must exist; else the demo's <var>/broker/auth when it exists; else None."""
+    if value is None:
+        demo = var / "broker" / "auth"
+        return demo if demo.is_dir() else None
+    folder = absolute(value)
+    if not folder.is_dir():
+        raise ConfigError(f"VATIO_BROKER_AUTH_DIR: no such folder {folder}")
+    return folder
 
 
 def _check_rate_limit(name: str, value: str) -> None:

@@ -44,6 +44,8 @@ _TO = _param("to", "query", _INT, "end, unix seconds (exclusive); default: now")
 _RESOLUTION = _param("resolution", "query", _STR,
                      "raw, 1m, 5m, 15m, 1h, 1d or seconds; at most 2000 points per response")
 _PAGE = [_LIMIT, _CURSOR]
+_METER = _param("address", "path", _ADDRESS, "the meter's address (its broker username, checksummed)")
+_TOKEN_ID = _param("token_id", "path", {"type": "integer", "minimum": 1}, "the token's id (from the list)")
 _HORIZON = _param("horizon", "query", {"enum": [24, 168]}, "forecast horizon in hours (default 24)")
 _AT = _param("at", "query", _INT, "the newest run issued at or before this time (unix s); default: the latest")
 _PAST = _param("past", "query", {"type": "integer", "minimum": 0, "maximum": 168},
@@ -53,7 +55,9 @@ _PAST = _param("past", "query", {"type": "integer", "minimum": 0, "maximum": 168
 def _op(summary: str, *, tags: list[str], params: list[dict] | None = None, body: dict | None = None,
         auth: str | None = None, errors: tuple[int, ...] = (400,), response: dict | None = None,
         media: str = "application/json") -> dict:
-    description = {"household": "Signed in as this household, or as the admin.",
+    description = {"household": "Signed in as this household, or as the admin; or, for a GET, this household's "
+                                "read-only API token (Authorization: Bearer).",
+                   "self": "Signed in with this household's own wallet (not with a token).",
                    "user": "Signed in.", "admin": "Signed in as the registry's admin.",
                    None: "Public."}[auth]
     operation: dict[str, Any] = {
@@ -65,7 +69,7 @@ def _op(summary: str, *, tags: list[str], params: list[dict] | None = None, body
                               "content": {media: {"schema": response or {"type": "object"}}}}},
     }
     if auth is not None:
-        operation["security"] = [{"session": []}]
+        operation["security"] = [{"session": []}, {"householdToken": []}] if auth == "household" else [{"session": []}]
         errors = (*errors, 401, 403) if auth != "user" else (*errors, 401)
     if body is not None:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
@@ -185,6 +189,22 @@ def openapi_spec() -> dict:
             "A household's orders", tags=["market"], auth="household",
             params=[_HOUSEHOLD, _param("status", "query", {"enum": ["open", "all"]}, "default open")],
             response=_obj(items={"type": "array", "items": {"$ref": "#/components/schemas/Order"}}))},
+        "/api/households/{address}/tokens": {
+            "get": _op("The household's read-only API tokens (never the tokens themselves), newest first",
+                       tags=["tokens"], params=[_HOUSEHOLD], auth="self",
+                       response=_obj(items={"type": "array",
+                                            "items": {"$ref": "#/components/schemas/HouseholdToken"}})),
+            "post": _op("Make a read-only API token for the household; the token is in this answer only "
+                        "(Cache-Control: no-store)", tags=["tokens"], params=[_HOUSEHOLD], auth="self",
+                        errors=(400, 409), body=_body((), label=({"type": "string", "maxLength": 100},
+                                                                  "invalid_label")),
+                        response={"allOf": [{"$ref": "#/components/schemas/HouseholdToken"},
+                                            _obj(household=_ADDRESS, token={"type": "string",
+                                                                             "pattern": "^vatio_hh_"})]}),
+        },
+        "/api/households/{address}/tokens/{token_id}": {"delete": _op(
+            "Revoke one of the household's API tokens", tags=["tokens"], params=[_HOUSEHOLD, _TOKEN_ID], auth="self",
+            errors=(400, 404, 415, 429), response=_obj(revoked=_INT))},
         "/api/intervals": {"get": _op(
             "Intervals, newest first", tags=["settlements"],
             params=[*_PAGE, _param("status", "query", {"enum": ["open", "closed", "settling", "settled"]},
@@ -229,6 +249,13 @@ def openapi_spec() -> dict:
             body=_body(("retailPrice", "feedInPrice"), retailPrice=(_INT, "invalid_price"),
                        feedInPrice=(_INT, "invalid_price")),
             response=_obj(transaction=transaction))},
+        "/api/admin/meters/{address}/credentials": {"post": _op(
+            "Create or rotate a meter's broker login (as `vatio meter credentials`) and tell the broker to reread "
+            "it; the password is in this answer only (Cache-Control: no-store). 409 when this server manages no "
+            "broker auth folder (VATIO_BROKER_AUTH_DIR)", tags=["admin"], params=[_METER], auth="admin",
+            errors=(400, 409, 503), body=_body(()),
+            response=_obj(meter=_ADDRESS, username=_STR, password=_STR, rotated={"type": "boolean"},
+                          community=_STR, topic=_STR, brokerReloaded={"type": "boolean"}))},
         "/api/admin/rejections": {"get": _op(
             "The oracle's rejections: counts per reason and the latest messages", tags=["admin"], auth="admin",
             params=_PAGE)},
@@ -248,7 +275,9 @@ def openapi_spec() -> dict:
         "paths": paths,
         "components": {
             "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "vatio_session",
-                                            "description": "set by POST /api/auth/verify"}},
+                                            "description": "set by POST /api/auth/verify"},
+                                "householdToken": {"type": "http", "scheme": "bearer",
+                                                   "description": "a household's read-only API token (GET only)"}},
             "responses": {"Error": {"description": "an error", "content": {"application/json": {"schema": {
                 "$ref": "#/components/schemas/Error"}}}}},
             "schemas": {
@@ -302,6 +331,7 @@ def openapi_spec() -> dict:
                                                            window=_obj(start=_INT, end=_INT))},
                     tariffs={"type": ["object", "null"], "properties": {
                         "feedInPrice": _INT, "retailPrice": _INT, "source": {"enum": ["chain", "deployment"]}}}),
+                "HouseholdToken": _obj(id=_INT, label=_STR, createdAt=_INT, lastUsedAt=_NULLABLE_INT),
                 "TradeWindow": _obj(side={"enum": ["sell", "buy"]}, start=_INT, end=_INT, energyWh=_INT,
                                     confidentWh=_INT),
                 "ForecastTotals": {"type": ["object", "null"], "properties": {

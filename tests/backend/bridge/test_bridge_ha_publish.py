@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC
+from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -18,7 +18,7 @@ from ha_mqtt_discoverable import DeviceInfo
 from ha_mqtt_discoverable.sensors import SensorInfo
 from vatio_replay import VatioReplay
 
-from backend.bridge.discovery import ENTITIES
+from backend.bridge.discovery import ENTITIES, TradeWindow
 from backend.bridge.ha_publish import HomeAssistantPublisher
 from backend.bridge.publisher import BrokerSettings
 from backend.bridge.vatio_feed import ChainReader, FeedError, VatioApi, VatioFeed
@@ -139,6 +139,72 @@ def test_ha_publish_once_reaches_home_assistant_topics_and_validates(tmp_path, r
     assert received[f"vatio-ha/{node}/euro_balance/state"] == b"42.5"
     assert received[f"vatio-ha/{node}/market_euro_balance/state"] == b"7.25"
     assert received[f"vatio-ha/{node}/last_clearing_price/state"] == b"0.131"
+
+
+TOKEN = "vatio_hh_" + "T" * 43
+RECOMMENDATIONS = f"/api/households/{HOUSEHOLD}/recommendations"
+
+
+def with_recommendations(replay: VatioReplay, sell_windows: list[dict], price: int = 143_000) -> None:
+    """The household's private recommendations (the documented shape), readable with TOKEN only."""
+    body = {"household": HOUSEHOLD, "issuedAt": NOW - 600, "horizonH": 24, "asOf": NOW, "orders": [],
+            "advice": {"hourStarts": [], "netP50Wh": [], "netLowWh": [], "netHighWh": [], "buyWindows": [],
+                       "sellWindows": sell_windows, "sellLimitPricePerKwh": price, "buyLimitPricePerKwh": 185_000}}
+    replay.fixture = {**FIXTURE, "api": {**FIXTURE["api"], RECOMMENDATIONS: body}}
+    replay.private[RECOMMENDATIONS] = TOKEN
+
+
+def test_with_a_token_the_feed_reads_the_next_sell_window(replay):
+    over = {"side": "sell", "start": NOW - 7200, "end": NOW - 3600, "energyWh": 900, "confidentWh": 700}
+    later = {"side": "sell", "start": NOW + 14_400, "end": NOW + 21_600, "energyWh": 2_400, "confidentWh": 2_000}
+    soon = {"side": "sell", "start": NOW + 3_600, "end": NOW + 7_200, "energyWh": 1_250, "confidentWh": 1_000}
+    with_recommendations(replay, [later, over, soon])
+    feed = VatioFeed(VatioApi(replay.url, token=TOKEN), ChainReader(replay.rpc_url, replay.deployment), HOUSEHOLD,
+                     UTC)
+    outlook = feed.read(NOW)
+    assert outlook.sell_window_known
+    assert outlook.next_sell == TradeWindow(NOW + 3_600, NOW + 7_200, 1_250, 143_000)
+    # The token goes to the private endpoint only, never to the public ones.
+    sent = dict(replay.authorizations)
+    assert sent[RECOMMENDATIONS] == f"Bearer {TOKEN}"
+    assert sent["/api/community/outlook"] is None and sent["/api/market/clearing"] is None
+    # No window left in the advice: known to be none.
+    with_recommendations(replay, [over])
+    assert feed.read(NOW).next_sell is None and feed.read(NOW).sell_window_known
+    # A refused (revoked) token leaves the window unknown, and everything else is published as before.
+    wrong = VatioFeed(VatioApi(replay.url, token="vatio_hh_" + "W" * 43),
+                      ChainReader(replay.rpc_url, replay.deployment), HOUSEHOLD, UTC).read(NOW)
+    assert wrong.next_sell is None and not wrong.sell_window_known and wrong.next_buy is not None
+    with pytest.raises(ValueError, match="one word"):
+        VatioApi(replay.url, token="two words")
+
+
+def test_ha_publish_with_a_token_file_publishes_the_sell_window(tmp_path, replay, broker):
+    start = (int(time.time()) // 3600 + 2) * 3600  # the command runs on the wall clock
+    with_recommendations(replay, [{"side": "sell", "start": start, "end": start + 7200, "energyWh": 3_100,
+                                   "confidentWh": 2_500}], price=152_000)
+    token_file = tmp_path / "vatio.token"
+    token_file.write_text(TOKEN + "\n")
+    states = LoggedInSubscriber(broker.url, "unused", username=None, topic_filter="vatio-ha/#")
+    deployment = replay.write_deployment(tmp_path / "deployment.json")
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "backend.cli", "bridge", "ha-publish", "--vatio-url", replay.url,
+             "--household", HOUSEHOLD, "--deployment", str(deployment), "--rpc-url", replay.rpc_url,
+             "--broker", broker.url, "--timezone", "UTC", "--token-file", str(token_file), "--once"],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+        assert completed.returncode == 0, completed.stderr
+        node = "vatio_" + HOUSEHOLD[2:10].lower()
+        received = collect(states, len(ENTITIES))
+    finally:
+        states.close()
+    assert TOKEN not in completed.stdout + completed.stderr
+    window = datetime.fromtimestamp(start, UTC).isoformat()
+    assert received[f"vatio-ha/{node}/next_sell_window/state"].decode() == window
+    attributes = json.loads(received[f"vatio-ha/{node}/next_sell_window/attributes"])
+    assert attributes["energy_wh"] == 3_100 and attributes["limit_eur_per_kwh"] == 0.152
+    assert received[f"vatio-ha/{node}/next_sell_energy/state"] == b"3100"
+    assert received[f"vatio-ha/{node}/next_sell_limit_price/state"] == b"0.152"
 
 
 def test_the_loop_publishes_the_recorded_day_as_home_assistant_states(replay, broker):

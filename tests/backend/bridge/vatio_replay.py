@@ -47,6 +47,9 @@ class VatioReplay:
         self.queries: list[tuple[str, dict]] = []
         self.rpc_methods: list[str] = []
         self.fail_api = False
+        # path -> the bearer token it needs (a household's private endpoint); the Authorization header of each GET
+        self.private: dict[str, str] = {}
+        self.authorizations: list[tuple[str, str | None]] = []
         replay = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -65,7 +68,13 @@ class VatioReplay:
                 url = urlparse(self.path)
                 replay.queries.append((url.path, {k: v[0] for k, v in parse_qs(url.query).items()}))
                 recorded = replay.fixture["api"].get(url.path)
-                if replay.fail_api:
+                authorization = self.headers.get("Authorization")
+                replay.authorizations.append((url.path, authorization))
+                needed = replay.private.get(url.path)
+                if needed is not None and authorization != f"Bearer {needed}":
+                    self._answer(401, {"error": {"code": "invalid_token",
+                                                 "message": "this household API token is unknown or revoked"}})
+                elif replay.fail_api:
                     self._answer(503, {"error": {"code": "unavailable", "message": "replay told to fail"}})
                 elif recorded is None:
                     self._answer(404, {"error": {"code": "not_found", "message": url.path}})
