@@ -14,6 +14,7 @@ import { state } from "../store";
 import { COLORS, type Point, timeChart } from "../ui/charts";
 import { card, empty, fill, stat, table } from "../ui/parts";
 import { type MeterStatus, meterPanel } from "../ui/meterPanel";
+import { tokenPanel } from "../ui/tokenPanel";
 import { toast } from "../ui/txpanel";
 import { sendTransaction } from "../wallet/wallet";
 import { catchUpBanner, type ForecastSeries, forecastDatasets } from "./dashboard";
@@ -93,6 +94,7 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
     card(t("home.today"), null, todayBox),
     h("div.grid-2", null, card(t("home.fills"), "fills", fillsBox), card(t("home.intervals"), null, intervalsBox)),
   );
+  if (state.user?.address.toLowerCase() === address.toLowerCase()) root.append(card(t("token.title"), "tokens", tokenPanel(address)));
 
   let meter = "";
   const refreshDetail = fill(intervalsBox, async () => {
