@@ -212,6 +212,13 @@ def settlement_gas() -> tuple[dict, dict]:
             finally:
                 bench_gas.deploy_community = original
 
+        def set_auto_orders(self, households):
+            """Limits inside every Spanish band (60,000-95,000), the same on both runs."""
+            for index, wallet in enumerate(households):
+                self.send(self.market.functions.setAutoSell(60_000 + 1_000 * (index % 20)), wallet)
+                self.send(self.market.functions.setAutoBuy(95_000 - 1_000 * (index % 20)), wallet)
+                self.send(self.market.functions.deposit(100 * 10**6), wallet)
+
         def clear(self, interval, entries, households, orders=()):
             accounts = read_accounts(self.market, households)
             balances = read_token_balances(self.token, households)
