@@ -89,10 +89,8 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def _int(document: Mapping[str, Any], name: str, nullable: bool = False) -> int | None:
+def _int(document: Mapping[str, Any], name: str) -> int:
     value = document.get(name)
-    if value is None and nullable:
-        return None
     # bool is an int in Python, never in this schema
     if type(value) is not int or not 0 <= value <= MAX_INT:
         raise RejectedStatus(StatusReason.BAD_SCHEMA, f"{name} must be an integer from 0 to 2^63-1, got {value!r:.60}")
