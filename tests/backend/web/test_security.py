@@ -25,16 +25,21 @@ from backend.web.security import STATE_CHANGING_METHODS, JsonErrorRequestHandler
 EVIL = "https://evil.example"
 
 
-def _writes(app) -> list[str]:
-    """Every state-changing route the app serves (new ones included), as paths a request can name."""
-    paths = []
+# A value for each path argument of a write route (the checks here come before the view reads it).
+EXAMPLE_ARGUMENTS = {"address": "0x" + "ab" * 20, "token_id": "1"}
+
+
+def _writes(app) -> list[tuple[str, str]]:
+    """Every state-changing route the app serves (new ones included), as (method, path a request can name)."""
+    writes = []
     for rule in app.url_map.iter_rules():
-        if rule.methods & STATE_CHANGING_METHODS:
-            assert not rule.arguments, f"give {rule.rule} an example path here"
-            paths.append(rule.rule)
+        for method in sorted(rule.methods & STATE_CHANGING_METHODS):
+            assert rule.arguments <= set(EXAMPLE_ARGUMENTS), f"give {rule.rule} an example path here"
+            writes.append((method, rule.build({name: EXAMPLE_ARGUMENTS[name] for name in rule.arguments},
+                                              append_unknown=False)[1]))
     assert {"/api/auth/logout", "/api/auth/verify", "/api/market/orders/preview", "/api/admin/households",
-            "/api/admin/tariffs"} <= set(paths)
-    return sorted(paths)
+            "/api/admin/tariffs"} <= {path for _, path in writes}
+    return sorted(writes)
 
 
 def _nested(depth: int) -> str:
@@ -49,8 +54,8 @@ def test_deeply_nested_json_is_refused_on_every_write(app, community, caplog, de
     client = app.test_client()
     sign_in(client, community.alice)  # past the sign-in checks too: the limit applies before any view
     caplog.set_level(logging.ERROR)
-    for path in _writes(app):
-        response = client.post(path, data=_nested(depth), content_type="application/json")
+    for method, path in _writes(app):
+        response = client.open(path, method=method, data=_nested(depth), content_type="application/json")
         assert response.status_code == 400, (path, response.get_json())
         assert response.get_json()["error"]["code"] == "invalid_json", path
     anonymous = app.test_client()
@@ -75,18 +80,18 @@ def test_brackets_inside_strings_do_not_count_as_nesting(client, community):
 def test_every_write_refuses_a_cross_site_form(app, community):
     victim = app.test_client()
     sign_in(victim, community.admin)
-    for path in _writes(app):
+    for method, path in _writes(app):
         for headers in ({"Origin": EVIL}, {"Origin": "null"}, {"Origin": "http://localhost.evil.example"},
                         {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}):
-            response = victim.post(path, data="wallet=0x1&message=x", headers=headers,
+            response = victim.open(path, method=method, data="wallet=0x1&message=x", headers=headers,
                                    content_type="application/x-www-form-urlencoded")
             assert response.status_code == 403, (path, headers, response.status_code)
             assert response.get_json()["error"]["code"] == "cross_origin"
             # a cross-site fetch may also send JSON (text/plain cannot be JSON, but a form cannot be either)
-            response = victim.post(path, json={}, headers=headers)
+            response = victim.open(path, method=method, json={}, headers=headers)
             assert response.status_code == 403, (path, headers)
         for content_type in ("application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain"):
-            response = victim.post(path, data="{}", content_type=content_type)  # no Origin: an old browser's form
+            response = victim.open(path, method=method, data="{}", content_type=content_type)  # an old browser's form
             assert response.status_code == 415, (path, content_type)
             assert response.get_json()["error"]["code"] == "unsupported_media_type"
     assert victim.get("/api/auth/me").get_json()["signedIn"] is True  # still signed in
@@ -210,6 +215,8 @@ def _valid_bodies(community) -> dict[str, tuple[object, dict]]:
         "/api/admin/households": (community.admin, {"wallet": Account.create().address,
                                                     "meter": Account.create().address, "capacityW": 5000}),
         "/api/admin/tariffs": (community.admin, {"retailPrice": 200_000, "feedInPrice": 50_000}),
+        "/api/admin/meters/{address}/credentials": (community.admin, {}),
+        "/api/households/{address}/tokens": (community.alice, {"label": "home assistant"}),
     }
 
 
@@ -230,6 +237,7 @@ def test_every_body_field_must_have_its_described_type(make_app, community):
     wrong = {"integer": ["1000", 1000.5, True, [1]], "string": [12, True, {"a": 1}]}
     for path, schema in described.items():
         account, body = bodies[path]
+        path = path.replace("{address}", community.alice.address)  # the household signed in (or any, for the admin)
         client = app.test_client()
         if account is not None:
             sign_in(client, account)
