@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from common import write_results  # noqa: E402
 
 from backend.chain.deploy import CommunitySettings  # noqa: E402
 from backend.coefficients.community import compare_year, simulate_shared_community  # noqa: E402
@@ -31,7 +32,6 @@ from backend.coefficients.planner import MemberTerms, plan  # noqa: E402
 from backend.coefficients.profile_forecast import typical_day_forecast  # noqa: E402
 from backend.coefficients.rounding import MICRO  # noqa: E402
 from backend.market.community_types import Tariffs  # noqa: E402
-from common import write_results  # noqa: E402
 
 TARGET_S = 60.0
 MEMBERS = 20
