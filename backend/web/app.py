@@ -27,6 +27,7 @@ from backend.web import (
     readings,
     security,
     settlements,
+    statements,
     tokens,
 )
 from backend.web.chain import ChainGateway
@@ -41,7 +42,7 @@ __all__ = ["SESSION_COOKIE", "create_app", "run_server", "socketio_of"]
 SESSION_COOKIE = "vatio_session"
 MAX_BODY_BYTES = 64 * 1024
 BLUEPRINTS = (auth.bp, community.bp, readings.bp, forecasts.bp, settlements.bp, market.bp, admin.bp, tokens.bp,
-              openapi.bp, health.bp, metrics.bp, frontend.bp)
+              statements.bp, openapi.bp, health.bp, metrics.bp, frontend.bp)
 
 
 def create_app(config: Config | None = None) -> Flask:

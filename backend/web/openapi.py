@@ -48,6 +48,10 @@ _METER = _param("address", "path", _ADDRESS, "the meter's address (its broker us
 _TOKEN_ID = _param("token_id", "path", {"type": "integer", "minimum": 1}, "the token's id (from the list)")
 _HORIZON = _param("horizon", "query", {"enum": [24, 168]}, "forecast horizon in hours (default 24)")
 _AT = _param("at", "query", _INT, "the newest run issued at or before this time (unix s); default: the latest")
+_STATEMENT_MONTH = _param("month", "path", {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
+                          "the local month, YYYY-MM, in the community's time zone")
+_LANG = _param("lang", "query", {"enum": ["es", "en"]}, "the statement's language (default: Accept-Language)")
+_BINARY = {"type": "string", "format": "binary"}
 _PAST = _param("past", "query", {"type": "integer", "minimum": 0, "maximum": 168},
                "also return the actual Wh of this many hours before the run (default 0)")
 
@@ -205,6 +209,23 @@ def openapi_spec() -> dict:
         "/api/households/{address}/tokens/{token_id}": {"delete": _op(
             "Revoke one of the household's API tokens", tags=["tokens"], params=[_HOUSEHOLD, _TOKEN_ID], auth="self",
             errors=(400, 404, 415, 429), response=_obj(revoked=_INT))},
+        "/api/households/{address}/statements": {"get": _op(
+            "The household's monthly statements (months with closed settlements under a tariff schedule), newest "
+            "first, with the total, the total without the community and the saving in EUR (decimal strings)",
+            tags=["statements"], params=[_HOUSEHOLD], auth="household", errors=(400, 503),
+            response=_obj(items={"type": "array", "items": _obj(
+                month=_STR, final={"type": "boolean"}, intervals=_INT, totalEur=_STR, withoutCommunityEur=_STR,
+                savingEur=_STR, pdf=_STR, csv=_STR)}, timeZone=_STR, note=_STR))},
+        "/api/households/{address}/statements/{month}.pdf": {"get": _op(
+            "The month's statement as a PDF (attachment), generated on demand, in `lang` or else the request's "
+            "Accept-Language (es or en); 404 when the household has no billed interval that month",
+            tags=["statements"], params=[_HOUSEHOLD, _STATEMENT_MONTH, _LANG], auth="household",
+            errors=(400, 404, 503), media="application/pdf", response=_BINARY)},
+        "/api/households/{address}/statements/{month}.csv": {"get": _op(
+            "The month's statement as CSV (attachment): one line per band and component, with and without the "
+            "community, the KPIs and the settled intervals with their transactions (what vatio audit --statements "
+            "re-derives)", tags=["statements"], params=[_HOUSEHOLD, _STATEMENT_MONTH], auth="household",
+            errors=(400, 404, 503), media="text/csv", response=_STR)},
         "/api/intervals": {"get": _op(
             "Intervals, newest first", tags=["settlements"],
             params=[*_PAGE, _param("status", "query", {"enum": ["open", "closed", "settling", "settled"]},
