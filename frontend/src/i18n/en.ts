@@ -455,6 +455,13 @@ export const en = {
   "token.none": "No tokens.",
   "token.create": "Make a token",
   "token.once": "The token, shown this once: save it in a file for --token-file.",
+  "statement.title": "Monthly statements",
+  "statement.month": "Month",
+  "statement.total": "Total",
+  "statement.without": "Without the community",
+  "statement.saving": "Saving",
+  "statement.soFar": "so far",
+  "statement.none": "No statement yet: statements cover the intervals settled under a tariff schedule.",
   "footer.api": "API",
   "footer.source": "Energy in Wh, prices in €/kWh, all times in your local time.",
 } as const;

@@ -456,6 +456,13 @@ export const es: Record<MessageKey, string> = {
   "token.none": "Sin tokens.",
   "token.create": "Crear un token",
   "token.once": "El token, que solo se muestra esta vez: guárdalo en un fichero para --token-file.",
+  "statement.title": "Resúmenes mensuales",
+  "statement.month": "Mes",
+  "statement.total": "Total",
+  "statement.without": "Sin la comunidad",
+  "statement.saving": "Ahorro",
+  "statement.soFar": "hasta hoy",
+  "statement.none": "Aún no hay resúmenes: cubren los intervalos liquidados con una tarifa por periodos.",
   "footer.api": "API",
   "footer.source": "Energía en Wh, precios en €/kWh, horas en tu hora local.",
 };

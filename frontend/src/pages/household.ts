@@ -14,6 +14,7 @@ import { state } from "../store";
 import { COLORS, type Point, timeChart } from "../ui/charts";
 import { card, empty, fill, stat, table } from "../ui/parts";
 import { type MeterStatus, meterPanel } from "../ui/meterPanel";
+import { statementsPanel } from "../ui/statements";
 import { tokenPanel } from "../ui/tokenPanel";
 import { toast } from "../ui/txpanel";
 import { sendTransaction } from "../wallet/wallet";
@@ -84,6 +85,7 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
   const intervalsBox = h("div");
   const fillsBox = h("div");
   const meterBox = meterPanel(address);
+  const statements = statementsPanel(address);
   stops.push(meterBox.stop);
   root.appendChild(catchUpBanner(stops));
   root.appendChild(h("p.note", null, h("code", { dataset: { testid: "household-address" } }, address)));
@@ -93,6 +95,7 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
     h("div.grid-2", null, card(t("home.savings"), null, savingsBox), card(t("home.windows"), null, windowsBox)),
     card(t("home.today"), null, todayBox),
     h("div.grid-2", null, card(t("home.fills"), "fills", fillsBox), card(t("home.intervals"), null, intervalsBox)),
+    card(t("statement.title"), "statements", statements.element),
   );
   if (state.user?.address.toLowerCase() === address.toLowerCase()) root.append(card(t("token.title"), "tokens", tokenPanel(address)));
 
@@ -211,6 +214,7 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
   }));
   stops.push(onLive("interval_settled", () => {
     void refreshDetail();
+    void statements.refresh();
     void refreshBalances();
     void refreshFills();
   }));
