@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from backend.protocol.json_depth import nests_deeper_than
 from backend.protocol.readings import to_checksum
 
 __all__ = [
@@ -37,6 +38,7 @@ MAX_STATUS_BYTES = 4096  # a real status is about 300 bytes
 MAX_COUNTERS = 32  # the bridge has ten reasons
 MAX_TEXT_CHARS = 500  # `halted` and `brokerError`
 MAX_INT = 2**63 - 1  # what a database column holds
+MAX_STATUS_DEPTH = 4  # a status nests two levels (lastReading, counters)
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # a source or a counter's reason
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 
@@ -131,20 +133,24 @@ def parse_bridge_status(payload: bytes, topic_meter: str | None = None) -> Bridg
         raise RejectedStatus(StatusReason.BAD_JSON, f"payload must be bytes, got {type(payload).__name__}")
     if len(payload) > MAX_STATUS_BYTES:
         raise RejectedStatus(StatusReason.TOO_LARGE, f"{len(payload)} bytes, more than {MAX_STATUS_BYTES}")
+    if nests_deeper_than(bytes(payload), MAX_STATUS_DEPTH):
+        raise RejectedStatus(StatusReason.BAD_JSON, f"nested deeper than {MAX_STATUS_DEPTH} levels")
     try:
-        document = json.loads(bytes(payload).decode("utf-8"), object_pairs_hook=_unique_keys,
-                              parse_constant=_reject_constant)
+        document = json.loads(
+            bytes(payload).decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_reject_constant
+        )
     except UnicodeDecodeError:
         raise RejectedStatus(StatusReason.BAD_JSON, "not UTF-8") from None
-    except RecursionError:
+    except RecursionError:  # cannot happen below MAX_STATUS_DEPTH; kept so no input escapes as a crash
         raise RejectedStatus(StatusReason.BAD_JSON, "nested too deeply") from None
     except json.JSONDecodeError as error:
         raise RejectedStatus(StatusReason.BAD_JSON, f"not JSON: {error.msg} at {error.pos}") from None
     if not isinstance(document, dict):
         raise RejectedStatus(StatusReason.BAD_SCHEMA, f"a status is a JSON object, got {type(document).__name__}")
     if document.get("schema") != STATUS_SCHEMA:
-        raise RejectedStatus(StatusReason.BAD_SCHEMA,
-                             f"schema must be {STATUS_SCHEMA!r}, got {document.get('schema')!r:.60}")
+        raise RejectedStatus(
+            StatusReason.BAD_SCHEMA, f"schema must be {STATUS_SCHEMA!r}, got {document.get('schema')!r:.60}"
+        )
     meter = document.get("meter")
     if not isinstance(meter, str) or not _ADDRESS_RE.fullmatch(meter):
         raise RejectedStatus(StatusReason.BAD_SCHEMA, f"meter must be a 0x address, got {meter!r:.60}")
@@ -174,8 +180,18 @@ def parse_bridge_status(payload: bytes, topic_meter: str | None = None) -> Bridg
 def encode_bridge_status(status: BridgeStatus) -> bytes:
     """The message of a status, as a bridge sends it (compact JSON)."""
     last = None if status.last_reading_seq is None else {"seq": status.last_reading_seq, "ts": status.last_reading_ts}
-    return json.dumps({
-        "schema": STATUS_SCHEMA, "meter": status.meter, "source": status.source, "ts": status.ts, "lastReading": last,
-        "queueDepth": status.queue_depth, "queueBytes": status.queue_bytes, "counters": status.counters_dict(),
-        "halted": status.halted, "brokerError": status.broker_error,
-    }, separators=(",", ":")).encode()
+    return json.dumps(
+        {
+            "schema": STATUS_SCHEMA,
+            "meter": status.meter,
+            "source": status.source,
+            "ts": status.ts,
+            "lastReading": last,
+            "queueDepth": status.queue_depth,
+            "queueBytes": status.queue_bytes,
+            "counters": status.counters_dict(),
+            "halted": status.halted,
+            "brokerError": status.broker_error,
+        },
+        separators=(",", ":"),
+    ).encode()

@@ -13,6 +13,7 @@ import json
 import re
 from enum import StrEnum
 
+from backend.protocol.json_depth import nests_deeper_than
 from backend.protocol.readings import MAX_POWER_W, MAX_UINT64, MeterReading, SignedReading
 
 __all__ = [
@@ -85,32 +86,8 @@ def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict:
 
 # One decoder for all messages: json.loads with hooks builds a new one per call
 # (a fifth of the parse time). Decoders keep no state between calls.
-# A reading is one flat object. Deeper JSON is refused before parsing: relying on the decoder's
-# RecursionError would make the answer depend on the interpreter's recursion limit, which other
-# libraries raise (hypothesis does), and a deep document costs stack while it is parsed.
+# A reading is one flat object; deeper JSON is refused before parsing (backend/protocol/json_depth.py says why).
 MAX_JSON_DEPTH = 16
-
-
-def _nesting_depth(text: str) -> int:
-    """The deepest nesting of objects and arrays in ``text``, ignoring brackets inside strings."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_object_without_duplicates, parse_constant=_reject_constant)
@@ -136,8 +113,7 @@ def parse_reading(payload: bytes, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) ->
         text = bytes(payload).decode("utf-8")
     except UnicodeDecodeError as error:
         raise RejectedReading(Reason.BAD_JSON, f"not UTF-8: {error.reason} at byte {error.start}") from None
-    # Counting brackets is C-fast; only a payload with many of them is walked to measure its depth.
-    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _nesting_depth(text) > MAX_JSON_DEPTH:
+    if nests_deeper_than(bytes(payload), MAX_JSON_DEPTH):
         raise RejectedReading(Reason.BAD_JSON, f"nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         message = _DECODER.decode(text)

@@ -15,6 +15,7 @@ from eth_utils import is_checksum_address, to_checksum_address
 from flask import request
 
 from backend.db.types import MAX_STORED_INT
+from backend.protocol.json_depth import nests_deeper_than
 from backend.web.errors import ApiError
 
 __all__ = [
@@ -36,8 +37,12 @@ __all__ = [
 MAX_UINT64 = 2**64 - 1
 # No request body of this API nests deeper than 3; Python's JSON parser recurses, so depth is bounded before it runs.
 MAX_JSON_DEPTH = 32
-_JSON_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "object": (dict,), "array": (list,),
-                                            "null": (type(None),)}
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "object": (dict,),
+    "array": (list,),
+    "null": (type(None),),
+}
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _DECIMAL = re.compile(r"-?[0-9]{1,30}")
 # Named resolutions of a time series, in seconds; any whole number of seconds works too.
@@ -59,8 +64,9 @@ def parse_address(value: Any, field: str = "address", *, allow_zero: bool = True
     return to_checksum_address(value)
 
 
-def parse_int(value: Any, field: str, *, minimum: int = 0, maximum: int = MAX_STORED_INT,
-              code: str = "invalid_parameter") -> int:
+def parse_int(
+    value: Any, field: str, *, minimum: int = 0, maximum: int = MAX_STORED_INT, code: str = "invalid_parameter"
+) -> int:
     """Return an integer given as a JSON integer or a decimal string, within [minimum, maximum]."""
     if isinstance(value, bool):
         raise ApiError(400, code, f"{field} must be an integer")
@@ -87,8 +93,13 @@ def parse_price(value: Any, field: str = "price", *, minimum: int = 0, maximum: 
     """Return a price in payment base units per kWh within [minimum, maximum]."""
     price = parse_int(value, field, minimum=0, maximum=MAX_UINT64, code="invalid_price")
     if not minimum <= price <= maximum:
-        raise ApiError(400, "invalid_price", f"{field} must be between {minimum} and {maximum} per kWh, got {price}",
-                       minimum=minimum, maximum=maximum)
+        raise ApiError(
+            400,
+            "invalid_price",
+            f"{field} must be between {minimum} and {maximum} per kWh, got {price}",
+            minimum=minimum,
+            maximum=maximum,
+        )
     return price
 
 
@@ -103,8 +114,16 @@ class TimeRange:
         return self.end - self.start
 
 
-def parse_time_range(args: Mapping[str, str], *, now: int, default_span_s: int, default_resolution: str,
-                     max_points: int, max_span_s: int, max_raw_span_s: int) -> TimeRange:
+def parse_time_range(
+    args: Mapping[str, str],
+    *,
+    now: int,
+    default_span_s: int,
+    default_resolution: str,
+    max_points: int,
+    max_span_s: int,
+    max_raw_span_s: int,
+) -> TimeRange:
     """Read from/to (unix seconds) and resolution (raw, 1m, 5m, 15m, 1h, 1d or seconds) and enforce the limits."""
     end = parse_int(args["to"], "to", code="invalid_range") if "to" in args else now
     start = parse_int(args["from"], "from", code="invalid_range") if "from" in args else max(0, end - default_span_s)
@@ -118,18 +137,25 @@ def parse_time_range(args: Mapping[str, str], *, now: int, default_span_s: int, 
     span = end - start
     if resolution == 0:
         if span > max_raw_span_s:
-            raise ApiError(400, "range_too_large",
-                           f"raw readings cover at most {max_raw_span_s} s per query, asked {span} s",
-                           maxSpanS=max_raw_span_s)
+            raise ApiError(
+                400,
+                "range_too_large",
+                f"raw readings cover at most {max_raw_span_s} s per query, asked {span} s",
+                maxSpanS=max_raw_span_s,
+            )
     else:
         if span > max_span_s:
-            raise ApiError(400, "range_too_large", f"a series covers at most {max_span_s} s, asked {span} s",
-                           maxSpanS=max_span_s)
+            raise ApiError(
+                400, "range_too_large", f"a series covers at most {max_span_s} s, asked {span} s", maxSpanS=max_span_s
+            )
         points = -(-span // resolution)
         if points > max_points:
-            raise ApiError(400, "range_too_large",
-                           f"{points} points asked; at most {max_points}: shorten the range or coarsen the resolution",
-                           maxPoints=max_points)
+            raise ApiError(
+                400,
+                "range_too_large",
+                f"{points} points asked; at most {max_points}: shorten the range or coarsen the resolution",
+                maxPoints=max_points,
+            )
     return TimeRange(start=start, end=end, resolution_s=resolution)
 
 
@@ -141,8 +167,9 @@ class Page:
 
 def parse_page(args: Mapping[str, str], *, default_limit: int, max_limit: int) -> Page:
     """Read limit and cursor (an integer from a previous page's nextCursor)."""
-    limit = parse_int(args.get("limit", default_limit), "limit", minimum=1, maximum=max_limit,
-                      code="invalid_pagination")
+    limit = parse_int(
+        args.get("limit", default_limit), "limit", minimum=1, maximum=max_limit, code="invalid_pagination"
+    )
     cursor = args.get("cursor")
     if cursor is not None:
         cursor = parse_int(cursor, "cursor", code="invalid_pagination")
@@ -151,24 +178,8 @@ def parse_page(args: Mapping[str, str], *, default_limit: int, max_limit: int) -
 
 def check_json_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
     """Raise ApiError(400, 'invalid_json') when arrays and objects in `raw` nest deeper than `limit`."""
-    depth = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            if depth > limit:
-                raise ApiError(400, "invalid_json", f"the body nests deeper than {limit} levels")
-        elif byte in (0x5D, 0x7D):  # ] }
-            depth -= 1
+    if nests_deeper_than(raw, limit):
+        raise ApiError(400, "invalid_json", f"the body nests deeper than {limit} levels")
 
 
 def json_body() -> dict[str, Any]:
