@@ -75,8 +75,8 @@ class LivePublisher:
         newest: dict[str, BridgeStatusRow] = {}
         for row in rows:
             newest[row.meter] = row
-        for row in newest.values():
-            self.emitter.emit_bridge_status(bridge_status_payload(row))
+        for meter in sorted(newest):  # one order, whichever producer read the batch and in what order
+            self.emitter.emit_bridge_status(bridge_status_payload(newest[meter]))
 
     def chain_events(self, events: Iterable[EventRow]) -> None:
         """Push settled intervals and fills, in chain order, then the order book once if an order event came."""
