@@ -77,8 +77,9 @@ class MosquittoBroker:
         kill_process_group(self.process)
 
 
-def start_mosquitto(state_dir: Path, port: int | None = None, timeout: float = 10.0, auth=None,
-                    tls: BrokerTLS | None = None) -> MosquittoBroker:
+def start_mosquitto(
+    state_dir: Path, port: int | None = None, timeout: float = 10.0, auth=None, tls: BrokerTLS | None = None
+) -> MosquittoBroker:
     """Mosquitto with the repo's config on 127.0.0.1:`port` (a free one by
     default), persisting into `state_dir`. Returns once it accepts connections.
 
@@ -90,18 +91,26 @@ def start_mosquitto(state_dir: Path, port: int | None = None, timeout: float = 1
     config = MOSQUITTO_CONFIG.read_text().replace("listener 1883 127.0.0.1", f"listener {port} 127.0.0.1")
     if auth is not None:
         if not auth.password_file.exists() or not auth.acl_file.exists():
-            raise FileNotFoundError(f"no password file or ACL in {auth.directory}: make them first "
-                                    "(`vatio meter credentials`, or BrokerAuth.ensure)")
+            raise FileNotFoundError(
+                f"no password file or ACL in {auth.directory}: make them first "
+                "(`vatio meter credentials`, or BrokerAuth.ensure)"
+            )
         config = config.replace("allow_anonymous true\n", "")
-        config += "\n" + (MOSQUITTO_AUTH_CONFIG.read_text().replace("@PASSWORD_FILE@", str(auth.password_file))
-                          .replace("@ACL_FILE@", str(auth.acl_file)))
+        config += "\n" + (
+            MOSQUITTO_AUTH_CONFIG.read_text()
+            .replace("@PASSWORD_FILE@", str(auth.password_file))
+            .replace("@ACL_FILE@", str(auth.acl_file))
+        )
     tls_port = None
     if tls is not None:
         tls_port = tls.port or free_port()
-        config += "\n" + (MOSQUITTO_TLS_CONFIG.read_text().replace("@TLS_PORT@", str(tls_port))
-                          .replace("@CA_FILE@", str(Path(tls.cafile).resolve()))
-                          .replace("@CERT_FILE@", str(Path(tls.certfile).resolve()))
-                          .replace("@KEY_FILE@", str(Path(tls.keyfile).resolve())))
+        config += "\n" + (
+            MOSQUITTO_TLS_CONFIG.read_text()
+            .replace("@TLS_PORT@", str(tls_port))
+            .replace("@CA_FILE@", str(Path(tls.cafile).resolve()))
+            .replace("@CERT_FILE@", str(Path(tls.certfile).resolve()))
+            .replace("@KEY_FILE@", str(Path(tls.keyfile).resolve()))
+        )
     config += f"\npersistence_location {state_dir.resolve()}/\n"
     # Started as root, Mosquitto switches to its default `user mosquitto`, which
     # cannot write our state_dir: every save would fail, and a restart would
@@ -109,9 +118,10 @@ def start_mosquitto(state_dir: Path, port: int | None = None, timeout: float = 1
     config += f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
     config_path = state_dir / "mosquitto.conf"
     config_path.write_text(config)
-    log = open(state_dir / "mosquitto.log", "ab")
-    process = subprocess.Popen([find_mosquitto(), "-c", str(config_path)], stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    with open(state_dir / "mosquitto.log", "ab") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [find_mosquitto(), "-c", str(config_path)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     (state_dir / PID_FILE).write_text(f"{process.pid}\n")
     url = f"mqtt://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
@@ -122,8 +132,9 @@ def start_mosquitto(state_dir: Path, port: int | None = None, timeout: float = 1
             process.kill()
             raise TimeoutError(f"mosquitto did not listen on port {port} within {timeout:.0f} s")
         time.sleep(0.05)
-    return MosquittoBroker(process=process, url=url, config_path=config_path,
-                           tls_url=f"mqtts://127.0.0.1:{tls_port}" if tls_port else None)
+    return MosquittoBroker(
+        process=process, url=url, config_path=config_path, tls_url=f"mqtts://127.0.0.1:{tls_port}" if tls_port else None
+    )
 
 
 def find_or_start_broker(url: str, state_dir: Path, progress=print, auth=None) -> tuple[str, MosquittoBroker | None]:

@@ -133,8 +133,10 @@ class BrokerAuth:
         """
         written_for = self.acl_community()
         if written_for is not None and written_for != self.community:
-            raise CredentialsError(f"{self.acl_file} is the ACL of community {written_for!r}, not "
-                                   f"{self.community!r}: give each community's broker its own auth folder")
+            raise CredentialsError(
+                f"{self.acl_file} is the ACL of community {written_for!r}, not "
+                f"{self.community!r}: give each community's broker its own auth folder"
+            )
         if self.acl_file.exists() and self.acl_file.read_text() == self.rendered_acl():
             return False
         self.write_acl()
@@ -156,13 +158,19 @@ class BrokerAuth:
             raise CredentialsError("a broker password has no line break")
         self.directory.mkdir(parents=True, exist_ok=True)
         os.chmod(self.directory, 0o700)
-        command = [_mosquitto_passwd(), *([] if self.password_file.exists() else ["-c"]), str(self.password_file),
-                   username]
-        completed = subprocess.run(command, input=f"{password}\n{password}\n", capture_output=True, text=True,
-                                   timeout=30)
+        command = [
+            _mosquitto_passwd(),
+            *([] if self.password_file.exists() else ["-c"]),
+            str(self.password_file),
+            username,
+        ]
+        completed = subprocess.run(
+            command, input=f"{password}\n{password}\n", capture_output=True, text=True, timeout=30
+        )
         if completed.returncode != 0:
-            raise CredentialsError(f"mosquitto_passwd failed ({completed.returncode}): "
-                                   f"{(completed.stderr or completed.stdout).strip()}")
+            raise CredentialsError(
+                f"mosquitto_passwd failed ({completed.returncode}): {(completed.stderr or completed.stdout).strip()}"
+            )
         os.chmod(self.password_file, 0o600)
         if keep or self.user_password_file(username).exists():
             write_private(self.user_password_file(username), password + "\n")

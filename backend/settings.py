@@ -266,8 +266,9 @@ class ChainSettings(_Settings):
 
         path = self.deployment_file(chain_id)
         if not path.is_file():
-            raise SettingsError(f"no deployment for chain {chain_id} ({path}): run `vatio deploy` first, "
-                                "or set VATIO_DEPLOYMENT")
+            raise SettingsError(
+                f"no deployment for chain {chain_id} ({path}): run `vatio deploy` first, or set VATIO_DEPLOYMENT"
+            )
         try:
             deployment = Deployment.read(path)
         except (ValueError, KeyError, TypeError) as exc:
@@ -373,8 +374,9 @@ class OracleSettings(ChainSettings):
         if self.grace_s < 0:
             raise SettingsError(f"the grace (--grace) must be 0 s or more, got {self.grace_s}")
         if self.confirmations < 1:
-            raise SettingsError(f"--confirmations must be at least 1 (the block holding the receipt), "
-                                f"got {self.confirmations}")
+            raise SettingsError(
+                f"--confirmations must be at least 1 (the block holding the receipt), got {self.confirmations}"
+            )
         if self.settle_poll_s <= 0:
             raise SettingsError(f"settle_poll_s must be positive, got {self.settle_poll_s}")
         if self.max_fee_gwei is not None and self.max_fee_gwei <= 0:
@@ -382,11 +384,14 @@ class OracleSettings(ChainSettings):
         if self.stuck_after_s <= 0:
             raise SettingsError(f"VATIO_STUCK_AFTER_S must be positive, got {self.stuck_after_s}")
         if self.fee_bump < 1.1:
-            raise SettingsError(f"VATIO_FEE_BUMP must be at least 1.1 (nodes refuse a replacement paying less than "
-                                f"10% more), got {self.fee_bump}")
+            raise SettingsError(
+                f"VATIO_FEE_BUMP must be at least 1.1 (nodes refuse a replacement paying less than "
+                f"10% more), got {self.fee_bump}"
+            )
         if self.role not in ORACLE_ROLES:
-            raise SettingsError(f"VATIO_ORACLE_ROLE (--role) must be one of {', '.join(ORACLE_ROLES)}, "
-                                f"got {self.role!r}")
+            raise SettingsError(
+                f"VATIO_ORACLE_ROLE (--role) must be one of {', '.join(ORACLE_ROLES)}, got {self.role!r}"
+            )
         if self.metrics_port is not None and not 0 < self.metrics_port < 65536:
             raise SettingsError(f"VATIO_METRICS_PORT must be a TCP port (1-65535), got {self.metrics_port}")
 
@@ -511,8 +516,9 @@ class DeploySettings(ChainSettings):
         if self.keystore is not None and not self.keystore.is_file():
             raise SettingsError(f"VATIO_DEPLOYER_KEYSTORE (--keystore): no such file {self.keystore}")
         if self.keystore_password_file is not None and not self.keystore_password_file.is_file():
-            raise SettingsError(f"VATIO_KEYSTORE_PASSWORD_FILE (--password-file): no such file "
-                                f"{self.keystore_password_file}")
+            raise SettingsError(
+                f"VATIO_KEYSTORE_PASSWORD_FILE (--password-file): no such file {self.keystore_password_file}"
+            )
 
 
 @dataclass(frozen=True)
@@ -539,8 +545,12 @@ class ForecastSettings(_Settings):
 
     @classmethod
     def var_defaults(cls, var: Path) -> dict[str, Any]:
-        return {"database_url": sqlite_url(var / "vatio.db"), "model_dir": var / "models",
-                "forecasts_file": var / "forecasts" / "latest.json", "eval_dir": var / "forecast-eval"}
+        return {
+            "database_url": sqlite_url(var / "vatio.db"),
+            "model_dir": var / "models",
+            "forecasts_file": var / "forecasts" / "latest.json",
+            "eval_dir": var / "forecast-eval",
+        }
 
     def validate(self) -> None:
         check_database_url("VATIO_DATABASE_URL", self.database_url)

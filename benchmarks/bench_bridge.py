@@ -56,8 +56,9 @@ def cpu_per_reading_us(readings: int = 300, runs: int = 5) -> float:
             bridge = make_bridge(Path(folder), queue_max_bytes=64 * 1024 * 1024)
             start = time.process_time()
             for i in range(readings):
-                bridge.offer(MeterSample(consumed_wh=1_000_000 + i, produced_wh=500_000, power_w=400),
-                             1_764_000_000 + 10 * i)
+                bridge.offer(
+                    MeterSample(consumed_wh=1_000_000 + i, produced_wh=500_000, power_w=400), 1_764_000_000 + 10 * i
+                )
             results.append((time.process_time() - start) / readings * 1e6)
     return statistics.median(results)
 
@@ -80,12 +81,31 @@ def measured_share(seconds: float, warmup_s: float = 8.0) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         broker = start_mosquitto(Path(folder) / "mosquitto")
         master, slave = os.openpty()
-        command = [sys.executable, "-c", "from backend.bridge.cli import bridge; bridge()", "--p1", os.ttyname(slave),
-                   "--chain-id", str(DOMAIN.chain_id), "--registry", DOMAIN.verifying_contract, "--private-key",
-                   "0x" + TEST_KEY.hex(), "--insecure-key", "--community", "bench", "--broker", broker.url,
-                   "--state-dir", str(Path(folder) / "bridge"), "--max-clock-drift-s", "1e9"]
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   start_new_session=True)
+        command = [
+            sys.executable,
+            "-c",
+            "from backend.bridge.cli import bridge; bridge()",
+            "--p1",
+            os.ttyname(slave),
+            "--chain-id",
+            str(DOMAIN.chain_id),
+            "--registry",
+            DOMAIN.verifying_contract,
+            "--private-key",
+            "0x" + TEST_KEY.hex(),
+            "--insecure-key",
+            "--community",
+            "bench",
+            "--broker",
+            broker.url,
+            "--state-dir",
+            str(Path(folder) / "bridge"),
+            "--max-clock-drift-s",
+            "1e9",
+        ]
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         try:
             consumed = 4_321_123
             next_telegram = time.monotonic()
@@ -124,8 +144,9 @@ def telegram_to_stored_ms(seconds: float, warmup_s: float = 5.0) -> dict:
             registers = SourceRegisters(t0=int(time.time()))
             master, slave = os.openpty()
             stack.extras.append(Closer(lambda: (os.close(master), os.close(slave))))
-            bridge = BridgeProcess(stack.community, stack.broker, stack.auth, Path(folder), ["--p1", os.ttyname(slave)],
-                                   every_s=1.0)
+            bridge = BridgeProcess(
+                stack.community, stack.broker, stack.auth, Path(folder), ["--p1", os.ttyname(slave)], every_s=1.0
+            )
             stack.extras.append(bridge)
             bridge.start()
             written_at: dict[int, float] = {}
@@ -152,31 +173,51 @@ def telegram_to_stored_ms(seconds: float, warmup_s: float = 5.0) -> dict:
             while time.monotonic() < end:
                 time.sleep(1.0 - time.time() % 1.0 + 0.01)
                 second = int(time.time())
-                os.write(master, p1_telegram(registers.consumed(second) - tariff2_in, tariff2_in, tariff2_out,
-                                             registers.produced(second) - tariff2_out, import_w=registers.power_w()))
+                os.write(
+                    master,
+                    p1_telegram(
+                        registers.consumed(second) - tariff2_in,
+                        tariff2_in,
+                        tariff2_out,
+                        registers.produced(second) - tariff2_out,
+                        import_w=registers.power_w(),
+                    ),
+                )
                 written_at[registers.consumed(second)] = time.time()
             time.sleep(3)  # the last readings reach the database
             done.set()
             poller.join(timeout=5)
         finally:
             stack.close()
-    latencies = sorted((stored_at[c] - written) * 1000 for c, written in written_at.items()
-                       if c in stored_at and written >= measured_from)
+    latencies = sorted(
+        (stored_at[c] - written) * 1000
+        for c, written in written_at.items()
+        if c in stored_at and written >= measured_from
+    )
     if len(latencies) < 10:
         raise RuntimeError(f"only {len(latencies)} readings stored: see the oracle's and bridge's logs")
 
     def quantile(q: float) -> float:
         return latencies[min(len(latencies) - 1, int(q * len(latencies)))]
 
-    return {"min_ms": latencies[0], "p50_ms": quantile(0.5), "p99_ms": quantile(0.99), "max_ms": latencies[-1],
-            "samples": len(latencies)}
+    return {
+        "min_ms": latencies[0],
+        "p50_ms": quantile(0.5),
+        "p99_ms": quantile(0.99),
+        "max_ms": latencies[-1],
+        "samples": len(latencies),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="Measured window of the P1 stream.")
-    parser.add_argument("--latency-seconds", type=float, default=120.0,
-                        help="Measured window of the telegram-to-stored latency (one reading a second).")
+    parser.add_argument(
+        "--latency-seconds",
+        type=float,
+        default=120.0,
+        help="Measured window of the telegram-to-stored latency (one reading a second).",
+    )
     args = parser.parse_args()
     per_reading_us = cpu_per_reading_us()
     per_telegram_us = cpu_per_telegram_us()
@@ -189,17 +230,21 @@ def main() -> None:
         "telegram_to_stored_p99_ms": round(latency["p99_ms"], 1),
     }
     details = {
-        "bridge_cpu_share_p1_1s": (f"measured: `vatio bridge --p1` process CPU over {stream['window_s']:.0f} s of a "
-                                   "pty-fed DSMR 5 stream, 1 telegram/s, 1 reading/10 s, publishing to Mosquitto"),
+        "bridge_cpu_share_p1_1s": (
+            f"measured: `vatio bridge --p1` process CPU over {stream['window_s']:.0f} s of a "
+            "pty-fed DSMR 5 stream, 1 telegram/s, 1 reading/10 s, publishing to Mosquitto"
+        ),
         "bridge_cpu_s_in_window": round(stream["cpu_s"], 3),
         "cpu_per_telegram_us": round(per_telegram_us, 1),
         "model_share_p1_1s": round(model_share, 5),
         "readings_left_unacked": stream["outbox_left"],
         "clock_ticks_per_s": TICKS_PER_SECOND,
-        "telegram_to_stored_p99_ms": (f"measured: P1 telegram written to the pty until its reading's row is in the "
-                                      f"oracle's SQLite database, through `vatio bridge --every 1`, Mosquitto with "
-                                      f"auth and `vatio oracle` on Anvil; {latency['samples']} readings; includes "
-                                      "the wait for the bridge's next tick, a phase fixed within a run, in [0, 1 s))"),
+        "telegram_to_stored_p99_ms": (
+            f"measured: P1 telegram written to the pty until its reading's row is in the "
+            f"oracle's SQLite database, through `vatio bridge --every 1`, Mosquitto with "
+            f"auth and `vatio oracle` on Anvil; {latency['samples']} readings; includes "
+            "the wait for the bridge's next tick, a phase fixed within a run, in [0, 1 s))"
+        ),
         "telegram_to_stored_min_ms": round(latency["min_ms"], 1),
         "telegram_to_stored_p50_ms": round(latency["p50_ms"], 1),
         "telegram_to_stored_max_ms": round(latency["max_ms"], 1),

@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-
 from common import RESULTS_DIR, write_results  # noqa: E402
 
 from backend.forecast.evaluate import evaluate  # noqa: E402
@@ -27,8 +26,12 @@ from backend.forecast.metrics import format_table  # noqa: E402
 from backend.forecast.pipeline import DATASET_SPLITS, dataset_daily, default_config  # noqa: E402
 
 HOUSEHOLDS = 1000
-TARGETS = {"load_dayahead_skill": 0.30, "load_weekahead_skill": 0.39, "pv_dayahead_skill": 0.25,
-           "pv_dayahead_weather_skill": 0.56}
+TARGETS = {
+    "load_dayahead_skill": 0.30,
+    "load_weekahead_skill": 0.39,
+    "pv_dayahead_skill": 0.25,
+    "pv_dayahead_weather_skill": 0.56,
+}
 ROWS = [  # key, kind, horizon days, weather
     ("load_dayahead", "load", 1, False),
     ("load_weekahead", "load", 7, False),
@@ -70,10 +73,20 @@ def main() -> None:
             split = DATASET_SPLITS[kind]
             daily = dataset_daily(kind, use_weather=weather)
             config = default_config(kind, horizon_days, use_weather=weather)
-            evaluation = evaluate(daily, config, split["train_until"], split["test_from"], split["test_until"],
-                                  work_dir, train_from=split["train_from"], verbose=0)
-            title = (f"{key}: {config.name}, train to {split['train_until']}, test {split['test_from']}.."
-                     f"{split['test_until']}, {len(evaluation.issue_days)} forecasts, trained in {evaluation.train_s:.0f} s")
+            evaluation = evaluate(
+                daily,
+                config,
+                split["train_until"],
+                split["test_from"],
+                split["test_until"],
+                work_dir,
+                train_from=split["train_from"],
+                verbose=0,
+            )
+            title = (
+                f"{key}: {config.name}, train to {split['train_until']}, test {split['test_from']}.."
+                f"{split['test_until']}, {len(evaluation.issue_days)} forecasts, trained in {evaluation.train_s:.0f} s"
+            )
             print(format_table(evaluation.rows, title) + "\n", flush=True)
             lstm = evaluation.row("LSTM")
             saved_forecasts[f"{key}_lstm"] = evaluation.forecasts["LSTM"]["point"]
@@ -82,8 +95,12 @@ def main() -> None:
             figures[f"{key}_skill"] = round(lstm["skill"], 4)
             figures[f"{key}_skill_ridge"] = round(ridge["skill"], 4)
             best_simple = max((row for row in evaluation.rows if row["model"] != "LSTM"), key=lambda row: row["skill"])
-            details["rows"][key] = {"issues": len(evaluation.issue_days), "config": config.__dict__,
-                                    "best_simple_model": best_simple["model"], "table": evaluation.rows}
+            details["rows"][key] = {
+                "issues": len(evaluation.issue_days),
+                "config": config.__dict__,
+                "best_simple_model": best_simple["model"],
+                "table": evaluation.rows,
+            }
             details["train_s"][config.name] = round(evaluation.train_s, 1)
             train_s[kind] += evaluation.train_s
             coverage_key = "p10_p90_coverage" if kind == "load" else "daylight_p10_p90_coverage"
@@ -91,8 +108,12 @@ def main() -> None:
                 figures["p10_p90_coverage_load"] = round(lstm[coverage_key], 4)
                 seconds, repeats = inference_seconds(evaluation, daily)
                 figures["inference_1000_households_s"] = round(seconds, 4)
-                details["inference"] = {"households": HOUSEHOLDS, "horizon_hours": 24, "median_of": repeats,
-                                        "includes": "window building, normalisation and the batched network call"}
+                details["inference"] = {
+                    "households": HOUSEHOLDS,
+                    "horizon_hours": 24,
+                    "median_of": repeats,
+                    "includes": "window building, normalisation and the batched network call",
+                }
             if key == "pv_dayahead":
                 figures["p10_p90_coverage_pv"] = round(lstm[coverage_key], 4)
     figures["train_load_s"] = round(train_s["load"], 1)

@@ -39,8 +39,16 @@ def served_days(kind: str, overrides: dict, work_dir: str) -> tuple[dict, str]:
     split = DATASET_SPLITS[kind]
     daily = dataset_daily(kind)
     config = default_config(kind, 1, **overrides)
-    result = evaluate(daily, config, split["train_until"], split["test_from"], split["test_until"], work_dir,
-                      train_from=split["train_from"], verbose=0)
+    result = evaluate(
+        daily,
+        config,
+        split["train_until"],
+        split["test_from"],
+        split["test_until"],
+        work_dir,
+        train_from=split["train_from"],
+        verbose=0,
+    )
     served = result.forecasts[f"served: {result.summary['served']}"]
     actual = result.forecasts["actual"]
     days = {}
@@ -64,22 +72,33 @@ def main() -> None:
     produced = np.stack([pv[day][0] for day in common_days])
     consumed_band = tuple(np.stack([load[day][1][q] for day in common_days]) for q in range(3))
     produced_band = tuple(np.stack([pv[day][1][q] for day in common_days]) for q in range(3))
-    figures, details = {}, {"days": len(common_days), "load_served": load_model, "pv_served": pv_model,
-                            "feed_in_eur_per_kwh": FEED_IN_EUR, "retail_eur_per_kwh": RETAIL_EUR,
-                            "trade_eur_per_kwh": (FEED_IN_EUR + RETAIL_EUR) / 2, "alphas": {}}
+    figures, details = (
+        {},
+        {
+            "days": len(common_days),
+            "load_served": load_model,
+            "pv_served": pv_model,
+            "feed_in_eur_per_kwh": FEED_IN_EUR,
+            "retail_eur_per_kwh": RETAIL_EUR,
+            "trade_eur_per_kwh": (FEED_IN_EUR + RETAIL_EUR) / 2,
+            "alphas": {},
+        },
+    )
     for alpha in (0.05, 0.1, 0.2):
         # Hourly mean kW over one hour is kWh.
-        result = backtest_advice(consumed, produced, consumed_band, produced_band, FEED_IN_EUR, RETAIL_EUR,
-                                 alpha=alpha)
-        entry = {"gain_eur_per_month": round(result.per_month(result.gain), 3),
-                 "perfect_gain_eur_per_month": round(result.per_month(result.perfect_gain), 3),
-                 "share_of_perfect": round(result.share_of_perfect, 4),
-                 "cost_no_advice_eur_per_month": round(result.per_month(result.cost_no_advice), 3),
-                 "cost_advised_eur_per_month": round(result.per_month(result.cost_advised), 3),
-                 "sale_shortfall_rate": round(result.shortfall_hours / max(result.sell_hours, 1), 4),
-                 "sell_hours": result.sell_hours, "buy_hours": result.buy_hours,
-                 "gain_from_sales_eur_per_month": round(result.per_month(result.gain_from_sales), 3),
-                 "gain_from_purchases_eur_per_month": round(result.per_month(result.gain_from_purchases), 3)}
+        result = backtest_advice(consumed, produced, consumed_band, produced_band, FEED_IN_EUR, RETAIL_EUR, alpha=alpha)
+        entry = {
+            "gain_eur_per_month": round(result.per_month(result.gain), 3),
+            "perfect_gain_eur_per_month": round(result.per_month(result.perfect_gain), 3),
+            "share_of_perfect": round(result.share_of_perfect, 4),
+            "cost_no_advice_eur_per_month": round(result.per_month(result.cost_no_advice), 3),
+            "cost_advised_eur_per_month": round(result.per_month(result.cost_advised), 3),
+            "sale_shortfall_rate": round(result.shortfall_hours / max(result.sell_hours, 1), 4),
+            "sell_hours": result.sell_hours,
+            "buy_hours": result.buy_hours,
+            "gain_from_sales_eur_per_month": round(result.per_month(result.gain_from_sales), 3),
+            "gain_from_purchases_eur_per_month": round(result.per_month(result.gain_from_purchases), 3),
+        }
         details["alphas"][str(alpha)] = entry
         suffix = "" if alpha == 0.1 else f"_alpha_{alpha:g}"
         figures[f"advice_value_eur_per_household_month{suffix}"] = entry["gain_eur_per_month"]

@@ -51,12 +51,27 @@ def main() -> None:
                 hourly, info = item.loader()
                 daily = build_daily_data(hourly, info)
                 config = default_config(item.kind, 1, **overrides)
-                result = evaluate(daily, config, item.train_until, item.test_from, item.test_until, work_dir,
-                                  train_from=item.train_from, verbose=0)
-                summary = {**result.summary, "group": group, "issues": len(result.issue_days),
-                           "train_s": round(result.train_s, 1)}
-                print(format_table(result.rows, f"{item.name} ({group}): served {summary['served']}: "
-                                                 f"{summary['reason']}") + "\n", flush=True)
+                result = evaluate(
+                    daily,
+                    config,
+                    item.train_until,
+                    item.test_from,
+                    item.test_until,
+                    work_dir,
+                    train_from=item.train_from,
+                    verbose=0,
+                )
+                summary = {
+                    **result.summary,
+                    "group": group,
+                    "issues": len(result.issue_days),
+                    "train_s": round(result.train_s, 1),
+                }
+                print(
+                    format_table(result.rows, f"{item.name} ({group}): served {summary['served']}: {summary['reason']}")
+                    + "\n",
+                    flush=True,
+                )
                 summaries[item.name] = {"summary": summary, "rows": result.rows}
                 figures[f"served_skill_{item.name}"] = round(summary["served_skill"], 4)
                 figures[f"best_simple_skill_{item.name}"] = round(summary["best_simple_skill"], 4)
@@ -66,17 +81,30 @@ def main() -> None:
             split = DATASET_SPLITS["pv"]
             daily = dataset_daily("pv", use_weather=True)
             config = default_config("pv", 1, use_weather=True, **overrides)
-            result = evaluate(daily, config, split["train_until"], split["test_from"], split["test_until"], work_dir,
-                              train_from=split["train_from"], verbose=0)
-            summary = {**result.summary, "group": "benchmark", "issues": len(result.issue_days),
-                       "train_s": round(result.train_s, 1)}
+            result = evaluate(
+                daily,
+                config,
+                split["train_until"],
+                split["test_from"],
+                split["test_until"],
+                work_dir,
+                train_from=split["train_from"],
+                verbose=0,
+            )
+            summary = {
+                **result.summary,
+                "group": "benchmark",
+                "issues": len(result.issue_days),
+                "train_s": round(result.train_s, 1),
+            }
             print(format_table(result.rows, f"pvdaq50_weather: served {summary['served']}: {summary['reason']}"))
             summaries["pvdaq50_weather"] = {"summary": summary, "rows": result.rows}
             figures["served_skill_pvdaq50_weather"] = round(summary["served_skill"], 4)
             figures["best_simple_skill_pvdaq50_weather"] = round(summary["best_simple_skill"], 4)
             if "pvdaq50" in summaries:
-                figures["weather_gain_pv50"] = round(summary["served_skill"] - summaries["pvdaq50"]["summary"]
-                                                     ["served_skill"], 4)
+                figures["weather_gain_pv50"] = round(
+                    summary["served_skill"] - summaries["pvdaq50"]["summary"]["served_skill"], 4
+                )
     for group, items in groups.items():
         part = {item.name: summaries[item.name] for item in items if item.name in summaries}
         if part:
@@ -90,26 +118,37 @@ def main() -> None:
         for alpha in ("0.05", "0.1", "0.2"):
             # The conformal alpha quantile, and the one the advice interpolates from the stored P10/P50/P90.
             figures[f"shortfall_rate_alpha_{alpha}_heldout"] = round(
-                statistics.median(s[f"shortfall_rate_alpha_{alpha}"] for s in heldout), 4)
+                statistics.median(s[f"shortfall_rate_alpha_{alpha}"] for s in heldout), 4
+            )
             figures[f"advice_shortfall_rate_alpha_{alpha}_heldout"] = round(
-                statistics.median(s[f"advice_shortfall_rate_alpha_{alpha}"] for s in heldout), 4)
+                statistics.median(s[f"advice_shortfall_rate_alpha_{alpha}"] for s in heldout), 4
+            )
         figures["pinball_served_heldout"] = round(statistics.median(s["pinball_served"] for s in heldout), 4)
         figures["pinball_ridge_empirical_heldout"] = round(
-            statistics.median(s["pinball_ridge_empirical"] for s in heldout), 4)
+            statistics.median(s["pinball_ridge_empirical"] for s in heldout), 4
+        )
     figures["lstm_served_count"] = sum(entry["summary"]["lstm_chosen"] for entry in summaries.values())
-    figures["blend_served_count"] = sum(entry["summary"]["served"] == "blend (LSTM + ridge) / 2"
-                                        for entry in summaries.values())
+    figures["blend_served_count"] = sum(
+        entry["summary"]["served"] == "blend (LSTM + ridge) / 2" for entry in summaries.values()
+    )
     figures["lstm_served_beat_ridge_on_test"] = sum(
         entry["summary"]["lstm_chosen"] and entry["summary"]["served_skill"] > entry["summary"]["ridge_skill"]
-        for entry in summaries.values())
+        for entry in summaries.values()
+    )
     for name, entry in summaries.items():
         figures[f"served_minus_best_simple_{name}"] = round(entry["summary"]["margin"], 4)
     figures["series_count"] = len(summaries)
-    summaries = json.loads(json.dumps(summaries, default=lambda value: value.item() if hasattr(value, "item")
-                                      else str(value)))
-    details = {"selection": {"heldout_fixed_on": HELDOUT_FIXED_ON, "rule": "origins + ladder (2026-12-07 18:55 UTC)",
-                             "overrides": overrides,
-                             "series": {name: entry["summary"] for name, entry in summaries.items()}}}
+    summaries = json.loads(
+        json.dumps(summaries, default=lambda value: value.item() if hasattr(value, "item") else str(value))
+    )
+    details = {
+        "selection": {
+            "heldout_fixed_on": HELDOUT_FIXED_ON,
+            "rule": "origins + ladder (2026-12-07 18:55 UTC)",
+            "overrides": overrides,
+            "series": {name: entry["summary"] for name, entry in summaries.items()},
+        }
+    }
     write_results("forecast", figures, details, merge=True)
     write_results("forecast_selection", figures, {"series": summaries})
     for key, value in figures.items():

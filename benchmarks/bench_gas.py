@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common import write_results  # noqa: E402
 from eth_account import Account  # noqa: E402
 from web3 import Web3  # noqa: E402
 
@@ -32,7 +33,6 @@ from backend.chain.market_state import read_accounts, read_orders, read_token_ba
 from backend.market.chunking import split_settlement  # noqa: E402
 from backend.market.orderbook import MeteredEntry, Tariffs  # noqa: E402
 from backend.market.solver import clear_interval  # noqa: E402
-from common import write_results  # noqa: E402
 
 TX_GAS_CAP = 16_777_216  # EIP-7825
 INTERVAL = 900
@@ -111,14 +111,19 @@ class Bench:
         entries = [e.as_tuple() for e in clearing.entries]
         fills = [f.as_tuple() for f in clearing.fills]
         if len(chunks) == 1:
-            call = self.market.functions.settleInterval(clearing.interval_id, ROOT, entries, fills,
-                                                        clearing.clearing_price)
+            call = self.market.functions.settleInterval(
+                clearing.interval_id, ROOT, entries, fills, clearing.clearing_price
+            )
             return [self.send(call, self.admin.address, gas=TX_GAS_CAP)]
         receipts = []
         for chunk in chunks:
             call = self.market.functions.settleChunk(
-                clearing.interval_id, ROOT, [e.as_tuple() for e in chunk.entries],
-                [f.as_tuple() for f in chunk.fills], clearing.clearing_price)
+                clearing.interval_id,
+                ROOT,
+                [e.as_tuple() for e in chunk.entries],
+                [f.as_tuple() for f in chunk.fills],
+                clearing.clearing_price,
+            )
             receipts.append(self.send(call, self.admin.address, gas=TX_GAS_CAP))
         receipts.append(self.send(self.market.functions.closeInterval(clearing.interval_id), self.admin.address))
         return receipts
@@ -136,8 +141,12 @@ class Bench:
         entries = self.metered(households, seed)
         clearing = self.clear(interval, entries, households)
         receipts = self.settle(clearing)
-        return (sum(r["gasUsed"] for r in receipts), max(r["gasUsed"] for r in receipts),
-                len(clearing.fills), len(receipts))
+        return (
+            sum(r["gasUsed"] for r in receipts),
+            max(r["gasUsed"] for r in receipts),
+            len(clearing.fills),
+            len(receipts),
+        )
 
     def settle_with_resting_orders(self, households: list[str], seed: int) -> tuple[int, int]:
         """Producers holding credit ask, consumers bid; auto orders are off. Returns (gas, fills)."""
@@ -206,9 +215,11 @@ def main() -> None:
                 "with_fills_per_household_interval": round(trade_total / size),
                 "marginal_gas_per_fill": round(per_fill),
             }
-            print(f"{size:>4} households: {per_household:>8,.0f} gas/household-interval without fills, "
-                  f"{trade_total / size:>8,.0f} with {fills} fills ({per_fill:,.0f} gas/fill), "
-                  f"{transactions} tx, largest tx {max(quiet_max_tx, trade_max_tx):,}")
+            print(
+                f"{size:>4} households: {per_household:>8,.0f} gas/household-interval without fills, "
+                f"{trade_total / size:>8,.0f} with {fills} fills ({per_fill:,.0f} gas/fill), "
+                f"{transactions} tx, largest tx {max(quiet_max_tx, trade_max_tx):,}"
+            )
             if size == 100:
                 resting_total, resting_fills = bench.settle_with_resting_orders(households, seed=3)
                 quiet_third, _ = bench.settle_without_trading(households, seed=3)
@@ -230,11 +241,15 @@ def main() -> None:
 
     ratio = figures["gas_per_household_interval_100"] / figures["naive_gas_per_household_interval"]
     details["ratio_batched_to_naive_at_100"] = round(ratio, 3)
-    print(f"naive: {figures['naive_gas_per_household_interval']:,} gas per reading transaction; "
-          f"batched/naive at 100 households = {ratio:.2f}")
-    print(f"targets: <=15,000/household-interval at 100 -> {figures['gas_per_household_interval_100']:,}; "
-          f"<=40,000/fill -> {figures['gas_per_fill']:,}; 500 households <=30M -> "
-          f"{figures['gas_500_households_total']:,}")
+    print(
+        f"naive: {figures['naive_gas_per_household_interval']:,} gas per reading transaction; "
+        f"batched/naive at 100 households = {ratio:.2f}"
+    )
+    print(
+        f"targets: <=15,000/household-interval at 100 -> {figures['gas_per_household_interval_100']:,}; "
+        f"<=40,000/fill -> {figures['gas_per_fill']:,}; 500 households <=30M -> "
+        f"{figures['gas_500_households_total']:,}"
+    )
     write_results("gas", figures, details)
 
 

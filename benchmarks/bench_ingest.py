@@ -37,6 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import paho.mqtt.client as mqtt  # noqa: E402
+from common import write_results  # noqa: E402
 
 from backend.chain.anvil import free_port  # noqa: E402
 from backend.db.migrate import upgrade  # noqa: E402
@@ -47,7 +48,6 @@ from backend.oracle.ingest import Ingester  # noqa: E402
 from backend.oracle.service import OracleService  # noqa: E402
 from backend.oracle.verifier import MeterInfo  # noqa: E402
 from backend.protocol.readings import MeterDomain  # noqa: E402
-from common import write_results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DOMAIN = MeterDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
@@ -58,12 +58,18 @@ RUNS = 3
 
 def start_broker(workdir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    config = (REPO / "config" / "mosquitto.conf").read_text().replace("listener 1883 127.0.0.1",
-                                                                       f"listener {port} 127.0.0.1")
+    config = (
+        (REPO / "config" / "mosquitto.conf")
+        .read_text()
+        .replace("listener 1883 127.0.0.1", f"listener {port} 127.0.0.1")
+    )
     config = config.replace("persistence true", f"persistence true\npersistence_location {workdir}/")
     (workdir / "mosquitto.conf").write_text(config)
-    broker = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(workdir / "mosquitto.conf")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    broker = subprocess.Popen(
+        [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(workdir / "mosquitto.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(0.5)
     return broker, f"mqtt://127.0.0.1:{port}"
 
@@ -204,8 +210,11 @@ def main() -> None:
             rate, cpu_us = oracle_rate(broker_url, run_dir, messages, meters)
             oracle_runs.append(rate)
             cpu_runs.append(cpu_us)
-            print(f"run {run + 1}: raw {raw_runs[-1]:,.0f} msg/s, oracle {rate:,.0f} readings/s "
-                  f"({rate / raw_runs[-1]:.2f} x raw, {cpu_us:.0f} us CPU per reading)", flush=True)
+            print(
+                f"run {run + 1}: raw {raw_runs[-1]:,.0f} msg/s, oracle {rate:,.0f} readings/s "
+                f"({rate / raw_runs[-1]:.2f} x raw, {cpu_us:.0f} us CPU per reading)",
+                flush=True,
+            )
         latencies = latency_at(broker_url, workdir, rate=1_000, seconds=10, meters_start_ts=start_ts)
     finally:
         broker.terminate()
@@ -216,10 +225,14 @@ def main() -> None:
     oracle = statistics.median(oracle_runs)
     p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) >= 100 else float("nan")
     print(f"raw paho subscriber: {raw:,.0f} msg/s (median of {len(raw_runs)})")
-    print(f"oracle (verify + commit + ack, SQLite): {oracle:,.0f} readings/s (median of {len(oracle_runs)}); "
-          f"ratio to raw {oracle / raw:.2f}; target >= 5,000/s and >= 0.5")
-    print(f"latency publish -> committed at 1,000/s: p50 {statistics.median(latencies):.0f} ms, "
-          f"p99 {p99:.0f} ms over {len(latencies)} readings; target p99 <= 250 ms")
+    print(
+        f"oracle (verify + commit + ack, SQLite): {oracle:,.0f} readings/s (median of {len(oracle_runs)}); "
+        f"ratio to raw {oracle / raw:.2f}; target >= 5,000/s and >= 0.5"
+    )
+    print(
+        f"latency publish -> committed at 1,000/s: p50 {statistics.median(latencies):.0f} ms, "
+        f"p99 {p99:.0f} ms over {len(latencies)} readings; target p99 <= 250 ms"
+    )
     figures = {
         "readings_per_s": round(oracle),
         "raw_subscriber_per_s": round(raw),
@@ -228,15 +241,24 @@ def main() -> None:
     if args.no_write:
         return
     # merge: the settlement benchmark's figure and details share this file and stay.
-    write_results("ingest", figures, {
-        "raw_runs": [round(r) for r in raw_runs], "oracle_runs": [round(r) for r in oracle_runs],
-        "ratio_runs": [round(o / r, 3) for o, r in zip(oracle_runs, raw_runs)],
-        "oracle_cpu_us_per_reading": [round(c, 1) for c in cpu_runs],
-        "meters": METERS, "messages": THROUGHPUT_MESSAGES, "latency_samples": len(latencies),
-        "latency_p50_ms": round(statistics.median(latencies), 1),
-        "database": "sqlite (WAL, synchronous FULL)", "cores": os.cpu_count(),
-        "order": "raw and oracle runs alternate; figures are medians",
-    }, merge=True)
+    write_results(
+        "ingest",
+        figures,
+        {
+            "raw_runs": [round(r) for r in raw_runs],
+            "oracle_runs": [round(r) for r in oracle_runs],
+            "ratio_runs": [round(o / r, 3) for o, r in zip(oracle_runs, raw_runs, strict=True)],
+            "oracle_cpu_us_per_reading": [round(c, 1) for c in cpu_runs],
+            "meters": METERS,
+            "messages": THROUGHPUT_MESSAGES,
+            "latency_samples": len(latencies),
+            "latency_p50_ms": round(statistics.median(latencies), 1),
+            "database": "sqlite (WAL, synchronous FULL)",
+            "cores": os.cpu_count(),
+            "order": "raw and oracle runs alternate; figures are medians",
+        },
+        merge=True,
+    )
 
 
 if __name__ == "__main__":

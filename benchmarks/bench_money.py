@@ -88,13 +88,14 @@ def seed(url: str, households: list[str], window: range, schedule) -> int:
     surplus = np.clip(produced - consumed, 0, None)
     deficit = np.clip(consumed - produced, 0, None)
     price = 90_000
-    tx = [f"0x{(0xabc << 200) + i:064x}" for i in range(steps)]
+    tx = [f"0x{(0xABC << 200) + i:064x}" for i in range(steps)]
     block = [10 + i for i in range(steps)]
     pg = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     rows = 0
     with psycopg.connect(pg) as connection, connection.cursor() as cursor:
-        with cursor.copy("COPY chain_events (block_number, block_hash, tx_hash, log_index, contract, event, args) "
-                         "FROM STDIN") as copy:
+        with cursor.copy(
+            "COPY chain_events (block_number, block_hash, tx_hash, log_index, contract, event, args) FROM STDIN"
+        ) as copy:
             buffer = io.StringIO()
             market, registry = "0x" + "11" * 20, "0x" + "22" * 20
             bh = "0x" + "00" * 32
@@ -102,14 +103,35 @@ def seed(url: str, households: list[str], window: range, schedule) -> int:
             def put(block_number, tx_hash, log_index, contract, event, args_json):
                 buffer.write(f"{block_number}\t{bh}\t{tx_hash}\t{log_index}\t{contract}\t{event}\t{args_json}\n")
 
-            put(1, "0x" + "01" * 32, 0, registry, "TariffVersionAdded",
-                '{"version": "0", "scheduleHash": "0x' + "00" * 32 + '", "effectiveFrom": "0", "bands": []}')
-            put(2, "0x" + "02" * 32, 0, registry, "TariffVersionAdded",
-                '{"version": "1", "scheduleHash": "0x' + schedule.source_hash.hex() + '", "effectiveFrom": "'
-                + str(window.start - 96) + '", "bands": []}')
+            put(
+                1,
+                "0x" + "01" * 32,
+                0,
+                registry,
+                "TariffVersionAdded",
+                '{"version": "0", "scheduleHash": "0x' + "00" * 32 + '", "effectiveFrom": "0", "bands": []}',
+            )
+            put(
+                2,
+                "0x" + "02" * 32,
+                0,
+                registry,
+                "TariffVersionAdded",
+                '{"version": "1", "scheduleHash": "0x'
+                + schedule.source_hash.hex()
+                + '", "effectiveFrom": "'
+                + str(window.start - 96)
+                + '", "bands": []}',
+            )
             for index, household in enumerate(households):
-                put(3, "0x" + f"{index + 3:064x}", 0, registry, "HouseholdRegistered",
-                    f'{{"household": "{household}", "meter": "{household}", "capacityW": "5750"}}')
+                put(
+                    3,
+                    "0x" + f"{index + 3:064x}",
+                    0,
+                    registry,
+                    "HouseholdRegistered",
+                    f'{{"household": "{household}", "meter": "{household}", "capacityW": "5750"}}',
+                )
             rows += 2 + count
             copy.write(buffer.getvalue())
             for step, interval_id in enumerate(window):
@@ -119,9 +141,15 @@ def seed(url: str, households: list[str], window: range, schedule) -> int:
                 traded = min(total_surplus, total_deficit) * 9 // 10
                 for h, household in enumerate(households):
                     p, c = int(produced[h, step]), int(consumed[h, step])
-                    put(block[step], tx[step], log, market, "HouseholdSettled",
+                    put(
+                        block[step],
+                        tx[step],
+                        log,
+                        market,
+                        "HouseholdSettled",
                         f'{{"intervalId": "{interval_id}", "household": "{household}", "producedWh": "{p}", '
-                        f'"consumedWh": "{c}", "creditedWh": "0", "burnedWh": "0", "gridImportWh": "0"}}')
+                        f'"consumedWh": "{c}", "creditedWh": "0", "burnedWh": "0", "gridImportWh": "0"}}',
+                    )
                     log += 1
                     share = 0
                     if traded and surplus[h, step]:
@@ -129,13 +157,25 @@ def seed(url: str, households: list[str], window: range, schedule) -> int:
                     elif traded and deficit[h, step]:
                         share, side = int(deficit[h, step]) * traded // total_deficit, 0
                     if share:
-                        put(block[step], tx[step], log, market, "Filled",
+                        put(
+                            block[step],
+                            tx[step],
+                            log,
+                            market,
+                            "Filled",
                             f'{{"intervalId": "{interval_id}", "orderId": "0", "household": "{household}", '
-                            f'"side": "{side}", "amountWh": "{share}", "value": "{share * price // 1000}"}}')
+                            f'"side": "{side}", "amountWh": "{share}", "value": "{share * price // 1000}"}}',
+                        )
                         log += 1
                         rows += 1
-                put(block[step], tx[step], log, market, "IntervalSettled",
-                    f'{{"intervalId": "{interval_id}", "readingsRoot": "0x{"00" * 32}", "clearingPrice": "{price}"}}')
+                put(
+                    block[step],
+                    tx[step],
+                    log,
+                    market,
+                    "IntervalSettled",
+                    f'{{"intervalId": "{interval_id}", "readingsRoot": "0x{"00" * 32}", "clearingPrice": "{price}"}}',
+                )
                 rows += count + 1
                 copy.write(buffer.getvalue())
         connection.commit()
@@ -146,7 +186,7 @@ def seed(url: str, households: list[str], window: range, schedule) -> int:
 def statements_and_audit() -> tuple[dict, dict]:
     schedule = load_schedule(SPAIN)
     window = month_intervals(MONTH, schedule.zone, SECONDS)
-    households = [f"0x{(0xfeed << 140) + i:040x}" for i in range(HOUSEHOLDS)]
+    households = [f"0x{(0xFEED << 140) + i:040x}" for i in range(HOUSEHOLDS)]
     figures, details = {}, {"households": HOUSEHOLDS, "month": MONTH, "intervals": len(window)}
     with throwaway_database() as url, tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
@@ -172,11 +212,16 @@ def statements_and_audit() -> tuple[dict, dict]:
         details["statements_written"] = len(written)
         details["pdf_workers"] = WORKERS
         sample = written[0]
-        details["sample_statement"] = {"household": sample.household, "total_eur": str(sample.total),
-                                       "without_community_eur": str(sample.without),
-                                       "saving_eur": str(sample.saving)}
-        print(f"statements: {len(written)} in {total_s:.1f} s ({read_s:.1f} s reading events); sample "
-              f"{details['sample_statement']}")
+        details["sample_statement"] = {
+            "household": sample.household,
+            "total_eur": str(sample.total),
+            "without_community_eur": str(sample.without),
+            "saving_eur": str(sample.saving),
+        }
+        print(
+            f"statements: {len(written)} in {total_s:.1f} s ({read_s:.1f} s reading events); sample "
+            f"{details['sample_statement']}"
+        )
 
         started = time.perf_counter()
         with session_factory(engine)() as session:
@@ -203,8 +248,9 @@ def settlement_gas() -> tuple[dict, dict]:
             original = deploy_community
 
             def deploy(web3, admin, settings):
-                return original(web3, admin, CommunitySettings(interval_seconds=bench_gas.INTERVAL,
-                                                               tariff_schedule=tariff))
+                return original(
+                    web3, admin, CommunitySettings(interval_seconds=bench_gas.INTERVAL, tariff_schedule=tariff)
+                )
 
             bench_gas.deploy_community = deploy
             try:
@@ -222,8 +268,9 @@ def settlement_gas() -> tuple[dict, dict]:
         def clear(self, interval, entries, households, orders=()):
             accounts = read_accounts(self.market, households)
             balances = read_token_balances(self.token, households)
-            return clear_interval(interval, entries, list(orders), accounts,
-                                  read_tariffs(self.registry, interval_id=interval), balances)
+            return clear_interval(
+                interval, entries, list(orders), accounts, read_tariffs(self.registry, interval_id=interval), balances
+            )
 
     results = {}
     for label, tariff in (("flat", None), ("bands", SPAIN)):
@@ -241,15 +288,21 @@ def settlement_gas() -> tuple[dict, dict]:
             bench.settle_with_trading(households, seed=4)
             traded, _, fills, _ = bench.settle_with_trading(households, seed=3)
             results[label] = {"without_fills": quiet / 100, "with_fills": traded / 100, "fills": fills}
-            print(f"{label}: {quiet / 100:,.0f} gas/household-interval without fills, {traded / 100:,.0f} with "
-                  f"{fills} fills")
+            print(
+                f"{label}: {quiet / 100:,.0f} gas/household-interval without fills, {traded / 100:,.0f} with "
+                f"{fills} fills"
+            )
         finally:
             bench.node.stop()
-    figures = {"settlement_gas_per_household_interval_100": round(results["bands"]["without_fills"]),
-               "settlement_gas_per_household_interval_100_with_fills": round(results["bands"]["with_fills"])}
-    details = {"gas": {label: {k: round(v) for k, v in r.items()} for label, r in results.items()},
-               "gas_before_tariff_bands": GAS_BEFORE,
-               "spanish_band_bounds": band_bounds(load_schedule(SPAIN))}
+    figures = {
+        "settlement_gas_per_household_interval_100": round(results["bands"]["without_fills"]),
+        "settlement_gas_per_household_interval_100_with_fills": round(results["bands"]["with_fills"]),
+    }
+    details = {
+        "gas": {label: {k: round(v) for k, v in r.items()} for label, r in results.items()},
+        "gas_before_tariff_bands": GAS_BEFORE,
+        "spanish_band_bounds": band_bounds(load_schedule(SPAIN)),
+    }
     return figures, details
 
 
@@ -261,9 +314,11 @@ def main() -> None:
     money_figures, money_details = statements_and_audit()
     figures.update(money_figures)
     details.update(money_details)
-    print(f"targets: statements <= 60 s -> {figures['statements_1000_households_month_s']} s; audit <= 120 s -> "
-          f"{figures['statement_audit_1000_households_month_s']} s; gas vs {GAS_BEFORE:,} -> "
-          f"{figures['settlement_gas_per_household_interval_100']:,}")
+    print(
+        f"targets: statements <= 60 s -> {figures['statements_1000_households_month_s']} s; audit <= 120 s -> "
+        f"{figures['statement_audit_1000_households_month_s']} s; gas vs {GAS_BEFORE:,} -> "
+        f"{figures['settlement_gas_per_household_interval_100']:,}"
+    )
     write_results("money", figures, details)
 
 

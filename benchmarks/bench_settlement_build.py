@@ -51,8 +51,9 @@ def fill_database(sessions, first_interval: int, intervals: int) -> None:
     rng = random.Random(3)
     meters = make_meters(HOUSEHOLDS, seed=11)
     with sessions() as session:
-        session.add_all(Meter(address=m.meter, household=m.household, capacity_w=15_000, registered_block=1)
-                        for m in meters)
+        session.add_all(
+            Meter(address=m.meter, household=m.household, capacity_w=15_000, registered_block=1) for m in meters
+        )
         session.commit()
     start = first_interval * INTERVAL_SECONDS
     for step in range(1, intervals * INTERVAL_SECONDS // READING_SECONDS + 1):
@@ -61,9 +62,20 @@ def fill_database(sessions, first_interval: int, intervals: int) -> None:
         for meter in meters:
             signed = meter.advance(rng.uniform(0, 60), rng.uniform(0, 40), ts, READING_SECONDS, DOMAIN)
             r = signed.reading
-            rows.append({"meter": r.meter, "household": meter.household, "seq": r.seq, "ts": r.ts,
-                         "produced_wh": r.produced_wh, "consumed_wh": r.consumed_wh, "power_w": r.power_w,
-                         "signature": signed.signature, "digest": reading_digest(r, DOMAIN), "received_at": ts})
+            rows.append(
+                {
+                    "meter": r.meter,
+                    "household": meter.household,
+                    "seq": r.seq,
+                    "ts": r.ts,
+                    "produced_wh": r.produced_wh,
+                    "consumed_wh": r.consumed_wh,
+                    "power_w": r.power_w,
+                    "signature": signed.signature,
+                    "digest": reading_digest(r, DOMAIN),
+                    "received_at": ts,
+                }
+            )
         with sessions() as session:
             insert_readings(session, rows)
             session.commit()
@@ -76,10 +88,9 @@ def build_once(sessions, interval_id: int, orders, accounts, tariffs) -> tuple[f
         closed = close_interval(session, interval_id, INTERVAL_SECONDS, DOMAIN)
         entries = [MeteredEntry(e.household, e.produced_wh, e.consumed_wh) for e in closed.entries]
         # The same accounts under the real households' addresses: the auto orders then meet the metered energy.
-        by_household = dict(zip((e.household for e in entries), accounts.values()))
+        by_household = dict(zip((e.household for e in entries), accounts.values(), strict=True))
         clearing = clear_interval(interval_id, entries, orders, by_household, tariffs)
-        transactions = build_transactions(interval_id, closed.readings_root, clearing,
-                                          {o.order_id: o for o in orders})
+        transactions = build_transactions(interval_id, closed.readings_root, clearing, {o.order_id: o for o in orders})
         elapsed = time.perf_counter() - started
         session.rollback()
     return elapsed, len(closed.entries), len(transactions)
@@ -106,15 +117,27 @@ def main() -> None:
             samples.append(elapsed)
         engine.dispose()
     median = statistics.median(samples)
-    print(f"close + leaves + root + solver + chunks, {entries} households: median {median:.3f} s over {RUNS} runs "
-          f"(min {min(samples):.3f}, max {max(samples):.3f}); target {TARGET_S:.0f} s -> ratio {median / TARGET_S:.2f}; "
-          f"{transactions} transaction(s)")
-    write_results("ingest", {"settlement_build_1000_households_s": round(median, 3)},
-                  {"settlement_build": {"runs": [round(s, 3) for s in samples], "households": entries,
-                                        "resting_orders": len(orders), "target_s": TARGET_S,
-                                        "ratio_to_target": round(median / TARGET_S, 3), "database": "sqlite",
-                                        "transactions": transactions}},
-                  merge=True)
+    print(
+        f"close + leaves + root + solver + chunks, {entries} households: median {median:.3f} s over {RUNS} runs "
+        f"(min {min(samples):.3f}, max {max(samples):.3f}); target {TARGET_S:.0f} s -> ratio {median / TARGET_S:.2f}; "
+        f"{transactions} transaction(s)"
+    )
+    write_results(
+        "ingest",
+        {"settlement_build_1000_households_s": round(median, 3)},
+        {
+            "settlement_build": {
+                "runs": [round(s, 3) for s in samples],
+                "households": entries,
+                "resting_orders": len(orders),
+                "target_s": TARGET_S,
+                "ratio_to_target": round(median / TARGET_S, 3),
+                "database": "sqlite",
+                "transactions": transactions,
+            }
+        },
+        merge=True,
+    )
 
 
 if __name__ == "__main__":

@@ -13,9 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common import median_ms, write_results  # noqa: E402
+
 from backend.market.orderbook import Account, MeteredEntry, RestingOrder, Side, Tariffs  # noqa: E402
 from backend.market.solver import clear_interval  # noqa: E402
-from common import median_ms, write_results  # noqa: E402
 
 TARGET_MS = 50.0
 INTERVAL = 1_000
@@ -39,8 +40,18 @@ def community(orders: int = 10_000, autos: int = 1_000, seed: int = 7):
         limit = rng.randint(50_000, 200_000)
         amount = rng.randint(100, 5_000)
         escrow = -(-amount * limit // 1000) if side == Side.BID else 0
-        resting.append(RestingOrder(order_id, rng.choice(households), side, limit, amount, escrow=escrow,
-                                    valid_from=INTERVAL - rng.randint(0, 5), valid_to=INTERVAL + rng.randint(0, 5)))
+        resting.append(
+            RestingOrder(
+                order_id,
+                rng.choice(households),
+                side,
+                limit,
+                amount,
+                escrow=escrow,
+                valid_from=INTERVAL - rng.randint(0, 5),
+                valid_to=INTERVAL + rng.randint(0, 5),
+            )
+        )
     return entries, resting, accounts
 
 
@@ -49,16 +60,22 @@ def main() -> None:
     tariffs = Tariffs(200_000, 50_000)
     clearing = clear_interval(INTERVAL, entries, orders, accounts, tariffs)
     median, samples = median_ms(lambda: clear_interval(INTERVAL, entries, orders, accounts, tariffs), repeats=21)
-    print(f"10,000 orders + 1,000 auto orders: median {median:.1f} ms over {len(samples)} runs "
-          f"(min {min(samples):.1f}, max {max(samples):.1f}); target {TARGET_MS:.0f} ms -> "
-          f"ratio {median / TARGET_MS:.2f}")
-    print(f"  clearing price {clearing.clearing_price}, {len(clearing.fills)} fills, "
-          f"{clearing.traded_wh:,} Wh traded")
+    print(
+        f"10,000 orders + 1,000 auto orders: median {median:.1f} ms over {len(samples)} runs "
+        f"(min {min(samples):.1f}, max {max(samples):.1f}); target {TARGET_MS:.0f} ms -> "
+        f"ratio {median / TARGET_MS:.2f}"
+    )
+    print(f"  clearing price {clearing.clearing_price}, {len(clearing.fills)} fills, {clearing.traded_wh:,} Wh traded")
     write_results(
         "solver",
         {"clear_10k_orders_ms_median": round(median, 2)},
-        {"runs": len(samples), "target_ms": TARGET_MS, "ratio_to_target": round(median / TARGET_MS, 3),
-         "fills": len(clearing.fills), "clearing_price": clearing.clearing_price},
+        {
+            "runs": len(samples),
+            "target_ms": TARGET_MS,
+            "ratio_to_target": round(median / TARGET_MS, 3),
+            "fills": len(clearing.fills),
+            "clearing_price": clearing.clearing_price,
+        },
     )
 
 

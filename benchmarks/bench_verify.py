@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from coincurve import PrivateKey, PublicKey  # noqa: E402
+from common import write_results  # noqa: E402
 from eth_account import Account  # noqa: E402
 from eth_account.messages import encode_typed_data  # noqa: E402
 
@@ -31,7 +32,6 @@ from backend.protocol.readings import (  # noqa: E402
     sign_reading,
     typed_data,
 )
-from common import write_results  # noqa: E402
 
 DOMAIN = MeterDomain(chain_id=31337, verifying_contract="0x5FbDB2315678afecb367f032d93F642f64180aa3")
 METERS = 50
@@ -78,7 +78,7 @@ def main() -> None:
     payloads = [payload_of(item) for item in signed]
 
     # Every path must agree before it is timed.
-    for item, (message, signature), (signature_recid, digest) in zip(signed, generic_inputs, bare_inputs):
+    for item, (message, signature), (signature_recid, digest) in zip(signed, generic_inputs, bare_inputs, strict=True):
         meter = item.reading.meter
         assert Account.recover_message(encode_typed_data(full_message=message), signature=signature) == meter
         assert recover_signer(item, DOMAIN) == meter

@@ -59,6 +59,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
+from common import write_results  # noqa: E402
 from eth_account import Account  # noqa: E402
 from eth_utils import keccak, to_checksum_address  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
@@ -68,7 +69,6 @@ from sqlalchemy.pool import NullPool  # noqa: E402
 from backend.chain.anvil import free_port, start_anvil  # noqa: E402
 from backend.chain.deploy import ANVIL_DEPLOYER_KEY, CommunitySettings, Deployment, deploy_community  # noqa: E402
 from backend.db.migrate import upgrade  # noqa: E402
-from common import write_results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 POSTGRES_URL = os.environ.get("VATIO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -96,8 +96,9 @@ class Scale:
     live_seconds: int = 20
 
 
-QUICK = Scale(households=100, days=2, summary_seconds=5, live_clients=20, live_meters=100, live_rate_per_s=100,
-              live_seconds=5)
+QUICK = Scale(
+    households=100, days=2, summary_seconds=5, live_clients=20, live_meters=100, live_rate_per_s=100, live_seconds=5
+)
 
 
 def log(message: str) -> None:
@@ -165,7 +166,7 @@ def _profiles(scale: Scale, start_ts: int, steps: int, rng: np.random.Generator)
     """Produced and consumed Wh per 15-min step, [households, steps]: a daily load shape and clear-sky-ish PV."""
     ts = start_ts + INTERVAL_S * np.arange(steps)
     hour = ((ts + 3600) % DAY_S) / 3600.0  # local time, UTC+1
-    shape = 0.35 + 0.3 * np.exp(-((hour - 8) / 1.5) ** 2) + 0.7 * np.exp(-((hour - 20.5) / 2.2) ** 2)
+    shape = 0.35 + 0.3 * np.exp(-(((hour - 8) / 1.5) ** 2)) + 0.7 * np.exp(-(((hour - 20.5) / 2.2) ** 2))
     scale_w = rng.uniform(250, 650, size=(scale.households, 1))
     noise = rng.lognormal(0.0, 0.35, size=(scale.households, steps))
     consumed = scale_w * shape[None, :] * noise / 4.0
@@ -196,8 +197,13 @@ def seed(url: str, scale: Scale, market: str, now: int) -> Community:
     offsets = rng.integers(0, 60, size=scale.households)  # meters report a few seconds after the boundary
     reading_ts = start_ts + INTERVAL_S * np.arange(steps + 1)[None, :] + offsets[:, None]
     # The newest readings are at most "now": the last step's reading exists only if its time has come.
-    power = np.abs(np.concatenate([produced_step[:, :1], produced_step], 1)
-                   - np.concatenate([consumed_step[:, :1], consumed_step], 1)) * 4
+    power = (
+        np.abs(
+            np.concatenate([produced_step[:, :1], produced_step], 1)
+            - np.concatenate([consumed_step[:, :1], consumed_step], 1)
+        )
+        * 4
+    )
     closed = steps - 2  # the last two intervals are still open (grace), as the oracle leaves them
 
     pg_url = make_url(url).set(drivername="postgresql")
@@ -206,32 +212,75 @@ def seed(url: str, scale: Scale, market: str, now: int) -> Community:
         cursor.execute("SET session_replication_role = replica")  # skip FK triggers: built consistent
         started = time.perf_counter()
         last = steps  # index of the last reading per meter
-        _copy(cursor, "meters", ("address", "household", "capacity_w", "active", "registered_block", "last_seq",
-                                 "last_ts", "last_produced_wh", "last_consumed_wh"),
-              (f"{meters[h]}\t{households[h]}\t{15000}\tt\t1\t{last}\t{reading_ts[h, last]}\t"
-               f"{produced_reg[h, last]}\t{consumed_reg[h, last]}\n" for h in range(scale.households)))
+        _copy(
+            cursor,
+            "meters",
+            (
+                "address",
+                "household",
+                "capacity_w",
+                "active",
+                "registered_block",
+                "last_seq",
+                "last_ts",
+                "last_produced_wh",
+                "last_consumed_wh",
+            ),
+            (
+                f"{meters[h]}\t{households[h]}\t{15000}\tt\t1\t{last}\t{reading_ts[h, last]}\t"
+                f"{produced_reg[h, last]}\t{consumed_reg[h, last]}\n"
+                for h in range(scale.households)
+            ),
+        )
 
         def reading_lines() -> Iterator[str]:
             for h in range(scale.households):
                 meter, household = meters[h], households[h]
-                ts_row, p_row, c_row, w_row = (reading_ts[h].tolist(), produced_reg[h].tolist(),
-                                               consumed_reg[h].tolist(), power[h].tolist())
+                ts_row, p_row, c_row, w_row = (
+                    reading_ts[h].tolist(),
+                    produced_reg[h].tolist(),
+                    consumed_reg[h].tolist(),
+                    power[h].tolist(),
+                )
                 for k in range(steps + 1):
-                    yield (f"{meter}\t{household}\t{k}\t{ts_row[k]}\t{p_row[k]}\t{c_row[k]}\t{w_row[k]}\t"
-                           f"{SIGNATURE_HEX}\t{DIGEST_HEX}\t{ts_row[k] + 1}\n")
+                    yield (
+                        f"{meter}\t{household}\t{k}\t{ts_row[k]}\t{p_row[k]}\t{c_row[k]}\t{w_row[k]}\t"
+                        f"{SIGNATURE_HEX}\t{DIGEST_HEX}\t{ts_row[k] + 1}\n"
+                    )
 
-        readings = _copy(cursor, "readings", ("meter", "household", "seq", "ts", "produced_wh", "consumed_wh",
-                                              "power_w", "signature", "digest", "received_at"), reading_lines())
+        readings = _copy(
+            cursor,
+            "readings",
+            (
+                "meter",
+                "household",
+                "seq",
+                "ts",
+                "produced_wh",
+                "consumed_wh",
+                "power_w",
+                "signature",
+                "digest",
+                "received_at",
+            ),
+            reading_lines(),
+        )
         log(f"  readings: {readings:,} rows in {time.perf_counter() - started:.0f} s")
 
         first_interval = start_ts // INTERVAL_S
         prices = rng.integers(90_000, 160_000, size=closed)
         block_of = 1000 + 3 * np.arange(closed)  # one settlement block per interval, orders in between
         settled_tx = [hex32(rng) for _ in range(closed)]
-        _copy(cursor, "intervals", ("interval_id", "status", "readings_root", "clearing_price", "closed_at",
-                                    "settled_tx", "settled_block"),
-              (f"{first_interval + k}\tsettled\t\\\\x{rng.bytes(32).hex()}\t{prices[k]}\t"
-               f"{start_ts + (k + 1) * INTERVAL_S + 60}\t{settled_tx[k]}\t{block_of[k]}\n" for k in range(closed)))
+        _copy(
+            cursor,
+            "intervals",
+            ("interval_id", "status", "readings_root", "clearing_price", "closed_at", "settled_tx", "settled_block"),
+            (
+                f"{first_interval + k}\tsettled\t\\\\x{rng.bytes(32).hex()}\t{prices[k]}\t"
+                f"{start_ts + (k + 1) * INTERVAL_S + 60}\t{settled_tx[k]}\t{block_of[k]}\n"
+                for k in range(closed)
+            ),
+        )
 
         started = time.perf_counter()
 
@@ -240,26 +289,62 @@ def seed(url: str, scale: Scale, market: str, now: int) -> Community:
             position = 0
             for h in range(scale.households):
                 meter, household = meters[h], households[h]
-                p_row, c_row, pe, ce = (produced_step[h].tolist(), consumed_step[h].tolist(),
-                                        produced_reg[h].tolist(), consumed_reg[h].tolist())
+                p_row, c_row, pe, ce = (
+                    produced_step[h].tolist(),
+                    consumed_step[h].tolist(),
+                    produced_reg[h].tolist(),
+                    consumed_reg[h].tolist(),
+                )
                 for k in range(closed):
-                    leaf = leaves[position:position + 64]
+                    leaf = leaves[position : position + 64]
                     position += 64
                     previous = "\\N" if k == 0 else str(first_interval + k - 1)
-                    yield (f"{first_interval + k}\t{household}\t{meter}\t{p_row[k]}\t{c_row[k]}\t\\\\x{leaf}\t"
-                           f"\\\\x{leaf}\t{k}\t{k + 1}\t{pe[k + 1]}\t{ce[k + 1]}\t{previous}\n")
+                    yield (
+                        f"{first_interval + k}\t{household}\t{meter}\t{p_row[k]}\t{c_row[k]}\t\\\\x{leaf}\t"
+                        f"\\\\x{leaf}\t{k}\t{k + 1}\t{pe[k + 1]}\t{ce[k + 1]}\t{previous}\n"
+                    )
 
-        entries = _copy(cursor, "interval_entries", ("interval_id", "household", "meter", "produced_wh",
-                                                     "consumed_wh", "readings_hash", "leaf", "first_seq",
-                                                     "last_seq", "end_produced_wh", "end_consumed_wh",
-                                                     "previous_interval"), entry_lines())
+        entries = _copy(
+            cursor,
+            "interval_entries",
+            (
+                "interval_id",
+                "household",
+                "meter",
+                "produced_wh",
+                "consumed_wh",
+                "readings_hash",
+                "leaf",
+                "first_seq",
+                "last_seq",
+                "end_produced_wh",
+                "end_consumed_wh",
+                "previous_interval",
+            ),
+            entry_lines(),
+        )
         log(f"  interval entries: {entries:,} rows in {time.perf_counter() - started:.0f} s")
 
         started = time.perf_counter()
-        events = _copy(cursor, "chain_events", ("block_number", "block_hash", "tx_hash", "log_index", "contract",
-                                                "event", "args"),
-                       _event_lines(scale, households, produced_step, consumed_step, prices, block_of, settled_tx,
-                                    first_interval, closed, market, rng, now))
+        events = _copy(
+            cursor,
+            "chain_events",
+            ("block_number", "block_hash", "tx_hash", "log_index", "contract", "event", "args"),
+            _event_lines(
+                scale,
+                households,
+                produced_step,
+                consumed_step,
+                prices,
+                block_of,
+                settled_tx,
+                first_interval,
+                closed,
+                market,
+                rng,
+                now,
+            ),
+        )
         log(f"  chain events: {events:,} rows in {time.perf_counter() - started:.0f} s")
 
         started = time.perf_counter()
@@ -267,10 +352,22 @@ def seed(url: str, scale: Scale, market: str, now: int) -> Community:
         forecasts = 0
         issued_at = now // HOUR_S * HOUR_S
         for horizon in (24, 168):
-            forecasts += _copy(cursor, "forecasts", ("issued_at", "household", "kind", "horizon_h", "target_ts",
-                                                     "p10_wh", "p50_wh", "p90_wh", "model_version"),
-                               _forecast_lines(households, prosumer, produced_step, consumed_step, issued_at,
-                                               horizon))
+            forecasts += _copy(
+                cursor,
+                "forecasts",
+                (
+                    "issued_at",
+                    "household",
+                    "kind",
+                    "horizon_h",
+                    "target_ts",
+                    "p10_wh",
+                    "p50_wh",
+                    "p90_wh",
+                    "model_version",
+                ),
+                _forecast_lines(households, prosumer, produced_step, consumed_step, issued_at, horizon),
+            )
         log(f"  forecasts: {forecasts:,} rows in {time.perf_counter() - started:.0f} s")
         cursor.execute("SET session_replication_role = DEFAULT")
         connection.commit()
@@ -282,12 +379,27 @@ def seed(url: str, scale: Scale, market: str, now: int) -> Community:
     return Community(households, meters, prosumer, start_ts, closed, market)
 
 
-def _event_lines(scale, households, produced_step, consumed_step, prices, block_of, settled_tx, first_interval,
-                 closed, market, rng, now) -> Iterator[str]:
+def _event_lines(
+    scale,
+    households,
+    produced_step,
+    consumed_step,
+    prices,
+    block_of,
+    settled_tx,
+    first_interval,
+    closed,
+    market,
+    rng,
+    now,
+) -> Iterator[str]:
     """The indexer's rows: per interval IntervalSettled, HouseholdSettled and auto Filled; resting orders."""
+
     def line(block: int, tx: str, log_index: int, event: str, args: dict) -> str:
-        return (f"{block}\t0x{block:064x}\t{tx}\t{log_index}\t{market}\t{event}\t"
-                f"{json.dumps(args, separators=(',', ':'))}\n")
+        return (
+            f"{block}\t0x{block:064x}\t{tx}\t{log_index}\t{market}\t{event}\t"
+            f"{json.dumps(args, separators=(',', ':'))}\n"
+        )
 
     net = produced_step[:, :closed] - consumed_step[:, :closed]
     for k in range(closed):
@@ -303,22 +415,56 @@ def _event_lines(scale, households, produced_step, consumed_step, prices, block_
             credited = int(surplus[h] * (1 - sell_share))
             burned = 0
             grid = int(deficit[h] * (1 - buy_share))
-            yield line(block, tx, log_index, "HouseholdSettled", {
-                "intervalId": interval_id, "household": households[h], "producedWh": str(produced_step[h, k]),
-                "consumedWh": str(consumed_step[h, k]), "creditedWh": str(credited), "burnedWh": str(burned),
-                "gridImportWh": str(grid)})
+            yield line(
+                block,
+                tx,
+                log_index,
+                "HouseholdSettled",
+                {
+                    "intervalId": interval_id,
+                    "household": households[h],
+                    "producedWh": str(produced_step[h, k]),
+                    "consumedWh": str(consumed_step[h, k]),
+                    "creditedWh": str(credited),
+                    "burnedWh": str(burned),
+                    "gridImportWh": str(grid),
+                },
+            )
             log_index += 1
             amount = int(surplus[h] * sell_share) if surplus[h] else int(deficit[h] * buy_share)
             if amount > 0:
                 side = "1" if surplus[h] else "0"
-                yield line(block, tx, log_index, "Filled", {
-                    "intervalId": interval_id, "orderId": "0", "household": households[h], "side": side,
-                    "amountWh": str(amount), "value": str(amount * int(prices[k]) // 1000)})
+                yield line(
+                    block,
+                    tx,
+                    log_index,
+                    "Filled",
+                    {
+                        "intervalId": interval_id,
+                        "orderId": "0",
+                        "household": households[h],
+                        "side": side,
+                        "amountWh": str(amount),
+                        "value": str(amount * int(prices[k]) // 1000),
+                    },
+                )
                 log_index += 1
-        yield line(block, tx, log_index, "IntervalSettled", {
-            "intervalId": interval_id, "readingsRoot": hex32(rng), "clearingPrice": str(prices[k]),
-            "surplusWh": str(int(surplus.sum())), "coveredWh": "0", "tradedWh": str(traded),
-            "gridImportWh": str(int(deficit.sum()) - traded), "chunks": "1"})
+        yield line(
+            block,
+            tx,
+            log_index,
+            "IntervalSettled",
+            {
+                "intervalId": interval_id,
+                "readingsRoot": hex32(rng),
+                "clearingPrice": str(prices[k]),
+                "surplusWh": str(int(surplus.sum())),
+                "coveredWh": "0",
+                "tradedWh": str(traded),
+                "gridImportWh": str(int(deficit.sum()) - traded),
+                "chunks": "1",
+            },
+        )
     # Resting orders: about 50 a day; most fill or close, the recent ones stay open.
     orders = scale.days * 50
     now_interval = now // INTERVAL_S
@@ -331,21 +477,47 @@ def _event_lines(scale, households, produced_step, consumed_step, prices, block_
         valid_from = first_interval + k
         valid_to = valid_from + int(rng.integers(4, 96))
         block = int(block_of[k]) + 1
-        yield line(block, hex32(rng), 0, "OrderPlaced", {
-            "orderId": str(order_id), "owner": owner, "side": str(side), "limitPrice": str(price),
-            "amountWh": str(amount), "validFrom": str(valid_from), "validTo": str(max(valid_to, now_interval + 8)
-                                                                                   if order_id > orders - 100
-                                                                                   else valid_to),
-            "escrow": str(amount * price // 1000 if side == 0 else amount)})
+        yield line(
+            block,
+            hex32(rng),
+            0,
+            "OrderPlaced",
+            {
+                "orderId": str(order_id),
+                "owner": owner,
+                "side": str(side),
+                "limitPrice": str(price),
+                "amountWh": str(amount),
+                "validFrom": str(valid_from),
+                "validTo": str(max(valid_to, now_interval + 8) if order_id > orders - 100 else valid_to),
+                "escrow": str(amount * price // 1000 if side == 0 else amount),
+            },
+        )
         if order_id <= orders - 100:
             filled = int(amount * rng.uniform(0.2, 1.0))
             settle = int(block_of[min(closed - 1, k + 1)])
-            yield line(settle, hex32(rng), 0, "Filled", {
-                "intervalId": str(valid_from + 1), "orderId": str(order_id), "household": owner, "side": str(side),
-                "amountWh": str(filled), "value": str(filled * price // 1000)})
+            yield line(
+                settle,
+                hex32(rng),
+                0,
+                "Filled",
+                {
+                    "intervalId": str(valid_from + 1),
+                    "orderId": str(order_id),
+                    "household": owner,
+                    "side": str(side),
+                    "amountWh": str(filled),
+                    "value": str(filled * price // 1000),
+                },
+            )
             if rng.random() < 0.6:
-                yield line(settle + 1, hex32(rng), 0, "OrderClosed", {
-                    "orderId": str(order_id), "owner": owner, "refundedEuro": "0", "refundedWh": "0"})
+                yield line(
+                    settle + 1,
+                    hex32(rng),
+                    0,
+                    "OrderClosed",
+                    {"orderId": str(order_id), "owner": owner, "refundedEuro": "0", "refundedWh": "0"},
+                )
 
 
 def _forecast_lines(households, prosumer, produced_step, consumed_step, issued_at, horizon) -> Iterator[str]:
@@ -368,13 +540,17 @@ def _forecast_lines(households, prosumer, produced_step, consumed_step, issued_a
                 community_pv += values
             for k in range(horizon):
                 p50 = int(values[k])
-                yield (f"{issued_at}\t{household}\t{kind}\t{horizon}\t{issued_at + k * HOUR_S}\t{int(p50 * 0.7)}\t"
-                       f"{p50}\t{int(p50 * 1.4) + 1}\t{version}\n")
+                yield (
+                    f"{issued_at}\t{household}\t{kind}\t{horizon}\t{issued_at + k * HOUR_S}\t{int(p50 * 0.7)}\t"
+                    f"{p50}\t{int(p50 * 1.4) + 1}\t{version}\n"
+                )
     for kind, values in (("load", community_load), ("pv", community_pv)):
         for k in range(horizon):
             p50 = int(values[k])
-            yield (f"{issued_at}\t\\N\t{kind}\t{horizon}\t{issued_at + k * HOUR_S}\t{int(p50 * 0.85)}\t{p50}\t"
-                   f"{int(p50 * 1.15) + 1}\t{version}\n")
+            yield (
+                f"{issued_at}\t\\N\t{kind}\t{horizon}\t{issued_at + k * HOUR_S}\t{int(p50 * 0.85)}\t{p50}\t"
+                f"{int(p50 * 1.15) + 1}\t{version}\n"
+            )
 
 
 # --- the chain: a deployed community ----------------------------------------
@@ -388,9 +564,15 @@ def register_households(web3, deployment: Deployment, pairs: list[tuple[str, str
     gas_price = web3.eth.gas_price * 2
     last = None
     for offset, (household, meter) in enumerate(pairs):
-        transaction = registry.functions.registerHousehold(household, meter, capacity_w).build_transaction({
-            "from": admin.address, "nonce": nonce + offset, "gas": 300_000, "gasPrice": gas_price,
-            "chainId": deployment.chain_id})
+        transaction = registry.functions.registerHousehold(household, meter, capacity_w).build_transaction(
+            {
+                "from": admin.address,
+                "nonce": nonce + offset,
+                "gas": 300_000,
+                "gasPrice": gas_price,
+                "chainId": deployment.chain_id,
+            }
+        )
         last = web3.eth.send_raw_transaction(admin.sign_transaction(transaction).raw_transaction)
     if last is not None and web3.eth.wait_for_transaction_receipt(last, timeout=120)["status"] != 1:
         raise RuntimeError("registering the live households failed")
@@ -418,14 +600,27 @@ class Server:
 def start_server(workdir: Path, database_url: str, rpc_url: str, deployment_file: Path, channel: str) -> Server:
     """`vatio serve` in its own process, on Redis, with sign-in limits lifted for 200 benchmark wallets."""
     port = free_port()
-    env = {**os.environ, "VATIO_DATABASE_URL": database_url, "VATIO_RPC_URL": rpc_url,
-           "VATIO_DEPLOYMENT": str(deployment_file), "VATIO_REDIS_URL": REDIS_URL,
-           "VATIO_SECRET_KEY": secrets.token_hex(32), "VATIO_SOCKETIO_CHANNEL": channel,
-           "VATIO_SIWE_DOMAINS": f"127.0.0.1:{port}", "VATIO_ARCHIVE_DIR": str(workdir / "archive"),
-           "VATIO_RATE_LIMIT_SIGNIN": "100000 per minute"}
+    env = {
+        **os.environ,
+        "VATIO_DATABASE_URL": database_url,
+        "VATIO_RPC_URL": rpc_url,
+        "VATIO_DEPLOYMENT": str(deployment_file),
+        "VATIO_REDIS_URL": REDIS_URL,
+        "VATIO_SECRET_KEY": secrets.token_hex(32),
+        "VATIO_SOCKETIO_CHANNEL": channel,
+        "VATIO_SIWE_DOMAINS": f"127.0.0.1:{port}",
+        "VATIO_ARCHIVE_DIR": str(workdir / "archive"),
+        "VATIO_RATE_LIMIT_SIGNIN": "100000 per minute",
+    }
     log_path = workdir / "server.log"
-    process = subprocess.Popen([sys.executable, "-m", "backend.cli", "serve", "--port", str(port)], cwd=REPO, env=env,
-                               stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)
+    with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -456,14 +651,24 @@ def load_with_wrk(url: str, seconds: int, connections: int, workdir: Path) -> di
     script = workdir / "report.lua"
     script.write_text(WRK_REPORT)
     threads = min(2, connections)  # wrk wants at least one connection per thread
-    output = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
-                             url], capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    output = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    ).stdout
     report = json.loads(next(line for line in output.splitlines() if line.startswith("WRK "))[4:])
-    return {"tool": f"wrk -t{threads} -c{connections} -d{seconds}s (keep-alive)", "requests": report["requests"],
-            "errors": report["errors"] + report["non2xx"],
-            "rps": report["requests"] / (report["duration_us"] / 1e6),
-            "p50_ms": report["p50_us"] / 1000, "p90_ms": report["p90_us"] / 1000, "p99_ms": report["p99_us"] / 1000,
-            "max_ms": report["max_us"] / 1000}
+    return {
+        "tool": f"wrk -t{threads} -c{connections} -d{seconds}s (keep-alive)",
+        "requests": report["requests"],
+        "errors": report["errors"] + report["non2xx"],
+        "rps": report["requests"] / (report["duration_us"] / 1e6),
+        "p50_ms": report["p50_us"] / 1000,
+        "p90_ms": report["p90_us"] / 1000,
+        "p99_ms": report["p99_us"] / 1000,
+        "max_ms": report["max_us"] / 1000,
+    }
 
 
 def _python_load_worker(url: str, seconds: float, threads: int, results: multiprocessing.Queue) -> None:
@@ -510,9 +715,10 @@ def load_with_python(url: str, seconds: int, connections: int) -> dict:
     """A keep-alive HTTP client in up to 2 processes of threads, one connection each (when wrk is not installed)."""
     results: multiprocessing.Queue = multiprocessing.Queue()
     workers = min(2, connections)
-    processes = [multiprocessing.Process(target=_python_load_worker,
-                                         args=(url, seconds, connections // workers, results))
-                 for _ in range(workers)]
+    processes = [
+        multiprocessing.Process(target=_python_load_worker, args=(url, seconds, connections // workers, results))
+        for _ in range(workers)
+    ]
     started = time.perf_counter()
     for process in processes:
         process.start()
@@ -522,10 +728,16 @@ def load_with_python(url: str, seconds: int, connections: int) -> dict:
     elapsed = time.perf_counter() - started
     latencies = sorted(x for part, _ in gathered for x in part)
     errors = sum(e for _, e in gathered)
-    return {"tool": f"python http.client, {workers} processes x {connections // workers} threads (keep-alive)",
-            "requests": len(latencies), "errors": errors, "rps": len(latencies) / elapsed,
-            "p50_ms": 1000 * latencies[len(latencies) // 2], "p90_ms": 1000 * latencies[int(len(latencies) * 0.9)],
-            "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)], "max_ms": 1000 * latencies[-1]}
+    return {
+        "tool": f"python http.client, {workers} processes x {connections // workers} threads (keep-alive)",
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": len(latencies) / elapsed,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p90_ms": 1000 * latencies[int(len(latencies) * 0.9)],
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
+        "max_ms": 1000 * latencies[-1],
+    }
 
 
 def summary_compute_ms(database_url: str, rpc_url: str, deployment: Deployment, repeats: int = 5) -> dict:
@@ -533,8 +745,15 @@ def summary_compute_ms(database_url: str, rpc_url: str, deployment: Deployment, 
     from backend.web.app import create_app
     from backend.web.config import Config
 
-    app = create_app(Config(database_url=database_url, rpc_url=rpc_url, deployment=deployment, summary_cache_s=0,
-                            rate_limits_enabled=False))
+    app = create_app(
+        Config(
+            database_url=database_url,
+            rpc_url=rpc_url,
+            deployment=deployment,
+            summary_cache_s=0,
+            rate_limits_enabled=False,
+        )
+    )
     app.testing = True  # no live feed thread in this measuring process
     client = app.test_client()
     samples = []
@@ -545,8 +764,11 @@ def summary_compute_ms(database_url: str, rpc_url: str, deployment: Deployment, 
         if response.status_code != 200:
             raise RuntimeError(f"summary failed: {response.get_data(as_text=True)[:500]}")
     app.extensions["vatio"].engine.dispose()
-    return {"first_ms": round(samples[0], 1), "median_ms": round(statistics.median(samples[1:]), 1),
-            "body": response.get_json()}
+    return {
+        "first_ms": round(samples[0], 1),
+        "median_ms": round(statistics.median(samples[1:]), 1),
+        "body": response.get_json(),
+    }
 
 
 def summary_cache_default_s() -> float:
@@ -556,8 +778,9 @@ def summary_cache_default_s() -> float:
     return Config.__dataclass_fields__["summary_cache_s"].default
 
 
-def bench_summary(server: Server, scale: Scale, workdir: Path, sweep: tuple[int, ...] = (),
-                  use_wrk: bool = True) -> dict:
+def bench_summary(
+    server: Server, scale: Scale, workdir: Path, sweep: tuple[int, ...] = (), use_wrk: bool = True
+) -> dict:
     """Load at `summary_connections` keep-alive connections (the figure), then briefly at other concurrencies."""
     url = f"{server.url}/api/community/summary"
     with urllib.request.urlopen(url, timeout=120) as response:  # warm: the first computation and the run views
@@ -573,25 +796,37 @@ def bench_summary(server: Server, scale: Scale, workdir: Path, sweep: tuple[int,
     figure["sweep"] = {}
     for connections in sweep:
         other = load(max(5, scale.summary_seconds // 2), connections)
-        figure["sweep"][f"c{connections}"] = {"rps": round(other["rps"], 1), "p50_ms": round(other["p50_ms"], 2),
-                                              "p99_ms": round(other["p99_ms"], 2)}
+        figure["sweep"][f"c{connections}"] = {
+            "rps": round(other["rps"], 1),
+            "p50_ms": round(other["p50_ms"], 2),
+            "p99_ms": round(other["p99_ms"], 2),
+        }
     return figure
 
 
 # --- 2. live latency: MQTT publish -> Socket.IO client ----------------------
 
 
-def _run_oracle(database_url: str, rpc_url: str, deployment_json: dict, broker_url: str, community: str,
-                channel: str, ready, stop, report) -> None:
+def _run_oracle(
+    database_url: str,
+    rpc_url: str,
+    deployment_json: dict,
+    broker_url: str,
+    community: str,
+    channel: str,
+    ready,
+    stop,
+    report,
+) -> None:
     """A real oracle: verify, store, ack, and push each stored reading through Redis (as `vatio oracle`)."""
     from web3 import Web3
 
     from backend.db.session import make_engine, session_factory
     from backend.oracle.ingest import Ingester
     from backend.oracle.pushes import live_pushers
-    from backend.protocol.readings import MeterDomain
     from backend.oracle.registry_cache import RegistryCache
     from backend.oracle.service import OracleService
+    from backend.protocol.readings import MeterDomain
 
     deployment = Deployment.from_json(deployment_json)
     web3 = Web3(Web3.HTTPProvider(rpc_url))
@@ -606,12 +841,27 @@ def _run_oracle(database_url: str, rpc_url: str, deployment_json: dict, broker_u
     ready.set()
     stop.wait()
     service.stop()
-    report.put({"stored": service.stored, "rejected": service.rejected, "duplicates": service.duplicates,
-                "meters_known": len(registry.meters)})
+    report.put(
+        {
+            "stored": service.stored,
+            "rejected": service.rejected,
+            "duplicates": service.duplicates,
+            "meters_known": len(registry.meters),
+        }
+    )
 
 
-def _run_publisher(broker_url: str, community: str, keys: list[tuple[str, str]], deployment_json: dict, rate: int,
-                   seconds: int, ready, go, out_path: str) -> None:
+def _run_publisher(
+    broker_url: str,
+    community: str,
+    keys: list[tuple[str, str]],
+    deployment_json: dict,
+    rate: int,
+    seconds: int,
+    ready,
+    go,
+    out_path: str,
+) -> None:
     """Pre-sign `rate x seconds` readings (each meter one per second), then publish them on a fixed schedule."""
     from backend.meters.mqtt import MeterPublisher
     from backend.meters.simulator import SimulatedMeter, payload, topic
@@ -654,9 +904,18 @@ def _sign_in(base_url: str, key: str, chain_id: int) -> str:
     http = requests.Session()
     nonce = http.get(f"{base_url}/api/auth/nonce", timeout=30).json()["nonce"]
     host = base_url.removeprefix("http://")
-    text = format_message(SiweMessage(domain=host, address=account.address, statement="Sign in to Vatio.",
-                                      uri=base_url, version="1", chain_id=chain_id, nonce=nonce,
-                                      issued_at=int(time.time())))
+    text = format_message(
+        SiweMessage(
+            domain=host,
+            address=account.address,
+            statement="Sign in to Vatio.",
+            uri=base_url,
+            version="1",
+            chain_id=chain_id,
+            nonce=nonce,
+            issued_at=int(time.time()),
+        )
+    )
     signature = "0x" + account.sign_message(encode_defunct(text=text)).signature.hex().removeprefix("0x")
     response = http.post(f"{base_url}/api/auth/verify", json={"message": text, "signature": signature}, timeout=30)
     if response.status_code != 200:
@@ -698,19 +957,25 @@ def _run_clients(base_url: str, household_keys: list[str], chain_id: int, ready,
             await client.disconnect()
 
     asyncio.run(main())
-    Path(out_path).write_text(json.dumps({"arrivals": arrivals, "households": households,
-                                          "rooms": welcomed}))
+    Path(out_path).write_text(json.dumps({"arrivals": arrivals, "households": households, "rooms": welcomed}))
 
 
-def bench_live(server: Server, database_url: str, rpc_url: str, web3, deployment: Deployment, scale: Scale,
-               channel: str, workdir: Path) -> dict:
+def bench_live(
+    server: Server,
+    database_url: str,
+    rpc_url: str,
+    web3,
+    deployment: Deployment,
+    scale: Scale,
+    channel: str,
+    workdir: Path,
+) -> dict:
     from backend.broker import start_mosquitto
     from backend.meters.simulator import simulated_keys
 
     seed_tag = secrets.randbelow(10**9)
     keys = [simulated_keys(seed_tag, i) for i in range(scale.live_meters)]
-    register_households(web3, deployment, [(Account.from_key(h).address, Account.from_key(m).address)
-                                           for h, m in keys])
+    register_households(web3, deployment, [(Account.from_key(h).address, Account.from_key(m).address) for h, m in keys])
     log(f"  registered {len(keys)} live households and meters")
     broker = start_mosquitto(workdir / "mosquitto")
     community = f"benchweb{seed_tag}"
@@ -721,16 +986,45 @@ def bench_live(server: Server, database_url: str, rpc_url: str, web3, deployment
     deployment_json = deployment.to_json()
     processes = []
     try:
-        oracle = context.Process(target=_run_oracle, args=(database_url, rpc_url, deployment_json, broker.url,
-                                                           community, channel, oracle_ready, oracle_stop,
-                                                           oracle_report))
-        clients = context.Process(target=_run_clients, args=(server.url, [h for h, _ in keys[:scale.live_clients]],
-                                                             deployment.chain_id, clients_ready, clients_stop,
-                                                             str(workdir / "arrivals.json")))
-        publisher = context.Process(target=_run_publisher, args=(broker.url, community, keys, deployment_json,
-                                                                 scale.live_rate_per_s, scale.live_seconds,
-                                                                 publisher_ready, publisher_go,
-                                                                 str(workdir / "sent.json")))
+        oracle = context.Process(
+            target=_run_oracle,
+            args=(
+                database_url,
+                rpc_url,
+                deployment_json,
+                broker.url,
+                community,
+                channel,
+                oracle_ready,
+                oracle_stop,
+                oracle_report,
+            ),
+        )
+        clients = context.Process(
+            target=_run_clients,
+            args=(
+                server.url,
+                [h for h, _ in keys[: scale.live_clients]],
+                deployment.chain_id,
+                clients_ready,
+                clients_stop,
+                str(workdir / "arrivals.json"),
+            ),
+        )
+        publisher = context.Process(
+            target=_run_publisher,
+            args=(
+                broker.url,
+                community,
+                keys,
+                deployment_json,
+                scale.live_rate_per_s,
+                scale.live_seconds,
+                publisher_ready,
+                publisher_go,
+                str(workdir / "sent.json"),
+            ),
+        )
         processes = [oracle, clients, publisher]
         for process in processes:
             process.start()
@@ -783,17 +1077,23 @@ def _live_figures(sent_doc: dict, arrivals_doc: dict, oracle: dict, scale: Scale
     duration = sent_doc["finished"] - sent_doc["started"]
     own_readings = published * scale.live_clients / scale.live_meters  # readings of the clients' own households
     return {
-        "p50_ms": _percentile(latencies, 50), "p95_ms": _percentile(latencies, 95),
-        "p99_ms": _percentile(latencies, 99), "max_ms": max(latencies) if latencies else float("nan"),
+        "p50_ms": _percentile(latencies, 50),
+        "p95_ms": _percentile(latencies, 95),
+        "p99_ms": _percentile(latencies, 99),
+        "max_ms": max(latencies) if latencies else float("nan"),
         "own_household_p95_ms": _percentile(own, 95),
-        "published": published, "publish_rate_per_s": published / duration if duration > 0 else None,
+        "published": published,
+        "publish_rate_per_s": published / duration if duration > 0 else None,
         "oracle": oracle,
-        "events_delivered": deliveries, "events_measured": len(latencies),
-        "duplicate_deliveries": deliveries - unmatched - len(first), "unmatched": unmatched,
+        "events_delivered": deliveries,
+        "events_measured": len(latencies),
+        "duplicate_deliveries": deliveries - unmatched - len(first),
+        "unmatched": unmatched,
         "own_household_delivered_share": len(own) / own_readings if own_readings else None,
         "events_per_client_per_s": deliveries / scale.live_clients / max(duration, 1e-9),
-        "clients_in_household_rooms": sum(1 for rooms in arrivals_doc["rooms"]
-                                          if any(r.startswith("household:") for r in rooms)),
+        "clients_in_household_rooms": sum(
+            1 for rooms in arrivals_doc["rooms"] if any(r.startswith("household:") for r in rooms)
+        ),
     }
 
 
@@ -830,36 +1130,52 @@ def main() -> None:
             server = start_server(workdir, database_url, node.url, deployment_file, channel)
             if not args.skip_summary:
                 compute = summary_compute_ms(database_url, node.url, deployment)
-                log(f"summary computed without the cache: first {compute['first_ms']} ms, "
-                    f"then median {compute['median_ms']} ms")
-                load = bench_summary(server, scale, workdir, sweep=() if args.quick else (1, 4, 16, 32),
-                                     use_wrk=not args.python_load)
-                log(f"summary under load ({load['tool']}): {load['rps']:.0f} requests/s, p50 {load['p50_ms']:.1f} ms, "
-                    f"p99 {load['p99_ms']:.1f} ms, errors {load['errors']}")
+                log(
+                    f"summary computed without the cache: first {compute['first_ms']} ms, "
+                    f"then median {compute['median_ms']} ms"
+                )
+                load = bench_summary(
+                    server, scale, workdir, sweep=() if args.quick else (1, 4, 16, 32), use_wrk=not args.python_load
+                )
+                log(
+                    f"summary under load ({load['tool']}): {load['rps']:.0f} requests/s, p50 {load['p50_ms']:.1f} ms, "
+                    f"p99 {load['p99_ms']:.1f} ms, errors {load['errors']}"
+                )
                 figures["summary_p99_ms"] = round(load["p99_ms"], 2)
                 figures["summary_rps"] = round(load["rps"], 1)
-                details["summary"] = {**{k: (round(v, 2) if isinstance(v, float) else v) for k, v in load.items()},
-                                      "uncached_first_ms": compute["first_ms"],
-                                      "uncached_median_ms": compute["median_ms"],
-                                      "cache_s": summary_cache_default_s(),
-                                      "server": "vatio serve (Werkzeug threaded, Flask-SocketIO)",
-                                      "p99_ratio_to_target": round(load["p99_ms"] / TARGET_P99_MS, 3),
-                                      "rps_ratio_to_target": round(load["rps"] / TARGET_RPS, 3)}
-                print(f"summary p99 {load['p99_ms']:.1f} ms (target <= {TARGET_P99_MS:.0f}: ratio "
-                      f"{load['p99_ms'] / TARGET_P99_MS:.2f}); {load['rps']:.0f} requests/s (target >= "
-                      f"{TARGET_RPS:.0f}: ratio {load['rps'] / TARGET_RPS:.2f})")
+                details["summary"] = {
+                    **{k: (round(v, 2) if isinstance(v, float) else v) for k, v in load.items()},
+                    "uncached_first_ms": compute["first_ms"],
+                    "uncached_median_ms": compute["median_ms"],
+                    "cache_s": summary_cache_default_s(),
+                    "server": "vatio serve (Werkzeug threaded, Flask-SocketIO)",
+                    "p99_ratio_to_target": round(load["p99_ms"] / TARGET_P99_MS, 3),
+                    "rps_ratio_to_target": round(load["rps"] / TARGET_RPS, 3),
+                }
+                print(
+                    f"summary p99 {load['p99_ms']:.1f} ms (target <= {TARGET_P99_MS:.0f}: ratio "
+                    f"{load['p99_ms'] / TARGET_P99_MS:.2f}); {load['rps']:.0f} requests/s (target >= "
+                    f"{TARGET_RPS:.0f}: ratio {load['rps'] / TARGET_RPS:.2f})"
+                )
             if not args.skip_live:
-                log(f"live: {scale.live_clients} clients, {scale.live_rate_per_s} readings/s for "
-                    f"{scale.live_seconds} s from {scale.live_meters} meters")
+                log(
+                    f"live: {scale.live_clients} clients, {scale.live_rate_per_s} readings/s for "
+                    f"{scale.live_seconds} s from {scale.live_meters} meters"
+                )
                 live = bench_live(server, database_url, node.url, web3, deployment, scale, channel, workdir)
                 figures["live_p95_ms"] = round(live["p95_ms"], 1)
-                details["live"] = {**{k: (round(v, 3) if isinstance(v, float) else v) for k, v in live.items()},
-                                   "p95_ratio_to_target": round(live["p95_ms"] / TARGET_LIVE_P95_MS, 3),
-                                   "readings_per_s_per_household_room": 2, "community_room_readings_per_s": 20}
-                print(f"live p95 {live['p95_ms']:.0f} ms (target <= {TARGET_LIVE_P95_MS:.0f}: ratio "
-                      f"{live['p95_ms'] / TARGET_LIVE_P95_MS:.2f}); p50 {live['p50_ms']:.0f} ms, "
-                      f"{live['events_measured']:,} events measured; own household p95 "
-                      f"{live['own_household_p95_ms']:.0f} ms")
+                details["live"] = {
+                    **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in live.items()},
+                    "p95_ratio_to_target": round(live["p95_ms"] / TARGET_LIVE_P95_MS, 3),
+                    "readings_per_s_per_household_room": 2,
+                    "community_room_readings_per_s": 20,
+                }
+                print(
+                    f"live p95 {live['p95_ms']:.0f} ms (target <= {TARGET_LIVE_P95_MS:.0f}: ratio "
+                    f"{live['p95_ms'] / TARGET_LIVE_P95_MS:.2f}); p50 {live['p50_ms']:.0f} ms, "
+                    f"{live['events_measured']:,} events measured; own household p95 "
+                    f"{live['own_household_p95_ms']:.0f} ms"
+                )
             server.stop()
             server = None
     finally:
@@ -867,8 +1183,10 @@ def main() -> None:
             server.stop()
         node.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    details["note"] = ("server, PostgreSQL, Redis, Mosquitto, oracle, load generator and clients share this "
-                       "machine's 2 cores: noisy, pessimistic figures")
+    details["note"] = (
+        "server, PostgreSQL, Redis, Mosquitto, oracle, load generator and clients share this "
+        "machine's 2 cores: noisy, pessimistic figures"
+    )
     if args.no_write or args.quick:
         print(json.dumps({**figures, "_details": details}, indent=2, default=str))
     else:

@@ -22,7 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-
 from common import write_results  # noqa: E402
 
 from backend.forecast import baselines  # noqa: E402
@@ -52,7 +51,7 @@ class Split:
     sun_up: np.ndarray | None  # PV: [test days, 24]; night hours are zero
 
     @classmethod
-    def of(cls, kind: str, use_weather: bool = False) -> "Split":
+    def of(cls, kind: str, use_weather: bool = False) -> Split:
         daily = dataset_daily(kind, use_weather=use_weather)
         config = default_config(kind, 1, use_weather=use_weather)
         split = DATASET_SPLITS[kind]
@@ -71,8 +70,9 @@ def skill(forecast: np.ndarray, actual: np.ndarray, reference_rmse: float, sun_u
     return round(1.0 - float(np.sqrt(np.mean((forecast - actual) ** 2))) / reference_rmse, 4)
 
 
-def ridge(train_inputs: np.ndarray, train_targets: np.ndarray, test_inputs: np.ndarray,
-          per_target: bool = False) -> np.ndarray:
+def ridge(
+    train_inputs: np.ndarray, train_targets: np.ndarray, test_inputs: np.ndarray, per_target: bool = False
+) -> np.ndarray:
     from sklearn.linear_model import RidgeCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -88,7 +88,7 @@ def load_inputs(daily: DailyData, days: np.ndarray, history_days: int) -> np.nda
         weekday, month = np.zeros(7), np.zeros(12)
         weekday[daily.dates[i].dayofweek] = 1.0
         month[daily.dates[i].month - 1] = 1.0
-        rows.append(np.concatenate([daily.target_kw[i - history_days: i].ravel(), weekday, month]))
+        rows.append(np.concatenate([daily.target_kw[i - history_days : i].ravel(), weekday, month]))
     return np.stack(rows)
 
 
@@ -96,11 +96,12 @@ def load_long_inputs(daily: DailyData, days: np.ndarray) -> np.ndarray:
     """One row per target hour for gradient boosting: hour, weekday, day of year, 7 same-hour lags, daily stats."""
     rows = []
     for i in days:
-        past = daily.target_kw[i - 7: i]
+        past = daily.target_kw[i - 7 : i]
         stats = np.concatenate([past.mean(axis=1), past.min(axis=1), past.max(axis=1), past[-1]])
         for hour in range(24):
-            rows.append(np.concatenate([[hour, daily.dates[i].dayofweek, daily.dates[i].dayofyear],
-                                        past[:, hour], stats]))
+            rows.append(
+                np.concatenate([[hour, daily.dates[i].dayofweek, daily.dates[i].dayofyear], past[:, hour], stats])
+            )
     return np.stack(rows)
 
 
@@ -112,23 +113,32 @@ def load_row() -> tuple[Split, dict[str, np.ndarray]]:
     forecasts = {
         "ridge (issue's: last 24 h + calendar)": baselines.RidgeBaseline(1, 1).fit(daily, train).predict(daily, test),
         "ridge, last 48 h + weekday + month, alpha per hour": ridge(
-            load_inputs(daily, train, 2), targets, load_inputs(daily, test, 2), per_target=True),
+            load_inputs(daily, train, 2), targets, load_inputs(daily, test, 2), per_target=True
+        ),
     }
     from sklearn.ensemble import ExtraTreesRegressor
     from sklearn.neighbors import KNeighborsRegressor
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    forecasts["extra trees, last 7 days + weekday + month"] = ExtraTreesRegressor(
-        500, min_samples_leaf=5, max_features=0.3, n_jobs=2, random_state=0).fit(
-        np.nan_to_num(load_inputs(daily, train, 7)), targets).predict(np.nan_to_num(load_inputs(daily, test, 7)))
-    forecasts["analogue days (60 nearest, last 48 h + weekday + month)"] = make_pipeline(
-        StandardScaler(), KNeighborsRegressor(60, weights="distance")).fit(
-        np.nan_to_num(load_inputs(daily, train, 2)), targets).predict(np.nan_to_num(load_inputs(daily, test, 2)))
-    boosting = HistGradientBoostingRegressor(max_iter=800, learning_rate=0.02, min_samples_leaf=100,
-                                             l2_regularization=1.0, random_state=0)
-    forecasts["gradient boosting, per hour"] = boosting.fit(
-        load_long_inputs(daily, train), targets.ravel()).predict(load_long_inputs(daily, test)).reshape(-1, 24)
+    forecasts["extra trees, last 7 days + weekday + month"] = (
+        ExtraTreesRegressor(500, min_samples_leaf=5, max_features=0.3, n_jobs=2, random_state=0)
+        .fit(np.nan_to_num(load_inputs(daily, train, 7)), targets)
+        .predict(np.nan_to_num(load_inputs(daily, test, 7)))
+    )
+    forecasts["analogue days (60 nearest, last 48 h + weekday + month)"] = (
+        make_pipeline(StandardScaler(), KNeighborsRegressor(60, weights="distance"))
+        .fit(np.nan_to_num(load_inputs(daily, train, 2)), targets)
+        .predict(np.nan_to_num(load_inputs(daily, test, 2)))
+    )
+    boosting = HistGradientBoostingRegressor(
+        max_iter=800, learning_rate=0.02, min_samples_leaf=100, l2_regularization=1.0, random_state=0
+    )
+    forecasts["gradient boosting, per hour"] = (
+        boosting.fit(load_long_inputs(daily, train), targets.ravel())
+        .predict(load_long_inputs(daily, test))
+        .reshape(-1, 24)
+    )
     return split, forecasts
 
 
@@ -148,8 +158,9 @@ def pv_weather_row() -> tuple[Split, dict[str, np.ndarray]]:
         return np.stack(rows)
 
     forecasts = {
-        "ridge (issue's: last 24 h + calendar + clear sky + weather)":
-            baselines.RidgeBaseline(1, 1).fit(daily, train).predict(daily, test),
+        "ridge (issue's: last 24 h + calendar + clear sky + weather)": baselines.RidgeBaseline(1, 1)
+        .fit(daily, train)
+        .predict(daily, test),
         "ridge + weather performance persistence": ridge(inputs(train, True), targets, inputs(test, True)),
     }
     return split, forecasts
@@ -169,20 +180,25 @@ def pv_row() -> tuple[Split, dict[str, np.ndarray]]:
     def inputs(days: np.ndarray) -> np.ndarray:
         rows = []
         for i in days:
-            week_index = np.nansum(daily.target_kw[i - 7: i], axis=1) / np.maximum(clear[i - 7: i].sum(axis=1), 0.1)
+            week_index = np.nansum(daily.target_kw[i - 7 : i], axis=1) / np.maximum(clear[i - 7 : i].sum(axis=1), 0.1)
             rows.append(np.concatenate([daily.target_kw[i - 1], week_index, daily.covariates[i].ravel()]))
         return np.nan_to_num(np.stack(rows))
 
     forecasts = {
-        "ridge (issue's: last 24 h + calendar + clear sky)":
-            baselines.RidgeBaseline(1, 1).fit(daily, train).predict(daily, test),
+        "ridge (issue's: last 24 h + calendar + clear sky)": baselines.RidgeBaseline(1, 1)
+        .fit(daily, train)
+        .predict(daily, test),
         "ridge, + last 7 days' clear-sky index": ridge(inputs(train), targets, inputs(test)),
         "extra trees, same inputs": ExtraTreesRegressor(
-            500, min_samples_leaf=5, max_features=0.3, n_jobs=2, random_state=0).fit(
-            inputs(train), targets).predict(inputs(test)),
+            500, min_samples_leaf=5, max_features=0.3, n_jobs=2, random_state=0
+        )
+        .fit(inputs(train), targets)
+        .predict(inputs(test)),
         "analogue days (30 nearest), same inputs": make_pipeline(
-            StandardScaler(), KNeighborsRegressor(30, weights="distance")).fit(
-            inputs(train), targets).predict(inputs(test)),
+            StandardScaler(), KNeighborsRegressor(30, weights="distance")
+        )
+        .fit(inputs(train), targets)
+        .predict(inputs(test)),
     }
     return split, forecasts
 
@@ -193,8 +209,9 @@ def score(split: Split, forecasts: dict[str, np.ndarray], lstm: np.ndarray | Non
         forecasts["LSTM"] = lstm
     names = list(forecasts)
     scores = {name: skill(forecasts[name], split.actual, split.reference, split.sun_up) for name in names}
-    scores["average of all above"] = skill(np.mean([forecasts[n] for n in names], axis=0), split.actual,
-                                           split.reference, split.sun_up)
+    scores["average of all above"] = skill(
+        np.mean([forecasts[n] for n in names], axis=0), split.actual, split.reference, split.sun_up
+    )
     result = {"skills": scores}
     if lstm is not None:
         errors = [(np.clip(forecasts[n], 0, None) - split.actual).ravel() for n in (names[0], "LSTM")]
@@ -223,7 +240,8 @@ def main() -> None:
         if "error_correlation_lstm_vs_issue_ridge" in result:
             print(f"  error correlation, LSTM vs the issue's ridge: {result['error_correlation_lstm_vs_issue_ridge']}")
         figures[f"{key}_best_single_simple_skill"] = max(
-            value for name, value in result["skills"].items() if name not in ("LSTM", "average of all above"))
+            value for name, value in result["skills"].items() if name not in ("LSTM", "average of all above")
+        )
         figures[f"{key}_average_skill"] = result["skills"]["average of all above"]
     write_results("forecast_ceiling", figures, details)
 

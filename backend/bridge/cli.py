@@ -48,8 +48,10 @@ def _source(options: dict, pinned_units: dict, every_s: float):
     """(source name, events factory) from the source options; exactly one source must be given."""
     chosen = [name for name in ("p1", "p1_tcp", "sml", "shelly_broker", "ha_url") if options.get(name)]
     if len(chosen) != 1:
-        raise click.UsageError("give exactly one source: --p1 DEVICE, --p1-tcp HOST:PORT, --sml DEVICE, "
-                               "--shelly-broker URL or --ha-url URL")
+        raise click.UsageError(
+            "give exactly one source: --p1 DEVICE, --p1-tcp HOST:PORT, --sml DEVICE, "
+            "--shelly-broker URL or --ha-url URL"
+        )
     if options.get("p1"):
         from backend.bridge.sources.dsmr import p1_events
         from backend.bridge.sources.streams import serial_chunks
@@ -73,8 +75,9 @@ def _source(options: dict, pinned_units: dict, every_s: float):
 
         if not options.get("shelly_prefix"):
             raise click.UsageError("--shelly-broker needs --shelly-prefix (the device's MQTT topic prefix)")
-        return "shelly", lambda stop: shelly_events(options["shelly_broker"], options["shelly_prefix"],
-                                                    options["shelly_component"], stop=stop)
+        return "shelly", lambda stop: shelly_events(
+            options["shelly_broker"], options["shelly_prefix"], options["shelly_component"], stop=stop
+        )
     from backend.bridge.sources.homeassistant import (
         HomeAssistantSensors,
         homeassistant_events,
@@ -86,9 +89,14 @@ def _source(options: dict, pinned_units: dict, every_s: float):
         raise click.UsageError("--ha-url needs --ha-token-file and --ha-import ENTITY")
     if options.get("accept_unit_change"):
         pinned_units.clear()
-    sensors = HomeAssistantSensors(url=options["ha_url"], token=_read_secret(options["ha_token_file"]),
-                                   import_entity=options["ha_import"], export_entity=options.get("ha_export"),
-                                   power_entity=options.get("ha_power"), pinned_units=pinned_units)
+    sensors = HomeAssistantSensors(
+        url=options["ha_url"],
+        token=_read_secret(options["ha_token_file"]),
+        import_entity=options["ha_import"],
+        export_entity=options.get("ha_export"),
+        power_entity=options.get("ha_power"),
+        pinned_units=pinned_units,
+    )
     if options.get("ha_websocket"):
         try:
             websocket_url(options["ha_url"])
@@ -107,34 +115,58 @@ def _source(options: dict, pinned_units: dict, every_s: float):
 @click.option("--shelly-prefix", default=None, help="The Shelly's MQTT topic prefix, e.g. shellypro3em-0cb815fcaff4.")
 @click.option("--shelly-component", default=0, show_default=True, help="The em/emdata (or em1/em1data) id.")
 @click.option("--ha-url", default=None, metavar="URL", help="Home Assistant, e.g. http://homeassistant.local:8123.")
-@click.option("--ha-token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="File holding a Home Assistant long-lived access token.")
+@click.option(
+    "--ha-token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="File holding a Home Assistant long-lived access token.",
+)
 @click.option("--ha-import", default=None, metavar="ENTITY", help="Import energy sensor (total_increasing, kWh/Wh).")
 @click.option("--ha-export", default=None, metavar="ENTITY", help="Export energy sensor, if any.")
 @click.option("--ha-power", default=None, metavar="ENTITY", help="Net power sensor (W or kW), if any.")
 @click.option("--accept-unit-change", is_flag=True, help="Re-pin the Home Assistant sensors' units at start.")
-@click.option("--ha-websocket", is_flag=True,
-              help="Follow the sensors over Home Assistant's WebSocket API (state_changed) instead of polling REST.")
+@click.option(
+    "--ha-websocket",
+    is_flag=True,
+    help="Follow the sensors over Home Assistant's WebSocket API (state_changed) instead of polling REST.",
+)
 @click.option("--keystore", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
-@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="The keystore's password (first line); without it the bridge prompts.")
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The keystore's password (first line); without it the bridge prompts.",
+)
 @click.option("--private-key", default=None, help="Raw meter key: refused unless --insecure-key on a local chain.")
 @click.option("--insecure-key", is_flag=True)
-@click.option("--deployment", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="The community's deployment file (gives the chain id and registry).")
+@click.option(
+    "--deployment",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The community's deployment file (gives the chain id and registry).",
+)
 @click.option("--chain-id", type=int, default=None)
 @click.option("--registry", default=None, help="The CommunityRegistry address (the EIP-712 verifying contract).")
 @click.option("--community", default="demo", show_default=True, help="The MQTT community topic level.")
 @click.option("--broker", default="mqtt://127.0.0.1:1883", show_default=True, help="mqtt:// or mqtts:// URL.")
 @click.option("--broker-username", default=None, show_default="the meter address")
 @click.option("--broker-password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
-@click.option("--broker-ca", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="CA certificate of a TLS broker.")
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              show_default="<var>/bridge")
+@click.option(
+    "--broker-ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CA certificate of a TLS broker.",
+)
+@click.option(
+    "--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None, show_default="<var>/bridge"
+)
 @click.option("--every", "every_s", default=10.0, show_default=True, help="Seconds between signed readings.")
-@click.option("--connection-rating-w", default=17_250, show_default=True,
-              help="The connection's rating; a jump implying more power is refused.")
+@click.option(
+    "--connection-rating-w",
+    default=17_250,
+    show_default=True,
+    help="The connection's rating; a jump implying more power is refused.",
+)
 @click.option("--max-clock-drift-s", default=30.0, show_default=True)
 @click.option("--gap-s", default=120.0, show_default=True, help="Seconds without a sample that count as a gap.")
 @click.option("--queue-max-bytes", default=16 * 1024 * 1024, show_default=True)
@@ -153,25 +185,43 @@ def bridge(ctx, **options):
     try:
         password = None
         if options["keystore"] is not None:
-            password = read_password(options["password_file"],
-                                     prompt=lambda: click.prompt("keystore password", hide_input=True))
-        key, meter = load_key(keystore=options["keystore"], password=password, raw_key=options["private_key"],
-                              insecure_key=options["insecure_key"], chain_id=domain.chain_id)
+            password = read_password(
+                options["password_file"], prompt=lambda: click.prompt("keystore password", hide_input=True)
+            )
+        key, meter = load_key(
+            keystore=options["keystore"],
+            password=password,
+            raw_key=options["private_key"],
+            insecure_key=options["insecure_key"],
+            chain_id=domain.chain_id,
+        )
         rules = RegisterRules(options["connection_rating_w"], options["max_clock_drift_s"], options["gap_s"])
         state_dir = options["state_dir"] or _default_state_dir()
-        config = BridgeConfig(community=options["community"], domain=domain, state_dir=state_dir,
-                              every_s=options["every_s"], rules=rules, queue_max_bytes=options["queue_max_bytes"])
+        config = BridgeConfig(
+            community=options["community"],
+            domain=domain,
+            state_dir=state_dir,
+            every_s=options["every_s"],
+            rules=rules,
+            queue_max_bytes=options["queue_max_bytes"],
+        )
         runner = Bridge(config, key, meter)
         source_name, events = _source(options, runner.state.pinned_units, options["every_s"])
         runner.config = dataclasses.replace(config, source=source_name)
-        broker = BrokerSettings(url=options["broker"], username=options["broker_username"] or meter,
-                                password=_read_secret(options["broker_password_file"]),
-                                ca_file=options["broker_ca"], client_id=f"vatio-bridge-{meter.lower()}")
+        broker = BrokerSettings(
+            url=options["broker"],
+            username=options["broker_username"] or meter,
+            password=_read_secret(options["broker_password_file"]),
+            ca_file=options["broker_ca"],
+            client_id=f"vatio-bridge-{meter.lower()}",
+        )
         publisher = ReadingsPublisher(broker, runner.topic)
     except (KeyRefused, ValueError) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"bridge for meter {meter} ({source_name}) -> {broker.url} {runner.topic}, a reading every "
-               f"{options['every_s']:g} s; state in {state_dir}")
+    click.echo(
+        f"bridge for meter {meter} ({source_name}) -> {broker.url} {runner.topic}, a reading every "
+        f"{options['every_s']:g} s; state in {state_dir}"
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -183,17 +233,27 @@ def bridge(ctx, **options):
 
 
 @bridge.command()
-@click.option("--keystore", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the new encrypted key (never overwritten).")
-@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="The password (first line); without it you are asked twice.")
+@click.option(
+    "--keystore",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the new encrypted key (never overwritten).",
+)
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The password (first line); without it you are asked twice.",
+)
 def keygen(keystore: Path, password_file: Path | None):
     """Make a new meter key in an encrypted keystore and print the address to register."""
     from backend.bridge.keys import KeyRefused, create_keystore, read_password
 
     try:
-        password = read_password(password_file, prompt=lambda: click.prompt(
-            "new keystore password", hide_input=True, confirmation_prompt=True))
+        password = read_password(
+            password_file,
+            prompt=lambda: click.prompt("new keystore password", hide_input=True, confirmation_prompt=True),
+        )
         address = create_keystore(keystore, password)
     except KeyRefused as error:
         raise click.ClickException(str(error)) from None
@@ -202,8 +262,9 @@ def keygen(keystore: Path, password_file: Path | None):
 
 
 @bridge.command()
-@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              show_default="<var>/bridge")
+@click.option(
+    "--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None, show_default="<var>/bridge"
+)
 @click.option("--json", "as_json", is_flag=True, help="The raw snapshot.")
 def status(state_dir: Path | None, as_json: bool):
     """The last reading, queue depth, counters per reason and the broker connection of a running bridge."""
@@ -219,25 +280,59 @@ def status(state_dir: Path | None, as_json: bool):
 @bridge.command("ha-publish")
 @click.option("--vatio-url", required=True, metavar="URL", help="The community's Vatio web app (https://...).")
 @click.option("--household", required=True, metavar="ADDRESS", help="The household's wallet address.")
-@click.option("--deployment", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="The community's deployment file (contract addresses and ABIs).")
+@click.option(
+    "--deployment",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The community's deployment file (contract addresses and ABIs).",
+)
 @click.option("--rpc-url", required=True, metavar="URL", help="Any RPC node of the chain (balances, fills).")
-@click.option("--broker", default="mqtt://127.0.0.1:1883", show_default=True,
-              help="The household's own broker, the one Home Assistant's MQTT integration uses.")
+@click.option(
+    "--broker",
+    default="mqtt://127.0.0.1:1883",
+    show_default=True,
+    help="The household's own broker, the one Home Assistant's MQTT integration uses.",
+)
 @click.option("--broker-username", default=None)
 @click.option("--broker-password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
 @click.option("--broker-ca", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
-@click.option("--node-id", default=None, show_default="vatio_<first 8 hex digits of the address>",
-              help="The discovery node id (one topic level).")
+@click.option(
+    "--node-id",
+    default=None,
+    show_default="vatio_<first 8 hex digits of the address>",
+    help="The discovery node id (one topic level).",
+)
 @click.option("--every", "every_s", default=60.0, show_default=True, help="Seconds between updates.")
-@click.option("--timezone", "zone_name", default=None, show_default="this machine's",
-              help="The IANA zone whose midnight starts 'today' for the savings, e.g. Europe/Madrid.")
-@click.option("--token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="A file holding the household's read-only API token (made on the household page): the next "
-                   "sell window, private advice, is published too.")
+@click.option(
+    "--timezone",
+    "zone_name",
+    default=None,
+    show_default="this machine's",
+    help="The IANA zone whose midnight starts 'today' for the savings, e.g. Europe/Madrid.",
+)
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A file holding the household's read-only API token (made on the household page): the next "
+    "sell window, private advice, is published too.",
+)
 @click.option("--once", is_flag=True, help="Publish once and exit (a check of the setup).")
-def ha_publish(vatio_url, household, deployment, rpc_url, broker, broker_username, broker_password_file, broker_ca,
-               node_id, every_s, zone_name, token_file, once):
+def ha_publish(
+    vatio_url,
+    household,
+    deployment,
+    rpc_url,
+    broker,
+    broker_username,
+    broker_password_file,
+    broker_ca,
+    node_id,
+    every_s,
+    zone_name,
+    token_file,
+    once,
+):
     """Publish Vatio's prices, advice, balances and savings to Home Assistant (MQTT discovery)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -250,12 +345,17 @@ def ha_publish(vatio_url, household, deployment, rpc_url, broker, broker_usernam
     try:
         zone = ZoneInfo(zone_name) if zone_name else None
         community = Deployment.read(deployment)
-        feed = VatioFeed(VatioApi(vatio_url, token=_read_secret(token_file)), ChainReader(rpc_url, community),
-                         household, zone)
+        feed = VatioFeed(
+            VatioApi(vatio_url, token=_read_secret(token_file)), ChainReader(rpc_url, community), household, zone
+        )
         node_id = node_id or f"vatio_{feed.household[2:10].lower()}"
-        settings = BrokerSettings(url=broker, username=broker_username,
-                                  password=_read_secret(broker_password_file), ca_file=broker_ca,
-                                  client_id=f"vatio-ha-{node_id}")
+        settings = BrokerSettings(
+            url=broker,
+            username=broker_username,
+            password=_read_secret(broker_password_file),
+            ca_file=broker_ca,
+            client_id=f"vatio-ha-{node_id}",
+        )
         publisher = HomeAssistantPublisher(settings, node_id, feed.read, every_s)
     except (ValueError, KeyError, OSError, ZoneInfoNotFoundError) as error:
         raise click.ClickException(f"{type(error).__name__}: {error}") from None

@@ -13,8 +13,15 @@ import json
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["DISCOVERY_PREFIX", "DiscoveryMessage", "HouseholdOutlook", "TradeWindow", "check_node_id",
-           "discovery_messages", "publish_discovery"]
+__all__ = [
+    "DISCOVERY_PREFIX",
+    "DiscoveryMessage",
+    "HouseholdOutlook",
+    "TradeWindow",
+    "check_node_id",
+    "discovery_messages",
+    "publish_discovery",
+]
 
 DISCOVERY_PREFIX = "homeassistant"
 STATE_PREFIX = "vatio-ha"
@@ -93,18 +100,26 @@ def _states(outlook: HouseholdOutlook) -> dict[str, tuple[object, dict | None]]:
     issued = None if outlook.forecast_issued_at is None else _iso(outlook.forecast_issued_at)
     states: dict[str, tuple[object, dict | None]] = {
         "next_clearing_price": (_euros(outlook.next_clearing_price_per_kwh), {"forecast_issued_at": issued}),
-        "last_clearing_price": (_euros(outlook.last_clearing_price_per_kwh),
-                                {"interval_id": outlook.last_clearing_interval}),
-        "price_outlook_24h": (None if mean is None else _euros(round(mean)), {
-            "forecast_issued_at": issued,
-            "prices": [{"start": _iso(ts), "eur_per_kwh": _euros(price)} for ts, price in outlook.price_outlook]}),
+        "last_clearing_price": (
+            _euros(outlook.last_clearing_price_per_kwh),
+            {"interval_id": outlook.last_clearing_interval},
+        ),
+        "price_outlook_24h": (
+            None if mean is None else _euros(round(mean)),
+            {
+                "forecast_issued_at": issued,
+                "prices": [{"start": _iso(ts), "eur_per_kwh": _euros(price)} for ts, price in outlook.price_outlook],
+            },
+        ),
         "kwh_token_balance": (outlook.kwh_token_wh / 1000, None),
         "euro_balance": (_euros(outlook.euro_units), None),
         "market_euro_balance": (_euros(outlook.market_euro_units), None),
         "savings_today": (_euros(outlook.savings_today_units), None),
     }
-    for side, window, known in (("sell", outlook.next_sell, outlook.sell_window_known),
-                                ("buy", outlook.next_buy, outlook.buy_window_known)):
+    for side, window, known in (
+        ("sell", outlook.next_sell, outlook.sell_window_known),
+        ("buy", outlook.next_buy, outlook.buy_window_known),
+    ):
         if window is None:
             # No window (known) is "none"; a window this feed cannot read stays unknown (HA's "None").
             note = {"window": "none" if known else "unknown"}
@@ -112,10 +127,14 @@ def _states(outlook: HouseholdOutlook) -> dict[str, tuple[object, dict | None]]:
             states[f"next_{side}_energy"] = (None, None)
             states[f"next_{side}_limit_price"] = (None, None)
             continue
-        states[f"next_{side}_window"] = (_iso(window.start_ts), {"end": _iso(window.end_ts),
-                                                                "energy_wh": window.energy_wh,
-                                                                "limit_eur_per_kwh": _euros(
-                                                                    window.limit_price_per_kwh)})
+        states[f"next_{side}_window"] = (
+            _iso(window.start_ts),
+            {
+                "end": _iso(window.end_ts),
+                "energy_wh": window.energy_wh,
+                "limit_eur_per_kwh": _euros(window.limit_price_per_kwh),
+            },
+        )
         states[f"next_{side}_energy"] = (window.energy_wh, None)
         states[f"next_{side}_limit_price"] = (_euros(window.limit_price_per_kwh), None)
     return states
@@ -133,8 +152,12 @@ def entity_config(node_id: str, object_id: str, household: str) -> dict:
         "icon": icon,
         "state_topic": f"{base}/state",
         "json_attributes_topic": f"{base}/attributes",
-        "device": {"name": f"Vatio {household[:10]}", "identifiers": [f"vatio_{node_id}"],
-                   "manufacturer": "Vatio", "model": "Energy community household"},
+        "device": {
+            "name": f"Vatio {household[:10]}",
+            "identifiers": [f"vatio_{node_id}"],
+            "manufacturer": "Vatio",
+            "model": "Energy community household",
+        },
     }
     if unit is not None:
         config["unit_of_measurement"] = unit
@@ -159,8 +182,9 @@ def discovery_messages(node_id: str, outlook: HouseholdOutlook) -> list[Discover
     states = _states(outlook)
     for object_id in ENTITIES:
         config = entity_config(node_id, object_id, outlook.household)
-        messages.append(DiscoveryMessage(f"{DISCOVERY_PREFIX}/sensor/{node_id}/{object_id}/config",
-                                         json.dumps(config), retain=True))
+        messages.append(
+            DiscoveryMessage(f"{DISCOVERY_PREFIX}/sensor/{node_id}/{object_id}/config", json.dumps(config), retain=True)
+        )
     for object_id in ENTITIES:
         value, attributes = states[object_id]
         base = f"{STATE_PREFIX}/{node_id}/{object_id}"

@@ -38,8 +38,9 @@ HA_STATUS_TOPIC = f"{DISCOVERY_PREFIX}/status"
 class HomeAssistantPublisher:
     """A paho client on the household's broker that publishes one household's Vatio entities."""
 
-    def __init__(self, broker: BrokerSettings, node_id: str, read: Callable[[int], HouseholdOutlook],
-                 every_s: float = 60.0) -> None:
+    def __init__(
+        self, broker: BrokerSettings, node_id: str, read: Callable[[int], HouseholdOutlook], every_s: float = 60.0
+    ) -> None:
         if every_s <= 0:
             raise ValueError("the publishing period must be positive")
         host, port, tls = broker.address()
@@ -56,8 +57,11 @@ class HomeAssistantPublisher:
         if broker.username:
             self.client.username_pw_set(broker.username, broker.password)
         if tls:
-            self.client.tls_set(ca_certs=str(broker.ca_file) if broker.ca_file else None,
-                                cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            self.client.tls_set(
+                ca_certs=str(broker.ca_file) if broker.ca_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
         self.client.reconnect_delay_set(1, 30)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect

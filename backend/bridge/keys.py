@@ -49,15 +49,18 @@ def create_keystore(path: Path, password: str, iterations: int | None = None) ->
     return account.address
 
 
-def load_key(*, keystore: Path | None, password: str | None, raw_key: str | None, insecure_key: bool,
-             chain_id: int) -> tuple[bytes, str]:
+def load_key(
+    *, keystore: Path | None, password: str | None, raw_key: str | None, insecure_key: bool, chain_id: int
+) -> tuple[bytes, str]:
     """(private key bytes, checksummed address) from a keystore, or a raw key where that is allowed."""
     if keystore is not None and raw_key is not None:
         raise KeyRefused("give either a keystore or a raw key, not both")
     if raw_key is not None:
         if not insecure_key:
-            raise KeyRefused("a raw key on the command line is refused: use a keystore (vatio bridge keygen), "
-                             "or --insecure-key on a local chain")
+            raise KeyRefused(
+                "a raw key on the command line is refused: use a keystore (vatio bridge keygen), "
+                "or --insecure-key on a local chain"
+            )
         if chain_id not in LOCAL_CHAIN_IDS:
             raise KeyRefused(f"--insecure-key is for local chains only ({sorted(LOCAL_CHAIN_IDS)}), not {chain_id}")
         try:

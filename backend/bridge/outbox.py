@@ -61,9 +61,12 @@ class Outbox:
             self.remove(oldest)
             dropped += 1
         if dropped:
-            logger.warning("bridge outbox over its bound of %d bytes: dropped the %d oldest signed readings "
-                           "(their energy is still in the newer registers); is the broker reachable?",
-                           self.max_bytes, dropped)
+            logger.warning(
+                "bridge outbox over its bound of %d bytes: dropped the %d oldest signed readings "
+                "(their energy is still in the newer registers); is the broker reachable?",
+                self.max_bytes,
+                dropped,
+            )
         return dropped
 
     def peek(self, limit: int = 100) -> list[tuple[int, bytes]]:

@@ -53,8 +53,11 @@ class ReadingsPublisher:
         if broker.username:
             self.client.username_pw_set(broker.username, broker.password)
         if tls:
-            self.client.tls_set(ca_certs=str(broker.ca_file) if broker.ca_file else None,
-                                cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            self.client.tls_set(
+                ca_certs=str(broker.ca_file) if broker.ca_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
         self.client.reconnect_delay_set(1, 30)
         self._lock = threading.Lock()
         self._acked: set[int] = set()

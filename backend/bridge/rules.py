@@ -54,26 +54,39 @@ class RegisterRules:
         """Decide on one sample read at ``bridge_ts`` (bridge clock), given the last one signed."""
         flags: list[tuple[BridgeReason, str]] = []
         if sample.meter_ts is not None and abs(sample.meter_ts - bridge_ts) > self.max_clock_drift_s:
-            flags.append((BridgeReason.CLOCK_DRIFT,
-                          f"meter clock {sample.meter_ts:.0f} vs bridge clock {bridge_ts:.0f} "
-                          f"({sample.meter_ts - bridge_ts:+.0f} s); signed with the bridge clock"))
+            flags.append(
+                (
+                    BridgeReason.CLOCK_DRIFT,
+                    f"meter clock {sample.meter_ts:.0f} vs bridge clock {bridge_ts:.0f} "
+                    f"({sample.meter_ts - bridge_ts:+.0f} s); signed with the bridge clock",
+                )
+            )
         if last is None:
             return Accepted(tuple(flags))
         if sample.consumed_wh < last.consumed_wh or sample.produced_wh < last.produced_wh:
-            return Rejected(BridgeReason.REGISTER_BACKWARDS,
-                            f"registers went from import {last.consumed_wh} / export {last.produced_wh} Wh to "
-                            f"{sample.consumed_wh} / {sample.produced_wh} Wh: the meter was replaced or reset. "
-                            "Nothing more is published: register a new meter key for this household "
-                            "(vatio bridge keygen) and start the bridge with it and a fresh state folder.",
-                            halt=True)
+            return Rejected(
+                BridgeReason.REGISTER_BACKWARDS,
+                f"registers went from import {last.consumed_wh} / export {last.produced_wh} Wh to "
+                f"{sample.consumed_wh} / {sample.produced_wh} Wh: the meter was replaced or reset. "
+                "Nothing more is published: register a new meter key for this household "
+                "(vatio bridge keygen) and start the bridge with it and a fresh state folder.",
+                halt=True,
+            )
         elapsed_s = max(bridge_ts - last.ts, 1.0)
         delta_wh = max(sample.consumed_wh - last.consumed_wh, sample.produced_wh - last.produced_wh)
         implied_w = delta_wh * 3600 / elapsed_s
         if implied_w > self.connection_rating_w:
-            return Rejected(BridgeReason.IMPOSSIBLE_POWER,
-                            f"{delta_wh} Wh in {elapsed_s:.0f} s is {implied_w:.0f} W, above the connection "
-                            f"rating of {self.connection_rating_w} W")
+            return Rejected(
+                BridgeReason.IMPOSSIBLE_POWER,
+                f"{delta_wh} Wh in {elapsed_s:.0f} s is {implied_w:.0f} W, above the connection "
+                f"rating of {self.connection_rating_w} W",
+            )
         if bridge_ts - last.ts > self.gap_s:
-            flags.append((BridgeReason.GAP, f"{bridge_ts - last.ts:.0f} s since the last reading; its energy "
-                                            "lands in the interval where this reading arrives"))
+            flags.append(
+                (
+                    BridgeReason.GAP,
+                    f"{bridge_ts - last.ts:.0f} s since the last reading; its energy "
+                    "lands in the interval where this reading arrives",
+                )
+            )
         return Accepted(tuple(flags))

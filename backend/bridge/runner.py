@@ -60,8 +60,10 @@ class Bridge:
         self.state_path = self.state_dir / STATE_FILE
         self.state: BridgeState = load_state(self.state_path)
         if self.state.meter is not None and self.state.meter != meter:
-            raise ValueError(f"state folder {self.state_dir} belongs to meter {self.state.meter}, not {meter}: "
-                             "give each meter key its own --state-dir")
+            raise ValueError(
+                f"state folder {self.state_dir} belongs to meter {self.state.meter}, not {meter}: "
+                "give each meter key its own --state-dir"
+            )
         self.state.meter = meter
         self.outbox = Outbox(self.state_dir / OUTBOX_DIR, config.queue_max_bytes)
         highest = self.outbox.highest_seq()
@@ -114,14 +116,21 @@ class Bridge:
         seq = self.state.next_seq
         self.state.next_seq = seq + 1
         save_state(self.state_path, self.state)  # the seq is spent before anything is signed with it
-        reading = MeterReading(meter=self.meter, seq=seq, ts=int(bridge_ts), produced_wh=sample.produced_wh,
-                               consumed_wh=sample.consumed_wh, power_w=min(abs(sample.power_w), MAX_POWER_W))
+        reading = MeterReading(
+            meter=self.meter,
+            seq=seq,
+            ts=int(bridge_ts),
+            produced_wh=sample.produced_wh,
+            consumed_wh=sample.consumed_wh,
+            power_w=min(abs(sample.power_w), MAX_POWER_W),
+        )
         signed = sign_reading(reading, self.config.domain, self.private_key)
         dropped = self.outbox.put(seq, encode_reading(signed))
         for _ in range(dropped):
             self.state.count(BridgeReason.QUEUE_FULL.value)
-        self.state.last = LastAccepted(ts=int(bridge_ts), consumed_wh=sample.consumed_wh,
-                                       produced_wh=sample.produced_wh)
+        self.state.last = LastAccepted(
+            ts=int(bridge_ts), consumed_wh=sample.consumed_wh, produced_wh=sample.produced_wh
+        )
         save_state(self.state_path, self.state)
         self.last_reading = signed
         return signed
@@ -141,17 +150,24 @@ class Bridge:
             "community": self.config.community,
             "source": self.config.source,
             "topic": self.topic,
-            "last_reading": None if last is None else {
-                "seq": last.seq, "ts": last.ts, "consumedWh": last.consumed_wh, "producedWh": last.produced_wh,
-                "powerW": last.power_w},
+            "last_reading": None
+            if last is None
+            else {
+                "seq": last.seq,
+                "ts": last.ts,
+                "consumedWh": last.consumed_wh,
+                "producedWh": last.produced_wh,
+                "powerW": last.power_w,
+            },
             "next_seq": self.state.next_seq,
             "queue_depth": len(self.outbox),
             "queue_bytes": self.outbox.size_bytes,
             "queue_max_bytes": self.outbox.max_bytes,
             "counters": dict(self.state.counters),
             "halted": self.state.halted,
-            "broker": None if publisher is None else {
-                "url": publisher.broker.url, "connected": publisher.connected, "last_error": publisher.last_error},
+            "broker": None
+            if publisher is None
+            else {"url": publisher.broker.url, "connected": publisher.connected, "last_error": publisher.last_error},
         }
 
     def write_status(self) -> None:
@@ -169,8 +185,12 @@ class Bridge:
             self._status_sent = (unchanged, time.monotonic())
 
     # --- the loop -----------------------------------------------------------------------------
-    def run(self, events: Callable[[Callable[[], bool]], Iterator[MeterSample | SourceProblem]],
-            publisher: ReadingsPublisher, stop: threading.Event) -> None:
+    def run(
+        self,
+        events: Callable[[Callable[[], bool]], Iterator[MeterSample | SourceProblem]],
+        publisher: ReadingsPublisher,
+        stop: threading.Event,
+    ) -> None:
         """Run until ``stop`` is set: the source in a thread, signing every ``every_s``, draining the outbox."""
         self.publisher = publisher
 

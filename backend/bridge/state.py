@@ -55,12 +55,19 @@ def load_state(path: Path) -> BridgeState:
     try:
         data = json.loads(path.read_text())
         last = LastAccepted(**data["last"]) if data.get("last") else None
-        return BridgeState(meter=data.get("meter"), next_seq=int(data["next_seq"]), last=last,
-                           halted=data.get("halted"), counters=dict(data.get("counters", {})),
-                           pinned_units=dict(data.get("pinned_units", {})))
+        return BridgeState(
+            meter=data.get("meter"),
+            next_seq=int(data["next_seq"]),
+            last=last,
+            halted=data.get("halted"),
+            counters=dict(data.get("counters", {})),
+            pinned_units=dict(data.get("pinned_units", {})),
+        )
     except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"bridge state file {path} is damaged ({error}); it must not be guessed, because it "
-                         "holds the next seq: restore it or register a new meter key") from None
+        raise ValueError(
+            f"bridge state file {path} is damaged ({error}); it must not be guessed, because it "
+            "holds the next seq: restore it or register a new meter key"
+        ) from None
 
 
 def save_state(path: Path, state: BridgeState) -> None:

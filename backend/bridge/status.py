@@ -18,8 +18,15 @@ from backend.bridge.state import atomic_write
 from backend.protocol.bridge_status import STATUS_SCHEMA
 from backend.protocol.topics import status_topic
 
-__all__ = ["STATUS_FILE", "STATUS_SCHEMA", "format_status", "read_status", "status_payload", "status_topic",
-           "write_status"]
+__all__ = [
+    "STATUS_FILE",
+    "STATUS_SCHEMA",
+    "format_status",
+    "read_status",
+    "status_payload",
+    "status_topic",
+    "write_status",
+]
 
 STATUS_FILE = "status.json"
 
@@ -64,16 +71,21 @@ def _age(seconds: float) -> str:
 def format_status(snapshot: dict, now: float | None = None) -> str:
     """The snapshot as the lines `vatio bridge status` prints."""
     now = time.time() if now is None else now
-    lines = [f"meter:    {snapshot.get('meter')}  (source {snapshot.get('source')}, "
-             f"community {snapshot.get('community')})"]
+    lines = [
+        f"meter:    {snapshot.get('meter')}  (source {snapshot.get('source')}, community {snapshot.get('community')})"
+    ]
     last = snapshot.get("last_reading")
     if last:
-        lines.append(f"last reading: seq {last['seq']}, {_age(now - last['ts'])}: import {last['consumedWh']} Wh, "
-                     f"export {last['producedWh']} Wh, power {last['powerW']} W")
+        lines.append(
+            f"last reading: seq {last['seq']}, {_age(now - last['ts'])}: import {last['consumedWh']} Wh, "
+            f"export {last['producedWh']} Wh, power {last['powerW']} W"
+        )
     else:
         lines.append("last reading: none yet")
-    lines.append(f"queue:    {snapshot.get('queue_depth', 0)} readings waiting "
-                 f"({snapshot.get('queue_bytes', 0)} bytes of {snapshot.get('queue_max_bytes', 0)})")
+    lines.append(
+        f"queue:    {snapshot.get('queue_depth', 0)} readings waiting "
+        f"({snapshot.get('queue_bytes', 0)} bytes of {snapshot.get('queue_max_bytes', 0)})"
+    )
     broker = snapshot.get("broker") or {}
     connection = "connected" if broker.get("connected") else "NOT connected"
     error = f" ({broker['last_error']})" if broker.get("last_error") else ""

@@ -36,8 +36,16 @@ from backend.bridge.discovery import HouseholdOutlook, TradeWindow
 from backend.forecast.advice import Tariffs, suggested_limit_price
 from backend.market.orderbook import PRICE_TICK
 
-__all__ = ["ChainReader", "FeedError", "VatioApi", "VatioFeed", "buy_window", "expected_prices", "savings_units",
-           "sell_window"]
+__all__ = [
+    "ChainReader",
+    "FeedError",
+    "VatioApi",
+    "VatioFeed",
+    "buy_window",
+    "expected_prices",
+    "savings_units",
+    "sell_window",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -134,15 +142,19 @@ class ChainReader:
     def balances(self, household: str) -> dict[str, int]:
         def read() -> dict[str, int]:
             account = self.market.functions.getAccount(household).call()
-            return {"energyWh": self.token.functions.balanceOf(household).call(),
-                    "walletEuro": self.euro.functions.balanceOf(household).call(),
-                    "marketEuro": account[0]}
+            return {
+                "energyWh": self.token.functions.balanceOf(household).call(),
+                "walletEuro": self.euro.functions.balanceOf(household).call(),
+                "marketEuro": account[0],
+            }
 
         return self._read("balances", read)
 
     def tariffs(self) -> Tariffs:
-        return self._read("tariffs", lambda: Tariffs(self.registry.functions.feedInPrice().call(),
-                                                     self.registry.functions.retailPrice().call()))
+        return self._read(
+            "tariffs",
+            lambda: Tariffs(self.registry.functions.feedInPrice().call(), self.registry.functions.retailPrice().call()),
+        )
 
     def fills(self, household: str) -> list[Fill]:
         """Every fill of the household so far; each call reads only the blocks it has not read yet."""
@@ -153,14 +165,21 @@ class ChainReader:
         latest = self._read("block number", lambda: self.web3.eth.block_number)
         while self._scanned_to < latest:
             end = min(latest, self._scanned_to + LOG_CHUNK_BLOCKS)
-            query = {"address": self.market.address, "fromBlock": self._scanned_to + 1, "toBlock": end,
-                     "topics": [event.topic, None, None, topic]}
+            query = {
+                "address": self.market.address,
+                "fromBlock": self._scanned_to + 1,
+                "toBlock": end,
+                "topics": [event.topic, None, None, topic],
+            }
             logs = self._read("Filled events", lambda query=query: self.web3.eth.get_logs(query))
             for log in logs:
                 args = event.process_log(log)["args"]
                 self._fills[(log["transactionHash"].hex(), log["logIndex"])] = Fill(
-                    int(args["intervalId"]), "bid" if int(args["side"]) == 0 else "ask", int(args["amountWh"]),
-                    int(args["value"]))
+                    int(args["intervalId"]),
+                    "bid" if int(args["side"]) == 0 else "ask",
+                    int(args["amountWh"]),
+                    int(args["value"]),
+                )
             self._scanned_to = end
         return list(self._fills.values())
 
@@ -168,11 +187,17 @@ class ChainReader:
 def expected_prices(outlook: dict, tariffs: Tariffs) -> list[tuple[int, int]]:
     """(hour start, expected price per kWh) for each hour of the community outlook, on the price tick."""
     hours, surplus, deficit = outlook.get("hourStarts"), outlook.get("surplusWh"), outlook.get("deficitWh")
-    if not isinstance(hours, list) or not isinstance(surplus, list) or not isinstance(deficit, list) \
-            or not len(hours) == len(surplus) == len(deficit):
+    if (
+        not isinstance(hours, list)
+        or not isinstance(surplus, list)
+        or not isinstance(deficit, list)
+        or not len(hours) == len(surplus) == len(deficit)
+    ):
         raise FeedError("the community outlook has no hourStarts/surplusWh/deficitWh of one length")
-    return [(int(ts), on_price_tick(suggested_limit_price(tariffs, float(s), float(d))))
-            for ts, s, d in zip(hours, surplus, deficit, strict=True)]
+    return [
+        (int(ts), on_price_tick(suggested_limit_price(tariffs, float(s), float(d))))
+        for ts, s, d in zip(hours, surplus, deficit, strict=True)
+    ]
 
 
 def buy_window(outlook: dict, household: str, tariffs: Tariffs, now: int) -> TradeWindow | None:
@@ -201,8 +226,11 @@ def buy_window(outlook: dict, household: str, tariffs: Tariffs, now: int) -> Tra
     first = runs[0]
     position = {int(ts): index for index, ts in enumerate(outlook["hourStarts"])}
     indexes = [position[start] for start, _ in first if start in position] or list(range(len(position)))
-    price = suggested_limit_price(tariffs, float(sum(outlook["surplusWh"][i] for i in indexes)),
-                                  float(sum(outlook["deficitWh"][i] for i in indexes)))
+    price = suggested_limit_price(
+        tariffs,
+        float(sum(outlook["surplusWh"][i] for i in indexes)),
+        float(sum(outlook["deficitWh"][i] for i in indexes)),
+    )
     return TradeWindow(first[0][0], first[-1][0] + HOUR_S, sum(wh for _, wh in first), on_price_tick(price))
 
 
@@ -219,8 +247,9 @@ def sell_window(recommendations: dict, now: int) -> TradeWindow | None:
         windows = sorted((int(w["start"]), int(w["end"]), int(w["energyWh"])) for w in advice["sellWindows"])
         price = int(advice["sellLimitPricePerKwh"])
     except (KeyError, TypeError, ValueError) as error:
-        raise FeedError(f"the recommendations have no sellWindows/sellLimitPricePerKwh as documented ({error!r})") \
-            from None
+        raise FeedError(
+            f"the recommendations have no sellWindows/sellLimitPricePerKwh as documented ({error!r})"
+        ) from None
     upcoming = [(start, end, wh) for start, end, wh in windows if end > now and wh > 0]
     if not upcoming:
         return None
@@ -264,8 +293,9 @@ class VatioFeed:
         balances = self.chain.balances(self.household)
         today = day_start(now, self.zone)
         seconds = self.chain.interval_s
-        fills_today = [fill for fill in self.chain.fills(self.household)
-                       if today <= fill.interval_id * seconds < today + 86_400]
+        fills_today = [
+            fill for fill in self.chain.fills(self.household) if today <= fill.interval_id * seconds < today + 86_400
+        ]
         outlook = self.api.get("/api/community/outlook", horizon=24, limit=OUTLOOK_LIMIT)
         prices = [(ts, price) for ts, price in expected_prices(outlook, tariffs) if ts + HOUR_S > now]
         next_interval_start = (now // seconds + 1) * seconds
@@ -280,8 +310,9 @@ class VatioFeed:
         sell_known = False
         if self.api.token is not None:
             try:
-                sell = sell_window(self.api.get(f"/api/households/{self.household}/recommendations", private=True,
-                                                horizon=24), now)
+                sell = sell_window(
+                    self.api.get(f"/api/households/{self.household}/recommendations", private=True, horizon=24), now
+                )
                 sell_known = True
             except FeedError as error:
                 logger.warning("next sell window unknown: %s", error)

@@ -21,8 +21,17 @@ from pathlib import Path
 
 from backend.paths import REPO_ROOT
 
-__all__ = ["DEFAULT_EVM_VERSION", "EVM_VERSIONS", "EVM_VERSION_ENV", "MANIFEST", "ContractArtifact", "build_contracts",
-           "configured_evm_version", "load_artifact", "manifest_path"]
+__all__ = [
+    "DEFAULT_EVM_VERSION",
+    "EVM_VERSIONS",
+    "EVM_VERSION_ENV",
+    "MANIFEST",
+    "ContractArtifact",
+    "build_contracts",
+    "configured_evm_version",
+    "load_artifact",
+    "manifest_path",
+]
 
 MANIFEST = REPO_ROOT / ".build" / "__local__.json"
 APE_CONFIG = REPO_ROOT / "ape-config.yaml"
@@ -75,8 +84,11 @@ def ape_project(evm_version: str):
     if evm_version == DEFAULT_EVM_VERSION:
         return project
     # A config override replaces the whole section, hence all of ape-config.yaml's solidity settings.
-    return Project(REPO_ROOT, manifest_path=manifest_path(evm_version),
-                   config_override={"solidity": solidity_settings(evm_version)})
+    return Project(
+        REPO_ROOT,
+        manifest_path=manifest_path(evm_version),
+        config_override={"solidity": solidity_settings(evm_version)},
+    )
 
 
 def build_contracts(evm_version: str) -> Path:
@@ -103,5 +115,9 @@ def load_artifact(name: str, evm_version: str = DEFAULT_EVM_VERSION) -> Contract
     bytecode = contract.get("deploymentBytecode", {}).get("bytecode")
     if not bytecode:
         raise ValueError(f"contract {name!r} has no deployment bytecode")
-    return ContractArtifact(name=name, abi=contract["abi"], bytecode=bytecode,
-                            deployed_bytecode=contract.get("runtimeBytecode", {}).get("bytecode") or "")
+    return ContractArtifact(
+        name=name,
+        abi=contract["abi"],
+        bytecode=bytecode,
+        deployed_bytecode=contract.get("runtimeBytecode", {}).get("bytecode") or "",
+    )

@@ -21,8 +21,17 @@ from backend.chain.networks import LOCAL_CHAIN_IDS
 from backend.market.solver import MECHANISM_NAME, MECHANISM_VERSION
 from backend.paths import DEPLOYMENTS_DIR
 
-__all__ = ["ANVIL_DEPLOYER_KEY", "LOCAL_CHAIN_IDS", "CommunitySettings", "Deployer", "Deployment",
-           "deploy_community", "is_deployed", "load_deployment", "resolve_account"]
+__all__ = [
+    "ANVIL_DEPLOYER_KEY",
+    "LOCAL_CHAIN_IDS",
+    "CommunitySettings",
+    "Deployer",
+    "Deployment",
+    "deploy_community",
+    "is_deployed",
+    "load_deployment",
+    "resolve_account",
+]
 
 
 @dataclass
@@ -53,18 +62,26 @@ class Deployment:
         return web3.eth.contract(address=entry["address"], abi=entry["abi"])
 
     def to_json(self) -> dict:
-        return {"chainId": self.chain_id, "deployBlock": self.deploy_block,
-                "contracts": self.contracts, "settings": self.settings}
+        return {
+            "chainId": self.chain_id,
+            "deployBlock": self.deploy_block,
+            "contracts": self.contracts,
+            "settings": self.settings,
+        }
 
     @classmethod
-    def read(cls, path: Path) -> "Deployment":
+    def read(cls, path: Path) -> Deployment:
         """The deployment file at `path` (raises OSError, ValueError or KeyError when it is not one)."""
         return cls.from_json(json.loads(Path(path).read_text()))
 
     @classmethod
-    def from_json(cls, data: dict) -> "Deployment":
-        return cls(chain_id=data["chainId"], deploy_block=data["deployBlock"],
-                   contracts=data["contracts"], settings=data.get("settings", {}))
+    def from_json(cls, data: dict) -> Deployment:
+        return cls(
+            chain_id=data["chainId"],
+            deploy_block=data["deployBlock"],
+            contracts=data["contracts"],
+            settings=data.get("settings", {}),
+        )
 
     def save(self, directory: Path | None = None) -> Path:
         directory = directory or DEPLOYMENTS_DIR
@@ -123,8 +140,9 @@ class Deployer:
         return self._send(function.build_transaction({"from": self.account.address}))
 
 
-def deploy_community(web3: Web3, account: LocalAccount, settings: CommunitySettings,
-                     progress=lambda message: None) -> Deployment:
+def deploy_community(
+    web3: Web3, account: LocalAccount, settings: CommunitySettings, progress=lambda message: None
+) -> Deployment:
     """Deploys registry, token, (test euro), market and wires their roles."""
     chain_id = web3.eth.chain_id
     if settings.euro is None and chain_id not in LOCAL_CHAIN_IDS:
@@ -135,7 +153,8 @@ def deploy_community(web3: Web3, account: LocalAccount, settings: CommunitySetti
 
     progress("CommunityRegistry")
     registry, first_receipt = deployer.deploy(
-        "CommunityRegistry", admin, settings.interval_seconds, settings.retail_price, settings.feed_in_price)
+        "CommunityRegistry", admin, settings.interval_seconds, settings.retail_price, settings.feed_in_price
+    )
     progress("EnergyToken")
     token, _ = deployer.deploy("EnergyToken", admin)
     if settings.euro is None:
@@ -162,8 +181,12 @@ def deploy_community(web3: Web3, account: LocalAccount, settings: CommunitySetti
         schedule = validate_schedule(load_schedule(settings.tariff_schedule))
         # The calendar for 400 days (or up to the end of the schedule's years): a demo's fast clock stays covered.
         registered = register_schedule(deployer, registry, schedule, calendar_days=400)
-        tariff = {"file": Path(settings.tariff_schedule).name, "hash": "0x" + schedule.source_hash.hex(),
-                  "version": registered.version, "effectiveFrom": registered.effective_from}
+        tariff = {
+            "file": Path(settings.tariff_schedule).name,
+            "hash": "0x" + schedule.source_hash.hex(),
+            "version": registered.version,
+            "effectiveFrom": registered.effective_from,
+        }
 
     contracts = {
         "CommunityRegistry": {"address": registry.address, "abi": registry.abi},

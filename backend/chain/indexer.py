@@ -22,7 +22,8 @@ from typing import Any
 from eth_abi.codec import ABICodec
 from eth_abi.decoding import StringDecoder
 from eth_abi.exceptions import DecodingError
-from eth_abi.registry import BaseEquals, registry as default_abi_registry
+from eth_abi.registry import BaseEquals
+from eth_abi.registry import registry as default_abi_registry
 from eth_utils import event_abi_to_log_topic, is_hex_address, to_checksum_address
 from hexbytes import HexBytes
 from sqlalchemy import and_, delete, or_, select
@@ -80,7 +81,7 @@ class _LenientStringDecoder(StringDecoder):
         super().__init__(handle_string_errors="replace")
 
     @classmethod
-    def from_type_str(cls, abi_type: str, registry: Any) -> "_LenientStringDecoder":
+    def from_type_str(cls, abi_type: str, registry: Any) -> _LenientStringDecoder:
         return cls()
 
 
@@ -164,8 +165,9 @@ def events(
             stored = to_checksum_address(value) if is_address else json_value(value)
             query = query.where(ChainEvent.args[name].as_string() == stored)
         else:
-            raise TypeError(f"cannot filter on argument {name!r} by a {type(value).__name__}: "
-                            "give an int, str, bytes or bool")
+            raise TypeError(
+                f"cannot filter on argument {name!r} by a {type(value).__name__}: give an int, str, bytes or bool"
+            )
     return list(session.scalars(query.order_by(ChainEvent.block_number, ChainEvent.log_index)))
 
 
@@ -215,8 +217,11 @@ class Indexer:
         self.max_blocks_per_poll = max_blocks_per_poll
         self.on_events = on_events
         self.start_block = deployment.deploy_block
-        self.contract_names = {to_checksum_address(c["address"]): name for name, c in deployment.contracts.items()
-                               if name in INDEXED_CONTRACTS or name == EURO}
+        self.contract_names = {
+            to_checksum_address(c["address"]): name
+            for name, c in deployment.contracts.items()
+            if name in INDEXED_CONTRACTS or name == EURO
+        }
         self.addresses = tuple(self.contract_names)
         self._event_types = self._event_types_by_topic(deployment)
         self._log_filters = self._build_log_filters(deployment)
@@ -255,8 +260,9 @@ class Indexer:
             except NodeUnavailable as exc:
                 log.warning("indexer %s: %s; retrying in %.0f s", self.name, exc, interval_s)
             except OperationalError as exc:
-                log.warning("indexer %s: database unavailable (%s); retrying in %.0f s",
-                            self.name, exc.orig, interval_s)
+                log.warning(
+                    "indexer %s: database unavailable (%s); retrying in %.0f s", self.name, exc.orig, interval_s
+                )
             except ChainMismatch:
                 raise  # the wrong chain: retrying cannot help
             except Exception:
@@ -273,18 +279,19 @@ class Indexer:
     def _index_page_after(self, cursor: Block | None) -> int | None:
         """Index the page of blocks after `cursor`; return its new events, or None when caught up or stalled."""
         first = cursor.number + 1 if cursor is not None else self.start_block
-        last = min(self._rpc(self.web3.eth.get_block_number) - self.confirmations,
-                   first + self.max_blocks_per_poll - 1)
+        last = min(self._rpc(self.web3.eth.get_block_number) - self.confirmations, first + self.max_blocks_per_poll - 1)
         if last < first:
             return None
         last_hash = self._hash_at(last)
         logs = self._fetch_logs(first, last)
         # The node may have reorganised while answering: then the logs may
         # mix forks. Both ends unchanged means the range between them is too.
-        if last_hash is None or self._hash_at(last) != last_hash or (
-                cursor is not None and self._hash_at(cursor.number) != cursor.hash):
-            log.info("indexer %s: chain changed while reading blocks %d-%d; retrying next poll",
-                     self.name, first, last)
+        if (
+            last_hash is None
+            or self._hash_at(last) != last_hash
+            or (cursor is not None and self._hash_at(cursor.number) != cursor.hash)
+        ):
+            log.info("indexer %s: chain changed while reading blocks %d-%d; retrying next poll", self.name, first, last)
             return None
         page = self._decode(logs, first, last, last_hash)
         if page is None:
@@ -306,17 +313,26 @@ class Indexer:
         rows, records = [], []
         for entry in logs:
             block_hash = _hex(entry["blockHash"])
-            if entry.get("removed") or not first <= entry["blockNumber"] <= last or (
-                    entry["blockNumber"] == last and block_hash != last_hash):
+            if (
+                entry.get("removed")
+                or not first <= entry["blockNumber"] <= last
+                or (entry["blockNumber"] == last and block_hash != last_hash)
+            ):
                 log.info("indexer %s: node returned a log off the chain it reported; retrying next poll", self.name)
                 return None
             decoded = self._decode_log(entry)
             if decoded is None:
                 continue
             contract_name, event_name, args = decoded
-            row = ChainEvent(block_number=entry["blockNumber"], block_hash=block_hash,
-                             tx_hash=_hex(entry["transactionHash"]), log_index=entry["logIndex"],
-                             contract=entry["address"], event=event_name, args=args)
+            row = ChainEvent(
+                block_number=entry["blockNumber"],
+                block_hash=block_hash,
+                tx_hash=_hex(entry["transactionHash"]),
+                log_index=entry["logIndex"],
+                contract=entry["address"],
+                event=event_name,
+                args=args,
+            )
             rows.append(row)
             records.append(event_record(row, contract_name))
         return _Page(rows, records)
@@ -328,14 +344,17 @@ class Indexer:
         event_type = self._event_types.get((address, bytes(topics[0]))) if topics else None
         where = f"tx {_hex(entry['transactionHash'])} log {entry['logIndex']} of {address}"
         if event_type is None:
-            log.warning("indexer %s: skipping %s: no event in the deployment's ABI has topic %s",
-                        self.name, where, _hex(topics[0]) if topics else "(anonymous)")
+            log.warning(
+                "indexer %s: skipping %s: no event in the deployment's ABI has topic %s",
+                self.name,
+                where,
+                _hex(topics[0]) if topics else "(anonymous)",
+            )
             return None
         try:
             decoded = get_event_data(_CODEC, event_type.abi, entry)
         except (Web3Exception, DecodingError) as exc:  # e.g. a topic count the ABI does not expect
-            log.warning("indexer %s: skipping %s: cannot decode %s: %s",
-                        self.name, where, event_type.abi["name"], exc)
+            log.warning("indexer %s: skipping %s: cannot decode %s: %s", self.name, where, event_type.abi["name"], exc)
             return None
         return event_type.contract_name, decoded["event"], json_value(dict(decoded["args"]))
 
@@ -352,8 +371,9 @@ class Indexer:
         except IntegrityError as exc:
             # Another process of this name stored its first page at the same moment, or another
             # indexer name stores these contracts' events (a set-up error, see the class docstring).
-            log.warning("indexer %s: page up to block %d refused by the database: %s",
-                        self.name, new_cursor.number, exc.orig)
+            log.warning(
+                "indexer %s: page up to block %d refused by the database: %s", self.name, new_cursor.number, exc.orig
+            )
             return False
         return True
 
@@ -374,15 +394,22 @@ class Indexer:
                 return  # another process already handled it
             stale = ChainEvent.block_number > keep_to
             if ancestor is not None:
-                stale = or_(stale, and_(ChainEvent.block_number == ancestor.number,
-                                        ChainEvent.block_hash != ancestor.hash))
+                stale = or_(
+                    stale, and_(ChainEvent.block_number == ancestor.number, ChainEvent.block_hash != ancestor.hash)
+                )
             removed = session.execute(delete(ChainEvent).where(ChainEvent.contract.in_(self.addresses), stale))
             if ancestor is not None:
                 self._store_cursor(session, ancestor)
             else:
                 session.execute(delete(IndexerCursor).where(IndexerCursor.name == self.name))
-        log.warning("indexer %s: chain reorganised below block %d (hash %s): removed %d events above block %d",
-                    self.name, cursor.number, cursor.hash, removed.rowcount, keep_to)
+        log.warning(
+            "indexer %s: chain reorganised below block %d (hash %s): removed %d events above block %d",
+            self.name,
+            cursor.number,
+            cursor.hash,
+            removed.rowcount,
+            keep_to,
+        )
 
     def _common_ancestor(self, cursor: Block) -> Block | None:
         """Return the highest stored event block the chain still has, or None when it has none.
@@ -391,10 +418,15 @@ class Indexer:
         true up to the fork and false above it: a binary search finds the edge.
         """
         with self.sessions() as session:
-            seen = [Block(number, block_hash) for number, block_hash in session.execute(
-                select(ChainEvent.block_number, ChainEvent.block_hash).distinct()
-                .where(ChainEvent.contract.in_(self.addresses), ChainEvent.block_number < cursor.number)
-                .order_by(ChainEvent.block_number, ChainEvent.block_hash))]
+            seen = [
+                Block(number, block_hash)
+                for number, block_hash in session.execute(
+                    select(ChainEvent.block_number, ChainEvent.block_hash)
+                    .distinct()
+                    .where(ChainEvent.contract.in_(self.addresses), ChainEvent.block_number < cursor.number)
+                    .order_by(ChainEvent.block_number, ChainEvent.block_hash)
+                )
+            ]
         low, high = 0, len(seen)  # seen[:low] are on the chain, seen[high:] are not
         while low < high:
             middle = (low + high) // 2
@@ -435,8 +467,9 @@ class Indexer:
             return
         chain_id = self._rpc(lambda: self.web3.eth.chain_id)
         if chain_id != self.deployment.chain_id:
-            raise ChainMismatch(f"the node serves chain {chain_id}, the deployment is on chain "
-                                f"{self.deployment.chain_id}")
+            raise ChainMismatch(
+                f"the node serves chain {chain_id}, the deployment is on chain {self.deployment.chain_id}"
+            )
         self._chain_checked = True
 
     def _hash_at(self, number: int) -> str | None:

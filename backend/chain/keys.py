@@ -18,8 +18,15 @@ from eth_account.signers.local import LocalAccount
 
 from backend.chain.networks import LOCAL_CHAIN_IDS
 
-__all__ = ["ANVIL_DEPLOYER_KEY", "KeyRefused", "create_keystore", "keystore_address", "load_keystore",
-           "read_password", "resolve_account"]
+__all__ = [
+    "ANVIL_DEPLOYER_KEY",
+    "KeyRefused",
+    "create_keystore",
+    "keystore_address",
+    "load_keystore",
+    "read_password",
+    "resolve_account",
+]
 
 # Anvil's first default account: public knowledge, accepted on local chains only.
 ANVIL_DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -90,8 +97,9 @@ def load_keystore(path: Path, password: str) -> LocalAccount:
         raise KeyRefused(f"cannot open keystore {path}: {error} (wrong password?)") from None
 
 
-def resolve_account(private_key: str | None, keystore: Path | None, password: str | None, chain_id: int,
-                    role: str = "deployer") -> LocalAccount:
+def resolve_account(
+    private_key: str | None, keystore: Path | None, password: str | None, chain_id: int, role: str = "deployer"
+) -> LocalAccount:
     """The `role`'s account: from its keystore; a raw key on local chains only; Anvil's first account by default there.
 
     Raises KeyRefused (a ValueError) naming what to give instead.
@@ -105,8 +113,10 @@ def resolve_account(private_key: str | None, keystore: Path | None, password: st
         return load_keystore(keystore, password)
     if private_key:
         if not local:
-            raise KeyRefused(f"a raw {role} private key is refused on chain {chain_id} (only local chains "
-                             f"{sorted(LOCAL_CHAIN_IDS)} take one): use a keystore (`vatio keys new`)")
+            raise KeyRefused(
+                f"a raw {role} private key is refused on chain {chain_id} (only local chains "
+                f"{sorted(LOCAL_CHAIN_IDS)} take one): use a keystore (`vatio keys new`)"
+            )
         try:
             return Account.from_key(private_key)
         except (ValueError, TypeError) as error:

@@ -11,8 +11,11 @@ from backend.chain.keys import KeyRefused, create_keystore, keystore_address, lo
 __all__ = ["keys"]
 
 password_file_option = click.option(
-    "--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-    help="File whose first line is the password; without it: a prompt.")
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="File whose first line is the password; without it: a prompt.",
+)
 
 
 @click.group()
@@ -26,8 +29,10 @@ def keys() -> None:
 def new(keystore: Path, password_file: Path | None) -> None:
     """Make a new key in KEYSTORE (mode 0600, never overwriting a file) and print its address."""
     try:
-        password = read_password(password_file, prompt=lambda: click.prompt(
-            "new keystore password", hide_input=True, confirmation_prompt=True))
+        password = read_password(
+            password_file,
+            prompt=lambda: click.prompt("new keystore password", hide_input=True, confirmation_prompt=True),
+        )
         address = create_keystore(keystore, password)
     except KeyRefused as error:
         raise click.ClickException(str(error)) from None

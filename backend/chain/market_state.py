@@ -18,11 +18,23 @@ def read_orders(market: Contract, block: int | str = "latest") -> list[RestingOr
     next_id = market.functions.nextOrderId().call(block_identifier=block)
     orders = []
     for order_id in range(1, next_id):
-        owner, valid_from, valid_to, side, is_open, amount, filled, limit, escrow = (
-            market.functions.getOrder(order_id).call(block_identifier=block))
-        orders.append(RestingOrder(order_id=order_id, owner=owner, side=Side(side), limit_price=limit,
-                                   amount_wh=amount, filled_wh=filled, escrow=escrow,
-                                   valid_from=valid_from, valid_to=valid_to, open=is_open))
+        owner, valid_from, valid_to, side, is_open, amount, filled, limit, escrow = market.functions.getOrder(
+            order_id
+        ).call(block_identifier=block)
+        orders.append(
+            RestingOrder(
+                order_id=order_id,
+                owner=owner,
+                side=Side(side),
+                limit_price=limit,
+                amount_wh=amount,
+                filled_wh=filled,
+                escrow=escrow,
+                valid_from=valid_from,
+                valid_to=valid_to,
+                open=is_open,
+            )
+        )
     return orders
 
 
@@ -53,7 +65,9 @@ def read_tariffs(registry: Contract, block: int | str = "latest", interval_id: i
     """The price bounds of `interval_id`'s tariff band (CommunityRegistry.priceBounds), or of the
     current interval's when None."""
     if interval_id is None:
-        return Tariffs(retail_price=registry.functions.retailPrice().call(block_identifier=block),
-                       feed_in_price=registry.functions.feedInPrice().call(block_identifier=block))
+        return Tariffs(
+            retail_price=registry.functions.retailPrice().call(block_identifier=block),
+            feed_in_price=registry.functions.feedInPrice().call(block_identifier=block),
+        )
     feed_in, retail = registry.functions.priceBounds(interval_id).call(block_identifier=block)
     return Tariffs(retail_price=retail, feed_in_price=feed_in)

@@ -39,17 +39,24 @@ class Network:
         """Raise NetworkMismatch unless the node's `chain_id` is this network's."""
         if chain_id not in self.chain_ids:
             expected = " or ".join(str(c) for c in sorted(self.chain_ids))
-            raise NetworkMismatch(f"the node at {self.rpc_url_variable} (or --rpc-url) is on chain {chain_id}, "
-                                  f"but {self.name} is chain {expected}: refusing to deploy there")
+            raise NetworkMismatch(
+                f"the node at {self.rpc_url_variable} (or --rpc-url) is on chain {chain_id}, "
+                f"but {self.name} is chain {expected}: refusing to deploy there"
+            )
 
 
-NETWORKS = {network.name: network for network in (
-    Network("local", LOCAL_CHAIN_IDS, "cancun", True, "Anvil on this machine (`vatio chain`): development, demo"),
-    Network("chiado", frozenset({10200}), "cancun", True, "Gnosis testnet: a pilot with test xDAI and test euros"),
-    Network("gnosis", frozenset({100}), "cancun", False, "Gnosis Chain: a live community paying in EURe"),
-    Network("volta", frozenset({73799}), "london", True, "Energy Web testnet: a pilot on the energy sector's chain"),
-    Network("ewc", frozenset({246}), "london", False, "Energy Web Chain: a live community among energy utilities"),
-)}
+NETWORKS = {
+    network.name: network
+    for network in (
+        Network("local", LOCAL_CHAIN_IDS, "cancun", True, "Anvil on this machine (`vatio chain`): development, demo"),
+        Network("chiado", frozenset({10200}), "cancun", True, "Gnosis testnet: a pilot with test xDAI and test euros"),
+        Network("gnosis", frozenset({100}), "cancun", False, "Gnosis Chain: a live community paying in EURe"),
+        Network(
+            "volta", frozenset({73799}), "london", True, "Energy Web testnet: a pilot on the energy sector's chain"
+        ),
+        Network("ewc", frozenset({246}), "london", False, "Energy Web Chain: a live community among energy utilities"),
+    )
+}
 
 
 def network_named(name: str) -> Network:

@@ -120,9 +120,7 @@ def lower_hash(value: str | None) -> str | None:
 
 def _address_check(column: str, name: str | None = None) -> CheckConstraint:
     # EIP-55 needs keccak, which SQL lacks; the ORM validators checksum, the DB checks the shape.
-    return CheckConstraint(
-        f"length({column}) = 42 AND substr({column}, 1, 2) = '0x'", name=name or f"{column}_address"
-    )
+    return CheckConstraint(f"length({column}) = 42 AND substr({column}, 1, 2) = '0x'", name=name or f"{column}_address")
 
 
 def _hash_check(column: str) -> CheckConstraint:
@@ -225,8 +223,7 @@ class MeterStatus(Base):
     __table_args__ = (
         _address_check("meter"),
         _address_check("household"),
-        *_non_negative("status_ts", "last_reading_seq", "last_reading_ts", "queue_depth", "queue_bytes",
-                       "received_at"),
+        *_non_negative("status_ts", "last_reading_seq", "last_reading_ts", "queue_depth", "queue_bytes", "received_at"),
         CheckConstraint("(last_reading_seq IS NULL) = (last_reading_ts IS NULL)", name="last_reading_complete"),
     )
 
@@ -388,9 +385,7 @@ class IntervalEntry(Base):
         ),
         CheckConstraint("(end_produced_wh IS NULL) = (end_consumed_wh IS NULL)", name="end_registers_complete"),
         # start = end - energy is a register value, so never negative.
-        CheckConstraint(
-            "end_produced_wh >= produced_wh AND end_consumed_wh >= consumed_wh", name="end_covers_energy"
-        ),
+        CheckConstraint("end_produced_wh >= produced_wh AND end_consumed_wh >= consumed_wh", name="end_covers_energy"),
         CheckConstraint("previous_interval < interval_id", name="previous_interval_earlier"),
     )
 
@@ -408,17 +403,16 @@ class SettlementOutbox(Base):
     interval_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("intervals.interval_id"), nullable=False)
     chunk_index: Mapped[int] = mapped_column(Integer, nullable=False)
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default=OutboxStatus.PENDING,
-                                        server_default=OutboxStatus.PENDING.value)
+    status: Mapped[str] = mapped_column(
+        String(16), nullable=False, default=OutboxStatus.PENDING, server_default=OutboxStatus.PENDING.value
+    )
     # Transaction arguments; uint256 values belong in it as decimal strings.
     payload: Mapped[Any] = mapped_column(JsonDocument, nullable=False)
     nonce: Mapped[int | None] = mapped_column(BigInteger)
     tx_hash: Mapped[str | None] = mapped_column(String(66), unique=True)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[int] = mapped_column(
-        BigInteger, nullable=False, server_default=unix_now(), onupdate=unix_now()
-    )
+    updated_at: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=unix_now(), onupdate=unix_now())
     created_at: Mapped[int] = _created_at()
 
     __table_args__ = (
@@ -479,10 +473,16 @@ class ChainEvent(Base):
 
 # Fills of a resting order and of a household (migration 0004): partial expression indexes over
 # Filled events, on the expressions backend.web.events.arg_text renders.
-for _name, _argument in (("ix_chain_events_filled_order_id", "orderId"),
-                         ("ix_chain_events_filled_household", "household")):
-    Index(_name, ChainEvent.__table__.c.args[_argument].as_string(),
-          postgresql_where=text("event = 'Filled'"), sqlite_where=text("event = 'Filled'"))
+for _name, _argument in (
+    ("ix_chain_events_filled_order_id", "orderId"),
+    ("ix_chain_events_filled_household", "household"),
+):
+    Index(
+        _name,
+        ChainEvent.__table__.c.args[_argument].as_string(),
+        postgresql_where=text("event = 'Filled'"),
+        sqlite_where=text("event = 'Filled'"),
+    )
 
 
 class IndexerCursor(Base):
@@ -562,9 +562,7 @@ class Forecast(Base):
         Index("ix_forecasts_household_issued_at", "household", "issued_at"),
         _address_check("household"),
         _one_of("kind", FORECAST_KINDS),
-        CheckConstraint(
-            f"horizon_h IN ({', '.join(str(h) for h in FORECAST_HORIZONS_H)})", name="horizon_h_known"
-        ),
+        CheckConstraint(f"horizon_h IN ({', '.join(str(h) for h in FORECAST_HORIZONS_H)})", name="horizon_h_known"),
         *_non_negative("issued_at", "p10_wh"),
         CheckConstraint(f"issued_at % {HOUR_SECONDS} = 0", name="issued_at_hour_start"),
         CheckConstraint(f"target_ts % {HOUR_SECONDS} = 0", name="target_ts_hour_start"),

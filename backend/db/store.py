@@ -68,14 +68,27 @@ def insert_readings(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
 
 
 _READINGS = Reading.__table__
-_READING_COLUMNS = ("meter", "household", "seq", "ts", "produced_wh", "consumed_wh", "power_w", "signature",
-                    "digest", "received_at")
+_READING_COLUMNS = (
+    "meter",
+    "household",
+    "seq",
+    "ts",
+    "produced_wh",
+    "consumed_wh",
+    "power_w",
+    "signature",
+    "digest",
+    "received_at",
+)
 _SQLITE_INSERT_READINGS = (
     f"INSERT INTO {_READINGS.name} ({', '.join(_READING_COLUMNS)}) VALUES ({', '.join('?' * len(_READING_COLUMNS))})"
     " ON CONFLICT (meter, seq) DO NOTHING"
 )
-_POSTGRESQL_INSERT_READINGS = postgresql.insert(_READINGS).on_conflict_do_nothing(
-    index_elements=[_READINGS.c.meter, _READINGS.c.seq]).returning(_READINGS.c.id)
+_POSTGRESQL_INSERT_READINGS = (
+    postgresql.insert(_READINGS)
+    .on_conflict_do_nothing(index_elements=[_READINGS.c.meter, _READINGS.c.seq])
+    .returning(_READINGS.c.id)
+)
 
 
 def truncate_payload(payload: bytes | str) -> bytes:

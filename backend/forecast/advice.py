@@ -6,7 +6,7 @@ chain: 0.12 €/kWh = 120000). A forecast hour's energy is its mean kW times 1 h
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -163,15 +163,21 @@ def net_position(forecast: HouseholdForecast, alpha: float = DEFAULT_SHORTFALL_R
     consumed = forecast.series("consumed_p50_wh")
 
     def quantile(kind: str, level: float) -> np.ndarray:
-        return quantile_from_band(level, forecast.series(f"{kind}_p10_wh"), forecast.series(f"{kind}_p50_wh"),
-                                  forecast.series(f"{kind}_p90_wh"))
+        return quantile_from_band(
+            level,
+            forecast.series(f"{kind}_p10_wh"),
+            forecast.series(f"{kind}_p50_wh"),
+            forecast.series(f"{kind}_p90_wh"),
+        )
 
     low = quantile("produced", alpha) - quantile("consumed", 1 - alpha)
     high = quantile("produced", 1 - alpha) - quantile("consumed", alpha)
     return NetPosition(forecast.hour_starts, produced - consumed, low, high)
 
 
-def trade_windows(net: NetPosition, hours: int = 24, min_energy_wh: int = 1) -> tuple[list[TradeWindow], list[TradeWindow]]:
+def trade_windows(
+    net: NetPosition, hours: int = 24, min_energy_wh: int = 1
+) -> tuple[list[TradeWindow], list[TradeWindow]]:
     """Split the next ``hours`` into sell windows (P50 surplus) and buy windows (P50 deficit).
 
     Consecutive hours on the same side form one window. Windows smaller than
@@ -194,8 +200,13 @@ def trade_windows(net: NetPosition, hours: int = 24, min_energy_wh: int = 1) -> 
                 energy = float(-net_wh[span].sum())
                 confident = float(np.clip(-net.high_wh[span], 0, None).sum())
             if energy >= min_energy_wh:
-                window = TradeWindow("sell" if side > 0 else "buy", net.hour_starts[start],
-                                     net.hour_starts[end - 1] + HOUR, int(round(energy)), int(round(confident)))
+                window = TradeWindow(
+                    "sell" if side > 0 else "buy",
+                    net.hour_starts[start],
+                    net.hour_starts[end - 1] + HOUR,
+                    int(round(energy)),
+                    int(round(confident)),
+                )
                 (sells if side > 0 else buys).append(window)
         start = end
     return sells, buys
@@ -238,8 +249,13 @@ def community_outlook(forecasts: list[HouseholdForecast], hours: int = 24) -> Co
     return CommunityOutlook(hour_starts, surplus, deficit, int(round(surplus.sum())), int(round(deficit.sum())), short)
 
 
-def household_advice(forecast: HouseholdForecast, community: CommunityOutlook, tariffs: Tariffs,
-                     hours: int = 24, alpha: float = DEFAULT_SHORTFALL_RATE) -> HouseholdAdvice:
+def household_advice(
+    forecast: HouseholdForecast,
+    community: CommunityOutlook,
+    tariffs: Tariffs,
+    hours: int = 24,
+    alpha: float = DEFAULT_SHORTFALL_RATE,
+) -> HouseholdAdvice:
     """Advise one household: its net position, sell and buy windows, and limit prices.
 
     Prices use the community balance over each side's own windows; with no
@@ -256,8 +272,9 @@ def household_advice(forecast: HouseholdForecast, community: CommunityOutlook, t
         if not positions:
             positions = list(range(len(community.hour_starts)))
         in_force = tariffs.over([community.hour_starts[p] for p in positions])
-        return suggested_limit_price(in_force, float(community.surplus_wh[positions].sum()),
-                                     float(community.deficit_wh[positions].sum()))
+        return suggested_limit_price(
+            in_force, float(community.surplus_wh[positions].sum()), float(community.deficit_wh[positions].sum())
+        )
 
     return HouseholdAdvice(forecast.household, net, sells, buys, price_over(sells), price_over(buys))
 
@@ -269,8 +286,11 @@ def window_value(window: TradeWindow, limit_price_per_kwh: int, tariffs: Tariffs
     importing. The cautious quantity is used, so the sale is delivered with probability at least 1 - alpha.
     """
     tariffs = tariffs.over(_hours_in(window))
-    margin = (limit_price_per_kwh - tariffs.feed_in_price_per_kwh if window.side == "sell"
-              else tariffs.retail_price_per_kwh - limit_price_per_kwh)
+    margin = (
+        limit_price_per_kwh - tariffs.feed_in_price_per_kwh
+        if window.side == "sell"
+        else tariffs.retail_price_per_kwh - limit_price_per_kwh
+    )
     return int(round(window.confident_wh * margin / 1000))
 
 
@@ -300,8 +320,9 @@ class ForecastHour:
     served_model: str = "LSTM"  # which candidate produced the values (issue 18)
 
 
-def forecasts_from_hours(hours: list[ForecastHour], from_ts: int | None = None
-                         ) -> tuple[list[HouseholdForecast], HouseholdForecast | None]:
+def forecasts_from_hours(
+    hours: list[ForecastHour], from_ts: int | None = None
+) -> tuple[list[HouseholdForecast], HouseholdForecast | None]:
     """Group one stored run into per-household forecasts (sorted by address) and the community's.
 
     ``hours`` must come from one run and one horizon (the loader returns
@@ -323,14 +344,21 @@ def forecasts_from_hours(hours: list[ForecastHour], from_ts: int | None = None
         if not load:
             return None
         targets = sorted(load)
-        starts = tuple(datetime.fromtimestamp(ts, timezone.utc) for ts in targets)
-        values = {f"consumed_{q}_wh": np.array([getattr(load[ts], f"{q}_wh") for ts in targets], dtype=float)
-                  for q in ("p10", "p50", "p90")}
+        starts = tuple(datetime.fromtimestamp(ts, UTC) for ts in targets)
+        values = {
+            f"consumed_{q}_wh": np.array([getattr(load[ts], f"{q}_wh") for ts in targets], dtype=float)
+            for q in ("p10", "p50", "p90")
+        }
         pv = series.get((household, "pv"))
         if pv:
-            values.update({f"produced_{q}_wh": np.array([getattr(pv[ts], f"{q}_wh") if ts in pv else 0
-                                                          for ts in targets], dtype=float)
-                           for q in ("p10", "p50", "p90")})
+            values.update(
+                {
+                    f"produced_{q}_wh": np.array(
+                        [getattr(pv[ts], f"{q}_wh") if ts in pv else 0 for ts in targets], dtype=float
+                    )
+                    for q in ("p10", "p50", "p90")
+                }
+            )
         return HouseholdForecast(household if household is not None else "community", starts, **values)
 
     households = sorted({household for household, _ in series if household is not None}, key=str.lower)
@@ -338,9 +366,14 @@ def forecasts_from_hours(hours: list[ForecastHour], from_ts: int | None = None
     return forecasts, build(None)
 
 
-def stored_household_advice(hours: list[ForecastHour], household: str, tariffs: Tariffs, window_hours: int = 24,
-                            from_ts: int | None = None, alpha: float = DEFAULT_SHORTFALL_RATE
-                            ) -> HouseholdAdvice | None:
+def stored_household_advice(
+    hours: list[ForecastHour],
+    household: str,
+    tariffs: Tariffs,
+    window_hours: int = 24,
+    from_ts: int | None = None,
+    alpha: float = DEFAULT_SHORTFALL_RATE,
+) -> HouseholdAdvice | None:
     """Advise ``household`` (any address case) from a stored run: net position, sell/buy windows, prices.
 
     The price hints weigh the community's forecast surplus against deficit
@@ -354,8 +387,9 @@ def stored_household_advice(hours: list[ForecastHour], household: str, tariffs: 
     return household_advice(target, community_outlook(forecasts, window_hours), tariffs, window_hours, alpha)
 
 
-def stored_community_outlook(hours: list[ForecastHour], window_hours: int = 24,
-                             from_ts: int | None = None) -> CommunityOutlook:
+def stored_community_outlook(
+    hours: list[ForecastHour], window_hours: int = 24, from_ts: int | None = None
+) -> CommunityOutlook:
     """The community's forecast surplus, deficit, energy for sale and short households from a stored run."""
     forecasts, _ = forecasts_from_hours(hours, from_ts)
     return community_outlook(forecasts, window_hours)
@@ -366,8 +400,13 @@ def _unix(moment: datetime) -> int:
 
 
 def _window_json(window: TradeWindow) -> dict:
-    return {"side": window.side, "start": _unix(window.start), "end": _unix(window.end),
-            "energyWh": window.energy_wh, "confidentWh": window.confident_wh}
+    return {
+        "side": window.side,
+        "start": _unix(window.start),
+        "end": _unix(window.end),
+        "energyWh": window.energy_wh,
+        "confidentWh": window.confident_wh,
+    }
 
 
 def advice_json(advice: HouseholdAdvice) -> dict:
@@ -395,9 +434,13 @@ def outlook_json(outlook: CommunityOutlook) -> dict:
         "availableForSaleWh": outlook.available_for_sale_wh,
         "totalDeficitWh": outlook.total_deficit_wh,
         "shortHouseholds": [
-            {"household": short.household, "totalDeficitWh": short.total_deficit_wh,
-             "hours": [{"start": _unix(start), "deficitWh": wh} for start, wh in short.hours]}
-            for short in outlook.short_households],
+            {
+                "household": short.household,
+                "totalDeficitWh": short.total_deficit_wh,
+                "hours": [{"start": _unix(start), "deficitWh": wh} for start, wh in short.hours],
+            }
+            for short in outlook.short_households
+        ],
     }
 
 
@@ -411,13 +454,20 @@ def series_json(hours: list[ForecastHour]) -> dict:
         "issuedAt": first.issued_at if first else None,
         "horizonH": first.horizon_h if first else None,
         "series": [
-            {"household": household or None, "kind": kind,
-             "modelVersion": rows[0].model_version, "servedModel": rows[0].served_model,
-             "hourStarts": [row.target_ts for row in rows],
-             "p10Wh": [row.p10_wh for row in rows], "p50Wh": [row.p50_wh for row in rows],
-             "p90Wh": [row.p90_wh for row in rows]}
-            for (household, kind), rows in ((key, sorted(value, key=lambda r: r.target_ts))
-                                            for key, value in sorted(series.items()))],
+            {
+                "household": household or None,
+                "kind": kind,
+                "modelVersion": rows[0].model_version,
+                "servedModel": rows[0].served_model,
+                "hourStarts": [row.target_ts for row in rows],
+                "p10Wh": [row.p10_wh for row in rows],
+                "p50Wh": [row.p50_wh for row in rows],
+                "p90Wh": [row.p90_wh for row in rows],
+            }
+            for (household, kind), rows in (
+                (key, sorted(value, key=lambda r: r.target_ts)) for key, value in sorted(series.items())
+            )
+        ],
     }
 
 
@@ -454,9 +504,16 @@ class AdviceBacktest:
         return value * 30.44 / self.days if self.days else float("nan")
 
 
-def backtest_advice(consumed_kwh: np.ndarray, produced_kwh: np.ndarray, consumed_band: tuple[np.ndarray, ...],
-                    produced_band: tuple[np.ndarray, ...], feed_in: float, retail: float,
-                    trade_price: float | None = None, alpha: float = DEFAULT_SHORTFALL_RATE) -> AdviceBacktest:
+def backtest_advice(
+    consumed_kwh: np.ndarray,
+    produced_kwh: np.ndarray,
+    consumed_band: tuple[np.ndarray, ...],
+    produced_band: tuple[np.ndarray, ...],
+    feed_in: float,
+    retail: float,
+    trade_price: float | None = None,
+    alpha: float = DEFAULT_SHORTFALL_RATE,
+) -> AdviceBacktest:
     """Replay the advice hour by hour against what happened, with a flat tariff.
 
     Arrays are ``[days, hours]`` in kWh; the bands are the forecasts' ``(P10, P50, P90)``. In each hour the
@@ -479,18 +536,31 @@ def backtest_advice(consumed_kwh: np.ndarray, produced_kwh: np.ndarray, consumed
         return quantile_from_band(level, *band)
 
     net_p50 = np.asarray(produced_band[1], float) - np.asarray(consumed_band[1], float)
-    sell = np.where(keep & (net_p50 > 0),
-                    np.clip(quantile(produced_band, alpha) - quantile(consumed_band, 1 - alpha), 0, None), 0.0)
-    buy = np.where(keep & (net_p50 < 0),
-                   np.clip(quantile(consumed_band, alpha) - quantile(produced_band, 1 - alpha), 0, None), 0.0)
+    sell = np.where(
+        keep & (net_p50 > 0), np.clip(quantile(produced_band, alpha) - quantile(consumed_band, 1 - alpha), 0, None), 0.0
+    )
+    buy = np.where(
+        keep & (net_p50 < 0), np.clip(quantile(consumed_band, alpha) - quantile(produced_band, 1 - alpha), 0, None), 0.0
+    )
     hourly_none = retail * deficit - feed_in * surplus
-    hourly_advised = (-price * sell + retail * np.clip(sell - surplus, 0, None)
-                      - feed_in * np.clip(surplus - sell, 0, None)
-                      + price * buy + retail * np.clip(deficit - buy, 0, None)
-                      - feed_in * np.clip(buy - deficit, 0, None))
+    hourly_advised = (
+        -price * sell
+        + retail * np.clip(sell - surplus, 0, None)
+        - feed_in * np.clip(surplus - sell, 0, None)
+        + price * buy
+        + retail * np.clip(deficit - buy, 0, None)
+        - feed_in * np.clip(buy - deficit, 0, None)
+    )
     cost_perfect = float(np.sum(price * (deficit - surplus)))
     gain = hourly_none - hourly_advised
-    return AdviceBacktest(int(keep.any(axis=-1).sum()) if keep.ndim > 1 else int(keep.any()),
-                          float(np.sum(hourly_none)), float(np.sum(hourly_advised)), cost_perfect,
-                          int(np.sum(sell > surplus)), int(np.sum(sell > 0)), float(np.sum(gain[sell > 0])),
-                          float(np.sum(gain[buy > 0])), int(np.sum(buy > 0)))
+    return AdviceBacktest(
+        int(keep.any(axis=-1).sum()) if keep.ndim > 1 else int(keep.any()),
+        float(np.sum(hourly_none)),
+        float(np.sum(hourly_advised)),
+        cost_perfect,
+        int(np.sum(sell > surplus)),
+        int(np.sum(sell > 0)),
+        float(np.sum(gain[sell > 0])),
+        float(np.sum(gain[buy > 0])),
+        int(np.sum(buy > 0)),
+    )

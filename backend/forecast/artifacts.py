@@ -1,7 +1,7 @@
 """Versioned model directories: ``<root>/<model name>/<version>/`` with a ``LATEST`` pointer."""
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from backend.paths import var_dir
@@ -16,7 +16,7 @@ def model_root(root: str | Path | None = None) -> Path:
 
 def new_version_dir(name: str, root: str | Path | None = None) -> Path:
     """Return a fresh version directory for model ``name`` (UTC timestamp), not yet created."""
-    version = datetime.now(timezone.utc).strftime("v%Y%m%dT%H%M%SZ")
+    version = datetime.now(UTC).strftime("v%Y%m%dT%H%M%SZ")
     return model_root(root) / name / version
 
 

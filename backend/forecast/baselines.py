@@ -20,12 +20,12 @@ def persistence(daily: DailyData, issue_days: np.ndarray, horizon_days: int) -> 
 
 def weekly_persistence(daily: DailyData, issue_days: np.ndarray, horizon_days: int) -> np.ndarray:
     """Same hour on the same weekday one week earlier."""
-    return np.stack([daily.target_kw[i - 7: i - 7 + horizon_days].ravel() for i in issue_days])
+    return np.stack([daily.target_kw[i - 7 : i - 7 + horizon_days].ravel() for i in issue_days])
 
 
 def mean_last_7_days(daily: DailyData, issue_days: np.ndarray, horizon_days: int) -> np.ndarray:
     """Mean of the same hour over the last 7 days."""
-    return np.stack([np.tile(daily.target_kw[i - 7: i].mean(axis=0), horizon_days) for i in issue_days])
+    return np.stack([np.tile(daily.target_kw[i - 7 : i].mean(axis=0), horizon_days) for i in issue_days])
 
 
 def clear_sky_index_persistence(daily: DailyData, issue_days: np.ndarray, horizon_days: int) -> np.ndarray:
@@ -42,9 +42,11 @@ def clear_sky_index_persistence(daily: DailyData, issue_days: np.ndarray, horizo
         produced_kw = daily.target_kw[i - 1]
         clear_past = daily.covariates[i - 1, :, column]
         day_index = produced_kw.sum() / max(clear_past.sum(), _MIN_CLEAR_SKY)
-        hour_index = np.where(clear_past > _MIN_CLEAR_SKY, produced_kw / np.maximum(clear_past, _MIN_CLEAR_SKY), day_index)
+        hour_index = np.where(
+            clear_past > _MIN_CLEAR_SKY, produced_kw / np.maximum(clear_past, _MIN_CLEAR_SKY), day_index
+        )
         hour_index = np.clip(hour_index, 0.0, _MAX_CLEAR_SKY_INDEX * max(day_index, 1e-9) + 1e-9)
-        clear_ahead = daily.covariates[i: i + horizon_days, :, column]
+        clear_ahead = daily.covariates[i : i + horizon_days, :, column]
         forecasts.append((hour_index[None, :] * clear_ahead).ravel())
     return np.stack(forecasts)
 
@@ -63,13 +65,14 @@ def clear_sky_index_mean_7_days(daily: DailyData, issue_days: np.ndarray, horizo
     column = daily.covariate_names.index("ghi_clear")
     forecasts = []
     for i in issue_days:
-        produced_kw = daily.target_kw[i - 7: i].sum(axis=0)
-        clear_past = daily.covariates[i - 7: i, :, column].sum(axis=0)
+        produced_kw = daily.target_kw[i - 7 : i].sum(axis=0)
+        clear_past = daily.covariates[i - 7 : i, :, column].sum(axis=0)
         day_index = produced_kw.sum() / max(clear_past.sum(), _MIN_CLEAR_SKY)
-        hour_index = np.where(clear_past > 7 * _MIN_CLEAR_SKY, produced_kw / np.maximum(clear_past, _MIN_CLEAR_SKY),
-                              day_index)
+        hour_index = np.where(
+            clear_past > 7 * _MIN_CLEAR_SKY, produced_kw / np.maximum(clear_past, _MIN_CLEAR_SKY), day_index
+        )
         hour_index = np.clip(hour_index, 0.0, _MAX_CLEAR_SKY_INDEX * max(day_index, 1e-9) + 1e-9)
-        forecasts.append((hour_index[None, :] * daily.covariates[i: i + horizon_days, :, column]).ravel())
+        forecasts.append((hour_index[None, :] * daily.covariates[i : i + horizon_days, :, column]).ravel())
     return np.stack(forecasts)
 
 
@@ -80,9 +83,9 @@ def ridge_features(daily: DailyData, issue_days: np.ndarray, horizon_days: int, 
     for i in issue_days:
         weekday = np.zeros(7)
         weekday[daily.dates[i].dayofweek] = 1.0
-        parts = [daily.target_kw[i - history_days: i].ravel(), weekday, calendar[i, 0, 4:6]]
+        parts = [daily.target_kw[i - history_days : i].ravel(), weekday, calendar[i, 0, 4:6]]
         if daily.covariates.shape[-1]:
-            parts.append(daily.covariates[i: i + horizon_days].ravel())
+            parts.append(daily.covariates[i : i + horizon_days].ravel())
         rows.append(np.concatenate(parts))
     return np.stack(rows)
 
@@ -102,7 +105,7 @@ class RidgeBaseline:
         from sklearn.preprocessing import StandardScaler
 
         inputs = ridge_features(daily, issue_days, self.horizon_days, self.history_days)
-        targets = np.stack([daily.target_kw[i: i + self.horizon_days].ravel() for i in issue_days])
+        targets = np.stack([daily.target_kw[i : i + self.horizon_days].ravel() for i in issue_days])
         self.pipeline = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 4, 25)))
         self.pipeline.fit(inputs, targets)
         return self

@@ -130,8 +130,10 @@ def read_series_file(path: str | Path) -> pd.Series:
     columns = {str(column).strip().lower(): column for column in frame.columns}
     missing = [name for name in ("timestamp", "kW") if name.lower() not in columns]
     if missing:
-        raise SeriesError(f"{path.name}: missing column {' and '.join(repr(m) for m in missing)}; "
-                          f"expected 'timestamp' and 'kW', got {[str(c) for c in frame.columns]}")
+        raise SeriesError(
+            f"{path.name}: missing column {' and '.join(repr(m) for m in missing)}; "
+            f"expected 'timestamp' and 'kW', got {[str(c) for c in frame.columns]}"
+        )
     if frame.empty:
         raise SeriesError(f"{path.name}: no rows")
     raw_time, raw_kw = frame[columns["timestamp"]], frame[columns["kw"]]
@@ -141,16 +143,20 @@ def read_series_file(path: str | Path) -> pd.Series:
     bad = values.isna() & ~blank
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise SeriesError(f"{path.name}: {int(bad.sum())} kW values are not numbers, the first {raw_kw.iloc[row]!r} "
-                          f"in data row {row + 1}")
+        raise SeriesError(
+            f"{path.name}: {int(bad.sum())} kW values are not numbers, the first {raw_kw.iloc[row]!r} "
+            f"in data row {row + 1}"
+        )
     values = values.astype("float64")
     if not np.isfinite(values.to_numpy()).any():
         raise SeriesError(f"{path.name}: every kW value is missing (NaN)")
     duplicated = timestamps.duplicated(keep=False)
     if duplicated.any():
         first = timestamps[duplicated][0]
-        raise SeriesError(f"{path.name}: {int(timestamps.duplicated().sum())} repeated timestamps, the first "
-                          f"{first.isoformat()}; keep one row per time (a repeated hour is not merged)")
+        raise SeriesError(
+            f"{path.name}: {int(timestamps.duplicated().sum())} repeated timestamps, the first "
+            f"{first.isoformat()}; keep one row per time (a repeated hour is not merged)"
+        )
     power_kw = pd.Series(values.to_numpy(), index=timestamps)
     if len(power_kw) < 2:
         raise SeriesError(f"{path.name}: one reading; need a series")
@@ -176,8 +182,10 @@ def _parse_timestamps(raw: pd.Series, name: str) -> pd.DatetimeIndex:
             if pd.isna(stamp):
                 raise ValueError("empty")
         except Exception as exc:
-            raise SeriesError(f"{name}: cannot read timestamp {value!r} in data row {row + 1} (its format or time "
-                              f"zone); use ISO 8601 like 2024-01-31T13:00:00+01:00, or naive UTC") from exc
+            raise SeriesError(
+                f"{name}: cannot read timestamp {value!r} in data row {row + 1} (its format or time "
+                f"zone); use ISO 8601 like 2024-01-31T13:00:00+01:00, or naive UTC"
+            ) from exc
         parsed.append(stamp.tz_localize("UTC") if stamp.tz is None else stamp.tz_convert("UTC"))
     return pd.DatetimeIndex(parsed)
 
@@ -231,5 +239,7 @@ def load_synpro_series() -> list[tuple[pd.Series, SeriesInfo]]:
     """Return every packaged synPRO household as an hourly kW series (UTC, days on CET)."""
     from backend.datasets.synpro import list_synpro_profiles, load_synpro_profile
 
-    return [(hourly_mean_kw(load_synpro_profile(name) / 1000.0), SeriesInfo(f"synpro-{name}", "load", 1.0))
-            for name in list_synpro_profiles()]
+    return [
+        (hourly_mean_kw(load_synpro_profile(name) / 1000.0), SeriesInfo(f"synpro-{name}", "load", 1.0))
+        for name in list_synpro_profiles()
+    ]

@@ -64,22 +64,22 @@ def simple_forecasts(daily: DailyData, issue: np.ndarray, horizon: int, kind: st
 
 
 def _actual(daily: DailyData, issue: np.ndarray, horizon: int) -> np.ndarray:
-    return np.stack([daily.target_kw[i: i + horizon].ravel() for i in issue])
+    return np.stack([daily.target_kw[i : i + horizon].ravel() for i in issue])
 
 
 def _hours_mask(daily: DailyData, issue: np.ndarray, horizon: int) -> np.ndarray:
-    return np.stack([daily.daylight[i: i + horizon].ravel() for i in issue])
+    return np.stack([daily.daylight[i : i + horizon].ravel() for i in issue])
 
 
 def _ghi_clear(daily: DailyData, issue: np.ndarray, horizon: int) -> np.ndarray | None:
     if "ghi_clear" not in daily.covariate_names:
         return None
     column = daily.covariate_names.index("ghi_clear")
-    return np.stack([daily.covariates[i: i + horizon, :, column].ravel() for i in issue])
+    return np.stack([daily.covariates[i : i + horizon, :, column].ravel() for i in issue])
 
 
 def _level(daily: DailyData, issue: np.ndarray) -> np.ndarray:
-    return np.array([np.nanmean(daily.target_kw[i - 7: i]) for i in issue])
+    return np.array([np.nanmean(daily.target_kw[i - 7 : i]) for i in issue])
 
 
 def _candidates(daily, issue, horizon, kind, ridge, lstm_point):
@@ -108,16 +108,24 @@ class OriginValidation:
     last_hours: np.ndarray
 
 
-def validation_blocks(train_issue: np.ndarray, validation_fraction: float,
-                      blocks: int = ORIGIN_BLOCKS) -> list[np.ndarray]:
+def validation_blocks(
+    train_issue: np.ndarray, validation_fraction: float, blocks: int = ORIGIN_BLOCKS
+) -> list[np.ndarray]:
     """Split the training issue days into ``blocks - 1`` equal blocks and the last ``validation_fraction``."""
     cut = int(len(train_issue) * (1 - validation_fraction))
     earlier = [block for block in np.array_split(train_issue[:cut], max(blocks - 1, 0)) if len(block)]
     return earlier + [train_issue[cut:]]
 
 
-def origin_validation(daily: DailyData, kind: str, train_issue: np.ndarray, horizon: int, history_days: int,
-                      validation_fraction: float, blocks: int = ORIGIN_BLOCKS) -> OriginValidation:
+def origin_validation(
+    daily: DailyData,
+    kind: str,
+    train_issue: np.ndarray,
+    horizon: int,
+    history_days: int,
+    validation_fraction: float,
+    blocks: int = ORIGIN_BLOCKS,
+) -> OriginValidation:
     """Forecast every block of the training period with every model that has no LSTM.
 
     The simple models need no fit. The ridge of a block is fitted on the training days outside it: before it
@@ -145,10 +153,17 @@ def origin_validation(daily: DailyData, kind: str, train_issue: np.ndarray, hori
     return OriginValidation(split, losses, np.concatenate(hours), last, hours[-1])
 
 
-def evaluate(daily: DailyData, config: ForecastConfig, train_until: str, test_from: str,
-             test_until: str | None = None, work_dir: str | Path = VAR_DIR / "forecast-eval",
-             extra_training: list[DailyData] | None = None, train_from: str | None = None,
-             verbose: int = 1) -> Evaluation:
+def evaluate(
+    daily: DailyData,
+    config: ForecastConfig,
+    train_until: str,
+    test_from: str,
+    test_until: str | None = None,
+    work_dir: str | Path = VAR_DIR / "forecast-eval",
+    extra_training: list[DailyData] | None = None,
+    train_from: str | None = None,
+    verbose: int = 1,
+) -> Evaluation:
     """Train the LSTM and the ridge up to ``train_until``, choose the served model on the validation weeks
     at the end of the training period, calibrate its bands there, and score everything on the test period.
     """
@@ -169,8 +184,14 @@ def evaluate(daily: DailyData, config: ForecastConfig, train_until: str, test_fr
 
     forecaster = Forecaster(config)
     started = time.perf_counter()
-    forecaster.fit([daily], train_until, Path(work_dir) / config.name, train_from=train_from, verbose=verbose,
-                   other_households=extra_training)
+    forecaster.fit(
+        [daily],
+        train_until,
+        Path(work_dir) / config.name,
+        train_from=train_from,
+        verbose=verbose,
+        other_households=extra_training,
+    )
     train_s = time.perf_counter() - started
     lstm = forecaster.predict(daily, issue)
 
@@ -188,30 +209,44 @@ def evaluate(daily: DailyData, config: ForecastConfig, train_until: str, test_fr
     validation[selection.LSTM] = lstm_val
     validation[selection.BLEND] = 0.5 * (lstm_val + validation["ridge"])
     members_val = forecaster.predict_members(daily, validation_issue) if len(forecaster.member_networks) > 1 else []
-    member_candidates = {selection.LSTM: members_val,
-                         selection.BLEND: [0.5 * (m + validation["ridge"]) for m in members_val]} if members_val else {}
+    member_candidates = (
+        {selection.LSTM: members_val, selection.BLEND: [0.5 * (m + validation["ridge"]) for m in members_val]}
+        if members_val
+        else {}
+    )
     last_losses = {name: selection.daily_losses(actual_val, value, mask_val) for name, value in validation.items()}
-    member_losses = {name: [selection.daily_losses(actual_val, m, mask_val) for m in values]
-                     for name, values in member_candidates.items()}
-    chosen = selection.select_by_origins(origins.losses, origins.hours, last_losses, origins.last_hours,
-                                         member_losses)
-    scale_val = selection.band_scale(config.kind, validation[chosen.served],
-                                     _ghi_clear(daily, validation_issue, horizon), _level(daily, validation_issue))
+    member_losses = {
+        name: [selection.daily_losses(actual_val, m, mask_val) for m in values]
+        for name, values in member_candidates.items()
+    }
+    chosen = selection.select_by_origins(origins.losses, origins.hours, last_losses, origins.last_hours, member_losses)
+    scale_val = selection.band_scale(
+        config.kind,
+        validation[chosen.served],
+        _ghi_clear(daily, validation_issue, horizon),
+        _level(daily, validation_issue),
+    )
     bands = selection.ConformalBands.fit(actual_val, validation[chosen.served], scale_val, mask_val)
     ridge_quantiles = selection.empirical_quantiles(actual_val, validation["ridge"], (0.1, 0.9), mask_val)
 
     # Test.
     test = _candidates(daily, issue, horizon, config.kind, ridge, lstm["point"])
     served_point = test[chosen.served]
-    scale_test = selection.band_scale(config.kind, served_point, _ghi_clear(daily, issue, horizon),
-                                      _level(daily, issue))
-    served = {"point": served_point, **{f"p{int(level * 100)}": bands.quantile(level, served_point, scale_test)
-                                        for level in (0.1, 0.5, 0.9)}}
+    scale_test = selection.band_scale(
+        config.kind, served_point, _ghi_clear(daily, issue, horizon), _level(daily, issue)
+    )
+    served = {
+        "point": served_point,
+        **{f"p{int(level * 100)}": bands.quantile(level, served_point, scale_test) for level in (0.1, 0.5, 0.9)},
+    }
     if config.kind == "pv":
         served = {key: value * mask_test for key, value in served.items()}
 
-    ridge_name = f"ridge (last {history_days * 24} h + calendar" + (
-        " + clear sky" + (" + weather" if config.use_weather else "") if config.kind == "pv" else "") + ")"
+    ridge_name = (
+        f"ridge (last {history_days * 24} h + calendar"
+        + (" + clear sky" + (" + weather" if config.use_weather else "") if config.kind == "pv" else "")
+        + ")"
+    )
     forecasts = {name: {"point": value} for name, value in simple_forecasts(daily, issue, horizon, config.kind).items()}
     forecasts[ridge_name] = {"point": test["ridge"]}
     forecasts[selection.BLEND] = {"point": test[selection.BLEND]}
@@ -232,8 +267,9 @@ def evaluate(daily: DailyData, config: ForecastConfig, train_until: str, test_fr
         if base in chosen.origin_rmse:
             row["origin_rmse"] = chosen.origin_rmse[base]
 
-    summary = _summary(config, chosen, rows, actual, served, bands, test, ridge_quantiles, forecaster,
-                       daily, issue, mask_test)
+    summary = _summary(
+        config, chosen, rows, actual, served, bands, test, ridge_quantiles, forecaster, daily, issue, mask_test
+    )
     evaluation = Evaluation(config.name, rows, issue, forecaster, train_s, {**forecasts, "actual": actual}, summary)
     evaluation.validation = {"origins": origins, "last_losses": last_losses, "member_losses": member_losses}
     return evaluation
@@ -252,21 +288,28 @@ def _summary(config, chosen, rows, actual, served, bands, test, ridge_quantiles,
     if mask is not None:
         ridge_band = {level: value * mask for level, value in ridge_band.items()}
     summary = {
-        "served": chosen.served, "reason": chosen.reason, "selection": chosen.to_json(),
-        "served_skill": served_row["skill"], "best_simple_model": best_simple["model"],
-        "best_simple_skill": best_simple["skill"], "margin": served_row["skill"] - best_simple["skill"],
+        "served": chosen.served,
+        "reason": chosen.reason,
+        "selection": chosen.to_json(),
+        "served_skill": served_row["skill"],
+        "best_simple_model": best_simple["model"],
+        "best_simple_skill": best_simple["skill"],
+        "margin": served_row["skill"] - best_simple["skill"],
         "lstm_chosen": selection.uses_lstm(chosen.served),
-        "lstm_skill": lstm_row["skill"], "ridge_skill": ridge_row["skill"],
+        "lstm_skill": lstm_row["skill"],
+        "ridge_skill": ridge_row["skill"],
         "lstm_beats_ridge_on_test": lstm_row["skill"] > ridge_row["skill"],
         "p10_rate": selection.below_rate(actual, served["p10"], mask),
         "p90_rate": selection.below_rate(actual, served["p90"], mask),
         "pinball_served": float(np.mean([selection.pinball(actual, q, level, mask) for level, q in levels.items()])),
-        "pinball_ridge_empirical": float(np.mean([selection.pinball(actual, q, level, mask)
-                                                  for level, q in ridge_band.items()])),
+        "pinball_ridge_empirical": float(
+            np.mean([selection.pinball(actual, q, level, mask) for level, q in ridge_band.items()])
+        ),
         "bands": bands.to_json(),
     }
-    scale = selection.band_scale(config.kind, served["point"], _ghi_clear(daily, issue, config.horizon_days),
-                                 _level(daily, issue))
+    scale = selection.band_scale(
+        config.kind, served["point"], _ghi_clear(daily, issue, config.horizon_days), _level(daily, issue)
+    )
     # The advice reads only the stored P10/P50/P90 and interpolates the household's alpha from them.
     from backend.forecast.advice import quantile_from_band
 
@@ -286,6 +329,7 @@ def _summary(config, chosen, rows, actual, served, bands, test, ridge_quantiles,
         persistence_rmse = by_name["persistence"]["rmse"]
         members = forecaster.predict_members(daily, issue)
         summary["lstm_member_skills"] = [1.0 - selection.rmse(actual, m) / persistence_rmse for m in members]
-        summary["blend_member_skills"] = [1.0 - selection.rmse(actual, 0.5 * (m + test["ridge"])) / persistence_rmse
-                                          for m in members]
+        summary["blend_member_skills"] = [
+            1.0 - selection.rmse(actual, 0.5 * (m + test["ridge"])) / persistence_rmse for m in members
+        ]
     return summary

@@ -69,7 +69,10 @@ def build_daily_data(
             aligned = weather.reindex(hours_utc)
             ghi = aligned["ghi_w_m2"].to_numpy().reshape(-1, HOURS_PER_DAY)
             names += ["ghi", "temp_air"]
-            columns += [ghi / _GHI_SCALE_W_M2, aligned["temp_air_c"].to_numpy().reshape(-1, HOURS_PER_DAY) / _TEMP_SCALE_C]
+            columns += [
+                ghi / _GHI_SCALE_W_M2,
+                aligned["temp_air_c"].to_numpy().reshape(-1, HOURS_PER_DAY) / _TEMP_SCALE_C,
+            ]
             if "ghi_clear_w_m2" in aligned:
                 # The forecast's own clear-sky index: cloudiness, whatever the sun's height.
                 weather_clear = aligned["ghi_clear_w_m2"].to_numpy().reshape(-1, HOURS_PER_DAY)

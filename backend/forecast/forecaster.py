@@ -79,9 +79,15 @@ class Forecaster:
     # The members of the last fit (one per seed), before averaging; not saved.
     member_networks: list = field(default_factory=list)
 
-    def fit(self, series: list[DailyData], train_until: str, checkpoint_dir: str | Path,
-            train_from: str | None = None, verbose: int = 1,
-            other_households: list[DailyData] | None = None) -> dict:
+    def fit(
+        self,
+        series: list[DailyData],
+        train_until: str,
+        checkpoint_dir: str | Path,
+        train_from: str | None = None,
+        verbose: int = 1,
+        other_households: list[DailyData] | None = None,
+    ) -> dict:
         """Train on days up to ``train_until`` (inclusive) of every series; return the loss history.
 
         ``other_households`` (a global load model) are used whole: they are
@@ -103,8 +109,13 @@ class Forecaster:
             end = daily.day_index(train_until) + 1 if own else len(daily.dates)
             scale = series_scale_kw(daily, self.config.kind, first, end)
             self.scales_kw[daily.name] = scale
-            issue = window.issue_hours(daily, first=first + self.config.lookback_days, last=end, target_end=end,
-                                       stride_hours=self.config.stride_hours)
+            issue = window.issue_hours(
+                daily,
+                first=first + self.config.lookback_days,
+                last=end,
+                target_end=end,
+                stride_hours=self.config.stride_hours,
+            )
             arrays = window.make_hourly_arrays(daily, issue, scale)
             # Time-ordered split per series: the last part of each is validation.
             cut = int(len(arrays) * (1 - self.config.validation_fraction))
@@ -123,17 +134,29 @@ class Forecaster:
         members, losses = [], {}
         for member in range(self.config.members):
             keras.utils.set_random_seed(self.config.seed + member)
-            network = build_network(window.input_hours, train.history.shape[-1], window.horizon_hours,
-                                    train.future.shape[-1], self.config.units, self.config.decoder_units,
-                                    self.config.dropout, self.config.sequence_decoder)
+            network = build_network(
+                window.input_hours,
+                train.history.shape[-1],
+                window.horizon_hours,
+                train.future.shape[-1],
+                self.config.units,
+                self.config.decoder_units,
+                self.config.dropout,
+                self.config.sequence_decoder,
+            )
             history = compile_and_fit(
                 network,
-                window.make_dataset(train, self.normalizer, self.config.batch_size, shuffle=True,
-                                    seed=self.config.seed + member),
+                window.make_dataset(
+                    train, self.normalizer, self.config.batch_size, shuffle=True, seed=self.config.seed + member
+                ),
                 window.make_dataset(validation, self.normalizer, 256),
                 str(checkpoint_dir / f"checkpoint-{member}.keras"),
-                self.config.max_epochs, self.config.patience, self.config.learning_rate, verbose,
-                self.config.quantile_weight)
+                self.config.max_epochs,
+                self.config.patience,
+                self.config.learning_rate,
+                verbose,
+                self.config.quantile_weight,
+            )
             members.append(network)
             losses = losses or history.history
         self.network = average_networks(members)
@@ -146,13 +169,20 @@ class Forecaster:
             # PV: night hours are trivially inside any band; calibrate where the sun is up.
             hours = validation.future[..., self.future_features.index("ghi_clear")] > 0
         self.band_scale = _calibrate_band(validation.target * validation.scale_kw[:, None], raw, hours)
-        self.metadata.update({
-            "training_window": {"from": str(min(train.issue_days) - self.config.lookback_days),
-                                "until": str(train_until), "validation_from": str(cut_day)},
-            "training_samples": len(train), "validation_samples": len(validation),
-            "epochs_first_member": len(losses["loss"]), "train_s": train_s,
-            "series": [daily.name for daily in series],
-        })
+        self.metadata.update(
+            {
+                "training_window": {
+                    "from": str(min(train.issue_days) - self.config.lookback_days),
+                    "until": str(train_until),
+                    "validation_from": str(cut_day),
+                },
+                "training_samples": len(train),
+                "validation_samples": len(validation),
+                "epochs_first_member": len(losses["loss"]),
+                "train_s": train_s,
+                "series": [daily.name for daily in series],
+            }
+        )
         return losses
 
     def predict_members(self, daily: DailyData, issue_days: np.ndarray) -> list[np.ndarray]:
@@ -161,7 +191,7 @@ class Forecaster:
         arrays = self.config.window().make_arrays(daily, issue_days, scale_kw)
         points = [self.predict_arrays(arrays, network=network)["point"] for network in self.member_networks]
         if self.config.kind == "pv":
-            sun_up = np.stack([daily.daylight[i: i + self.config.horizon_days].ravel() for i in issue_days])
+            sun_up = np.stack([daily.daylight[i : i + self.config.horizon_days].ravel() for i in issue_days])
             points = [point * sun_up for point in points]
         return points
 
@@ -171,7 +201,7 @@ class Forecaster:
         network = network or self.network
         outputs = []
         for start in range(0, len(arrays), batch_size):
-            batch = [values[start:start + batch_size] for values in inputs]
+            batch = [values[start : start + batch_size] for values in inputs]
             # predict_on_batch runs the compiled graph: about 7x faster than an eager call here.
             outputs.append(np.asarray(network.predict_on_batch(batch)))
         raw = np.concatenate(outputs) if outputs else np.zeros((0, self.config.horizon_days * 24, 4))
@@ -191,7 +221,7 @@ class Forecaster:
         forecast = self.predict_arrays(arrays)
         if self.config.kind == "pv":
             horizon = self.config.horizon_days
-            sun_up = np.stack([daily.daylight[i: i + horizon].ravel() for i in issue_days]) if len(issue_days) else 0
+            sun_up = np.stack([daily.daylight[i : i + horizon].ravel() for i in issue_days]) if len(issue_days) else 0
             forecast = {key: value * sun_up for key, value in forecast.items()}
         return forecast
 
@@ -209,15 +239,27 @@ class Forecaster:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.network.save(directory / "model.keras")
-        (directory / "scalers.json").write_text(json.dumps({
-            "normalizer": json.loads(self.normalizer.to_json()),
-            "scales_kw": self.scales_kw, "band_scale": self.band_scale}, indent=1))
+        (directory / "scalers.json").write_text(
+            json.dumps(
+                {
+                    "normalizer": json.loads(self.normalizer.to_json()),
+                    "scales_kw": self.scales_kw,
+                    "band_scale": self.band_scale,
+                },
+                indent=1,
+            )
+        )
         if metrics is not None:
             self.metadata["metrics"] = metrics
-        metadata = {**self.metadata, "config": asdict(self.config), "name": self.config.name,
-                    "history_features": self.history_features, "future_features": self.future_features,
-                    "output_channels": ["mean", "p10", "p50", "p90"],
-                    "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__}}
+        metadata = {
+            **self.metadata,
+            "config": asdict(self.config),
+            "name": self.config.name,
+            "history_features": self.history_features,
+            "future_features": self.future_features,
+            "output_channels": ["mean", "p10", "p50", "p90"],
+            "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__},
+        }
         (directory / "metadata.json").write_text(json.dumps(metadata, indent=1, default=str))
         return directory
 
@@ -245,14 +287,17 @@ class Forecaster:
 
 
 def _subset(arrays: WindowArrays, mask: np.ndarray) -> WindowArrays:
-    return WindowArrays(arrays.history[mask], arrays.future[mask], arrays.target[mask],
-                        arrays.scale_kw[mask], arrays.issue_days[mask])
+    return WindowArrays(
+        arrays.history[mask], arrays.future[mask], arrays.target[mask], arrays.scale_kw[mask], arrays.issue_days[mask]
+    )
 
 
 def _calibrate_band(actual_kw: np.ndarray, forecast: dict[str, np.ndarray], hours: np.ndarray) -> float:
     """Pick the band stretch whose P10–P90 coverage over validation ``hours`` is closest to 80%."""
     p50 = forecast["p50"]
     lower_width, upper_width = p50 - forecast["p10"], forecast["p90"] - p50
-    coverages = [np.mean(((actual_kw >= p50 - s * lower_width) & (actual_kw <= p50 + s * upper_width))[hours])
-                 for s in _CALIBRATION_GRID]
+    coverages = [
+        np.mean(((actual_kw >= p50 - s * lower_width) & (actual_kw <= p50 + s * upper_width))[hours])
+        for s in _CALIBRATION_GRID
+    ]
     return float(_CALIBRATION_GRID[int(np.argmin(np.abs(np.array(coverages) - TARGET_COVERAGE)))])

@@ -129,8 +129,9 @@ def household_hourly_wh(meters: Sequence[MeterSamples], hour_starts: np.ndarray)
 
 def wh_series_to_kw(hour_starts: np.ndarray, energy_wh: np.ndarray) -> pd.Series:
     """Hourly Wh on a grid of unix hour starts as the forecast package's kW series (UTC, hour-start labels)."""
-    index = pd.DatetimeIndex(pd.to_datetime(np.asarray(hour_starts, dtype=np.int64), unit="s", utc=True),
-                             name="timestamp")
+    index = pd.DatetimeIndex(
+        pd.to_datetime(np.asarray(hour_starts, dtype=np.int64), unit="s", utc=True), name="timestamp"
+    )
     return pd.Series(np.asarray(energy_wh, dtype=np.float64) / 1000.0, index=index, name="kw")
 
 
@@ -164,8 +165,12 @@ class CommunityHistory:
     community: HouseholdHistory | None
 
 
-def histories_from_samples(meters: Sequence[MeterSamples], hour_starts: np.ndarray, site: Site = COMMUNITY_SITE,
-                           utc_offset_hours: float = COMMUNITY_UTC_OFFSET_HOURS) -> CommunityHistory:
+def histories_from_samples(
+    meters: Sequence[MeterSamples],
+    hour_starts: np.ndarray,
+    site: Site = COMMUNITY_SITE,
+    utc_offset_hours: float = COMMUNITY_UTC_OFFSET_HOURS,
+) -> CommunityHistory:
     """Turn meters' samples into per-household and community histories on one hourly grid.
 
     A household gets a production series only when its produced register
@@ -180,20 +185,27 @@ def histories_from_samples(meters: Sequence[MeterSamples], hour_starts: np.ndarr
         if not np.isfinite(consumed_wh).any():
             continue
         has_pv = np.nansum(produced_wh) > 0
-        histories.append(HouseholdHistory(
-            household, wh_series_to_kw(hour_starts, consumed_wh),
-            SeriesInfo(household, "load", utc_offset_hours),
-            wh_series_to_kw(hour_starts, produced_wh) if has_pv else None,
-            SeriesInfo(household, "pv", utc_offset_hours, site) if has_pv else None))
+        histories.append(
+            HouseholdHistory(
+                household,
+                wh_series_to_kw(hour_starts, consumed_wh),
+                SeriesInfo(household, "load", utc_offset_hours),
+                wh_series_to_kw(hour_starts, produced_wh) if has_pv else None,
+                SeriesInfo(household, "pv", utc_offset_hours, site) if has_pv else None,
+            )
+        )
     community = None
     if histories:
         load = community_total([h.consumed_kw for h in histories])
         pv_parts = [h.produced_kw for h in histories if h.produced_kw is not None]
         pv = community_total(pv_parts) if pv_parts else None
         community = HouseholdHistory(
-            COMMUNITY, load.reindex(histories[0].consumed_kw.index), SeriesInfo(COMMUNITY, "load", utc_offset_hours),
+            COMMUNITY,
+            load.reindex(histories[0].consumed_kw.index),
+            SeriesInfo(COMMUNITY, "load", utc_offset_hours),
             pv.reindex(histories[0].consumed_kw.index) if pv is not None else None,
-            SeriesInfo(COMMUNITY, "pv", utc_offset_hours, site) if pv is not None else None)
+            SeriesInfo(COMMUNITY, "pv", utc_offset_hours, site) if pv is not None else None,
+        )
     return CommunityHistory(histories, community)
 
 
@@ -209,9 +221,16 @@ def read_meter_samples(session: Session, until_ts: int, since_ts: int | None = N
 
     hour = (Reading.ts // HOUR_S).label("hour")
     query = (
-        select(Reading.household, Reading.meter, func.min(Reading.ts), func.max(Reading.ts),
-               func.min(Reading.produced_wh), func.max(Reading.produced_wh),
-               func.min(Reading.consumed_wh), func.max(Reading.consumed_wh))
+        select(
+            Reading.household,
+            Reading.meter,
+            func.min(Reading.ts),
+            func.max(Reading.ts),
+            func.min(Reading.produced_wh),
+            func.max(Reading.produced_wh),
+            func.min(Reading.consumed_wh),
+            func.max(Reading.consumed_wh),
+        )
         .where(Reading.ts <= until_ts)
         .group_by(Reading.household, Reading.meter, hour)
     )
@@ -222,13 +241,19 @@ def read_meter_samples(session: Session, until_ts: int, since_ts: int | None = N
         rows[(household, meter)].update({(ts_min, p_min, c_min), (ts_max, p_max, c_max)})
     households = {household for household, _ in rows}
     for household in sorted(households):
-        partners = [select(Reading.meter, Reading.ts, Reading.produced_wh, Reading.consumed_wh)
-                    .where(Reading.household == household, Reading.ts > until_ts)
-                    .order_by(Reading.ts).limit(1)]
+        partners = [
+            select(Reading.meter, Reading.ts, Reading.produced_wh, Reading.consumed_wh)
+            .where(Reading.household == household, Reading.ts > until_ts)
+            .order_by(Reading.ts)
+            .limit(1)
+        ]
         if since_ts is not None:
-            partners.append(select(Reading.meter, Reading.ts, Reading.produced_wh, Reading.consumed_wh)
-                            .where(Reading.household == household, Reading.ts < since_ts)
-                            .order_by(Reading.ts.desc()).limit(1))
+            partners.append(
+                select(Reading.meter, Reading.ts, Reading.produced_wh, Reading.consumed_wh)
+                .where(Reading.household == household, Reading.ts < since_ts)
+                .order_by(Reading.ts.desc())
+                .limit(1)
+            )
         for partner in partners:
             for meter, ts, produced, consumed in session.execute(partner):
                 rows[(household, meter)].add((ts, produced, consumed))
@@ -249,8 +274,13 @@ class DbHistory:
     for training).
     """
 
-    def __init__(self, sessions: sessionmaker, site: Site = COMMUNITY_SITE,
-                 utc_offset_hours: float = COMMUNITY_UTC_OFFSET_HOURS, history_days: int | None = RUN_HISTORY_DAYS):
+    def __init__(
+        self,
+        sessions: sessionmaker,
+        site: Site = COMMUNITY_SITE,
+        utc_offset_hours: float = COMMUNITY_UTC_OFFSET_HOURS,
+        history_days: int | None = RUN_HISTORY_DAYS,
+    ):
         self.sessions = sessions
         self.site = site
         self.utc_offset_hours = utc_offset_hours

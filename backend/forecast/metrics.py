@@ -17,7 +17,7 @@ def point_metrics(actual_kw: np.ndarray, predicted_kw: np.ndarray, mask: np.ndar
     mean_actual = float(np.mean(actual[keep]))
     return {
         "mae": mae,
-        "rmse": float(np.sqrt(np.mean(errors ** 2))),
+        "rmse": float(np.sqrt(np.mean(errors**2))),
         "nmae_pct": 100.0 * mae / mean_actual if mean_actual else float("nan"),
         "hours": int(errors.size),
     }
@@ -28,8 +28,9 @@ def rmse_skill(rmse_model: float, rmse_reference: float) -> float:
     return 1.0 - rmse_model / rmse_reference if rmse_reference else float("nan")
 
 
-def interval_coverage(actual_kw: np.ndarray, lower_kw: np.ndarray, upper_kw: np.ndarray,
-                      mask: np.ndarray | None = None) -> float:
+def interval_coverage(
+    actual_kw: np.ndarray, lower_kw: np.ndarray, upper_kw: np.ndarray, mask: np.ndarray | None = None
+) -> float:
     """Return the fraction of hours whose actual value lies within [lower, upper]."""
     actual = np.asarray(actual_kw, dtype=float)
     keep = np.isfinite(actual)
@@ -39,8 +40,12 @@ def interval_coverage(actual_kw: np.ndarray, lower_kw: np.ndarray, upper_kw: np.
     return float(inside[keep].mean()) if keep.any() else float("nan")
 
 
-def evaluation_table(actual_kw: np.ndarray, forecasts: dict[str, dict], reference: str = "persistence",
-                     daylight: np.ndarray | None = None) -> list[dict]:
+def evaluation_table(
+    actual_kw: np.ndarray,
+    forecasts: dict[str, dict],
+    reference: str = "persistence",
+    daylight: np.ndarray | None = None,
+) -> list[dict]:
     """Score every forecast on the same hours; skill is against ``reference``.
 
     ``forecasts`` maps a model name to ``{"point": array, "p10": array, "p90": array}``
@@ -59,20 +64,31 @@ def evaluation_table(actual_kw: np.ndarray, forecasts: dict[str, dict], referenc
             row.update({f"daylight_{key}": value for key, value in day.items() if key != "hours"})
             row["daylight_skill"] = rmse_skill(day["rmse"], reference_day["rmse"])
             if "p10" in forecast:
-                row["daylight_p10_p90_coverage"] = interval_coverage(actual_kw, forecast["p10"], forecast["p90"], daylight)
+                row["daylight_p10_p90_coverage"] = interval_coverage(
+                    actual_kw, forecast["p10"], forecast["p90"], daylight
+                )
         rows.append(row)
     return rows
 
 
 def format_table(rows: list[dict], title: str = "") -> str:
     """Render evaluation rows as a fixed-width text table."""
-    columns = [("model", "model", "{:<42}"), ("mae", "MAE kW", "{:>8.3f}"), ("rmse", "RMSE kW", "{:>8.3f}"),
-               ("nmae_pct", "nMAE %", "{:>7.1f}"), ("skill", "skill", "{:>7.3f}"),
-               ("p10_p90_coverage", "P10-P90", "{:>8.1%}"), ("daylight_rmse", "day RMSE", "{:>9.3f}"),
-               ("daylight_skill", "day skill", "{:>9.3f}"), ("daylight_p10_p90_coverage", "day P10-P90", "{:>11.1%}")]
+    columns = [
+        ("model", "model", "{:<42}"),
+        ("mae", "MAE kW", "{:>8.3f}"),
+        ("rmse", "RMSE kW", "{:>8.3f}"),
+        ("nmae_pct", "nMAE %", "{:>7.1f}"),
+        ("skill", "skill", "{:>7.3f}"),
+        ("p10_p90_coverage", "P10-P90", "{:>8.1%}"),
+        ("daylight_rmse", "day RMSE", "{:>9.3f}"),
+        ("daylight_skill", "day skill", "{:>9.3f}"),
+        ("daylight_p10_p90_coverage", "day P10-P90", "{:>11.1%}"),
+    ]
     present = [c for c in columns if any(c[0] in row for row in rows)]
-    header = " ".join(f"{label:<42}" if key == "model" else f"{label:>{len(fmt.format(0.0)) if key != 'model' else 42}}"
-                      for key, label, fmt in present)
+    header = " ".join(
+        f"{label:<42}" if key == "model" else f"{label:>{len(fmt.format(0.0)) if key != 'model' else 42}}"
+        for key, label, fmt in present
+    )
     lines = ([title] if title else []) + [header, "-" * len(header)]
     for row in rows:
         cells = []

@@ -34,9 +34,16 @@ class ForecastLoss(keras.losses.Loss):
         return {**super().get_config(), "quantile_weight": self.quantile_weight}
 
 
-def build_network(input_hours: int, history_features: int, horizon_hours: int, future_features: int,
-                  units: int = 64, decoder_units: int = 64, dropout: float = 0.1,
-                  sequence_decoder: bool = False) -> keras.Model:
+def build_network(
+    input_hours: int,
+    history_features: int,
+    horizon_hours: int,
+    future_features: int,
+    units: int = 64,
+    decoder_units: int = 64,
+    dropout: float = 0.1,
+    sequence_decoder: bool = False,
+) -> keras.Model:
     """Build the multi-horizon, direct-output quantile LSTM."""
     history = keras.Input((input_hours, history_features), name="history")
     future = keras.Input((horizon_hours, future_features), name="future")
@@ -46,8 +53,9 @@ def build_network(input_hours: int, history_features: int, horizon_hours: int, f
     joined = layers.Concatenate()([repeated, future])  # -> [batch, horizon, units + future_features]
     if sequence_decoder:
         # Each target hour also sees its neighbours' known-ahead features (e.g. the weather an hour later).
-        joined = layers.Bidirectional(layers.LSTM(decoder_units // 2, return_sequences=True),
-                                      name="decoder")(joined)  # -> [batch, horizon, decoder_units]
+        joined = layers.Bidirectional(layers.LSTM(decoder_units // 2, return_sequences=True), name="decoder")(
+            joined
+        )  # -> [batch, horizon, decoder_units]
     hidden = layers.Dense(decoder_units, activation="relu")(joined)  # -> [batch, horizon, decoder_units]
     hidden = layers.Dense(decoder_units // 2, activation="relu")(hidden)
     per_hour = layers.Dense(len(OUTPUT_CHANNELS))(hidden)  # -> [batch, horizon, 4]
@@ -61,8 +69,10 @@ def average_networks(networks: list[keras.Model]) -> keras.Model:
     """Combine trained members into one model that averages their outputs (one .keras file)."""
     if len(networks) == 1:
         return networks[0]
-    inputs = [keras.Input(tensor.shape[1:], name=name)
-              for tensor, name in zip(networks[0].inputs, ("history", "future"))]
+    inputs = [
+        keras.Input(tensor.shape[1:], name=name)
+        for tensor, name in zip(networks[0].inputs, ("history", "future"), strict=True)
+    ]
     members = []
     for k, network in enumerate(networks):
         # An uncompiled copy, so the saved file carries no training state.
@@ -75,9 +85,17 @@ def average_networks(networks: list[keras.Model]) -> keras.Model:
     return keras.Model(inputs, outputs, name="vatio_forecast_ensemble")
 
 
-def compile_and_fit(network: keras.Model, train_dataset, validation_dataset, checkpoint_path: str,
-                    max_epochs: int = 60, patience: int = 8, learning_rate: float = 2e-3,
-                    verbose: int = 1, quantile_weight: float = 1.0) -> keras.callbacks.History:
+def compile_and_fit(
+    network: keras.Model,
+    train_dataset,
+    validation_dataset,
+    checkpoint_path: str,
+    max_epochs: int = 60,
+    patience: int = 8,
+    learning_rate: float = 2e-3,
+    verbose: int = 1,
+    quantile_weight: float = 1.0,
+) -> keras.callbacks.History:
     """Train with early stopping on the validation loss and keep the best weights in a checkpoint."""
     network.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=ForecastLoss(quantile_weight))
     callbacks = [
@@ -85,5 +103,11 @@ def compile_and_fit(network: keras.Model, train_dataset, validation_dataset, che
         keras.callbacks.ModelCheckpoint(checkpoint_path, monitor="val_loss", save_best_only=True),
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, patience // 2)),
     ]
-    return network.fit(train_dataset, validation_data=validation_dataset, epochs=max_epochs,
-                       callbacks=callbacks, verbose=verbose, shuffle=False)  # the dataset shuffles itself
+    return network.fit(
+        train_dataset,
+        validation_data=validation_dataset,
+        epochs=max_epochs,
+        callbacks=callbacks,
+        verbose=verbose,
+        shuffle=False,
+    )  # the dataset shuffles itself

@@ -18,7 +18,12 @@ from backend.paths import VAR_DIR
 # The splits of the issue's accuracy table, used as dataset defaults.
 DATASET_SPLITS = {
     "load": {"train_from": None, "train_until": "2009-11-30", "test_from": "2009-12-01", "test_until": "2010-11-26"},
-    "pv": {"train_from": "2011-04-15", "train_until": "2012-12-31", "test_from": "2013-01-01", "test_until": "2013-12-31"},
+    "pv": {
+        "train_from": "2011-04-15",
+        "train_until": "2012-12-31",
+        "test_from": "2013-01-01",
+        "test_until": "2013-12-31",
+    },
 }
 
 # Chosen from a few dozen short runs on the benchmark splits (see docs/forecast.md):
@@ -62,20 +67,39 @@ def file_daily(path: str | Path, kind: str, utc_offset_hours: float = 0.0, site=
     return build_daily_data(read_series_file(path), info)
 
 
-def train_and_save(config: ForecastConfig, daily: DailyData, train_until: str, train_from: str | None = None,
-                   test_from: str | None = None, test_until: str | None = None, root: str | Path | None = None,
-                   verbose: int = 1) -> tuple[Path, dict]:
+def train_and_save(
+    config: ForecastConfig,
+    daily: DailyData,
+    train_until: str,
+    train_from: str | None = None,
+    test_from: str | None = None,
+    test_until: str | None = None,
+    root: str | Path | None = None,
+    verbose: int = 1,
+) -> tuple[Path, dict]:
     """Train one model, evaluate it on the test period when there is one, save it as a new version."""
     from backend.forecast.evaluate import evaluate
 
     version_dir = new_version_dir(config.name, root)
     metrics: dict = {}
     if test_from is not None:
-        evaluation = evaluate(daily, config, train_until, test_from, test_until, version_dir / "work",
-                              train_from=train_from, verbose=verbose)
+        evaluation = evaluate(
+            daily,
+            config,
+            train_until,
+            test_from,
+            test_until,
+            version_dir / "work",
+            train_from=train_from,
+            verbose=verbose,
+        )
         forecaster = evaluation.forecaster
-        metrics = {"test_from": test_from, "test_until": test_until, "test_issues": len(evaluation.issue_days),
-                   "rows": evaluation.rows}
+        metrics = {
+            "test_from": test_from,
+            "test_until": test_until,
+            "test_issues": len(evaluation.issue_days),
+            "rows": evaluation.rows,
+        }
     else:
         forecaster = Forecaster(config)
         forecaster.fit([daily], train_until, version_dir / "work", train_from=train_from, verbose=verbose)
@@ -86,8 +110,14 @@ def train_and_save(config: ForecastConfig, daily: DailyData, train_until: str, t
     return version_dir, metrics
 
 
-def train_series_and_save(config: ForecastConfig, series: list[DailyData], train_until: str,
-                          root: str | Path | None = None, verbose: int = 1, source: str = "db") -> Path:
+def train_series_and_save(
+    config: ForecastConfig,
+    series: list[DailyData],
+    train_until: str,
+    root: str | Path | None = None,
+    verbose: int = 1,
+    source: str = "db",
+) -> Path:
     """Train one global model on several series (households) up to ``train_until`` and save it as a new version.
 
     There is no test period: the last 15% of each series' training windows
@@ -105,13 +135,15 @@ def train_series_and_save(config: ForecastConfig, series: list[DailyData], train
 
 def extend_for_horizon(hourly_kw: pd.Series, issue_at: pd.Timestamp, horizon_hours: int) -> pd.Series:
     """Reindex history onto a full hourly grid through the horizon (future hours NaN)."""
-    grid = pd.date_range(hourly_kw.index.min(), issue_at + pd.Timedelta(hours=horizon_hours), freq="1h",
-                         inclusive="left")
+    grid = pd.date_range(
+        hourly_kw.index.min(), issue_at + pd.Timedelta(hours=horizon_hours), freq="1h", inclusive="left"
+    )
     return hourly_kw.reindex(grid)
 
 
-def _prepare_window(forecaster: Forecaster, hourly_kw: pd.Series, info: SeriesInfo,
-                    issue_at: pd.Timestamp) -> tuple[WindowArrays, np.ndarray | None] | None:
+def _prepare_window(
+    forecaster: Forecaster, hourly_kw: pd.Series, info: SeriesInfo, issue_at: pd.Timestamp
+) -> tuple[WindowArrays, np.ndarray | None] | None:
     """Build one series' input window at ``issue_at``; None when its last 7 days have gaps."""
     window = forecaster.config.window()
     history = hourly_kw[hourly_kw.index < issue_at]
@@ -123,19 +155,20 @@ def _prepare_window(forecaster: Forecaster, hourly_kw: pd.Series, info: SeriesIn
     daily = build_daily_data(extend_for_horizon(history, issue_at, window.horizon_hours), info)
     local_issue = (issue_at + pd.Timedelta(hours=info.utc_offset_hours)).tz_localize(None)
     issue_hour = int((local_issue - daily.dates[0]) / pd.Timedelta(hours=1))
-    past = daily.target_kw.ravel()[max(0, issue_hour - window.input_hours): issue_hour]
+    past = daily.target_kw.ravel()[max(0, issue_hour - window.input_hours) : issue_hour]
     if issue_hour < window.input_hours or not np.isfinite(past).all():
         return None
     scale_kw = forecaster.scale_for(daily, issue_hour // 24)
     arrays = window.make_hourly_arrays(daily, np.array([issue_hour]), scale_kw)
     sun_up = None
     if forecaster.config.kind == "pv":
-        sun_up = daily.daylight.ravel()[issue_hour: issue_hour + window.horizon_hours]
+        sun_up = daily.daylight.ravel()[issue_hour : issue_hour + window.horizon_hours]
     return arrays, sun_up
 
 
-def forecast_batch(forecaster: Forecaster, series: list[tuple[pd.Series, SeriesInfo]],
-                   issue_at: pd.Timestamp) -> list[dict | None]:
+def forecast_batch(
+    forecaster: Forecaster, series: list[tuple[pd.Series, SeriesInfo]], issue_at: pd.Timestamp
+) -> list[dict | None]:
     """Forecast many series from ``issue_at`` in one network call; None for a series with gaps.
 
     Each result is ``{"point", "p10", "p50", "p90"}``, kW per hour of the horizon.
@@ -157,8 +190,9 @@ def forecast_batch(forecaster: Forecaster, series: list[tuple[pd.Series, SeriesI
     return results
 
 
-def forecast_household(forecaster: Forecaster, hourly_kw: pd.Series, info: SeriesInfo,
-                       issue_at: pd.Timestamp) -> dict | None:
+def forecast_household(
+    forecaster: Forecaster, hourly_kw: pd.Series, info: SeriesInfo, issue_at: pd.Timestamp
+) -> dict | None:
     """Forecast one series from ``issue_at`` (UTC, whole hour); None when its last 7 days have gaps."""
     return forecast_batch(forecaster, [(hourly_kw, info)], issue_at)[0]
 
@@ -175,26 +209,37 @@ def run_forecasts(source, issue_at: pd.Timestamp, root: str | Path | None = None
         raise FileNotFoundError("no trained load model; run `vatio train --kind load` first")
     households = source.households(issue_at)
     records = []
-    for name, forecaster in (progress(list(forecasters.items())) if progress else forecasters.items()):
+    for name, forecaster in progress(list(forecasters.items())) if progress else forecasters.items():
         items = [(history.household, *series_of(history, forecaster.config.kind)) for history in households]
         items = [item for item in items if item[1] is not None]
         forecasts = forecast_batch(forecaster, [(series, info) for _, series, info in items], issue_at)
-        for (household, _, _), forecast in zip(items, forecasts):
+        for (household, _, _), forecast in zip(items, forecasts, strict=True):
             if forecast is None:
                 continue
-            records.append({"household": household, "kind": forecaster.config.kind, "model": name,
-                            "horizon_hours": len(forecast["point"]),
-                            **{key: np.round(value, 4).tolist() for key, value in forecast.items()}})
+            records.append(
+                {
+                    "household": household,
+                    "kind": forecaster.config.kind,
+                    "model": name,
+                    "horizon_hours": len(forecast["point"]),
+                    **{key: np.round(value, 4).tolist() for key, value in forecast.items()},
+                }
+            )
     records.sort(key=lambda record: (record["household"], record["model"]))
     community = {}
     for name in forecasters:
         parts = [record for record in records if record["model"] == name]
         if parts:
-            community[name] = {key: np.round(np.sum([r[key] for r in parts], axis=0), 4).tolist()
-                               for key in ("point", "p50")}
+            community[name] = {
+                key: np.round(np.sum([r[key] for r in parts], axis=0), 4).tolist() for key in ("point", "p50")
+            }
             community[name]["households"] = len(parts)
-    return {"issued_at": issue_at.isoformat(), "unit": "kW (mean over each hour)", "records": records,
-            "community": community}
+    return {
+        "issued_at": issue_at.isoformat(),
+        "unit": "kW (mean over each hour)",
+        "records": records,
+        "community": community,
+    }
 
 
 def series_of(history, kind: str) -> tuple[pd.Series | None, SeriesInfo | None]:

@@ -31,8 +31,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-SIMPLE_MODELS = ("persistence", "weekly persistence", "mean of last 7 days", "clear-sky-index persistence",
-                 "clear-sky-index mean of last 7 days")
+SIMPLE_MODELS = (
+    "persistence",
+    "weekly persistence",
+    "mean of last 7 days",
+    "clear-sky-index persistence",
+    "clear-sky-index mean of last 7 days",
+)
 LSTM = "LSTM"
 BLEND = "blend (LSTM + ridge) / 2"
 # Simplest first: on equal validation RMSE the earlier one is served.
@@ -72,12 +77,20 @@ class Selection:
     member_rmse: dict[str, list[float]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"served": self.served, "reason": self.reason, "validation_rmse": self.validation_rmse,
-                "member_rmse": self.member_rmse}
+        return {
+            "served": self.served,
+            "reason": self.reason,
+            "validation_rmse": self.validation_rmse,
+            "member_rmse": self.member_rmse,
+        }
 
 
-def select(actual: np.ndarray, candidates: dict[str, np.ndarray], member_candidates: dict[str, list[np.ndarray]]
-           | None = None, mask: np.ndarray | None = None) -> Selection:
+def select(
+    actual: np.ndarray,
+    candidates: dict[str, np.ndarray],
+    member_candidates: dict[str, list[np.ndarray]] | None = None,
+    mask: np.ndarray | None = None,
+) -> Selection:
     """Pick the served candidate from validation forecasts ``{name: [samples, hours]}``.
 
     ``member_candidates`` maps an LSTM-containing candidate to the same
@@ -90,22 +103,37 @@ def select(actual: np.ndarray, candidates: dict[str, np.ndarray], member_candida
     plain = {name: score for name, score in finite.items() if not uses_lstm(name)}
     best_plain = min(plain, key=lambda name: (plain[name], _rank(name))) if plain else None
     best = min(finite, key=lambda name: (finite[name], _rank(name)))
-    members = {name: [rmse(actual, forecast, mask) for forecast in forecasts]
-               for name, forecasts in (member_candidates or {}).items()}
+    members = {
+        name: [rmse(actual, forecast, mask) for forecast in forecasts]
+        for name, forecasts in (member_candidates or {}).items()
+    }
     if not uses_lstm(best) or best_plain is None:
         return Selection(best, scores, f"lowest validation RMSE ({finite[best]:.4f} kW)", members)
     # The best is the LSTM or the blend: it must hold with every seed's member alone.
-    lstm_ok = [name for name in (LSTM, BLEND) if name in finite and all(
-        score < plain[best_plain] for score in members.get(name, [finite[name]]))]
+    lstm_ok = [
+        name
+        for name in (LSTM, BLEND)
+        if name in finite and all(score < plain[best_plain] for score in members.get(name, [finite[name]]))
+    ]
     if lstm_ok:
         served = min(lstm_ok, key=lambda name: (finite[name], _rank(name)))
         spread = members.get(served)
         seeds = f"; every seed's member alone beats it too ({max(spread):.4f} kW worst)" if spread else ""
-        return Selection(served, scores, f"lowest validation RMSE ({finite[served]:.4f} kW) against the best model "
-                                         f"without the LSTM, {best_plain} ({plain[best_plain]:.4f} kW){seeds}", members)
-    return Selection(best_plain, scores, f"{best} was lower on validation ({finite[best]:.4f} kW) but not with every "
-                                         f"seed's member alone; served the best model without the LSTM "
-                                         f"({plain[best_plain]:.4f} kW)", members)
+        return Selection(
+            served,
+            scores,
+            f"lowest validation RMSE ({finite[served]:.4f} kW) against the best model "
+            f"without the LSTM, {best_plain} ({plain[best_plain]:.4f} kW){seeds}",
+            members,
+        )
+    return Selection(
+        best_plain,
+        scores,
+        f"{best} was lower on validation ({finite[best]:.4f} kW) but not with every "
+        f"seed's member alone; served the best model without the LSTM "
+        f"({plain[best_plain]:.4f} kW)",
+        members,
+    )
 
 
 # ---- the served rule of issue 18, second version: blocked origins and a paired test -----------------
@@ -145,7 +173,7 @@ def paired_statistic(simpler: np.ndarray, complex_: np.ndarray, lags: int = HAC_
     if n < 3:
         return 0.0
     centred = diff - diff.mean()
-    variance = float(np.mean(centred ** 2))
+    variance = float(np.mean(centred**2))
     for lag in range(1, min(lags, n - 1) + 1):
         variance += 2.0 * (1.0 - lag / (lags + 1)) * float(np.mean(centred[lag:] * centred[:-lag]))
     if variance <= 0:
@@ -162,8 +190,7 @@ class OriginSelection(Selection):
     rule: str = "origins"
 
     def to_json(self) -> dict:
-        return {**super().to_json(), "origin_rmse": self.origin_rmse, "statistics": self.statistics,
-                "rule": self.rule}
+        return {**super().to_json(), "origin_rmse": self.origin_rmse, "statistics": self.statistics, "rule": self.rule}
 
 
 def _pooled_rmse(losses: np.ndarray, hours: np.ndarray) -> float:
@@ -171,11 +198,15 @@ def _pooled_rmse(losses: np.ndarray, hours: np.ndarray) -> float:
     return float(np.sqrt(losses[keep].sum() / max(hours[keep].sum(), 1))) if keep.any() else float("nan")
 
 
-def select_by_origins(origin_losses: dict[str, np.ndarray], origin_hours: np.ndarray,
-                      last_losses: dict[str, np.ndarray], last_hours: np.ndarray,
-                      member_losses: dict[str, list[np.ndarray]] | None = None,
-                      ridge_significance: float = RIDGE_SIGNIFICANCE,
-                      lstm_significance: float = LSTM_SIGNIFICANCE) -> OriginSelection:
+def select_by_origins(
+    origin_losses: dict[str, np.ndarray],
+    origin_hours: np.ndarray,
+    last_losses: dict[str, np.ndarray],
+    last_hours: np.ndarray,
+    member_losses: dict[str, list[np.ndarray]] | None = None,
+    ridge_significance: float = RIDGE_SIGNIFICANCE,
+    lstm_significance: float = LSTM_SIGNIFICANCE,
+) -> OriginSelection:
     """Serve the simplest model that no more complex one beats significantly.
 
     - ``origin_losses``: daily losses of the models without the LSTM on every validation origin (blocks
@@ -203,12 +234,16 @@ def select_by_origins(origin_losses: dict[str, np.ndarray], origin_hours: np.nda
         stat = paired_statistic(origin_losses[served], origin_losses[ridge])
         statistics[f"{ridge} vs {served}"] = stat
         if stat > ridge_significance:
-            reason = (f"{ridge} beat {served} over the validation origins ({origin_rmse[ridge]:.4f} against "
-                      f"{origin_rmse[served]:.4f} kW, paired statistic {stat:.2f} > {ridge_significance:g})")
+            reason = (
+                f"{ridge} beat {served} over the validation origins ({origin_rmse[ridge]:.4f} against "
+                f"{origin_rmse[served]:.4f} kW, paired statistic {stat:.2f} > {ridge_significance:g})"
+            )
             served = ridge
         else:
-            reason += (f"; {ridge} ({origin_rmse[ridge]:.4f} kW) not better "
-                       f"(paired statistic {stat:.2f} <= {ridge_significance:g})")
+            reason += (
+                f"; {ridge} ({origin_rmse[ridge]:.4f} kW) not better "
+                f"(paired statistic {stat:.2f} <= {ridge_significance:g})"
+            )
     members = member_losses or {}
     # Up the ladder: the blend, then the LSTM, each against the model served so far, on the last weeks.
     steps = []
@@ -220,13 +255,17 @@ def select_by_origins(origin_losses: dict[str, np.ndarray], origin_hours: np.nda
         base = float(np.nansum(last_losses[served]))
         seeds_ok = all(float(np.nansum(loss)) < base for loss in members.get(name, []))
         if stat > lstm_significance and seeds_ok:
-            steps.append(f"{name} beat {served} on the last validation weeks ({last_rmse[name]:.4f} against "
-                         f"{last_rmse[served]:.4f} kW, paired statistic {stat:.2f} > {lstm_significance:g}, every "
-                         f"seed's member too)")
+            steps.append(
+                f"{name} beat {served} on the last validation weeks ({last_rmse[name]:.4f} against "
+                f"{last_rmse[served]:.4f} kW, paired statistic {stat:.2f} > {lstm_significance:g}, every "
+                f"seed's member too)"
+            )
             served = name
         else:
-            steps.append(f"{name} did not beat {served} significantly with every seed on the last weeks "
-                         f"({last_rmse[name]:.4f} kW, paired statistic {stat:.2f})")
+            steps.append(
+                f"{name} did not beat {served} significantly with every seed on the last weeks "
+                f"({last_rmse[name]:.4f} kW, paired statistic {stat:.2f})"
+            )
     if steps:
         reason += "; " + "; ".join(steps)
     member_rmse = {name: [_pooled_rmse(loss, last_hours) for loss in losses] for name, losses in members.items()}
@@ -234,6 +273,7 @@ def select_by_origins(origin_losses: dict[str, np.ndarray], origin_hours: np.nda
 
 
 # ---- calibrated quantiles -------------------------------------------------------------------------
+
 
 def band_scale(kind: str, point: np.ndarray, ghi_clear: np.ndarray | None, level: np.ndarray) -> np.ndarray:
     """The residual scale of each forecast hour: the point forecast, floored at a fifth of the last week's mean.
@@ -256,8 +296,14 @@ class ConformalBands:
     quantiles: tuple[float, ...]
 
     @classmethod
-    def fit(cls, actual: np.ndarray, point: np.ndarray, scale: np.ndarray, mask: np.ndarray | None = None,
-            levels: tuple[float, ...] = (0.05, 0.1, 0.2, 0.5, 0.8, 0.9, 0.95)) -> "ConformalBands":
+    def fit(
+        cls,
+        actual: np.ndarray,
+        point: np.ndarray,
+        scale: np.ndarray,
+        mask: np.ndarray | None = None,
+        levels: tuple[float, ...] = (0.05, 0.1, 0.2, 0.5, 0.8, 0.9, 0.95),
+    ) -> "ConformalBands":
         keep = np.isfinite(actual) & np.isfinite(point) & (scale > 1e-6)
         if mask is not None:
             keep &= mask
@@ -292,8 +338,9 @@ def pinball(actual: np.ndarray, quantile: np.ndarray, level: float, mask: np.nda
     return float(np.mean(np.maximum(level * diff, (level - 1) * diff))) if keep.any() else float("nan")
 
 
-def empirical_quantiles(actual: np.ndarray, point: np.ndarray, levels: tuple[float, ...],
-                        mask: np.ndarray | None = None) -> dict[float, float]:
+def empirical_quantiles(
+    actual: np.ndarray, point: np.ndarray, levels: tuple[float, ...], mask: np.ndarray | None = None
+) -> dict[float, float]:
     """Plain residual quantiles in kW (the reference band: a model plus its empirical residuals)."""
     keep = np.isfinite(actual) & np.isfinite(point)
     if mask is not None:
@@ -304,14 +351,18 @@ def empirical_quantiles(actual: np.ndarray, point: np.ndarray, levels: tuple[flo
 
 def format_served_table(summaries: dict[str, dict], title: str = "") -> str:
     """One line per series: served model, its test skill, the best simple model's, the margin, the LSTM's part."""
-    header = (f"{'series':<30} {'served':<36} {'served':>7} {'best simple':>11} {'margin':>7} {'LSTM?':>5} "
-              f"{'LSTM':>6} {'ridge':>6} {'P10':>6} {'P90':>6} {'bias %':>7}")
+    header = (
+        f"{'series':<30} {'served':<36} {'served':>7} {'best simple':>11} {'margin':>7} {'LSTM?':>5} "
+        f"{'LSTM':>6} {'ridge':>6} {'P10':>6} {'P90':>6} {'bias %':>7}"
+    )
     lines = ([title] if title else []) + [header, "-" * len(header)]
     for name, table in summaries.items():
         s = table["summary"]
-        lines.append(f"{name:<30} {s['served']:<36} {s['served_skill']:7.3f} {s['best_simple_skill']:11.3f} "
-                     f"{s['margin']:+7.3f} {'yes' if s['lstm_chosen'] else 'no':>5} {s['lstm_skill']:6.3f} "
-                     f"{s['ridge_skill']:6.3f} {s['p10_rate']:6.1%} {s['p90_rate']:6.1%} {s['mean_bias_pct']:+7.1f}")
+        lines.append(
+            f"{name:<30} {s['served']:<36} {s['served_skill']:7.3f} {s['best_simple_skill']:11.3f} "
+            f"{s['margin']:+7.3f} {'yes' if s['lstm_chosen'] else 'no':>5} {s['lstm_skill']:6.3f} "
+            f"{s['ridge_skill']:6.3f} {s['p10_rate']:6.1%} {s['p90_rate']:6.1%} {s['mean_bias_pct']:+7.1f}"
+        )
     margins = [table["summary"]["margin"] for table in summaries.values()]
     if margins:
         chosen = sum(table["summary"]["lstm_chosen"] for table in summaries.values())

@@ -87,26 +87,39 @@ def check_training(series: list[DailyData], config, train_until: str) -> Trainin
     windows, longest = 0, 0
     for daily in series:
         end = daily.day_index(train_until) + 1
-        windows += len(window.issue_hours(daily, first=config.lookback_days, last=end, target_end=end,
-                                          stride_hours=config.stride_hours))
+        windows += len(
+            window.issue_hours(
+                daily, first=config.lookback_days, last=end, target_end=end, stride_hours=config.stride_hours
+            )
+        )
         longest = max(longest, int(np.isfinite(daily.target_kw[:end]).all(axis=1).sum()))
     needed = config.lookback_days + config.horizon_days + MIN_TRAINING_WINDOWS - 1
     return TrainingCheck(windows, len(series), longest, needed)
 
 
 def _not_enough_message(name: str, kind: str, check: TrainingCheck) -> str:
-    return (f"not enough history in the database to train {name}: {check.series} {kind} series, the longest "
-            f"with {check.longest_complete_days} complete days, {check.windows} of the "
-            f"{MIN_TRAINING_WINDOWS} complete forecast windows needed. One household needs "
-            f"{check.needed_days} consecutive complete days (7 days seen + the horizon + "
-            f"{MIN_TRAINING_WINDOWS - 1} more issue days); several households need fewer. "
-            f"Until then `vatio forecast run --source db` uses the models trained on the shipped datasets.")
+    return (
+        f"not enough history in the database to train {name}: {check.series} {kind} series, the longest "
+        f"with {check.longest_complete_days} complete days, {check.windows} of the "
+        f"{MIN_TRAINING_WINDOWS} complete forecast windows needed. One household needs "
+        f"{check.needed_days} consecutive complete days (7 days seen + the horizon + "
+        f"{MIN_TRAINING_WINDOWS - 1} more issue days); several households need fewer. "
+        f"Until then `vatio forecast run --source db` uses the models trained on the shipped datasets."
+    )
 
 
-def train_from_db(sessions: sessionmaker, kind: str, horizon_days: list[int], train_until: str | None = None,
-                  root: str | Path | None = None, overrides: dict | None = None, site: Site = COMMUNITY_SITE,
-                  utc_offset_hours: float = COMMUNITY_UTC_OFFSET_HOURS, verbose: int = 1,
-                  notify: Callable[[str], None] = print) -> list[Path]:
+def train_from_db(
+    sessions: sessionmaker,
+    kind: str,
+    horizon_days: list[int],
+    train_until: str | None = None,
+    root: str | Path | None = None,
+    overrides: dict | None = None,
+    site: Site = COMMUNITY_SITE,
+    utc_offset_hours: float = COMMUNITY_UTC_OFFSET_HOURS,
+    verbose: int = 1,
+    notify: Callable[[str], None] = print,
+) -> list[Path]:
     """Train a global ``kind`` model per horizon on every household (and the community) in the database.
 
     Raises :class:`NotEnoughHistory` before any training when a model would
@@ -124,8 +137,9 @@ def train_from_db(sessions: sessionmaker, kind: str, horizon_days: list[int], tr
     history = DbHistory(sessions, site, utc_offset_hours, history_days=None).load(until)
     series = training_series(history, kind)
     if not series:
-        raise NotEnoughHistory(f"no {kind} history in the database yet (no household with "
-                               f"{'production' if kind == 'pv' else 'readings'})")
+        raise NotEnoughHistory(
+            f"no {kind} history in the database yet (no household with {'production' if kind == 'pv' else 'readings'})"
+        )
     if train_until is None:
         train_until = str(max(daily.dates[-1] for daily in series).date())
     configs = [default_config(kind, days, **(overrides or {})) for days in horizon_days]
@@ -183,20 +197,24 @@ class ModelSet:
             if name not in self.loaded or self.loaded[name].version != version:
                 self.loaded[name] = LoadedModel(Forecaster.load(directory), version)
         if not any(name.startswith("load") for name in self.loaded):
-            raise FileNotFoundError(f"no trained load model under {model_root(self.root)}; "
-                                    "run `vatio train --kind load` first")
+            raise FileNotFoundError(
+                f"no trained load model under {model_root(self.root)}; run `vatio train --kind load` first"
+            )
         return self.loaded
 
     def _bootstrap(self, name: str, kind: str, days: int) -> Path:
         from backend.forecast.pipeline import dataset_daily, train_and_save
 
-        self.notify(f"no trained model {name!r} under {model_root(self.root)}: training a bootstrap model on the "
-                    f"shipped {BOOTSTRAP_SOURCES[kind]} data now (a minute or two). "
-                    f"`vatio train --kind {kind} --source db` replaces it once the database holds enough history.")
+        self.notify(
+            f"no trained model {name!r} under {model_root(self.root)}: training a bootstrap model on the "
+            f"shipped {BOOTSTRAP_SOURCES[kind]} data now (a minute or two). "
+            f"`vatio train --kind {kind} --source db` replaces it once the database holds enough history."
+        )
         split = DATASET_SPLITS[kind]
         config = default_config(kind, days, **self.overrides)
-        directory, _ = train_and_save(config, dataset_daily(kind), split["train_until"], split["train_from"],
-                                      root=self.root, verbose=self.verbose)
+        directory, _ = train_and_save(
+            config, dataset_daily(kind), split["train_until"], split["train_from"], root=self.root, verbose=self.verbose
+        )
         self.notify(f"bootstrap model saved: {directory}")
         return directory
 
@@ -244,9 +262,15 @@ def trailing_complete_days(hourly_kw: pd.Series, issue_at: pd.Timestamp) -> floa
     return (len(values) - (gaps[-1] + 1 if len(gaps) else 0)) / HOURS_PER_DAY
 
 
-def run_db_forecasts(sessions: sessionmaker, models: ModelSet, issue_at: pd.Timestamp | None = None,
-                     site: Site = COMMUNITY_SITE, utc_offset_hours: float = COMMUNITY_UTC_OFFSET_HOURS,
-                     keep_days: float | None = None, choose_model: bool = True) -> RunSummary:
+def run_db_forecasts(
+    sessions: sessionmaker,
+    models: ModelSet,
+    issue_at: pd.Timestamp | None = None,
+    site: Site = COMMUNITY_SITE,
+    utc_offset_hours: float = COMMUNITY_UTC_OFFSET_HOURS,
+    keep_days: float | None = None,
+    choose_model: bool = True,
+) -> RunSummary:
     """Forecast every household with a complete week of history, and the community; store the hours.
 
     ``issue_at`` defaults to :func:`issue_time`. Each model predicts all
@@ -272,10 +296,15 @@ def run_db_forecasts(sessions: sessionmaker, models: ModelSet, issue_at: pd.Time
     members = history.households + ([history.community] if history.community is not None else [])
     longest = max((trailing_complete_days(h.consumed_kw, issue_at) for h in history.households), default=0.0)
     if longest < LOOKBACK_DAYS:  # before loading (or bootstrapping) any model
-        return RunSummary(issued, skipped=[h.household for h in history.households], message=(
-            f"no forecast at {issue_at:%Y-%m-%d %H:%M} UTC: a household needs {LOOKBACK_DAYS} days of complete "
-            f"history before the issue hour; the longest has {longest:.1f} days "
-            f"({len(history.households)} households with readings)"))
+        return RunSummary(
+            issued,
+            skipped=[h.household for h in history.households],
+            message=(
+                f"no forecast at {issue_at:%Y-%m-%d %H:%M} UTC: a household needs {LOOKBACK_DAYS} days of complete "
+                f"history before the issue hour; the longest has {longest:.1f} days "
+                f"({len(history.households)} households with readings)"
+            ),
+        )
     hours, forecast_households, community = [], set(), False
     choices = {}
     for name, model in models.refresh().items():
@@ -296,16 +325,24 @@ def run_db_forecasts(sessions: sessionmaker, models: ModelSet, issue_at: pd.Time
             if choice is not None:
                 result = serving.serve(choice, model.forecaster, series, info, issue_at, result)
                 served = "LSTM" if result.get("fallback") else choice.served
-            hours += forecast_hours(issued, household, kind, result["p10"], result["p50"], result["p90"],
-                                    model.version, served)
+            hours += forecast_hours(
+                issued, household, kind, result["p10"], result["p50"], result["p90"], model.version, served
+            )
             if household is None:
                 community = True
             else:
                 forecast_households.add(household)
     skipped = sorted(h.household for h in history.households if h.household not in forecast_households)
-    summary = RunSummary(issued, len(forecast_households), community, 0, 0, skipped,
-                         served={name: choice.served for name, choice in choices.items()},
-                         reasons={name: choice.reason for name, choice in choices.items()})
+    summary = RunSummary(
+        issued,
+        len(forecast_households),
+        community,
+        0,
+        0,
+        skipped,
+        served={name: choice.served for name, choice in choices.items()},
+        reasons={name: choice.reason for name, choice in choices.items()},
+    )
     if not hours:
         summary.message = f"no forecast at {issue_at:%Y-%m-%d %H:%M} UTC: no series had a complete week"
         return summary
@@ -313,11 +350,13 @@ def run_db_forecasts(sessions: sessionmaker, models: ModelSet, issue_at: pd.Time
         summary.hours_stored = save_forecasts(session, hours)
         if keep_days:
             summary.pruned = prune_forecasts(session, issued - int(keep_days * 86_400))
-    summary.message = (f"stored {summary.hours_stored} forecast hours issued {issue_at:%Y-%m-%d %H:%M} UTC for "
-                       f"{summary.households} households" + (" and the community" if community else "")
-                       + (f"; {len(skipped)} households without a complete week of history" if skipped else "")
-                       + "".join(f"\n  {name}: served {choice.served} ({choice.reason})"
-                                 for name, choice in choices.items()))
+    summary.message = (
+        f"stored {summary.hours_stored} forecast hours issued {issue_at:%Y-%m-%d %H:%M} UTC for "
+        f"{summary.households} households"
+        + (" and the community" if community else "")
+        + (f"; {len(skipped)} households without a complete week of history" if skipped else "")
+        + "".join(f"\n  {name}: served {choice.served} ({choice.reason})" for name, choice in choices.items())
+    )
     return summary
 
 
@@ -350,10 +389,17 @@ def next_run_at(now_s: float, every_s: float, offset_s: float = 0.0) -> float:
     return (math.floor((now_s - offset_s) / every_s) + 1) * every_s + offset_s
 
 
-def run_every(job: Callable[[], object], every_s: float, offset_s: float = 0.0, max_runs: int | None = None,
-              notify: Callable[[str], None] = print, clock: Callable[[], float] = time.time,
-              sleep: Callable[[float], None] = time.sleep, retry_s: float | None = None,
-              ready: Callable[[object], bool] = lambda result: True) -> int:
+def run_every(
+    job: Callable[[], object],
+    every_s: float,
+    offset_s: float = 0.0,
+    max_runs: int | None = None,
+    notify: Callable[[str], None] = print,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    retry_s: float | None = None,
+    ready: Callable[[object], bool] = lambda result: True,
+) -> int:
     """Run ``job`` now, then at every ``offset_s`` past a multiple of ``every_s`` (wall clock), until stopped.
 
     A failed run is logged and the schedule goes on: a database that is

@@ -54,14 +54,14 @@ class HourlySeries:
         return int((moment - self.start) / pd.Timedelta(hours=1))
 
 
-def hourly_series(key: str, hourly_kw: pd.Series, info: SeriesInfo, issue_at: pd.Timestamp,
-                  horizon_hours: int) -> HourlySeries | None:
+def hourly_series(
+    key: str, hourly_kw: pd.Series, info: SeriesInfo, issue_at: pd.Timestamp, horizon_hours: int
+) -> HourlySeries | None:
     """A series' history before ``issue_at`` on a full grid (gaps up to 3 hours bridged) through the horizon."""
     history = hourly_kw[hourly_kw.index < issue_at]
     if history.empty:
         return None
-    grid = pd.date_range(history.index.min(), issue_at + pd.Timedelta(hours=horizon_hours), freq="1h",
-                         inclusive="left")
+    grid = pd.date_range(history.index.min(), issue_at + pd.Timedelta(hours=horizon_hours), freq="1h", inclusive="left")
     values = history.reindex(grid[grid < issue_at]).interpolate(limit=_BRIDGE_HOURS, limit_area="inside")
     full = np.concatenate([values.to_numpy(float), np.full(horizon_hours, np.nan)])
     clear = None
@@ -115,9 +115,9 @@ def _ridge_inputs(series: HourlySeries, issue: int, horizon: int, scale: float) 
     weekday = np.zeros(7)
     local = series.start + pd.Timedelta(hours=issue + series.local_offset_hours)
     weekday[local.dayofweek] = 1.0
-    parts = [series.values[issue - HOURS_PER_DAY: issue] / scale, weekday]
+    parts = [series.values[issue - HOURS_PER_DAY : issue] / scale, weekday]
     if series.clear_kw_m2 is not None:
-        parts.append(series.clear_kw_m2[issue: issue + horizon])
+        parts.append(series.clear_kw_m2[issue : issue + horizon])
     return np.concatenate(parts)
 
 
@@ -136,7 +136,7 @@ class PooledRidge:
         inputs, targets = [], []
         for series, issue, scale in samples:
             row = _ridge_inputs(series, issue, self.horizon, scale)
-            target = series.values[issue: issue + self.horizon] / scale
+            target = series.values[issue : issue + self.horizon] / scale
             if np.isfinite(row).all() and np.isfinite(target).all():
                 inputs.append(row)
                 targets.append(target)
@@ -169,7 +169,7 @@ class ServedChoice:
 def _daylight(series: HourlySeries, issue: int, horizon: int) -> np.ndarray:
     if series.clear_kw_m2 is None:
         return np.ones(horizon, dtype=bool)
-    return series.clear_kw_m2[issue: issue + horizon] > 0.0
+    return series.clear_kw_m2[issue : issue + horizon] > 0.0
 
 
 def _ridge_samples(prepared, before: pd.Timestamp, horizon: int) -> list[tuple[HourlySeries, int, float]]:
@@ -185,8 +185,13 @@ def _ridge_samples(prepared, before: pd.Timestamp, horizon: int) -> list[tuple[H
     return samples
 
 
-def choose(forecaster, items: list[tuple[str, pd.Series, SeriesInfo]], issue_at: pd.Timestamp,
-           validation_issues: int = VALIDATION_ISSUES, max_series: int = MAX_VALIDATION_SERIES) -> ServedChoice:
+def choose(
+    forecaster,
+    items: list[tuple[str, pd.Series, SeriesInfo]],
+    issue_at: pd.Timestamp,
+    validation_issues: int = VALIDATION_ISSUES,
+    max_series: int = MAX_VALIDATION_SERIES,
+) -> ServedChoice:
     """Choose the served candidate of one run model on the series' last ``validation_issues`` days.
 
     ``items`` are ``(key, hourly kW, info)``; the first ``max_series`` with data take part. Falls back to
@@ -217,7 +222,7 @@ def choose(forecaster, items: list[tuple[str, pd.Series, SeriesInfo]], issue_at:
             issue = series.position(moment)
             if from_lstm is None or issue - 8 * HOURS_PER_DAY < 0:
                 continue
-            target = series.values[issue: issue + horizon]
+            target = series.values[issue : issue + horizon]
             if not np.isfinite(target).all():
                 continue
             candidates = simple_forecasts(series, issue, horizon)
@@ -228,10 +233,13 @@ def choose(forecaster, items: list[tuple[str, pd.Series, SeriesInfo]], issue_at:
                 rows.setdefault(name, []).append(value)
             actual.append(target)
             masks.append(_daylight(series, issue, horizon))
-            levels.append(np.nanmean(series.values[issue - 7 * HOURS_PER_DAY: issue]))
+            levels.append(np.nanmean(series.values[issue - 7 * HOURS_PER_DAY : issue]))
     if len(actual) < 3:
-        return ServedChoice(selection.LSTM, f"LSTM: only {len(actual)} complete validation days in the stored "
-                                            f"history (need 3) to compare it with the simple models")
+        return ServedChoice(
+            selection.LSTM,
+            f"LSTM: only {len(actual)} complete validation days in the stored "
+            f"history (need 3) to compare it with the simple models",
+        )
     actual_arr, mask = np.stack(actual), np.stack(masks)
     forecasts = {name: np.stack(values) for name, values in rows.items()}
     hours = (np.isfinite(actual_arr) & mask).sum(axis=1)
@@ -249,8 +257,14 @@ def choose(forecaster, items: list[tuple[str, pd.Series, SeriesInfo]], issue_at:
     return ServedChoice(chosen.served, chosen.reason, bands, ridge, chosen.validation_rmse)
 
 
-def serve(choice: ServedChoice, forecaster, hourly_kw: pd.Series, info: SeriesInfo, issue_at: pd.Timestamp,
-          from_lstm: dict | None) -> dict | None:
+def serve(
+    choice: ServedChoice,
+    forecaster,
+    hourly_kw: pd.Series,
+    info: SeriesInfo,
+    issue_at: pd.Timestamp,
+    from_lstm: dict | None,
+) -> dict | None:
     """The served forecast of one series from ``issue_at``: ``{"p10", "p50", "p90"}`` kW, or None.
 
     ``from_lstm`` is the LSTM's forecast of the series at ``issue_at`` (None when its last week has gaps:
@@ -271,8 +285,7 @@ def serve(choice: ServedChoice, forecaster, hourly_kw: pd.Series, info: SeriesIn
     point = candidates[choice.served]
     if not np.isfinite(point).all():  # a gap the simple model cannot bridge: the LSTM's forecast
         return {key: from_lstm[key] for key in ("p10", "p50", "p90")} | {"fallback": True}
-    level = np.array([np.nanmean(series.values[issue - 7 * HOURS_PER_DAY: issue])])
+    level = np.array([np.nanmean(series.values[issue - 7 * HOURS_PER_DAY : issue])])
     scale = selection.band_scale(info.kind, point[None, :], None, level)
     sun_up = _daylight(series, issue, horizon)
-    return {f"p{int(q * 100)}": choice.bands.quantile(q, point[None, :], scale)[0] * sun_up
-            for q in (0.1, 0.5, 0.9)}
+    return {f"p{int(q * 100)}": choice.bands.quantile(q, point[None, :], scale)[0] * sun_up for q in (0.1, 0.5, 0.9)}

@@ -46,8 +46,15 @@ class DatasetHistory:
         histories = []
         for position, (load_kw, info) in enumerate(loads):
             produced = shift_whole_weeks(pv_kw, until) if position < self.prosumers else None
-            histories.append(HouseholdHistory(info.name, shift_whole_weeks(load_kw, until), info,
-                                              produced, pv_info if produced is not None else None))
+            histories.append(
+                HouseholdHistory(
+                    info.name,
+                    shift_whole_weeks(load_kw, until),
+                    info,
+                    produced,
+                    pv_info if produced is not None else None,
+                )
+            )
         return histories
 
 
@@ -78,7 +85,9 @@ class CsvHistory:
             if consumed is None:
                 continue
             load_info = SeriesInfo(str(household), "load", self.utc_offset_hours)
-            pv_info = None if produced is None else SeriesInfo(f"{household}-pv", "pv", self.utc_offset_hours, self.site)
+            pv_info = (
+                None if produced is None else SeriesInfo(f"{household}-pv", "pv", self.utc_offset_hours, self.site)
+            )
             histories.append(HouseholdHistory(str(household), consumed, load_info, produced, pv_info))
         return histories
 

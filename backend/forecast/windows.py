@@ -38,8 +38,12 @@ class WindowArrays:
     @staticmethod
     def concatenate(parts: list["WindowArrays"]) -> "WindowArrays":
         """Stack the samples of several series (a global model across households)."""
-        return WindowArrays(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                              ("history", "future", "target", "scale_kw", "issue_days")))
+        return WindowArrays(
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("history", "future", "target", "scale_kw", "issue_days")
+            )
+        )
 
 
 @dataclass
@@ -54,6 +58,7 @@ class Normalizer:
     @classmethod
     def fit(cls, arrays: WindowArrays) -> "Normalizer":
         """Compute the statistics over the given (training) samples."""
+
         def stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             flat = values.reshape(-1, values.shape[-1])
             return flat.mean(axis=0), np.maximum(flat.std(axis=0), 1e-6)
@@ -120,8 +125,14 @@ class WindowGenerator:
                 names.append("weather_performance_persistence")
         return names
 
-    def issue_hours(self, daily: DailyData, first: int = 0, last: int | None = None,
-                    target_end: int | None = None, stride_hours: int = HOURS_PER_DAY) -> np.ndarray:
+    def issue_hours(
+        self,
+        daily: DailyData,
+        first: int = 0,
+        last: int | None = None,
+        target_end: int | None = None,
+        stride_hours: int = HOURS_PER_DAY,
+    ) -> np.ndarray:
         """Issue hours from day ``first`` up to (not including) day ``last``, every ``stride_hours``.
 
         A sample counts when every hour of its history and horizon is valid and
@@ -143,8 +154,9 @@ class WindowGenerator:
         span_invalid = invalid_before[candidates + self.horizon_hours] - invalid_before[candidates - self.input_hours]
         return candidates[span_invalid == 0]
 
-    def issue_days(self, daily: DailyData, first: int = 0, last: int | None = None,
-                   target_end: int | None = None) -> np.ndarray:
+    def issue_days(
+        self, daily: DailyData, first: int = 0, last: int | None = None, target_end: int | None = None
+    ) -> np.ndarray:
         """Day indices ``i`` (issue at local 00:00) in ``[first, last)`` whose window is complete."""
         return self.issue_hours(daily, first, last, target_end) // HOURS_PER_DAY
 
@@ -165,25 +177,35 @@ class WindowGenerator:
         days_back = steps // HOURS_PER_DAY + 1
         same_hour = [ahead - HOURS_PER_DAY * (days_back + k)[None, :] for k in range(7)]
         history = np.concatenate([scaled[past][..., None], calendar[past], covariates[past]], axis=-1)
-        lags = [scaled[same_hour[0]], scaled[ahead - 7 * HOURS_PER_DAY],
-                np.mean([scaled[index] for index in same_hour], axis=0)]
+        lags = [
+            scaled[same_hour[0]],
+            scaled[ahead - 7 * HOURS_PER_DAY],
+            np.mean([scaled[index] for index in same_hour], axis=0),
+        ]
         if self.clear_sky_lag:
             clear_past = covariates[same_hour[0], 0]
             clear_ahead = covariates[ahead, 0]
-            index = np.where(clear_past > _MIN_CLEAR_SKY, scaled[same_hour[0]] / np.maximum(clear_past, _MIN_CLEAR_SKY), 0.0)
+            index = np.where(
+                clear_past > _MIN_CLEAR_SKY, scaled[same_hour[0]] / np.maximum(clear_past, _MIN_CLEAR_SKY), 0.0
+            )
             index = np.clip(index, 0.0, _MAX_CLEAR_SKY_INDEX)
             lags.append(np.where(clear_ahead > 0, index * clear_ahead, 0.0))
             if "ghi" in daily.covariate_names:
-                lags.append(self._performance_persistence(scaled, covariates[:, daily.covariate_names.index("ghi")],
-                                                          issue_hours, ahead))
+                lags.append(
+                    self._performance_persistence(
+                        scaled, covariates[:, daily.covariate_names.index("ghi")], issue_hours, ahead
+                    )
+                )
         future = np.concatenate([calendar[ahead], covariates[ahead], np.stack(lags, axis=-1)], axis=-1)
         issue_dates = daily.dates.values[issue_hours // HOURS_PER_DAY].astype("datetime64[D]")
-        return WindowArrays(history, future, scaled[ahead], np.full(len(issue_hours), scale_kw, dtype="float64"),
-                            issue_dates)
+        return WindowArrays(
+            history, future, scaled[ahead], np.full(len(issue_hours), scale_kw, dtype="float64"), issue_dates
+        )
 
     @staticmethod
-    def _performance_persistence(scaled: np.ndarray, ghi: np.ndarray, issue_hours: np.ndarray,
-                                 ahead: np.ndarray) -> np.ndarray:
+    def _performance_persistence(
+        scaled: np.ndarray, ghi: np.ndarray, issue_hours: np.ndarray, ahead: np.ndarray
+    ) -> np.ndarray:
         """Forecast GHI ahead times the last 24 h's output per unit of GHI (PV with a weather forecast).
 
         Snow on the panels, soiling or an outage keep output low under a clear
@@ -196,8 +218,9 @@ class WindowGenerator:
         ratio = np.clip(produced / np.maximum(irradiation, _MIN_DAY_IRRADIATION), 0.0, _MAX_PERFORMANCE_RATIO)
         return ratio[:, None] * ghi[ahead]
 
-    def make_dataset(self, arrays: WindowArrays, normalizer: Normalizer, batch_size: int = 32,
-                     shuffle: bool = False, seed: int = 0):
+    def make_dataset(
+        self, arrays: WindowArrays, normalizer: Normalizer, batch_size: int = 32, shuffle: bool = False, seed: int = 0
+    ):
         """Return a batched ``tf.data.Dataset`` of ``((history, future), target)``."""
         import tensorflow as tf
 

@@ -18,8 +18,14 @@ class MeterPublisher:
     those handed over while it was down (paho answers MQTT_ERR_NO_CONN for
     them but keeps them), so a broker restart loses no reading."""
 
-    def __init__(self, broker_url: str = "mqtt://127.0.0.1:1883", client_id: str = "", max_inflight: int = 50,
-                 username: str | None = None, password: str | None = None):
+    def __init__(
+        self,
+        broker_url: str = "mqtt://127.0.0.1:1883",
+        client_id: str = "",
+        max_inflight: int = 50,
+        username: str | None = None,
+        password: str | None = None,
+    ):
         url = urlparse(broker_url)
         if url.scheme not in ("mqtt", "tcp") or not url.hostname:
             raise ValueError(f"broker URL must look like mqtt://host:port, got {broker_url!r}")
@@ -49,8 +55,11 @@ class MeterPublisher:
         if not self._connected.wait(10) or self._refused:
             self.client.loop_stop()
             host = f"{url.hostname}:{url.port or 1883}"  # never the URL's password
-            raise ConnectionError(f"the MQTT broker at {host} refused {username or 'an anonymous client'}: "
-                                  f"{self._refused}" if self._refused else f"no MQTT broker answered at {host}")
+            raise ConnectionError(
+                f"the MQTT broker at {host} refused {username or 'an anonymous client'}: {self._refused}"
+                if self._refused
+                else f"no MQTT broker answered at {host}"
+            )
         self._pending: list[int] = []
 
     def publish(self, topic: str, payload: bytes) -> None:
@@ -67,8 +76,10 @@ class MeterPublisher:
         while any(mid not in self._acked for mid in self._pending):
             if time.monotonic() > deadline:
                 unacked = sum(mid not in self._acked for mid in self._pending)
-                raise TimeoutError(f"the broker acknowledged {len(self._pending) - unacked} of "
-                                   f"{len(self._pending)} readings within {timeout_s:.0f} s")
+                raise TimeoutError(
+                    f"the broker acknowledged {len(self._pending) - unacked} of "
+                    f"{len(self._pending)} readings within {timeout_s:.0f} s"
+                )
             time.sleep(0.05)
         self._acked.difference_update(self._pending)  # paho reuses mids after 65,535
         self._pending.clear()
@@ -97,11 +108,18 @@ class PerMeterPublishers:
         if publisher is None:
             password_file = self.credentials_dir / f"{meter}.password"
             if not meter or not password_file.is_file():
-                raise ConnectionError(f"no broker password for meter {meter!r} in {self.credentials_dir} "
-                                      "(`vatio meter credentials ADDRESS` makes one)")
+                raise ConnectionError(
+                    f"no broker password for meter {meter!r} in {self.credentials_dir} "
+                    "(`vatio meter credentials ADDRESS` makes one)"
+                )
             password = password_file.read_text().splitlines()[0]
-            publisher = MeterPublisher(self.broker_url, client_id=f"vatio-meter-{meter.lower()}",
-                                       max_inflight=self.max_inflight, username=meter, password=password)
+            publisher = MeterPublisher(
+                self.broker_url,
+                client_id=f"vatio-meter-{meter.lower()}",
+                max_inflight=self.max_inflight,
+                username=meter,
+                password=password,
+            )
             self.publishers[meter] = publisher
         return publisher
 

@@ -8,8 +8,14 @@ from web3 import Web3
 from backend.chain.deploy import ANVIL_DEPLOYER_KEY, LOCAL_CHAIN_IDS, Deployer, Deployment
 
 
-def register_meters(web3: Web3, deployment: Deployment, meters, admin_key: str = ANVIL_DEPLOYER_KEY,
-                    capacity_w: int = 15_000, progress=print) -> int:
+def register_meters(
+    web3: Web3,
+    deployment: Deployment,
+    meters,
+    admin_key: str = ANVIL_DEPLOYER_KEY,
+    capacity_w: int = 15_000,
+    progress=print,
+) -> int:
     """Registers each meter's household (idempotent), funds it with gas and test
     euros on a local chain. Returns how many were new."""
     registry = deployment.contract(web3, "CommunityRegistry")

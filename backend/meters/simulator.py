@@ -51,8 +51,9 @@ class SimulatedMeter:
     def meter(self) -> str:
         return Account.from_key(self.meter_key).address
 
-    def advance(self, produced_wh: float, consumed_wh: float, ts: int, seconds: int,
-                domain: MeterDomain) -> SignedReading:
+    def advance(
+        self, produced_wh: float, consumed_wh: float, ts: int, seconds: int, domain: MeterDomain
+    ) -> SignedReading:
         """Adds energy to the registers and returns the next signed reading."""
         self._produced_rest += produced_wh
         self._consumed_rest += consumed_wh
@@ -63,15 +64,25 @@ class SimulatedMeter:
         self.consumed_wh += consumed_step
         self.seq += 1
         power_w = round(abs(produced_wh - consumed_wh) * 3600 / seconds)
-        reading = MeterReading(meter=self.meter, seq=self.seq, ts=ts, produced_wh=self.produced_wh,
-                               consumed_wh=self.consumed_wh, power_w=power_w)
+        reading = MeterReading(
+            meter=self.meter,
+            seq=self.seq,
+            ts=ts,
+            produced_wh=self.produced_wh,
+            consumed_wh=self.consumed_wh,
+            power_w=power_w,
+        )
         return sign_reading(reading, domain, self.meter_key)
-
 
     def state(self) -> dict:
         """What a real meter keeps in non-volatile memory across a power cut."""
-        return {"seq": self.seq, "producedWh": self.produced_wh, "consumedWh": self.consumed_wh,
-                "producedRest": self._produced_rest, "consumedRest": self._consumed_rest}
+        return {
+            "seq": self.seq,
+            "producedWh": self.produced_wh,
+            "consumedWh": self.consumed_wh,
+            "producedRest": self._produced_rest,
+            "consumedRest": self._consumed_rest,
+        }
 
     def restore(self, state: dict) -> None:
         self.seq, self.produced_wh, self.consumed_wh = state["seq"], state["producedWh"], state["consumedWh"]
@@ -154,8 +165,9 @@ class ProfileClock:
                 yield int(start) + step * self.reading_seconds, produced, consumed
 
 
-def profile_clock(households: int, start_ts: int, days: int, seed: int, interval_seconds: int = 900,
-                  reading_seconds: int = 60) -> ProfileClock:
+def profile_clock(
+    households: int, start_ts: int, days: int, seed: int, interval_seconds: int = 900, reading_seconds: int = 60
+) -> ProfileClock:
     from backend.simulation.profiles import community_profiles  # pandas and pvlib: only when simulating
 
     if interval_seconds % reading_seconds:
@@ -177,8 +189,15 @@ class SimulationProgress:
     interval ends.
     """
 
-    def __init__(self, interval_seconds: int, reading_seconds: int, meters: int, bar=None,
-                 write: Callable[[str], None] = print, now: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        interval_seconds: int,
+        reading_seconds: int,
+        meters: int,
+        bar=None,
+        write: Callable[[str], None] = print,
+        now: Callable[[], float] = time.time,
+    ):
         self.interval_seconds = interval_seconds
         self.reading_seconds = reading_seconds
         self.meters = meters
@@ -197,11 +216,14 @@ class SimulationProgress:
         if not self.following:
             self.following = True
             self.close()
-            self.write(f"caught up with the clock at {_utc(ts)} UTC after {step} steps ({sent} readings); "
-                       f"now following it, one line per interval")
+            self.write(
+                f"caught up with the clock at {_utc(ts)} UTC after {step} steps ({sent} readings); "
+                f"now following it, one line per interval"
+            )
         elif ts % self.interval_seconds == 0 and interval != self._interval:
-            self.write(f"{_utc(ts)} UTC: interval #{interval - 1} ended; {self.meters} meters, "
-                       f"{sent} readings published")
+            self.write(
+                f"{_utc(ts)} UTC: interval #{interval - 1} ended; {self.meters} meters, {sent} readings published"
+            )
         self._interval = interval
 
     def close(self) -> None:
@@ -259,8 +281,12 @@ def run_simulation(
             # Every meter advances before any publishes, so the saved state is
             # always a whole step; a reading lost in a failed publish loses no
             # energy (the registers are cumulative), only its seq.
-            step_readings = [meter.advance(float(produced[meter.index]), float(consumed[meter.index]), ts,
-                                           clock.reading_seconds, domain) for meter in meters]
+            step_readings = [
+                meter.advance(
+                    float(produced[meter.index]), float(consumed[meter.index]), ts, clock.reading_seconds, domain
+                )
+                for meter in meters
+            ]
             last_ts = ts
             for signed in step_readings:
                 publish(topic(community, signed.reading.meter), payload(signed))

@@ -66,8 +66,12 @@ class ArchiveContext:
         """Take the addresses from a ``backend.chain.deploy.Deployment`` (interval length: its settings,
         unless the caller read ``CommunityRegistry.intervalSeconds()`` itself)."""
         seconds = interval_seconds if interval_seconds is not None else deployment.settings["intervalSeconds"]
-        return cls(deployment.chain_id, to_checksum(deployment.address("CommunityRegistry")),
-                   to_checksum(deployment.address("EnergyMarket")), int(seconds))
+        return cls(
+            deployment.chain_id,
+            to_checksum(deployment.address("CommunityRegistry")),
+            to_checksum(deployment.address("EnergyMarket")),
+            int(seconds),
+        )
 
 
 def _settlement_txs(session: Session, interval: Interval) -> list[str]:
@@ -86,8 +90,15 @@ def _listed_readings(session: Session, interval_id: int) -> dict[str, list[Readi
     """Every entry's listed readings (its meter's seq range), by meter, in one statement."""
     rows = session.scalars(
         select(Reading)
-        .join(IntervalEntry, and_(IntervalEntry.interval_id == interval_id, Reading.meter == IntervalEntry.meter,
-                                  Reading.seq >= IntervalEntry.first_seq, Reading.seq <= IntervalEntry.last_seq))
+        .join(
+            IntervalEntry,
+            and_(
+                IntervalEntry.interval_id == interval_id,
+                Reading.meter == IntervalEntry.meter,
+                Reading.seq >= IntervalEntry.first_seq,
+                Reading.seq <= IntervalEntry.last_seq,
+            ),
+        )
         .order_by(Reading.meter, Reading.seq)
     ).all()
     by_meter: dict[str, list[Reading]] = {}
@@ -97,13 +108,12 @@ def _listed_readings(session: Session, interval_id: int) -> dict[str, list[Readi
 
 
 def _signed(row: Reading) -> SignedReading:
-    return SignedReading(MeterReading(row.meter, row.seq, row.ts, row.produced_wh, row.consumed_wh, row.power_w),
-                         bytes(row.signature))
+    return SignedReading(
+        MeterReading(row.meter, row.seq, row.ts, row.produced_wh, row.consumed_wh, row.power_w), bytes(row.signature)
+    )
 
 
-def build_archive(
-    session: Session, interval_id: int, context: ArchiveContext, *, require_settled: bool = True
-) -> dict:
+def build_archive(session: Session, interval_id: int, context: ArchiveContext, *, require_settled: bool = True) -> dict:
     """Return the archive document of one interval, from what closing and settlement committed.
 
     With require_settled (the default) the interval must be 'settled'.
@@ -128,34 +138,40 @@ def build_archive(
     for entry in closed.entries:
         listed = [_signed(row) for row in readings.get(entry.meter, [])]
         if readings_hash(listed, domain) != entry.readings_hash:
-            raise ArchiveError(f"interval {interval_id}: the stored readings of meter {entry.meter} "
-                               f"(seq {entry.first_seq}..{entry.last_seq}) no longer hash to its entry")
-        leaves.append(ArchivedLeaf(
-            household=entry.household,
-            meter=entry.meter,
-            produced_wh=entry.produced_wh,
-            consumed_wh=entry.consumed_wh,
-            start_registers=entry.start,
-            end_registers=entry.end,
-            previous_interval=entry.previous_interval,
-            readings_hash=bytes(entry.readings_hash),
-            leaf=bytes(entry.leaf_hash),
-            proof=tuple(tree.proof(entry.leaf_hash)),
-            readings=tuple(listed),
-        ))
-    return archive_json(ArchivedInterval(
-        chain_id=context.chain_id,
-        registry=to_checksum(context.registry),
-        market=to_checksum(context.market),
-        interval_id=interval_id,
-        interval_seconds=context.interval_seconds,
-        start=closed.start_ts,
-        end=closed.end_ts,
-        readings_root=closed.readings_root,
-        clearing_price=interval.clearing_price,
-        settlement_txs=tuple(_settlement_txs(session, interval)),
-        leaves=tuple(leaves),
-    ))
+            raise ArchiveError(
+                f"interval {interval_id}: the stored readings of meter {entry.meter} "
+                f"(seq {entry.first_seq}..{entry.last_seq}) no longer hash to its entry"
+            )
+        leaves.append(
+            ArchivedLeaf(
+                household=entry.household,
+                meter=entry.meter,
+                produced_wh=entry.produced_wh,
+                consumed_wh=entry.consumed_wh,
+                start_registers=entry.start,
+                end_registers=entry.end,
+                previous_interval=entry.previous_interval,
+                readings_hash=bytes(entry.readings_hash),
+                leaf=bytes(entry.leaf_hash),
+                proof=tuple(tree.proof(entry.leaf_hash)),
+                readings=tuple(listed),
+            )
+        )
+    return archive_json(
+        ArchivedInterval(
+            chain_id=context.chain_id,
+            registry=to_checksum(context.registry),
+            market=to_checksum(context.market),
+            interval_id=interval_id,
+            interval_seconds=context.interval_seconds,
+            start=closed.start_ts,
+            end=closed.end_ts,
+            readings_root=closed.readings_root,
+            clearing_price=interval.clearing_price,
+            settlement_txs=tuple(_settlement_txs(session, interval)),
+            leaves=tuple(leaves),
+        )
+    )
 
 
 def write_archive(document: dict, archive_dir: str | Path) -> Path:
@@ -177,8 +193,11 @@ def write_archive(document: dict, archive_dir: str | Path) -> Path:
 
 
 def publish_settled(
-    session: Session, context: ArchiveContext, archive_dir: str | Path,
-    *, after: int | None = None,
+    session: Session,
+    context: ArchiveContext,
+    archive_dir: str | Path,
+    *,
+    after: int | None = None,
 ) -> list[Path]:
     """Write the archive of every settled interval (with id > after) that has no file yet; return the new files."""
     query = select(Interval.interval_id).where(Interval.status == "settled").order_by(Interval.interval_id)

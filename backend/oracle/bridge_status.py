@@ -43,8 +43,13 @@ class StatusOutcome(NamedTuple):
 
 
 class BridgeStatusStore:
-    def __init__(self, sessions: sessionmaker[Session], community: str,
-                 lookup_meter: Callable[[str], MeterInfo | None], clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        community: str,
+        lookup_meter: Callable[[str], MeterInfo | None],
+        clock: Callable[[], float] = time.time,
+    ):
         self.sessions = sessions
         self.community = community
         self.lookup_meter = lookup_meter
@@ -77,10 +82,19 @@ class BridgeStatusStore:
         if not info.active:
             return self._dropped(message, "inactive_meter", f"{meter} was replaced")
         row = StoredBridgeStatus(
-            household=info.household, meter=meter, source=status.source, status_ts=status.ts,
-            last_reading_seq=status.last_reading_seq, last_reading_ts=status.last_reading_ts,
-            queue_depth=status.queue_depth, queue_bytes=status.queue_bytes, counters=status.counters_dict(),
-            halted=status.halted, broker_error=status.broker_error, received_at=int(message.received_at))
+            household=info.household,
+            meter=meter,
+            source=status.source,
+            status_ts=status.ts,
+            last_reading_seq=status.last_reading_seq,
+            last_reading_ts=status.last_reading_ts,
+            queue_depth=status.queue_depth,
+            queue_bytes=status.queue_bytes,
+            counters=status.counters_dict(),
+            halted=status.halted,
+            broker_error=status.broker_error,
+            received_at=int(message.received_at),
+        )
         return StatusOutcome(STORED, row=row) if self._upsert(session, row) else StatusOutcome(STALE)
 
     def _upsert(self, session: Session, row: StoredBridgeStatus) -> bool:
@@ -90,11 +104,15 @@ class BridgeStatusStore:
         statement = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect, insert)(MeterStatus)
         if not hasattr(statement, "on_conflict_do_update"):
             raise ValueError(f"unsupported database {dialect!r}")
-        statement = statement.values(**values).on_conflict_do_update(
-            index_elements=[MeterStatus.meter],
-            set_={name: statement.excluded[name] for name in values if name != "meter"},
-            where=MeterStatus.status_ts <= statement.excluded.status_ts,
-        ).returning(MeterStatus.meter)
+        statement = (
+            statement.values(**values)
+            .on_conflict_do_update(
+                index_elements=[MeterStatus.meter],
+                set_={name: statement.excluded[name] for name in values if name != "meter"},
+                where=MeterStatus.status_ts <= statement.excluded.status_ts,
+            )
+            .returning(MeterStatus.meter)
+        )
         return session.execute(statement).first() is not None
 
     def _dropped(self, message: Message, reason: str, detail: str) -> StatusOutcome:

@@ -87,14 +87,26 @@ class Ingester:
             rows = _meter_rows(session, named)
             work = _BatchWork(rows, self._stored_digests(session, parsed, rows, look_up_every_seq))
             now = self.clock()
-            outcomes = [self._one(session, message, signed, work, now) for message, signed in zip(batch, parsed)]
+            outcomes = [
+                self._one(session, message, signed, work, now) for message, signed in zip(batch, parsed, strict=True)
+            ]
             _add_meters(session, work.new_meters)
             if insert_readings(session, work.readings) != len(work.readings):
                 raise _RowsAlreadyStored()
             if work.states:
-                session.connection().execute(_ADVANCE_METER_STATE, [
-                    {"b_meter": meter, "b_seq": state.seq, "b_ts": state.ts, "b_produced": state.produced_wh,
-                     "b_consumed": state.consumed_wh} for meter, state in work.states.items()])
+                session.connection().execute(
+                    _ADVANCE_METER_STATE,
+                    [
+                        {
+                            "b_meter": meter,
+                            "b_seq": state.seq,
+                            "b_ts": state.ts,
+                            "b_produced": state.produced_wh,
+                            "b_consumed": state.consumed_wh,
+                        }
+                        for meter, state in work.states.items()
+                    ],
+                )
             session.commit()
         return outcomes
 
@@ -104,8 +116,9 @@ class Ingester:
         except RejectedReading as rejected:
             return rejected
 
-    def _stored_digests(self, session: Session, parsed: list, rows: dict[str, "_MeterRow"],
-                        look_up_every_seq: bool) -> dict[tuple[str, int], bytes]:
+    def _stored_digests(
+        self, session: Session, parsed: list, rows: dict[str, _MeterRow], look_up_every_seq: bool
+    ) -> dict[tuple[str, int], bytes]:
         """Digests already stored for the (meter, seq) pairs of this batch that can be stored.
 
         A meter's readings are accepted in increasing seq and its last_seq moves
@@ -123,14 +136,15 @@ class Ingester:
         found = {}
         pairs = sorted(pairs)
         for start in range(0, len(pairs), _PAIRS_PER_QUERY):
-            chunk = pairs[start:start + _PAIRS_PER_QUERY]
-            result = session.execute(select(Reading.meter, Reading.seq, Reading.digest)
-                                     .where(tuple_(Reading.meter, Reading.seq).in_(chunk)))
+            chunk = pairs[start : start + _PAIRS_PER_QUERY]
+            result = session.execute(
+                select(Reading.meter, Reading.seq, Reading.digest).where(tuple_(Reading.meter, Reading.seq).in_(chunk))
+            )
             for meter, seq, digest in result:
                 found[(meter, seq)] = bytes(digest)
         return found
 
-    def _one(self, session: Session, message: Message, signed, work: "_BatchWork", now: float) -> Outcome:
+    def _one(self, session: Session, message: Message, signed, work: _BatchWork, now: float) -> Outcome:
         topic_meter = None
         try:
             topic_meter = self._meter_from_topic(message.topic)
@@ -143,8 +157,16 @@ class Ingester:
             # Stateless checks first (topic, registry, signature), so a forgery
             # is reported as one and not as a replay of a stored seq.
             digest = reading_digest(reading, self.domain)
-            info = verify_reading(signed, topic_meter, _single(reading.meter, info), None, self.domain, now,
-                                  max_age_s=self.max_age_s, digest=digest)
+            info = verify_reading(
+                signed,
+                topic_meter,
+                _single(reading.meter, info),
+                None,
+                self.domain,
+                now,
+                max_age_s=self.max_age_s,
+                digest=digest,
+            )
             stored_digest = work.stored_digests.get((reading.meter, reading.seq))
             if stored_digest is not None:
                 if stored_digest == digest:
@@ -157,18 +179,33 @@ class Ingester:
             if last is not None:
                 check_history(reading, info, last)
             self._ensure_meter_row(session, info, work)
-            work.readings.append({
-                "meter": reading.meter, "household": info.household, "seq": reading.seq, "ts": reading.ts,
-                "produced_wh": reading.produced_wh, "consumed_wh": reading.consumed_wh, "power_w": reading.power_w,
-                "signature": signed.signature, "digest": digest, "received_at": int(message.received_at)})
+            work.readings.append(
+                {
+                    "meter": reading.meter,
+                    "household": info.household,
+                    "seq": reading.seq,
+                    "ts": reading.ts,
+                    "produced_wh": reading.produced_wh,
+                    "consumed_wh": reading.consumed_wh,
+                    "power_w": reading.power_w,
+                    "signature": signed.signature,
+                    "digest": digest,
+                    "received_at": int(message.received_at),
+                }
+            )
             work.stored_digests[(reading.meter, reading.seq)] = digest
-            work.states[reading.meter] = MeterState(reading.seq, reading.ts, reading.produced_wh,
-                                                    reading.consumed_wh)
+            work.states[reading.meter] = MeterState(reading.seq, reading.ts, reading.produced_wh, reading.consumed_wh)
             return Outcome(STORED, meter=reading.meter)
         except RejectedReading as rejected:
-            row = record_rejection(session, received_at=int(message.received_at), topic=message.topic,
-                                   reason=str(rejected.reason), payload=message.payload,
-                                   meter=topic_meter, detail=rejected.detail)
+            row = record_rejection(
+                session,
+                received_at=int(message.received_at),
+                topic=message.topic,
+                reason=str(rejected.reason),
+                payload=message.payload,
+                meter=topic_meter,
+                detail=rejected.detail,
+            )
             return Outcome(REJECTED, reason=str(rejected.reason), meter=topic_meter, rejection=row)
 
     def _meter_from_topic(self, topic: str) -> str:
@@ -181,7 +218,7 @@ class Ingester:
             self._topic_meters[topic] = meter
         return meter
 
-    def _ensure_meter_row(self, session: Session, info: MeterInfo, work: "_BatchWork") -> None:
+    def _ensure_meter_row(self, session: Session, info: MeterInfo, work: _BatchWork) -> None:
         """Make the meters row say what the registry says before a reading of it is stored.
 
         A meter without a row gets one when the batch is written (_add_meters),
@@ -194,8 +231,9 @@ class Ingester:
             work.new_meters.append(info)
             work.rows[info.meter] = _MeterRow(info.household, info.capacity_w, info.active, None)
         else:
-            session.execute(update(Meter).where(Meter.address == info.meter)
-                            .values(active=info.active, capacity_w=info.capacity_w))
+            session.execute(
+                update(Meter).where(Meter.address == info.meter).values(active=info.active, capacity_w=info.capacity_w)
+            )
             work.rows[info.meter] = _MeterRow(row.household, info.capacity_w, info.active, row.state)
 
 
@@ -211,11 +249,22 @@ def _add_meters(session: Session, meters: list[MeterInfo]) -> None:
         for info in meters:
             _add_meters(session, [info])
         return
-    connection.execute(_METERS.update().where(_METERS.c.household.in_(households), _METERS.c.active.is_(True))
-                       .values(active=False))
-    connection.execute(_METERS.insert(), [
-        {"address": info.meter, "household": info.household, "capacity_w": info.capacity_w, "active": info.active,
-         "registered_block": 0} for info in meters])
+    connection.execute(
+        _METERS.update().where(_METERS.c.household.in_(households), _METERS.c.active.is_(True)).values(active=False)
+    )
+    connection.execute(
+        _METERS.insert(),
+        [
+            {
+                "address": info.meter,
+                "household": info.household,
+                "capacity_w": info.capacity_w,
+                "active": info.active,
+                "registered_block": 0,
+            }
+            for info in meters
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -255,10 +304,16 @@ _METERS = Meter.__table__
 # Never moves a meter's state backwards, whatever order two writers commit in.
 _ADVANCE_METER_STATE = (
     _METERS.update()
-    .where(_METERS.c.address == bindparam("b_meter"),
-           or_(_METERS.c.last_seq.is_(None), _METERS.c.last_seq < bindparam("b_seq")))
-    .values(last_seq=bindparam("b_seq"), last_ts=bindparam("b_ts"),
-            last_produced_wh=bindparam("b_produced"), last_consumed_wh=bindparam("b_consumed"))
+    .where(
+        _METERS.c.address == bindparam("b_meter"),
+        or_(_METERS.c.last_seq.is_(None), _METERS.c.last_seq < bindparam("b_seq")),
+    )
+    .values(
+        last_seq=bindparam("b_seq"),
+        last_ts=bindparam("b_ts"),
+        last_produced_wh=bindparam("b_produced"),
+        last_consumed_wh=bindparam("b_consumed"),
+    )
 )
 
 
@@ -267,12 +322,21 @@ def _meter_rows(session: Session, meters: set[str]) -> dict[str, _MeterRow]:
     rows = {}
     addresses = sorted(meters)
     for start in range(0, len(addresses), _PAIRS_PER_QUERY):
-        query = (select(_METERS.c.address, _METERS.c.household, _METERS.c.capacity_w, _METERS.c.active,
-                        _METERS.c.last_seq, _METERS.c.last_ts, _METERS.c.last_produced_wh,
-                        _METERS.c.last_consumed_wh)
-                 .where(_METERS.c.address.in_(addresses[start:start + _PAIRS_PER_QUERY]))
-                 .order_by(_METERS.c.address)
-                 .with_for_update())  # SQLite ignores it: its IMMEDIATE transaction already excludes other writers
+        query = (
+            select(
+                _METERS.c.address,
+                _METERS.c.household,
+                _METERS.c.capacity_w,
+                _METERS.c.active,
+                _METERS.c.last_seq,
+                _METERS.c.last_ts,
+                _METERS.c.last_produced_wh,
+                _METERS.c.last_consumed_wh,
+            )
+            .where(_METERS.c.address.in_(addresses[start : start + _PAIRS_PER_QUERY]))
+            .order_by(_METERS.c.address)
+            .with_for_update()
+        )  # SQLite ignores it: its IMMEDIATE transaction already excludes other writers
         for address, household, capacity_w, active, seq, ts, produced, consumed in session.connection().execute(query):
             state = MeterState(seq, ts, produced, consumed) if seq is not None else None
             rows[address] = _MeterRow(household, capacity_w, active, state)

@@ -36,8 +36,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-__all__ = ["AdvisoryLockLeader", "Leader", "SingleProcessLeader", "leader_for", "settler_lock_key",
-           "SETTLER_APPLICATION_PREFIX"]
+__all__ = [
+    "AdvisoryLockLeader",
+    "Leader",
+    "SingleProcessLeader",
+    "leader_for",
+    "settler_lock_key",
+    "SETTLER_APPLICATION_PREFIX",
+]
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +94,18 @@ class AdvisoryLockLeader:
         self.key = key
         self.name = name[:63]  # PostgreSQL's application_name limit
         self.clock = clock
-        self.engine = create_engine(url, poolclass=NullPool, connect_args={
-            "application_name": self.name, "connect_timeout": CONNECT_TIMEOUT_S, "keepalives": 1,
-            "keepalives_idle": KEEPALIVE_IDLE_S, "keepalives_interval": KEEPALIVE_INTERVAL_S,
-            "keepalives_count": KEEPALIVE_COUNT})
+        self.engine = create_engine(
+            url,
+            poolclass=NullPool,
+            connect_args={
+                "application_name": self.name,
+                "connect_timeout": CONNECT_TIMEOUT_S,
+                "keepalives": 1,
+                "keepalives_idle": KEEPALIVE_IDLE_S,
+                "keepalives_interval": KEEPALIVE_INTERVAL_S,
+                "keepalives_count": KEEPALIVE_COUNT,
+            },
+        )
         self._connection: Connection | None = None
         self._leading = False
         self.led_since: float | None = None
@@ -129,9 +143,11 @@ class AdvisoryLockLeader:
     def _open(self) -> Connection:
         connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         # The server drops the session (and the lock) of a host that vanished without closing its socket.
-        for setting, value in (("tcp_keepalives_idle", KEEPALIVE_IDLE_S),
-                               ("tcp_keepalives_interval", KEEPALIVE_INTERVAL_S),
-                               ("tcp_keepalives_count", KEEPALIVE_COUNT)):
+        for setting, value in (
+            ("tcp_keepalives_idle", KEEPALIVE_IDLE_S),
+            ("tcp_keepalives_interval", KEEPALIVE_INTERVAL_S),
+            ("tcp_keepalives_count", KEEPALIVE_COUNT),
+        ):
             connection.execute(text(f"SET {setting} = {int(value)}"))
         return connection
 

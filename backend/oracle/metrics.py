@@ -28,15 +28,18 @@ class OracleMetrics:
 
     def __init__(self, sessions: sessionmaker[Session] | None = None, leading: Callable[[], bool] | None = None):
         self.registry = CollectorRegistry()
-        self.readings = Counter("vatio_oracle_readings", "Readings this process committed, by outcome",
-                                ["outcome"], registry=self.registry)
+        self.readings = Counter(
+            "vatio_oracle_readings", "Readings this process committed, by outcome", ["outcome"], registry=self.registry
+        )
         for outcome in (STORED, DUPLICATE):
             self.readings.labels(outcome)
-        self.rejections = Counter("vatio_oracle_rejections", "Messages this process rejected, by reason",
-                                  ["reason"], registry=self.registry)
+        self.rejections = Counter(
+            "vatio_oracle_rejections", "Messages this process rejected, by reason", ["reason"], registry=self.registry
+        )
         if leading is not None:
-            gauge = Gauge("vatio_oracle_settler_leading", "1 while this process holds the settler lock",
-                          registry=self.registry)
+            gauge = Gauge(
+                "vatio_oracle_settler_leading", "1 while this process holds the settler lock", registry=self.registry
+            )
             gauge.set_function(lambda: 1.0 if leading() else 0.0)
         if sessions is not None:
             self.registry.register(DatabaseCollector(sessions))

@@ -98,8 +98,10 @@ class ErrorDecoder:
                 return RevertReason("Panic", (("code", hex(abi_decode(["uint256"], body)[0])),))
             if selector in self.errors:
                 name, types, names = self.errors[selector]
-                values = [to_checksum_address(v) if t == "address" else v
-                          for t, v in zip(types, abi_decode(types, body), strict=True)]
+                values = [
+                    to_checksum_address(v) if t == "address" else v
+                    for t, v in zip(types, abi_decode(types, body), strict=True)
+                ]
                 return RevertReason(name, tuple(zip(names, values, strict=True)))
         except Exception as exc:  # noqa: BLE001 - malformed revert data is reported, not raised
             return RevertReason("Undecodable", (("data", "0x" + data.hex()), ("error", str(exc))))
@@ -116,7 +118,7 @@ def _abi_type(component: Mapping[str, Any]) -> str:
     kind = component["type"]
     if kind.startswith("tuple"):
         inner = ",".join(_abi_type(c) for c in component["components"])
-        return f"({inner}){kind[len('tuple'):]}"
+        return f"({inner}){kind[len('tuple') :]}"
     return kind
 
 
@@ -205,8 +207,9 @@ class OutboxSender:
         replannable = and_(
             row.status == OutboxStatus.FAILED,
             row.attempts < self.max_attempts,
-            ~exists().where(other.interval_id == row.interval_id,
-                            other.status.in_((OutboxStatus.CONFIRMED, OutboxStatus.SENT))),
+            ~exists().where(
+                other.interval_id == row.interval_id, other.status.in_((OutboxStatus.CONFIRMED, OutboxStatus.SENT))
+            ),
         )
         query = select(row.interval_id).where(or_(in_progress, replannable)).order_by(row.interval_id).limit(1)
         return session.scalar(query)
@@ -231,14 +234,22 @@ class OutboxSender:
             try:
                 if not plan_is_current(session, self.web3, self.deployment, interval.interval_id):
                     # Changed since planning, nothing sent yet: plan again, spending neither gas nor an attempt.
-                    log.info("interval %d: the market changed since it was planned; planning it again",
-                             interval.interval_id)
-                    replan(session, self.web3, self.deployment, interval.interval_id, gas_budget=self.gas_budget,
-                           count_attempt=False)
+                    log.info(
+                        "interval %d: the market changed since it was planned; planning it again", interval.interval_id
+                    )
+                    replan(
+                        session,
+                        self.web3,
+                        self.deployment,
+                        interval.interval_id,
+                        gas_budget=self.gas_budget,
+                        count_attempt=False,
+                    )
                     return True
             except PlanError as exc:
-                log.error("interval %d cannot be checked against the chain before sending: %s",
-                          interval.interval_id, exc)
+                log.error(
+                    "interval %d cannot be checked against the chain before sending: %s", interval.interval_id, exc
+                )
                 return False
         data = self._calldata(row)
         request = {"from": self.account.address, "to": self.market.address, "data": data, "value": 0}
@@ -270,14 +281,19 @@ class OutboxSender:
         row.tx_hash = Web3.to_hex(signed.hash)
         row.last_error = None
         # JSON convention: integers as decimal strings (the type byte stays a number).
-        stored = {key: (str(value) if isinstance(value, int) and key != "type" else value)
-                  for key, value in fields.items()}
+        stored = {
+            key: (str(value) if isinstance(value, int) and key != "type" else value) for key, value in fields.items()
+        }
         row.payload = {**row.payload, "tx": {"from": self.account.address, **stored}, "sentAt": int(self.clock())}
         session.commit()  # the write-ahead: from here on a crash is recovered from this row
         self._next_nonce = nonce + 1
         log.info(
             "interval %d: %s chunk %d sent as %s (nonce %d)",
-            interval.interval_id, row.kind, row.chunk_index, row.tx_hash, nonce,
+            interval.interval_id,
+            row.kind,
+            row.chunk_index,
+            row.tx_hash,
+            nonce,
         )
         self._broadcast_recorded(session, row, signed.raw_transaction)
         return True
@@ -349,8 +365,13 @@ class OutboxSender:
             interval.settled_tx = row.tx_hash
             interval.settled_block = receipt["blockNumber"]
         session.commit()
-        log.info("interval %d: %s chunk %d confirmed in block %d", interval.interval_id, row.kind,
-                 row.chunk_index, receipt["blockNumber"])
+        log.info(
+            "interval %d: %s chunk %d confirmed in block %d",
+            interval.interval_id,
+            row.kind,
+            row.chunk_index,
+            receipt["blockNumber"],
+        )
         if last:
             self._settled(interval.interval_id, row.tx_hash, receipt["blockNumber"])
         return True
@@ -363,7 +384,9 @@ class OutboxSender:
             return self._reconcile_settled(session, interval, rows)
         log.warning(
             "interval %d: nonce %d was used by another transaction; %s is dropped and the row sent again",
-            interval.interval_id, row.nonce, row.tx_hash,
+            interval.interval_id,
+            row.nonce,
+            row.tx_hash,
         )
         row.last_error = f"nonce {row.nonce} used by another transaction; {row.tx_hash} dropped"
         row.payload = {**row.payload, "droppedTx": {"hash": row.tx_hash, "nonce": row.nonce}}
@@ -375,15 +398,24 @@ class OutboxSender:
         """Send a 'sent' transaction the node does not know (crash before broadcast, node restarted)."""
         stored = row.payload["tx"]
         if to_checksum_address(stored["from"]) != self.account.address:
-            log.error("outbox row %d was signed by %s, not by this sender's %s: cannot re-broadcast it",
-                      row.id, stored["from"], self.account.address)
+            log.error(
+                "outbox row %d was signed by %s, not by this sender's %s: cannot re-broadcast it",
+                row.id,
+                stored["from"],
+                self.account.address,
+            )
             return False
-        fields = {key: (value if key in ("type", "to") else int(value)) for key, value in stored.items()
-                  if key != "from"}
+        fields = {
+            key: (value if key in ("type", "to") else int(value)) for key, value in stored.items() if key != "from"
+        }
         signed = self.account.sign_transaction({**fields, "data": self._calldata(row)})
         if Web3.to_hex(signed.hash) != row.tx_hash:
-            log.error("outbox row %d: re-signing gave %s, not the stored %s (ABI or fields changed?)",
-                      row.id, Web3.to_hex(signed.hash), row.tx_hash)
+            log.error(
+                "outbox row %d: re-signing gave %s, not the stored %s (ABI or fields changed?)",
+                row.id,
+                Web3.to_hex(signed.hash),
+                row.tx_hash,
+            )
             return False
         log.info("re-broadcasting %s (nonce %d), which the node does not know", row.tx_hash, row.nonce)
         self._next_nonce = max(self._next_nonce, row.nonce + 1)
@@ -407,11 +439,19 @@ class OutboxSender:
         row.last_error = message
         session.commit()
         if row.attempts < self.max_attempts and not any(r.status == OutboxStatus.CONFIRMED for r in rows):
-            log.warning("interval %d attempt %d failed (%s); it will be planned again", interval.interval_id,
-                        row.attempts, message)
+            log.warning(
+                "interval %d attempt %d failed (%s); it will be planned again",
+                interval.interval_id,
+                row.attempts,
+                message,
+            )
         else:
-            log.error("interval %d settlement FAILED for good after attempt %d (%s); an operator must look at it",
-                      interval.interval_id, row.attempts, message)
+            log.error(
+                "interval %d settlement FAILED for good after attempt %d (%s); an operator must look at it",
+                interval.interval_id,
+                row.attempts,
+                message,
+            )
         return True
 
     def _replan(self, session: Session, interval: Interval, rows: list[SettlementOutbox]) -> bool:
@@ -474,13 +514,20 @@ class OutboxSender:
         for row, tx_hash in pairs:
             if row.status == OutboxStatus.CONFIRMED or row.tx_hash == tx_hash:
                 if row.tx_hash != tx_hash:
-                    log.warning("interval %d chunk %d: confirmed as %s, but the chain shows %s",
-                                interval_id, row.chunk_index, row.tx_hash, tx_hash)
+                    log.warning(
+                        "interval %d chunk %d: confirmed as %s, but the chain shows %s",
+                        interval_id,
+                        row.chunk_index,
+                        row.tx_hash,
+                        tx_hash,
+                    )
                 row.status = OutboxStatus.CONFIRMED
                 continue
             transaction = self.web3.eth.get_transaction(tx_hash)
-            payload = {**row.payload, "observedOnChain": {"from": transaction["from"],
-                                                          "block": transaction["blockNumber"]}}
+            payload = {
+                **row.payload,
+                "observedOnChain": {"from": transaction["from"], "block": transaction["blockNumber"]},
+            }
             if row.tx_hash is not None:  # ours lost the race (reverted, or never mined): keep its trace
                 payload["droppedTx"] = {"hash": row.tx_hash, "nonce": row.nonce}
             row.status, row.tx_hash, row.nonce = OutboxStatus.CONFIRMED, tx_hash, transaction["nonce"]
@@ -489,11 +536,19 @@ class OutboxSender:
 
         price, root = event["args"]["clearingPrice"], bytes(event["args"]["readingsRoot"])
         if price != interval.clearing_price:
-            log.warning("interval %d settled on-chain at price %d, not the planned %s", interval_id, price,
-                        interval.clearing_price)
+            log.warning(
+                "interval %d settled on-chain at price %d, not the planned %s",
+                interval_id,
+                price,
+                interval.clearing_price,
+            )
         if root != interval.readings_root:
-            log.error("interval %d settled on-chain with root 0x%s, not ours 0x%s", interval_id, root.hex(),
-                      (interval.readings_root or b"").hex())
+            log.error(
+                "interval %d settled on-chain with root 0x%s, not ours 0x%s",
+                interval_id,
+                root.hex(),
+                (interval.readings_root or b"").hex(),
+            )
         interval.status = "settled"
         interval.clearing_price = price
         interval.settled_tx = chain_txs[-1]
@@ -536,8 +591,10 @@ class OutboxSender:
 
     def _fee_cap_reached(self, session: Session, interval: Interval, row: SettlementOutbox, needed: int) -> bool:
         """Stop, alert and wait: nothing is signed above the cap, and no lower fee is guessed instead."""
-        message = (f"fee cap reached: {needed} wei/gas needed, the cap is {self.max_fee_per_gas_wei}; "
-                   "waiting for fees to fall or an operator to raise the cap")
+        message = (
+            f"fee cap reached: {needed} wei/gas needed, the cap is {self.max_fee_per_gas_wei}; "
+            "waiting for fees to fall or an operator to raise the cap"
+        )
         if row.last_error != message:
             row.last_error = message
             session.commit()
@@ -551,28 +608,43 @@ class OutboxSender:
         """sent, unmined for stuck_after_s -> sent again: the same nonce and call, fees raised by fee_bump at least."""
         stored = row.payload["tx"]
         if to_checksum_address(stored["from"]) != self.account.address:
-            log.error("outbox row %d was signed by %s, not by this sender's %s: cannot replace it",
-                      row.id, stored["from"], self.account.address)
+            log.error(
+                "outbox row %d was signed by %s, not by this sender's %s: cannot replace it",
+                row.id,
+                stored["from"],
+                self.account.address,
+            )
             return False
         now = self._fees()
         if "maxFeePerGas" in stored:
             tip = self._bump(int(stored["maxPriorityFeePerGas"]), now.get("maxPriorityFeePerGas", 0))
-            fees = {"maxPriorityFeePerGas": tip,
-                    "maxFeePerGas": self._bump(int(stored["maxFeePerGas"]), now.get("maxFeePerGas", 0) + tip)}
+            fees = {
+                "maxPriorityFeePerGas": tip,
+                "maxFeePerGas": self._bump(int(stored["maxFeePerGas"]), now.get("maxFeePerGas", 0) + tip),
+            }
         else:
             fees = {"gasPrice": self._bump(int(stored["gasPrice"]), now.get("gasPrice", 0))}
         if (refused := self._over_cap(fees)) is not None:
             return self._fee_cap_reached(session, interval, row, refused)
-        fields = {key: (value if key in ("type", "to") else int(value)) for key, value in stored.items()
-                  if key != "from"}
+        fields = {
+            key: (value if key in ("type", "to") else int(value)) for key, value in stored.items() if key != "from"
+        }
         fields.update(fees)
         signed = self.account.sign_transaction({**fields, "data": self._calldata(row)})
-        replaced = [*row.payload.get("replaced", []), {"hash": row.tx_hash, **{k: str(v) for k, v in stored.items()
-                                                                             if k in fees}}]
+        replaced = [
+            *row.payload.get("replaced", []),
+            {"hash": row.tx_hash, **{k: str(v) for k, v in stored.items() if k in fees}},
+        ]
         new_stored = {**stored, **{key: str(value) for key, value in fees.items()}}
-        log.warning("interval %d: %s (nonce %d) unmined for %.0f s; replacing it as %s with %s",
-                    interval.interval_id, row.tx_hash, row.nonce, self.clock() - int(row.payload["sentAt"]),
-                    Web3.to_hex(signed.hash), fees)
+        log.warning(
+            "interval %d: %s (nonce %d) unmined for %.0f s; replacing it as %s with %s",
+            interval.interval_id,
+            row.tx_hash,
+            row.nonce,
+            self.clock() - int(row.payload["sentAt"]),
+            Web3.to_hex(signed.hash),
+            fees,
+        )
         row.tx_hash = Web3.to_hex(signed.hash)
         row.payload = {**row.payload, "tx": new_stored, "replaced": replaced, "sentAt": int(self.clock())}
         row.last_error = None

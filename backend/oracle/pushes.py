@@ -51,8 +51,9 @@ class ReadingPusher:
                 elif outcome.status == REJECTED and outcome.rejection is not None:
                     rejected.append(outcome.rejection)  # the row as recorded
                 # DUPLICATE: a redelivery of something already pushed
-            self.publisher.readings(row for meter, message in stored.items()
-                                    if (row := self._row(meter, message)) is not None)
+            self.publisher.readings(
+                row for meter, message in stored.items() if (row := self._row(meter, message)) is not None
+            )
             self.publisher.rejections(rejected)
         except Exception:
             log.exception("live push of %d readings failed", len(messages))
@@ -63,8 +64,15 @@ class ReadingPusher:
         if info is None:
             return None
         reading = json.loads(message.payload)
-        return StoredReading(info.household, meter, reading["seq"], reading["ts"], reading["producedWh"],
-                             reading["consumedWh"], reading["powerW"])
+        return StoredReading(
+            info.household,
+            meter,
+            reading["seq"],
+            reading["ts"],
+            reading["producedWh"],
+            reading["consumedWh"],
+            reading["powerW"],
+        )
 
 
 class StatusPusher:
@@ -93,10 +101,16 @@ class EventPusher:
             log.exception("live push of %d chain events failed", len(records))
 
 
-def live_pushers(redis_url: str, channel: str, readings_per_s: float, sessions: sessionmaker[Session],
-                 interval_seconds: int, lookup_meter: Callable[[str], MeterInfo | None],
-                 ) -> tuple[ReadingPusher, EventPusher]:
+def live_pushers(
+    redis_url: str,
+    channel: str,
+    readings_per_s: float,
+    sessions: sessionmaker[Session],
+    interval_seconds: int,
+    lookup_meter: Callable[[str], MeterInfo | None],
+) -> tuple[ReadingPusher, EventPusher]:
     """The oracle's two hooks, emitting through the Socket.IO message queue at redis_url on channel."""
-    publisher = LivePublisher(LiveEmitter(redis_url, channel=channel, readings_per_s=readings_per_s), sessions,
-                              interval_seconds)
+    publisher = LivePublisher(
+        LiveEmitter(redis_url, channel=channel, readings_per_s=readings_per_s), sessions, interval_seconds
+    )
     return ReadingPusher(publisher, lookup_meter), EventPusher(publisher)

@@ -36,8 +36,11 @@ class RegistryCache:
         if head < self.next_block:
             return True
         events = []
-        for event in (self.registry.events.HouseholdRegistered, self.registry.events.MeterReplaced,
-                      self.registry.events.HouseholdActiveSet):
+        for event in (
+            self.registry.events.HouseholdRegistered,
+            self.registry.events.MeterReplaced,
+            self.registry.events.HouseholdActiveSet,
+        ):
             events += event.get_logs(from_block=self.next_block, to_block=head)
         for log in sorted(events, key=lambda e: (e["blockNumber"], e["logIndex"])):
             self._apply(log["event"], log["args"])

@@ -63,19 +63,32 @@ class SettlerSettings:
 
     @classmethod
     def of(cls, settings: OracleSettings) -> SettlerSettings:
-        return cls(archive_dir=settings.archive_dir, grace_s=settings.grace_s, confirmations=settings.confirmations,
-                   poll_s=settings.settle_poll_s, max_fee_per_gas_wei=settings.max_fee_per_gas_wei,
-                   stuck_after_s=settings.stuck_after_s, fee_bump=settings.fee_bump)
+        return cls(
+            archive_dir=settings.archive_dir,
+            grace_s=settings.grace_s,
+            confirmations=settings.confirmations,
+            poll_s=settings.settle_poll_s,
+            max_fee_per_gas_wei=settings.max_fee_per_gas_wei,
+            stuck_after_s=settings.stuck_after_s,
+            fee_bump=settings.fee_bump,
+        )
 
 
 class Settler:
     """Moves intervals from readings to an archived on-chain settlement, one
     pass at a time; every pass starts from what the database says."""
 
-    def __init__(self, sessions: sessionmaker[Session], web3: Web3, deployment: Deployment,
-                 account: LocalAccount, settings: SettlerSettings,
-                 on_settled: Callable[[int, str, int], None] | None = None, clock: Callable[[], float] = time.time,
-                 leader: Leader | None = None):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        web3: Web3,
+        deployment: Deployment,
+        account: LocalAccount,
+        settings: SettlerSettings,
+        on_settled: Callable[[int, str, int], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        leader: Leader | None = None,
+    ):
         self.sessions = sessions
         self.web3 = web3
         self.deployment = deployment
@@ -89,11 +102,17 @@ class Settler:
         self.sender = self._new_sender()
 
     def _new_sender(self) -> OutboxSender:
-        return OutboxSender(self.web3, self.deployment, self.account, self.sessions,
-                            confirmations=self.settings.confirmations,
-                            max_fee_per_gas_wei=self.settings.max_fee_per_gas_wei,
-                            stuck_after_s=self.settings.stuck_after_s, fee_bump=self.settings.fee_bump,
-                            on_settled=self._settled)
+        return OutboxSender(
+            self.web3,
+            self.deployment,
+            self.account,
+            self.sessions,
+            confirmations=self.settings.confirmations,
+            max_fee_per_gas_wei=self.settings.max_fee_per_gas_wei,
+            stuck_after_s=self.settings.stuck_after_s,
+            fee_bump=self.settings.fee_bump,
+            on_settled=self._settled,
+        )
 
     def _settled(self, interval_id: int, tx_hash: str, block: int) -> None:
         with self.sessions() as session:
@@ -109,8 +128,9 @@ class Settler:
             return publish_settled(session, self.context, self.settings.archive_dir)
 
     def step(self) -> None:
-        closed = close_due(self.sessions, self.context.interval_seconds, self.settings.grace_s,
-                           self.context.domain, now=self.clock())
+        closed = close_due(
+            self.sessions, self.context.interval_seconds, self.settings.grace_s, self.context.domain, now=self.clock()
+        )
         if closed:
             log.info("closed %d interval(s), last %d", len(closed), closed[-1].interval_id)
         plan_closed_intervals(self.sessions, self.web3, self.deployment)
@@ -141,6 +161,7 @@ class Settler:
 
 def index_while_leading(indexer: Indexer, leader: Leader, poll_s: float = 2.0) -> Callable[[threading.Event], None]:
     """The indexer's loop for a settle process: it follows the chain only while this process leads."""
+
     def run(stop: threading.Event) -> None:
         while not stop.is_set():
             if leader.leading():
@@ -188,8 +209,7 @@ class Oracle:
         if self.settler is not None:
             self.threads.append(start_thread("oracle-settler", self.settler.run, self.stop_event))
         if self.indexer is not None:
-            run = (self.indexer.run if self.settler is None
-                   else index_while_leading(self.indexer, self.settler.leader))
+            run = self.indexer.run if self.settler is None else index_while_leading(self.indexer, self.settler.leader)
             self.threads.append(start_thread("oracle-indexer", run, self.stop_event))
         if self.service is not None:
             self.service.start()
@@ -203,16 +223,19 @@ class Oracle:
             thread.join(timeout=timeout_s)
 
     def describe(self) -> str:
-        return (f"oracle ({self.settings.role}) for community {self.settings.community!r}: "
-                f"{len(self.registry.meters)} meters known{', ingesting' if self.service else ''}"
-                f"{', settling when leading' if self.settler else ''}{', indexing' if self.indexer else ''}"
-                f"{f', metrics on port {self.settings.metrics_port}' if self.metrics else ''}")
+        return (
+            f"oracle ({self.settings.role}) for community {self.settings.community!r}: "
+            f"{len(self.registry.meters)} meters known{', ingesting' if self.service else ''}"
+            f"{', settling when leading' if self.settler else ''}{', indexing' if self.indexer else ''}"
+            f"{f', metrics on port {self.settings.metrics_port}' if self.metrics else ''}"
+        )
 
     def counts(self) -> str:
         parts = []
         if self.service is not None:
-            parts.append(f"stored {self.service.stored}, rejected {self.service.rejected}, "
-                         f"duplicates {self.service.duplicates}")
+            parts.append(
+                f"stored {self.service.stored}, rejected {self.service.rejected}, duplicates {self.service.duplicates}"
+            )
         if self.settler is not None:
             parts.append("settler leading" if self.settler.leader.leading() else "settler standing by")
         return "; ".join(parts)
@@ -256,17 +279,20 @@ def build_oracle(settings: OracleSettings, web3: Web3 | None = None) -> Oracle:
     account = None
     if settings.settles:
         if settings.max_fee_gwei is None and deployment.chain_id not in LOCAL_CHAIN_IDS:
-            raise OracleCannotStart(f"chain {deployment.chain_id} is not a local chain: set VATIO_MAX_FEE_GWEI, the most "
-                                    "the oracle may pay per gas, before it settles there (docs/outbox.md)")
+            raise OracleCannotStart(
+                f"chain {deployment.chain_id} is not a local chain: set VATIO_MAX_FEE_GWEI, the most "
+                "the oracle may pay per gas, before it settles there (docs/outbox.md)"
+            )
         try:
-            password = (read_password(settings.oracle_password_file)
-                        if settings.oracle_keystore is not None else None)
-            account = resolve_account(settings.oracle_key, settings.oracle_keystore, password, deployment.chain_id,
-                                      role="oracle")
+            password = read_password(settings.oracle_password_file) if settings.oracle_keystore is not None else None
+            account = resolve_account(
+                settings.oracle_key, settings.oracle_keystore, password, deployment.chain_id, role="oracle"
+            )
         except ValueError as error:
-            raise OracleCannotStart(f"settling needs the oracle key (VATIO_ORACLE_KEYSTORE and "
-                                    f"VATIO_ORACLE_PASSWORD_FILE; VATIO_ORACLE_KEY on local chains): {error}"
-                                    ) from error
+            raise OracleCannotStart(
+                f"settling needs the oracle key (VATIO_ORACLE_KEYSTORE and "
+                f"VATIO_ORACLE_PASSWORD_FILE; VATIO_ORACLE_KEY on local chains): {error}"
+            ) from error
     upgrade(settings.database_url)
     sessions = session_factory(make_engine(settings.database_url))
     registry = RegistryCache(web3, deployment)
@@ -277,25 +303,42 @@ def build_oracle(settings: OracleSettings, web3: Web3 | None = None) -> Oracle:
         from backend.oracle.pushes import StatusPusher, live_pushers
 
         reading_pusher, event_pusher = live_pushers(
-            settings.redis_url, settings.socketio_channel, settings.live_readings_per_s, sessions,
-            deployment.settings["intervalSeconds"], registry.lookup)
+            settings.redis_url,
+            settings.socketio_channel,
+            settings.live_readings_per_s,
+            sessions,
+            deployment.settings["intervalSeconds"],
+            registry.lookup,
+        )
         status_pusher = StatusPusher(reading_pusher.publisher)
-    leader = (leader_for(settings.database_url, deployment.chain_id, deployment.address("EnergyMarket"))
-              if account is not None else None)
+    leader = (
+        leader_for(settings.database_url, deployment.chain_id, deployment.address("EnergyMarket"))
+        if account is not None
+        else None
+    )
     metrics = None
     if settings.metrics_port is not None:
-        metrics = OracleMetrics(sessions if account is not None else None,
-                                leader.leading if leader is not None else None)
+        metrics = OracleMetrics(
+            sessions if account is not None else None, leader.leading if leader is not None else None
+        )
     service = None
     if settings.ingests:
         username, password = settings.mqtt_login()
-        service = OracleService(ingester, settings.mqtt_url, client_id=settings.mqtt_client_id,
-                                share_group=settings.share_group,
-                                on_committed=chain_hooks(reading_pusher, metrics and metrics.on_committed),
-                                username=username, password=password,
-                                statuses=BridgeStatusStore(sessions, settings.community, registry.lookup),
-                                on_statuses=status_pusher)
-    settler = (Settler(sessions, web3, deployment, account, SettlerSettings.of(settings), leader=leader)
-               if account is not None else None)
+        service = OracleService(
+            ingester,
+            settings.mqtt_url,
+            client_id=settings.mqtt_client_id,
+            share_group=settings.share_group,
+            on_committed=chain_hooks(reading_pusher, metrics and metrics.on_committed),
+            username=username,
+            password=password,
+            statuses=BridgeStatusStore(sessions, settings.community, registry.lookup),
+            on_statuses=status_pusher,
+        )
+    settler = (
+        Settler(sessions, web3, deployment, account, SettlerSettings.of(settings), leader=leader)
+        if account is not None
+        else None
+    )
     indexer = Indexer(web3, deployment, sessions, on_events=event_pusher) if settings.indexes else None
     return Oracle(settings, deployment, registry, service, settler, indexer, metrics)

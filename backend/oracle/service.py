@@ -59,8 +59,10 @@ RECV_CHUNK_BYTES = 64 * 1024  # what one recv() asks the socket for
 # release may change them, so the oracle refuses to start on one instead of misreading packets.
 PAHO_MINOR = (2, 2)
 if tuple(int(part) for part in paho.mqtt.__version__.split(".")[:2]) != PAHO_MINOR:
-    raise ImportError(f"backend.oracle.service needs paho-mqtt {PAHO_MINOR[0]}.{PAHO_MINOR[1]}.x "
-                      f"(its receive path overrides paho's private methods); found {paho.mqtt.__version__}")
+    raise ImportError(
+        f"backend.oracle.service needs paho-mqtt {PAHO_MINOR[0]}.{PAHO_MINOR[1]}.x "
+        f"(its receive path overrides paho's private methods); found {paho.mqtt.__version__}"
+    )
 # A PUBACK: type, remaining length 2, packet id (MQTT 5 omits a success reason code and empty properties).
 _PUBACK = struct.Struct("!BBH")
 
@@ -112,7 +114,7 @@ class _ReadingsClient(mqtt.Client):
             self._recv_buffer = chunk
         start = self._recv_pos
         self._recv_pos = min(start + bufsize, len(self._recv_buffer))
-        return self._recv_buffer[start:self._recv_pos]
+        return self._recv_buffer[start : self._recv_pos]
 
     def _handle_publish(self) -> mqtt.MQTTErrorCode:
         command, packet = self._in_packet["command"], self._in_packet["packet"]
@@ -125,7 +127,7 @@ class _ReadingsClient(mqtt.Client):
                     topic = packet[2:topic_end].decode("utf-8")
                 except UnicodeDecodeError:
                     return super()._handle_publish()
-                self.on_reading(packet[topic_end] << 8 | packet[topic_end + 1], topic, bytes(packet[topic_end + 3:]))
+                self.on_reading(packet[topic_end] << 8 | packet[topic_end + 1], topic, bytes(packet[topic_end + 3 :]))
                 return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
         return super()._handle_publish()
 
@@ -138,10 +140,21 @@ class _ReadingsClient(mqtt.Client):
 
 
 class OracleService:
-    def __init__(self, ingester: Ingester, broker_url: str, client_id: str, share_group: str | None = None,
-                 batch_size: int = 500, batch_wait_s: float = 0.02, on_committed=None,
-                 receive_maximum: int | None = None, username: str | None = None, password: str | None = None,
-                 statuses=None, on_statuses=None):
+    def __init__(
+        self,
+        ingester: Ingester,
+        broker_url: str,
+        client_id: str,
+        share_group: str | None = None,
+        batch_size: int = 500,
+        batch_wait_s: float = 0.02,
+        on_committed=None,
+        receive_maximum: int | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        statuses=None,
+        on_statuses=None,
+    ):
         url = urlparse(broker_url)
         if url.scheme not in ("mqtt", "tcp") or not url.hostname:
             raise ValueError(f"broker URL must look like mqtt://host:port, got {broker_url!r}")
@@ -169,8 +182,13 @@ class OracleService:
         self._thread: threading.Thread | None = None
         self._first_received_at: float | None = None  # when the oldest unprocessed message was read
         self._reconnect_delay = RECONNECT_DELAY_S[0]
-        self.client = _ReadingsClient(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                      protocol=mqtt.MQTTv5, manual_ack=True, on_reading=self._on_reading)
+        self.client = _ReadingsClient(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+            on_reading=self._on_reading,
+        )
         # A broker with an ACL (config/mosquitto.acl) knows the oracle as a user; the URL may carry it too.
         username, password = username or url.username, password if password is not None else url.password
         if username:
@@ -194,14 +212,18 @@ class OracleService:
         refused = [str(code) for code in reason_codes if code.is_failure]
         if refused:
             topics = ", ".join(filter(None, (self.subscription, self.status_subscription)))
-            log.error("the broker refused the subscription to %s (%s): does its ACL let this user read it?",
-                      topics, ", ".join(refused))
+            log.error(
+                "the broker refused the subscription to %s (%s): does its ACL let this user read it?",
+                topics,
+                ", ".join(refused),
+            )
         self.subscribed.set()
 
     def _on_message(self, client, userdata, message):
         """A message paho decoded itself (one with properties, or not QoS 1)."""
-        self._received.append((message.mid, message.qos, self._connection,
-                               Message(message.topic, message.payload, time.time())))
+        self._received.append(
+            (message.mid, message.qos, self._connection, Message(message.topic, message.payload, time.time()))
+        )
 
     def _on_reading(self, mid: int, topic: str, payload: bytes) -> None:
         """A QoS 1 message without properties, decoded by _ReadingsClient."""
@@ -289,13 +311,18 @@ class OracleService:
             log.info("reconnected to the broker at %s:%d", self.host, self.port)
         except OSError as error:
             self._reconnect_delay = min(self._reconnect_delay * 2, RECONNECT_DELAY_S[1])
-            log.warning("broker at %s:%d unreachable (%s); next attempt in %.0f s", self.host, self.port, error,
-                        self._reconnect_delay)
+            log.warning(
+                "broker at %s:%d unreachable (%s); next attempt in %.0f s",
+                self.host,
+                self.port,
+                error,
+                self._reconnect_delay,
+            )
         return False
 
     def _handle_batch(self) -> None:
-        batch = self._received[:self.batch_size]
-        del self._received[:self.batch_size]
+        batch = self._received[: self.batch_size]
+        del self._received[: self.batch_size]
         messages, statuses = [], []
         for _, _, _, message in batch:
             (statuses if self.statuses is not None and is_status_topic(message.topic) else messages).append(message)

@@ -178,7 +178,10 @@ def call_arguments(payload: Mapping[str, Any]) -> tuple[str, list[Any]]:
 
 
 def read_chain_state(
-    web3: Web3, deployment: Deployment, households: Iterable[str], block: int | str = "latest",
+    web3: Web3,
+    deployment: Deployment,
+    households: Iterable[str],
+    block: int | str = "latest",
     interval_id: int | None = None,
 ) -> ChainState:
     """Read orders, the households' accounts and token balances, and tariffs, at one pinned block.
@@ -362,9 +365,7 @@ def _solve(
     end_read(session)
 
     chain = read_chain_state(web3, deployment, [e.household for e in entries], block, interval_id)
-    clearing = clear_interval(
-        interval_id, entries, chain.orders, chain.accounts, chain.tariffs, chain.token_balances
-    )
+    clearing = clear_interval(interval_id, entries, chain.orders, chain.accounts, chain.tariffs, chain.token_balances)
     orders_by_id = {order.order_id: order for order in chain.orders}
     transactions = build_transactions(interval_id, interval.readings_root, clearing, orders_by_id, gas_budget)
     return _Solved(interval, chain, clearing, transactions, gas_budget)
@@ -398,8 +399,13 @@ def _write(session: Session, solved: _Solved, attempt: int, history: list[dict[s
         return existing
     log.info(
         "interval %d planned at block %d (attempt %d): price %d, %d entries, %d fills, %d transaction(s)",
-        interval.interval_id, chain.block_number, attempt, clearing.clearing_price, len(clearing.entries),
-        len(clearing.fills), len(solved.transactions),
+        interval.interval_id,
+        chain.block_number,
+        attempt,
+        clearing.clearing_price,
+        len(clearing.entries),
+        len(clearing.fills),
+        len(solved.transactions),
     )
     return Plan(
         interval_id=interval.interval_id,
@@ -458,7 +464,12 @@ def _history(rows: Sequence[SettlementOutbox]) -> list[dict[str, Any]]:
     for row in rows:
         if row.status == OutboxStatus.FAILED:
             history.append(
-                {"attempt": row.attempts, "chunk": row.chunk_index, "kind": row.kind,
-                 "txHash": row.tx_hash, "error": row.last_error}
+                {
+                    "attempt": row.attempts,
+                    "chunk": row.chunk_index,
+                    "kind": row.kind,
+                    "txHash": row.tx_hash,
+                    "error": row.last_error,
+                }
             )
     return history

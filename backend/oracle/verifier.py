@@ -82,16 +82,18 @@ def verify_reading(
     except InvalidSignature as error:
         raise RejectedReading(Reason.BAD_SIGNATURE, str(error)) from None
     if signer != bytes.fromhex(reading.meter[2:]):
-        raise RejectedReading(Reason.WRONG_SIGNER,
-                              f"signed by {to_checksum('0x' + signer.hex())}, not by meter {reading.meter}")
+        raise RejectedReading(
+            Reason.WRONG_SIGNER, f"signed by {to_checksum('0x' + signer.hex())}, not by meter {reading.meter}"
+        )
     if reading.ts > now + future_skew_s:
         raise RejectedReading(Reason.FUTURE_TIMESTAMP, f"ts {reading.ts} is {reading.ts - now:.0f} s ahead")
     if reading.ts < now - max_age_s:
-        raise RejectedReading(Reason.STALE_TIMESTAMP,
-                              f"ts {reading.ts} is {(now - reading.ts) / 86400:.0f} days old (limit {max_age_s // 86400})")
+        raise RejectedReading(
+            Reason.STALE_TIMESTAMP,
+            f"ts {reading.ts} is {(now - reading.ts) / 86400:.0f} days old (limit {max_age_s // 86400})",
+        )
     if reading.power_w > info.capacity_w * POWER_TOLERANCE:
-        raise RejectedReading(Reason.IMPOSSIBLE_POWER,
-                              f"powerW {reading.power_w} over the {info.capacity_w} W rating")
+        raise RejectedReading(Reason.IMPOSSIBLE_POWER, f"powerW {reading.power_w} over the {info.capacity_w} W rating")
     if last is not None:
         check_history(reading, info, last)
     return info
@@ -111,6 +113,7 @@ def check_history(reading, info: MeterInfo, last: MeterState) -> None:
     energy_wh = (reading.produced_wh - last.produced_wh) + (reading.consumed_wh - last.consumed_wh)
     implied_w = energy_wh * 3600 / (reading.ts - last.ts)
     if implied_w > info.capacity_w * POWER_TOLERANCE:
-        raise RejectedReading(Reason.IMPOSSIBLE_POWER,
-                              f"{energy_wh} Wh in {reading.ts - last.ts} s is {implied_w:.0f} W, "
-                              f"over the {info.capacity_w} W rating")
+        raise RejectedReading(
+            Reason.IMPOSSIBLE_POWER,
+            f"{energy_wh} Wh in {reading.ts - last.ts} s is {implied_w:.0f} W, over the {info.capacity_w} W rating",
+        )

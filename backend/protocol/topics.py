@@ -72,8 +72,14 @@ def status_meter(topic: str, community: str) -> str | None:
     """Return the checksummed meter address of ``vatio/<community>/meters/<meter>/status``; None for another topic."""
     _check_community(community)
     levels = topic.split("/") if isinstance(topic, str) else []
-    if (len(levels) != 5 or levels[0] != "vatio" or levels[1] != community or levels[2] != "meters"
-            or levels[4] != "status" or not _ADDRESS_RE.fullmatch(levels[3])):
+    if (
+        len(levels) != 5
+        or levels[0] != "vatio"
+        or levels[1] != community
+        or levels[2] != "meters"
+        or levels[4] != "status"
+        or not _ADDRESS_RE.fullmatch(levels[3])
+    ):
         return None
     return to_checksum(levels[3])
 

@@ -39,22 +39,28 @@ def compare(household: str, expected: list[dict[str, str]], actual: list[dict[st
     for key, row in wanted.items():
         if key not in found:
             what = "settled interval" if row["section"] == "interval" else "line"
-            problems.append(f"household {household}: {what} {key} is missing from the statement "
-                            f"(re-derived {_describe(row)})")
+            problems.append(
+                f"household {household}: {what} {key} is missing from the statement (re-derived {_describe(row)})"
+            )
             continue
         for column in COMPARED:
             if found[key][column] != row[column]:
-                problems.append(f"household {household}: line {key} {column}: statement {found[key][column]!r}, "
-                                f"re-derived {row[column]!r}")
+                problems.append(
+                    f"household {household}: line {key} {column}: statement {found[key][column]!r}, "
+                    f"re-derived {row[column]!r}"
+                )
     for key, row in found.items():
         if key not in wanted:
-            problems.append(f"household {household}: line {key} is in the statement but not re-derived from the "
-                            f"chain (statement {_describe(row)})")
+            problems.append(
+                f"household {household}: line {key} is in the statement but not re-derived from the "
+                f"chain (statement {_describe(row)})"
+            )
     return problems
 
 
-def audit_statements(folder: Path, month: str, events: MonthEvents,
-                     schedule_for: Callable[[bytes], Schedule]) -> tuple[int, list[str]]:
+def audit_statements(
+    folder: Path, month: str, events: MonthEvents, schedule_for: Callable[[bytes], Schedule]
+) -> tuple[int, list[str]]:
     """(statements checked, problems) for every statement file of `month` in `folder`."""
     problems: list[str] = []
     try:
@@ -66,8 +72,9 @@ def audit_statements(folder: Path, month: str, events: MonthEvents,
     for statement in derived:
         path = files.pop(statement.household.lower(), None)
         if path is None:
-            problems.append(f"household {statement.household}: settled intervals in {month} but no statement "
-                            f"file in {folder}")
+            problems.append(
+                f"household {statement.household}: settled intervals in {month} but no statement file in {folder}"
+            )
             continue
         try:
             actual = read_csv(path)

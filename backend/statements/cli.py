@@ -28,19 +28,45 @@ def schedule_finder(directories: tuple[Path, ...]):
 @click.command()
 @click.option("--month", required=True, help="The local month, YYYY-MM, in the tariff's time zone.")
 @click.option("--household", "households", multiple=True, help="Only this household (repeatable).")
-@click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=None,
-              show_default="<var>/statements", help="Writes <out>/<YYYY-MM>/<household>.pdf and .csv.")
-@click.option("--source", type=click.Choice(["db", "chain"]), default="db", show_default=True,
-              help="Events from the indexer's database ($VATIO_DATABASE_URL) or from the node's logs.")
-@click.option("--lang", type=click.Choice(["es", "en"]), default=None,
-              show_default="es for a Spanish time zone, else en", help="The members' language.")
-@click.option("--tariffs-dir", "tariff_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Where the tariff files are (found by their on-chain hash); default config/tariffs.")
+@click.option(
+    "--out",
+    "out_root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    show_default="<var>/statements",
+    help="Writes <out>/<YYYY-MM>/<household>.pdf and .csv.",
+)
+@click.option(
+    "--source",
+    type=click.Choice(["db", "chain"]),
+    default="db",
+    show_default=True,
+    help="Events from the indexer's database ($VATIO_DATABASE_URL) or from the node's logs.",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["es", "en"]),
+    default=None,
+    show_default="es for a Spanish time zone, else en",
+    help="The members' language.",
+)
+@click.option(
+    "--tariffs-dir",
+    "tariff_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the tariff files are (found by their on-chain hash); default config/tariffs.",
+)
 @click.option("--rpc-url", default=None, show_default="$VATIO_RPC_URL or http://127.0.0.1:8545")
 @click.option("--deployment", "deployment_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--no-pdf", is_flag=True, help="CSV only.")
-@click.option("--workers", type=click.IntRange(min=1), default=None, show_default="the number of CPUs",
-              help="Processes rendering the PDFs.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    show_default="the number of CPUs",
+    help="Processes rendering the PDFs.",
+)
 def statements(month, households, out_root, source, lang, tariff_dirs, rpc_url, deployment_path, no_pdf, workers):
     """Write each member's monthly statement: energy, money per band and component, with and without the
     community, the saving, the KPIs and the settled intervals with their transactions."""
@@ -84,13 +110,23 @@ def statements(month, households, out_root, source, lang, tariff_dirs, rpc_url, 
             engine = make_engine()
             with session_factory(engine)() as session:
                 events = events_from_db(session, seconds, window)
-        written = write_statements(events, month, schedule_for, zone, out_root or var_dir() / "statements",
-                                   households or None, lang, pdf=not no_pdf, workers=workers or os.cpu_count() or 1)
+        written = write_statements(
+            events,
+            month,
+            schedule_for,
+            zone,
+            out_root or var_dir() / "statements",
+            households or None,
+            lang,
+            pdf=not no_pdf,
+            workers=workers or os.cpu_count() or 1,
+        )
     except (TariffError, ValueError) as error:
         raise StatementsCannotStart(str(error)) from None
     for item in written:
-        click.echo(f"{item.household}: total {item.total} EUR, without the community {item.without} EUR, "
-                   f"saving {item.saving} EUR -> {item.csv}"
-                   + (f", {item.pdf.name}" if item.pdf else ""))
+        click.echo(
+            f"{item.household}: total {item.total} EUR, without the community {item.without} EUR, "
+            f"saving {item.saving} EUR -> {item.csv}" + (f", {item.pdf.name}" if item.pdf else "")
+        )
     if not written:
         click.echo(f"no settled intervals billed by a tariff schedule in {month}")

@@ -21,10 +21,30 @@ from backend.tariffs.kpis import Kpis, energy_kpis
 from backend.tariffs.schema import Schedule
 
 FLAT_HASH = b"\x00" * 32
-CSV_COLUMNS = ("household", "month", "section", "version", "band", "component", "quantity", "unit", "price",
-               "amount_eur")
-KPI_NAMES = ("consumed_kwh", "produced_kwh", "self_sufficiency", "self_consumption", "bought_kwh", "sold_kwh",
-             "grid_import_kwh", "grid_export_kwh", "peak_import_kw", "co2_avoided_kg")
+CSV_COLUMNS = (
+    "household",
+    "month",
+    "section",
+    "version",
+    "band",
+    "component",
+    "quantity",
+    "unit",
+    "price",
+    "amount_eur",
+)
+KPI_NAMES = (
+    "consumed_kwh",
+    "produced_kwh",
+    "self_sufficiency",
+    "self_consumption",
+    "bought_kwh",
+    "sold_kwh",
+    "grid_import_kwh",
+    "grid_export_kwh",
+    "peak_import_kw",
+    "co2_avoided_kg",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +153,10 @@ def month_bounds(month: str, zone) -> tuple[dt.datetime, dt.datetime]:
         raise ValueError(f"--month must be YYYY-MM, got {month!r}") from exc
     last_day = calendar.monthrange(year, number)[1]
     following = first + dt.timedelta(days=last_day)
-    return (dt.datetime.combine(first, dt.time(0), zone).astimezone(UTC),
-            dt.datetime.combine(following, dt.time(0), zone).astimezone(UTC))
+    return (
+        dt.datetime.combine(first, dt.time(0), zone).astimezone(UTC),
+        dt.datetime.combine(following, dt.time(0), zone).astimezone(UTC),
+    )
 
 
 def month_intervals(month: str, zone, interval_seconds: int) -> range:
@@ -172,31 +194,115 @@ def statement_rows(statement: Statement) -> list[dict[str, str]]:
     base = {"household": statement.household, "month": statement.month}
     rows = []
     for version in statement.versions:
-        rows.append({**base, "section": "tariff", "version": str(version.version), "band": "",
-                     "component": "schedule_hash", "quantity": "", "unit": "",
-                     "price": "0x" + version.schedule_hash.hex(), "amount_eur": ""})
-    rows.append({**base, "section": "meta", "version": "", "band": "", "component": "contracted_kw",
-                 "quantity": str(statement.contracted_kw), "unit": "kW", "price": "", "amount_eur": ""})
+        rows.append(
+            {
+                **base,
+                "section": "tariff",
+                "version": str(version.version),
+                "band": "",
+                "component": "schedule_hash",
+                "quantity": "",
+                "unit": "",
+                "price": "0x" + version.schedule_hash.hex(),
+                "amount_eur": "",
+            }
+        )
+    rows.append(
+        {
+            **base,
+            "section": "meta",
+            "version": "",
+            "band": "",
+            "component": "contracted_kw",
+            "quantity": str(statement.contracted_kw),
+            "unit": "kW",
+            "price": "",
+            "amount_eur": "",
+        }
+    )
     for section, bill in (("with", statement.bill), ("without", statement.without)):
         for line in bill.lines:
-            rows.append({**base, "section": section, "version": str(line.version), "band": line.band,
-                         "component": line.component, "quantity": _decimal_text(line.quantity), "unit": line.unit,
-                         "price": _decimal_text(line.price), "amount_eur": str(line.amount)})
-        rows.append({**base, "section": section, "version": "", "band": "", "component": "total",
-                     "quantity": "", "unit": "", "price": "", "amount_eur": str(bill.total)})
-    rows.append({**base, "section": "saving", "version": "", "band": "", "component": "saving", "quantity": "",
-                 "unit": "", "price": "", "amount_eur": str(statement.saving)})
+            rows.append(
+                {
+                    **base,
+                    "section": section,
+                    "version": str(line.version),
+                    "band": line.band,
+                    "component": line.component,
+                    "quantity": _decimal_text(line.quantity),
+                    "unit": line.unit,
+                    "price": _decimal_text(line.price),
+                    "amount_eur": str(line.amount),
+                }
+            )
+        rows.append(
+            {
+                **base,
+                "section": section,
+                "version": "",
+                "band": "",
+                "component": "total",
+                "quantity": "",
+                "unit": "",
+                "price": "",
+                "amount_eur": str(bill.total),
+            }
+        )
+    rows.append(
+        {
+            **base,
+            "section": "saving",
+            "version": "",
+            "band": "",
+            "component": "saving",
+            "quantity": "",
+            "unit": "",
+            "price": "",
+            "amount_eur": str(statement.saving),
+        }
+    )
     for name in KPI_NAMES:
-        rows.append({**base, "section": "kpi", "version": "", "band": "", "component": name,
-                     "quantity": _decimal_text(getattr(statement.kpis, name)), "unit": "", "price": "",
-                     "amount_eur": ""})
+        rows.append(
+            {
+                **base,
+                "section": "kpi",
+                "version": "",
+                "band": "",
+                "component": name,
+                "quantity": _decimal_text(getattr(statement.kpis, name)),
+                "unit": "",
+                "price": "",
+                "amount_eur": "",
+            }
+        )
     for entry in statement.intervals:
-        rows.append({**base, "section": "interval", "version": "", "band": "", "component": str(entry.interval_id),
-                     "quantity": f"{entry.produced_wh}/{entry.consumed_wh}/{entry.bought_wh}/{entry.sold_wh}",
-                     "unit": "Wh p/c/b/s", "price": "", "amount_eur": entry.tx_hash})
+        rows.append(
+            {
+                **base,
+                "section": "interval",
+                "version": "",
+                "band": "",
+                "component": str(entry.interval_id),
+                "quantity": f"{entry.produced_wh}/{entry.consumed_wh}/{entry.bought_wh}/{entry.sold_wh}",
+                "unit": "Wh p/c/b/s",
+                "price": "",
+                "amount_eur": entry.tx_hash,
+            }
+        )
     for interval_id in statement.skipped:
-        rows.append({**base, "section": "unbilled", "version": "0", "band": "", "component": str(interval_id),
-                     "quantity": "", "unit": "", "price": "", "amount_eur": ""})
+        rows.append(
+            {
+                **base,
+                "section": "unbilled",
+                "version": "0",
+                "band": "",
+                "component": str(interval_id),
+                "quantity": "",
+                "unit": "",
+                "price": "",
+                "amount_eur": "",
+            }
+        )
     return rows
 
 
@@ -211,8 +317,13 @@ def row_key(row: dict[str, str]) -> str:
     return ":".join(parts)
 
 
-def build_statements(events: MonthEvents, month: str, schedule_for: Callable[[bytes], Schedule], zone,
-                     households: Iterable[str] | None = None) -> list[Statement]:
+def build_statements(
+    events: MonthEvents,
+    month: str,
+    schedule_for: Callable[[bytes], Schedule],
+    zone,
+    households: Iterable[str] | None = None,
+) -> list[Statement]:
     """Every member's statement for `month` (local to `zone`), or only `households`'."""
     seconds = events.interval_seconds
     window = month_intervals(month, zone, seconds)
@@ -226,8 +337,9 @@ def build_statements(events: MonthEvents, month: str, schedule_for: Callable[[by
         if interval_id not in schedule_by_interval:
             version = events.version_of(interval_id)
             if version.version not in schedules:
-                schedules[version.version] = None if version.schedule_hash == FLAT_HASH else schedule_for(
-                    version.schedule_hash)
+                schedules[version.version] = (
+                    None if version.schedule_hash == FLAT_HASH else schedule_for(version.schedule_hash)
+                )
             schedule_by_interval[interval_id] = schedules[version.version]
         return schedule_by_interval[interval_id]
 
@@ -242,8 +354,18 @@ def build_statements(events: MonthEvents, month: str, schedule_for: Callable[[by
                 skipped[key].append(entry.interval_id)
                 continue
             b_wh, b_value, s_wh, s_value = trades.get((key, entry.interval_id), none)
-            per_household[key].append(IntervalEnergy(entry.interval_id, entry.produced_wh, entry.consumed_wh,
-                                                      b_wh, b_value, s_wh, s_value, events.closed[entry.interval_id]))
+            per_household[key].append(
+                IntervalEnergy(
+                    entry.interval_id,
+                    entry.produced_wh,
+                    entry.consumed_wh,
+                    b_wh,
+                    b_value,
+                    s_wh,
+                    s_value,
+                    events.closed[entry.interval_id],
+                )
+            )
 
     capacity = {h.lower(): w for h, w in events.capacity_w.items()}
 
@@ -266,6 +388,17 @@ def build_statements(events: MonthEvents, month: str, schedule_for: Callable[[by
         kpis = Kpis(**{**energy.__dict__, "bill_with": bill.total, "bill_without": without.total})
         used = sorted({v.version for v in map(events.version_of, {e.interval_id for e in entries})})
         versions = tuple(v for v in events.versions if v.version in used)
-        statements.append(Statement(names[key], month, contracted_kw, entries, bill, without, kpis, versions,
-                                    tuple(sorted(skipped.get(key, [])))))
+        statements.append(
+            Statement(
+                names[key],
+                month,
+                contracted_kw,
+                entries,
+                bill,
+                without,
+                kpis,
+                versions,
+                tuple(sorted(skipped.get(key, []))),
+            )
+        )
     return statements

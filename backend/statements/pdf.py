@@ -14,50 +14,100 @@ from backend.tariffs.kpis import percent
 
 TEXT = {
     "en": {
-        "title": "Monthly energy statement", "household": "Household", "month": "Month",
-        "tariff": "Tariff version", "with": "With the community", "without": "Without the community",
-        "saving": "Saving thanks to the community", "total": "Total", "band": "Band", "component": "Component",
-        "quantity": "Quantity", "price": "Price", "amount": "Amount (EUR)", "kpis": "Key figures",
-        "intervals": "Settled intervals and their transactions", "interval": "Interval", "start": "Start (local)",
-        "tx": "Transaction", "unbilled": "Intervals settled under a flat tariff (not billed here)",
+        "title": "Monthly energy statement",
+        "household": "Household",
+        "month": "Month",
+        "tariff": "Tariff version",
+        "with": "With the community",
+        "without": "Without the community",
+        "saving": "Saving thanks to the community",
+        "total": "Total",
+        "band": "Band",
+        "component": "Component",
+        "quantity": "Quantity",
+        "price": "Price",
+        "amount": "Amount (EUR)",
+        "kpis": "Key figures",
+        "intervals": "Settled intervals and their transactions",
+        "interval": "Interval",
+        "start": "Start (local)",
+        "tx": "Transaction",
+        "unbilled": "Intervals settled under a flat tariff (not billed here)",
         "note": "Every line re-derives to the cent from the chain's events, the readings archive and the tariff "
-                "file whose hash is on-chain (vatio audit --statements).",
+        "file whose hash is on-chain (vatio audit --statements).",
         "components": {
-            "grid_import_energy": "Energy from the grid", "community_purchases": "Bought in the community",
-            "grid_export_credit": "Feed-in credit", "community_sales": "Sold in the community",
-            "grid_access": "Grid access", "grid_charges": "System charges", "fixed_power": "Power term",
-            "fixed_monthly": "Monthly fixed charge", "capacity": "Capacity charge",
-            "electricity_tax": "Electricity tax", "vat": "VAT"},
+            "grid_import_energy": "Energy from the grid",
+            "community_purchases": "Bought in the community",
+            "grid_export_credit": "Feed-in credit",
+            "community_sales": "Sold in the community",
+            "grid_access": "Grid access",
+            "grid_charges": "System charges",
+            "fixed_power": "Power term",
+            "fixed_monthly": "Monthly fixed charge",
+            "capacity": "Capacity charge",
+            "electricity_tax": "Electricity tax",
+            "vat": "VAT",
+        },
         "kpi": {
-            "consumed_kwh": "Consumption (kWh)", "produced_kwh": "Production (kWh)",
-            "self_sufficiency": "Self-sufficiency", "self_consumption": "Self-consumption",
-            "bought_kwh": "Bought in the community (kWh)", "sold_kwh": "Sold in the community (kWh)",
-            "grid_import_kwh": "Grid import (kWh)", "grid_export_kwh": "Grid export (kWh)",
-            "peak_import_kw": "Peak 15-minute import (kW)", "co2_avoided_kg": "CO2 avoided (kg)"},
+            "consumed_kwh": "Consumption (kWh)",
+            "produced_kwh": "Production (kWh)",
+            "self_sufficiency": "Self-sufficiency",
+            "self_consumption": "Self-consumption",
+            "bought_kwh": "Bought in the community (kWh)",
+            "sold_kwh": "Sold in the community (kWh)",
+            "grid_import_kwh": "Grid import (kWh)",
+            "grid_export_kwh": "Grid export (kWh)",
+            "peak_import_kw": "Peak 15-minute import (kW)",
+            "co2_avoided_kg": "CO2 avoided (kg)",
+        },
     },
     "es": {
-        "title": "Resumen mensual de energía", "household": "Hogar", "month": "Mes",
-        "tariff": "Versión de tarifa", "with": "Con la comunidad", "without": "Sin la comunidad",
-        "saving": "Ahorro gracias a la comunidad", "total": "Total", "band": "Periodo", "component": "Concepto",
-        "quantity": "Cantidad", "price": "Precio", "amount": "Importe (EUR)", "kpis": "Indicadores",
-        "intervals": "Intervalos liquidados y sus transacciones", "interval": "Intervalo",
-        "start": "Inicio (hora local)", "tx": "Transacción",
+        "title": "Resumen mensual de energía",
+        "household": "Hogar",
+        "month": "Mes",
+        "tariff": "Versión de tarifa",
+        "with": "Con la comunidad",
+        "without": "Sin la comunidad",
+        "saving": "Ahorro gracias a la comunidad",
+        "total": "Total",
+        "band": "Periodo",
+        "component": "Concepto",
+        "quantity": "Cantidad",
+        "price": "Precio",
+        "amount": "Importe (EUR)",
+        "kpis": "Indicadores",
+        "intervals": "Intervalos liquidados y sus transacciones",
+        "interval": "Intervalo",
+        "start": "Inicio (hora local)",
+        "tx": "Transacción",
         "unbilled": "Intervalos liquidados con tarifa plana (no facturados aquí)",
         "note": "Cada línea se vuelve a calcular al céntimo a partir de los eventos de la cadena, el archivo de "
-                "lecturas y el fichero de tarifa cuyo hash está en la cadena (vatio audit --statements).",
+        "lecturas y el fichero de tarifa cuyo hash está en la cadena (vatio audit --statements).",
         "components": {
-            "grid_import_energy": "Energía de la red", "community_purchases": "Comprado en la comunidad",
-            "grid_export_credit": "Compensación de excedentes", "community_sales": "Vendido en la comunidad",
-            "grid_access": "Peajes de acceso", "grid_charges": "Cargos del sistema",
+            "grid_import_energy": "Energía de la red",
+            "community_purchases": "Comprado en la comunidad",
+            "grid_export_credit": "Compensación de excedentes",
+            "community_sales": "Vendido en la comunidad",
+            "grid_access": "Peajes de acceso",
+            "grid_charges": "Cargos del sistema",
             "fixed_power": "Término de potencia",
-            "fixed_monthly": "Cargo fijo mensual", "capacity": "Cargo por capacidad",
-            "electricity_tax": "Impuesto sobre la electricidad", "vat": "IVA"},
+            "fixed_monthly": "Cargo fijo mensual",
+            "capacity": "Cargo por capacidad",
+            "electricity_tax": "Impuesto sobre la electricidad",
+            "vat": "IVA",
+        },
         "kpi": {
-            "consumed_kwh": "Consumo (kWh)", "produced_kwh": "Producción (kWh)",
-            "self_sufficiency": "Autosuficiencia", "self_consumption": "Autoconsumo",
-            "bought_kwh": "Comprado en la comunidad (kWh)", "sold_kwh": "Vendido en la comunidad (kWh)",
-            "grid_import_kwh": "Importado de la red (kWh)", "grid_export_kwh": "Exportado a la red (kWh)",
-            "peak_import_kw": "Pico de importación en 15 minutos (kW)", "co2_avoided_kg": "CO2 evitado (kg)"},
+            "consumed_kwh": "Consumo (kWh)",
+            "produced_kwh": "Producción (kWh)",
+            "self_sufficiency": "Autosuficiencia",
+            "self_consumption": "Autoconsumo",
+            "bought_kwh": "Comprado en la comunidad (kWh)",
+            "sold_kwh": "Vendido en la comunidad (kWh)",
+            "grid_import_kwh": "Importado de la red (kWh)",
+            "grid_export_kwh": "Exportado a la red (kWh)",
+            "peak_import_kw": "Pico de importación en 15 minutos (kW)",
+            "co2_avoided_kg": "CO2 evitado (kg)",
+        },
     },
 }
 LANGUAGES = tuple(TEXT)
@@ -74,8 +124,7 @@ def _money(value: Decimal, lang: str) -> str:
     return text.replace(",", "X").replace(".", ",").replace("X", ".") if lang == "es" else text
 
 
-def render_pdf(statement: Statement, path: Path, lang: str, zone, interval_seconds: int,
-               tariff_name: str = "") -> Path:
+def render_pdf(statement: Statement, path: Path, lang: str, zone, interval_seconds: int, tariff_name: str = "") -> Path:
     if lang not in TEXT:
         raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {lang!r}")
     t = TEXT[lang]
@@ -90,12 +139,20 @@ def render_pdf(statement: Statement, path: Path, lang: str, zone, interval_secon
     pdf.cell(0, 5, f"{t['household']}: {statement.household}", new_x="LMARGIN", new_y="NEXT")
     pdf.cell(0, 5, f"{t['month']}: {statement.month}", new_x="LMARGIN", new_y="NEXT")
     for version in statement.versions:
-        pdf.cell(0, 5, f"{t['tariff']} {version.version}: {tariff_name} 0x{version.schedule_hash.hex()}",
-                 new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(
+            0,
+            5,
+            f"{t['tariff']} {version.version}: {tariff_name} 0x{version.schedule_hash.hex()}",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
     pdf.ln(2)
     pdf.set_font("Helvetica", "B", 11)
-    for label, value in ((t["with"], statement.bill.total), (t["without"], statement.without.total),
-                         (t["saving"], statement.saving)):
+    for label, value in (
+        (t["with"], statement.bill.total),
+        (t["without"], statement.without.total),
+        (t["saving"], statement.saving),
+    ):
         pdf.cell(110, 7, label)
         pdf.cell(40, 7, f"{_money(value, lang)} EUR", align="R", new_x="LMARGIN", new_y="NEXT")
 
@@ -105,16 +162,22 @@ def render_pdf(statement: Statement, path: Path, lang: str, zone, interval_secon
         pdf.cell(0, 6, t[section], new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("Helvetica", "B", 8)
         widths = (18, 62, 32, 30, 30)
-        for width, head in zip(widths, (t["band"], t["component"], t["quantity"], t["price"], t["amount"]),
-                               strict=True):
+        for width, head in zip(
+            widths, (t["band"], t["component"], t["quantity"], t["price"], t["amount"]), strict=True
+        ):
             pdf.cell(width, 5, head, border="B")
         pdf.ln()
         pdf.set_font("Helvetica", "", 8)
         for line in bill.lines:
             quantity = "" if line.quantity is None else f"{line.quantity} {line.unit}"
             price = "" if line.price is None else str(line.price)
-            cells = (line.band, t["components"].get(line.component, line.component), quantity, price,
-                     _money(line.amount, lang))
+            cells = (
+                line.band,
+                t["components"].get(line.component, line.component),
+                quantity,
+                price,
+                _money(line.amount, lang),
+            )
             for width, cell in zip(widths, cells, strict=True):
                 pdf.cell(width, 4.5, cell, align="R" if width == 30 else "L")
             pdf.ln()
@@ -145,8 +208,11 @@ def render_pdf(statement: Statement, path: Path, lang: str, zone, interval_secon
         if y > pdf.h - 12:
             pdf.add_page()
             y = 15.0
-        pdf.text(pdf.l_margin, y, f"{entry.interval_id}  {_local_start(entry.interval_id, interval_seconds, zone)}  "
-                                  f"{entry.tx_hash}")
+        pdf.text(
+            pdf.l_margin,
+            y,
+            f"{entry.interval_id}  {_local_start(entry.interval_id, interval_seconds, zone)}  {entry.tx_hash}",
+        )
         y += 2.6
     pdf.set_y(y)
     if statement.skipped:

@@ -23,11 +23,17 @@ def _bytes32(value: Any) -> bytes:
 def normalize(event: str, args: Mapping[str, Any], tx_hash: str):
     """One decoded event (database JSON or web3 args) as a compose event."""
     if event == "HouseholdSettled":
-        return Settled(int(args["intervalId"]), str(args["household"]), int(args["producedWh"]),
-                       int(args["consumedWh"]))
+        return Settled(
+            int(args["intervalId"]), str(args["household"]), int(args["producedWh"]), int(args["consumedWh"])
+        )
     if event == "Filled":
-        return FillEvent(int(args["intervalId"]), str(args["household"]), int(args["side"]), int(args["amountWh"]),
-                         int(args["value"]))
+        return FillEvent(
+            int(args["intervalId"]),
+            str(args["household"]),
+            int(args["side"]),
+            int(args["amountWh"]),
+            int(args["value"]),
+        )
     if event == "IntervalSettled":
         return Closed(int(args["intervalId"]), tx_hash.lower())
     if event == "HouseholdRegistered":
@@ -68,7 +74,8 @@ def events_from_db(session, interval_seconds: int, window: range) -> MonthEvents
     interval_id = cast(ChainEvent.args["intervalId"].as_string(), BigInteger)
     for name, columns in _DB_COLUMNS.items():
         query = select(ChainEvent.tx_hash, *(ChainEvent.args[c].as_string() for c in columns)).where(
-            ChainEvent.event == name)
+            ChainEvent.event == name
+        )
         if name in WINDOWED:
             query = query.where(interval_id >= window.start, interval_id < window.stop)
         query = query.order_by(ChainEvent.block_number, ChainEvent.log_index)
@@ -83,8 +90,9 @@ def events_from_db(session, interval_seconds: int, window: range) -> MonthEvents
     return events
 
 
-def events_from_chain(web3, deployment, window: range, blocks_per_query: int = 10_000,
-                      head: int | None = None) -> MonthEvents:
+def events_from_chain(
+    web3, deployment, window: range, blocks_per_query: int = 10_000, head: int | None = None
+) -> MonthEvents:
     """From a node's logs (eth_getLogs), as the auditor trusts them; the settlement events filtered by interval
     id on the node (their intervalId topic)."""
     registry = deployment.contract(web3, "CommunityRegistry")

@@ -48,8 +48,10 @@ def local_time(schedule: Schedule, instant: dt.datetime) -> dt.datetime:
 
 def check_in_years(schedule: Schedule, local_date: dt.date) -> None:
     if local_date.year not in schedule.years:
-        raise TariffError(f"{local_date} is outside the years schedule {schedule.name!r} covers "
-                          f"({', '.join(map(str, schedule.years))}): its holidays are unknown there")
+        raise TariffError(
+            f"{local_date} is outside the years schedule {schedule.name!r} covers "
+            f"({', '.join(map(str, schedule.years))}): its holidays are unknown there"
+        )
 
 
 def band_index_at(schedule: Schedule, instant: dt.datetime) -> int:

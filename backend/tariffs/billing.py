@@ -122,8 +122,13 @@ def _local_date(interval_id: int, interval_seconds: int, zone: str) -> dt.date:
     return interval_start(interval_id, interval_seconds).astimezone(ZoneInfo(zone)).date()
 
 
-def compute_bill(intervals: Sequence[IntervalEnergy], schedule_of: ScheduleOf, interval_seconds: int,
-                 contracted_kw: Decimal, with_community: bool = True) -> Bill:
+def compute_bill(
+    intervals: Sequence[IntervalEnergy],
+    schedule_of: ScheduleOf,
+    interval_seconds: int,
+    contracted_kw: Decimal,
+    with_community: bool = True,
+) -> Bill:
     """The bill for these intervals (one month's, normally). Month-level charges use the version of the last one."""
     ordered = sorted(intervals, key=lambda e: e.interval_id)
     if not ordered:
@@ -152,35 +157,110 @@ def compute_bill(intervals: Sequence[IntervalEnergy], schedule_of: ScheduleOf, i
         band = schedule.bands[index]
         version, name = key
         sums = wh[key]
-        lines.append(Line(version, name, "grid_import_energy", kwh(sums["import"]), "kWh", band.retail_import,
-                          to_cents(energy_cost(sums["import"], band.retail_import))))
+        lines.append(
+            Line(
+                version,
+                name,
+                "grid_import_energy",
+                kwh(sums["import"]),
+                "kWh",
+                band.retail_import,
+                to_cents(energy_cost(sums["import"], band.retail_import)),
+            )
+        )
         if with_community:
-            lines.append(Line(version, name, "community_purchases", kwh(sums["bought"]), "kWh", None,
-                              to_cents(token_units_to_eur(value[key]["bought"]))))
-        lines.append(Line(version, name, "grid_export_credit", kwh(sums["export"]), "kWh", -band.feed_in,
-                          to_cents(-energy_cost(sums["export"], band.feed_in))))
+            lines.append(
+                Line(
+                    version,
+                    name,
+                    "community_purchases",
+                    kwh(sums["bought"]),
+                    "kWh",
+                    None,
+                    to_cents(token_units_to_eur(value[key]["bought"])),
+                )
+            )
+        lines.append(
+            Line(
+                version,
+                name,
+                "grid_export_credit",
+                kwh(sums["export"]),
+                "kWh",
+                -band.feed_in,
+                to_cents(-energy_cost(sums["export"], band.feed_in)),
+            )
+        )
         if with_community:
-            lines.append(Line(version, name, "community_sales", kwh(sums["sold"]), "kWh", None,
-                              to_cents(-token_units_to_eur(value[key]["sold"]))))
+            lines.append(
+                Line(
+                    version,
+                    name,
+                    "community_sales",
+                    kwh(sums["sold"]),
+                    "kWh",
+                    None,
+                    to_cents(-token_units_to_eur(value[key]["sold"])),
+                )
+            )
         billed = sums["import"] + (sums["bought"] if schedule.community_pays_grid_charges else 0)
-        lines.append(Line(version, name, "grid_access", kwh(billed), "kWh", band.grid_access,
-                          to_cents(energy_cost(billed, band.grid_access))))
-        lines.append(Line(version, name, "grid_charges", kwh(billed), "kWh", band.grid_charges,
-                          to_cents(energy_cost(billed, band.grid_charges))))
+        lines.append(
+            Line(
+                version,
+                name,
+                "grid_access",
+                kwh(billed),
+                "kWh",
+                band.grid_access,
+                to_cents(energy_cost(billed, band.grid_access)),
+            )
+        )
+        lines.append(
+            Line(
+                version,
+                name,
+                "grid_charges",
+                kwh(billed),
+                "kWh",
+                band.grid_charges,
+                to_cents(energy_cost(billed, band.grid_charges)),
+            )
+        )
 
     last = schedule_of(ordered[-1].interval_id)
     days = len(local_days(ordered, schedule_of, interval_seconds))
     power_days = contracted_kw * days
-    lines.append(Line(last.version, "", "fixed_power", power_days, "kW·day", last.fixed_per_kw_day,
-                      to_cents(Fraction(power_days) * Fraction(last.fixed_per_kw_day))))
-    lines.append(Line(last.version, "", "fixed_monthly", Decimal(1), "month", last.fixed_per_month,
-                      to_cents(last.fixed_per_month)))
+    lines.append(
+        Line(
+            last.version,
+            "",
+            "fixed_power",
+            power_days,
+            "kW·day",
+            last.fixed_per_kw_day,
+            to_cents(Fraction(power_days) * Fraction(last.fixed_per_kw_day)),
+        )
+    )
+    lines.append(
+        Line(
+            last.version, "", "fixed_monthly", Decimal(1), "month", last.fixed_per_month, to_cents(last.fixed_per_month)
+        )
+    )
     peak = peak_import_kw(ordered, interval_seconds)
     billed_kw = None
     if last.capacity_per_kw_month is not None:
         billed_kw = max(peak, last.capacity_minimum_kw)
-        lines.append(Line(last.version, "", "capacity", billed_kw, "kW", last.capacity_per_kw_month,
-                          to_cents(Fraction(billed_kw) * Fraction(last.capacity_per_kw_month))))
+        lines.append(
+            Line(
+                last.version,
+                "",
+                "capacity",
+                billed_kw,
+                "kW",
+                last.capacity_per_kw_month,
+                to_cents(Fraction(billed_kw) * Fraction(last.capacity_per_kw_month)),
+            )
+        )
 
     def base(groups: tuple[str, ...]) -> Decimal:
         total = Decimal("0.00")
@@ -194,10 +274,20 @@ def compute_bill(intervals: Sequence[IntervalEnergy], schedule_of: ScheduleOf, i
 
     taxes = last.taxes
     tax_base = base(taxes.electricity_tax_on)
-    lines.append(Line(last.version, "", "electricity_tax", tax_base, "EUR", taxes.electricity_tax,
-                      to_cents(Fraction(tax_base) * Fraction(taxes.electricity_tax))))
+    lines.append(
+        Line(
+            last.version,
+            "",
+            "electricity_tax",
+            tax_base,
+            "EUR",
+            taxes.electricity_tax,
+            to_cents(Fraction(tax_base) * Fraction(taxes.electricity_tax)),
+        )
+    )
     vat_base = base(taxes.vat_on)
-    lines.append(Line(last.version, "", "vat", vat_base, "EUR", taxes.vat,
-                      to_cents(Fraction(vat_base) * Fraction(taxes.vat))))
+    lines.append(
+        Line(last.version, "", "vat", vat_base, "EUR", taxes.vat, to_cents(Fraction(vat_base) * Fraction(taxes.vat)))
+    )
     total = sum((line.amount for line in lines), Decimal("0.00"))
     return Bill(lines=tuple(lines), total=total, days=days, peak_kw=peak, billed_kw=billed_kw)

@@ -86,8 +86,9 @@ def energy_kpis(intervals: Sequence[IntervalEnergy], schedule_of: ScheduleOf, in
     return _kpis(_sums(intervals, schedule_of, interval_seconds), peak_import_kw(intervals, interval_seconds))
 
 
-def community_kpis(households: Mapping[str, Sequence[IntervalEnergy]], schedule_of: ScheduleOf,
-                   interval_seconds: int) -> Kpis:
+def community_kpis(
+    households: Mapping[str, Sequence[IntervalEnergy]], schedule_of: ScheduleOf, interval_seconds: int
+) -> Kpis:
     """The community's KPIs: its members' quantities summed; the peak is the members' coincident peak
     (their deficits summed per 15-minute window), what the community's connection would see."""
     total: dict = defaultdict(int)
@@ -103,8 +104,9 @@ def community_kpis(households: Mapping[str, Sequence[IntervalEnergy]], schedule_
     return _kpis(total, peak_import_kw(coincident, interval_seconds))
 
 
-def household_kpis(intervals: Sequence[IntervalEnergy], schedule_of: ScheduleOf, interval_seconds: int,
-                   contracted_kw: Decimal) -> Kpis:
+def household_kpis(
+    intervals: Sequence[IntervalEnergy], schedule_of: ScheduleOf, interval_seconds: int, contracted_kw: Decimal
+) -> Kpis:
     """Energy KPIs plus the bill with and without the community (same tariff, no trades, surplus at feed-in)."""
     energy = energy_kpis(intervals, schedule_of, interval_seconds)
     with_community = compute_bill(intervals, schedule_of, interval_seconds, contracted_kw, with_community=True)
@@ -112,8 +114,9 @@ def household_kpis(intervals: Sequence[IntervalEnergy], schedule_of: ScheduleOf,
     return Kpis(**{**energy.__dict__, "bill_with": with_community.total, "bill_without": without.total})
 
 
-def by_local_day(intervals: Iterable[IntervalEnergy], schedule_of: ScheduleOf,
-                 interval_seconds: int) -> dict[dt.date, list[IntervalEnergy]]:
+def by_local_day(
+    intervals: Iterable[IntervalEnergy], schedule_of: ScheduleOf, interval_seconds: int
+) -> dict[dt.date, list[IntervalEnergy]]:
     days: dict[dt.date, list[IntervalEnergy]] = defaultdict(list)
     for e in intervals:
         local = interval_start(e.interval_id, interval_seconds).astimezone(schedule_of(e.interval_id).zone)

@@ -27,8 +27,10 @@ def band_bounds(schedule: Schedule) -> list[tuple[int, int]]:
         feed_in = int((max(band.feed_in, Decimal(0)) * UNITS_PER_EUR / PRICE_TICK).to_integral_value(ROUND_CEILING))
         retail = int((band.retail_import * UNITS_PER_EUR / PRICE_TICK).to_integral_value(ROUND_FLOOR))
         if retail <= 0 or feed_in > retail:
-            raise TariffError(f"band {band.name!r}: no price on the 0.001 EUR/kWh tick lies between feed-in "
-                              f"{band.feed_in} and retail {band.retail_import}")
+            raise TariffError(
+                f"band {band.name!r}: no price on the 0.001 EUR/kWh tick lies between feed-in "
+                f"{band.feed_in} and retail {band.retail_import}"
+            )
         bounds.append((feed_in * PRICE_TICK, retail * PRICE_TICK))
     return bounds
 

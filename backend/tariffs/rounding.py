@@ -26,8 +26,11 @@ WH_PER_KWH = 1000
 def to_cents(amount: Fraction | Decimal | int) -> Decimal:
     """An exact amount of euros, rounded to the cent, half away from zero."""
     if isinstance(amount, Fraction):
-        amount = Decimal(amount.numerator) / Decimal(amount.denominator) if amount.denominator != 1 else Decimal(
-            amount.numerator)
+        amount = (
+            Decimal(amount.numerator) / Decimal(amount.denominator)
+            if amount.denominator != 1
+            else Decimal(amount.numerator)
+        )
         # Decimal division keeps 28 significant digits: far below half a cent for any bill.
     return Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
 

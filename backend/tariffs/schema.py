@@ -24,9 +24,23 @@ DAY_TYPES = ("weekday", "weekend", "holiday")
 # What taxes may apply to (docs/tariffs.md): the statement's component groups, and the electricity tax for VAT.
 TAX_BASES = ("energy", "grid", "fixed", "capacity", "electricity_tax")
 
-TOP_KEYS = {"format", "format_version", "name", "version", "timezone", "valid_from", "years",
-            "allow_negative_prices", "community_pays_grid_charges", "holidays", "bands", "periods",
-            "fixed", "capacity", "taxes"}
+TOP_KEYS = {
+    "format",
+    "format_version",
+    "name",
+    "version",
+    "timezone",
+    "valid_from",
+    "years",
+    "allow_negative_prices",
+    "community_pays_grid_charges",
+    "holidays",
+    "bands",
+    "periods",
+    "fixed",
+    "capacity",
+    "taxes",
+}
 BAND_KEYS = {"retail_import", "feed_in", "grid_access", "grid_charges", "co2_kg_per_kwh"}
 PERIOD_KEYS = {"band", "days", "hours"}
 FIXED_KEYS = {"per_kw_day", "per_month"}
@@ -144,8 +158,11 @@ def parse_schedule(data: bytes | str, source: str = "schedule") -> Schedule:
         problems.append(f"valid_from must be a TOML local date (2027-01-01), got {valid_from!r}")
         valid_from = dt.date(1970, 1, 1)
     years = doc.get("years")
-    if not isinstance(years, list) or not years or not all(
-            isinstance(y, int) and not isinstance(y, bool) for y in years):
+    if (
+        not isinstance(years, list)
+        or not years
+        or not all(isinstance(y, int) and not isinstance(y, bool) for y in years)
+    ):
         problems.append(f"years must be a non-empty list of calendar years, got {years!r}")
         years = []
     allow_negative = reader.boolean(doc, "allow_negative_prices", False)
@@ -155,7 +172,8 @@ def parse_schedule(data: bytes | str, source: str = "schedule") -> Schedule:
     reader.unknown(holidays_doc, HOLIDAY_KEYS, "[holidays]")
     holiday_dates = holidays_doc.get("dates", [])
     if not isinstance(holiday_dates, list) or not all(
-            isinstance(d, dt.date) and not isinstance(d, dt.datetime) for d in holiday_dates):
+        isinstance(d, dt.date) and not isinstance(d, dt.datetime) for d in holiday_dates
+    ):
         problems.append("holidays.dates must be a list of TOML local dates")
         holiday_dates = []
 
@@ -167,14 +185,16 @@ def parse_schedule(data: bytes | str, source: str = "schedule") -> Schedule:
             problems.append(f"{where} must be a table")
             continue
         reader.unknown(band_doc, BAND_KEYS, where)
-        bands.append(Band(
-            name=band_name,
-            retail_import=reader.decimal(band_doc, "retail_import", where),
-            feed_in=reader.decimal(band_doc, "feed_in", where),
-            grid_access=reader.decimal(band_doc, "grid_access", where),
-            grid_charges=reader.decimal(band_doc, "grid_charges", where),
-            co2_kg_per_kwh=reader.decimal(band_doc, "co2_kg_per_kwh", where, default=Decimal(0)),
-        ))
+        bands.append(
+            Band(
+                name=band_name,
+                retail_import=reader.decimal(band_doc, "retail_import", where),
+                feed_in=reader.decimal(band_doc, "feed_in", where),
+                grid_access=reader.decimal(band_doc, "grid_access", where),
+                grid_charges=reader.decimal(band_doc, "grid_charges", where),
+                co2_kg_per_kwh=reader.decimal(band_doc, "co2_kg_per_kwh", where, default=Decimal(0)),
+            )
+        )
     if not bands and "bands" in doc:
         problems.append("[bands] must define at least one band")
 
@@ -200,8 +220,12 @@ def parse_schedule(data: bytes | str, source: str = "schedule") -> Schedule:
             problems.append(f"{where}: hours must be a list of [start, end) pairs, e.g. [[10, 14]]")
             hours = []
         for span in hours:
-            if (not isinstance(span, list) or len(span) != 2 or not all(isinstance(h, int) for h in span)
-                    or not 0 <= span[0] < span[1] <= 24):
+            if (
+                not isinstance(span, list)
+                or len(span) != 2
+                or not all(isinstance(h, int) for h in span)
+                or not 0 <= span[0] < span[1] <= 24
+            ):
                 problems.append(f"{where}: hour span {span!r} must be [start, end) with 0 <= start < end <= 24")
                 continue
             spans.append((span[0], span[1]))
@@ -220,14 +244,22 @@ def parse_schedule(data: bytes | str, source: str = "schedule") -> Schedule:
         vat_on=reader.bases(taxes_doc, "vat_on", allow_tax=True),
     )
     schedule = Schedule(
-        name=name, version=version, timezone=timezone, valid_from=valid_from, years=tuple(years),
-        allow_negative_prices=allow_negative, community_pays_grid_charges=community_pays,
-        holidays=frozenset(holiday_dates), bands=tuple(bands), periods=tuple(periods),
+        name=name,
+        version=version,
+        timezone=timezone,
+        valid_from=valid_from,
+        years=tuple(years),
+        allow_negative_prices=allow_negative,
+        community_pays_grid_charges=community_pays,
+        holidays=frozenset(holiday_dates),
+        bands=tuple(bands),
+        periods=tuple(periods),
         fixed_per_kw_day=reader.decimal(fixed_doc, "per_kw_day", "[fixed]"),
         fixed_per_month=reader.decimal(fixed_doc, "per_month", "[fixed]", default=Decimal(0)),
         capacity_per_kw_month=(reader.decimal(capacity_doc, "per_kw_month", "[capacity]") if capacity_doc else None),
         capacity_minimum_kw=reader.decimal(capacity_doc, "minimum_kw", "[capacity]", default=Decimal(0)),
-        taxes=taxes, source_hash=schedule_hash(raw),
+        taxes=taxes,
+        source_hash=schedule_hash(raw),
     )
     if problems:
         raise TariffError(problems)

@@ -51,24 +51,34 @@ def schedule_problems(schedule: Schedule, now: dt.datetime | None = None) -> lis
             problems.append(f"{kind} hours {_spans(missing)} have no band (missing hours)")
         for hour in range(24):
             if len(owners[hour]) > 1:
-                problems.append(f"{kind} hour {hour} is in more than one period ({', '.join(owners[hour])}): "
-                                "overlapping hours")
+                problems.append(
+                    f"{kind} hour {hour} is in more than one period ({', '.join(owners[hour])}): overlapping hours"
+                )
 
     for band in schedule.bands:
         if band.feed_in > band.retail_import:
             problems.append(f"band {band.name!r}: feed-in {band.feed_in} is above retail {band.retail_import} EUR/kWh")
-        prices = {"retail_import": band.retail_import, "feed_in": band.feed_in, "grid_access": band.grid_access,
-                  "grid_charges": band.grid_charges}
+        prices = {
+            "retail_import": band.retail_import,
+            "feed_in": band.feed_in,
+            "grid_access": band.grid_access,
+            "grid_charges": band.grid_charges,
+        }
         for key, value in prices.items():
             if value < 0 and not schedule.allow_negative_prices:
-                problems.append(f"band {band.name!r}: {key} {value} is negative and the file does not set "
-                                "allow_negative_prices = true")
+                problems.append(
+                    f"band {band.name!r}: {key} {value} is negative and the file does not set "
+                    "allow_negative_prices = true"
+                )
         if band.co2_kg_per_kwh < 0:
             problems.append(f"band {band.name!r}: co2_kg_per_kwh {band.co2_kg_per_kwh} is negative")
-    money = {"fixed.per_kw_day": schedule.fixed_per_kw_day, "fixed.per_month": schedule.fixed_per_month,
-             "capacity.minimum_kw": schedule.capacity_minimum_kw,
-             "taxes.electricity_tax": schedule.taxes.electricity_tax,
-             "taxes.vat": schedule.taxes.vat}
+    money = {
+        "fixed.per_kw_day": schedule.fixed_per_kw_day,
+        "fixed.per_month": schedule.fixed_per_month,
+        "capacity.minimum_kw": schedule.capacity_minimum_kw,
+        "taxes.electricity_tax": schedule.taxes.electricity_tax,
+        "taxes.vat": schedule.taxes.vat,
+    }
     if schedule.capacity_per_kw_month is not None:
         money["capacity.per_kw_month"] = schedule.capacity_per_kw_month
     for key, value in money.items():
@@ -92,8 +102,10 @@ def schedule_problems(schedule: Schedule, now: dt.datetime | None = None) -> lis
             for month in (1, 7):
                 offset = dt.datetime(year, month, 1, 12, tzinfo=zone).utcoffset()
                 if offset is not None and offset.total_seconds() % 3600:
-                    problems.append(f"time zone {schedule.timezone} has a non-whole-hour UTC offset ({offset}): "
-                                    "bands are per UTC hour on-chain")
+                    problems.append(
+                        f"time zone {schedule.timezone} has a non-whole-hour UTC offset ({offset}): "
+                        "bands are per UTC hour on-chain"
+                    )
                     break
     except Exception:  # noqa: BLE001 - an unknown zone was reported while parsing
         pass
@@ -102,8 +114,10 @@ def schedule_problems(schedule: Schedule, now: dt.datetime | None = None) -> lis
             raise ValueError("now must be an aware datetime")
         first_moment = dt.datetime.combine(schedule.valid_from, dt.time(0), schedule.zone)
         if first_moment <= now:
-            problems.append(f"valid_from {schedule.valid_from} ({first_moment.isoformat()}) is not in the future: "
-                            "a new version applies from a future interval only")
+            problems.append(
+                f"valid_from {schedule.valid_from} ({first_moment.isoformat()}) is not in the future: "
+                "a new version applies from a future interval only"
+            )
     return problems
 
 

@@ -46,7 +46,10 @@ def test_defaults_live_under_the_repo_var_root_whatever_the_working_directory(tm
     assert Config.from_env(_web_environ(deployments)).archive_dir == VAR_DIR / "archive"
     forecast = ForecastSettings.from_env({})
     assert (forecast.model_dir, forecast.eval_dir, forecast.forecasts_file) == (
-        VAR_DIR / "models", VAR_DIR / "forecast-eval", VAR_DIR / "forecasts" / "latest.json")
+        VAR_DIR / "models",
+        VAR_DIR / "forecast-eval",
+        VAR_DIR / "forecasts" / "latest.json",
+    )
     assert DemoSettings.from_env({}).var_dir == VAR_DIR
 
 
@@ -96,22 +99,25 @@ def test_options_win_over_variables_and_a_bad_variable_behind_an_option_is_not_r
         OracleSettings.from_env({}, archive="x")
 
 
-@pytest.mark.parametrize(("variable", "value"), [
-    ("VATIO_RPC_URL", "ftp://node"),
-    ("VATIO_RPC_URL", "http://node:notaport"),
-    ("VATIO_MQTT_URL", "http://broker"),
-    ("VATIO_DATABASE_URL", "mysql://x/y"),
-    ("VATIO_REDIS_URL", "http://127.0.0.1:6379"),
-    ("VATIO_LIVE_READINGS_PER_S", "fast"),
-    ("VATIO_LIVE_READINGS_PER_S", "0"),
-    ("VATIO_ORACLE_KEY", "0x1234"),
-    ("VATIO_DEPLOYMENT", "/nonexistent/31337.json"),
-    ("VATIO_SOCKETIO_CHANNEL", None),
-    ("VATIO_MAX_FEE_GWEI", "0"),
-    ("VATIO_MAX_FEE_GWEI", "lots"),
-    ("VATIO_STUCK_AFTER_S", "-5"),
-    ("VATIO_FEE_BUMP", "1.05"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("VATIO_RPC_URL", "ftp://node"),
+        ("VATIO_RPC_URL", "http://node:notaport"),
+        ("VATIO_MQTT_URL", "http://broker"),
+        ("VATIO_DATABASE_URL", "mysql://x/y"),
+        ("VATIO_REDIS_URL", "http://127.0.0.1:6379"),
+        ("VATIO_LIVE_READINGS_PER_S", "fast"),
+        ("VATIO_LIVE_READINGS_PER_S", "0"),
+        ("VATIO_ORACLE_KEY", "0x1234"),
+        ("VATIO_DEPLOYMENT", "/nonexistent/31337.json"),
+        ("VATIO_SOCKETIO_CHANNEL", None),
+        ("VATIO_MAX_FEE_GWEI", "0"),
+        ("VATIO_MAX_FEE_GWEI", "lots"),
+        ("VATIO_STUCK_AFTER_S", "-5"),
+        ("VATIO_FEE_BUMP", "1.05"),
+    ],
+)
 def test_a_bad_oracle_variable_stops_start_up_naming_it(variable, value):
     with pytest.raises(SettingsError, match=variable):
         if value is None:  # an empty channel cannot come from the environment (empty means unset)
@@ -123,7 +129,9 @@ def test_a_bad_oracle_variable_stops_start_up_naming_it(variable, value):
 def test_fee_settings_reach_the_settler_in_wei():
     from backend.oracle.runner import SettlerSettings
 
-    settings = OracleSettings.from_env({"VATIO_MAX_FEE_GWEI": "2.5", "VATIO_STUCK_AFTER_S": "90", "VATIO_FEE_BUMP": "1.2"})
+    settings = OracleSettings.from_env(
+        {"VATIO_MAX_FEE_GWEI": "2.5", "VATIO_STUCK_AFTER_S": "90", "VATIO_FEE_BUMP": "1.2"}
+    )
     settler = SettlerSettings.of(settings)
     assert (settler.max_fee_per_gas_wei, settler.stuck_after_s, settler.fee_bump) == (2_500_000_000, 90.0, 1.2)
     assert SettlerSettings.of(OracleSettings.from_env({})).max_fee_per_gas_wei is None
@@ -181,8 +189,9 @@ def test_vatio_oracle_fails_fast_naming_the_variable(tmp_path):
     result = runner.invoke(main, ["oracle"], env={"VATIO_LIVE_READINGS_PER_S": "lots"})
     assert result.exit_code != 0
     assert "VATIO_LIVE_READINGS_PER_S must be a number" in result.output
-    result = runner.invoke(main, ["oracle", "--rpc-url", "http://127.0.0.1:9", "--database-url",
-                                  f"sqlite:///{tmp_path / 'v.db'}"])
+    result = runner.invoke(
+        main, ["oracle", "--rpc-url", "http://127.0.0.1:9", "--database-url", f"sqlite:///{tmp_path / 'v.db'}"]
+    )
     assert result.exit_code != 0 and "no JSON-RPC node answers at http://127.0.0.1:9" in result.output
     assert not (tmp_path / "v.db").exists()  # nothing was written before the chain answered
 
@@ -191,6 +200,7 @@ def test_vatio_audit_and_forecast_fail_fast_naming_the_variable(tmp_path):
     runner = CliRunner()
     result = runner.invoke(main, ["audit"], env={"VATIO_RPC_URL": "ftp://node"})
     assert result.exit_code == 2 and "VATIO_RPC_URL" in result.output
-    result = runner.invoke(main, ["forecast", "advice", "--household", "0xabc"],
-                           env={"VATIO_DATABASE_URL": "mysql://x/y"})
+    result = runner.invoke(
+        main, ["forecast", "advice", "--household", "0xabc"], env={"VATIO_DATABASE_URL": "mysql://x/y"}
+    )
     assert result.exit_code != 0 and "VATIO_DATABASE_URL" in result.output

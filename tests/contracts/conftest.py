@@ -100,7 +100,7 @@ def euro(project, admin):
 def market(project, admin, registry, token, euro, households, meters):
     contract = admin.deploy(project.EnergyMarket, registry, token, euro)
     token.grantRole(token.SETTLEMENT_ROLE(), contract, sender=admin)
-    for household, meter in zip(households, meters):
+    for household, meter in zip(households, meters, strict=True):
         registry.registerHousehold(household, meter, 10_000, sender=admin)
         euro.faucet(household, sender=household)
         euro.approve(contract, 2**256 - 1, sender=household)

@@ -10,11 +10,20 @@ def chain_orders(market) -> list[RestingOrder]:
     orders = []
     for order_id in range(1, market.nextOrderId()):
         o = market.getOrder(order_id)
-        orders.append(RestingOrder(
-            order_id=order_id, owner=o.owner, side=Side(o.side), limit_price=o.limitPrice,
-            amount_wh=o.amountWh, filled_wh=o.filledWh, escrow=o.escrow,
-            valid_from=o.validFrom, valid_to=o.validTo, open=o.open,
-        ))
+        orders.append(
+            RestingOrder(
+                order_id=order_id,
+                owner=o.owner,
+                side=Side(o.side),
+                limit_price=o.limitPrice,
+                amount_wh=o.amountWh,
+                filled_wh=o.filledWh,
+                escrow=o.escrow,
+                valid_from=o.validFrom,
+                valid_to=o.validTo,
+                open=o.open,
+            )
+        )
     return orders
 
 
@@ -23,7 +32,8 @@ def chain_accounts(market, households) -> dict[str, Account]:
     for household in households:
         a = market.getAccount(household)
         result[str(household.address if hasattr(household, "address") else household)] = Account(
-            balance=a.balance, auto_sell_price=a.autoSellPrice, auto_buy_price=a.autoBuyPrice)
+            balance=a.balance, auto_sell_price=a.autoSellPrice, auto_buy_price=a.autoBuyPrice
+        )
     return result
 
 
@@ -33,8 +43,12 @@ def solve(market, registry, token, households, interval_id, metered):
     balances = {str(h): token.balanceOf(h) for h in households}
     feed_in, retail = registry.priceBounds(interval_id)  # the bounds of the interval's band
     return clear_interval(
-        interval_id, entries, chain_orders(market), chain_accounts(market, households),
-        Tariffs(retail, feed_in), balances,
+        interval_id,
+        entries,
+        chain_orders(market),
+        chain_accounts(market, households),
+        Tariffs(retail, feed_in),
+        balances,
     )
 
 

@@ -3,7 +3,6 @@ deposits, withdrawals and standing auto orders."""
 
 import ape
 import pytest
-
 from conftest import ASK, BID, EURO, FEED_IN_PRICE, RETAIL_PRICE, advance_intervals
 
 
@@ -18,7 +17,13 @@ def test_place_bid_escrows_rounded_up_cost(market, euro, households, interval):
     assert euro.balanceOf(market) == escrow
     order = market.getOrder(1)
     assert (order.owner, order.side, order.amountWh, order.filledWh, order.escrow, order.open) == (
-        buyer.address, BID, 1_001, 0, escrow, True)
+        buyer.address,
+        BID,
+        1_001,
+        0,
+        escrow,
+        True,
+    )
     assert (order.validFrom, order.validTo, order.limitPrice) == (interval, interval + 3, 123_457)
     assert market.nextOrderId() == 2
 
@@ -36,8 +41,13 @@ def test_place_ask_escrows_tokens(market, token, admin, households, interval):
 
 @pytest.mark.parametrize("price", [FEED_IN_PRICE - 1, RETAIL_PRICE + 1, 0])
 def test_order_price_must_lie_within_tariffs(market, households, interval, price):
-    with ape.reverts(market.MarketPriceOutOfBand, price=price, intervalId=interval, feedInPrice=FEED_IN_PRICE,
-                     retailPrice=RETAIL_PRICE):
+    with ape.reverts(
+        market.MarketPriceOutOfBand,
+        price=price,
+        intervalId=interval,
+        feedInPrice=FEED_IN_PRICE,
+        retailPrice=RETAIL_PRICE,
+    ):
         market.placeOrder(BID, price, 1000, interval, interval, sender=households[0])
 
 
@@ -98,8 +108,9 @@ def test_cancel_ask_returns_tokens(market, token, admin, households, interval):
     assert token.balanceOf(seller) == 700 and token.balanceOf(market) == 0
 
 
-def test_expired_order_can_be_reclaimed_by_anyone_once_settled(chain, market, euro, oracle, households, outsider,
-                                                                interval):
+def test_expired_order_can_be_reclaimed_by_anyone_once_settled(
+    chain, market, euro, oracle, households, outsider, interval
+):
     buyer = households[0]
     before = euro.balanceOf(buyer)
     market.placeOrder(BID, 100_000, 2_000, interval, interval + 1, sender=buyer)
@@ -118,8 +129,9 @@ def test_expired_order_can_be_reclaimed_by_anyone_once_settled(chain, market, eu
         market.reclaimExpired(99, sender=outsider)
 
 
-def test_unsettled_expired_order_is_reclaimable_after_the_grace_period(chain, market, euro, households, outsider,
-                                                                      interval):
+def test_unsettled_expired_order_is_reclaimable_after_the_grace_period(
+    chain, market, euro, households, outsider, interval
+):
     buyer = households[0]
     before = euro.balanceOf(buyer)
     market.placeOrder(BID, 100_000, 2_000, interval, interval, sender=buyer)

@@ -12,10 +12,9 @@ Invariants checked after every step:
 from __future__ import annotations
 
 import ape
+from conftest import ASK, BID, EURO, advance_intervals
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import ASK, BID, EURO, advance_intervals
 from settlement_helpers import chain_orders, settle_args, solve
 
 HOUSEHOLDS = 4
@@ -23,15 +22,24 @@ prices = st.integers(min_value=50, max_value=200).map(lambda k: k * 1000)
 raw_prices = st.integers(min_value=50_000, max_value=200_000)
 
 actions = st.one_of(
-    st.tuples(st.just("order"), st.integers(0, HOUSEHOLDS - 1), st.sampled_from([BID, ASK]), raw_prices,
-              st.integers(1, 3_000), st.integers(0, 2)),
+    st.tuples(
+        st.just("order"),
+        st.integers(0, HOUSEHOLDS - 1),
+        st.sampled_from([BID, ASK]),
+        raw_prices,
+        st.integers(1, 3_000),
+        st.integers(0, 2),
+    ),
     st.tuples(st.just("cancel"), st.integers(0, 20)),
     st.tuples(st.just("deposit"), st.integers(0, HOUSEHOLDS - 1), st.integers(1, 50 * EURO)),
     st.tuples(st.just("withdraw"), st.integers(0, HOUSEHOLDS - 1), st.integers(1, 50 * EURO)),
-    st.tuples(st.just("auto"), st.integers(0, HOUSEHOLDS - 1), st.one_of(st.just(0), prices),
-              st.one_of(st.just(0), prices)),
-    st.tuples(st.just("settle"), st.lists(st.tuples(st.integers(0, 2_500), st.integers(0, 2_500)),
-                                          min_size=HOUSEHOLDS, max_size=HOUSEHOLDS)),
+    st.tuples(
+        st.just("auto"), st.integers(0, HOUSEHOLDS - 1), st.one_of(st.just(0), prices), st.one_of(st.just(0), prices)
+    ),
+    st.tuples(
+        st.just("settle"),
+        st.lists(st.tuples(st.integers(0, 2_500), st.integers(0, 2_500)), min_size=HOUSEHOLDS, max_size=HOUSEHOLDS),
+    ),
 )
 
 
@@ -82,7 +90,7 @@ def _run(chain, market, registry, token, euro, oracle, members, steps):
             market.setAutoBuy(buy, sender=members[who])
         else:
             advance_intervals(chain, 1)
-            metered = {h: values for h, values in zip(members, step[1])}
+            metered = {h: values for h, values in zip(members, step[1], strict=True)}
             clearing = solve(market, registry, token, members, now, metered)
             limits = {o.order_id: o for o in chain_orders(market)}
             receipt = market.settleInterval(*settle_args(clearing), sender=oracle)
@@ -91,8 +99,11 @@ def _run(chain, market, registry, token, euro, oracle, members, steps):
             for fill in receipt.events.filter(market.Filled):
                 if fill.orderId:
                     order = limits[fill.orderId]
-                    assert (clearing.clearing_price <= order.limit_price) if fill.side == BID \
+                    assert (
+                        (clearing.clearing_price <= order.limit_price)
+                        if fill.side == BID
                         else (clearing.clearing_price >= order.limit_price)
+                    )
             settled.append(now)
             with ape.reverts(market.MarketIntervalAlreadySettled):
                 market.settleInterval(*settle_args(clearing), sender=oracle)

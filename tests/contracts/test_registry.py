@@ -2,10 +2,9 @@
 
 import ape
 import pytest
+from conftest import FEED_IN_PRICE, INTERVAL_SECONDS, RETAIL_PRICE
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-
-from conftest import FEED_IN_PRICE, INTERVAL_SECONDS, RETAIL_PRICE
 
 
 def test_constructor_rejects_bad_configuration(project, admin):
@@ -108,8 +107,9 @@ def test_set_tariffs_adds_a_flat_version_from_the_next_interval_and_mechanism(ch
     receipt = registry.setTariffs(180_000, 40_000, sender=admin)
     now = registry.currentInterval()
     assert receipt.events == [
-        registry.TariffVersionAdded(version=1, scheduleHash=b"\x00" * 32, effectiveFrom=now + 1,
-                                    bands=[(40_000, 180_000)]),
+        registry.TariffVersionAdded(
+            version=1, scheduleHash=b"\x00" * 32, effectiveFrom=now + 1, bands=[(40_000, 180_000)]
+        ),
         registry.TariffsSet(retailPrice=180_000, feedInPrice=40_000),
     ]
     # Never backwards: the current interval keeps the old prices, the next one has the new.
@@ -127,23 +127,38 @@ def test_set_tariffs_adds_a_flat_version_from_the_next_interval_and_mechanism(ch
 def test_reading_digest_matches_eth_account_eip712(registry, chain):
     """The chain's EIP-712 encoding is the one meters sign with eth-account."""
     meter = Account.create()
-    reading = {"meter": meter.address, "seq": 7, "ts": 1_700_000_000, "producedWh": 1234,
-               "consumedWh": 987, "powerW": 3100}
+    reading = {
+        "meter": meter.address,
+        "seq": 7,
+        "ts": 1_700_000_000,
+        "producedWh": 1234,
+        "consumedWh": 987,
+        "powerW": 3100,
+    }
     typed = {
         "types": {
             "EIP712Domain": [
-                {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
             ],
             "MeterReading": [
-                {"name": "meter", "type": "address"}, {"name": "seq", "type": "uint64"},
-                {"name": "ts", "type": "uint64"}, {"name": "producedWh", "type": "uint64"},
-                {"name": "consumedWh", "type": "uint64"}, {"name": "powerW", "type": "uint32"},
+                {"name": "meter", "type": "address"},
+                {"name": "seq", "type": "uint64"},
+                {"name": "ts", "type": "uint64"},
+                {"name": "producedWh", "type": "uint64"},
+                {"name": "consumedWh", "type": "uint64"},
+                {"name": "powerW", "type": "uint32"},
             ],
         },
         "primaryType": "MeterReading",
-        "domain": {"name": "Vatio Meter", "version": "1", "chainId": chain.chain_id,
-                   "verifyingContract": registry.address},
+        "domain": {
+            "name": "Vatio Meter",
+            "version": "1",
+            "chainId": chain.chain_id,
+            "verifyingContract": registry.address,
+        },
         "message": reading,
     }
     signed = meter.sign_message(encode_typed_data(full_message=typed))

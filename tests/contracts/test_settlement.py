@@ -3,11 +3,11 @@ every revert, plus the solver's answers accepted by the contract."""
 
 import ape
 import pytest
+from conftest import ASK, BID, EURO, FEED_IN_PRICE, RETAIL_PRICE, advance_intervals, sort_households
 from eth_utils import keccak
+from settlement_helpers import chain_orders, settle_args, solve
 
 from backend.market.chunking import split_settlement
-from conftest import ASK, BID, EURO, FEED_IN_PRICE, RETAIL_PRICE, advance_intervals, sort_households
-from settlement_helpers import chain_orders, settle_args, solve
 
 ROOT = b"\x11" * 32
 
@@ -43,12 +43,15 @@ def test_current_and_future_intervals_cannot_be_settled(market, oracle, interval
 
 def test_surplus_is_minted_and_deficit_burned_from_credit(market, token, oracle, households, chain, ended):
     producer, consumer = sort_households(households[:2])
-    receipt = market.settleInterval(ended, ROOT, [entry(producer, 3_000, 1_000), entry(consumer, 200, 500)],
-                                    [], 0, sender=oracle)
+    receipt = market.settleInterval(
+        ended, ROOT, [entry(producer, 3_000, 1_000), entry(consumer, 200, 500)], [], 0, sender=oracle
+    )
     assert token.balanceOf(producer) == 2_000 and token.balanceOf(consumer) == 0
     settled = receipt.events.filter(market.HouseholdSettled)
     assert [(e.household, e.creditedWh, e.burnedWh, e.gridImportWh) for e in settled] == [
-        (producer.address, 2_000, 0, 0), (consumer.address, 0, 0, 300)]
+        (producer.address, 2_000, 0, 0),
+        (consumer.address, 0, 0, 300),
+    ]
     closing = receipt.events.filter(market.IntervalSettled)[0]
     assert (closing.surplusWh, closing.coveredWh, closing.tradedWh, closing.gridImportWh) == (2_000, 0, 0, 300)
     assert market.isSettled(ended) and market.getInterval(ended).readingsRoot == ROOT
@@ -161,7 +164,10 @@ def test_resting_orders_fill_within_their_limits(market, token, euro, admin, ora
     assert (bid.filledWh, bid.escrow, bid.open) == (3_000, 60_000, True)  # unused escrow stays with the order
     assert euro.balanceOf(market) == 60_000 + 300_000
     fills = receipt.events.filter(market.Filled)
-    assert [(f.orderId, f.side, f.amountWh, f.value) for f in fills] == [(2, BID, 3_000, 300_000), (1, ASK, 3_000, 300_000)]
+    assert [(f.orderId, f.side, f.amountWh, f.value) for f in fills] == [
+        (2, BID, 3_000, 300_000),
+        (1, ASK, 3_000, 300_000),
+    ]
 
     # order 2 is exhausted, and its window is over
     advance_intervals(chain, 1)
@@ -183,8 +189,9 @@ def test_bid_above_its_limit_reverts(market, oracle, households, chain, interval
     market.setAutoSell(60_000, sender=households[0])
     advance_intervals(chain, 1)
     with ape.reverts(market.MarketPriceBeyondLimit, orderId=1, limitPrice=120_000, clearingPrice=130_000):
-        market.settleInterval(interval, ROOT, [entry(households[0], 5_000, 0)], [(1, 0, 3_000), (0, 0, 3_000)],
-                              130_000, sender=oracle)
+        market.settleInterval(
+            interval, ROOT, [entry(households[0], 5_000, 0)], [(1, 0, 3_000), (0, 0, 3_000)], 130_000, sender=oracle
+        )
 
 
 def test_chunked_settlement(market, token, oracle, households, ended):
@@ -218,14 +225,21 @@ def test_chunked_settlement(market, token, oracle, households, ended):
 
 def _leaf(household, meter, interval_id, produced, consumed, readings_hash):
     from eth_abi import encode
-    inner = keccak(encode(["address", "address", "uint64", "uint64", "uint64", "bytes32"],
-                          [household, meter, interval_id, produced, consumed, readings_hash]))
+
+    inner = keccak(
+        encode(
+            ["address", "address", "uint64", "uint64", "uint64", "bytes32"],
+            [household, meter, interval_id, produced, consumed, readings_hash],
+        )
+    )
     return keccak(inner)
 
 
 def test_verify_leaf_against_recorded_root(market, oracle, households, meters, ended):
-    leaves = [_leaf(h.address, m.address, ended, 100 * i, 50, b"\x00" * 32)
-              for i, (h, m) in enumerate(zip(households[:2], meters[:2]))]
+    leaves = [
+        _leaf(h.address, m.address, ended, 100 * i, 50, b"\x00" * 32)
+        for i, (h, m) in enumerate(zip(households[:2], meters[:2], strict=True))
+    ]
     a, b = sorted(leaves)
     root = keccak(a + b)  # OpenZeppelin's sorted-pair hashing
     assert not market.verifyLeaf(ended, leaves[0], [leaves[1]])  # no root yet
@@ -254,8 +268,14 @@ def test_solver_output_is_accepted_and_balances_match_bills(
 ):
     _community(market, households, interval)
     advance_intervals(chain, 1)
-    metered = {households[0]: (4_000, 1_000), households[1]: (2_500, 500), households[2]: (0, 1_200),
-               households[3]: (300, 2_600), households[4]: (0, 900), households[5]: (1_000, 1_000)}
+    metered = {
+        households[0]: (4_000, 1_000),
+        households[1]: (2_500, 500),
+        households[2]: (0, 1_200),
+        households[3]: (300, 2_600),
+        households[4]: (0, 900),
+        households[5]: (1_000, 1_000),
+    }
     clearing = solve(market, registry, token, households, interval, metered)
     assert clearing.fills and FEED_IN_PRICE <= clearing.clearing_price <= RETAIL_PRICE
 
@@ -266,8 +286,14 @@ def test_solver_output_is_accepted_and_balances_match_bills(
         chunks = split_settlement(clearing, orders, gas_budget=40_000)
         assert len(chunks) > 1
         for chunk in chunks:
-            market.settleChunk(interval, ROOT, [e.as_tuple() for e in chunk.entries],
-                               [f.as_tuple() for f in chunk.fills], clearing.clearing_price, sender=oracle)
+            market.settleChunk(
+                interval,
+                ROOT,
+                [e.as_tuple() for e in chunk.entries],
+                [f.as_tuple() for f in chunk.fills],
+                clearing.clearing_price,
+                sender=oracle,
+            )
         receipt = market.closeInterval(interval, sender=oracle)
     else:
         receipt = market.settleInterval(*settle_args(clearing, ROOT), sender=oracle)
@@ -281,8 +307,11 @@ def test_solver_output_is_accepted_and_balances_match_bills(
         account_change = market.getAccount(h).balance - accounts_before[h.address]
         wallet_change = euro.balanceOf(h) - wallets_before[h.address]
         # auto buys pay from the account; resting bids paid into escrow at placement
-        resting_paid = sum(f.amount_wh * clearing.clearing_price // 1000 for f in clearing.fills
-                           if f.order_id and owners[f.order_id] == h.address)
+        resting_paid = sum(
+            f.amount_wh * clearing.clearing_price // 1000
+            for f in clearing.fills
+            if f.order_id and owners[f.order_id] == h.address
+        )
         assert account_change == outcome.received - (outcome.paid - resting_paid)
         assert wallet_change == 0
     history = {h.address.lower(): token.balanceOf(h) for h in households}
@@ -302,8 +331,10 @@ def test_backend_merkle_proofs_verify_on_chain(market, oracle, households, meter
     """The oracle's tree (backend.protocol.merkle) is the one OpenZeppelin's MerkleProof checks."""
     from backend.protocol.merkle import Leaf, MerkleTree
 
-    leaves = [Leaf(households[i % 6].address, meters[i % 6].address, ended, 100 * i, 7 * i, bytes([i]) * 32)
-              for i in range(count)]
+    leaves = [
+        Leaf(households[i % 6].address, meters[i % 6].address, ended, 100 * i, 7 * i, bytes([i]) * 32)
+        for i in range(count)
+    ]
     tree = MerkleTree([leaf.hash() for leaf in leaves])
     market.settleInterval(ended, tree.root, [], [], 0, sender=oracle)
     for leaf in leaves:

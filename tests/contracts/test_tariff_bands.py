@@ -60,8 +60,9 @@ def test_order_limits_are_checked_against_the_band_of_the_first_interval(market,
     # 55,000 is inside the flat tariff (from 50,000) but below every band of version 1 (from 60,000).
     market.placeOrder(BID, 55_000, 1_000, banded - 1, banded - 1, sender=buyer)
     feed_in, retail = expected_bounds(banded)
-    with ape.reverts(market.MarketPriceOutOfBand, price=55_000, intervalId=banded, feedInPrice=feed_in,
-                     retailPrice=retail):
+    with ape.reverts(
+        market.MarketPriceOutOfBand, price=55_000, intervalId=banded, feedInPrice=feed_in, retailPrice=retail
+    ):
         market.placeOrder(BID, 55_000, 1_000, banded, banded, sender=buyer)
     with ape.reverts(market.MarketPriceOutOfBand, price=retail + 1_000):
         market.placeOrder(ASK, retail + 1_000, 1_000, banded, banded, sender=buyer)
@@ -69,8 +70,9 @@ def test_order_limits_are_checked_against_the_band_of_the_first_interval(market,
 
 
 def test_auto_order_limits_use_the_current_versions_envelope(market, households):
-    with ape.reverts(market.MarketPriceOutOfTariffs, price=RETAIL_PRICE + 1_000, feedInPrice=FEED_IN_PRICE,
-                     retailPrice=RETAIL_PRICE):
+    with ape.reverts(
+        market.MarketPriceOutOfTariffs, price=RETAIL_PRICE + 1_000, feedInPrice=FEED_IN_PRICE, retailPrice=RETAIL_PRICE
+    ):
         market.setAutoBuy(RETAIL_PRICE + 1_000, sender=households[0])
 
 
@@ -83,8 +85,9 @@ def _auto_pair(market, households):
 
 
 @pytest.mark.parametrize("offset", [-1, 1])
-def test_clearing_outside_the_intervals_band_reverts_and_inside_settles(chain, market, oracle, households,
-                                                                        banded, offset):
+def test_clearing_outside_the_intervals_band_reverts_and_inside_settles(
+    chain, market, oracle, households, banded, offset
+):
     seller, buyer = _auto_pair(market, households)
     target = banded
     advance_intervals(chain, target - market.currentInterval() + 1)
@@ -92,8 +95,9 @@ def test_clearing_outside_the_intervals_band_reverts_and_inside_settles(chain, m
     entries = [(seller.address, 1_500, 500), (buyer.address, 0, 700)]
     fills = [(0, 0, 700), (0, 1, 700)]
     bad = feed_in - 1_000 if offset < 0 else retail + 1_000
-    with ape.reverts(market.MarketPriceOutOfBand, price=bad, intervalId=target, feedInPrice=feed_in,
-                     retailPrice=retail):
+    with ape.reverts(
+        market.MarketPriceOutOfBand, price=bad, intervalId=target, feedInPrice=feed_in, retailPrice=retail
+    ):
         market.settleInterval(target, b"\x11" * 32, entries, fills, bad, sender=oracle)
     with ape.reverts(market.MarketPriceOutOfBand):
         market.settleChunk(target, b"\x11" * 32, entries, fills, bad, sender=oracle)
@@ -110,8 +114,9 @@ def test_versions_must_start_in_the_future_and_after_the_last(registry, admin, i
         registry.addTariffVersion(HASH, now + 5, [OFF], sender=admin)
 
 
-@pytest.mark.parametrize("bands, index", [([], 0), ([(130_000, 120_000)], 0), ([OFF, (90_500, 250_000)], 1),
-                                          ([OFF, (0, 0)], 1)])
+@pytest.mark.parametrize(
+    "bands, index", [([], 0), ([(130_000, 120_000)], 0), ([OFF, (90_500, 250_000)], 1), ([OFF, (0, 0)], 1)]
+)
 def test_bad_band_bounds_are_refused(registry, admin, interval, bands, index):
     with ape.reverts(registry.RegistryInvalidBandBounds, band=index):
         registry.addTariffVersion(HASH, registry.currentInterval() + 1, bands, sender=admin)
@@ -149,17 +154,19 @@ def test_an_interval_without_a_calendar_day_has_no_band(registry, banded):
         registry.priceBounds(late)
 
 
-band_prices = st.tuples(st.integers(1, 150), st.integers(0, 150)).map(
-    lambda t: (t[0] * 1000, (t[0] + t[1]) * 1000))
+band_prices = st.tuples(st.integers(1, 150), st.integers(0, 150)).map(lambda t: (t[0] * 1000, (t[0] + t[1]) * 1000))
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
-@given(bands=st.lists(band_prices, min_size=1, max_size=4),
-       hours=st.lists(st.integers(0, 3), min_size=24, max_size=24),
-       bids=st.lists(st.tuples(st.integers(0, 1000), st.integers(1, 2_000)), max_size=4),
-       metered=st.lists(st.tuples(st.integers(0, 2_000), st.integers(0, 2_000)), min_size=4, max_size=4))
-def test_clearing_is_always_inside_the_intervals_band(chain, registry, market, token, admin, oracle, households,
-                                                      bands, hours, bids, metered):
+@given(
+    bands=st.lists(band_prices, min_size=1, max_size=4),
+    hours=st.lists(st.integers(0, 3), min_size=24, max_size=24),
+    bids=st.lists(st.tuples(st.integers(0, 1000), st.integers(1, 2_000)), max_size=4),
+    metered=st.lists(st.tuples(st.integers(0, 2_000), st.integers(0, 2_000)), min_size=4, max_size=4),
+)
+def test_clearing_is_always_inside_the_intervals_band(
+    chain, registry, market, token, admin, oracle, households, bands, hours, bids, metered
+):
     """Any band table, bids placed at random prices inside their band, any metering: the solver's
     clearing price, accepted by the contract, lies in the bounds of the settled interval's band."""
     snapshot = chain.snapshot()

@@ -19,11 +19,15 @@ from backend.paths import REPO_ROOT
 
 UNITS = REPO_ROOT / "deploy" / "systemd"
 INSTALL_PATH = "/opt/vatio"
-INSTANCES = {"vatio-ingest@.service": "vatio-ingest@1.service", "vatio-settler@.service": "vatio-settler@1.service",
-             "vatio-web@.service": "vatio-web@5000.service"}
+INSTANCES = {
+    "vatio-ingest@.service": "vatio-ingest@1.service",
+    "vatio-settler@.service": "vatio-settler@1.service",
+    "vatio-web@.service": "vatio-web@5000.service",
+}
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
-needs_systemd = pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed on this machine "
-                                   "(Debian: apt-get install systemd)")
+needs_systemd = pytest.mark.skipif(
+    SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed on this machine (Debian: apt-get install systemd)"
+)
 
 
 def installed(folder: Path, install_path: str) -> list[Path]:
@@ -37,14 +41,26 @@ def installed(folder: Path, install_path: str) -> list[Path]:
 
 
 def verify(units: list[Path]) -> subprocess.CompletedProcess:
-    return subprocess.run([SYSTEMD_ANALYZE, "verify", "--man=no", *map(str, units)], capture_output=True, text=True,
-                          timeout=60, cwd=units[0].parent)
+    return subprocess.run(
+        [SYSTEMD_ANALYZE, "verify", "--man=no", *map(str, units)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=units[0].parent,
+    )
 
 
 def test_every_service_restarts_and_the_oracle_runs_both_roles():
     units = {path.name: path.read_text() for path in UNITS.iterdir()}
-    assert {"vatio-chain.service", "vatio-broker.service", "vatio-ingest@.service", "vatio-settler@.service",
-            "vatio-web@.service", "vatio-forecast.service", "vatio.target"} <= units.keys()
+    assert {
+        "vatio-chain.service",
+        "vatio-broker.service",
+        "vatio-ingest@.service",
+        "vatio-settler@.service",
+        "vatio-web@.service",
+        "vatio-forecast.service",
+        "vatio.target",
+    } <= units.keys()
     for name, text in units.items():
         if name.endswith(".service"):
             assert "Restart=always" in text, f"{name} has no restart policy"

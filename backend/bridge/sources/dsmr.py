@@ -63,14 +63,20 @@ def _w(cosem, what: str) -> int:
 def telegram_sample(telegram: Telegram) -> MeterSample:
     """Sum the tariff registers: import 1.8.1 + 1.8.2, export 2.8.1 + 2.8.2; power 1.7.0 - 2.7.0."""
     consumed_wh = _wh(telegram.ELECTRICITY_USED_TARIFF_1, "1.8.1") + _wh(telegram.ELECTRICITY_USED_TARIFF_2, "1.8.2")
-    produced_wh = (_wh(telegram.ELECTRICITY_DELIVERED_TARIFF_1, "2.8.1")
-                   + _wh(telegram.ELECTRICITY_DELIVERED_TARIFF_2, "2.8.2"))
+    produced_wh = _wh(telegram.ELECTRICITY_DELIVERED_TARIFF_1, "2.8.1") + _wh(
+        telegram.ELECTRICITY_DELIVERED_TARIFF_2, "2.8.2"
+    )
     power_w = 0
     if hasattr(telegram, "CURRENT_ELECTRICITY_USAGE") and hasattr(telegram, "CURRENT_ELECTRICITY_DELIVERY"):
         power_w = _w(telegram.CURRENT_ELECTRICITY_USAGE, "1.7.0") - _w(telegram.CURRENT_ELECTRICITY_DELIVERY, "2.7.0")
     clock = telegram_clock(telegram)
-    return MeterSample(consumed_wh=consumed_wh, produced_wh=produced_wh, power_w=power_w,
-                       meter_ts=clock[0].timestamp() if clock else None, source="p1")
+    return MeterSample(
+        consumed_wh=consumed_wh,
+        produced_wh=produced_wh,
+        power_w=power_w,
+        meter_ts=clock[0].timestamp() if clock else None,
+        source="p1",
+    )
 
 
 def telegram_clock(telegram: Telegram) -> tuple[datetime, bool] | None:

@@ -29,8 +29,15 @@ from decimal import Decimal, InvalidOperation
 
 from backend.bridge.samples import BridgeReason, MeterSample, SourceProblem
 
-__all__ = ["ENERGY_UNITS_WH", "HomeAssistantSensors", "SensorRefused", "homeassistant_events",
-           "homeassistant_websocket_events", "sensor_wh", "websocket_url"]
+__all__ = [
+    "ENERGY_UNITS_WH",
+    "HomeAssistantSensors",
+    "SensorRefused",
+    "homeassistant_events",
+    "homeassistant_websocket_events",
+    "sensor_wh",
+    "websocket_url",
+]
 
 ENERGY_UNITS_WH = {"Wh": Decimal(1), "kWh": Decimal(1000)}
 POWER_UNITS_W = {"W": Decimal(1), "kW": Decimal(1000)}
@@ -53,8 +60,10 @@ def sensor_wh(state: dict, pinned_unit: str | None) -> tuple[int, str]:
     if value in ("unavailable", "unknown", None):
         raise SensorRefused(BridgeReason.SOURCE_UNAVAILABLE, f"{entity} is {value}")
     if attributes.get("state_class") != "total_increasing":
-        raise SensorRefused(BridgeReason.NOT_TOTAL_INCREASING,
-                            f"{entity} has state_class {attributes.get('state_class')!r}, not total_increasing")
+        raise SensorRefused(
+            BridgeReason.NOT_TOTAL_INCREASING,
+            f"{entity} has state_class {attributes.get('state_class')!r}, not total_increasing",
+        )
     unit = attributes.get("unit_of_measurement")
     if pinned_unit is not None and unit != pinned_unit:
         raise SensorRefused(BridgeReason.UNIT_CHANGED, f"{entity} changed its unit from {pinned_unit} to {unit}")
@@ -94,9 +103,10 @@ class HomeAssistantSensors:
     _last_updated: tuple | None = None
 
     def fetch_state(self, entity_id: str) -> dict:
-        request = urllib.request.Request(f"{self.url.rstrip('/')}/api/states/{entity_id}",
-                                         headers={"Authorization": f"Bearer {self.token}",
-                                                  "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url.rstrip('/')}/api/states/{entity_id}",
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
             return json.loads(response.read())
 
@@ -131,14 +141,18 @@ class HomeAssistantSensors:
         if updated == self._last_updated:
             return None
         self._last_updated = updated
-        return MeterSample(consumed_wh=registers[self.import_entity],
-                           produced_wh=registers.get(self.export_entity, 0) if self.export_entity else 0,
-                           power_w=_power_w(states[self.power_entity]) if self.power_entity else 0,
-                           source="homeassistant", unit=self.pinned_units.get(self.import_entity))
+        return MeterSample(
+            consumed_wh=registers[self.import_entity],
+            produced_wh=registers.get(self.export_entity, 0) if self.export_entity else 0,
+            power_w=_power_w(states[self.power_entity]) if self.power_entity else 0,
+            source="homeassistant",
+            unit=self.pinned_units.get(self.import_entity),
+        )
 
 
-def homeassistant_events(sensors: HomeAssistantSensors, every_s: float = 10.0,
-                         stop=lambda: False) -> Iterator[MeterSample | SourceProblem]:
+def homeassistant_events(
+    sensors: HomeAssistantSensors, every_s: float = 10.0, stop=lambda: False
+) -> Iterator[MeterSample | SourceProblem]:
     """Poll the sensors every ``every_s`` seconds and yield what changed."""
     while not stop():
         started = time.monotonic()
@@ -167,6 +181,7 @@ def _session(sensors: HomeAssistantSensors, stop) -> Iterator[MeterSample | Sour
     from websockets.sync.client import connect
 
     with connect(websocket_url(sensors.url), open_timeout=sensors.timeout_s, proxy=None) as socket:
+
         def receive() -> dict | None:
             try:
                 return json.loads(socket.recv(timeout=0.5))
@@ -194,8 +209,13 @@ def _session(sensors: HomeAssistantSensors, stop) -> Iterator[MeterSample | Sour
                     raise _Refused(f"request {message.get('id')} failed: {error.get('code')} {error.get('message')}")
                 if message.get("id") != 1:
                     continue
-                states.update({state["entity_id"]: state for state in message.get("result") or []
-                               if isinstance(state, dict) and state.get("entity_id") in wanted})
+                states.update(
+                    {
+                        state["entity_id"]: state
+                        for state in message.get("result") or []
+                        if isinstance(state, dict) and state.get("entity_id") in wanted
+                    }
+                )
             elif message.get("type") == "event" and message.get("id") == 2:
                 data = (message.get("event") or {}).get("data") or {}
                 if data.get("entity_id") not in wanted:
@@ -213,8 +233,9 @@ def _session(sensors: HomeAssistantSensors, stop) -> Iterator[MeterSample | Sour
                 yield event
 
 
-def homeassistant_websocket_events(sensors: HomeAssistantSensors, stop=lambda: False,
-                                   retry_s: float = 5.0) -> Iterator[MeterSample | SourceProblem]:
+def homeassistant_websocket_events(
+    sensors: HomeAssistantSensors, stop=lambda: False, retry_s: float = 5.0
+) -> Iterator[MeterSample | SourceProblem]:
     """Follow the sensors over Home Assistant's WebSocket API; reconnect (after ``retry_s``) when it drops."""
     from websockets.exceptions import WebSocketException
 
@@ -224,8 +245,10 @@ def homeassistant_websocket_events(sensors: HomeAssistantSensors, stop=lambda: F
         except _Refused as refused:
             yield SourceProblem(BridgeReason.SOURCE_UNAVAILABLE, f"Home Assistant WebSocket: {refused}")
         except (OSError, WebSocketException, TimeoutError, ValueError) as error:
-            yield SourceProblem(BridgeReason.SOURCE_UNAVAILABLE,
-                                f"Home Assistant WebSocket unreachable: {type(error).__name__}: {error}")
+            yield SourceProblem(
+                BridgeReason.SOURCE_UNAVAILABLE,
+                f"Home Assistant WebSocket unreachable: {type(error).__name__}: {error}",
+            )
         deadline = time.monotonic() + retry_s
         while not stop() and time.monotonic() < deadline:
             time.sleep(0.1)

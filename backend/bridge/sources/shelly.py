@@ -62,12 +62,21 @@ class ShellyTracker:
                 continue
             consumed, produced = status.get(consumed_field), status.get(produced_field)
             if not (_is_number(consumed) and _is_number(produced)) or consumed < 0 or produced < 0:
-                return [SourceProblem(BridgeReason.UNREADABLE,
-                                      f"{energy_component} without {consumed_field}/{produced_field} in Wh")]
+                return [
+                    SourceProblem(
+                        BridgeReason.UNREADABLE, f"{energy_component} without {consumed_field}/{produced_field} in Wh"
+                    )
+                ]
             # Floored: a register is never ahead of the meter.
-            return [MeterSample(consumed_wh=math.floor(consumed), produced_wh=math.floor(produced),
-                                power_w=self._power_w, meter_ts=float(meter_ts) if _is_number(meter_ts) else None,
-                                source="shelly")]
+            return [
+                MeterSample(
+                    consumed_wh=math.floor(consumed),
+                    produced_wh=math.floor(produced),
+                    power_w=self._power_w,
+                    meter_ts=float(meter_ts) if _is_number(meter_ts) else None,
+                    source="shelly",
+                )
+            ]
         return []
 
 
@@ -75,8 +84,14 @@ def _is_number(value) -> bool:
     return type(value) in (int, float) and math.isfinite(value)
 
 
-def shelly_events(broker_url: str, prefix: str, component_id: int = 0, username: str | None = None,
-                  password: str | None = None, stop=lambda: False) -> Iterator[MeterSample | SourceProblem]:
+def shelly_events(
+    broker_url: str,
+    prefix: str,
+    component_id: int = 0,
+    username: str | None = None,
+    password: str | None = None,
+    stop=lambda: False,
+) -> Iterator[MeterSample | SourceProblem]:
     """Subscribe to a Shelly's notifications on the household's broker and yield its events."""
     import paho.mqtt.client as mqtt
 

@@ -12,8 +12,14 @@ __all__ = ["serial_chunks", "tcp_chunks"]
 
 def serial_chunks(device: str, baudrate: int = 115200, stop=lambda: False) -> Iterator[bytes]:
     """Yield what arrives on a serial port (8N1, as DSMR 5 and SML IR heads use), until ``stop()`` is true."""
-    with serial.Serial(device, baudrate=baudrate, bytesize=serial.EIGHTBITS, parity=serial.PARITY_NONE,
-                       stopbits=serial.STOPBITS_ONE, timeout=0.5) as port:
+    with serial.Serial(
+        device,
+        baudrate=baudrate,
+        bytesize=serial.EIGHTBITS,
+        parity=serial.PARITY_NONE,
+        stopbits=serial.STOPBITS_ONE,
+        timeout=0.5,
+    ) as port:
         while not stop():
             chunk = port.read(max(1, min(4096, port.in_waiting)))
             if chunk:

@@ -120,8 +120,10 @@ class HomeAssistantReplay(http.server.ThreadingHTTPServer):
         if time.time() % 1.0 > 0.95:
             time.sleep(1.0 - time.time() % 1.0 + 0.005)
         second = int(time.time())
-        value_wh = {"sensor.grid_import": self.registers.consumed(second),
-                    "sensor.grid_export": self.registers.produced(second)}.get(entity)
+        value_wh = {
+            "sensor.grid_import": self.registers.consumed(second),
+            "sensor.grid_export": self.registers.produced(second),
+        }.get(entity)
         answer = json.loads(json.dumps(template))
         if value_wh is not None:
             answer["state"] = f"{value_wh / 1000:.3f}"
@@ -152,15 +154,40 @@ class _HomeAssistantHandler(http.server.BaseHTTPRequestHandler):
 class BridgeProcess:
     """`vatio bridge` for one community meter, fed by one source; each start logs to its own file."""
 
-    def __init__(self, community: Community, broker: PrivateBroker, auth: BrokerAuth, tmp_path: Path,
-                 source_args: list[str], meter_index: int = 0, every_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        community: Community,
+        broker: PrivateBroker,
+        auth: BrokerAuth,
+        tmp_path: Path,
+        source_args: list[str],
+        meter_index: int = 0,
+        every_s: float = 1.0,
+    ) -> None:
         self.meter = community.meters[meter_index].meter
         self.command = [
-            sys.executable, "-m", "backend.cli", "bridge", *source_args,
-            "--deployment", str(community.deployment_path), "--community", community.name,
-            "--private-key", community.meters[meter_index].meter_key, "--insecure-key",
-            "--broker", broker.url, "--broker-password-file", str(auth.user_password_file(self.meter)),
-            "--every", str(every_s), "--state-dir", str(tmp_path / "bridge-state"), "--max-clock-drift-s", "1e9",
+            sys.executable,
+            "-m",
+            "backend.cli",
+            "bridge",
+            *source_args,
+            "--deployment",
+            str(community.deployment_path),
+            "--community",
+            community.name,
+            "--private-key",
+            community.meters[meter_index].meter_key,
+            "--insecure-key",
+            "--broker",
+            broker.url,
+            "--broker-password-file",
+            str(auth.user_password_file(self.meter)),
+            "--every",
+            str(every_s),
+            "--state-dir",
+            str(tmp_path / "bridge-state"),
+            "--max-clock-drift-s",
+            "1e9",
         ]
         self.state_dir = tmp_path / "bridge-state"
         self.tmp_path = tmp_path
@@ -171,8 +198,14 @@ class BridgeProcess:
         log_path = self.tmp_path / f"bridge-{len(self.logs) + 1}.log"
         self.logs.append(log_path)
         with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(self.command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+            self.process = subprocess.Popen(
+                self.command,
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                start_new_session=True,
+            )
 
     def kill(self) -> None:
         kill_process_group(self.process)
@@ -203,10 +236,17 @@ class Stack:
         url = f"sqlite:///{tmp_path / 'oracle.db'}"
         upgrade(url)
         self.database = Database(url, make_engine(url))
-        self.oracle = OracleProcess(self.community, self.broker, self.database, archive_dir=tmp_path / "archive",
-                                    log_dir=tmp_path, environment={
-                                        "VATIO_MQTT_USERNAME": ORACLE_USER,
-                                        "VATIO_MQTT_PASSWORD_FILE": str(self.auth.user_password_file(ORACLE_USER))})
+        self.oracle = OracleProcess(
+            self.community,
+            self.broker,
+            self.database,
+            archive_dir=tmp_path / "archive",
+            log_dir=tmp_path,
+            environment={
+                "VATIO_MQTT_USERNAME": ORACLE_USER,
+                "VATIO_MQTT_PASSWORD_FILE": str(self.auth.user_password_file(ORACLE_USER)),
+            },
+        )
         self.oracle.start()
         self.extras: list = []
 
@@ -232,14 +272,26 @@ def source_for(kind: str, stack: Stack, registers: SourceRegisters) -> tuple[lis
             tariff2_in, tariff2_out = 3_210_456, 1_234_567
 
             def feed(t: int) -> None:
-                os.write(master, p1_telegram(registers.consumed(t) - tariff2_in, tariff2_in, tariff2_out,
-                                             registers.produced(t) - tariff2_out, import_w=registers.power_w()))
+                os.write(
+                    master,
+                    p1_telegram(
+                        registers.consumed(t) - tariff2_in,
+                        tariff2_in,
+                        tariff2_out,
+                        registers.produced(t) - tariff2_out,
+                        import_w=registers.power_w(),
+                    ),
+                )
 
             return ["--p1", os.ttyname(slave)], Feeder(feed)
 
         def feed_sml(t: int) -> None:
-            os.write(master, meter_frame(registers.consumed(t) * 10, registers.produced(t) * 10, registers.power_w(),
-                                         counter=t & 0xFFFFFF))
+            os.write(
+                master,
+                meter_frame(
+                    registers.consumed(t) * 10, registers.produced(t) * 10, registers.power_w(), counter=t & 0xFFFFFF
+                ),
+            )
 
         return ["--sml", os.ttyname(slave)], Feeder(feed_sml)
     if kind == "shelly":
@@ -252,12 +304,21 @@ def source_for(kind: str, stack: Stack, registers: SourceRegisters) -> tuple[lis
         stack.extras.append(Closer(lambda: (client.disconnect(), client.loop_stop())))
 
         def feed_shelly(t: int) -> None:
-            params = {"ts": t + 0.01,
-                      "em:0": {"id": 0, "total_act_power": float(registers.power_w())},
-                      "emdata:0": {"id": 0, "total_act": float(registers.consumed(t)),
-                                   "total_act_ret": float(registers.produced(t))}}
-            message = {"src": SHELLY_PREFIX, "dst": f"{SHELLY_PREFIX}/events", "method": "NotifyStatus",
-                       "params": params}
+            params = {
+                "ts": t + 0.01,
+                "em:0": {"id": 0, "total_act_power": float(registers.power_w())},
+                "emdata:0": {
+                    "id": 0,
+                    "total_act": float(registers.consumed(t)),
+                    "total_act_ret": float(registers.produced(t)),
+                },
+            }
+            message = {
+                "src": SHELLY_PREFIX,
+                "dst": f"{SHELLY_PREFIX}/events",
+                "method": "NotifyStatus",
+                "params": params,
+            }
             client.publish(f"{SHELLY_PREFIX}/events/rpc", json.dumps(message), qos=0)
 
         return ["--shelly-broker", household.url, "--shelly-prefix", SHELLY_PREFIX], Feeder(feed_shelly)
@@ -267,8 +328,16 @@ def source_for(kind: str, stack: Stack, registers: SourceRegisters) -> tuple[lis
         token_file = stack.tmp_path / "ha-token"
         token_file.write_text(HA_TOKEN + "\n")
         # Home Assistant is polled by the bridge itself; nothing to feed.
-        return ["--ha-url", server.url, "--ha-token-file", str(token_file), "--ha-import", "sensor.grid_import",
-                "--ha-export", "sensor.grid_export"], Feeder(lambda t: None)
+        return [
+            "--ha-url",
+            server.url,
+            "--ha-token-file",
+            str(token_file),
+            "--ha-import",
+            "sensor.grid_import",
+            "--ha-export",
+            "sensor.grid_export",
+        ], Feeder(lambda t: None)
     raise ValueError(kind)
 
 
@@ -289,13 +358,17 @@ def covered_settled_intervals(stack: Stack, first_reading_ts: int, how_many: int
 
     def settled() -> list:
         done = set(stack.database.settled_ids())
-        entries = [entry for entry in stack.database.entries()
-                   if entry.interval_id >= first_full and entry.interval_id in done and entry.meter == stack.meter]
+        entries = [
+            entry
+            for entry in stack.database.entries()
+            if entry.interval_id >= first_full and entry.interval_id in done and entry.meter == stack.meter
+        ]
         return entries if len(entries) >= how_many else []
 
     return wait_until(settled, timeout_s, f"{how_many} settled intervals of the bridge's meter", stack.details)
 
 
 def first_stored_ts(stack: Stack, timeout_s: float = 30) -> int:
-    return wait_until(lambda: stack.database.newest_reading_ts(), timeout_s, "the oracle to store a bridge reading",
-                      stack.details)
+    return wait_until(
+        lambda: stack.database.newest_reading_ts(), timeout_s, "the oracle to store a bridge reading", stack.details
+    )

@@ -27,29 +27,51 @@ def make_test_ca(folder: Path) -> BrokerTLS:
     now = datetime.datetime.now(datetime.UTC)
 
     def write_key(key, path: Path) -> None:
-        path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Vatio test CA")])
-    ca_cert = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-               .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-               .not_valid_after(now + datetime.timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-               .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                            content_commitment=False, key_encipherment=False,
-                                            data_encipherment=False, key_agreement=False, encipher_only=False,
-                                            decipher_only=False), critical=True)
-               .sign(ca_key, hashes.SHA256()))
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     server_key = ec.generate_private_key(ec.SECP256R1())
-    server_cert = (x509.CertificateBuilder()
-                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-                   .issuer_name(ca_name).public_key(server_key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-                   .not_valid_after(now + datetime.timedelta(days=1))
-                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                                  critical=False)
-                   .sign(ca_key, hashes.SHA256()))
+    server_cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(server_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     (folder / "ca.crt").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     (folder / "server.crt").write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
     write_key(ca_key, folder / "ca.key")
@@ -57,8 +79,9 @@ def make_test_ca(folder: Path) -> BrokerTLS:
     return BrokerTLS(certfile=folder / "server.crt", keyfile=folder / "server.key", cafile=folder / "ca.crt")
 
 
-def connect_outcome(url: str, username: str | None, password: str | None, ca_file: Path | None = None,
-                    timeout_s: float = 10) -> str:
+def connect_outcome(
+    url: str, username: str | None, password: str | None, ca_file: Path | None = None, timeout_s: float = 10
+) -> str:
     """'accepted', or why the broker refused the login or the connection failed (a TLS or socket error)."""
     host, port = broker_address(url)
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
@@ -92,8 +115,15 @@ def connect_outcome(url: str, username: str | None, password: str | None, ca_fil
 class LoggedInSubscriber:
     """A paho subscriber that logs in (the oracle's user by default), collecting (topic, payload) in order."""
 
-    def __init__(self, url: str, community: str, username: str | None = ORACLE_USER, password: str | None = None,
-                 topic_filter: str | None = None, ca_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        community: str,
+        username: str | None = ORACLE_USER,
+        password: str | None = None,
+        topic_filter: str | None = None,
+        ca_file: Path | None = None,
+    ) -> None:
         host, port = broker_address(url)
         self.messages: list[tuple[str, bytes]] = []
         self.granted: list = []
@@ -101,8 +131,7 @@ class LoggedInSubscriber:
         if username is not None:
             self.client.username_pw_set(username, password)
         if ca_file is not None:
-            self.client.tls_set(ca_certs=str(ca_file), cert_reqs=ssl.CERT_REQUIRED,
-                                tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            self.client.tls_set(ca_certs=str(ca_file), cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
         subscribed = threading.Event()
         topic_filter = topic_filter or readings_subscription(community)
 

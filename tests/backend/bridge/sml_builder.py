@@ -39,8 +39,9 @@ def sml_list(*items: bytes) -> bytes:
 
 
 def message(transaction_id: bytes, tag: int, body: bytes, group: int = 0) -> bytes:
-    start = bytes((0x76,)) + octets(transaction_id) + unsigned(group, 1) + unsigned(0, 1) + sml_list(
-        unsigned(tag, 4), body)
+    start = (
+        bytes((0x76,)) + octets(transaction_id) + unsigned(group, 1) + unsigned(0, 1) + sml_list(unsigned(tag, 4), body)
+    )
     crc = get_crc(start)
     return start + unsigned(crc, 2) + END_OF_MESSAGE
 
@@ -63,8 +64,7 @@ def get_list_response(server_id: bytes, entries: list[bytes]) -> bytes:
 
 def transport_frame(messages: bytes) -> bytes:
     padding = (-len(messages)) % 4
-    body = b"\x1b\x1b\x1b\x1b\x01\x01\x01\x01" + messages + bytes(padding) + b"\x1b\x1b\x1b\x1b\x1a" + bytes(
-        (padding,))
+    body = b"\x1b\x1b\x1b\x1b\x01\x01\x01\x01" + messages + bytes(padding) + b"\x1b\x1b\x1b\x1b\x1a" + bytes((padding,))
     return body + get_crc(body).to_bytes(2, "big")
 
 

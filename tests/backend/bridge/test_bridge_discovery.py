@@ -27,8 +27,11 @@ OUTLOOK = HouseholdOutlook(
 
 
 def configs() -> dict[str, dict]:
-    return {message.topic: json.loads(message.payload) for message in discovery_messages("hh1", OUTLOOK)
-            if message.topic.endswith("/config")}
+    return {
+        message.topic: json.loads(message.payload)
+        for message in discovery_messages("hh1", OUTLOOK)
+        if message.topic.endswith("/config")
+    }
 
 
 def test_every_config_is_a_valid_sensor_info():
@@ -40,8 +43,10 @@ def test_every_config_is_a_valid_sensor_info():
         info = SensorInfo.model_validate({key: value for key, value in config.items() if key not in TOPIC_KEYS})
         DeviceInfo.model_validate(config["device"])
         # What the library itself would write for this entity equals what we publish.
-        assert info.model_dump(exclude_none=True, by_alias=True) | {
-            key: config[key] for key in TOPIC_KEYS & set(config)} == config
+        assert (
+            info.model_dump(exclude_none=True, by_alias=True) | {key: config[key] for key in TOPIC_KEYS & set(config)}
+            == config
+        )
 
 
 def test_the_model_catches_a_bad_config():

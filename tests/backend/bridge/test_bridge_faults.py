@@ -58,20 +58,25 @@ def start_p1_bridge(stack: Stack, tmp_path) -> tuple[BridgeProcess, SourceRegist
 
 
 def test_kill_9_of_the_bridge_mid_stream_reuses_no_seq_and_loses_nothing_queued(stack, tmp_path):
-    watcher = LoggedInSubscriber(stack.broker.url, stack.community.name,
-                                 password=stack.auth.password_of(ORACLE_USER))
+    watcher = LoggedInSubscriber(stack.broker.url, stack.community.name, password=stack.auth.password_of(ORACLE_USER))
     stack.extras.append(Closer(watcher.close))
     bridge, _ = start_p1_bridge(stack, tmp_path)
     wait_until(lambda: len(stored_in_arrival_order(stack)) >= 5, 30, "five stored readings", stack.details)
     bridge.kill()
-    outbox = {int(path.name.split(".")[0]): parse_reading(path.read_bytes()).reading
-              for path in (bridge.state_dir / "outbox").glob("*.reading")}
+    outbox = {
+        int(path.name.split(".")[0]): parse_reading(path.read_bytes()).reading
+        for path in (bridge.state_dir / "outbox").glob("*.reading")
+    }
     next_seq_at_kill = saved_state(bridge)["next_seq"]
     before = {row.seq for row in stored_in_arrival_order(stack)}
     time.sleep(2)  # telegrams keep coming while nobody reads them
     bridge.start()
-    wait_until(lambda: max(row.seq for row in stored_in_arrival_order(stack)) >= next_seq_at_kill + 4, 30,
-               "four readings from the restarted bridge", stack.details)
+    wait_until(
+        lambda: max(row.seq for row in stored_in_arrival_order(stack)) >= next_seq_at_kill + 4,
+        30,
+        "four readings from the restarted bridge",
+        stack.details,
+    )
     bridge.stop()
     time.sleep(1)
 
@@ -111,12 +116,15 @@ def test_readings_queued_while_the_broker_is_down_all_arrive_in_order(stack, tmp
     assert not bridge.status()["broker"]["connected"]
     last_signed = saved_state(bridge)["next_seq"] - 1
     stack.broker.start()
-    wait_until(lambda: {row.seq for row in stored_in_arrival_order(stack)} >= set(range(1, last_signed + 1)), 90,
-               f"every reading through seq {last_signed} to be stored", stack.details)
+    wait_until(
+        lambda: {row.seq for row in stored_in_arrival_order(stack)} >= set(range(1, last_signed + 1)),
+        90,
+        f"every reading through seq {last_signed} to be stored",
+        stack.details,
+    )
     bridge.stop()
     seqs = [row.seq for row in stored_in_arrival_order(stack)]
     assert seqs == list(range(1, len(seqs) + 1)), f"stored out of order, twice or with gaps: {seqs}"
     assert rejections(stack) == []
     with stack.database.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Reading)) == len(seqs)
-

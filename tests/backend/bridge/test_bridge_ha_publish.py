@@ -53,8 +53,10 @@ def feed_of(replay: VatioReplay) -> VatioFeed:
 def collect(subscriber: LoggedInSubscriber, topics: int, timeout_s: float = 20) -> dict[str, bytes]:
     """The latest payload per topic, once ``topics`` topics have arrived (or the time is up)."""
     deadline = time.monotonic() + timeout_s
-    while len({t for t, _ in subscriber.messages if not t.endswith("/attributes")}) < topics \
-            and time.monotonic() < deadline:
+    while (
+        len({t for t, _ in subscriber.messages if not t.endswith("/attributes")}) < topics
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     time.sleep(0.3)  # the attributes that follow the last state
     return dict(subscriber.messages)
@@ -67,8 +69,10 @@ def check_configs(received: dict[str, bytes], node: str) -> dict[str, dict]:
         assert not set(config) - set(SensorInfo.model_fields) - TOPIC_KEYS, topic
         info = SensorInfo.model_validate({k: v for k, v in config.items() if k not in TOPIC_KEYS})
         DeviceInfo.model_validate(config["device"])
-        assert info.model_dump(exclude_none=True, by_alias=True) | {k: config[k] for k in TOPIC_KEYS & set(config)} \
+        assert (
+            info.model_dump(exclude_none=True, by_alias=True) | {k: config[k] for k in TOPIC_KEYS & set(config)}
             == config
+        )
         assert config["state_topic"] in received, f"{topic}: no state arrived on {config['state_topic']}"
     return configs
 
@@ -86,7 +90,10 @@ def test_the_feed_reads_prices_windows_balances_and_todays_savings(replay):
     # This household is short 07:00-09:00 (400 + 350 Wh): surplus 500+0 against 2600+1900 there.
     assert outlook.next_buy is not None
     assert (outlook.next_buy.start_ts, outlook.next_buy.end_ts, outlook.next_buy.energy_wh) == (
-        1764054000, 1764061200, 750)
+        1764054000,
+        1764061200,
+        750,
+    )
     assert outlook.next_buy.limit_price_per_kwh == 185_000
     assert outlook.next_sell is None and not outlook.sell_window_known
     assert (outlook.kwh_token_wh, outlook.euro_units, outlook.market_euro_units) == (12345, 42_500_000, 7_250_000)
@@ -116,10 +123,31 @@ def test_ha_publish_once_reaches_home_assistant_topics_and_validates(tmp_path, r
     deployment = replay.write_deployment(tmp_path / "deployment.json")
     try:
         completed = subprocess.run(
-            [sys.executable, "-m", "backend.cli", "bridge", "ha-publish", "--vatio-url", replay.url,
-             "--household", HOUSEHOLD.lower(), "--deployment", str(deployment), "--rpc-url", replay.rpc_url,
-             "--broker", broker.url, "--timezone", "UTC", "--once"],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+            [
+                sys.executable,
+                "-m",
+                "backend.cli",
+                "bridge",
+                "ha-publish",
+                "--vatio-url",
+                replay.url,
+                "--household",
+                HOUSEHOLD.lower(),
+                "--deployment",
+                str(deployment),
+                "--rpc-url",
+                replay.rpc_url,
+                "--broker",
+                broker.url,
+                "--timezone",
+                "UTC",
+                "--once",
+            ],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert completed.returncode == 0, completed.stderr
         node = "vatio_" + HOUSEHOLD[2:10].lower()
         received = collect(subscriber, len(ENTITIES)) | collect(states, len(ENTITIES))
@@ -147,9 +175,23 @@ RECOMMENDATIONS = f"/api/households/{HOUSEHOLD}/recommendations"
 
 def with_recommendations(replay: VatioReplay, sell_windows: list[dict], price: int = 143_000) -> None:
     """The household's private recommendations (the documented shape), readable with TOKEN only."""
-    body = {"household": HOUSEHOLD, "issuedAt": NOW - 600, "horizonH": 24, "asOf": NOW, "orders": [],
-            "advice": {"hourStarts": [], "netP50Wh": [], "netLowWh": [], "netHighWh": [], "buyWindows": [],
-                       "sellWindows": sell_windows, "sellLimitPricePerKwh": price, "buyLimitPricePerKwh": 185_000}}
+    body = {
+        "household": HOUSEHOLD,
+        "issuedAt": NOW - 600,
+        "horizonH": 24,
+        "asOf": NOW,
+        "orders": [],
+        "advice": {
+            "hourStarts": [],
+            "netP50Wh": [],
+            "netLowWh": [],
+            "netHighWh": [],
+            "buyWindows": [],
+            "sellWindows": sell_windows,
+            "sellLimitPricePerKwh": price,
+            "buyLimitPricePerKwh": 185_000,
+        },
+    }
     replay.fixture = {**FIXTURE, "api": {**FIXTURE["api"], RECOMMENDATIONS: body}}
     replay.private[RECOMMENDATIONS] = TOKEN
 
@@ -159,8 +201,7 @@ def test_with_a_token_the_feed_reads_the_next_sell_window(replay):
     later = {"side": "sell", "start": NOW + 14_400, "end": NOW + 21_600, "energyWh": 2_400, "confidentWh": 2_000}
     soon = {"side": "sell", "start": NOW + 3_600, "end": NOW + 7_200, "energyWh": 1_250, "confidentWh": 1_000}
     with_recommendations(replay, [later, over, soon])
-    feed = VatioFeed(VatioApi(replay.url, token=TOKEN), ChainReader(replay.rpc_url, replay.deployment), HOUSEHOLD,
-                     UTC)
+    feed = VatioFeed(VatioApi(replay.url, token=TOKEN), ChainReader(replay.rpc_url, replay.deployment), HOUSEHOLD, UTC)
     outlook = feed.read(NOW)
     assert outlook.sell_window_known
     assert outlook.next_sell == TradeWindow(NOW + 3_600, NOW + 7_200, 1_250, 143_000)
@@ -172,8 +213,12 @@ def test_with_a_token_the_feed_reads_the_next_sell_window(replay):
     with_recommendations(replay, [over])
     assert feed.read(NOW).next_sell is None and feed.read(NOW).sell_window_known
     # A refused (revoked) token leaves the window unknown, and everything else is published as before.
-    wrong = VatioFeed(VatioApi(replay.url, token="vatio_hh_" + "W" * 43),
-                      ChainReader(replay.rpc_url, replay.deployment), HOUSEHOLD, UTC).read(NOW)
+    wrong = VatioFeed(
+        VatioApi(replay.url, token="vatio_hh_" + "W" * 43),
+        ChainReader(replay.rpc_url, replay.deployment),
+        HOUSEHOLD,
+        UTC,
+    ).read(NOW)
     assert wrong.next_sell is None and not wrong.sell_window_known and wrong.next_buy is not None
     with pytest.raises(ValueError, match="one word"):
         VatioApi(replay.url, token="two words")
@@ -181,18 +226,44 @@ def test_with_a_token_the_feed_reads_the_next_sell_window(replay):
 
 def test_ha_publish_with_a_token_file_publishes_the_sell_window(tmp_path, replay, broker):
     start = (int(time.time()) // 3600 + 2) * 3600  # the command runs on the wall clock
-    with_recommendations(replay, [{"side": "sell", "start": start, "end": start + 7200, "energyWh": 3_100,
-                                   "confidentWh": 2_500}], price=152_000)
+    with_recommendations(
+        replay,
+        [{"side": "sell", "start": start, "end": start + 7200, "energyWh": 3_100, "confidentWh": 2_500}],
+        price=152_000,
+    )
     token_file = tmp_path / "vatio.token"
     token_file.write_text(TOKEN + "\n")
     states = LoggedInSubscriber(broker.url, "unused", username=None, topic_filter="vatio-ha/#")
     deployment = replay.write_deployment(tmp_path / "deployment.json")
     try:
         completed = subprocess.run(
-            [sys.executable, "-m", "backend.cli", "bridge", "ha-publish", "--vatio-url", replay.url,
-             "--household", HOUSEHOLD, "--deployment", str(deployment), "--rpc-url", replay.rpc_url,
-             "--broker", broker.url, "--timezone", "UTC", "--token-file", str(token_file), "--once"],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+            [
+                sys.executable,
+                "-m",
+                "backend.cli",
+                "bridge",
+                "ha-publish",
+                "--vatio-url",
+                replay.url,
+                "--household",
+                HOUSEHOLD,
+                "--deployment",
+                str(deployment),
+                "--rpc-url",
+                replay.rpc_url,
+                "--broker",
+                broker.url,
+                "--timezone",
+                "UTC",
+                "--token-file",
+                str(token_file),
+                "--once",
+            ],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert completed.returncode == 0, completed.stderr
         node = "vatio_" + HOUSEHOLD[2:10].lower()
         received = collect(states, len(ENTITIES))
@@ -209,8 +280,12 @@ def test_ha_publish_with_a_token_file_publishes_the_sell_window(tmp_path, replay
 
 def test_the_loop_publishes_the_recorded_day_as_home_assistant_states(replay, broker):
     states = LoggedInSubscriber(broker.url, "unused", username=None, topic_filter="vatio-ha/#")
-    publisher = HomeAssistantPublisher(BrokerSettings(url=broker.url, client_id="ha-pub-states"), "hh1",
-                                       lambda now: feed_of(replay).read(NOW), every_s=60)
+    publisher = HomeAssistantPublisher(
+        BrokerSettings(url=broker.url, client_id="ha-pub-states"),
+        "hh1",
+        lambda now: feed_of(replay).read(NOW),
+        every_s=60,
+    )
     try:
         assert publisher.connected.wait(10)
         publisher.publish_once()
@@ -221,7 +296,10 @@ def test_the_loop_publishes_the_recorded_day_as_home_assistant_states(replay, br
     assert received["vatio-ha/hh1/next_clearing_price/state"] == b"0.2"
     assert received["vatio-ha/hh1/next_buy_window/state"] == b"2025-11-25T07:00:00+00:00"
     assert json.loads(received["vatio-ha/hh1/next_buy_window/attributes"]) == {
-        "end": "2025-11-25T09:00:00+00:00", "energy_wh": 750, "limit_eur_per_kwh": 0.185}
+        "end": "2025-11-25T09:00:00+00:00",
+        "energy_wh": 750,
+        "limit_eur_per_kwh": 0.185,
+    }
     assert received["vatio-ha/hh1/next_buy_energy/state"] == b"750"
     assert received["vatio-ha/hh1/next_buy_limit_price/state"] == b"0.185"
     assert received["vatio-ha/hh1/savings_today/state"] == b"0.169"
@@ -231,8 +309,12 @@ def test_the_loop_publishes_the_recorded_day_as_home_assistant_states(replay, br
 
 def test_a_late_subscriber_gets_the_retained_configs_and_a_restarted_home_assistant_gets_them_again(replay, broker):
     """The loop publishes every period; configs are retained; "online" on homeassistant/status sends them again."""
-    publisher = HomeAssistantPublisher(BrokerSettings(url=broker.url, client_id="ha-pub-test"), "hh1",
-                                       lambda now: feed_of(replay).read(NOW), every_s=0.5)
+    publisher = HomeAssistantPublisher(
+        BrokerSettings(url=broker.url, client_id="ha-pub-test"),
+        "hh1",
+        lambda now: feed_of(replay).read(NOW),
+        every_s=0.5,
+    )
     stop = threading.Event()
     loop = threading.Thread(target=publisher.run, args=(stop,), daemon=True)
     loop.start()

@@ -39,12 +39,14 @@ class RecordedHomeAssistant:
                 command = json.loads(connection.recv())
                 self.received.append(command)
                 if command["type"] == "get_states":
-                    connection.send(json.dumps({"id": command["id"], "type": "result", "success": True,
-                                                "result": SESSION["get_states"]}))
+                    connection.send(
+                        json.dumps(
+                            {"id": command["id"], "type": "result", "success": True, "result": SESSION["get_states"]}
+                        )
+                    )
                 elif command == {"id": command["id"], "type": "subscribe_events", "event_type": "state_changed"}:
                     subscription = command["id"]
-                    connection.send(json.dumps({"id": subscription, "type": "result", "success": True,
-                                                "result": None}))
+                    connection.send(json.dumps({"id": subscription, "type": "result", "success": True, "result": None}))
             assert subscription is not None
             for event in SESSION["events"]:
                 connection.send(json.dumps({"id": subscription, "type": "event", "event": event}))
@@ -73,8 +75,14 @@ def home_assistant():
 
 
 def sensors(url: str, token: str = TOKEN) -> HomeAssistantSensors:
-    return HomeAssistantSensors(url=url, token=token, import_entity="sensor.grid_import",
-                                export_entity="sensor.grid_export", power_entity="sensor.grid_power", timeout_s=5)
+    return HomeAssistantSensors(
+        url=url,
+        token=token,
+        import_entity="sensor.grid_import",
+        export_entity="sensor.grid_export",
+        power_entity="sensor.grid_power",
+        timeout_s=5,
+    )
 
 
 def take(events, count: int) -> list:
@@ -128,7 +136,13 @@ def test_a_dropped_connection_is_reported_and_made_again():
         stop.set()
         server.close()
     assert [type(event).__name__ for event in events] == [
-        "MeterSample", "MeterSample", "MeterSample", "SourceProblem", "SourceProblem", "MeterSample"]
+        "MeterSample",
+        "MeterSample",
+        "MeterSample",
+        "SourceProblem",
+        "SourceProblem",
+        "MeterSample",
+    ]
     assert events[3].reason is BridgeReason.UNIT_CHANGED
     assert events[4].reason is BridgeReason.SOURCE_UNAVAILABLE and "unreachable" in events[4].detail
     # Reconnected: get_states again gives the current values (the replay's first ones) at once.

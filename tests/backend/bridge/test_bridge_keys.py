@@ -33,8 +33,10 @@ def test_raw_key_refused_without_insecure_key_and_off_local_chains():
         load_key(keystore=None, password=None, raw_key=RAW_KEY, insecure_key=False, chain_id=31337)
     with pytest.raises(KeyRefused, match="local chains only"):
         load_key(keystore=None, password=None, raw_key=RAW_KEY, insecure_key=True, chain_id=100)
-    assert load_key(keystore=None, password=None, raw_key=RAW_KEY, insecure_key=True,
-                    chain_id=31337) == (TEST_KEY, TEST_METER)
+    assert load_key(keystore=None, password=None, raw_key=RAW_KEY, insecure_key=True, chain_id=31337) == (
+        TEST_KEY,
+        TEST_METER,
+    )
 
 
 def test_password_from_file_or_prompt(tmp_path):
@@ -50,17 +52,29 @@ def test_keygen_command_prints_the_address_to_register(tmp_path):
     password_file = tmp_path / "password"
     password_file.write_text("a long password\n")
     keystore = tmp_path / "keys" / "meter.json"
-    result = CliRunner().invoke(bridge_command, ["keygen", "--keystore", str(keystore),
-                                                 "--password-file", str(password_file)])
+    result = CliRunner().invoke(
+        bridge_command, ["keygen", "--keystore", str(keystore), "--password-file", str(password_file)]
+    )
     assert result.exit_code == 0, result.output
     address = result.output.split("meter address to register: ")[1].strip()
-    _, loaded = load_key(keystore=keystore, password="a long password", raw_key=None, insecure_key=False,
-                         chain_id=100)
+    _, loaded = load_key(keystore=keystore, password="a long password", raw_key=None, insecure_key=False, chain_id=100)
     assert loaded == address
 
 
 def test_bridge_command_refuses_a_raw_key(tmp_path):
-    result = CliRunner().invoke(bridge_command, ["--p1", "/dev/null", "--chain-id", "31337", "--registry",
-                                                 "0x5FbDB2315678afecb367f032d93F642f64180aa3", "--private-key",
-                                                 RAW_KEY, "--state-dir", str(tmp_path)])
+    result = CliRunner().invoke(
+        bridge_command,
+        [
+            "--p1",
+            "/dev/null",
+            "--chain-id",
+            "31337",
+            "--registry",
+            "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+            "--private-key",
+            RAW_KEY,
+            "--state-dir",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code != 0 and "raw key on the command line is refused" in result.output

@@ -32,7 +32,7 @@ def feed_oddly(master: int, data: bytes, pause_s: float = 0.0005) -> None:
     position, turn = 0, 0
     while position < len(data):
         size = ODD_SPLITS[turn % len(ODD_SPLITS)]
-        os.write(master, data[position:position + size])
+        os.write(master, data[position : position + size])
         position += size
         turn += 1
         time.sleep(pause_s)
@@ -87,8 +87,11 @@ def test_p1_serial_reader_on_a_pty_takes_telegrams_split_at_odd_places():
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     time.sleep(0.3)  # let pyserial open the port and put it in raw mode
-    stream = fixture_bytes("dsmr5_two_tariffs.txt") + fixture_bytes("dsmr5_bad_crc.txt") + fixture_bytes(
-        "dsmr5_dst_change.txt")
+    stream = (
+        fixture_bytes("dsmr5_two_tariffs.txt")
+        + fixture_bytes("dsmr5_bad_crc.txt")
+        + fixture_bytes("dsmr5_dst_change.txt")
+    )
     feed_oddly(master, stream)
     reader.join(timeout=15)
     stop.set()
@@ -111,13 +114,33 @@ def test_vatio_bridge_p1_on_a_pty_publishes_verified_readings(tmp_path, broker):
     community = "ptyville"
     subscriber = Subscriber(broker.url, community)
     master, slave = os.openpty()
-    command = [sys.executable, "-c", "from backend.bridge.cli import bridge; bridge()",
-               "--p1", os.ttyname(slave), "--chain-id", str(DOMAIN.chain_id), "--registry", DOMAIN.verifying_contract,
-               "--private-key", "0x" + TEST_KEY.hex(), "--insecure-key", "--community", community,
-               "--broker", broker.url, "--every", "0.5", "--state-dir", str(tmp_path / "bridge"),
-               "--max-clock-drift-s", "1e9"]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    command = [
+        sys.executable,
+        "-c",
+        "from backend.bridge.cli import bridge; bridge()",
+        "--p1",
+        os.ttyname(slave),
+        "--chain-id",
+        str(DOMAIN.chain_id),
+        "--registry",
+        DOMAIN.verifying_contract,
+        "--private-key",
+        "0x" + TEST_KEY.hex(),
+        "--insecure-key",
+        "--community",
+        community,
+        "--broker",
+        broker.url,
+        "--every",
+        "0.5",
+        "--state-dir",
+        str(tmp_path / "bridge"),
+        "--max-clock-drift-s",
+        "1e9",
+    ]
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         time.sleep(1.5)  # the bridge opens the port
         sent = []

@@ -58,7 +58,7 @@ def test_clock_drift_reading_is_signed_with_the_bridge_clock(tmp_path):
     signed = bridge.offer(sample(5000, 100, power_w=-1500, meter_ts=900), 1000)
     assert signed.reading.ts == 1000 and signed.reading.power_w == 1500
     assert bridge.state.counters == {"clock_drift": 1}
-    (seq, payload), = bridge.outbox.peek()
+    ((seq, payload),) = bridge.outbox.peek()
     parsed = parse_reading(payload)
     assert parsed == signed and recover_signer(parsed, DOMAIN) == TEST_METER
 

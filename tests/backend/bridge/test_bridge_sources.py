@@ -78,8 +78,9 @@ def test_p1_decoder_takes_a_stream_byte_by_byte():
 
 
 def test_sml_fixture_is_what_the_builder_makes():
-    assert fixture_bytes("sml_ehz_two_frames.bin") == (meter_frame(123456789, 45678901, -1234, 1)
-                                                       + meter_frame(123456889, 45678901, 360, 2))
+    assert fixture_bytes("sml_ehz_two_frames.bin") == (
+        meter_frame(123456789, 45678901, -1234, 1) + meter_frame(123456889, 45678901, 360, 2)
+    )
 
 
 def test_sml_reads_obis_1_8_0_2_8_0_and_16_7_0_in_odd_chunks():
@@ -87,7 +88,7 @@ def test_sml_reads_obis_1_8_0_2_8_0_and_16_7_0_in_odd_chunks():
     decoder = SmlDecoder()
     events = []
     for start in range(0, len(stream), 7):
-        events += decoder.feed(stream[start:start + 7])
+        events += decoder.feed(stream[start : start + 7])
     assert events == [
         MeterSample(consumed_wh=12_345_678, produced_wh=4_567_890, power_w=-1234, source="sml"),
         MeterSample(consumed_wh=12_345_688, produced_wh=4_567_890, power_w=360, source="sml"),
@@ -108,11 +109,15 @@ def test_sml_bad_crc_is_a_problem_not_a_sample():
 def test_shelly_totals_from_emdata_and_power_from_em():
     fixture = fixture_json("shelly_pro3em_notifications.json")
     tracker = ShellyTracker()
-    events = [event for message in fixture["messages"]
-              for event in tracker.on_message(message["topic"], json.dumps(message["payload"]).encode())]
+    events = [
+        event
+        for message in fixture["messages"]
+        for event in tracker.on_message(message["topic"], json.dumps(message["payload"]).encode())
+    ]
     assert events == [
-        MeterSample(consumed_wh=4_335_124, produced_wh=4_322_000, power_w=-770, meter_ts=1749730560.02,
-                    source="shelly"),
+        MeterSample(
+            consumed_wh=4_335_124, produced_wh=4_322_000, power_w=-770, meter_ts=1749730560.02, source="shelly"
+        ),
         MeterSample(consumed_wh=4_335_131, produced_wh=4_322_016, power_w=-770, meter_ts=None, source="shelly"),
     ]
 
@@ -120,8 +125,9 @@ def test_shelly_totals_from_emdata_and_power_from_em():
 def test_shelly_unreadable_message_is_reported():
     events = ShellyTracker().on_message("x/events/rpc", b"{not json")
     assert len(events) == 1 and events[0].reason is BridgeReason.UNREADABLE
-    events = ShellyTracker().on_message("x/events/rpc", json.dumps(
-        {"method": "NotifyStatus", "params": {"emdata:0": {"total_act": "12"}}}).encode())
+    events = ShellyTracker().on_message(
+        "x/events/rpc", json.dumps({"method": "NotifyStatus", "params": {"emdata:0": {"total_act": "12"}}}).encode()
+    )
     assert events[0].reason is BridgeReason.UNREADABLE
 
 
@@ -131,8 +137,11 @@ def test_shelly_unreadable_message_is_reported():
 @pytest.fixture
 def home_assistant():
     """A local server answering GET /api/states/<entity> from the fixture, one answer per poll, token checked."""
-    answers = {entity: list(states) for entity, states in fixture_json("homeassistant_states.json").items()
-               if not entity.startswith("_")}
+    answers = {
+        entity: list(states)
+        for entity, states in fixture_json("homeassistant_states.json").items()
+        if not entity.startswith("_")
+    }
     served: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -167,11 +176,17 @@ def home_assistant():
 
 def test_homeassistant_units_converted_and_a_unit_change_flagged(home_assistant, tmp_path):
     url, served = home_assistant
-    sensors = HomeAssistantSensors(url=url, token="test-token", import_entity="sensor.grid_import",
-                                   export_entity="sensor.grid_export", power_entity="sensor.grid_power")
+    sensors = HomeAssistantSensors(
+        url=url,
+        token="test-token",
+        import_entity="sensor.grid_import",
+        export_entity="sensor.grid_export",
+        power_entity="sensor.grid_power",
+    )
     first = sensors.poll()
-    assert first == MeterSample(consumed_wh=7_531_579, produced_wh=3_580_245, power_w=452,
-                                source="homeassistant", unit="kWh")  # kWh -> Wh, Wh kept, kW -> W
+    assert first == MeterSample(
+        consumed_wh=7_531_579, produced_wh=3_580_245, power_w=452, source="homeassistant", unit="kWh"
+    )  # kWh -> Wh, Wh kept, kW -> W
     second = sensors.poll()
     assert second.consumed_wh == 7_531_601
     third = sensors.poll()  # the import sensor now says Wh

@@ -34,8 +34,9 @@ OTHER_METER = "0x1111111111111111111111111111111111111111"
 
 
 def signed_payload(seq: int) -> bytes:
-    reading = MeterReading(meter=TEST_METER, seq=seq, ts=1_764_000_000 + seq, produced_wh=0, consumed_wh=100 + seq,
-                           power_w=0)
+    reading = MeterReading(
+        meter=TEST_METER, seq=seq, ts=1_764_000_000 + seq, produced_wh=0, consumed_wh=100 + seq, power_w=0
+    )
     return encode_reading(sign_reading(reading, DOMAIN, TEST_KEY))
 
 
@@ -101,8 +102,12 @@ def test_a_wrong_password_or_no_login_is_refused(broker, auth):
 
 def test_a_meter_publishing_to_another_meters_topic_is_dropped_by_the_broker(broker, auth):
     oracle = LoggedInSubscriber(broker.url, COMMUNITY, password=auth.password_of(ORACLE_USER))
-    shared = LoggedInSubscriber(broker.url, COMMUNITY, password=auth.password_of(ORACLE_USER),
-                                topic_filter=f"$share/oracles/vatio/{COMMUNITY}/meters/+/readings")
+    shared = LoggedInSubscriber(
+        broker.url,
+        COMMUNITY,
+        password=auth.password_of(ORACLE_USER),
+        topic_filter=f"$share/oracles/vatio/{COMMUNITY}/meters/+/readings",
+    )
     meter = MeterPublisher(broker.url, username=TEST_METER, password=auth.password_of(TEST_METER))
     try:
         forged_topic = readings_topic(COMMUNITY, canonical_meter_user(OTHER_METER))
@@ -124,8 +129,12 @@ def test_a_meter_publishing_to_another_meters_topic_is_dropped_by_the_broker(bro
 
 def test_a_meter_cannot_read_the_others_readings(broker, auth):
     """Only the oracle may read: Mosquitto 2.0's acl_file grants a meter's SUBSCRIBE but delivers it nothing."""
-    spy = LoggedInSubscriber(broker.url, COMMUNITY, username=canonical_meter_user(OTHER_METER),
-                             password=auth.password_of(canonical_meter_user(OTHER_METER)))
+    spy = LoggedInSubscriber(
+        broker.url,
+        COMMUNITY,
+        username=canonical_meter_user(OTHER_METER),
+        password=auth.password_of(canonical_meter_user(OTHER_METER)),
+    )
     oracle = LoggedInSubscriber(broker.url, COMMUNITY, password=auth.password_of(ORACLE_USER))
     meter = MeterPublisher(broker.url, username=TEST_METER, password=auth.password_of(TEST_METER))
     try:
@@ -157,10 +166,28 @@ def test_vatio_meter_credentials_rotates_a_login_and_the_running_broker_reloads_
     old = auth.password_of(TEST_METER)
     out = tmp_path / "meter.password"
     pid_file = tmp_path / "mosquitto" / "mosquitto.pid"
-    completed = subprocess.run([sys.executable, "-m", "backend.cli", "meter", "credentials", TEST_METER.lower(),
-                                "--community", COMMUNITY, "--auth-dir", str(auth.directory), "--out", str(out),
-                                "--broker-pid-file", str(pid_file)],
-                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "backend.cli",
+            "meter",
+            "credentials",
+            TEST_METER.lower(),
+            "--community",
+            COMMUNITY,
+            "--auth-dir",
+            str(auth.directory),
+            "--out",
+            str(out),
+            "--broker-pid-file",
+            str(pid_file),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert completed.returncode == 0, completed.stderr
     assert f"rotated the broker login of meter {TEST_METER}" in completed.stdout
     assert f"pid {broker.process.pid}" in completed.stdout
@@ -176,11 +203,21 @@ def test_vatio_meter_credentials_rotates_a_login_and_the_running_broker_reloads_
 
 def test_vatio_meter_credentials_refuses_a_bad_address_or_another_communitys_acl(tmp_path, auth):
     base = [sys.executable, "-m", "backend.cli", "meter", "credentials"]
-    bad = subprocess.run([*base, "0xnothex", "--auth-dir", str(auth.directory)], cwd=REPO_ROOT,
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [*base, "0xnothex", "--auth-dir", str(auth.directory)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode != 0 and "0x address" in bad.stderr
-    other = subprocess.run([*base, TEST_METER, "--community", "elsewhere", "--auth-dir", str(auth.directory)],
-                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    other = subprocess.run(
+        [*base, TEST_METER, "--community", "elsewhere", "--auth-dir", str(auth.directory)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert other.returncode != 0 and "community 'authville'" in other.stderr
 
 
@@ -198,11 +235,15 @@ def test_tls_with_the_tests_ca_connects_and_plain_mqtt_on_the_tls_port_is_refuse
         stranger = make_test_ca(tmp_path / "other-ca")
         assert connect_outcome(broker.tls_url, TEST_METER, password, ca_file=stranger.cafile).startswith("failed")
         # The bridge over mqtts:// with --broker-ca: a reading arrives through TLS.
-        oracle = LoggedInSubscriber(broker.tls_url, COMMUNITY, password=auth.password_of(ORACLE_USER),
-                                    ca_file=tls.cafile)
-        publisher = ReadingsPublisher(BrokerSettings(url=broker.tls_url, username=TEST_METER, password=password,
-                                                     ca_file=tls.cafile, client_id="tls-bridge"),
-                                      readings_topic(COMMUNITY, TEST_METER))
+        oracle = LoggedInSubscriber(
+            broker.tls_url, COMMUNITY, password=auth.password_of(ORACLE_USER), ca_file=tls.cafile
+        )
+        publisher = ReadingsPublisher(
+            BrokerSettings(
+                url=broker.tls_url, username=TEST_METER, password=password, ca_file=tls.cafile, client_id="tls-bridge"
+            ),
+            readings_topic(COMMUNITY, TEST_METER),
+        )
         try:
             deadline = time.monotonic() + 10
             while not publisher.connected and time.monotonic() < deadline:
@@ -224,18 +265,30 @@ def test_a_bridge_reports_its_status_retained_and_only_on_its_own_status_topic(t
     """The bridge's status (counters, queue, source, last reading) reaches the oracle's login, retained;
     a meter cannot write another meter's status, and a meter cannot read the status topics."""
     status_filter = f"vatio/{COMMUNITY}/meters/+/status"
-    spy = LoggedInSubscriber(broker.url, COMMUNITY, username=canonical_meter_user(OTHER_METER),
-                             password=auth.password_of(canonical_meter_user(OTHER_METER)), topic_filter=status_filter)
+    spy = LoggedInSubscriber(
+        broker.url,
+        COMMUNITY,
+        username=canonical_meter_user(OTHER_METER),
+        password=auth.password_of(canonical_meter_user(OTHER_METER)),
+        topic_filter=status_filter,
+    )
     bridge = make_bridge(tmp_path / "bridge", community=COMMUNITY)
     bridge.config = dataclasses.replace(bridge.config, source="p1")
-    publisher = ReadingsPublisher(BrokerSettings(url=broker.url, username=TEST_METER,
-                                                 password=auth.password_of(TEST_METER), client_id="status-bridge"),
-                                  bridge.topic)
+    publisher = ReadingsPublisher(
+        BrokerSettings(
+            url=broker.url, username=TEST_METER, password=auth.password_of(TEST_METER), client_id="status-bridge"
+        ),
+        bridge.topic,
+    )
     forger = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     forger.username_pw_set(TEST_METER, auth.password_of(TEST_METER))
-    samples = iter([SourceProblem(BridgeReason.BAD_CRC, "telegram CRC mismatch"),
-                    MeterSample(consumed_wh=1000, produced_wh=5, power_w=300),
-                    MeterSample(consumed_wh=900, produced_wh=5, power_w=300)])  # backwards: halts
+    samples = iter(
+        [
+            SourceProblem(BridgeReason.BAD_CRC, "telegram CRC mismatch"),
+            MeterSample(consumed_wh=1000, produced_wh=5, power_w=300),
+            MeterSample(consumed_wh=900, produced_wh=5, power_w=300),
+        ]
+    )  # backwards: halts
 
     def events(stop_requested):
         for event in samples:
@@ -257,17 +310,19 @@ def test_a_bridge_reports_its_status_retained_and_only_on_its_own_status_topic(t
         time.sleep(1.5)  # the tick after the halt writes the status
         forger.connect(*broker_address(broker.url))
         forger.loop_start()
-        forger.publish(status_topic(COMMUNITY, canonical_meter_user(OTHER_METER)), b'{"forged": true}', qos=1,
-                       retain=True).wait_for_publish(10)
+        forger.publish(
+            status_topic(COMMUNITY, canonical_meter_user(OTHER_METER)), b'{"forged": true}', qos=1, retain=True
+        ).wait_for_publish(10)
         forger.disconnect()
         forger.loop_stop()
         stop.set()
         runner.join(10)
         # A late reader, as the oracle after a restart: the retained status of each meter that may write one.
-        oracle = LoggedInSubscriber(broker.url, COMMUNITY, password=auth.password_of(ORACLE_USER),
-                                    topic_filter=status_filter)
+        oracle = LoggedInSubscriber(
+            broker.url, COMMUNITY, password=auth.password_of(ORACLE_USER), topic_filter=status_filter
+        )
         try:
-            (topic, payload), = oracle.wait_for(1)
+            ((topic, payload),) = oracle.wait_for(1)
             time.sleep(0.5)
             assert len(oracle.messages) == 1, oracle.messages  # no forged status of the other meter
         finally:

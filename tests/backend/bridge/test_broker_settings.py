@@ -11,8 +11,9 @@ from backend.settings import OracleSettings, SettingsError, SimulatorSettings
 def test_the_oracle_logs_in_from_its_password_file_or_the_url(tmp_path):
     password_file = tmp_path / "oracle.password"
     password_file.write_text("s3cret\n")
-    settings = OracleSettings.from_env({"VATIO_MQTT_USERNAME": "oracle",
-                                        "VATIO_MQTT_PASSWORD_FILE": str(password_file)})
+    settings = OracleSettings.from_env(
+        {"VATIO_MQTT_USERNAME": "oracle", "VATIO_MQTT_PASSWORD_FILE": str(password_file)}
+    )
     assert settings.mqtt_login() == ("oracle", "s3cret")
     in_url = OracleSettings.from_env({"VATIO_MQTT_URL": "mqtt://oracle:fromurl@127.0.0.1:1884"})
     assert in_url.mqtt_login() == ("oracle", "fromurl")
@@ -22,8 +23,9 @@ def test_the_oracle_logs_in_from_its_password_file_or_the_url(tmp_path):
 
 def test_a_password_file_without_a_user_or_that_is_missing_is_refused(tmp_path):
     with pytest.raises(SettingsError, match="VATIO_MQTT_PASSWORD_FILE"):
-        OracleSettings.from_env({"VATIO_MQTT_USERNAME": "oracle",
-                                 "VATIO_MQTT_PASSWORD_FILE": str(tmp_path / "missing")})
+        OracleSettings.from_env(
+            {"VATIO_MQTT_USERNAME": "oracle", "VATIO_MQTT_PASSWORD_FILE": str(tmp_path / "missing")}
+        )
     (tmp_path / "pw").write_text("x\n")
     with pytest.raises(SettingsError, match="needs VATIO_MQTT_USERNAME"):
         OracleSettings.from_env({"VATIO_MQTT_PASSWORD_FILE": str(tmp_path / "pw")})

@@ -29,10 +29,15 @@ ABI_NAMES = {"Euro": "TestEuro"}
 def deployment_from(fixture: dict) -> Deployment:
     """A deployment file's content for the fixture's chain, with the build's real ABIs."""
     chain = fixture["chain"]
-    return Deployment(chain_id=chain["chainId"], deploy_block=chain["deployBlock"],
-                      contracts={name: {"address": chain["addresses"][name],
-                                        "abi": load_artifact(ABI_NAMES.get(name, name)).abi} for name in CONTRACTS},
-                      settings={"intervalSeconds": chain["intervalSeconds"]})
+    return Deployment(
+        chain_id=chain["chainId"],
+        deploy_block=chain["deployBlock"],
+        contracts={
+            name: {"address": chain["addresses"][name], "abi": load_artifact(ABI_NAMES.get(name, name)).abi}
+            for name in CONTRACTS
+        },
+        settings={"intervalSeconds": chain["intervalSeconds"]},
+    )
 
 
 class VatioReplay:
@@ -42,8 +47,10 @@ class VatioReplay:
         self.fixture = fixture
         self.deployment = deployment_from(fixture)
         self.web3 = Web3()
-        self.contracts = {chain_address.lower(): self.deployment.contract(self.web3, name)
-                          for name, chain_address in ((n, fixture["chain"]["addresses"][n]) for n in CONTRACTS)}
+        self.contracts = {
+            chain_address.lower(): self.deployment.contract(self.web3, name)
+            for name, chain_address in ((n, fixture["chain"]["addresses"][n]) for n in CONTRACTS)
+        }
         self.queries: list[tuple[str, dict]] = []
         self.rpc_methods: list[str] = []
         self.fail_api = False
@@ -72,8 +79,15 @@ class VatioReplay:
                 replay.authorizations.append((url.path, authorization))
                 needed = replay.private.get(url.path)
                 if needed is not None and authorization != f"Bearer {needed}":
-                    self._answer(401, {"error": {"code": "invalid_token",
-                                                 "message": "this household API token is unknown or revoked"}})
+                    self._answer(
+                        401,
+                        {
+                            "error": {
+                                "code": "invalid_token",
+                                "message": "this household API token is unknown or revoked",
+                            }
+                        },
+                    )
                 elif replay.fail_api:
                     self._answer(503, {"error": {"code": "unavailable", "message": "replay told to fail"}})
                 elif recorded is None:
@@ -88,8 +102,9 @@ class VatioReplay:
                     result = replay.rpc(request["method"], request.get("params") or [])
                     self._answer(200, {"jsonrpc": "2.0", "id": request["id"], "result": result})
                 except LookupError as error:
-                    self._answer(200, {"jsonrpc": "2.0", "id": request["id"],
-                                       "error": {"code": -32601, "message": str(error)}})
+                    self._answer(
+                        200, {"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32601, "message": str(error)}}
+                    )
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
@@ -119,8 +134,9 @@ class VatioReplay:
         elif name in ("balanceOf", "getAccount"):
             balances = chain["balances"].get(to_checksum_address(next(iter(args.values()))), {})
             if name == "getAccount":
-                values = [(balances.get("marketEuro", 0), balances.get("autoSellPrice", 0),
-                           balances.get("autoBuyPrice", 0))]
+                values = [
+                    (balances.get("marketEuro", 0), balances.get("autoSellPrice", 0), balances.get("autoBuyPrice", 0))
+                ]
             else:
                 token = next(n for n in CONTRACTS if chain["addresses"][n].lower() == call["to"].lower())
                 values = [balances.get("energyWh" if token == "EnergyToken" else "walletEuro", 0)]
@@ -141,20 +157,33 @@ class VatioReplay:
         assert event_abi["inputs"][2]["name"] == "household"
         logs = []
         for index, fill in enumerate(self.fixture["chain"]["fills"]):
-            topics = [signature, "0x" + encode(["uint64"], [fill["intervalId"]]).hex(),
-                      "0x" + encode(["uint256"], [fill["orderId"]]).hex(),
-                      "0x" + encode(["address"], [fill["household"]]).hex()]
+            topics = [
+                signature,
+                "0x" + encode(["uint64"], [fill["intervalId"]]).hex(),
+                "0x" + encode(["uint256"], [fill["orderId"]]).hex(),
+                "0x" + encode(["address"], [fill["household"]]).hex(),
+            ]
             if not first <= fill["block"] <= last:
                 continue
-            if any(want is not None and (topics[i] not in want if isinstance(want, list) else topics[i] != want)
-                   for i, want in enumerate(wanted)):
+            if any(
+                want is not None and (topics[i] not in want if isinstance(want, list) else topics[i] != want)
+                for i, want in enumerate(wanted)
+            ):
                 continue
-            logs.append({"address": market["address"], "topics": topics,
-                         "data": "0x" + encode(["uint8", "uint256", "uint256"],
-                                               [fill["side"], fill["amountWh"], fill["value"]]).hex(),
-                         "blockNumber": hex(fill["block"]), "blockHash": "0x" + "ab" * 32,
-                         "transactionHash": "0x" + f"{index + 1:064x}", "transactionIndex": "0x0",
-                         "logIndex": hex(index), "removed": False})
+            logs.append(
+                {
+                    "address": market["address"],
+                    "topics": topics,
+                    "data": "0x"
+                    + encode(["uint8", "uint256", "uint256"], [fill["side"], fill["amountWh"], fill["value"]]).hex(),
+                    "blockNumber": hex(fill["block"]),
+                    "blockHash": "0x" + "ab" * 32,
+                    "transactionHash": "0x" + f"{index + 1:064x}",
+                    "transactionIndex": "0x0",
+                    "logIndex": hex(index),
+                    "removed": False,
+                }
+            )
         return logs
 
     def write_deployment(self, path: Path) -> Path:

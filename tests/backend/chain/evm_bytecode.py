@@ -17,8 +17,14 @@ from eth.vm import opcode_values
 PUSH1, PUSH32 = opcode_values.PUSH1, opcode_values.PUSH32
 JUMPDEST = opcode_values.JUMPDEST
 # After these the next instruction runs only when something jumps to it.
-ENDS_BLOCK = {opcode_values.STOP, opcode_values.JUMP, opcode_values.RETURN, opcode_values.REVERT,
-              0xFE, opcode_values.SELFDESTRUCT}  # 0xFE: INVALID
+ENDS_BLOCK = {
+    opcode_values.STOP,
+    opcode_values.JUMP,
+    opcode_values.RETURN,
+    opcode_values.REVERT,
+    0xFE,
+    opcode_values.SELFDESTRUCT,
+}  # 0xFE: INVALID
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ def disassemble(code: bytes) -> list[Instruction]:
     while offset < len(code):
         opcode = code[offset]
         width = opcode - PUSH1 + 1 if PUSH1 <= opcode <= PUSH32 else 0
-        instructions.append(Instruction(offset, opcode, code[offset + 1: offset + 1 + width]))
+        instructions.append(Instruction(offset, opcode, code[offset + 1 : offset + 1 + width]))
         offset += 1 + width
     return instructions
 

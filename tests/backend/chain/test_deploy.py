@@ -36,9 +36,11 @@ def deployments_dir(tmp_path):
 
 def test_deploy_writes_a_usable_deployment_file(anvil, deployments_dir):
     oracle = Account.create().address
-    result = CliRunner().invoke(main, ["deploy", "--rpc-url", anvil.url, "--oracle", oracle,
-                                       "--retail-price", "180000", "--feed-in-price", "40000"],
-                                env={"VATIO_DEPLOYMENTS_DIR": str(deployments_dir)})
+    result = CliRunner().invoke(
+        main,
+        ["deploy", "--rpc-url", anvil.url, "--oracle", oracle, "--retail-price", "180000", "--feed-in-price", "40000"],
+        env={"VATIO_DEPLOYMENTS_DIR": str(deployments_dir)},
+    )
     assert result.exit_code == 0, result.output
     data = json.loads((deployments_dir / "31337.json").read_text())
     assert set(data["contracts"]) == {"CommunityRegistry", "EnergyToken", "Euro", "EnergyMarket"}
@@ -90,8 +92,9 @@ def test_keystore_needs_its_password(tmp_path):
 def test_demo_deploys_then_resumes_from_saved_state(tmp_path, deployments_dir):
     from backend.demo import run_demo
 
-    settings = DemoSettings.from_env({"VATIO_VAR_DIR": str(tmp_path / "var"),
-                                      "VATIO_DEPLOYMENTS_DIR": str(deployments_dir)}, chain_port=free_port())
+    settings = DemoSettings.from_env(
+        {"VATIO_VAR_DIR": str(tmp_path / "var"), "VATIO_DEPLOYMENTS_DIR": str(deployments_dir)}, chain_port=free_port()
+    )
     assert settings.database_url == f"sqlite:///{tmp_path / 'var' / 'vatio.db'}"
     lines: list[str] = []
     run_demo(settings, exit_after_setup=True, progress=lines.append)
@@ -128,7 +131,9 @@ def test_a_restarted_chain_keeps_its_state_and_logs_but_not_old_states(tmp_path)
     node = start_anvil(state_file=state)
     try:
         web3 = Web3(Web3.HTTPProvider(node.url))
-        deployment = deploy_community(web3, Account.from_key(ANVIL_DEPLOYER_KEY), CommunitySettings(retail_price=210_000))
+        deployment = deploy_community(
+            web3, Account.from_key(ANVIL_DEPLOYER_KEY), CommunitySettings(retail_price=210_000)
+        )
         registry = deployment.contract(web3, "CommunityRegistry")
         Deployer(web3, Account.from_key(ANVIL_DEPLOYER_KEY)).call(registry.functions.setTariffs(250_000, 50_000))
         before_change = web3.eth.block_number - 1

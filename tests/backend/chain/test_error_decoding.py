@@ -22,7 +22,7 @@ def _contract_types() -> dict[str, dict[str, Any]]:
 def _abi_type(component: dict[str, Any]) -> str:
     kind = component["type"]
     if kind.startswith("tuple"):
-        return f"({','.join(_abi_type(c) for c in component['components'])}){kind[len('tuple'):]}"
+        return f"({','.join(_abi_type(c) for c in component['components'])}){kind[len('tuple') :]}"
     return kind
 
 
@@ -50,23 +50,28 @@ def _sample(kind: str, seed: int) -> Any:
     if kind == "bytes":
         return bytes([seed % 256]) * 3
     if kind.startswith("bytes"):
-        return bytes([seed % 256]) * int(kind[len("bytes"):])
+        return bytes([seed % 256]) * int(kind[len("bytes") :])
     if kind.startswith("uint"):
-        return seed % 2 ** min(int(kind[len("uint"):] or 256), 64)
+        return seed % 2 ** min(int(kind[len("uint") :] or 256), 64)
     if kind.startswith("int"):
         return -seed
     raise AssertionError(f"no sample for ABI type {kind}")
 
 
 def _errors() -> list[tuple[str, dict[str, Any]]]:
-    return [(name, item) for name, contract in sorted(_contract_types().items())
-            for item in contract["abi"] if item["type"] == "error"]
+    return [
+        (name, item)
+        for name, contract in sorted(_contract_types().items())
+        for item in contract["abi"]
+        if item["type"] == "error"
+    ]
 
 
 def _deployed_decoder() -> ErrorDecoder:
     """The decoder as the oracle builds it: from the ABIs of the contracts it deploys (those with bytecode)."""
-    deployable = [name for name, contract in _contract_types().items()
-                  if contract.get("deploymentBytecode", {}).get("bytecode")]
+    deployable = [
+        name for name, contract in _contract_types().items() if contract.get("deploymentBytecode", {}).get("bytecode")
+    ]
     return ErrorDecoder(load_artifact(name).abi for name in deployable)
 
 

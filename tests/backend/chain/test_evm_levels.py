@@ -9,8 +9,10 @@ from evm_bytecode import Instruction, disassemble, opcodes, reachable, strip_met
 from backend.chain.artifacts import build_contracts, load_artifact, manifest_path
 
 CANCUN_ONLY = {  # Shanghai's PUSH0 and Cancun's MCOPY, TLOAD, TSTORE
-    opcode_values.PUSH0: "PUSH0", opcode_values.MCOPY: "MCOPY",
-    opcode_values.TLOAD: "TLOAD", opcode_values.TSTORE: "TSTORE",
+    opcode_values.PUSH0: "PUSH0",
+    opcode_values.MCOPY: "MCOPY",
+    opcode_values.TLOAD: "TLOAD",
+    opcode_values.TSTORE: "TSTORE",
 }
 CONTRACTS = ("CommunityRegistry", "EnergyToken", "EnergyMarket", "TestEuro")
 
@@ -26,8 +28,11 @@ def test_disassemble_skips_push_data():
     # PUSH2 0x5f5c, PUSH0, MCOPY, then PUSH32 of 0x5d bytes: the data bytes are not opcodes.
     code = bytes([0x61, 0x5F, 0x5C, 0x5F, 0x5E, 0x7F]) + bytes([0x5D] * 32) + bytes([0x00])
     assert disassemble(code) == [
-        Instruction(0, 0x61, bytes([0x5F, 0x5C])), Instruction(3, 0x5F), Instruction(4, 0x5E),
-        Instruction(5, 0x7F, bytes([0x5D] * 32)), Instruction(38, 0x00),
+        Instruction(0, 0x61, bytes([0x5F, 0x5C])),
+        Instruction(3, 0x5F),
+        Instruction(4, 0x5E),
+        Instruction(5, 0x7F, bytes([0x5D] * 32)),
+        Instruction(38, 0x00),
     ]
 
 

@@ -59,16 +59,21 @@ class Community:
     def new_household(self, capacity_w: int = 7_000) -> tuple[LocalAccount, str, dict]:
         """Register a funded household with a fresh meter; return (account, meter, receipt)."""
         household, meter = Account.create(), Account.create().address
-        receipt = self.admin(self.contract("CommunityRegistry").functions.registerHousehold(
-            household.address, meter, capacity_w))
+        receipt = self.admin(
+            self.contract("CommunityRegistry").functions.registerHousehold(household.address, meter, capacity_w)
+        )
         self.web3.provider.make_request("anvil_setBalance", [household.address, hex(10**19)])
         return household, meter, receipt
 
     def chain_logs(self) -> set[tuple[str, int]]:
         """(tx hash, log index) of every log of the community's contracts on the chain now."""
-        logs = self.web3.eth.get_logs({
-            "fromBlock": self.deployment.deploy_block, "toBlock": "latest",
-            "address": [self.deployment.address(name) for name in CONTRACTS]})
+        logs = self.web3.eth.get_logs(
+            {
+                "fromBlock": self.deployment.deploy_block,
+                "toBlock": "latest",
+                "address": [self.deployment.address(name) for name in CONTRACTS],
+            }
+        )
         return {(Web3.to_hex(entry["transactionHash"]), entry["logIndex"]) for entry in logs}
 
 
@@ -99,9 +104,10 @@ def sessions(migrated_engine):
 
 def stored(sessions) -> list[tuple]:
     with sessions() as session:
-        return [(row.block_number, row.block_hash, row.tx_hash, row.log_index, row.contract, row.event, row.args)
-                for row in session.scalars(select(ChainEvent).order_by(ChainEvent.block_number,
-                                                                       ChainEvent.log_index))]
+        return [
+            (row.block_number, row.block_hash, row.tx_hash, row.log_index, row.contract, row.event, row.args)
+            for row in session.scalars(select(ChainEvent).order_by(ChainEvent.block_number, ChainEvent.log_index))
+        ]
 
 
 def stored_keys(sessions) -> set[tuple[str, int]]:
@@ -112,15 +118,24 @@ def receipt_logs_match(community: Community, sessions, receipt: dict) -> list[Ch
     """Assert each log of a receipt is stored once, decoded as web3's own contract events decode it."""
     by_address = {community.deployment.address(name): community.contract(name) for name in CONTRACTS}
     with sessions() as session:
-        rows = list(session.scalars(select(ChainEvent).where(
-            ChainEvent.tx_hash == Web3.to_hex(receipt["transactionHash"])).order_by(ChainEvent.log_index)))
+        rows = list(
+            session.scalars(
+                select(ChainEvent)
+                .where(ChainEvent.tx_hash == Web3.to_hex(receipt["transactionHash"]))
+                .order_by(ChainEvent.log_index)
+            )
+        )
     assert [row.log_index for row in rows] == [entry["logIndex"] for entry in receipt["logs"]]
-    for row, entry in zip(rows, receipt["logs"]):
+    for row, entry in zip(rows, receipt["logs"], strict=True):
         contract = by_address[entry["address"]]
-        expected = next(event.process_log(entry) for event in contract.events
-                        if event.topic == Web3.to_hex(entry["topics"][0]))
-        assert (row.contract, row.event, row.block_number) == (entry["address"], expected["event"],
-                                                               entry["blockNumber"])
+        expected = next(
+            event.process_log(entry) for event in contract.events if event.topic == Web3.to_hex(entry["topics"][0])
+        )
+        assert (row.contract, row.event, row.block_number) == (
+            entry["address"],
+            expected["event"],
+            entry["blockNumber"],
+        )
         assert row.block_hash == Web3.to_hex(entry["blockHash"])
         assert row.args == json_value(dict(expected["args"]))
     return rows
@@ -148,8 +163,11 @@ def test_poll_indexes_registrations_orders_tokens_and_settlement_with_decoded_ar
     order_id = market.functions.nextOrderId().call() - 1
     mine(community, seconds=2 * INTERVAL_S)  # the interval ends
     root = Web3.keccak(text=f"readings root {interval_id}")
-    settle = community.admin(market.functions.settleInterval(
-        interval_id, root, [(seller.address, 100, 0)], [(0, 0, 50), (order_id, 0, 50)], 120_000))
+    settle = community.admin(
+        market.functions.settleInterval(
+            interval_id, root, [(seller.address, 100, 0)], [(0, 0, 50), (order_id, 0, 50)], 120_000
+        )
+    )
     cancel = community.send(buyer.key, market.functions.cancelOrder(order_id))
 
     pushed = []
@@ -173,35 +191,63 @@ def test_poll_indexes_registrations_orders_tokens_and_settlement_with_decoded_ar
         (registration,) = events(session, "HouseholdRegistered", household=seller.address.lower())
         assert registration.args == {"household": seller.address, "meter": seller_meter, "capacityW": "7000"}
         (placed,) = events(session, "OrderPlaced", orderId=order_id)
-        assert placed.args == {"orderId": str(order_id), "owner": buyer.address, "side": "0",
-                               "limitPrice": "150000", "amountWh": "50", "validFrom": str(interval_id),
-                               "validTo": str(interval_id), "escrow": "7500"}
+        assert placed.args == {
+            "orderId": str(order_id),
+            "owner": buyer.address,
+            "side": "0",
+            "limitPrice": "150000",
+            "amountWh": "50",
+            "validFrom": str(interval_id),
+            "validTo": str(interval_id),
+            "escrow": "7500",
+        }
         fills = events(session, "Filled", intervalId=interval_id)
-        assert [(f.args["orderId"], f.args["household"], f.args["side"], f.args["amountWh"], f.args["value"])
-                for f in fills] == [("0", seller.address, "1", "50", "6000"),
-                                    (str(order_id), buyer.address, "0", "50", "6000")]
+        assert [
+            (f.args["orderId"], f.args["household"], f.args["side"], f.args["amountWh"], f.args["value"]) for f in fills
+        ] == [("0", seller.address, "1", "50", "6000"), (str(order_id), buyer.address, "0", "50", "6000")]
         (settled,) = events(session, "HouseholdSettled", intervalId=interval_id, household=seller.address)
-        assert settled.args == {"intervalId": str(interval_id), "household": seller.address, "producedWh": "100",
-                                "consumedWh": "0", "creditedWh": "50", "burnedWh": "0", "gridImportWh": "0"}
+        assert settled.args == {
+            "intervalId": str(interval_id),
+            "household": seller.address,
+            "producedWh": "100",
+            "consumedWh": "0",
+            "creditedWh": "50",
+            "burnedWh": "0",
+            "gridImportWh": "0",
+        }
         (interval,) = events(session, "IntervalSettled", intervalId=interval_id)
         assert interval.args["readingsRoot"] == Web3.to_hex(root)
         assert (interval.args["clearingPrice"], interval.args["tradedWh"], interval.args["chunks"]) == (
-            "120000", "50", "1")
+            "120000",
+            "50",
+            "1",
+        )
         (closed,) = events(session, "OrderClosed", orderId=order_id)
         assert closed.args["refundedEuro"] == "1500"
-        token_mints = events(session, "Transfer", contract=community.deployment.address("EnergyToken"),
-                             to=buyer.address)
+        token_mints = events(
+            session, "Transfer", contract=community.deployment.address("EnergyToken"), to=buyer.address
+        )
         assert [(t.args["from"], t.args["value"]) for t in token_mints] == [(ZERO_ADDRESS, "50")]
-        euro_to_buyer = events(session, "Transfer", contract=community.deployment.address("Euro"),
-                               to=buyer.address)
+        euro_to_buyer = events(session, "Transfer", contract=community.deployment.address("Euro"), to=buyer.address)
         assert [t.args["value"] for t in euro_to_buyer] == ["1000000000", "1500"]  # faucet, refund
         assert events(session, "OrderPlaced", orderId=order_id, from_block=cancel["blockNumber"]) == []
         assert events(session, "OrderPlaced", orderId=order_id + 1) == []
         assert event_record(placed, "EnergyMarket")["args"]["escrow"] == "7500"
 
     names = {record["event"] for record in pushed}
-    assert {"RoleGranted", "MechanismSet", "TariffsSet", "HouseholdRegistered", "Approval", "AutoOrderSet",
-            "OrderPlaced", "Filled", "HouseholdSettled", "IntervalSettled", "OrderClosed"} <= names
+    assert {
+        "RoleGranted",
+        "MechanismSet",
+        "TariffsSet",
+        "HouseholdRegistered",
+        "Approval",
+        "AutoOrderSet",
+        "OrderPlaced",
+        "Filled",
+        "HouseholdSettled",
+        "IntervalSettled",
+        "OrderClosed",
+    } <= names
     assert {record["contractName"] for record in pushed} == set(CONTRACTS)
     assert indexer.poll() == 0  # caught up
 
@@ -232,7 +278,7 @@ def test_new_indexer_resumes_from_the_cursor_without_duplicates_or_gaps(communit
     assert restarted.cursor() == cursor
     assert restarted.poll() == 3
     after = stored(sessions)
-    assert after[:len(before)] == before
+    assert after[: len(before)] == before
     assert len(after) == len(before) + 3 == len(set((row[2], row[3]) for row in after))
     assert stored_keys(sessions) == community.chain_logs()
     for receipt in receipts:
@@ -253,8 +299,13 @@ def test_small_pages_store_exactly_what_one_big_page_stores(community, sessions,
         session.commit()
 
     pages = []
-    paged = Indexer(community.web3, community.deployment, sessions, max_blocks_per_poll=page_blocks,
-                    on_events=lambda records: pages.append({r["blockNumber"] for r in records}))
+    paged = Indexer(
+        community.web3,
+        community.deployment,
+        sessions,
+        max_blocks_per_poll=page_blocks,
+        on_events=lambda records: pages.append({r["blockNumber"] for r in records}),
+    )
     assert paged.poll() == len(expected)
     assert stored(sessions) == expected
     assert paged.cursor() == expected_cursor
@@ -288,8 +339,9 @@ def test_reorg_after_revert_replaces_stale_events_with_the_new_branch(community,
     head = community.web3.eth.get_block("latest")
     assert indexer.cursor() == Block(head["number"], Web3.to_hex(head["hash"]))
     with sessions() as session:
-        assert session.scalar(select(func.max(ChainEvent.block_number)).where(
-            ChainEvent.block_number <= fork)) is not None  # the shared history stayed
+        assert (
+            session.scalar(select(func.max(ChainEvent.block_number)).where(ChainEvent.block_number <= fork)) is not None
+        )  # the shared history stayed
 
 
 def test_reorg_to_a_shorter_chain_rewinds_before_new_blocks_arrive(community, sessions):
@@ -315,8 +367,11 @@ def test_anvil_reorg_that_moves_a_transaction_to_another_block_keeps_one_current
     registry = community.contract("CommunityRegistry")
     household, meter = Account.create().address, Account.create().address
     admin = Account.from_key(ANVIL_DEPLOYER_KEY)
-    signed = admin.sign_transaction(registry.functions.registerHousehold(household, meter, 4_000).build_transaction(
-        {"from": admin.address, "nonce": community.web3.eth.get_transaction_count(admin.address)}))
+    signed = admin.sign_transaction(
+        registry.functions.registerHousehold(household, meter, 4_000).build_transaction(
+            {"from": admin.address, "nonce": community.web3.eth.get_transaction_count(admin.address)}
+        )
+    )
     raw = Web3.to_hex(signed.raw_transaction)
     old = community.web3.eth.wait_for_transaction_receipt(community.web3.eth.send_raw_transaction(raw))
     mine(community, blocks=2)
@@ -426,12 +481,18 @@ def test_event_missing_from_the_abi_is_skipped_and_the_rest_indexed(community, s
     with caplog.at_level(logging.WARNING, logger="backend.chain.indexer"):
         Indexer(community.web3, partial, sessions).poll()
     assert "no event in the deployment's ABI" in caplog.text
-    tariff_logs = community.web3.eth.get_logs({
-        "fromBlock": community.deployment.deploy_block, "toBlock": "latest", "address": registry_contract.address,
-        "topics": [Web3.keccak(text="TariffsSet(uint256,uint256)")]})
+    tariff_logs = community.web3.eth.get_logs(
+        {
+            "fromBlock": community.deployment.deploy_block,
+            "toBlock": "latest",
+            "address": registry_contract.address,
+            "topics": [Web3.keccak(text="TariffsSet(uint256,uint256)")],
+        }
+    )
     assert len(tariff_logs) >= 2  # the constructor's and ours
     assert community.chain_logs() - stored_keys(sessions) == {
-        (Web3.to_hex(entry["transactionHash"]), entry["logIndex"]) for entry in tariff_logs}
+        (Web3.to_hex(entry["transactionHash"]), entry["logIndex"]) for entry in tariff_logs
+    }
     assert Indexer(community.web3, partial, sessions).cursor().number == community.web3.eth.block_number
 
 
@@ -439,8 +500,12 @@ def test_log_that_does_not_fit_its_abi_is_skipped_with_a_warning(community, sess
     receipt = community.new_household()[2]
     contracts = dict(community.deployment.contracts)
     registry = dict(contracts["CommunityRegistry"])
-    registry["abi"] = [dict(item, inputs=[dict(i, indexed=True) for i in item["inputs"]])
-                       if item.get("name") == "HouseholdRegistered" else item for item in registry["abi"]]
+    registry["abi"] = [
+        dict(item, inputs=[dict(i, indexed=True) for i in item["inputs"]])
+        if item.get("name") == "HouseholdRegistered"
+        else item
+        for item in registry["abi"]
+    ]
     contracts["CommunityRegistry"] = registry  # capacityW now "indexed": one topic too many expected
 
     with caplog.at_level(logging.WARNING, logger="backend.chain.indexer"):
@@ -466,30 +531,42 @@ def test_a_real_stablecoin_is_followed_only_where_it_moves_through_the_market(co
     Indexer(community.web3, replace(community.deployment, contracts=contracts), sessions).poll()
     market_topic = "0x" + "00" * 12 + market.address[2:].lower()
     transfer = Web3.keccak(text="Transfer(address,address,uint256)")
-    through_market = {(Web3.to_hex(entry["transactionHash"]), entry["logIndex"])
-                      for topics in ([transfer, market_topic], [transfer, None, market_topic])
-                      for entry in community.web3.eth.get_logs({
-                          "fromBlock": community.deployment.deploy_block, "toBlock": "latest",
-                          "address": euro.address, "topics": topics})}
+    through_market = {
+        (Web3.to_hex(entry["transactionHash"]), entry["logIndex"])
+        for topics in ([transfer, market_topic], [transfer, None, market_topic])
+        for entry in community.web3.eth.get_logs(
+            {
+                "fromBlock": community.deployment.deploy_block,
+                "toBlock": "latest",
+                "address": euro.address,
+                "topics": topics,
+            }
+        )
+    }
     with sessions() as session:
         stored_euro = session.scalars(select(ChainEvent).where(ChainEvent.contract == euro.address)).all()
     assert {(row.tx_hash, row.log_index) for row in stored_euro} == through_market
     assert {row.event for row in stored_euro} == {"Transfer"} and len(through_market) >= 2
     assert all(market.address in (row.args["from"], row.args["to"]) for row in stored_euro)
     own = [community.deployment.address(name) for name in ("CommunityRegistry", "EnergyToken", "EnergyMarket")]
-    own_logs = {(Web3.to_hex(entry["transactionHash"]), entry["logIndex"]) for entry in
-                community.web3.eth.get_logs({"fromBlock": community.deployment.deploy_block, "toBlock": "latest",
-                                             "address": own})}
+    own_logs = {
+        (Web3.to_hex(entry["transactionHash"]), entry["logIndex"])
+        for entry in community.web3.eth.get_logs(
+            {"fromBlock": community.deployment.deploy_block, "toBlock": "latest", "address": own}
+        )
+    }
     assert stored_keys(sessions) == own_logs | through_market
 
 
 def test_strings_with_invalid_utf8_and_nul_are_stored_with_replacement_characters(community, sessions):
     registry = community.contract("CommunityRegistry")
     calldata = Web3.keccak(text="setMechanism(string,string)")[:4] + abi_encode(
-        ["bytes", "bytes"], [b"pay\xff\xfeas\x00clear", b"1"])  # what no Python str could encode
+        ["bytes", "bytes"], [b"pay\xff\xfeas\x00clear", b"1"]
+    )  # what no Python str could encode
     admin = Account.from_key(ANVIL_DEPLOYER_KEY).address  # Anvil's accounts are unlocked
-    receipt = community.web3.eth.wait_for_transaction_receipt(community.web3.eth.send_transaction(
-        {"from": admin, "to": registry.address, "data": calldata}))
+    receipt = community.web3.eth.wait_for_transaction_receipt(
+        community.web3.eth.send_transaction({"from": admin, "to": registry.address, "data": calldata})
+    )
     assert receipt["status"] == 1
 
     Indexer(community.web3, community.deployment, sessions).poll()
@@ -504,18 +581,20 @@ def test_listener_errors_do_not_stop_indexing(community, sessions, caplog):
         raise RuntimeError("socket closed")
 
     with caplog.at_level(logging.ERROR, logger="backend.chain.indexer"):
-        added = Indexer(community.web3, community.deployment, sessions, max_blocks_per_poll=50,
-                        on_events=broken).poll()
+        added = Indexer(community.web3, community.deployment, sessions, max_blocks_per_poll=50, on_events=broken).poll()
     assert added == len(community.chain_logs()) and stored_keys(sessions) == community.chain_logs()
     assert "on_events failed" in caplog.text
 
 
-@pytest.mark.parametrize("arguments, message", [
-    ({"confirmations": -1}, "confirmations"),
-    ({"max_blocks_per_poll": 0}, "max_blocks_per_poll"),
-    ({"name": ""}, "name"),
-    ({"name": "x" * 65}, "name"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"confirmations": -1}, "confirmations"),
+        ({"max_blocks_per_poll": 0}, "max_blocks_per_poll"),
+        ({"name": ""}, "name"),
+        ({"name": "x" * 65}, "name"),
+    ],
+)
 def test_bad_settings_fail_at_construction(community, sessions, arguments, message):
     with pytest.raises(ValueError, match=message):
         Indexer(community.web3, community.deployment, sessions, **arguments)

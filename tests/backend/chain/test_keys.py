@@ -24,8 +24,9 @@ def test_keys_new_then_show_address(tmp_path):
     assert stat.S_IMODE(keystore.stat().st_mode) == 0o600
     assert "crypto" in json.loads(keystore.read_text())
     assert runner.invoke(main, ["keys", "show-address", str(keystore)]).output.strip() == address
-    checked = runner.invoke(main, ["keys", "show-address", str(keystore), "--check", "--password-file",
-                                   str(password_file)])
+    checked = runner.invoke(
+        main, ["keys", "show-address", str(keystore), "--check", "--password-file", str(password_file)]
+    )
     assert checked.exit_code == 0 and checked.output.strip() == address
     assert load_keystore(keystore, "a long enough password").address == address
 

@@ -67,8 +67,19 @@ def test_deploy_to_chiado_from_a_keystore(deployer_keystore, deployments_dir):
         fund(node.url, admin)
         euro = payment_token(node.url)
         oracle = Account.create().address
-        result = deploy("chiado", node.url, deployments_dir, "--keystore", str(keystore),
-                        "--password-file", str(password_file), "--euro", euro, "--oracle", oracle)
+        result = deploy(
+            "chiado",
+            node.url,
+            deployments_dir,
+            "--keystore",
+            str(keystore),
+            "--password-file",
+            str(password_file),
+            "--euro",
+            euro,
+            "--oracle",
+            oracle,
+        )
         assert result.exit_code == 0, result.output
         assert "cancun build to chiado (chain 10200)" in result.output
         deployment = load_deployment(10200, deployments_dir)
@@ -79,10 +90,14 @@ def test_deploy_to_chiado_from_a_keystore(deployer_keystore, deployments_dir):
         assert deployment.address("Euro") == euro
 
         # An oracle may not settle on a public chain without a fee cap, and starts with one.
-        oracle_settings = dict(rpc_url=node.url, deployment=deployments_dir / "10200.json",
-                               oracle_keystore=keystore, oracle_password_file=password_file,
-                               database_url=f"sqlite:///{deployments_dir / 'oracle.db'}",
-                               archive_dir=deployments_dir / "archive")
+        oracle_settings = dict(
+            rpc_url=node.url,
+            deployment=deployments_dir / "10200.json",
+            oracle_keystore=keystore,
+            oracle_password_file=password_file,
+            database_url=f"sqlite:///{deployments_dir / 'oracle.db'}",
+            archive_dir=deployments_dir / "archive",
+        )
         with pytest.raises(OracleCannotStart, match="VATIO_MAX_FEE_GWEI"):
             build_oracle(OracleSettings(**oracle_settings))
         capped = build_oracle(OracleSettings(**oracle_settings, max_fee_gwei=50))
@@ -95,22 +110,39 @@ def test_deploy_to_chiado_refuses_a_raw_key_and_a_missing_euro(deployer_keystore
     keystore, password_file = deployer_keystore
     node = node_for(10200)
     try:
-        result = deploy("chiado", node.url, deployments_dir, "--private-key", ANVIL_DEPLOYER_KEY, "--euro",
-                        Account.create().address)
+        result = deploy(
+            "chiado", node.url, deployments_dir, "--private-key", ANVIL_DEPLOYER_KEY, "--euro", Account.create().address
+        )
         assert result.exit_code != 0
         assert "raw deployer private key is refused on chain 10200" in result.output
-        result = CliRunner().invoke(main, ["deploy", "--network", "chiado"], env={
-            "VATIO_DEPLOYMENTS_DIR": str(deployments_dir), "VATIO_RPC_URL_CHIADO": node.url,
-            "VATIO_DEPLOYER_KEY": ANVIL_DEPLOYER_KEY})
+        result = CliRunner().invoke(
+            main,
+            ["deploy", "--network", "chiado"],
+            env={
+                "VATIO_DEPLOYMENTS_DIR": str(deployments_dir),
+                "VATIO_RPC_URL_CHIADO": node.url,
+                "VATIO_DEPLOYER_KEY": ANVIL_DEPLOYER_KEY,
+            },
+        )
         assert result.exit_code != 0 and "refused on chain 10200" in result.output
         fund(node.url, keystore_address(keystore))
-        result = deploy("chiado", node.url, deployments_dir, "--keystore", str(keystore),
-                        "--password-file", str(password_file))
+        result = deploy(
+            "chiado", node.url, deployments_dir, "--keystore", str(keystore), "--password-file", str(password_file)
+        )
         assert result.exit_code != 0 and "TestEuro is for local chains only" in result.output
         wrong = password_file.parent / "wrong"
         wrong.write_text("not the password\n")
-        result = deploy("chiado", node.url, deployments_dir, "--keystore", str(keystore), "--password-file",
-                        str(wrong), "--euro", Account.create().address)
+        result = deploy(
+            "chiado",
+            node.url,
+            deployments_dir,
+            "--keystore",
+            str(keystore),
+            "--password-file",
+            str(wrong),
+            "--euro",
+            Account.create().address,
+        )
         assert result.exit_code != 0 and "wrong password?" in result.output
     finally:
         node.stop()
@@ -124,8 +156,11 @@ def test_deploy_refuses_a_node_on_another_chain(deployments_dir):
         assert result.exit_code != 0
         assert "is on chain 31337, but gnosis is chain 100: refusing to deploy there" in result.output
         # --rpc-url wins over the variables, and is checked the same way
-        result = CliRunner().invoke(main, ["deploy", "--network", "ewc", "--rpc-url", node.url],
-                                    env={"VATIO_DEPLOYMENTS_DIR": str(deployments_dir)})
+        result = CliRunner().invoke(
+            main,
+            ["deploy", "--network", "ewc", "--rpc-url", node.url],
+            env={"VATIO_DEPLOYMENTS_DIR": str(deployments_dir)},
+        )
         assert result.exit_code != 0 and "but ewc is chain 246" in result.output
     finally:
         node.stop()
@@ -137,8 +172,9 @@ def test_a_public_network_needs_its_rpc_url():
         DeploySettings.from_env({}, network="gnosis")
     with pytest.raises(SettingsError, match="must be one of local, chiado, gnosis, volta, ewc"):
         DeploySettings.from_env({"VATIO_NETWORK": "mainnet"})
-    settings = DeploySettings.from_env({"VATIO_RPC_URL": "http://10.0.0.1:8545",
-                                        "VATIO_RPC_URL_VOLTA": "https://volta.example:443"}, network="volta")
+    settings = DeploySettings.from_env(
+        {"VATIO_RPC_URL": "http://10.0.0.1:8545", "VATIO_RPC_URL_VOLTA": "https://volta.example:443"}, network="volta"
+    )
     assert settings.rpc_url == "https://volta.example:443"
     assert DeploySettings.from_env({"VATIO_RPC_URL": "http://10.0.0.1:8545"}).rpc_url == "http://10.0.0.1:8545"
 
@@ -150,13 +186,24 @@ def test_deploy_to_volta_uses_the_london_build_on_a_london_node(deployer_keystor
         fund(node.url, keystore_address(keystore))
         web3 = Web3(Web3.HTTPProvider(node.url))
         euro, _ = Deployer(web3, Account.from_key(ANVIL_DEPLOYER_KEY), "london").deploy("TestEuro")
-        result = deploy("volta", node.url, deployments_dir, "--keystore", str(keystore),
-                        "--password-file", str(password_file), "--euro", euro.address)
+        result = deploy(
+            "volta",
+            node.url,
+            deployments_dir,
+            "--keystore",
+            str(keystore),
+            "--password-file",
+            str(password_file),
+            "--euro",
+            euro.address,
+        )
         assert result.exit_code == 0, result.output
         deployment = json.loads((deployments_dir / "73799.json").read_text())
         assert deployment["settings"]["evmVersion"] == "london"
-        market = web3.eth.contract(address=deployment["contracts"]["EnergyMarket"]["address"],
-                                   abi=deployment["contracts"]["EnergyMarket"]["abi"])
+        market = web3.eth.contract(
+            address=deployment["contracts"]["EnergyMarket"]["address"],
+            abi=deployment["contracts"]["EnergyMarket"]["abi"],
+        )
         assert market.functions.registry().call() == deployment["contracts"]["CommunityRegistry"]["address"]
     finally:
         node.stop()

@@ -56,8 +56,13 @@ PRODUCER_WH_PER_S = (1.6, 0.4)  # (produced, consumed) per second: about 5.8 kW 
 CONSUMER_WH_PER_S = (0.0, 1.2)
 
 
-def wait_until(condition: Callable[[], object], timeout_s: float, what: str,
-               details: Callable[[], str] = lambda: "", poll_s: float = 0.2):
+def wait_until(
+    condition: Callable[[], object],
+    timeout_s: float,
+    what: str,
+    details: Callable[[], str] = lambda: "",
+    poll_s: float = 0.2,
+):
     """Poll `condition` until it returns something truthy and return that; fail with `what` at the deadline."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -108,8 +113,7 @@ class Community:
     def start_node(self) -> None:
         """Start Anvil again on the same port, from the state file, mining as before."""
         extra = ["--block-time", str(self.block_time_s)] if self.block_time_s else None
-        self.node = start_anvil(port=self.port, state_file=self.state_file, chain_id=self.chain_id,
-                                extra_args=extra)
+        self.node = start_anvil(port=self.port, state_file=self.state_file, chain_id=self.chain_id, extra_args=extra)
 
     def settled_events(self) -> list:
         """Every IntervalSettled event of the market since deployment."""
@@ -122,8 +126,15 @@ class Community:
         self.node.stop()
 
 
-def build_community(state_dir: Path, households: int = 4, traders: int = 2, interval_s: int = INTERVAL_S,
-                    seed: int = 1, persistent: bool = False, block_time_s: int | None = BLOCK_TIME_S) -> Community:
+def build_community(
+    state_dir: Path,
+    households: int = 4,
+    traders: int = 2,
+    interval_s: int = INTERVAL_S,
+    seed: int = 1,
+    persistent: bool = False,
+    block_time_s: int | None = BLOCK_TIME_S,
+) -> Community:
     """A fresh Anvil with a community: contracts, registered and funded households, auto orders for `traders`.
 
     The deployment file goes to `state_dir` (the oracle and the auditor get
@@ -140,21 +151,36 @@ def build_community(state_dir: Path, households: int = 4, traders: int = 2, inte
     node = start_anvil(port=port, state_file=state_file)
     try:
         web3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 10}))
-        deployment = deploy_community(web3, Account.from_key(ANVIL_DEPLOYER_KEY), CommunitySettings(
-            interval_seconds=interval_s, oracle=Account.from_key(ORACLE_KEY).address))
+        deployment = deploy_community(
+            web3,
+            Account.from_key(ANVIL_DEPLOYER_KEY),
+            CommunitySettings(interval_seconds=interval_s, oracle=Account.from_key(ORACLE_KEY).address),
+        )
         deployment_path = deployment.save(state_dir / "deployment")
         meters = make_meters(households, seed)
         register_meters(web3, deployment, meters, progress=lambda message: None)
         if traders:
-            enable_auto_trading(web3, deployment, [m.household_key for m in meters[:traders]], seed=seed,
-                                progress=lambda message: None)
+            enable_auto_trading(
+                web3, deployment, [m.household_key for m in meters[:traders]], seed=seed, progress=lambda message: None
+            )
         if block_time_s:
             web3.provider.make_request("evm_setIntervalMining", [block_time_s])
     except BaseException:
         node.stop()
         raise
-    return Community(node, port, deployment.chain_id, state_file, block_time_s, web3, deployment, deployment_path,
-                     meters, interval_s, name=f"faults-{secrets.token_hex(4)}")
+    return Community(
+        node,
+        port,
+        deployment.chain_id,
+        state_file,
+        block_time_s,
+        web3,
+        deployment,
+        deployment_path,
+        meters,
+        interval_s,
+        name=f"faults-{secrets.token_hex(4)}",
+    )
 
 
 # --- the broker and the database ---------------------------------------------------------------
@@ -195,8 +221,9 @@ class Database:
         """(meter, seq) -> every stored (ts, produced, consumed) for it (a list, so a second row would show)."""
         stored: dict[tuple[str, int], list[tuple[int, int, int]]] = {}
         with self.sessions() as session:
-            rows = session.execute(select(Reading.meter, Reading.seq, Reading.ts, Reading.produced_wh,
-                                          Reading.consumed_wh))
+            rows = session.execute(
+                select(Reading.meter, Reading.seq, Reading.ts, Reading.produced_wh, Reading.consumed_wh)
+            )
             for meter, seq, ts, produced, consumed in rows:
                 stored.setdefault((meter, seq), []).append((ts, produced, consumed))
         return stored
@@ -221,8 +248,11 @@ class Database:
 
     def outbox(self) -> list[SettlementOutbox]:
         with self.sessions() as session:
-            return list(session.scalars(select(SettlementOutbox).order_by(SettlementOutbox.interval_id,
-                                                                          SettlementOutbox.chunk_index)))
+            return list(
+                session.scalars(
+                    select(SettlementOutbox).order_by(SettlementOutbox.interval_id, SettlementOutbox.chunk_index)
+                )
+            )
 
     def entries(self) -> list[IntervalEntry]:
         with self.sessions() as session:
@@ -230,8 +260,9 @@ class Database:
 
     def entry(self, interval_id: int, meter: str) -> IntervalEntry | None:
         with self.sessions() as session:
-            return session.scalar(select(IntervalEntry).where(IntervalEntry.interval_id == interval_id,
-                                                              IntervalEntry.meter == meter))
+            return session.scalar(
+                select(IntervalEntry).where(IntervalEntry.interval_id == interval_id, IntervalEntry.meter == meter)
+            )
 
 
 # --- the oracle process ------------------------------------------------------------------------
@@ -249,9 +280,17 @@ class OracleProcess:
     adds VATIO_* variables to the test's own.
     """
 
-    def __init__(self, community: Community, broker: PrivateBroker, database: Database, archive_dir: Path | None,
-                 log_dir: Path, grace_s: int = GRACE_S, cwd: Path = REPO_ROOT,
-                 environment: dict[str, str] | None = None):
+    def __init__(
+        self,
+        community: Community,
+        broker: PrivateBroker,
+        database: Database,
+        archive_dir: Path | None,
+        log_dir: Path,
+        grace_s: int = GRACE_S,
+        cwd: Path = REPO_ROOT,
+        environment: dict[str, str] | None = None,
+    ):
         self.community = community
         self.broker = broker
         self.database = database
@@ -265,12 +304,27 @@ class OracleProcess:
         self.logs: list[Path] = []
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "backend.cli", "oracle",
-                "--community", self.community.name, "--broker", self.broker.url,
-                "--rpc-url", self.community.node.url, "--database-url", self.database.url,
-                *(["--archive-dir", str(self.archive_dir)] if self.archive_dir is not None else []),
-                "--grace", str(self.grace_s),
-                "--client-id", self.client_id, "--deployment", str(self.community.deployment_path)]
+        return [
+            sys.executable,
+            "-m",
+            "backend.cli",
+            "oracle",
+            "--community",
+            self.community.name,
+            "--broker",
+            self.broker.url,
+            "--rpc-url",
+            self.community.node.url,
+            "--database-url",
+            self.database.url,
+            *(["--archive-dir", str(self.archive_dir)] if self.archive_dir is not None else []),
+            "--grace",
+            str(self.grace_s),
+            "--client-id",
+            self.client_id,
+            "--deployment",
+            str(self.community.deployment_path),
+        ]
 
     def start(self) -> None:
         """Start it and return once it is connected (it prints how many meters it knows)."""
@@ -279,10 +333,17 @@ class OracleProcess:
         self.logs.append(log_path)
         environment = {**os.environ, "VATIO_ORACLE_KEY": ORACLE_KEY, "PYTHONUNBUFFERED": "1", **self.environment}
         with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(self.command(), cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
-                                            env=environment, start_new_session=True)
-        wait_until(lambda: "meters known" in self.log_text(log_path) or not self.alive(), 60,
-                   "the oracle to start", self.tail)
+            self.process = subprocess.Popen(
+                self.command(),
+                cwd=self.cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=environment,
+                start_new_session=True,
+            )
+        wait_until(
+            lambda: "meters known" in self.log_text(log_path) or not self.alive(), 60, "the oracle to start", self.tail
+        )
         if not self.alive():
             pytest.fail(f"the oracle exited with code {self.process.returncode}\n{self.tail()}")
 
@@ -319,7 +380,7 @@ class OracleProcess:
                     continue  # not the start of a logged traceback (a chained one continues it)
                 logged = lines[number - 1].split(" ", 2)[-1]  # without the timestamp
                 raised = ""
-                for later in lines[number + 1:]:
+                for later in lines[number + 1 :]:
                     if _LOG_LINE.match(later):
                         break
                     if _EXCEPTION_LINE.match(later):
@@ -500,17 +561,22 @@ class MeterFleet:
             return {key: self.published[key] for key, mids in self.mids.items() if any(m in acked for m in mids)}
 
     def wait_all_acknowledged(self, timeout_s: float = 30) -> None:
-        wait_until(lambda: len(self.acknowledged()) == len(self.published), timeout_s,
-                   "the broker to acknowledge every published reading",
-                   lambda: f"{len(self.published) - len(self.acknowledged())} of {len(self.published)} unacknowledged")
+        wait_until(
+            lambda: len(self.acknowledged()) == len(self.published),
+            timeout_s,
+            "the broker to acknowledge every published reading",
+            lambda: f"{len(self.published) - len(self.acknowledged())} of {len(self.published)} unacknowledged",
+        )
 
     def readings_of(self, index: int) -> list[PublishedReading]:
         """A meter's readings as signed (published or still held), by seq."""
         address = self.address[index]
         with self._lock:
             published = [(seq, r) for (meter, seq), r in self.published.items() if meter == address]
-            held = [(s.reading.seq, PublishedReading(s.reading.ts, s.reading.produced_wh, s.reading.consumed_wh))
-                    for s in self.held.get(address, [])]
+            held = [
+                (s.reading.seq, PublishedReading(s.reading.ts, s.reading.produced_wh, s.reading.consumed_wh))
+                for s in self.held.get(address, [])
+            ]
         return [reading for _, reading in sorted(published + held, key=lambda item: item[0])]
 
     def registers_at(self, index: int, ts: int) -> Registers:
@@ -544,28 +610,33 @@ def start_publishing(fleet: MeterFleet, database: Database, oracle: OracleProces
 # --- the invariants ----------------------------------------------------------------------------
 
 
-def assert_no_reading_lost(fleet: MeterFleet, database: Database, oracle: OracleProcess,
-                           timeout_s: float = 30) -> int:
+def assert_no_reading_lost(fleet: MeterFleet, database: Database, oracle: OracleProcess, timeout_s: float = 30) -> int:
     """Every acknowledged reading is stored exactly once, as signed, and nothing unpublished is; returns how many."""
     fleet.wait_all_acknowledged()
     expected = fleet.acknowledged()
-    wait_until(lambda: database.stored_readings().keys() >= expected.keys(), timeout_s,
-               f"all {len(expected)} acknowledged readings to be stored",
-               lambda: f"missing {sorted(expected.keys() - database.stored_readings().keys())[:10]}\n"
-                       + oracle.tail())
+    wait_until(
+        lambda: database.stored_readings().keys() >= expected.keys(),
+        timeout_s,
+        f"all {len(expected)} acknowledged readings to be stored",
+        lambda: f"missing {sorted(expected.keys() - database.stored_readings().keys())[:10]}\n" + oracle.tail(),
+    )
     stored = database.stored_readings()
     twice = {key: rows for key, rows in stored.items() if len(rows) != 1}
     assert not twice, f"readings stored more than once: {twice}"
-    different = {key: (stored[key][0], (r.ts, r.produced_wh, r.consumed_wh)) for key, r in expected.items()
-                 if stored[key][0] != (r.ts, r.produced_wh, r.consumed_wh)}
+    different = {
+        key: (stored[key][0], (r.ts, r.produced_wh, r.consumed_wh))
+        for key, r in expected.items()
+        if stored[key][0] != (r.ts, r.produced_wh, r.consumed_wh)
+    }
     assert not different, f"stored content differs from what was signed: {different}"
     unexpected = stored.keys() - fleet.published.keys()
     assert not unexpected, f"stored readings nobody published: {sorted(unexpected)[:10]}"
     return len(expected)
 
 
-def wait_until_drained(community: Community, database: Database, oracle: OracleProcess,
-                       grace_s: int = GRACE_S, timeout_s: float = 45) -> int:
+def wait_until_drained(
+    community: Community, database: Database, oracle: OracleProcess, grace_s: int = GRACE_S, timeout_s: float = 45
+) -> int:
     """Once the meters stopped and their readings are stored: wait until the oracle settled every interval the
     newest reading makes due, with nothing left in flight. Returns the last such interval.
 
@@ -601,14 +672,17 @@ def assert_settled_once(community: Community, database: Database) -> list[int]:
     for interval_id, tx_hash in chain_tx.items():
         rows = rows_by_interval.get(interval_id, [])
         assert rows, f"interval {interval_id} settled on-chain by {tx_hash} but has no outbox rows"
-        assert [r.chunk_index for r in rows] == list(range(len(rows))), \
+        assert [r.chunk_index for r in rows] == list(range(len(rows))), (
             f"interval {interval_id}: outbox chunks {[(r.chunk_index, r.kind) for r in rows]}"
-        assert all(r.status == "confirmed" for r in rows), \
+        )
+        assert all(r.status == "confirmed" for r in rows), (
             f"interval {interval_id}: outbox rows {[(r.chunk_index, r.status, r.last_error) for r in rows]}"
+        )
         assert rows[-1].tx_hash == tx_hash, f"interval {interval_id}: outbox {rows[-1].tx_hash}, chain {tx_hash}"
         interval = intervals[interval_id]
-        assert (interval.status, interval.settled_tx) == ("settled", tx_hash), \
+        assert (interval.status, interval.settled_tx) == ("settled", tx_hash), (
             f"interval {interval_id}: {interval.status} by {interval.settled_tx}, chain {tx_hash}"
+        )
     sent_twice = {h: n for h, n in Counter(row.tx_hash for row in outbox if row.tx_hash).items() if n > 1}
     assert not sent_twice, f"one transaction in two outbox rows: {sent_twice}"
     db_only = {i for i, row in intervals.items() if row.status == "settled"} - chain_tx.keys()

@@ -33,19 +33,30 @@ SETTLED_INTERVALS = 3
 
 
 def run_audit(community, archive_dir: Path):
-    result = CliRunner().invoke(audit, ["--rpc-url", community.node.url, "--archive", str(archive_dir),
-                                        "--deployment", str(community.deployment_path)])
+    result = CliRunner().invoke(
+        audit,
+        [
+            "--rpc-url",
+            community.node.url,
+            "--archive",
+            str(archive_dir),
+            "--deployment",
+            str(community.deployment_path),
+        ],
+    )
     lines = [line for line in result.stdout.splitlines() if line.startswith("interval ")]
     return result, lines
 
 
 def test_audit_passes_on_the_oracles_settlements_and_names_an_altered_interval(
-        make_community, broker, make_database, make_oracle, make_fleet, tmp_path):
+    make_community, broker, make_database, make_oracle, make_fleet, tmp_path
+):
     community = make_community(households=4, traders=2)
     bidder = Deployer(community.web3, Account.from_key(community.meters[3].household_key))
     market = community.market
-    next_interval = community.deployment.contract(community.web3, "CommunityRegistry").functions \
-        .currentInterval().call() + 1  # from the next one: the order may be mined in a later block
+    next_interval = (
+        community.deployment.contract(community.web3, "CommunityRegistry").functions.currentInterval().call() + 1
+    )  # from the next one: the order may be mined in a later block
     bidder.call(community.deployment.contract(community.web3, "Euro").functions.approve(market.address, 10 * EURO))
     # Above every auto-buy limit, so it is served first whenever there is surplus: the bid trades.
     bidder.call(market.functions.placeOrder(Side.BID, 190_000, 20, next_interval, next_interval + 1_000))
@@ -55,8 +66,12 @@ def test_audit_passes_on_the_oracles_settlements_and_names_an_altered_interval(
     oracle.start()
     fleet = make_fleet(community, broker)
     start_publishing(fleet, database, oracle)
-    wait_until(lambda: len(database.settled_ids()) >= SETTLED_INTERVALS, 60,
-               f"{SETTLED_INTERVALS} intervals to settle", oracle.tail)
+    wait_until(
+        lambda: len(database.settled_ids()) >= SETTLED_INTERVALS,
+        60,
+        f"{SETTLED_INTERVALS} intervals to settle",
+        oracle.tail,
+    )
     fleet.stop()
     assert_no_reading_lost(fleet, database, oracle)
     wait_until_drained(community, database, oracle)

@@ -54,11 +54,19 @@ def test_broker_restart_loses_no_reading(make_community, broker, make_database, 
     back_at = time.time()
 
     # The oracle reconnects by itself, stores what was queued and what comes, and settles on.
-    wait_until(lambda: database.newest_reading_ts() > back_at, 45,
-               "the oracle to store readings taken after the broker came back", oracle.tail)
+    wait_until(
+        lambda: database.newest_reading_ts() > back_at,
+        45,
+        "the oracle to store readings taken after the broker came back",
+        oracle.tail,
+    )
     back_interval = int(back_at) // community.interval_s
-    wait_until(lambda: any(i >= back_interval for i in database.settled_ids()), 45,
-               f"interval {back_interval}, in which the broker came back, to settle", oracle.tail)
+    wait_until(
+        lambda: any(i >= back_interval for i in database.settled_ids()),
+        45,
+        f"interval {back_interval}, in which the broker came back, to settle",
+        oracle.tail,
+    )
     fleet.stop()
 
     assert_no_reading_lost(fleet, database, oracle)
@@ -76,8 +84,7 @@ def test_private_broker_keeps_a_persistent_session_across_a_clean_restart(broker
     session_present: list[bool] = []
     subscribed = threading.Event()
     probe = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="faults-session-probe", protocol=mqtt.MQTTv5)
-    probe.on_connect = lambda client, userdata, flags, reason, properties: session_present.append(
-        flags.session_present)
+    probe.on_connect = lambda client, userdata, flags, reason, properties: session_present.append(flags.session_present)
     probe.on_subscribe = lambda *args: subscribed.set()
     probe.on_message = lambda client, userdata, message: received.append(message.payload)
     expiry = Properties(PacketTypes.CONNECT)
@@ -105,8 +112,10 @@ def test_private_broker_keeps_a_persistent_session_across_a_clean_restart(broker
     try:
         wait_until(lambda: len(session_present) == 2, 10, "the probe to reconnect")
         log = (broker.state_dir / "mosquitto.log").read_text(errors="replace").splitlines()
-        assert session_present[1], ("the broker forgot the persistent session over a clean restart; its log:\n"
-                                    + "\n".join(line for line in log if "rror" in line or "aving" in line))
+        assert session_present[1], (
+            "the broker forgot the persistent session over a clean restart; its log:\n"
+            + "\n".join(line for line in log if "rror" in line or "aving" in line)
+        )
         wait_until(lambda: received, 10, "the message queued for the probe before the restart")
     finally:
         probe.disconnect()
@@ -133,20 +142,22 @@ def test_meter_publisher_keeps_readings_handed_over_while_disconnected(broker):
     intruder = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="faults-meter-publisher")
     intruder.connect("127.0.0.1", broker.port)
     intruder.loop_start()
-    wait_until(lambda: not publisher.client.is_connected(), 10, "the takeover to drop the publisher's connection",
-               poll_s=0.01)
+    wait_until(
+        lambda: not publisher.client.is_connected(), 10, "the takeover to drop the publisher's connection", poll_s=0.01
+    )
     intruder.disconnect()
     intruder.loop_stop()
     try:
         publisher.publish("faults/meter/readings", b"while disconnected")
     except ConnectionError as error:
-        pytest.fail(f"MeterPublisher.publish raised {error!r} for a reading paho has queued for after the "
-                    "reconnection: `vatio simulate` stops at the first connection loss")
+        pytest.fail(
+            f"MeterPublisher.publish raised {error!r} for a reading paho has queued for after the "
+            "reconnection: `vatio simulate` stops at the first connection loss"
+        )
     finally:
         wait_until(publisher.client.is_connected, 15, "the publisher to reconnect by itself")
     publisher.publish("faults/meter/readings", b"after")
     publisher.close()
-    wait_until(lambda: len(received) >= 3, 10, "the subscriber to get every reading",
-               lambda: f"received {received}")
+    wait_until(lambda: len(received) >= 3, 10, "the subscriber to get every reading", lambda: f"received {received}")
     assert sorted(received) == sorted([b"before", b"while disconnected", b"after"])
     subscriber.close()

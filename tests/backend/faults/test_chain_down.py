@@ -26,7 +26,8 @@ from fault_helpers import (
 
 
 def test_interval_due_while_the_node_is_down_settles_once_when_it_is_back(
-        make_community, broker, make_database, make_oracle, make_fleet):
+    make_community, broker, make_database, make_oracle, make_fleet
+):
     community = make_community(households=4, traders=2, persistent=True)
     database = make_database("sqlite")
     oracle = make_oracle(community, broker, database)
@@ -36,24 +37,36 @@ def test_interval_due_while_the_node_is_down_settles_once_when_it_is_back(
     first_settled = wait_until(database.settled_ids, 45, "a first interval to settle", oracle.tail)[0]
 
     # The node goes down with a settlement transaction of ours broadcast and not yet mined.
-    in_flight = wait_until(lambda: [row for row in database.outbox() if row.status == "sent"], 30,
-                           "a settlement transaction in flight", oracle.tail, poll_s=0.02)[0]
+    in_flight = wait_until(
+        lambda: [row for row in database.outbox() if row.status == "sent"],
+        30,
+        "a settlement transaction in flight",
+        oracle.tail,
+        poll_s=0.02,
+    )[0]
     community.stop_node()
     settled_before = set(database.settled_ids())
     due_while_down = max(database.with_status("closed", "settling", "settled")) + 1
     readings_at_stop = database.reading_count()
     # Closing needs no node: the next interval closes on time, and nothing settles.
-    wait_until(lambda: due_while_down in database.with_status("closed", "settling"), 30,
-               f"interval {due_while_down} to close while the node is down", oracle.tail)
+    wait_until(
+        lambda: due_while_down in database.with_status("closed", "settling"),
+        30,
+        f"interval {due_while_down} to close while the node is down",
+        oracle.tail,
+    )
     time.sleep(1.5)  # a settler pass or two against the missing node
     assert set(database.settled_ids()) == settled_before
     assert database.reading_count() > readings_at_stop, "the oracle stopped storing readings with the node down"
     assert "unreachable" in oracle.all_logs()
 
     community.start_node()
-    wait_until(lambda: due_while_down in database.settled_ids(), 60,
-               f"intervals {in_flight.interval_id} and {due_while_down} to settle after the node came back",
-               oracle.tail)
+    wait_until(
+        lambda: due_while_down in database.settled_ids(),
+        60,
+        f"intervals {in_flight.interval_id} and {due_while_down} to settle after the node came back",
+        oracle.tail,
+    )
     fleet.stop()
 
     assert_no_reading_lost(fleet, database, oracle)

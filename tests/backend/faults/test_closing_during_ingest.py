@@ -45,8 +45,9 @@ def test_closing_on_postgresql_survives_an_ingest_batch_committed_meanwhile(make
         for key in keys:
             seq[key.address] += 1
             reading = MeterReading(key.address, seq[key.address], ts, 10 * seq[key.address], 5 * seq[key.address], 100)
-            messages.append(Message(topic(COMMUNITY, key.address), payload(sign_reading(reading, DOMAIN, key.key)),
-                                    time.time()))
+            messages.append(
+                Message(topic(COMMUNITY, key.address), payload(sign_reading(reading, DOMAIN, key.key)), time.time())
+            )
         assert [outcome.status for outcome in ingester.process(messages)] == [STORED] * len(messages)
 
     k = int(time.time()) // INTERVAL_S - 4  # an hour ago: neither in the future nor stale for the verifier

@@ -42,8 +42,12 @@ class RoleOracle(OracleProcess):
         self.name = name
 
     def command(self) -> list[str]:
-        return [*super().command(), "--role", self.role,
-                *(["--share-group", self.share_group] if self.share_group else [])]
+        return [
+            *super().command(),
+            "--role",
+            self.role,
+            *(["--share-group", self.share_group] if self.share_group else []),
+        ]
 
     def leads(self) -> bool:
         return TOOK_THE_LEAD in self.all_logs()
@@ -59,8 +63,9 @@ def make_oracle(tmp_path):
 
     def make(community, broker, database, *, name: str, **options) -> RoleOracle:
         (tmp_path / name).mkdir()
-        oracle = RoleOracle(community, broker, database, archive_dir=tmp_path / "archive", log_dir=tmp_path / name,
-                            name=name, **options)
+        oracle = RoleOracle(
+            community, broker, database, archive_dir=tmp_path / "archive", log_dir=tmp_path / name, name=name, **options
+        )
         made.append(oracle)
         return oracle
 
@@ -69,12 +74,15 @@ def make_oracle(tmp_path):
         oracle.stop()
 
 
-def test_kill_9_of_the_leading_settler_hands_over_to_the_standby(make_community, broker, make_database, make_oracle,
-                                                                  make_fleet):
+def test_kill_9_of_the_leading_settler_hands_over_to_the_standby(
+    make_community, broker, make_database, make_oracle, make_fleet
+):
     community = make_community(households=HOUSEHOLDS, traders=4)
     database = make_database("postgresql")
-    ingest = [make_oracle(community, broker, database, role="ingest", name=f"ingest-{n}", share_group="workers")
-              for n in (1, 2)]
+    ingest = [
+        make_oracle(community, broker, database, role="ingest", name=f"ingest-{n}", share_group="workers")
+        for n in (1, 2)
+    ]
     settlers = [make_oracle(community, broker, database, role="settle", name=f"settler-{n}") for n in (1, 2)]
     for oracle in ingest:
         oracle.start()
@@ -93,11 +101,18 @@ def test_kill_9_of_the_leading_settler_hands_over_to_the_standby(make_community,
     wait_until(standby.leads, GRACE_S + 30, "the standby to take the lead", standby.tail, poll_s=0.02)
     takeover_s = time.monotonic() - killed_at
     settled_before = max(database.settled_ids())
-    wait_until(lambda: max(database.settled_ids()) > settled_before, 60,
-               "the new leader to settle an interval", standby.tail, poll_s=0.05)
+    wait_until(
+        lambda: max(database.settled_ids()) > settled_before,
+        60,
+        "the new leader to settle an interval",
+        standby.tail,
+        poll_s=0.05,
+    )
     first_settlement_s = time.monotonic() - killed_at
-    print(f"\ntakeover: the standby led {takeover_s:.2f} s after kill -9 of the leader, "
-          f"and settled its first interval {first_settlement_s:.2f} s after it")
+    print(
+        f"\ntakeover: the standby led {takeover_s:.2f} s after kill -9 of the leader, "
+        f"and settled its first interval {first_settlement_s:.2f} s after it"
+    )
     time.sleep(2 * community.interval_s)
     fleet.stop()
 

@@ -19,7 +19,8 @@ from backend.chain.anvil import keep_clock_moving
 
 
 def test_oracle_settles_on_an_on_demand_chain_with_the_heartbeat(
-        make_community, broker, make_database, make_oracle, make_fleet):
+    make_community, broker, make_database, make_oracle, make_fleet
+):
     community = make_community(households=2, traders=0, block_time_s=None)
     heartbeat = threading.Event()
     keep_clock_moving(community.node.url, heartbeat)
@@ -29,8 +30,12 @@ def test_oracle_settles_on_an_on_demand_chain_with_the_heartbeat(
         oracle.start()
         fleet = make_fleet(community, broker)
         start_publishing(fleet, database, oracle)
-        wait_until(lambda: len(database.settled_ids()) >= 2, 45, "two intervals to settle on an on-demand chain",
-                   lambda: "\n".join(line for line in oracle.all_logs().splitlines() if "outbox" in line)[-1500:])
+        wait_until(
+            lambda: len(database.settled_ids()) >= 2,
+            45,
+            "two intervals to settle on an on-demand chain",
+            lambda: "\n".join(line for line in oracle.all_logs().splitlines() if "outbox" in line)[-1500:],
+        )
         fleet.stop()
         wait_until_drained(community, database, oracle)
         assert_settled_once(community, database)

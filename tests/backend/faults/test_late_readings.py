@@ -36,7 +36,8 @@ LATE, CARRY = 2, 3  # meter indexes: a producer delivering within grace, a consu
 
 
 def test_late_readings_count_within_grace_and_carry_after_closing(
-        make_community, broker, make_database, make_oracle, make_fleet):
+    make_community, broker, make_database, make_oracle, make_fleet
+):
     community = make_community(households=4, traders=2)
     interval_s = community.interval_s
     database = make_database("sqlite")
@@ -50,18 +51,26 @@ def test_late_readings_count_within_grace_and_carry_after_closing(
     wait_until(lambda: time.time() >= start + 2, 3 * interval_s, f"interval {k} to be under way")
     fleet.pause_from(end + GRACE_S)  # no reading at or after end + grace yet: k cannot close
     before_outage = {index: fleet.hold(index) for index in (LATE, CARRY)}
-    wait_until(lambda: fleet.last_ts.get(fleet.meter(LATE), 0) >= end + GRACE_S - 1, 3 * interval_s,
-               f"the meters to reach the end of interval {k}")
+    wait_until(
+        lambda: fleet.last_ts.get(fleet.meter(LATE), 0) >= end + GRACE_S - 1,
+        3 * interval_s,
+        f"the meters to reach the end of interval {k}",
+    )
 
     # L's buffer arrives after k ended, within the grace period.
     late = fleet.release(LATE)
     assert any(s.reading.ts <= end for s in late) and all(s.reading.ts > start for s in late)
-    wait_until(lambda: {(s.reading.meter, s.reading.seq) for s in late} <= database.stored_readings().keys(),
-               30, "the late readings to be stored", oracle.tail)
+    wait_until(
+        lambda: {(s.reading.meter, s.reading.seq) for s in late} <= database.stored_readings().keys(),
+        30,
+        "the late readings to be stored",
+        oracle.tail,
+    )
     assert k not in database.intervals(), f"interval {k} closed before its grace period ended"
     fleet.resume()
-    wait_until(lambda: k in database.with_status("closed", "settling", "settled"), 30,
-               f"interval {k} to close", oracle.tail)
+    wait_until(
+        lambda: k in database.with_status("closed", "settling", "settled"), 30, f"interval {k} to close", oracle.tail
+    )
 
     # C's buffer arrives after k closed; then the registers stop, so the last closed interval holds every Wh.
     carried = fleet.release(CARRY)
@@ -105,10 +114,15 @@ def test_late_readings_count_within_grace_and_carry_after_closing(
 
     # And the chain settled exactly the entries' energy.
     settled = set(database.settled_ids())
-    on_chain = {(e["args"]["intervalId"], e["args"]["household"]): (e["args"]["producedWh"], e["args"]["consumedWh"])
-                for e in community.household_settled_events()}
-    in_db = {(row.interval_id, row.household): (row.produced_wh, row.consumed_wh)
-             for row in database.entries() if row.interval_id in settled}
+    on_chain = {
+        (e["args"]["intervalId"], e["args"]["household"]): (e["args"]["producedWh"], e["args"]["consumedWh"])
+        for e in community.household_settled_events()
+    }
+    in_db = {
+        (row.interval_id, row.household): (row.produced_wh, row.consumed_wh)
+        for row in database.entries()
+        if row.interval_id in settled
+    }
     assert on_chain == in_db
 
 

@@ -39,7 +39,8 @@ def kill_and_restart(oracle) -> tuple[float, float]:
 
 @pytest.mark.parametrize("db_kind", ["sqlite", "postgresql"])
 def test_kill_9_under_load_loses_no_reading_and_settles_each_interval_once(
-        db_kind, make_community, broker, make_database, make_oracle, make_fleet):
+    db_kind, make_community, broker, make_database, make_oracle, make_fleet
+):
     community = make_community(households=HOUSEHOLDS, traders=4)
     database = make_database(db_kind)
     oracle = make_oracle(community, broker, database)
@@ -49,20 +50,34 @@ def test_kill_9_under_load_loses_no_reading_and_settles_each_interval_once(
     first_settled = wait_until(database.settled_ids, 45, "a first interval to settle", oracle.tail)[0]
 
     # Kill 1: a settlement transaction is signed, recorded and broadcast, not yet mined (a block a second).
-    in_flight = wait_until(lambda: [row.interval_id for row in database.outbox() if row.status == "sent"], 30,
-                           "a settlement transaction in flight", oracle.tail, poll_s=0.02)
+    in_flight = wait_until(
+        lambda: [row.interval_id for row in database.outbox() if row.status == "sent"],
+        30,
+        "a settlement transaction in flight",
+        oracle.tail,
+        poll_s=0.02,
+    )
     outages = [kill_and_restart(oracle)]
 
     # Kill 2: the restarted oracle is working through the backlog, committing batch after batch.
     before = database.reading_count()
-    wait_until(lambda: database.reading_count() >= before + 2 * HOUSEHOLDS, 30,
-               "the restarted oracle to store new readings", oracle.tail, poll_s=0.05)
+    wait_until(
+        lambda: database.reading_count() >= before + 2 * HOUSEHOLDS,
+        30,
+        "the restarted oracle to store new readings",
+        oracle.tail,
+        poll_s=0.05,
+    )
     outages.append(kill_and_restart(oracle))
 
     # Settlement goes on, through the interval of the last restart.
     last_restart = int(outages[-1][1]) // community.interval_s
-    wait_until(lambda: any(i >= last_restart for i in database.settled_ids()), 60,
-               f"interval {last_restart}, in which the oracle restarted, to settle", oracle.tail)
+    wait_until(
+        lambda: any(i >= last_restart for i in database.settled_ids()),
+        60,
+        f"interval {last_restart}, in which the oracle restarted, to settle",
+        oracle.tail,
+    )
     fleet.stop()
 
     stored = assert_no_reading_lost(fleet, database, oracle)

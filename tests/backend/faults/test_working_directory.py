@@ -21,15 +21,22 @@ from backend.web.config import Config
 
 
 def test_an_oracle_started_elsewhere_archives_where_the_web_app_serves(
-        tmp_path: Path, make_community, broker, make_database, make_oracle, make_fleet, monkeypatch):
+    tmp_path: Path, make_community, broker, make_database, make_oracle, make_fleet, monkeypatch
+):
     var_dir = tmp_path / "var"
     oracle_cwd, web_cwd = tmp_path / "oracle-cwd", tmp_path / "web-cwd"
     oracle_cwd.mkdir()
     web_cwd.mkdir()
     community = make_community(households=2, traders=0)
     database = make_database("sqlite")
-    oracle = make_oracle(community, broker, database, archive_dir=None, cwd=oracle_cwd,
-                         environment={"VATIO_VAR_DIR": str(var_dir), "VATIO_ARCHIVE_DIR": ""})
+    oracle = make_oracle(
+        community,
+        broker,
+        database,
+        archive_dir=None,
+        cwd=oracle_cwd,
+        environment={"VATIO_VAR_DIR": str(var_dir), "VATIO_ARCHIVE_DIR": ""},
+    )
     oracle.start()
     fleet = make_fleet(community, broker)
     start_publishing(fleet, database, oracle)
@@ -42,8 +49,12 @@ def test_an_oracle_started_elsewhere_archives_where_the_web_app_serves(
     assert not any(oracle_cwd.iterdir()), "the oracle wrote into its working directory"
 
     monkeypatch.chdir(web_cwd)
-    environ = {"VATIO_VAR_DIR": str(var_dir), "VATIO_DATABASE_URL": database.url,
-               "VATIO_RPC_URL": community.node.url, "VATIO_DEPLOYMENT": str(community.deployment_path)}
+    environ = {
+        "VATIO_VAR_DIR": str(var_dir),
+        "VATIO_DATABASE_URL": database.url,
+        "VATIO_RPC_URL": community.node.url,
+        "VATIO_DEPLOYMENT": str(community.deployment_path),
+    }
     config = Config.from_env(environ)
     assert config.archive_dir == OracleSettings.from_env(environ).archive_dir == var_dir / "archive"
     client = create_app(config).test_client()

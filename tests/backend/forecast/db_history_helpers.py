@@ -26,17 +26,31 @@ def add_meter(session: Session, meter: str, household: str, active: bool = True)
     session.flush()
 
 
-def add_readings(session: Session, meter: str, household: str, samples: list[tuple[int, int, int]],
-                 first_seq: int = 1) -> int:
+def add_readings(
+    session: Session, meter: str, household: str, samples: list[tuple[int, int, int]], first_seq: int = 1
+) -> int:
     """Store ``(ts, produced_wh, consumed_wh)`` samples as readings of ``meter``; return how many."""
-    rows = [dict(meter=meter, household=household, seq=first_seq + k, ts=ts, produced_wh=produced,
-                 consumed_wh=consumed, power_w=0, signature=SIGNATURE, digest=DIGEST, received_at=ts)
-            for k, (ts, produced, consumed) in enumerate(samples)]
+    rows = [
+        dict(
+            meter=meter,
+            household=household,
+            seq=first_seq + k,
+            ts=ts,
+            produced_wh=produced,
+            consumed_wh=consumed,
+            power_w=0,
+            signature=SIGNATURE,
+            digest=DIGEST,
+            received_at=ts,
+        )
+        for k, (ts, produced, consumed) in enumerate(samples)
+    ]
     return insert_readings(session, rows)
 
 
-def simulated_registers(start_ts: int, days: float, step_s: int, load_w: float, pv_kwp: float, seed: int,
-                        jitter_s: int = 37) -> list[tuple[int, int, int]]:
+def simulated_registers(
+    start_ts: int, days: float, step_s: int, load_w: float, pv_kwp: float, seed: int, jitter_s: int = 37
+) -> list[tuple[int, int, int]]:
     """Cumulative registers of a household read every ``step_s`` seconds (plus ``jitter_s``).
 
     Load: a daily shape with evening peak, more at weekends, noise. PV: a
@@ -59,5 +73,8 @@ def simulated_registers(start_ts: int, days: float, step_s: int, load_w: float, 
     consumed = np.floor(np.cumsum(load) / 60.0).astype(np.int64)
     picks = np.arange(jitter_s // 60, len(minutes), step_s // 60)
     offset = jitter_s % 60
-    return [(int(ts[i]) + offset, int(produced[i]), int(consumed[i])) for i in picks
-            if ts[i] + offset <= start_ts + days * DAY]
+    return [
+        (int(ts[i]) + offset, int(produced[i]), int(consumed[i]))
+        for i in picks
+        if ts[i] + offset <= start_ts + days * DAY
+    ]

@@ -6,8 +6,13 @@ import pandas as pd
 from backend.forecast.features import DailyData
 
 
-def make_daily(values_kw: np.ndarray, start: str = "2024-01-01", covariates: np.ndarray | None = None,
-               covariate_names: list[str] | None = None, name: str = "home") -> DailyData:
+def make_daily(
+    values_kw: np.ndarray,
+    start: str = "2024-01-01",
+    covariates: np.ndarray | None = None,
+    covariate_names: list[str] | None = None,
+    name: str = "home",
+) -> DailyData:
     """Wrap a ``[days, 24]`` array as DailyData starting at ``start``."""
     values_kw = np.asarray(values_kw, dtype=float)
     dates = pd.date_range(start, periods=len(values_kw), freq="D")

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -13,16 +13,23 @@ from backend.forecast.advice import (
     trade_windows,
 )
 
-START = datetime(2026, 6, 1, tzinfo=timezone.utc)
+START = datetime(2026, 6, 1, tzinfo=UTC)
 HOURS = tuple(START + timedelta(hours=h) for h in range(6))
 
 
 def prosumer() -> HouseholdForecast:
     consumed = np.array([300, 300, 200, 200, 500, 500.0])
     produced = np.array([0, 0, 1000, 800, 100, 0.0])
-    return HouseholdForecast("0xalice", HOURS, consumed_p50_wh=consumed, consumed_p10_wh=consumed - 100,
-                             consumed_p90_wh=consumed + 100, produced_p50_wh=produced,
-                             produced_p10_wh=produced * 0.5, produced_p90_wh=produced * 1.2)
+    return HouseholdForecast(
+        "0xalice",
+        HOURS,
+        consumed_p50_wh=consumed,
+        consumed_p10_wh=consumed - 100,
+        consumed_p90_wh=consumed + 100,
+        produced_p50_wh=produced,
+        produced_p10_wh=produced * 0.5,
+        produced_p90_wh=produced * 1.2,
+    )
 
 
 def consumer() -> HouseholdForecast:
@@ -38,10 +45,11 @@ def test_net_position_is_production_minus_consumption_with_cautious_band():
 
 def test_trade_windows_group_consecutive_hours_with_quantities():
     sells, buys = trade_windows(net_position(prosumer()))
-    assert [(w.start, w.end, w.energy_wh, w.confident_wh) for w in sells] == [
-        (HOURS[2], HOURS[4], 1400, 300)]
+    assert [(w.start, w.end, w.energy_wh, w.confident_wh) for w in sells] == [(HOURS[2], HOURS[4], 1400, 300)]
     assert [(w.start, w.end, w.energy_wh, w.confident_wh) for w in buys] == [
-        (HOURS[0], HOURS[2], 600, 400), (HOURS[4], HOURS[5] + timedelta(hours=1), 900, 680)]
+        (HOURS[0], HOURS[2], 600, 400),
+        (HOURS[4], HOURS[5] + timedelta(hours=1), 900, 680),
+    ]
 
 
 def test_suggested_limit_price_moves_between_feed_in_and_retail():
@@ -63,7 +71,10 @@ def test_community_outlook_totals_and_short_households():
     np.testing.assert_array_equal(outlook.deficit_wh, [400, 400, 400, 400, 500, 600])
     assert outlook.available_for_sale_wh == 1400
     assert outlook.total_deficit_wh == 2700
-    assert [(s.household, s.total_deficit_wh) for s in outlook.short_households] == [("0xbob", 1200), ("0xalice", 1500)][::-1]
+    assert [(s.household, s.total_deficit_wh) for s in outlook.short_households] == [
+        ("0xbob", 1200),
+        ("0xalice", 1500),
+    ][::-1]
     bob = outlook.short_households[1]
     assert bob.hours[2] == (HOURS[2], 400)
 

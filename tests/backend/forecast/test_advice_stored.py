@@ -20,17 +20,21 @@ TARIFFS = Tariffs(feed_in_price_per_kwh=80_000, retail_price_per_kwh=250_000)
 
 
 def hours_of(household, kind, p10, p50, p90, issued=ISSUED, horizon=24):
-    return [ForecastHour(issued, household, kind, horizon, issued + 3600 * k, lo, mid, hi, f"{kind}-24h/v1")
-            for k, (lo, mid, hi) in enumerate(zip(p10, p50, p90))]
+    return [
+        ForecastHour(issued, household, kind, horizon, issued + 3600 * k, lo, mid, hi, f"{kind}-24h/v1")
+        for k, (lo, mid, hi) in enumerate(zip(p10, p50, p90, strict=True))
+    ]
 
 
 def stored_run(issued=ISSUED):
     consumed = [300, 300, 200, 200, 500, 500]
     produced = [0, 0, 1000, 800, 100, 0]
-    return (hours_of(ALICE, "load", [c - 100 for c in consumed], consumed, [c + 100 for c in consumed], issued)
-            + hours_of(ALICE, "pv", [p // 2 for p in produced], produced, [p * 6 // 5 for p in produced], issued)
-            + hours_of(BOB, "load", [100] * 6, [100, 100, 400, 400, 100, 100], [100] * 6, issued)
-            + hours_of(None, "load", [300] * 6, [400] * 6, [500] * 6, issued))
+    return (
+        hours_of(ALICE, "load", [c - 100 for c in consumed], consumed, [c + 100 for c in consumed], issued)
+        + hours_of(ALICE, "pv", [p // 2 for p in produced], produced, [p * 6 // 5 for p in produced], issued)
+        + hours_of(BOB, "load", [100] * 6, [100, 100, 400, 400, 100, 100], [100] * 6, issued)
+        + hours_of(None, "load", [300] * 6, [400] * 6, [500] * 6, issued)
+    )
 
 
 def test_household_advice_from_stored_hours():
@@ -40,8 +44,9 @@ def test_household_advice_from_stored_hours():
     assert document["hourStarts"][0] == ISSUED
     assert document["netP50Wh"] == [-300, -300, 800, 600, -400, -500]
     assert document["netLowWh"] == [-400, -400, 200, 100, -550, -600]
-    assert document["sellWindows"] == [{"side": "sell", "start": ISSUED + 2 * 3600, "end": ISSUED + 4 * 3600,
-                                        "energyWh": 1400, "confidentWh": 300}]
+    assert document["sellWindows"] == [
+        {"side": "sell", "start": ISSUED + 2 * 3600, "end": ISSUED + 4 * 3600, "energyWh": 1400, "confidentWh": 300}
+    ]
     assert [(w["start"], w["energyWh"]) for w in document["buyWindows"]] == [(ISSUED, 600), (ISSUED + 4 * 3600, 900)]
     # Sell hours 2-3: community surplus 1400 against deficit 800 (Bob) -> 800/2200 of the spread.
     assert document["sellLimitPricePerKwh"] == round(80_000 + 800 / 2200 * 170_000)
@@ -78,8 +83,13 @@ def test_hours_of_several_runs_are_refused():
 
 def test_an_empty_run_gives_an_empty_outlook():
     assert outlook_json(stored_community_outlook([])) == {
-        "hourStarts": [], "surplusWh": [], "deficitWh": [], "availableForSaleWh": 0, "totalDeficitWh": 0,
-        "shortHouseholds": []}
+        "hourStarts": [],
+        "surplusWh": [],
+        "deficitWh": [],
+        "availableForSaleWh": 0,
+        "totalDeficitWh": 0,
+        "shortHouseholds": [],
+    }
     assert series_json([]) == {"issuedAt": None, "horizonH": None, "series": []}
 
 
@@ -87,7 +97,11 @@ def test_series_json_gives_one_chart_series_per_household_and_kind():
     document = series_json(stored_run())
     assert (document["issuedAt"], document["horizonH"]) == (ISSUED, 24)
     assert [(s["household"], s["kind"]) for s in document["series"]] == [
-        (None, "load"), (ALICE, "load"), (ALICE, "pv"), (BOB, "load")]
+        (None, "load"),
+        (ALICE, "load"),
+        (ALICE, "pv"),
+        (BOB, "load"),
+    ]
     alice_pv = document["series"][2]
     assert alice_pv["p50Wh"] == [0, 0, 1000, 800, 100, 0] and alice_pv["hourStarts"][1] == ISSUED + 3600
     assert alice_pv["modelVersion"] == "pv-24h/v1"

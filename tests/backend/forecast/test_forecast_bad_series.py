@@ -22,8 +22,20 @@ def _write(tmp_path, frame: pd.DataFrame, name: str = "series.csv") -> str:
 
 
 def _evaluate(path: str, *extra: str):
-    args = ["evaluate", "--kind", "load", "--series", path, "--train-until", "2024-01-31", "--test-from",
-            "2024-02-01", "--horizon", "24", *extra]
+    args = [
+        "evaluate",
+        "--kind",
+        "load",
+        "--series",
+        path,
+        "--train-until",
+        "2024-01-31",
+        "--test-from",
+        "2024-02-01",
+        "--horizon",
+        "24",
+        *extra,
+    ]
     return CliRunner().invoke(forecast, args)
 
 
@@ -68,7 +80,8 @@ def test_train_csv_refuses_a_bad_series_in_one_line(tmp_path):
 def test_a_good_file_passes_and_offsets_are_honoured(tmp_path):
     frame = _good_frame(3)
     frame["timestamp"] = pd.date_range("2024-01-01", periods=72, freq="1h", tz="Europe/Madrid").strftime(
-        "%Y-%m-%dT%H:%M:%S%z")
+        "%Y-%m-%dT%H:%M:%S%z"
+    )
     frame.loc[5, "kW"] = np.nan
     series = read_series_file(_write(tmp_path, frame))
     assert str(series.index[0]) == "2023-12-31 23:00:00+00:00"
@@ -76,8 +89,9 @@ def test_a_good_file_passes_and_offsets_are_honoured(tmp_path):
 
 
 def test_duplicates_are_an_error_not_a_silent_choice(tmp_path):
-    frame = pd.DataFrame({"timestamp": ["2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z", "2024-01-01T01:00:00Z"],
-                          "kW": [1.0, 2.0, 3.0]})
+    frame = pd.DataFrame(
+        {"timestamp": ["2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z", "2024-01-01T01:00:00Z"], "kW": [1.0, 2.0, 3.0]}
+    )
     with pytest.raises(SeriesError, match="repeated timestamps"):
         read_series_file(_write(tmp_path, frame))
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
+from forecast_helpers import day_numbers, make_daily
 
 from backend.forecast import baselines
-from forecast_helpers import day_numbers, make_daily
 
 
 def test_persistence_repeats_yesterday_over_the_horizon():
@@ -14,7 +14,9 @@ def test_persistence_repeats_yesterday_over_the_horizon():
 def test_weekly_persistence_uses_the_same_weekday_last_week():
     daily = make_daily(day_numbers(20))
     np.testing.assert_array_equal(baselines.weekly_persistence(daily, np.array([9]), 1)[0], day_numbers(20)[2])
-    np.testing.assert_array_equal(baselines.weekly_persistence(daily, np.array([9]), 7)[0], day_numbers(20)[2:9].ravel())
+    np.testing.assert_array_equal(
+        baselines.weekly_persistence(daily, np.array([9]), 7)[0], day_numbers(20)[2:9].ravel()
+    )
 
 
 def test_mean_last_7_days_averages_each_hour():

@@ -10,6 +10,7 @@ import shutil
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from db_history_helpers import DAY, HOUR, LOCAL_MIDNIGHT, add_meter, add_readings, address, simulated_registers
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -20,7 +21,6 @@ from backend.forecast.artifacts import latest_version_dir
 from backend.forecast.cli import forecast, train
 from backend.forecast.selection import SIMPLE_MODELS
 from backend.forecast.service import ModelSet, publish_run
-from db_history_helpers import DAY, HOUR, LOCAL_MIDNIGHT, add_meter, add_readings, address, simulated_registers
 
 pytestmark = pytest.mark.tensorflow  # trains bootstrap models
 
@@ -32,8 +32,9 @@ def meter_of(household: str, number: int = 1) -> str:
     return address(int(household, 16) * 16 + number)
 
 
-def store_community(session: Session, start: int, days: float, newcomer_days: float = 0.0,
-                    handover_at: float = 0.2) -> None:
+def store_community(
+    session: Session, start: int, days: float, newcomer_days: float = 0.0, handover_at: float = 0.2
+) -> None:
     """Three households (two with PV) from ``start``; REPLACED swaps meters at ``handover_at`` of the
     history; NEWCOMER joins ``newcomer_days`` before the end."""
     plans = [(PROSUMER, 450.0, 3.0, 1), (CONSUMER, 650.0, 0.0, 2), (REPLACED, 350.0, 2.0, 3)]
@@ -49,12 +50,17 @@ def store_community(session: Session, start: int, days: float, newcomer_days: fl
         add_readings(session, meter_of(household, 1), household, samples[:cut])
         add_meter(session, meter_of(household, 2), household)
         base_p, base_c = samples[cut][1], samples[cut][2]
-        add_readings(session, meter_of(household, 2), household,
-                     [(ts, p - base_p, c - base_c) for ts, p, c in samples[cut:]])
+        add_readings(
+            session, meter_of(household, 2), household, [(ts, p - base_p, c - base_c) for ts, p, c in samples[cut:]]
+        )
     if newcomer_days:
         add_meter(session, meter_of(NEWCOMER), NEWCOMER)
-        add_readings(session, meter_of(NEWCOMER), NEWCOMER,
-                     simulated_registers(start + int((days - newcomer_days) * DAY), newcomer_days, 900, 500.0, 0, 4))
+        add_readings(
+            session,
+            meter_of(NEWCOMER),
+            NEWCOMER,
+            simulated_registers(start + int((days - newcomer_days) * DAY), newcomer_days, 900, 500.0, 0, 4),
+        )
     session.commit()
 
 
@@ -78,8 +84,9 @@ def model_root(tmp_path_factory):
         store_community(session, LOCAL_MIDNIGHT - 30 * DAY, 30)
     engine.dispose()
     for kind in ("load", "pv"):
-        result = invoke(train, ["--kind", kind, "--source", "db", "--database-url", url, "--model-dir", str(root),
-                                *TINY])
+        result = invoke(
+            train, ["--kind", kind, "--source", "db", "--database-url", url, "--model-dir", str(root), *TINY]
+        )
         assert result.exit_code == 0, result.output
         assert f"{kind}-24h: saved" in result.output and f"{kind}-168h: saved" in result.output
     return root
@@ -125,13 +132,20 @@ def test_forecast_run_stores_every_household_and_the_community(db_session, migra
     again = invoke(forecast, args)  # the same hour again: replaced, not duplicated
     assert again.exit_code == 0, again.output
     db_session.expire_all()
-    after = sorted((r.household or "", r.kind, r.horizon_h, r.target_ts, r.p50_wh)
-                   for r in db_session.scalars(select(Forecast)))
+    after = sorted(
+        (r.household or "", r.kind, r.horizon_h, r.target_ts, r.p50_wh) for r in db_session.scalars(select(Forecast))
+    )
     assert after == before
 
     events = []
-    assert publish_run(session_factory(migrated_engine), issued.pop(), lambda payload, household: events.append(
-        (household, payload))) == 4
+    assert (
+        publish_run(
+            session_factory(migrated_engine),
+            issued.pop(),
+            lambda payload, household: events.append((household, payload)),
+        )
+        == 4
+    )
     community = dict(events)[None]
     assert [(s["kind"], len(s["p50Wh"])) for s in community["series"]] == [("load", 24), ("pv", 24)]
     assert {household for household, _ in events} == {PROSUMER, CONSUMER, REPLACED, None}
@@ -144,8 +158,21 @@ def test_forecast_run_stores_every_household_and_the_community(db_session, migra
 def test_too_short_a_history_says_how_much_there_is_and_is_needed(db_session, migrated_engine, model_root):
     store_community(db_session, LOCAL_MIDNIGHT - 5 * DAY - 600, 5 * DAY / DAY + 1200 / DAY)
     url = migrated_engine.url.render_as_string(hide_password=False)
-    result = invoke(train, ["--kind", "load", "--source", "db", "--database-url", url, "--model-dir",
-                            str(model_root / "unused"), "--horizon", "24"])
+    result = invoke(
+        train,
+        [
+            "--kind",
+            "load",
+            "--source",
+            "db",
+            "--database-url",
+            url,
+            "--model-dir",
+            str(model_root / "unused"),
+            "--horizon",
+            "24",
+        ],
+    )
     assert result.exit_code == 1
     assert "the longest with 5 complete days" in result.output
     assert "One household needs 37 consecutive complete days" in result.output
@@ -162,29 +189,31 @@ def test_a_missing_model_is_bootstrapped_from_the_shipped_data(model_root, tmp_p
     shutil.copytree(model_root, root)
     shutil.rmtree(root / "pv-168h")
     messages = []
-    models = ModelSet(root, overrides={"max_epochs": 1, "units": 4, "decoder_units": 4, "members": 1},
-                      notify=messages.append).refresh()
+    models = ModelSet(
+        root, overrides={"max_epochs": 1, "units": 4, "decoder_units": 4, "members": 1}, notify=messages.append
+    ).refresh()
     assert set(models) == {"load-24h", "load-168h", "pv-24h", "pv-168h"}
     assert "no trained model 'pv-168h'" in messages[0] and "PVDAQ" in messages[0]
     assert models["pv-168h"].forecaster.metadata["training_window"]["until"] == "2012-12-31"
     assert latest_version_dir("pv-168h", root).is_dir()
 
 
-def test_the_run_serves_the_model_chosen_on_the_last_week_and_stores_its_name(db_session, migrated_engine,
-                                                                              model_root):
+def test_the_run_serves_the_model_chosen_on_the_last_week_and_stores_its_name(db_session, migrated_engine, model_root):
     # 24 days: the last week validates (each of its days seen with its own 7 days before it), the rest fits
     # the ridge.
     store_community(db_session, LOCAL_MIDNIGHT - 24 * DAY, 24)
     url = migrated_engine.url.render_as_string(hide_password=False)
-    result = invoke(forecast, ["run", "--source", "db", "--database-url", url, "--model-dir", str(model_root),
-                               "--no-bootstrap"])
+    result = invoke(
+        forecast, ["run", "--source", "db", "--database-url", url, "--model-dir", str(model_root), "--no-bootstrap"]
+    )
     assert result.exit_code == 0, result.output
     candidates = {"LSTM", "ridge", "blend (LSTM + ridge) / 2", *SIMPLE_MODELS}
     served = {}
     for name in ("load-24h", "load-168h", "pv-24h", "pv-168h"):
         line = next(line for line in result.output.splitlines() if line.strip().startswith(f"{name}: served "))
-        served[name] = next(c for c in sorted(candidates, key=len, reverse=True)
-                            if line.strip().startswith(f"{name}: served {c} ("))
+        served[name] = next(
+            c for c in sorted(candidates, key=len, reverse=True) if line.strip().startswith(f"{name}: served {c} (")
+        )
     # The 24 h models had a whole validation week: a real choice, not the fallback to the LSTM.
     assert "complete validation days" not in next(line for line in result.output.splitlines() if "load-24h" in line)
     rows = db_session.scalars(select(Forecast)).all()

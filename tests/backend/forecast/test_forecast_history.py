@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from db_history_helpers import HOUR, add_meter, add_readings, address
 from sqlalchemy.orm import Session
 
 from backend.db.session import session_factory
@@ -18,7 +19,6 @@ from backend.forecast.history import (
     meter_hourly_wh,
     read_meter_samples,
 )
-from db_history_helpers import HOUR, add_meter, add_readings, address
 
 H0 = 1_790_002_800  # an hour start
 assert H0 % HOUR == 0
@@ -30,8 +30,14 @@ METER_A, METER_B_OLD, METER_B_NEW = address(0xA1), address(0xB1), address(0xB2)
 # Hour 1: reg(H2) = 700 + 800 * 600/6000 = 780 -> 340 Wh. Hour 2: silent -> NaN.
 # Hour 3: reg(H3) = 700 + 800 * 4200/6000 = 1260, reg(H4) = 1500 + 300 * 1800/2400 = 1725 -> 465 Wh.
 # Hour 4: a reading inside but none after its end -> NaN.
-A_CONSUMED = [(H0 - 600, 0), (H0 + 1200, 200), (H0 + 4200, 500), (H0 + 6600, 700), (H0 + 12600, 1500),
-              (H0 + 15000, 1800)]
+A_CONSUMED = [
+    (H0 - 600, 0),
+    (H0 + 1200, 200),
+    (H0 + 4200, 500),
+    (H0 + 6600, 700),
+    (H0 + 12600, 1500),
+    (H0 + 15000, 1800),
+]
 A_EXPECTED_WH = [200 + 300 * 2400 / 3000 - 200 * 600 / 1800, 780 - 440, np.nan, 465, np.nan]
 
 
@@ -65,8 +71,9 @@ def test_a_meter_replaced_on_a_boundary_hands_over_without_a_gap():
 
 def test_a_hand_over_inside_an_hour_leaves_that_hour_nan():
     old = MeterSamples.from_rows(HOUSE_B, METER_B_OLD, [(H0, 0, 0), (H0 + HOUR, 0, 100), (H0 + HOUR + 600, 0, 130)])
-    new = MeterSamples.from_rows(HOUSE_B, METER_B_NEW, [(H0 + HOUR + 1200, 0, 0), (H0 + 2 * HOUR, 0, 40),
-                                                         (H0 + 3 * HOUR, 0, 100)])
+    new = MeterSamples.from_rows(
+        HOUSE_B, METER_B_NEW, [(H0 + HOUR + 1200, 0, 0), (H0 + 2 * HOUR, 0, 40), (H0 + 3 * HOUR, 0, 100)]
+    )
     _, consumed = household_hourly_wh([old, new], hour_grid(H0, H0 + 3 * HOUR))
     np.testing.assert_array_equal(consumed, [100, np.nan, 60])
 
@@ -103,10 +110,12 @@ def test_histories_give_pv_only_to_households_whose_production_moved():
     np.testing.assert_allclose(by_name[HOUSE_B].consumed_kw.to_numpy(), [0.4] * 5)
     assert history.community.household == COMMUNITY
     # Hour 4 is after A's last valid hour: A is no longer a member there, B alone counts.
-    np.testing.assert_allclose(history.community.consumed_kw.to_numpy() * 1000,
-                               [A_EXPECTED_WH[0] + 400, 340 + 400, np.nan, 465 + 400, 400])
-    np.testing.assert_allclose(history.community.produced_kw.to_numpy() * 1000,
-                               2 * np.array(A_EXPECTED_WH[:4] + [np.nan]), equal_nan=True)
+    np.testing.assert_allclose(
+        history.community.consumed_kw.to_numpy() * 1000, [A_EXPECTED_WH[0] + 400, 340 + 400, np.nan, 465 + 400, 400]
+    )
+    np.testing.assert_allclose(
+        history.community.produced_kw.to_numpy() * 1000, 2 * np.array(A_EXPECTED_WH[:4] + [np.nan]), equal_nan=True
+    )
     assert history.community.pv_info.site == COMMUNITY_SITE
     assert by_name[HOUSE_A].consumed_kw.index[0] == pd.Timestamp(H0, unit="s", tz="UTC")
 
@@ -128,14 +137,19 @@ def _store_community(session: Session) -> None:
 def test_database_readings_give_the_same_hours(db_session: Session, migrated_engine):
     _store_community(db_session)
     history = DbHistory(session_factory(migrated_engine), history_days=None).load(
-        pd.Timestamp(H0 + 5 * HOUR, unit="s", tz="UTC"))
+        pd.Timestamp(H0 + 5 * HOUR, unit="s", tz="UTC")
+    )
     by_name = {h.household: h for h in history.households}
-    np.testing.assert_allclose(by_name[HOUSE_A].consumed_kw.to_numpy() * 1000, [np.nan] + A_EXPECTED_WH,
-                               equal_nan=True)  # the grid starts at the hour of A's first reading, H0 - 1 h
+    np.testing.assert_allclose(
+        by_name[HOUSE_A].consumed_kw.to_numpy() * 1000, [np.nan] + A_EXPECTED_WH, equal_nan=True
+    )  # the grid starts at the hour of A's first reading, H0 - 1 h
     np.testing.assert_allclose(by_name[HOUSE_B].consumed_kw.to_numpy() * 1000, [np.nan, 300, 300, 600, 600, 600])
     assert by_name[HOUSE_B].produced_kw is None
-    np.testing.assert_allclose(history.community.consumed_kw.to_numpy() * 1000,
-                               [np.nan, A_EXPECTED_WH[0] + 300, 340 + 300, np.nan, 465 + 600, 600], equal_nan=True)
+    np.testing.assert_allclose(
+        history.community.consumed_kw.to_numpy() * 1000,
+        [np.nan, A_EXPECTED_WH[0] + 300, 340 + 300, np.nan, 465 + 600, 600],
+        equal_nan=True,
+    )
 
 
 def test_a_window_reads_its_partners_outside_it(db_session: Session, migrated_engine):
@@ -148,7 +162,8 @@ def test_a_window_reads_its_partners_outside_it(db_session: Session, migrated_en
     _, consumed = meter_hourly_wh(a, hour_grid(since, until))
     np.testing.assert_allclose(consumed, [465])
     reduced = next(m for m in meters if m.meter == METER_B_NEW)
-    # First and last of each meter-hour, not 61 readings: the partner before, 3 h 00 and 3 h 59, 4 h 00, the partner after.
+    # First and last of each meter-hour, not 61 readings:
+    # the partner before, 3 h 00 and 3 h 59, 4 h 00, the partner after.
     assert list(reduced.ts - H0) == [3 * HOUR - 60, 3 * HOUR, 4 * HOUR - 60, 4 * HOUR, 4 * HOUR + 60]
 
 

@@ -22,8 +22,13 @@ def test_skill_and_coverage():
 
 def test_evaluation_table_scores_against_the_reference():
     actual = np.array([[1.0, 2.0]])
-    rows = evaluation_table(actual, {"persistence": {"point": np.array([[2.0, 3.0]])},
-                                     "good": {"point": np.array([[1.5, 2.5]]), "p10": actual - 1, "p90": actual + 1}})
+    rows = evaluation_table(
+        actual,
+        {
+            "persistence": {"point": np.array([[2.0, 3.0]])},
+            "good": {"point": np.array([[1.5, 2.5]]), "p10": actual - 1, "p90": actual + 1},
+        },
+    )
     good = rows[1]
     assert good["skill"] == 0.5
     assert good["p10_p90_coverage"] == 1.0

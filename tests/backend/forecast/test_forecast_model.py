@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from forecast_helpers import make_daily
 
 from backend.forecast.data import load_dataset_series
 from backend.forecast.features import build_daily_data
 from backend.forecast.forecaster import ForecastConfig, Forecaster
-from forecast_helpers import make_daily
 
 pytestmark = pytest.mark.tensorflow
 
@@ -67,6 +67,7 @@ def test_short_real_training_run_on_sceaux():
     config = ForecastConfig("load", units=16, decoder_units=16, max_epochs=6, patience=10, batch_size=16)
     forecaster = Forecaster(config)
     import tempfile
+
     with tempfile.TemporaryDirectory() as work:
         history = forecaster.fit([daily], "2007-12-31", work, verbose=0)
     assert history["loss"][-1] < history["loss"][0]
@@ -86,6 +87,7 @@ def test_pv_forecast_is_zero_at_night():
     config = ForecastConfig("pv", units=8, decoder_units=8, max_epochs=1, batch_size=16)
     forecaster = Forecaster(config)
     import tempfile
+
     with tempfile.TemporaryDirectory() as work:
         forecaster.fit([daily], "2012-07-15", work, verbose=0)
     issue = config.window().issue_days(daily, first=daily.day_index("2012-07-16"))

@@ -60,8 +60,17 @@ def test_a_run_that_stored_nothing_is_retried_soon_then_the_period_resumes():
         clock.sleep(5.0)  # a run takes time
         return next(results)
 
-    runs = run_every(job, every_s=900, offset_s=0, max_runs=4, notify=messages.append, clock=clock.time,
-                     sleep=clock.sleep, retry_s=30, ready=lambda result: result is not None)
+    runs = run_every(
+        job,
+        every_s=900,
+        offset_s=0,
+        max_runs=4,
+        notify=messages.append,
+        clock=clock.time,
+        sleep=clock.sleep,
+        retry_s=30,
+        ready=lambda result: result is not None,
+    )
     assert runs == 4
     assert starts == [10_000.0, 10_035.0, 10_070.0, 10_800.0]  # two retries 30 s after each run, then on the period
     assert any("next forecast run" in m for m in messages)
@@ -74,8 +83,15 @@ def test_without_retry_a_run_that_stored_nothing_waits_for_the_period():
     def job():
         starts.append(clock.time())
 
-    run_every(job, every_s=900, max_runs=2, notify=lambda m: None, clock=clock.time, sleep=clock.sleep,
-              ready=lambda result: False)
+    run_every(
+        job,
+        every_s=900,
+        max_runs=2,
+        notify=lambda m: None,
+        clock=clock.time,
+        sleep=clock.sleep,
+        ready=lambda result: False,
+    )
     assert starts == [10_000.0, 10_800.0]
 
 
@@ -89,8 +105,16 @@ def test_a_failed_run_is_retried_soon_too():
             raise RuntimeError("database briefly down")
         return "stored"
 
-    run_every(job, every_s=900, max_runs=3, notify=lambda m: None, clock=clock.time, sleep=clock.sleep,
-              retry_s=45, ready=lambda result: result == "stored")
+    run_every(
+        job,
+        every_s=900,
+        max_runs=3,
+        notify=lambda m: None,
+        clock=clock.time,
+        sleep=clock.sleep,
+        retry_s=45,
+        ready=lambda result: result == "stored",
+    )
     assert starts == [10_000.0, 10_045.0, 10_800.0]
     with pytest.raises(ValueError):
         run_every(job, every_s=900, retry_s=0)

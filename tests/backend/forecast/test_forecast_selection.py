@@ -77,15 +77,26 @@ def test_clear_sky_index_mean_carries_the_season():
 
 
 def test_format_served_table_reports_the_smallest_margin():
-    summary = {"served": "ridge", "served_skill": 0.25, "best_simple_skill": 0.26, "margin": -0.01,
-               "lstm_chosen": False, "lstm_skill": 0.2, "ridge_skill": 0.25, "p10_rate": 0.1, "p90_rate": 0.9,
-               "mean_bias_pct": 1.0}
-    text = selection.format_served_table({"a": {"summary": summary},
-                                          "b": {"summary": {**summary, "margin": 0.02, "lstm_chosen": True}}})
+    summary = {
+        "served": "ridge",
+        "served_skill": 0.25,
+        "best_simple_skill": 0.26,
+        "margin": -0.01,
+        "lstm_chosen": False,
+        "lstm_skill": 0.2,
+        "ridge_skill": 0.25,
+        "p10_rate": 0.1,
+        "p90_rate": 0.9,
+        "mean_bias_pct": 1.0,
+    }
+    text = selection.format_served_table(
+        {"a": {"summary": summary}, "b": {"summary": {**summary, "margin": 0.02, "lstm_chosen": True}}}
+    )
     assert "smallest margin -0.010; LSTM or blend served on 1 of 2" in text
 
 
 # ---- the origins rule (second version) -------------------------------------------------------------
+
 
 def _losses(days, level, noise=0.0, seed=1):
     return level + noise * np.random.default_rng(seed).standard_normal(days)
@@ -132,12 +143,18 @@ def test_origins_rule_serves_the_lstm_only_if_it_wins_significantly_on_the_last_
     clearly = last["ridge"] - 0.3 + 0.02 * rng.standard_normal(15)
     barely = last["ridge"] - 0.01 + 0.3 * np.sin(1.3 * np.arange(15))  # lower on average, by far less than the noise
     blend_barely = last["ridge"] + 0.3 * rng.standard_normal(15)
-    chosen = selection.select_by_origins(origins, hours, {**last, LSTM: clearly, BLEND: blend_barely}, hours[-15:],
-                                         {LSTM: [clearly, clearly - 0.01], BLEND: [blend_barely] * 2})
+    chosen = selection.select_by_origins(
+        origins,
+        hours,
+        {**last, LSTM: clearly, BLEND: blend_barely},
+        hours[-15:],
+        {LSTM: [clearly, clearly - 0.01], BLEND: [blend_barely] * 2},
+    )
     assert chosen.served == LSTM
     # One seed's member alone loses to the ridge: not served.
-    chosen = selection.select_by_origins(origins, hours, {**last, LSTM: clearly}, hours[-15:],
-                                         {LSTM: [clearly, last["ridge"] + 0.1]})
+    chosen = selection.select_by_origins(
+        origins, hours, {**last, LSTM: clearly}, hours[-15:], {LSTM: [clearly, last["ridge"] + 0.1]}
+    )
     assert chosen.served == "ridge"
     # Lower on average but within the noise: not served.
     chosen = selection.select_by_origins(origins, hours, {**last, LSTM: barely}, hours[-15:], {LSTM: [barely]})

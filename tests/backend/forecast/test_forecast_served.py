@@ -24,8 +24,14 @@ def test_evaluate_serves_the_validation_winner_and_reports_every_candidate(tmp_p
     result = evaluate(daily, config, "2024-03-31", "2024-04-01", work_dir=tmp_path, verbose=0)
     summary = result.summary
     scores = summary["selection"]["validation_rmse"]
-    assert {"persistence", "weekly persistence", "mean of last 7 days", "ridge", "LSTM",
-            "blend (LSTM + ridge) / 2"} <= set(scores)
+    assert {
+        "persistence",
+        "weekly persistence",
+        "mean of last 7 days",
+        "ridge",
+        "LSTM",
+        "blend (LSTM + ridge) / 2",
+    } <= set(scores)
     assert len(summary["selection"]["member_rmse"]["LSTM"]) == 2
     # A strong weekly pattern: weekly persistence or the ridge wins validation, never plain persistence.
     assert summary["served"] != "persistence"

@@ -35,14 +35,18 @@ def test_simple_models_at_midnight_equal_the_evaluation_baselines(kind):
     issue_at = START + pd.Timedelta(days=20)
     series = serving.hourly_series("home", hourly, info, issue_at, 24)
     ours = serving.simple_forecasts(series, series.position(issue_at), 24)
-    reference = {"persistence": baselines.persistence, "weekly persistence": baselines.weekly_persistence,
-                 "mean of last 7 days": baselines.mean_last_7_days}
+    reference = {
+        "persistence": baselines.persistence,
+        "weekly persistence": baselines.weekly_persistence,
+        "mean of last 7 days": baselines.mean_last_7_days,
+    }
     if kind == "pv":
         reference["clear-sky-index mean of last 7 days"] = baselines.clear_sky_index_mean_7_days
         # The evaluation's clear sky is a DailyData covariate in kW/m² (scaled the same way).
     for name, function in reference.items():
-        np.testing.assert_allclose(ours[name], function(daily, np.array([20]), 1)[0], rtol=1e-6, atol=1e-9,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            ours[name], function(daily, np.array([20]), 1)[0], rtol=1e-6, atol=1e-9, err_msg=name
+        )
 
 
 def test_simple_models_at_another_hour_use_the_same_hour_of_earlier_days():
@@ -55,8 +59,9 @@ def test_simple_models_at_another_hour_use_the_same_hour_of_earlier_days():
     assert forecast["persistence"][0] == pytest.approx(hourly[issue_at - pd.Timedelta(days=1)])
     expected = np.mean([hourly[issue_at - pd.Timedelta(days=d)] for d in range(1, 8)])
     assert forecast["mean of last 7 days"][0] == pytest.approx(expected)
-    assert forecast["weekly persistence"][5] == pytest.approx(hourly[issue_at + pd.Timedelta(hours=5) -
-                                                                     pd.Timedelta(days=7)])
+    assert forecast["weekly persistence"][5] == pytest.approx(
+        hourly[issue_at + pd.Timedelta(hours=5) - pd.Timedelta(days=7)]
+    )
 
 
 def test_history_after_the_issue_is_never_seen():
@@ -64,7 +69,7 @@ def test_history_after_the_issue_is_never_seen():
     info = SeriesInfo("home", "load", 0.0)
     issue_at = START + pd.Timedelta(days=15)
     series = serving.hourly_series("home", hourly, info, issue_at, 24)
-    assert np.isnan(series.values[series.position(issue_at):]).all()
+    assert np.isnan(series.values[series.position(issue_at) :]).all()
 
 
 def test_pooled_ridge_learns_households_of_different_sizes_from_their_scaled_series():
@@ -72,15 +77,17 @@ def test_pooled_ridge_learns_households_of_different_sizes_from_their_scaled_ser
     issue_at = START + pd.Timedelta(days=40)
     small = serving.hourly_series("a", _hourly(40, seed=1), info, issue_at, 24)
     large = serving.hourly_series("b", _hourly(40, seed=2) * 5.0, info, issue_at, 24)
-    prepared = [(small, serving._scale(small, small.position(issue_at), "load"), None, None),
-                (large, serving._scale(large, large.position(issue_at), "load"), None, None)]
+    prepared = [
+        (small, serving._scale(small, small.position(issue_at), "load"), None, None),
+        (large, serving._scale(large, large.position(issue_at), "load"), None, None),
+    ]
     samples = serving._ridge_samples(prepared, issue_at - pd.Timedelta(days=3), 24)
     ridge = serving.PooledRidge(24).fit(samples)
     target_day = issue_at - pd.Timedelta(days=2)
     for series, scale, _, _ in prepared:
         issue = series.position(target_day)
         forecast = ridge.predict(series, issue, scale)
-        actual = series.values[issue: issue + 24]
+        actual = series.values[issue : issue + 24]
         persistence = serving.simple_forecasts(series, issue, 24)["persistence"]
         # The weekend step and the daily shape are learnt: better than yesterday's values, at each size.
         assert selection.rmse(actual, forecast) < selection.rmse(actual, persistence)

@@ -18,12 +18,20 @@ from backend.forecast.weather import (
 
 # Written from the Open-Meteo forecast API documentation's example answer (hourly variables, timezone UTC).
 ANSWER = {
-    "latitude": 40.42, "longitude": -3.7, "generationtime_ms": 0.2, "utc_offset_seconds": 0, "timezone": "GMT",
-    "timezone_abbreviation": "GMT", "elevation": 651.0,
+    "latitude": 40.42,
+    "longitude": -3.7,
+    "generationtime_ms": 0.2,
+    "utc_offset_seconds": 0,
+    "timezone": "GMT",
+    "timezone_abbreviation": "GMT",
+    "elevation": 651.0,
     "hourly_units": {"time": "iso8601", "shortwave_radiation": "W/m²", "temperature_2m": "°C", "cloud_cover": "%"},
-    "hourly": {"time": ["2026-06-01T00:00", "2026-06-01T01:00", "2026-06-01T02:00", "2026-06-01T03:00"],
-               "shortwave_radiation": [0.0, 0.0, 12.5, 140.0], "temperature_2m": [18.2, 17.9, 17.5, 17.8],
-               "cloud_cover": [100, 90, None, 20]},
+    "hourly": {
+        "time": ["2026-06-01T00:00", "2026-06-01T01:00", "2026-06-01T02:00", "2026-06-01T03:00"],
+        "shortwave_radiation": [0.0, 0.0, 12.5, 140.0],
+        "temperature_2m": [18.2, 17.9, 17.5, 17.8],
+        "cloud_cover": [100, 90, None, 20],
+    },
 }
 REFUSAL = {"error": True, "reason": "Latitude must be in range of -90 to 90°. Given: 140.0."}
 
@@ -96,8 +104,7 @@ def test_an_unreachable_service_is_a_weather_error(tmp_path):
 
 def test_a_malformed_answer_is_refused():
     with pytest.raises(WeatherError, match="lacks cloud_cover"):
-        parse_open_meteo({"hourly": {"time": ["2026-06-01T00:00"], "shortwave_radiation": [0],
-                                     "temperature_2m": [1]}})
+        parse_open_meteo({"hourly": {"time": ["2026-06-01T00:00"], "shortwave_radiation": [0], "temperature_2m": [1]}})
 
 
 def test_the_recorded_forecast_is_the_shipped_nsrdb_weather_in_the_same_format(server, tmp_path):

@@ -41,15 +41,19 @@ def _production_centroid_h(power_w: pd.Series, start: str, end: str) -> float:
     return float((profile * profile.index).sum() / profile.sum() / 60)
 
 
-@pytest.mark.parametrize("before, after", [
-    (("2012-03-01", "2012-03-10"), ("2012-03-12", "2012-03-21")),  # spring forward 2012-03-11
-    (("2012-10-25", "2012-11-03"), ("2012-11-05", "2012-11-14")),  # fall back 2012-11-04
-])
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        (("2012-03-01", "2012-03-10"), ("2012-03-12", "2012-03-21")),  # spring forward 2012-03-11
+        (("2012-10-25", "2012-11-03"), ("2012-11-05", "2012-11-14")),  # fall back 2012-11-04
+    ],
+)
 def test_pvdaq_production_does_not_jump_an_hour_at_dst(ac_power_w, before, after):
     shift = _production_centroid_h(ac_power_w, *after) - _production_centroid_h(ac_power_w, *before)
     assert abs(shift) < 0.3
     # The raw file read at its stated fixed -07:00 offset does jump by about an hour.
     from backend.datasets._files import packaged_file
+
     raw = pd.read_parquet(packaged_file("pvanalytics", "data", "system_50_ac_power_2_full_DST.parquet"))
     naive_w = pd.Series(raw["ac_power_2"].to_numpy(), index=pd.DatetimeIndex(raw["measured_on"]).tz_convert("UTC"))
     naive_shift = _production_centroid_h(naive_w, *after) - _production_centroid_h(naive_w, *before)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
+from forecast_helpers import day_numbers, make_daily
 
 from backend.forecast.windows import Normalizer, WindowGenerator
-from forecast_helpers import day_numbers, make_daily
 
 
 def test_make_arrays_day_ahead_slices_history_target_and_lags():
@@ -37,7 +37,7 @@ def test_make_hourly_arrays_issued_mid_day_uses_latest_same_hour():
     window = WindowGenerator(lookback_days=7, horizon_days=1)
     arrays = window.make_hourly_arrays(daily, np.array([8 * 24 + 6]), scale_kw=1.0)
     names = window.future_feature_names(daily)
-    expected_target = day_numbers(10).ravel()[8 * 24 + 6: 9 * 24 + 6]
+    expected_target = day_numbers(10).ravel()[8 * 24 + 6 : 9 * 24 + 6]
     np.testing.assert_array_equal(arrays.target[0], expected_target)
     np.testing.assert_array_equal(arrays.future[0, :, names.index("lag_last_day")], expected_target - 100)
 

@@ -30,16 +30,29 @@ BROKER = "mqtt://127.0.0.1:1883"
 def small_clock(households: int, intervals: int = 4, reading_seconds: int = 300) -> ProfileClock:
     starts = np.arange(intervals) * 900 + 1_700_000_100 // 900 * 900
     rng = np.random.default_rng(3)
-    return ProfileClock(starts, rng.integers(0, 400, (intervals, households)),
-                        rng.integers(0, 400, (intervals, households)), 900, reading_seconds)
+    return ProfileClock(
+        starts,
+        rng.integers(0, 400, (intervals, households)),
+        rng.integers(0, 400, (intervals, households)),
+        900,
+        reading_seconds,
+    )
 
 
 def test_registers_accumulate_the_profile_exactly_and_signatures_verify():
     meters = make_meters(3, seed=9)
     clock = small_clock(3)
     published: list[tuple[str, bytes]] = []
-    sent = run_simulation(meters, clock, DOMAIN, lambda t, p: published.append((t, p)), "unit",
-                          speed=1e9, now=lambda: 2e9, sleep=lambda s: pytest.fail("must not wait for the past"))
+    sent = run_simulation(
+        meters,
+        clock,
+        DOMAIN,
+        lambda t, p: published.append((t, p)),
+        "unit",
+        speed=1e9,
+        now=lambda: 2e9,
+        sleep=lambda s: pytest.fail("must not wait for the past"),
+    )
     assert sent == 3 * 4 * 3
     last = {}
     for message_topic, body in published:
@@ -71,8 +84,9 @@ def test_never_publishes_a_reading_before_its_time():
     clock = small_clock(1, intervals=1, reading_seconds=900)
     waits = []
     fake_now = float(clock.interval_starts[0])  # the reading is due 900 s from "now"
-    run_simulation(meters, clock, DOMAIN, lambda t, p: None, "unit", speed=1e9,
-                   now=lambda: fake_now, sleep=waits.append)
+    run_simulation(
+        meters, clock, DOMAIN, lambda t, p: None, "unit", speed=1e9, now=lambda: fake_now, sleep=waits.append
+    )
     assert waits and waits[0] == pytest.approx(900, abs=1)
 
 
@@ -133,8 +147,16 @@ def test_a_restarted_simulation_continues_registers_and_seq(tmp_path):
 
     clock = small_clock(2, intervals=4)
     uninterrupted: list[bytes] = []
-    run_simulation(make_meters(2, seed=7), clock, DOMAIN, lambda t, p: uninterrupted.append(p), "unit",
-                   speed=1e9, now=lambda: 2e9, sleep=lambda s: None)
+    run_simulation(
+        make_meters(2, seed=7),
+        clock,
+        DOMAIN,
+        lambda t, p: uninterrupted.append(p),
+        "unit",
+        speed=1e9,
+        now=lambda: 2e9,
+        sleep=lambda s: None,
+    )
 
     state = MeterStateFile(tmp_path / "meters.json", every_s=3600)  # only the final, forced save
     first_run: list[bytes] = []
@@ -145,13 +167,32 @@ def test_a_restarted_simulation_continues_registers_and_seq(tmp_path):
         first_run.append(body)
 
     with pytest.raises(KeyboardInterrupt):
-        run_simulation(make_meters(2, seed=7), clock, DOMAIN, publish_until_stopped, "unit",
-                       speed=1e9, now=lambda: 2e9, sleep=lambda s: None, state_file=state)
+        run_simulation(
+            make_meters(2, seed=7),
+            clock,
+            DOMAIN,
+            publish_until_stopped,
+            "unit",
+            speed=1e9,
+            now=lambda: 2e9,
+            sleep=lambda s: None,
+            state_file=state,
+        )
     restarted_meters = make_meters(2, seed=7)
     resume_after = state.load(restarted_meters)
     second_run: list[bytes] = []
-    run_simulation(restarted_meters, clock, DOMAIN, lambda t, p: second_run.append(p), "unit", speed=1e9,
-                   now=lambda: 2e9, sleep=lambda s: None, resume_after_ts=resume_after, state_file=state)
+    run_simulation(
+        restarted_meters,
+        clock,
+        DOMAIN,
+        lambda t, p: second_run.append(p),
+        "unit",
+        speed=1e9,
+        now=lambda: 2e9,
+        sleep=lambda s: None,
+        resume_after_ts=resume_after,
+        state_file=state,
+    )
     # The step interrupted mid-publish (the 6th: readings 11 and 12) is not sent
     # again: its energy rides on the next reading's cumulative registers, and
     # seq stays strictly increasing; everything else is identical.
@@ -185,8 +226,17 @@ def test_in_real_time_the_progress_is_one_line_per_interval_not_a_bar():
     bar, lines = CountingBar(), []
     report = SimulationProgress(900, 300, len(meters), bar=bar, write=lines.append, now=lambda: fake["now"])
     assert replay_steps(clock, fake["now"]) == 6
-    sent = run_simulation(meters, clock, DOMAIN, lambda t, p: None, "unit", speed=1e9, now=lambda: fake["now"],
-                          sleep=sleep, progress=report)
+    sent = run_simulation(
+        meters,
+        clock,
+        DOMAIN,
+        lambda t, p: None,
+        "unit",
+        speed=1e9,
+        now=lambda: fake["now"],
+        sleep=sleep,
+        progress=report,
+    )
     assert sent == 2 * 15
     assert bar.updates == 4 and bar.closed  # the steps more than two readings behind the clock
     assert lines[0].startswith("caught up with the clock at ") and "after 5 steps (10 readings)" in lines[0]

@@ -43,10 +43,33 @@ DOMAIN = CONTEXT.domain
 L, GRACE, K = 900, 60, 1_960_000
 S0 = K * L
 PRICE = 120_000
-TOP_KEYS = ["version", "chainId", "registry", "market", "intervalId", "intervalSeconds", "start", "end",
-            "readingsRoot", "clearingPrice", "settlementTxs", "leaves"]
-LEAF_KEYS = ["household", "meter", "producedWh", "consumedWh", "startRegisters", "endRegisters", "previousInterval",
-             "readingsHash", "leaf", "proof", "readings"]
+TOP_KEYS = [
+    "version",
+    "chainId",
+    "registry",
+    "market",
+    "intervalId",
+    "intervalSeconds",
+    "start",
+    "end",
+    "readingsRoot",
+    "clearingPrice",
+    "settlementTxs",
+    "leaves",
+]
+LEAF_KEYS = [
+    "household",
+    "meter",
+    "producedWh",
+    "consumedWh",
+    "startRegisters",
+    "endRegisters",
+    "previousInterval",
+    "readingsHash",
+    "leaf",
+    "proof",
+    "readings",
+]
 
 
 def tx(n: int) -> str:
@@ -81,22 +104,49 @@ def settled(db):
             if i == 2 and 3 < step < 15:
                 continue  # the third meter goes quiet for a while
             seq[account.address] += 1
-            reading = MeterReading(account.address, seq[account.address], S0 + 130 * step + 7 * i,
-                                   1_000 + 11 * step * i, 500 + 5 * step, 100 * i)
-            messages.append(Message(topic("archive-test", account.address),
-                                    payload(sign_reading(reading, DOMAIN, account.key)), 0))
+            reading = MeterReading(
+                account.address,
+                seq[account.address],
+                S0 + 130 * step + 7 * i,
+                1_000 + 11 * step * i,
+                500 + 5 * step,
+                100 * i,
+            )
+            messages.append(
+                Message(topic("archive-test", account.address), payload(sign_reading(reading, DOMAIN, account.key)), 0)
+            )
     assert {o.status for o in ingester.process(messages)} == {STORED}
     closed = close_due(db, L, GRACE, DOMAIN, now=2**40)
     assert [c.interval_id for c in closed] == [K, K + 1, K + 2]
     with db() as session:
         for interval_id in (K, K + 1, K + 2):
-            session.execute(update(Interval).where(Interval.interval_id == interval_id).values(
-                status="settled", clearing_price=PRICE, settled_tx=tx(interval_id), settled_block=interval_id - K + 10))
+            session.execute(
+                update(Interval)
+                .where(Interval.interval_id == interval_id)
+                .values(
+                    status="settled",
+                    clearing_price=PRICE,
+                    settled_tx=tx(interval_id),
+                    settled_block=interval_id - K + 10,
+                )
+            )
         # K was chunked; rows are added out of order, and one chunk failed once before it went through.
-        for chunk, kind, status in ((2, "close_interval", "confirmed"), (1, "settle_chunk", "confirmed"),
-                                    (0, "settle_chunk", "confirmed")):
-            session.add(SettlementOutbox(interval_id=K, chunk_index=chunk, kind=kind, status=status, payload={},
-                                         nonce=chunk, tx_hash=tx(100 + chunk)))
+        for chunk, kind, status in (
+            (2, "close_interval", "confirmed"),
+            (1, "settle_chunk", "confirmed"),
+            (0, "settle_chunk", "confirmed"),
+        ):
+            session.add(
+                SettlementOutbox(
+                    interval_id=K,
+                    chunk_index=chunk,
+                    kind=kind,
+                    status=status,
+                    payload={},
+                    nonce=chunk,
+                    tx_hash=tx(100 + chunk),
+                )
+            )
         session.commit()
     return Settled(closed, registry)
 
@@ -123,19 +173,28 @@ def test_archive_document_has_the_published_shape(db, settled):
         assert leaf["household"] == to_checksum(leaf["household"]) and leaf["meter"] == to_checksum(leaf["meter"])
         assert leaf["previousInterval"] is None
         assert [r["seq"] for r in leaf["readings"]] == sorted(r["seq"] for r in leaf["readings"])
-        assert all(list(r) == ["meter", "seq", "ts", "producedWh", "consumedWh", "powerW", "signature"]
-                   for r in leaf["readings"])
+        assert all(
+            list(r) == ["meter", "seq", "ts", "producedWh", "consumedWh", "powerW", "signature"]
+            for r in leaf["readings"]
+        )
         assert all(r["signature"] == r["signature"].lower() and len(r["signature"]) == 132 for r in leaf["readings"])
         # the proof leads to the root, as OpenZeppelin's MerkleProof would verify it
-        assert verify([bytes.fromhex(p[2:]) for p in leaf["proof"]], bytes.fromhex(doc["readingsRoot"][2:]),
-                      bytes.fromhex(leaf["leaf"][2:]))
+        assert verify(
+            [bytes.fromhex(p[2:]) for p in leaf["proof"]],
+            bytes.fromhex(doc["readingsRoot"][2:]),
+            bytes.fromhex(leaf["leaf"][2:]),
+        )
     assert all(leaf["previousInterval"] == K for leaf in docs[K + 1]["leaves"])
     # The same bytes of JSON a reader of docs/mqtt.md expects: ints are numbers.
     assert json.loads(json.dumps(doc)) == doc
 
 
-DEPLOYMENT = Deployment(chain_id=31337, deploy_block=1, settings={"intervalSeconds": L}, contracts={
-    "CommunityRegistry": {"address": REGISTRY, "abi": []}, "EnergyMarket": {"address": MARKET, "abi": []}})
+DEPLOYMENT = Deployment(
+    chain_id=31337,
+    deploy_block=1,
+    settings={"intervalSeconds": L},
+    contracts={"CommunityRegistry": {"address": REGISTRY, "abi": []}, "EnergyMarket": {"address": MARKET, "abi": []}},
+)
 SETTLEMENT_TXS = {K: [tx(100), tx(101), tx(102)], K + 1: [tx(K + 1)], K + 2: [tx(K + 2)]}
 
 
@@ -157,11 +216,17 @@ class SettledChain:
                     row.interval_id,
                     entries=[SettledEntry(e.household, e.produced_wh, e.consumed_wh, 0, 0, 0) for e in entries],
                     tx_positions={h: (block, i) for i, h in enumerate(SETTLEMENT_TXS[row.interval_id])},
-                    closed_block=block, readings_root=bytes(row.readings_root), clearing_price=row.clearing_price)
+                    closed_block=block,
+                    readings_root=bytes(row.readings_root),
+                    clearing_price=row.clearing_price,
+                )
 
     def intervals_settled_for(self, household: str, after: int, before: int) -> list[int]:
-        return sorted(k for k, interval in self.intervals.items() if after < k < before
-                      and any(e.household == household for e in interval.entries))
+        return sorted(
+            k
+            for k, interval in self.intervals.items()
+            if after < k < before and any(e.household == household for e in interval.entries)
+        )
 
     def meter_assignments(self, meter: str, up_to_block: int) -> list[MeterAssignment]:
         info = self.registry.get(meter)
@@ -228,8 +293,7 @@ def test_honest_archives_pass_the_auditor(published, chain, tmp_path):
     write_archive(published[K + 1], alone)
     unchecked = audit_findings(published[K + 1], K + 1, chain, alone)
     assert len(unchecked) == 3, unchecked
-    assert all(f"startRegisters cannot be checked: previous interval {K}'s archive is unusable" in p
-               for p in unchecked)
+    assert all(f"startRegisters cannot be checked: previous interval {K}'s archive is unusable" in p for p in unchecked)
     # The wrong community's domain: every signature recovers to another key.
     other = audit_findings(published[K], K, chain, tmp_path, MeterDomain(1, REGISTRY))
     assert any("signature recovers to" in p for p in other)
@@ -248,24 +312,42 @@ def _flip_signature_digit(doc):
 TAMPERING = {
     "a reading's register": (
         lambda d: _reading(d).__setitem__("producedWh", _reading(d)["producedWh"] + 1),
-        ["signature recovers to", "but the readings hash to", "root recomputed from the readings"]),
+        ["signature recovers to", "but the readings hash to", "root recomputed from the readings"],
+    ),
     "a signature": (_flip_signature_digit, ["reading seq"]),
-    "the start registers": (lambda d: d["leaves"][0]["startRegisters"].__setitem__(
-        "consumedWh", d["leaves"][0]["startRegisters"]["consumedWh"] - 1),
-        [f"but interval {K}'s endRegisters says", "but end - start registers is"]),
-    "the end registers": (lambda d: d["leaves"][0]["endRegisters"].__setitem__(
-        "producedWh", d["leaves"][0]["endRegisters"]["producedWh"] + 3), ["but the readings give"]),
-    "the leaf's energy": (lambda d: d["leaves"][0].__setitem__("producedWh", d["leaves"][0]["producedWh"] + 1),
-                          ["but its fields hash to", "root recomputed from the readings", "HouseholdSettled says"]),
+    "the start registers": (
+        lambda d: d["leaves"][0]["startRegisters"].__setitem__(
+            "consumedWh", d["leaves"][0]["startRegisters"]["consumedWh"] - 1
+        ),
+        [f"but interval {K}'s endRegisters says", "but end - start registers is"],
+    ),
+    "the end registers": (
+        lambda d: d["leaves"][0]["endRegisters"].__setitem__(
+            "producedWh", d["leaves"][0]["endRegisters"]["producedWh"] + 3
+        ),
+        ["but the readings give"],
+    ),
+    "the leaf's energy": (
+        lambda d: d["leaves"][0].__setitem__("producedWh", d["leaves"][0]["producedWh"] + 1),
+        ["but its fields hash to", "root recomputed from the readings", "HouseholdSettled says"],
+    ),
     "the leaf hash": (lambda d: d["leaves"][0].__setitem__("leaf", "0x" + "ab" * 32), ["but its fields hash to"]),
-    "a proof node": (lambda d: d["leaves"][0]["proof"].__setitem__(0, "0x" + "cd" * 32),
-                     ["Merkle proof does not lead"]),
-    "the anchor dropped": (lambda d: d["leaves"][0]["readings"].pop(0),
-                           ["but the readings hash to", "lists no reading at or before the start"]),
-    "a reading added": (lambda d: d["leaves"][0]["readings"].append(copy.deepcopy(_reading(d))),
-                        ["not sorted by strictly increasing seq", "readings cannot be hashed"]),
-    "the readings root": (lambda d: d.__setitem__("readingsRoot", "0x" + "ef" * 32),
-                          ["archive readingsRoot is 0x" + "ef" * 32, "Merkle proof does not lead"]),
+    "a proof node": (
+        lambda d: d["leaves"][0]["proof"].__setitem__(0, "0x" + "cd" * 32),
+        ["Merkle proof does not lead"],
+    ),
+    "the anchor dropped": (
+        lambda d: d["leaves"][0]["readings"].pop(0),
+        ["but the readings hash to", "lists no reading at or before the start"],
+    ),
+    "a reading added": (
+        lambda d: d["leaves"][0]["readings"].append(copy.deepcopy(_reading(d))),
+        ["not sorted by strictly increasing seq", "readings cannot be hashed"],
+    ),
+    "the readings root": (
+        lambda d: d.__setitem__("readingsRoot", "0x" + "ef" * 32),
+        ["archive readingsRoot is 0x" + "ef" * 32, "Merkle proof does not lead"],
+    ),
     "the leaves' order": (lambda d: d["leaves"].reverse(), ["leaves are not sorted by household"]),
 }
 
@@ -293,13 +375,17 @@ def test_the_previous_leaf_is_checked_too(published, chain, tmp_path):
     other_meter = published[K]["leaves"][1]["meter"]
 
     def findings(edit_previous=None, edit_current=None):
-        folder = archive_with(published, tmp_path / f"case{len(list(tmp_path.iterdir()))}", K,
-                              edit_previous or (lambda d: None))
+        folder = archive_with(
+            published, tmp_path / f"case{len(list(tmp_path.iterdir()))}", K, edit_previous or (lambda d: None)
+        )
         current = copy.deepcopy(published[K + 1])
         if edit_current:
             edit_current(current)
-        return [p for p in audit_findings(current, K + 1, chain, folder)
-                if p.startswith(f"leaf {_leaf_of_meter(current, meter)['household']}: ")]
+        return [
+            p
+            for p in audit_findings(current, K + 1, chain, folder)
+            if p.startswith(f"leaf {_leaf_of_meter(current, meter)['household']}: ")
+        ]
 
     assert findings() == []
 
@@ -318,41 +404,64 @@ def test_the_previous_leaf_is_checked_too(published, chain, tmp_path):
 
     shared_seq = _leaf_of_meter(published[K], meter)["readings"][-1]["seq"]
     assert f"reading seq {shared_seq} differs from the same seq in interval {K}'s leaf" in " ".join(
-        findings(other_partner))
+        findings(other_partner)
+    )
 
     older = _leaf_of_meter(published[K], meter)["readings"][-3]
 
     def older_anchor(doc):
         _leaf_of_meter(doc, meter)["readings"][0] = copy.deepcopy(older)
 
-    assert any(f"the anchor (seq {older['seq']}) is older than interval {K}'s last reading" in p
-               for p in findings(edit_current=older_anchor))
+    assert any(
+        f"the anchor (seq {older['seq']}) is older than interval {K}'s last reading" in p
+        for p in findings(edit_current=older_anchor)
+    )
 
 
 HOSTILE = {
     "not a leaf": ("leaf", "archive document malformed: leaves[0]: must be a JSON object"),
     "no readings": ({"household": "0x" + "11" * 20}, "archive document malformed: leaves[0]."),
-    "readings not a list": (lambda leaf: leaf.__setitem__("readings", {"a": 1}),
-                            "archive document malformed: leaves[0].readings: must be a list"),
+    "readings not a list": (
+        lambda leaf: leaf.__setitem__("readings", {"a": 1}),
+        "archive document malformed: leaves[0].readings: must be a list",
+    ),
     "empty readings": (lambda leaf: leaf.__setitem__("readings", []), ": lists no readings"),
-    "energy a float": (lambda leaf: leaf.__setitem__("producedWh", 1.0),
-                       "archive document malformed: leaves[0].producedWh: must be an integer"),
-    "energy a bool": (lambda leaf: leaf.__setitem__("consumedWh", True),
-                      "archive document malformed: leaves[0].consumedWh: must be an integer"),
-    "energy past uint64": (lambda leaf: leaf.__setitem__("producedWh", 2**64),
-                           "archive document malformed: leaves[0].producedWh: must be an integer"),
-    "hash in upper case": (lambda leaf: leaf.__setitem__("readingsHash", leaf["readingsHash"].upper()),
-                           "archive document malformed: leaves[0].readingsHash: must be 0x + 64 hex digits"),
-    "reading with an extra field": (lambda leaf: leaf["readings"][0].__setitem__("note", "hi"),
-                                    "archive document malformed: leaves[0].readings[0]: missing fields"),
-    "reading power past uint32": (lambda leaf: leaf["readings"][0].__setitem__("powerW", 2**32),
-                                  "archive document malformed: leaves[0].readings[0]: powerW must be in"),
-    "short signature": (lambda leaf: leaf["readings"][0].__setitem__("signature", "0x1234"),
-                        "archive document malformed: leaves[0].readings[0]: signature must be 0x + 130 hex"),
-    "previousInterval in the future": (lambda leaf: leaf.__setitem__("previousInterval", K + 5),
-                                       f"previousInterval {K + 5} is not before this interval"),
-    "proof not a list": (lambda leaf: leaf.__setitem__("proof", "0x00"),
-                         "archive document malformed: leaves[0].proof: must be a list"),
+    "energy a float": (
+        lambda leaf: leaf.__setitem__("producedWh", 1.0),
+        "archive document malformed: leaves[0].producedWh: must be an integer",
+    ),
+    "energy a bool": (
+        lambda leaf: leaf.__setitem__("consumedWh", True),
+        "archive document malformed: leaves[0].consumedWh: must be an integer",
+    ),
+    "energy past uint64": (
+        lambda leaf: leaf.__setitem__("producedWh", 2**64),
+        "archive document malformed: leaves[0].producedWh: must be an integer",
+    ),
+    "hash in upper case": (
+        lambda leaf: leaf.__setitem__("readingsHash", leaf["readingsHash"].upper()),
+        "archive document malformed: leaves[0].readingsHash: must be 0x + 64 hex digits",
+    ),
+    "reading with an extra field": (
+        lambda leaf: leaf["readings"][0].__setitem__("note", "hi"),
+        "archive document malformed: leaves[0].readings[0]: missing fields",
+    ),
+    "reading power past uint32": (
+        lambda leaf: leaf["readings"][0].__setitem__("powerW", 2**32),
+        "archive document malformed: leaves[0].readings[0]: powerW must be in",
+    ),
+    "short signature": (
+        lambda leaf: leaf["readings"][0].__setitem__("signature", "0x1234"),
+        "archive document malformed: leaves[0].readings[0]: signature must be 0x + 130 hex",
+    ),
+    "previousInterval in the future": (
+        lambda leaf: leaf.__setitem__("previousInterval", K + 5),
+        f"previousInterval {K + 5} is not before this interval",
+    ),
+    "proof not a list": (
+        lambda leaf: leaf.__setitem__("proof", "0x00"),
+        "archive document malformed: leaves[0].proof: must be a list",
+    ),
 }
 
 
@@ -375,30 +484,45 @@ def test_an_address_in_another_case_names_the_same_meter(published, chain, tmp_p
     assert audit_findings(altered, K, chain, tmp_path) == []
 
 
-@pytest.mark.parametrize("change, expected", [
-    ({"leaves": []}, "archive has no leaves"),
-    ({"version": 2}, "archive document malformed: version: unsupported archive version 2"),
-    ({"intervalSeconds": 0}, "archive intervalSeconds is 0, the chain says 900"),
-    ({"start": 5}, f"archive start is 5, the chain says {S0}"),
-    ({"registry": "0x12"}, "archive document malformed: registry: must be a 0x + 40 hex address"),
-    ({"leaves": "none"}, "archive document malformed: leaves: must be a list"),
-    ({"readingsRoot": None}, "archive document malformed: readingsRoot: must be 0x + 64 hex digits"),
-], ids=["no leaves", "version 2", "no interval length", "wrong start", "short registry", "leaves not a list",
-        "no root"])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"leaves": []}, "archive has no leaves"),
+        ({"version": 2}, "archive document malformed: version: unsupported archive version 2"),
+        ({"intervalSeconds": 0}, "archive intervalSeconds is 0, the chain says 900"),
+        ({"start": 5}, f"archive start is 5, the chain says {S0}"),
+        ({"registry": "0x12"}, "archive document malformed: registry: must be a 0x + 40 hex address"),
+        ({"leaves": "none"}, "archive document malformed: leaves: must be a list"),
+        ({"readingsRoot": None}, "archive document malformed: readingsRoot: must be 0x + 64 hex digits"),
+    ],
+    ids=[
+        "no leaves",
+        "version 2",
+        "no interval length",
+        "wrong start",
+        "short registry",
+        "leaves not a list",
+        "no root",
+    ],
+)
 def test_a_hostile_document_is_reported_not_raised(published, chain, tmp_path, change, expected):
     problems = audit_findings({**published[K], **change}, K, chain, tmp_path)
     assert any(expected in problem for problem in problems), (expected, problems)
 
 
 def test_a_document_that_is_not_an_object_is_malformed(chain, tmp_path, settled):
-    assert audit_findings([], K, chain, tmp_path) == ["archive document malformed: document: must be a JSON object, "
-                                                      "got list"]
+    assert audit_findings([], K, chain, tmp_path) == [
+        "archive document malformed: document: must be a JSON object, got list"
+    ]
 
 
 def test_only_settled_intervals_are_archived_unless_asked(db, settled):
     with db() as session:
-        session.execute(update(Interval).where(Interval.interval_id == K + 2).values(
-            status="closed", clearing_price=None, settled_tx=None, settled_block=None))
+        session.execute(
+            update(Interval)
+            .where(Interval.interval_id == K + 2)
+            .values(status="closed", clearing_price=None, settled_tx=None, settled_block=None)
+        )
         session.commit()
         with pytest.raises(ArchiveNotReady, match="closed, not settled"):
             build_archive(session, K + 2, CONTEXT)
@@ -408,8 +532,11 @@ def test_only_settled_intervals_are_archived_unless_asked(db, settled):
         assert (preview["clearingPrice"], preview["settlementTxs"]) == (None, [])
         with pytest.raises(ArchiveMalformed, match="clearingPrice"):
             parse_archive(preview)  # a preview is never published, and never passes for a settled document
-        session.execute(update(Interval).where(Interval.interval_id == K + 2).values(
-            status="settled", clearing_price=PRICE, settled_tx=tx(K + 2), settled_block=12))
+        session.execute(
+            update(Interval)
+            .where(Interval.interval_id == K + 2)
+            .values(status="settled", clearing_price=PRICE, settled_tx=tx(K + 2), settled_block=12)
+        )
         session.commit()
         published = build_archive(session, K + 2, CONTEXT)
     # Once settled, only the price and the transactions change: the leaves were final at closing.
@@ -428,8 +555,9 @@ def test_publish_writes_each_settled_interval_once(db, settled, tmp_path):
 def test_stored_readings_that_no_longer_match_are_never_archived(db, settled):
     with db() as session:
         entry = session.scalars(select(IntervalEntry).where(IntervalEntry.interval_id == K + 1)).first()
-        session.execute(update(Reading).where(Reading.meter == entry.meter, Reading.seq == entry.last_seq)
-                        .values(power_w=7))
+        session.execute(
+            update(Reading).where(Reading.meter == entry.meter, Reading.seq == entry.last_seq).values(power_w=7)
+        )
         session.commit()
         with pytest.raises(ArchiveError, match="no longer hash"):
             build_archive(session, K + 1, CONTEXT)
@@ -444,8 +572,14 @@ def test_reading_an_archive_that_is_not_one(tmp_path):
 
 
 def test_context_from_a_deployment():
-    deployment = Deployment(chain_id=31337, deploy_block=1, settings={"intervalSeconds": 900}, contracts={
-        "CommunityRegistry": {"address": REGISTRY.lower(), "abi": []},
-        "EnergyMarket": {"address": MARKET, "abi": []}})
+    deployment = Deployment(
+        chain_id=31337,
+        deploy_block=1,
+        settings={"intervalSeconds": 900},
+        contracts={
+            "CommunityRegistry": {"address": REGISTRY.lower(), "abi": []},
+            "EnergyMarket": {"address": MARKET, "abi": []},
+        },
+    )
     assert ArchiveContext.from_deployment(deployment) == CONTEXT
     assert ArchiveContext.from_deployment(deployment, interval_seconds=60).interval_seconds == 60

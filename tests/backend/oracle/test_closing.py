@@ -67,7 +67,9 @@ class Community:
         self.keys: dict[str, bytes] = {}
         self.seq: dict[str, int] = defaultdict(int)
         self.capacity_w = capacity_w
-        self.ingester = Ingester(sessions, DOMAIN, COMMUNITY, self.registry.get, clock=lambda: FAR_FUTURE, max_age_s=math.inf)
+        self.ingester = Ingester(
+            sessions, DOMAIN, COMMUNITY, self.registry.get, clock=lambda: FAR_FUTURE, max_age_s=math.inf
+        )
         self.meters = [self.add_meter(Account.create().address) for _ in range(households)]
 
     def add_meter(self, household: str) -> str:
@@ -109,8 +111,10 @@ def samples(readings) -> list[RegisterSample]:
 
 
 def signed(readings) -> list[SignedReading]:
-    return [SignedReading(MeterReading(r.meter, r.seq, r.ts, r.produced_wh, r.consumed_wh, r.power_w),
-                          bytes(r.signature)) for r in readings]
+    return [
+        SignedReading(MeterReading(r.meter, r.seq, r.ts, r.produced_wh, r.consumed_wh, r.power_w), bytes(r.signature))
+        for r in readings
+    ]
 
 
 def assert_entries_recompute(session) -> None:
@@ -135,19 +139,24 @@ def assert_entries_recompute(session) -> None:
                 start = Registers(previous.end_produced_wh, previous.end_consumed_wh)
                 assert [r.ts <= entry.interval_id * L for r in listed].count(True) == 1  # one anchor
             assert (entry.produced_wh, entry.consumed_wh) == (
-                end.produced_wh - start.produced_wh, end.consumed_wh - start.consumed_wh)
+                end.produced_wh - start.produced_wh,
+                end.consumed_wh - start.consumed_wh,
+            )
             assert sum(r.ts > end_ts for r in listed) <= 1  # at most the partner
             assert entry.readings_hash == readings_hash(signed(listed), DOMAIN)
-            leaf = Leaf(entry.household, meter, entry.interval_id, entry.produced_wh, entry.consumed_wh,
-                        entry.readings_hash)
+            leaf = Leaf(
+                entry.household, meter, entry.interval_id, entry.produced_wh, entry.consumed_wh, entry.readings_hash
+            )
             assert entry.leaf == leaf.hash()
             previous = entry
 
 
 def assert_roots(session) -> None:
     for interval in session.scalars(select(Interval)).all():
-        leaves = [e.leaf for e in session.scalars(
-            select(IntervalEntry).where(IntervalEntry.interval_id == interval.interval_id))]
+        leaves = [
+            e.leaf
+            for e in session.scalars(select(IntervalEntry).where(IntervalEntry.interval_id == interval.interval_id))
+        ]
         tree = MerkleTree(leaves)
         assert tree.root == interval.readings_root
         assert all(verify(tree.proof(leaf), interval.readings_root, leaf) for leaf in leaves)
@@ -203,7 +212,9 @@ def test_energy_is_conserved_across_many_intervals(db):
             assert sum(e.produced_wh for e in entries) == entries[-1].end_produced_wh - readings[0].produced_wh
             assert sum(e.consumed_wh for e in entries) == entries[-1].end_consumed_wh - readings[0].consumed_wh
             assert (entries[-1].end_produced_wh, entries[-1].end_consumed_wh) == (
-                readings[-1].produced_wh, readings[-1].consumed_wh)
+                readings[-1].produced_wh,
+                readings[-1].consumed_wh,
+            )
             assert [e.interval_id for e in entries] == list(range(entries[0].interval_id, closed_ids[-1] + 1))
         assert_entries_recompute(session)
         assert_roots(session)
@@ -213,17 +224,25 @@ def test_boundary_value_is_interpolated_and_reproduced_by_the_listed_readings(db
     community = Community(db, households=1)
     meter = community.meters[0]
     e0, e1 = S0 + L, S0 + 2 * L
-    community.send((meter, S0 + 100, 1_000, 500), (meter, S0 + 700, 1_200, 560),  # interval K
-                   (meter, e0 + 100, 1_300, 600), (meter, e0 + 500, 1_400, 700),  # K + 1
-                   (meter, e1 - 50, 1_500, 750), (meter, e1 + 250, 1_800, 900))  # partner of K + 1
+    community.send(
+        (meter, S0 + 100, 1_000, 500),
+        (meter, S0 + 700, 1_200, 560),  # interval K
+        (meter, e0 + 100, 1_300, 600),
+        (meter, e0 + 500, 1_400, 700),  # K + 1
+        (meter, e1 - 50, 1_500, 750),
+        (meter, e1 + 250, 1_800, 900),
+    )  # partner of K + 1
     with db() as session:
         first = close_interval(session, K, L, DOMAIN, closed_at=e0)
         second = close_interval(session, K + 1, L, DOMAIN, closed_at=e1)
         session.commit()
     # K ends between S0+700 (1,200) and e0+100 (1,300): 1,200 + 100 * 200 // 300 = 1,266
     (entry,) = first.entries
-    assert entry.end == Registers(1_266, 560 + 40 * 200 // 300) == register_at(
-        [RegisterSample(S0 + 700, 1_200, 560), RegisterSample(e0 + 100, 1_300, 600)], e0)
+    assert (
+        entry.end
+        == Registers(1_266, 560 + 40 * 200 // 300)
+        == register_at([RegisterSample(S0 + 700, 1_200, 560), RegisterSample(e0 + 100, 1_300, 600)], e0)
+    )
     assert (entry.start, entry.previous_interval) == (Registers(1_000, 500), None)
     assert (entry.produced_wh, entry.consumed_wh) == (266, 86)
     assert (entry.first_seq, entry.last_seq) == (1, 3)  # first reading .. partner
@@ -258,8 +277,9 @@ def test_a_replaced_meter_is_attributed_first_and_its_successor_loses_nothing(db
     community.send((old, S0 + 10, 1_000, 1_000), (old, S0 + 400, 1_100, 1_050))
     community.retire(old)
     new = community.add_meter(household)  # replaceMeter: the ingester makes it the household's active meter
-    community.send((new, S0 + 500, 0, 0), (new, S0 + 800, 30, 40), (new, S0 + L + 300, 90, 100),
-                   (new, S0 + 3 * L, 120, 130))
+    community.send(
+        (new, S0 + 500, 0, 0), (new, S0 + 800, 30, 40), (new, S0 + L + 300, 90, 100), (new, S0 + 3 * L, 120, 130)
+    )
     closed = close_due(db, L, GRACE, DOMAIN, now=FAR_FUTURE)
     assert [c.interval_id for c in closed] == [K, K + 1]
     with db() as session:
@@ -268,7 +288,9 @@ def test_a_replaced_meter_is_attributed_first_and_its_successor_loses_nothing(db
         # K: the old meter still had energy; K + 1: the new meter, from its first reading.
         # The new meter at S0 + 2L: between S0 + L + 300 (90 Wh) and S0 + 3L (120 Wh).
         assert [(e.interval_id, e.meter, e.produced_wh, e.previous_interval) for e in entries] == [
-            (K, old, 100, None), (K + 1, new, 90 + 30 * 600 // 1_500, None)]
+            (K, old, 100, None),
+            (K + 1, new, 90 + 30 * 600 // 1_500, None),
+        ]
         assert entries[1].first_seq == 1  # the new meter's first reading, though it is before S
         assert_entries_recompute(session)
     # Later intervals: the new meter alone; the retired one has nothing left.
@@ -293,8 +315,10 @@ def test_an_inactive_household_keeps_its_entries(db):
     closed = close_due(db, L, GRACE, DOMAIN, now=FAR_FUTURE)
     assert [len(c.entries) for c in closed] == [2, 2]
     by_household = {e.household: e for e in closed[1].entries}
-    assert (by_household[community.household(leaving)].produced_wh,
-            by_household[community.household(leaving)].previous_interval) == (0, K)
+    assert (
+        by_household[community.household(leaving)].produced_wh,
+        by_household[community.household(leaving)].previous_interval,
+    ) == (0, K)
 
 
 # --- watermark and grace ---
@@ -396,8 +420,9 @@ def test_two_closers_at_once_close_each_interval_once(db):
 def test_the_closed_interval_is_what_the_contract_and_the_auditor_need(db):
     community = Community(db, households=5)
     for step in range(8):
-        community.send(*((meter, S0 + 150 * step + i, 7 * step * i, 3 * step)
-                         for i, meter in enumerate(community.meters)))
+        community.send(
+            *((meter, S0 + 150 * step + i, 7 * step * i, 3 * step) for i, meter in enumerate(community.meters))
+        )
     with db() as session:
         closed = close_interval(session, K, L, DOMAIN, closed_at=S0 + L)
         session.commit()
@@ -405,7 +430,8 @@ def test_the_closed_interval_is_what_the_contract_and_the_auditor_need(db):
     assert households == sorted(households, key=lambda h: int(h, 16))
     assert [m.household for m in closed.metered_entries()] == households
     assert [(m.produced_wh, m.consumed_wh) for m in closed.metered_entries()] == [
-        (e.produced_wh, e.consumed_wh) for e in closed.entries]
+        (e.produced_wh, e.consumed_wh) for e in closed.entries
+    ]
     assert all(leaf_hash(leaf) == leaf.hash() for leaf in closed.leaves)
     tree = closed.tree()
     assert tree.root == closed.readings_root
@@ -428,9 +454,14 @@ def test_an_interval_before_any_reading_writes_nothing(db):
 def test_fast_leaf_hash_equals_the_reference_encoding():
     rng = random.Random(3)
     for _ in range(200):
-        leaf = Leaf(to_checksum("0x" + rng.randbytes(20).hex()), to_checksum("0x" + rng.randbytes(20).hex()),
-                    rng.randrange(2**64), rng.choice([0, 1, rng.randrange(2**64), 2**64 - 1]), rng.randrange(2**64),
-                    rng.randbytes(32))
+        leaf = Leaf(
+            to_checksum("0x" + rng.randbytes(20).hex()),
+            to_checksum("0x" + rng.randbytes(20).hex()),
+            rng.randrange(2**64),
+            rng.choice([0, 1, rng.randrange(2**64), 2**64 - 1]),
+            rng.randrange(2**64),
+            rng.randbytes(32),
+        )
         assert leaf_hash(leaf) == leaf.hash()
 
 
@@ -448,9 +479,20 @@ def test_closing_1000_households_continues_every_meter(db):
         meters.append(Meter(address=meter, household=household, capacity_w=10**6, registered_block=0))
         for seq in range(1, 2 * 15 + 3):
             ts = S0 - 30 + 60 * seq + i % 29
-            rows.append(dict(meter=meter, household=household, seq=seq, ts=ts, produced_wh=seq * (i % 7),
-                             consumed_wh=seq * 3, power_w=0, signature=bytes(65),  # closing never verifies
-                             digest=bytes(32), received_at=ts))
+            rows.append(
+                dict(
+                    meter=meter,
+                    household=household,
+                    seq=seq,
+                    ts=ts,
+                    produced_wh=seq * (i % 7),
+                    consumed_wh=seq * 3,
+                    power_w=0,
+                    signature=bytes(65),  # closing never verifies
+                    digest=bytes(32),
+                    received_at=ts,
+                )
+            )
     with db() as session:
         session.add_all(meters)
         session.flush()

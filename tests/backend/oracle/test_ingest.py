@@ -27,7 +27,6 @@ REGISTRY = {
 NOW = 1_700_000_000
 
 
-
 def ingester(sessions) -> Ingester:
     return Ingester(sessions, DOMAIN, COMMUNITY, REGISTRY.get, clock=lambda: NOW)
 
@@ -52,8 +51,11 @@ def test_bad_corpus_interleaved_with_valid_readings(sessions):
         (Message(topic(COMMUNITY, METER.address), b'{"meter": 5}', NOW), REJECTED, "bad_schema"),
         (Message(topic(COMMUNITY, METER.address), b"x" * 5_000, NOW), REJECTED, "too_large"),
         (Message(topic(COMMUNITY, METER.address), json.dumps(forged).encode(), NOW), REJECTED, "wrong_signer"),
-        (message(OTHER, 1, NOW - 500, 10, 10, meter=METER.address, topic_meter=METER.address), REJECTED,
-         "wrong_signer"),  # signed by another registered meter
+        (
+            message(OTHER, 1, NOW - 500, 10, 10, meter=METER.address, topic_meter=METER.address),
+            REJECTED,
+            "wrong_signer",
+        ),  # signed by another registered meter
         (message(STRANGER, 1, NOW - 500, 10, 10), REJECTED, "unknown_meter"),
         (message(OTHER, 1, NOW - 500, 10, 10, topic_meter=METER.address), REJECTED, "wrong_topic"),
         (good(3), STORED, None),
@@ -79,8 +81,7 @@ def test_restarted_ingester_continues_from_the_committed_state(sessions):
     ingester(sessions).process([good(1), good(2)])
     fresh = ingester(sessions)  # a new process: state comes from the database
     outcomes = fresh.process([good(2), message(METER, 2, NOW - 100, 5_000, 5_000), good(3)])
-    assert [(o.status, o.reason) for o in outcomes] == [
-        (DUPLICATE, None), (REJECTED, "replayed_seq"), (STORED, None)]
+    assert [(o.status, o.reason) for o in outcomes] == [(DUPLICATE, None), (REJECTED, "replayed_seq"), (STORED, None)]
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Reading)) == 3
         meter = session.get(Meter, METER.address)
@@ -133,13 +134,28 @@ def test_a_reading_stored_behind_the_meters_back_is_still_recognised(sessions):
     ingester(sessions).process([good(1)])
     stored = json.loads(good(2).payload)
     with sessions() as session:
-        insert_readings(session, [dict(
-            meter=METER.address, household=REGISTRY[METER.address].household, seq=2, ts=stored["ts"],
-            produced_wh=stored["producedWh"], consumed_wh=stored["consumedWh"], power_w=stored["powerW"],
-            signature=bytes.fromhex(stored["signature"][2:]),
-            digest=reading_digest(MeterReading(METER.address, 2, stored["ts"], stored["producedWh"],
-                                               stored["consumedWh"], stored["powerW"]), DOMAIN),
-            received_at=NOW)])
+        insert_readings(
+            session,
+            [
+                dict(
+                    meter=METER.address,
+                    household=REGISTRY[METER.address].household,
+                    seq=2,
+                    ts=stored["ts"],
+                    produced_wh=stored["producedWh"],
+                    consumed_wh=stored["consumedWh"],
+                    power_w=stored["powerW"],
+                    signature=bytes.fromhex(stored["signature"][2:]),
+                    digest=reading_digest(
+                        MeterReading(
+                            METER.address, 2, stored["ts"], stored["producedWh"], stored["consumedWh"], stored["powerW"]
+                        ),
+                        DOMAIN,
+                    ),
+                    received_at=NOW,
+                )
+            ],
+        )
         session.commit()
     outcomes = ingester(sessions).process([good(2), message(METER, 2, NOW - 500, 5_000, 5_000), good(3)])
     assert [(o.status, o.reason) for o in outcomes] == [(DUPLICATE, None), (REJECTED, "replayed_seq"), (STORED, None)]
@@ -152,7 +168,8 @@ def test_two_new_meters_of_one_household_in_one_batch_leave_the_last_one_active(
     old, new = Account.create(), Account.create()
     registry = {key.address: MeterInfo(key.address, household, 10_000, True) for key in (old, new)}
     outcomes = Ingester(sessions, DOMAIN, COMMUNITY, registry.get, clock=lambda: NOW).process(
-        [message(old, 1, NOW - 20, 5, 5), message(new, 1, NOW - 10, 7, 7)])
+        [message(old, 1, NOW - 20, 5, 5), message(new, 1, NOW - 10, 7, 7)]
+    )
     assert [o.status for o in outcomes] == [STORED, STORED]
     with sessions() as session:
         assert not session.get(Meter, old.address).active
@@ -172,8 +189,11 @@ def test_remembered_topics_stay_bounded_and_a_foreign_topic_is_never_remembered(
     monkeypatch.setattr(ingest_module, "_TOPICS_REMEMBERED", 1)  # every new topic evicts the others
     checker = ingester(sessions)
     foreign = Message(topic(COMMUNITY, METER.address).replace("/readings", "/other"), good(2).payload, NOW)
-    batches = [[good(1), message(OTHER, 1, NOW - 500, 10, 10)], [foreign, good(2), message(OTHER, 2, NOW - 490, 11, 11)],
-               [foreign]]
+    batches = [
+        [good(1), message(OTHER, 1, NOW - 500, 10, 10)],
+        [foreign, good(2), message(OTHER, 2, NOW - 490, 11, 11)],
+        [foreign],
+    ]
     assert [[(o.status, o.reason) for o in checker.process(batch)] for batch in batches] == [
         [(STORED, None), (STORED, None)],
         [(REJECTED, "wrong_topic"), (STORED, None), (STORED, None)],

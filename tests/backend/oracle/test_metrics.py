@@ -35,8 +35,9 @@ def scrape(port: int) -> dict[str, float]:
 
 
 def reading(seq: int) -> Message:
-    signed = sign_reading(MeterReading(METER.address, seq, NOW - 1_000 + seq * 10, 1_000 + seq, 2_000 + seq, 500),
-                          DOMAIN, METER.key)
+    signed = sign_reading(
+        MeterReading(METER.address, seq, NOW - 1_000 + seq * 10, 1_000 + seq, 2_000 + seq, 500), DOMAIN, METER.key
+    )
     return Message(topic(COMMUNITY, METER.address), payload(signed), NOW)
 
 
@@ -46,10 +47,15 @@ def test_readings_rejections_lag_outbox_and_gas_reach_the_oracles_metrics(sessio
     server = metrics.serve(port)
     try:
         before = scrape(port)
-        for name in ('vatio_oracle_readings_total{outcome="stored"}',
-                     'vatio_oracle_readings_total{outcome="duplicate"}',
-                     "vatio_oracle_settler_leading", "vatio_intervals_unsettled", "vatio_settlement_gas_used_total",
-                     'vatio_outbox_transactions{status="confirmed"}', 'vatio_outbox_transactions{status="pending"}'):
+        for name in (
+            'vatio_oracle_readings_total{outcome="stored"}',
+            'vatio_oracle_readings_total{outcome="duplicate"}',
+            "vatio_oracle_settler_leading",
+            "vatio_intervals_unsettled",
+            "vatio_settlement_gas_used_total",
+            'vatio_outbox_transactions{status="confirmed"}',
+            'vatio_outbox_transactions{status="pending"}',
+        ):
             assert name in before, f"{name} missing from {sorted(before)}"
         assert before["vatio_oracle_settler_leading"] == 1.0
 
@@ -59,9 +65,17 @@ def test_readings_rejections_lag_outbox_and_gas_reach_the_oracles_metrics(sessio
         with sessions() as session:
             session.add(Interval(interval_id=7, status="closed", closed_at=NOW))
             session.flush()
-            session.add(SettlementOutbox(interval_id=7, chunk_index=0, kind="settle_interval", status="confirmed",
-                                         nonce=0, tx_hash="0x" + "ab" * 32,
-                                         payload={"receipt": {"gasUsed": "123456"}}))
+            session.add(
+                SettlementOutbox(
+                    interval_id=7,
+                    chunk_index=0,
+                    kind="settle_interval",
+                    status="confirmed",
+                    nonce=0,
+                    tx_hash="0x" + "ab" * 32,
+                    payload={"receipt": {"gasUsed": "123456"}},
+                )
+            )
             session.commit()
         after = scrape(port)
     finally:

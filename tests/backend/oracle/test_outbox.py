@@ -58,7 +58,8 @@ def filled_wh(world: World, order_id: int) -> int:
 
 def assert_settled_once(world: World, store, interval_id: int, tx_hash: str):
     [event] = world.market.events.IntervalSettled.get_logs(
-        from_block=world.deployment.deploy_block, argument_filters={"intervalId": interval_id})
+        from_block=world.deployment.deploy_block, argument_filters={"intervalId": interval_id}
+    )
     assert Web3.to_hex(event["transactionHash"]) == tx_hash
     interval = store.interval(interval_id)
     assert (interval.status, interval.settled_tx, interval.settled_block) == ("settled", tx_hash, event["blockNumber"])
@@ -157,9 +158,15 @@ def test_losing_the_race_to_another_settlement_is_not_a_failure(world, store, se
     try:
         assert sender.step()
         admin = world.admin_account
-        fields = getattr(world.market.functions, function)(*args).build_transaction({
-            "from": admin.address, "nonce": world.web3.eth.get_transaction_count(admin.address, "pending"),
-            "gas": 3_000_000, "maxPriorityFeePerGas": 100 * GWEI, "maxFeePerGas": 200 * GWEI})
+        fields = getattr(world.market.functions, function)(*args).build_transaction(
+            {
+                "from": admin.address,
+                "nonce": world.web3.eth.get_transaction_count(admin.address, "pending"),
+                "gas": 3_000_000,
+                "maxPriorityFeePerGas": 100 * GWEI,
+                "maxFeePerGas": 200 * GWEI,
+            }
+        )
         theirs = Web3.to_hex(world.web3.eth.send_raw_transaction(admin.sign_transaction(fields).raw_transaction))
         world.admin.nonce += 1
         world.mine()
@@ -360,8 +367,16 @@ def test_revert_data_is_decoded_by_name_and_garbage_never_raises(world):
     message = bytes.fromhex("08c379a0") + encode(["string"], ["no"])
     assert decoder.decode("0x" + message.hex()) == RevertReason("Error", (("message", "no"),))
     assert decoder.decode(bytes.fromhex("4e487b71") + encode(["uint256"], [0x11])).name == "Panic"
-    for garbage in (None, "", "0x", "0xzz", b"\x01\x02", selector + b"\x00" * 5, b"\xde\xad\xbe\xef" + b"\x00" * 64,
-                    "0x08c379a0ffff"):
+    for garbage in (
+        None,
+        "",
+        "0x",
+        "0xzz",
+        b"\x01\x02",
+        selector + b"\x00" * 5,
+        b"\xde\xad\xbe\xef" + b"\x00" * 64,
+        "0x08c379a0ffff",
+    ):
         assert decoder.decode(garbage).name in ("EmptyRevert", "Unparseable", "UnknownError", "Undecodable")
 
 
@@ -404,8 +419,9 @@ def test_a_stuck_transaction_is_replaced_with_the_same_nonce_and_the_interval_se
         [row] = store.rows(interval_id)
         assert row.status == "sent" and row.nonce == nonce and row.tx_hash != first_hash
         assert int(row.payload["tx"]["maxFeePerGas"]) > world.web3.eth.get_block("latest")["baseFeePerGas"]
-        assert row.payload["replaced"] == [{"hash": first_hash, "maxFeePerGas": str(first_max_fee),
-                                            "maxPriorityFeePerGas": str(GWEI)}]
+        assert row.payload["replaced"] == [
+            {"hash": first_hash, "maxFeePerGas": str(first_max_fee), "maxPriorityFeePerGas": str(GWEI)}
+        ]
         world.mine()
     finally:
         world.automine(True)
@@ -427,8 +443,9 @@ def test_the_fee_cap_stops_the_sender_without_guessing(world, store, sessions, c
     assert row.status == "pending" and row.tx_hash is None
     assert row.last_error.startswith("fee cap reached") and f"the cap is {cap}" in row.last_error
     assert any(r.levelname == "ERROR" and "ALERT" in r.getMessage() for r in caplog.records)
-    assert world.oracle_nonce() == nonce and world.web3.eth.get_transaction_count(world.oracle.address,
-                                                                                "pending") == nonce
+    assert (
+        world.oracle_nonce() == nonce and world.web3.eth.get_transaction_count(world.oracle.address, "pending") == nonce
+    )
 
     # Raising the cap lets it go on; a replacement over the cap stops the same way, leaving the first in the pool.
     clock = Clock()

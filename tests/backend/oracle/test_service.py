@@ -23,7 +23,6 @@ DOMAIN = MeterDomain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 BROKER = "mqtt://127.0.0.1:1883"
 
 
-
 def wait_for(predicate, timeout=20.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -110,9 +109,13 @@ def test_a_batch_is_not_capped_by_the_brokers_inflight_limit(sessions, tmp_path)
     sizes = []
 
     def make_service():
-        return OracleService(Ingester(sessions, DOMAIN, community, registry.get), broker.url,
-                             client_id=f"oracle-{community}", batch_size=300,
-                             on_committed=lambda batch, outcomes: sizes.append(len(batch)))
+        return OracleService(
+            Ingester(sessions, DOMAIN, community, registry.get),
+            broker.url,
+            client_id=f"oracle-{community}",
+            batch_size=300,
+            on_committed=lambda batch, outcomes: sizes.append(len(batch)),
+        )
 
     try:
         service = make_service()
@@ -139,8 +142,12 @@ def test_the_service_reconnects_after_the_broker_restarts(sessions, tmp_path):
     meters = make_meters(2, seed=13)
     registry = {m.meter: MeterInfo(m.meter, m.household, 10_000, True) for m in meters}
     messages = signed_stream(community, meters, 20, int(time.time()) - 3_600)
-    service = OracleService(Ingester(sessions, DOMAIN, community, registry.get), broker.url,
-                            client_id=f"oracle-{community}", batch_wait_s=0.01)
+    service = OracleService(
+        Ingester(sessions, DOMAIN, community, registry.get),
+        broker.url,
+        client_id=f"oracle-{community}",
+        batch_wait_s=0.01,
+    )
     service.start()
     try:
         assert service.subscribed.wait(10)
@@ -201,9 +208,13 @@ def test_acks_reach_the_broker_so_a_restarted_oracle_gets_nothing_again(sessions
     received = []
 
     def make_service():
-        return OracleService(Ingester(sessions, DOMAIN, community, registry.get), BROKER,
-                             client_id=f"oracle-{community}", batch_size=100,
-                             on_committed=lambda batch, outcomes: received.extend(batch))
+        return OracleService(
+            Ingester(sessions, DOMAIN, community, registry.get),
+            BROKER,
+            client_id=f"oracle-{community}",
+            batch_size=100,
+            on_committed=lambda batch, outcomes: received.extend(batch),
+        )
 
     service = make_service()
     service.start()
@@ -264,7 +275,7 @@ def _read_packets(connection) -> list[tuple[int, bytes]]:
             shift += 7
             if not byte & 0x80:
                 break
-        packets.append((kind & 0xF0, bytes(data[position:position + length])))
+        packets.append((kind & 0xF0, bytes(data[position : position + length])))
         position += length
     return packets
 
@@ -308,15 +319,20 @@ def test_every_publish_shape_reaches_the_ingester_whole_and_qos_1_is_acked_once(
             connection.sendall(b"\x20\x03\x00\x00\x00")  # CONNACK, MQTT 5, success, no properties
             # Odd chunk sizes: packets split anywhere, several packets per read.
             for start in range(0, len(stream), 1_337):
-                connection.sendall(stream[start:start + 1_337])
+                connection.sendall(stream[start : start + 1_337])
                 time.sleep(0.001)
             client_packets.extend(_read_packets(connection))
 
     thread = threading.Thread(target=broker, daemon=True)
     thread.start()
     ingester = _RecordingIngester(community)
-    service = OracleService(ingester, f"mqtt://127.0.0.1:{server.getsockname()[1]}", client_id="receive-test",
-                            batch_size=64, batch_wait_s=0.01)
+    service = OracleService(
+        ingester,
+        f"mqtt://127.0.0.1:{server.getsockname()[1]}",
+        client_id="receive-test",
+        batch_size=64,
+        batch_wait_s=0.01,
+    )
     service.start()
     try:
         assert wait_for(lambda: len(ingester.messages) == len(shapes)), len(ingester.messages)

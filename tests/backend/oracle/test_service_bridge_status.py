@@ -66,8 +66,17 @@ class MeterLogin:
 
 def bridge_status(meter: str, updated_at: float, **snapshot) -> bytes:
     """What `vatio bridge` publishes (backend.bridge.status.status_payload of its snapshot)."""
-    base = {"meter": meter, "source": "p1", "updated_at": updated_at, "last_reading": None, "queue_depth": 0,
-            "queue_bytes": 0, "counters": {}, "halted": None, "broker": {}}
+    base = {
+        "meter": meter,
+        "source": "p1",
+        "updated_at": updated_at,
+        "last_reading": None,
+        "queue_depth": 0,
+        "queue_bytes": 0,
+        "counters": {},
+        "halted": None,
+        "broker": {},
+    }
     return json.dumps(status_payload({**base, **snapshot}), separators=(",", ":")).encode()
 
 
@@ -86,14 +95,24 @@ def test_the_oracle_stores_retained_and_live_bridge_statuses_apart_from_readings
         bridge = MeterLogin(broker.url, auth, registered.meter)
         other = MeterLogin(broker.url, auth, stranger.meter)
         # Published before the oracle runs: retained, so the oracle gets it when it subscribes.
-        bridge.publish(status_topic(community, registered.meter),
-                       bridge_status(registered.meter, now - 30, counters={"bad_crc": 2}), retain=True)
+        bridge.publish(
+            status_topic(community, registered.meter),
+            bridge_status(registered.meter, now - 30, counters={"bad_crc": 2}),
+            retain=True,
+        )
         other.publish(status_topic(community, stranger.meter), bridge_status(stranger.meter, now - 30), retain=True)
 
         store = BridgeStatusStore(sessions, community, registry.get)
-        service = OracleService(Ingester(sessions, DOMAIN, community, registry.get), broker.url,
-                                client_id=f"oracle-{community}", batch_wait_s=0.01, username=ORACLE_USER,
-                                password=auth.password_of(ORACLE_USER), statuses=store, on_statuses=pushed.extend)
+        service = OracleService(
+            Ingester(sessions, DOMAIN, community, registry.get),
+            broker.url,
+            client_id=f"oracle-{community}",
+            batch_wait_s=0.01,
+            username=ORACLE_USER,
+            password=auth.password_of(ORACLE_USER),
+            statuses=store,
+            on_statuses=pushed.extend,
+        )
         service.start()
         assert service.subscribed.wait(10)
         assert wait_for(lambda: stored_status(sessions, registered.meter) is not None)
@@ -105,12 +124,21 @@ def test_the_oracle_stores_retained_and_live_bridge_statuses_apart_from_readings
         signed = registered.advance(5.0, 7.0, now - 20, 10, DOMAIN)
         bridge.publish(topic(community, registered.meter), payload(signed))
         # A hostile status, then a halted bridge's newer one.
-        bridge.publish(status_topic(community, registered.meter), b'{"schema": "vatio-bridge-status/1", "ts": [[[',
-                       retain=True)
-        bridge.publish(status_topic(community, registered.meter), bridge_status(
-            registered.meter, now - 5, last_reading={"seq": signed.reading.seq, "ts": signed.reading.ts},
-            counters={"bad_crc": 2, "register_backwards": 1}, halted="register_backwards: 1.8.0 went from 9 to 8",
-            broker={"last_error": "disconnected: keepalive timeout"}), retain=True)
+        bridge.publish(
+            status_topic(community, registered.meter), b'{"schema": "vatio-bridge-status/1", "ts": [[[', retain=True
+        )
+        bridge.publish(
+            status_topic(community, registered.meter),
+            bridge_status(
+                registered.meter,
+                now - 5,
+                last_reading={"seq": signed.reading.seq, "ts": signed.reading.ts},
+                counters={"bad_crc": 2, "register_backwards": 1},
+                halted="register_backwards: 1.8.0 went from 9 to 8",
+                broker={"last_error": "disconnected: keepalive timeout"},
+            ),
+            retain=True,
+        )
         assert wait_for(lambda: stored_status(sessions, registered.meter).status_ts == now - 5)
         assert wait_for(lambda: count(sessions, Reading) == 1)
         row = stored_status(sessions, registered.meter)
@@ -137,16 +165,21 @@ def test_without_a_status_store_the_oracle_does_not_subscribe_to_statuses(sessio
     [meter] = make_meters(1, seed=22)
     registry = {meter.meter: MeterInfo(meter.meter, meter.household, 10_000, True)}
     broker = start_mosquitto(tmp_path / "broker")
-    service = OracleService(Ingester(sessions, DOMAIN, community, registry.get), broker.url,
-                            client_id=f"oracle-{community}", batch_wait_s=0.01)
+    service = OracleService(
+        Ingester(sessions, DOMAIN, community, registry.get),
+        broker.url,
+        client_id=f"oracle-{community}",
+        batch_wait_s=0.01,
+    )
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     try:
         service.start()
         assert service.subscribed.wait(10)
         publisher.connect(*broker_address(broker.url))
         publisher.loop_start()
-        publisher.publish(status_topic(community, meter.meter), bridge_status(meter.meter, time.time()),
-                          qos=1).wait_for_publish(10)
+        publisher.publish(
+            status_topic(community, meter.meter), bridge_status(meter.meter, time.time()), qos=1
+        ).wait_for_publish(10)
         signed = meter.advance(5.0, 7.0, int(time.time()) - 20, 10, DOMAIN)
         publisher.publish(topic(community, meter.meter), payload(signed), qos=1).wait_for_publish(10)
         assert wait_for(lambda: count(sessions, Reading) == 1)

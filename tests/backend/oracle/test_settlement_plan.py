@@ -66,7 +66,8 @@ class World:
         self.admin_account = Account.from_key(ANVIL_DEPLOYER_KEY)
         self.oracle = Account.from_key(ORACLE_KEY)
         self.deployment = deploy_community(
-            self.web3, self.admin_account,
+            self.web3,
+            self.admin_account,
             CommunitySettings(interval_seconds=INTERVAL_S, oracle=self.oracle.address, evm_version=evm_version),
         )
         self.admin = Deployer(self.web3, self.admin_account)
@@ -75,11 +76,13 @@ class World:
         self.token = self.deployment.contract(self.web3, "EnergyToken")
         self.euro = self.deployment.contract(self.web3, "Euro")
         # Test setup only: the admin mints kWh tokens so that sellers have something to ask with.
-        self.admin.call(self.token.functions.grantRole(self.token.functions.SETTLEMENT_ROLE().call(),
-                                                       self.admin_account.address))
+        self.admin.call(
+            self.token.functions.grantRole(self.token.functions.SETTLEMENT_ROLE().call(), self.admin_account.address)
+        )
         # A second oracle, to settle "by hand" without touching the oracle account's nonce.
-        self.admin.call(self.registry.functions.grantRole(self.registry.functions.ORACLE_ROLE().call(),
-                                                          self.admin_account.address))
+        self.admin.call(
+            self.registry.functions.grantRole(self.registry.functions.ORACLE_ROLE().call(), self.admin_account.address)
+        )
 
     def household(self, tokens_wh: int = 0, deposit: int = 0, auto_sell: int = 0, auto_buy: int = 0) -> Household:
         account, meter = Account.create(), Account.create().address
@@ -104,7 +107,8 @@ class World:
         if side == BID:
             household.sender.call(self.euro.functions.approve(self.market.address, 2**255))
         receipt = household.sender.call(
-            self.market.functions.placeOrder(side, limit_price, amount_wh, interval_id, interval_id))
+            self.market.functions.placeOrder(side, limit_price, amount_wh, interval_id, interval_id)
+        )
         return self.market.events.OrderPlaced().process_receipt(receipt, errors=DISCARD)[0]["args"]["orderId"]
 
     def cancel(self, household: Household, order_id: int) -> None:
@@ -112,13 +116,15 @@ class World:
 
     def send_unmined(self, household: Household, function, tip_wei: int) -> str:
         """Sign and broadcast without waiting for a receipt (for when automine is off)."""
-        fields = function.build_transaction({
-            "from": household.address,
-            "nonce": self.web3.eth.get_transaction_count(household.address, "pending"),
-            "gas": 300_000,
-            "maxPriorityFeePerGas": tip_wei,
-            "maxFeePerGas": 10 * self.web3.eth.fee_history(1, "latest")["baseFeePerGas"][-1] + tip_wei,
-        })
+        fields = function.build_transaction(
+            {
+                "from": household.address,
+                "nonce": self.web3.eth.get_transaction_count(household.address, "pending"),
+                "gas": 300_000,
+                "maxPriorityFeePerGas": tip_wei,
+                "maxFeePerGas": 10 * self.web3.eth.fee_history(1, "latest")["baseFeePerGas"][-1] + tip_wei,
+            }
+        )
         household.sender.nonce += 1
         signed = household.account.sign_transaction(fields)
         return Web3.to_hex(self.web3.eth.send_raw_transaction(signed.raw_transaction))
@@ -176,19 +182,32 @@ class Store:
         with self.sessions() as session:
             for household, produced_wh, consumed_wh in metered:
                 if session.get(Meter, household.meter) is None:
-                    session.add(Meter(address=household.meter, household=household.address, capacity_w=10_000,
-                                      registered_block=0))
-                leaf = Leaf(household.address, household.meter, interval_id, produced_wh, consumed_wh,
-                            secrets.token_bytes(32))
+                    session.add(
+                        Meter(
+                            address=household.meter, household=household.address, capacity_w=10_000, registered_block=0
+                        )
+                    )
+                leaf = Leaf(
+                    household.address, household.meter, interval_id, produced_wh, consumed_wh, secrets.token_bytes(32)
+                )
                 leaves.append(leaf)
             root = MerkleTree([leaf.hash() for leaf in leaves]).root
-            session.add(Interval(interval_id=interval_id, status="closed", readings_root=root,
-                                 closed_at=int(time.time())))
+            session.add(
+                Interval(interval_id=interval_id, status="closed", readings_root=root, closed_at=int(time.time()))
+            )
             session.flush()
             for leaf in leaves:
-                session.add(IntervalEntry(interval_id=interval_id, household=leaf.household, meter=leaf.meter,
-                                          produced_wh=leaf.produced_wh, consumed_wh=leaf.consumed_wh,
-                                          readings_hash=leaf.readings_hash, leaf=leaf.hash()))
+                session.add(
+                    IntervalEntry(
+                        interval_id=interval_id,
+                        household=leaf.household,
+                        meter=leaf.meter,
+                        produced_wh=leaf.produced_wh,
+                        consumed_wh=leaf.consumed_wh,
+                        readings_hash=leaf.readings_hash,
+                        leaf=leaf.hash(),
+                    )
+                )
             session.commit()
         self.interval_ids.append(interval_id)
         return root
@@ -199,8 +218,13 @@ class Store:
 
     def rows(self, interval_id: int) -> list[SettlementOutbox]:
         with self.sessions() as session:
-            return list(session.scalars(select(SettlementOutbox).where(SettlementOutbox.interval_id == interval_id)
-                                        .order_by(SettlementOutbox.chunk_index)))
+            return list(
+                session.scalars(
+                    select(SettlementOutbox)
+                    .where(SettlementOutbox.interval_id == interval_id)
+                    .order_by(SettlementOutbox.chunk_index)
+                )
+            )
 
     def cleanup(self) -> None:
         with self.sessions() as session:
@@ -227,17 +251,29 @@ def market_scenario(world: World) -> tuple[int, dict]:
     bid = world.place(buyer, BID, 150_000, 300, interval_id)
     world.end(interval_id)
     metered = [(producer, 900, 200), (consumer, 0, 700)]
-    return interval_id, {"seller": seller, "buyer": buyer, "producer": producer, "consumer": consumer,
-                         "ask": ask, "bid": bid, "metered": metered}
+    return interval_id, {
+        "seller": seller,
+        "buyer": buyer,
+        "producer": producer,
+        "consumer": consumer,
+        "ask": ask,
+        "bid": bid,
+        "metered": metered,
+    }
 
 
 def solve_like_an_auditor(world: World, interval_id: int, metered, block: int) -> Clearing:
     """The solver on the chain state at `block`, read independently of the planner."""
     entries = [MeteredEntry(h.address, p, c) for h, p, c in metered]
     households = [e.household for e in entries]
-    return clear_interval(interval_id, entries, read_orders(world.market, block),
-                          read_accounts(world.market, households, block), read_tariffs(world.registry, block),
-                          read_token_balances(world.token, households, block))
+    return clear_interval(
+        interval_id,
+        entries,
+        read_orders(world.market, block),
+        read_accounts(world.market, households, block),
+        read_tariffs(world.registry, block),
+        read_token_balances(world.token, households, block),
+    )
 
 
 # --- pure: clearing -> calls ---------------------------------------------------------
@@ -264,8 +300,7 @@ def test_one_transaction_when_it_fits_with_exact_json_arguments():
     assert args["fills"][0] == {"orderId": "7", "autoEntry": "0", "amountWh": "200"}
     function, call = call_arguments(planned.payload)
     assert function == "settleInterval"
-    assert call == [42, root, [e.as_tuple() for e in clearing.entries], [f.as_tuple() for f in clearing.fills],
-                    120_000]
+    assert call == [42, root, [e.as_tuple() for e in clearing.entries], [f.as_tuple() for f in clearing.fills], 120_000]
 
 
 def test_chunks_then_a_close_when_the_gas_budget_is_small():
@@ -307,8 +342,13 @@ def test_plan_writes_the_solvers_answer_once(world, store, sessions):
     assert (row.kind, row.chunk_index, row.status, row.attempts) == ("settle_interval", 0, "pending", 1)
     assert row.nonce is None and row.tx_hash is None
     function, args = call_arguments(row.payload)
-    assert args == [interval_id, root, [e.as_tuple() for e in expected.entries],
-                    [f.as_tuple() for f in expected.fills], expected.clearing_price]
+    assert args == [
+        interval_id,
+        root,
+        [e.as_tuple() for e in expected.entries],
+        [f.as_tuple() for f in expected.fills],
+        expected.clearing_price,
+    ]
     assert row.payload["plannedAt"]["block"] == plan.block_number
     interval = store.interval(interval_id)
     assert (interval.status, interval.clearing_price) == ("settling", expected.clearing_price)

@@ -42,23 +42,26 @@ def test_a_good_reading_passes():
     assert check(signed(), last=None).meter == METER.address
 
 
-@pytest.mark.parametrize("reading, topic_meter, reason", [
-    (signed(), OTHER.address, "wrong_topic"),
-    (signed(key=STRANGER), None, "unknown_meter"),
-    (signed(key=OTHER), None, "inactive_meter"),
-    (signed(key=STRANGER, meter=METER.address), None, "wrong_signer"),
-    (signed(domain=MeterDomain(1, DOMAIN.verifying_contract)), None, "wrong_signer"),
-    (SignedReading(signed().reading, signed().signature[:64] + b"\x05"), None, "bad_signature"),
-    (signed(seq=10), None, "replayed_seq"),
-    (signed(seq=3), None, "replayed_seq"),
-    (signed(ts=1_000), None, "replayed_seq"),
-    (signed(produced=4_999), None, "register_backwards"),
-    (signed(consumed=6_000), None, "register_backwards"),
-    (signed(ts=NOW + 31), None, "future_timestamp"),
-    (signed(power=12_501), None, "impossible_power"),
-    # 300 Wh in 60 s is 18 kW on a 10 kW connection
-    (signed(produced=5_300), None, "impossible_power"),
-])
+@pytest.mark.parametrize(
+    "reading, topic_meter, reason",
+    [
+        (signed(), OTHER.address, "wrong_topic"),
+        (signed(key=STRANGER), None, "unknown_meter"),
+        (signed(key=OTHER), None, "inactive_meter"),
+        (signed(key=STRANGER, meter=METER.address), None, "wrong_signer"),
+        (signed(domain=MeterDomain(1, DOMAIN.verifying_contract)), None, "wrong_signer"),
+        (SignedReading(signed().reading, signed().signature[:64] + b"\x05"), None, "bad_signature"),
+        (signed(seq=10), None, "replayed_seq"),
+        (signed(seq=3), None, "replayed_seq"),
+        (signed(ts=1_000), None, "replayed_seq"),
+        (signed(produced=4_999), None, "register_backwards"),
+        (signed(consumed=6_000), None, "register_backwards"),
+        (signed(ts=NOW + 31), None, "future_timestamp"),
+        (signed(power=12_501), None, "impossible_power"),
+        # 300 Wh in 60 s is 18 kW on a 10 kW connection
+        (signed(produced=5_300), None, "impossible_power"),
+    ],
+)
 def test_bad_readings_are_rejected_with_their_reason(reading, topic_meter, reason):
     with pytest.raises(RejectedReading) as raised:
         check(reading, topic_meter)

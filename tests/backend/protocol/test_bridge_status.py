@@ -24,10 +24,18 @@ OTHER = "0x1111111111111111111111111111111111111111"
 
 def snapshot(**changes) -> dict:
     """A bridge's state-folder snapshot, as backend.bridge.runner writes it."""
-    base = {"meter": METER, "source": "p1", "community": "demo", "updated_at": 1_764_051_010.7,
-            "last_reading": {"seq": 4211, "ts": 1_764_051_000, "consumedWh": 1, "producedWh": 2, "powerW": 3},
-            "queue_depth": 2, "queue_bytes": 640, "counters": {"gap": 1, "bad_crc": 3},
-            "halted": None, "broker": {"url": "mqtt://127.0.0.1:1883", "connected": True, "last_error": None}}
+    base = {
+        "meter": METER,
+        "source": "p1",
+        "community": "demo",
+        "updated_at": 1_764_051_010.7,
+        "last_reading": {"seq": 4211, "ts": 1_764_051_000, "consumedWh": 1, "producedWh": 2, "powerW": 3},
+        "queue_depth": 2,
+        "queue_bytes": 640,
+        "counters": {"gap": 1, "bad_crc": 3},
+        "halted": None,
+        "broker": {"url": "mqtt://127.0.0.1:1883", "connected": True, "last_error": None},
+    }
     return {**base, **changes}
 
 
@@ -38,15 +46,29 @@ def message(**changes) -> bytes:
 
 def test_what_the_bridge_sends_parses_to_the_same_values():
     status = parse_bridge_status(json.dumps(status_payload(snapshot())).encode(), topic_meter=METER.lower())
-    assert status == BridgeStatus(meter=METER, source="p1", ts=1_764_051_010, last_reading_seq=4211,
-                                  last_reading_ts=1_764_051_000, queue_depth=2, queue_bytes=640,
-                                  counters=(("bad_crc", 3), ("gap", 1)), halted=None, broker_error=None)
+    assert status == BridgeStatus(
+        meter=METER,
+        source="p1",
+        ts=1_764_051_010,
+        last_reading_seq=4211,
+        last_reading_ts=1_764_051_000,
+        queue_depth=2,
+        queue_bytes=640,
+        counters=(("bad_crc", 3), ("gap", 1)),
+        halted=None,
+        broker_error=None,
+    )
     assert parse_bridge_status(encode_bridge_status(status)) == status
 
 
 def test_a_halted_bridge_before_its_first_reading_with_a_broker_error():
-    payload = status_payload(snapshot(last_reading=None, halted="register_backwards: 1.8.0 went from 9 to 8",
-                                      broker={"last_error": "disconnected: keepalive"}))
+    payload = status_payload(
+        snapshot(
+            last_reading=None,
+            halted="register_backwards: 1.8.0 went from 9 to 8",
+            broker={"last_error": "disconnected: keepalive"},
+        )
+    )
     status = parse_bridge_status(json.dumps(payload).encode())
     assert status.last_reading_seq is None and status.last_reading_ts is None
     assert status.halted.startswith("register_backwards") and status.broker_error == "disconnected: keepalive"

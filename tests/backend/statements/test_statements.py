@@ -59,12 +59,16 @@ def events_for(text: bytes, settled, fills=(), capacity=None) -> tuple[MonthEven
 
 def hand_month():
     settled = [
-        Settled(at(2026, 2, 5, 9), CONSUMER, 0, 1000), Settled(at(2026, 2, 5, 2), CONSUMER, 0, 500),
-        Settled(at(2026, 2, 5, 12), PROSUMER, 3000, 1000), Settled(at(2026, 2, 5, 19), PROSUMER, 200, 1200),
+        Settled(at(2026, 2, 5, 9), CONSUMER, 0, 1000),
+        Settled(at(2026, 2, 5, 2), CONSUMER, 0, 500),
+        Settled(at(2026, 2, 5, 12), PROSUMER, 3000, 1000),
+        Settled(at(2026, 2, 5, 19), PROSUMER, 200, 1200),
         Settled(at(2026, 2, 5, 3), PROSUMER, 0, 400),
     ]
-    fills = [FillEvent(at(2026, 2, 5, 12), PROSUMER, 1, 1500, 180_000),
-             FillEvent(at(2026, 2, 5, 19), PROSUMER, 0, 600, 90_000)]
+    fills = [
+        FillEvent(at(2026, 2, 5, 12), PROSUMER, 1, 1500, 180_000),
+        FillEvent(at(2026, 2, 5, 19), PROSUMER, 0, 600, 90_000),
+    ]
     return events_for(FIXTURE.read_bytes(), settled, fills)
 
 
@@ -93,10 +97,13 @@ def test_intervals_outside_the_month_or_not_closed_are_left_out():
 
 
 def test_dst_month_statement():
-    settled = [Settled(at(2026, 3, 27, 7), CONSUMER, 0, 1000), Settled(at(2026, 3, 30, 6), CONSUMER, 0, 1000),
-               Settled(at(2026, 3, 30, 5, 45), CONSUMER, 0, 1000),
-               # 2026-03-31 22:15 UTC is 2026-04-01 00:15 in Madrid: April's, not March's
-               Settled(at(2026, 3, 31, 22, 15), CONSUMER, 0, 5000)]
+    settled = [
+        Settled(at(2026, 3, 27, 7), CONSUMER, 0, 1000),
+        Settled(at(2026, 3, 30, 6), CONSUMER, 0, 1000),
+        Settled(at(2026, 3, 30, 5, 45), CONSUMER, 0, 1000),
+        # 2026-03-31 22:15 UTC is 2026-04-01 00:15 in Madrid: April's, not March's
+        Settled(at(2026, 3, 31, 22, 15), CONSUMER, 0, 5000),
+    ]
     events, schedules = events_for(MADRID_TEXT, settled)
     zone = next(iter(schedules.values())).zone
     consumer = build_statements(events, "2026-03", schedules.__getitem__, zone)[0]
@@ -105,16 +112,18 @@ def test_dst_month_statement():
 
 
 def test_capacity_charge_month_statement():
-    events, schedules = events_for(CAPACITY_TEXT, [Settled(at(2026, 2, 5, 9), CONSUMER, 0, 1000),
-                                                   Settled(at(2026, 2, 5, 2), CONSUMER, 0, 500)])
+    events, schedules = events_for(
+        CAPACITY_TEXT, [Settled(at(2026, 2, 5, 9), CONSUMER, 0, 1000), Settled(at(2026, 2, 5, 2), CONSUMER, 0, 500)]
+    )
     consumer = build_statements(events, "2026-02", schedules.__getitem__, dt.UTC)[0]
     assert consumer.bill.amount("capacity") == Decimal("16.00")
     assert consumer.bill.total == Decimal("21.42")
     assert consumer.kpis.peak_import_kw == Decimal("4.000")
 
 
-@pytest.mark.parametrize("lang, words", [("en", ["Monthly energy statement", "Saving"]),
-                                         ("es", ["Resumen mensual de energía", "Ahorro"])])
+@pytest.mark.parametrize(
+    "lang, words", [("en", ["Monthly energy statement", "Saving"]), ("es", ["Resumen mensual de energía", "Ahorro"])]
+)
 def test_the_pdf_reads_back_with_its_totals_and_transactions(tmp_path, lang, words):
     events, schedules = hand_month()
     prosumer = by_household(build_statements(events, "2026-02", schedules.__getitem__, dt.UTC))[PROSUMER]
@@ -141,23 +150,30 @@ def test_untouched_statements_audit_clean(tmp_path):
 def test_the_audit_names_a_tampered_line_with_both_values(tmp_path):
     events, schedules, folder = write_month(tmp_path)
     path = folder / f"{PROSUMER}.csv"
-    path.write_text(path.read_text().replace(
-        "with,1,peak,grid_import_energy,0.400,kWh,0.20,0.08", "with,1,peak,grid_import_energy,0.400,kWh,0.20,0.07"))
+    path.write_text(
+        path.read_text().replace(
+            "with,1,peak,grid_import_energy,0.400,kWh,0.20,0.08", "with,1,peak,grid_import_energy,0.400,kWh,0.20,0.07"
+        )
+    )
     _, problems = audit_statements(folder, "2026-02", events, schedules.__getitem__)
-    assert problems == [f"household {PROSUMER}: line with:v1:peak:grid_import_energy amount_eur: "
-                        "statement '0.07', re-derived '0.08'"]
+    assert problems == [
+        f"household {PROSUMER}: line with:v1:peak:grid_import_energy amount_eur: statement '0.07', re-derived '0.08'"
+    ]
 
 
 def test_the_audit_catches_a_missing_interval_and_a_missing_statement(tmp_path):
     events, schedules, folder = write_month(tmp_path)
     path = folder / f"{PROSUMER}.csv"
     interval = at(2026, 2, 5, 3)
-    path.write_text("".join(line for line in path.read_text().splitlines(keepends=True)
-                            if f",interval,,,{interval}," not in line))
+    path.write_text(
+        "".join(line for line in path.read_text().splitlines(keepends=True) if f",interval,,,{interval}," not in line)
+    )
     (folder / f"{CONSUMER}.csv").unlink()
     _, problems = audit_statements(folder, "2026-02", events, schedules.__getitem__)
-    assert f"household {PROSUMER}: settled interval interval:{interval} is missing from the statement " \
-           f"(re-derived {tx(interval)})" in problems
+    assert (
+        f"household {PROSUMER}: settled interval interval:{interval} is missing from the statement "
+        f"(re-derived {tx(interval)})" in problems
+    )
     assert any(p.startswith(f"household {CONSUMER}: settled intervals in 2026-02 but no statement") for p in problems)
 
 
@@ -170,8 +186,9 @@ def test_the_audit_catches_a_tampered_tariff_file(tmp_path):
     shutil.copy(FIXTURE, tariffs / "hand.toml")
     checked, problems = audit_statements(folder, "2026-02", events, lambda h: find_schedule(h, [tariffs]))
     assert problems == []
-    (tariffs / "hand.toml").write_bytes(FIXTURE.read_bytes().replace(b'retail_import = "0.20"',
-                                                                     b'retail_import = "0.19"'))
+    (tariffs / "hand.toml").write_bytes(
+        FIXTURE.read_bytes().replace(b'retail_import = "0.20"', b'retail_import = "0.19"')
+    )
     _, problems = audit_statements(folder, "2026-02", events, lambda h: find_schedule(h, [tariffs]))
     assert len(problems) == 1 and "has the on-chain hash" in problems[0] and "changed or is missing" in problems[0]
 

@@ -93,8 +93,22 @@ def test_cli_writes_statements_that_audit_clean_until_tampered(settled, tmp_path
     month = month_of(start)
     deployment_file = deployment.save(tmp_path / "deployments")
     rpc = web3.provider.endpoint_uri
-    result = CliRunner().invoke(main, ["statements", "--month", month, "--source", "chain", "--rpc-url", rpc,
-                                       "--deployment", str(deployment_file), "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "statements",
+            "--month",
+            month,
+            "--source",
+            "chain",
+            "--rpc-url",
+            rpc,
+            "--deployment",
+            str(deployment_file),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     folder = statement_dir(tmp_path / "out", month)
     expected = sorted(f"{h}{ext}" for h in households for ext in (".csv", ".pdf"))
@@ -108,5 +122,6 @@ def test_cli_writes_statements_that_audit_clean_until_tampered(settled, tmp_path
     lines[index] = lines[index].rsplit(",", 1)[0] + ",0.00\n"
     path.write_text("".join(lines))
     _, problems = audit_statements(folder, month, events, find_schedule)
-    assert problems == [f"household {households[1]}: line with:total amount_eur: statement '0.00', "
-                        f"re-derived '{total}'"]
+    assert problems == [
+        f"household {households[1]}: line with:total amount_eur: statement '0.00', re-derived '{total}'"
+    ]

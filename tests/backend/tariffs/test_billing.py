@@ -26,8 +26,10 @@ def interval(year, month, day, hour, minute=0) -> int:
 
 
 # Thursday 2026-02-05
-CONSUMER = [IntervalEnergy(interval(2026, 2, 5, 9), produced_wh=0, consumed_wh=1000),
-            IntervalEnergy(interval(2026, 2, 5, 2), produced_wh=0, consumed_wh=500)]
+CONSUMER = [
+    IntervalEnergy(interval(2026, 2, 5, 9), produced_wh=0, consumed_wh=1000),
+    IntervalEnergy(interval(2026, 2, 5, 2), produced_wh=0, consumed_wh=500),
+]
 PROSUMER = [
     IntervalEnergy(interval(2026, 2, 5, 12), produced_wh=3000, consumed_wh=1000, sold_wh=1500, sold_value=180_000),
     IntervalEnergy(interval(2026, 2, 5, 19), produced_wh=200, consumed_wh=1200, bought_wh=600, bought_value=90_000),
@@ -104,8 +106,9 @@ def test_community_kpis_sum_members_and_take_the_coincident_peak():
     assert kpis.self_sufficiency == Fraction(1800, 4100)
     # 02:00 (500) and 03:00 (400) are different windows; 09:00 is 1000, 19:00 is 1000: peak 4 kW
     assert kpis.peak_import_kw == Decimal("4.000")
-    together = community_kpis({"a": [IntervalEnergy(PROSUMER[1].interval_id, 0, 700)], "b": PROSUMER},
-                              lambda _: SCHEDULE, S)
+    together = community_kpis(
+        {"a": [IntervalEnergy(PROSUMER[1].interval_id, 0, 700)], "b": PROSUMER}, lambda _: SCHEDULE, S
+    )
     assert together.peak_import_kw == Decimal("6.800")  # 700 + 1000 Wh in one window
 
 

@@ -119,8 +119,9 @@ def test_feed_in_above_retail_is_refused():
 
 
 def test_negative_prices_need_the_file_to_allow_them():
-    text = spain_text().replace('feed_in = "0.0600"\ngrid_access = "0.0007"',
-                                'feed_in = "-0.0100"\ngrid_access = "0.0007"')
+    text = spain_text().replace(
+        'feed_in = "0.0600"\ngrid_access = "0.0007"', 'feed_in = "-0.0100"\ngrid_access = "0.0007"'
+    )
     assert "band 'P3': feed_in -0.0100 is negative" in refused(text)
     allowed = text.replace("allow_negative_prices = false", "allow_negative_prices = true")
     assert load_valid(allowed.encode()).band("P3").feed_in == Decimal("-0.0100")
@@ -147,14 +148,18 @@ def test_a_holiday_outside_the_years_is_refused():
 
 
 def test_every_problem_is_listed_at_once_and_bad_toml_is_one_clear_error():
-    text = spain_text().replace("hours = [[0, 8]]", "hours = [[0, 6]]").replace(
-        'retail_import = "0.0950"', 'retail_import = "0.0500"')
+    text = (
+        spain_text()
+        .replace("hours = [[0, 8]]", "hours = [[0, 6]]")
+        .replace('retail_import = "0.0950"', 'retail_import = "0.0500"')
+    )
     with pytest.raises(TariffError) as caught:
         load_valid(text.encode())
     assert len(caught.value.problems) == 2
     assert "is not valid TOML" in refused("name = ")
     assert "timezone 'Mars/Olympus' is not a known IANA time zone" in refused(
-        spain_text().replace("Europe/Madrid", "Mars/Olympus"))
+        spain_text().replace("Europe/Madrid", "Mars/Olympus")
+    )
 
 
 def test_a_changed_byte_changes_the_version_hash():

@@ -26,8 +26,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0004'
-down_revision: str | Sequence[str] | None = '0003'
+revision: str = "0004"
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -45,8 +45,7 @@ def _expression(dialect: str, name: str) -> str:
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     for index, argument in INDEXES.items():
-        op.execute(f"CREATE INDEX {index} ON chain_events ({_expression(dialect, argument)}) "
-                   "WHERE event = 'Filled'")
+        op.execute(f"CREATE INDEX {index} ON chain_events ({_expression(dialect, argument)}) WHERE event = 'Filled'")
 
 
 def downgrade() -> None:

@@ -17,17 +17,17 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0005'
-down_revision: str | Sequence[str] | None = '0004'
+revision: str = "0005"
+down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('forecasts') as batch:
-        batch.add_column(sa.Column('served_model', sa.String(length=64), server_default='LSTM', nullable=False))
+    with op.batch_alter_table("forecasts") as batch:
+        batch.add_column(sa.Column("served_model", sa.String(length=64), server_default="LSTM", nullable=False))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('forecasts') as batch:
-        batch.drop_column('served_model')
+    with op.batch_alter_table("forecasts") as batch:
+        batch.drop_column("served_model")
