@@ -70,9 +70,14 @@ def read_settings(settings_class, **given):
 
 
 def deployment_option(function):
-    return click.option("--deployment", "deployment", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                        default=None, show_default="$VATIO_DEPLOYMENT or <deployments>/<chainId>.json",
-                        help="Deployment file ($VATIO_DEPLOYMENTS_DIR moves the folder).")(function)
+    return click.option(
+        "--deployment",
+        "deployment",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        show_default="$VATIO_DEPLOYMENT or <deployments>/<chainId>.json",
+        help="Deployment file ($VATIO_DEPLOYMENTS_DIR moves the folder).",
+    )(function)
 
 
 def rpc_url_option(function):
@@ -80,8 +85,9 @@ def rpc_url_option(function):
 
 
 def broker_option(function):
-    return click.option("--broker", "mqtt_url", default=None,
-                        show_default="$VATIO_MQTT_URL or mqtt://127.0.0.1:1883")(function)
+    return click.option("--broker", "mqtt_url", default=None, show_default="$VATIO_MQTT_URL or mqtt://127.0.0.1:1883")(
+        function
+    )
 
 
 def connect(settings):
@@ -99,8 +105,14 @@ def connect(settings):
 
 @main.command()
 @click.option("--port", default=8545, show_default=True)
-@click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              show_default="<var>/chain/anvil-state.json", help="Chain state, loaded at start and saved on exit.")
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    show_default="<var>/chain/anvil-state.json",
+    help="Chain state, loaded at start and saved on exit.",
+)
 def chain(port: int, state_file: Path | None) -> None:
     """Run a persistent local Anvil chain until Ctrl-C."""
     import signal
@@ -127,25 +139,50 @@ def chain(port: int, state_file: Path | None) -> None:
 
 
 @main.command()
-@click.option("--network", type=click.Choice(["local", "chiado", "gnosis", "volta", "ewc"]), default=None,
-              show_default="$VATIO_NETWORK or local",
-              help="The chain (docs/networks.md); its node's URL comes from $VATIO_RPC_URL_<NETWORK>.")
+@click.option(
+    "--network",
+    type=click.Choice(["local", "chiado", "gnosis", "volta", "ewc"]),
+    default=None,
+    show_default="$VATIO_NETWORK or local",
+    help="The chain (docs/networks.md); its node's URL comes from $VATIO_RPC_URL_<NETWORK>.",
+)
 @click.option("--rpc-url", default=None, show_default="$VATIO_RPC_URL_<NETWORK>, else $VATIO_RPC_URL")
-@click.option("--keystore", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="The deployer's (admin's) keystore (or $VATIO_DEPLOYER_KEYSTORE; `vatio keys new` makes one).")
-@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="The keystore's password, first line (or $VATIO_KEYSTORE_PASSWORD_FILE); without it: a prompt.")
-@click.option("--private-key", default=None,
-              help="Raw deployer key (or $VATIO_DEPLOYER_KEY): local chains only, which default to Anvil's first "
-                   "account.")
+@click.option(
+    "--keystore",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The deployer's (admin's) keystore (or $VATIO_DEPLOYER_KEYSTORE; `vatio keys new` makes one).",
+)
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The keystore's password, first line (or $VATIO_KEYSTORE_PASSWORD_FILE); without it: a prompt.",
+)
+@click.option(
+    "--private-key",
+    default=None,
+    help="Raw deployer key (or $VATIO_DEPLOYER_KEY): local chains only, which default to Anvil's first account.",
+)
 @click.option("--password", default=None, hidden=True, help="The keystore's password (or $VATIO_KEYSTORE_PASSWORD).")
 @click.option("--interval-seconds", default=900, show_default=True)
 @click.option("--retail-price", default=200_000, show_default=True, help="Payment units per kWh (6 decimals).")
 @click.option("--feed-in-price", default=50_000, show_default=True)
 @click.option("--oracle", default=None, help="Oracle address (defaults to the deployer).")
 @click.option("--euro", default=None, help="Payment token address; omitted on a local chain deploys TestEuro.")
-def deploy(network, rpc_url, keystore, password_file, private_key, password, interval_seconds, retail_price,
-           feed_in_price, oracle, euro):
+def deploy(
+    network,
+    rpc_url,
+    keystore,
+    password_file,
+    private_key,
+    password,
+    interval_seconds,
+    retail_price,
+    feed_in_price,
+    oracle,
+    euro,
+):
     """Deploy a community to a network and write <deployments>/<chainId>.json."""
     from web3 import Web3
 
@@ -153,8 +190,15 @@ def deploy(network, rpc_url, keystore, password_file, private_key, password, int
     from backend.chain.keys import read_password, resolve_account
     from backend.chain.networks import network_named
 
-    settings = read_settings(DeploySettings, network=network, rpc_url=rpc_url, deployer_key=private_key,
-                             keystore=keystore, keystore_password_file=password_file, keystore_password=password)
+    settings = read_settings(
+        DeploySettings,
+        network=network,
+        rpc_url=rpc_url,
+        deployer_key=private_key,
+        keystore=keystore,
+        keystore_password_file=password_file,
+        keystore_password=password,
+    )
     target = network_named(settings.network)
     web3 = Web3(Web3.HTTPProvider(settings.rpc_url))
     if not web3.is_connected():
@@ -164,14 +208,21 @@ def deploy(network, rpc_url, keystore, password_file, private_key, password, int
         target.check_chain_id(chain_id)  # before any key is opened or anything signed
         secret = settings.keystore_password
         if settings.keystore is not None and secret is None:
-            secret = read_password(settings.keystore_password_file,
-                                   prompt=lambda: click.prompt("keystore password", hide_input=True))
+            secret = read_password(
+                settings.keystore_password_file, prompt=lambda: click.prompt("keystore password", hide_input=True)
+            )
         account = resolve_account(settings.deployer_key, settings.keystore, secret, chain_id)
-        community = CommunitySettings(interval_seconds=interval_seconds, retail_price=retail_price,
-                                      feed_in_price=feed_in_price, oracle=oracle, euro=euro,
-                                      evm_version=target.evm_version)
-        click.echo(f"deploying the {target.evm_version} build to {target.name} (chain {chain_id}) "
-                   f"from {account.address}")
+        community = CommunitySettings(
+            interval_seconds=interval_seconds,
+            retail_price=retail_price,
+            feed_in_price=feed_in_price,
+            oracle=oracle,
+            euro=euro,
+            evm_version=target.evm_version,
+        )
+        click.echo(
+            f"deploying the {target.evm_version} build to {target.name} (chain {chain_id}) from {account.address}"
+        )
         deployment = deploy_community(web3, account, community, progress=lambda n: click.echo(f"deploying {n}"))
     except (ValueError, FileNotFoundError) as error:
         raise click.ClickException(str(error)) from error
@@ -184,12 +235,20 @@ def deploy(network, rpc_url, keystore, password_file, private_key, password, int
 @click.option("--port", default=DemoSettings.chain_port, show_default=True, help="The chain's JSON-RPC port.")
 @click.option("--web-port", default=DemoSettings.web_port, show_default=True)
 @click.option("--exit-after-setup", is_flag=True, help="Deploy, print, and stop (for smoke tests).")
-@click.option("--broker", default=None, metavar="URL|own",
-              help="The MQTT broker: URL (it must answer), or `own` to start the demo's Mosquitto. Default: the "
-                   "one answering at $VATIO_MQTT_URL or mqtt://127.0.0.1:1883, else the demo's own.")
-@click.option("--redis-url", default=None, metavar="URL|none",
-              help="Redis for live pushes: URL (it must answer), or `none`. Default: $VATIO_REDIS_URL or "
-                   "redis://127.0.0.1:6379/0 when it answers.")
+@click.option(
+    "--broker",
+    default=None,
+    metavar="URL|own",
+    help="The MQTT broker: URL (it must answer), or `own` to start the demo's Mosquitto. Default: the "
+    "one answering at $VATIO_MQTT_URL or mqtt://127.0.0.1:1883, else the demo's own.",
+)
+@click.option(
+    "--redis-url",
+    default=None,
+    metavar="URL|none",
+    help="Redis for live pushes: URL (it must answer), or `none`. Default: $VATIO_REDIS_URL or "
+    "redis://127.0.0.1:6379/0 when it answers.",
+)
 def demo(port: int, web_port: int, exit_after_setup: bool, broker: str | None, redis_url: str | None) -> None:
     """Everything, one command: chain, broker, oracle, simulated meters, web app; state under $VATIO_VAR_DIR."""
     from backend.demo import run_demo
@@ -206,12 +265,21 @@ def demo(port: int, web_port: int, exit_after_setup: bool, broker: str | None, r
 @main.command()
 @click.option("--host", default=None, show_default="$VATIO_WEB_HOST or 127.0.0.1")
 @click.option("--port", type=int, default=None, show_default="$VATIO_WEB_PORT or 5000")
-@click.option("--production", is_flag=True,
-              help="gunicorn with gevent workers, Socket.IO over WebSocket only (docs/production.md).")
-@click.option("--workers", type=int, default=None, show_default="$VATIO_WEB_WORKERS or 1",
-              help="gunicorn worker processes (--production); several need VATIO_REDIS_URL and VATIO_SECRET_KEY.")
-@click.option("--dev", is_flag=True, help="Werkzeug's development server on any chain (it is the default on local "
-                                          "chains only).")
+@click.option(
+    "--production",
+    is_flag=True,
+    help="gunicorn with gevent workers, Socket.IO over WebSocket only (docs/production.md).",
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    show_default="$VATIO_WEB_WORKERS or 1",
+    help="gunicorn worker processes (--production); several need VATIO_REDIS_URL and VATIO_SECRET_KEY.",
+)
+@click.option(
+    "--dev", is_flag=True, help="Werkzeug's development server on any chain (it is the default on local chains only)."
+)
 def serve(host: str | None, port: int | None, production: bool, workers: int | None, dev: bool) -> None:
     """Run the web app (JSON API, Socket.IO) until Ctrl-C; settings from the VATIO_* variables.
 
@@ -248,7 +316,8 @@ def serve(host: str | None, port: int | None, production: bool, workers: int | N
     if not dev and chain_id not in LOCAL_CHAIN_IDS:
         raise click.ClickException(
             f"chain {chain_id} is not a local chain: Werkzeug's development server is for local chains and the demo. "
-            "Run `vatio serve --production` (gunicorn, docs/production.md), or give --dev to use it anyway")
+            "Run `vatio serve --production` (gunicorn, docs/production.md), or give --dev to use it anyway"
+        )
     click.echo(f"Vatio web at http://{server.bind}/ (API docs: /api/docs; development server)")
     run_server(app, host=server.host, port=server.port)
 
@@ -259,28 +328,65 @@ def serve(host: str | None, port: int | None, production: bool, workers: int | N
 @rpc_url_option
 @click.option("--database-url", default=None, show_default="$VATIO_DATABASE_URL or sqlite:///<var>/vatio.db")
 @click.option("--share-group", default=None, help="MQTT 5 shared subscription group, to split meters over oracles.")
-@click.option("--client-id", default=None, show_default="vatio-oracle-<community>",
-              help="MQTT client id; the persistent session is keyed on it.")
-@click.option("--settle/--no-settle", default=OracleSettings.settle, show_default=True,
-              help="Close, settle and archive intervals (one oracle per community does).")
-@click.option("--index/--no-index", default=OracleSettings.index, show_default=True,
-              help="Follow contract events into the DB.")
-@click.option("--grace", "grace_s", default=OracleSettings.grace_s, show_default=True,
-              help="Seconds after an interval ends before it closes.")
-@click.option("--confirmations", default=OracleSettings.confirmations, show_default=True,
-              help="Blocks a settlement needs before it counts.")
-@click.option("--archive-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              show_default="$VATIO_ARCHIVE_DIR or <var>/archive")
-@click.option("--oracle-key", default=None,
-              help="Key holding ORACLE_ROLE (or $VATIO_ORACLE_KEY). Local chains default to Anvil's first account.")
-@click.option("--redis-url", default=None,
-              help="Socket.IO message queue for live pushes to the web app (or $VATIO_REDIS_URL); none: no pushes.")
-@click.option("--role", type=click.Choice(["all", "ingest", "settle"]), default=None,
-              show_default="$VATIO_ORACLE_ROLE or all",
-              help="ingest: MQTT workers only (several, with --share-group); settle: settler and indexer, one "
-                   "leading through a PostgreSQL advisory lock, the others standing by (docs/production.md).")
-@click.option("--metrics-port", type=int, default=None, show_default="$VATIO_METRICS_PORT or none",
-              help="Serve Prometheus /metrics on this port (127.0.0.1).")
+@click.option(
+    "--client-id",
+    default=None,
+    show_default="vatio-oracle-<community>",
+    help="MQTT client id; the persistent session is keyed on it.",
+)
+@click.option(
+    "--settle/--no-settle",
+    default=OracleSettings.settle,
+    show_default=True,
+    help="Close, settle and archive intervals (one oracle per community does).",
+)
+@click.option(
+    "--index/--no-index", default=OracleSettings.index, show_default=True, help="Follow contract events into the DB."
+)
+@click.option(
+    "--grace",
+    "grace_s",
+    default=OracleSettings.grace_s,
+    show_default=True,
+    help="Seconds after an interval ends before it closes.",
+)
+@click.option(
+    "--confirmations",
+    default=OracleSettings.confirmations,
+    show_default=True,
+    help="Blocks a settlement needs before it counts.",
+)
+@click.option(
+    "--archive-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    show_default="$VATIO_ARCHIVE_DIR or <var>/archive",
+)
+@click.option(
+    "--oracle-key",
+    default=None,
+    help="Key holding ORACLE_ROLE (or $VATIO_ORACLE_KEY). Local chains default to Anvil's first account.",
+)
+@click.option(
+    "--redis-url",
+    default=None,
+    help="Socket.IO message queue for live pushes to the web app (or $VATIO_REDIS_URL); none: no pushes.",
+)
+@click.option(
+    "--role",
+    type=click.Choice(["all", "ingest", "settle"]),
+    default=None,
+    show_default="$VATIO_ORACLE_ROLE or all",
+    help="ingest: MQTT workers only (several, with --share-group); settle: settler and indexer, one "
+    "leading through a PostgreSQL advisory lock, the others standing by (docs/production.md).",
+)
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    show_default="$VATIO_METRICS_PORT or none",
+    help="Serve Prometheus /metrics on this port (127.0.0.1).",
+)
 @deployment_option
 @click.pass_context
 def oracle(ctx, **options):
@@ -321,7 +427,9 @@ def oracle_stats(settings: OracleSettings):
 
 @main.command()
 @click.option("--households", default=20, show_default=True)
-@click.option("--speed", default=60.0, show_default=True, help="Simulated seconds per real second while replaying the past.")
+@click.option(
+    "--speed", default=60.0, show_default=True, help="Simulated seconds per real second while replaying the past."
+)
 @click.option("--days", default=1, show_default=True, help="Days of history to replay before following the clock.")
 @click.option("--seed", default=1, show_default=True)
 @click.option("--community", default="demo", show_default=True)
@@ -329,14 +437,35 @@ def oracle_stats(settings: OracleSettings):
 @rpc_url_option
 @click.option("--reading-seconds", default=60, show_default=True)
 @click.option("--register", is_flag=True, help="Register the simulated households and meters on the (local) chain.")
-@click.option("--follow/--no-follow", default=True, show_default=True,
-              help="Keep publishing in real time after replaying the past.")
-@click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Save the meters' registers and seq here, and continue from them on the next run.")
+@click.option(
+    "--follow/--no-follow",
+    default=True,
+    show_default=True,
+    help="Keep publishing in real time after replaying the past.",
+)
+@click.option(
+    "--state-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Save the meters' registers and seq here, and continue from them on the next run.",
+)
 @click.option("--demo", is_flag=True, help="The demo's meters: the first five belong to the printed Anvil accounts.")
 @deployment_option
-def simulate(households, speed, days, seed, community, mqtt_url, rpc_url, reading_seconds, register, follow,
-             state_file, demo, deployment):
+def simulate(
+    households,
+    speed,
+    days,
+    seed,
+    community,
+    mqtt_url,
+    rpc_url,
+    reading_seconds,
+    register,
+    follow,
+    state_file,
+    demo,
+    deployment,
+):
     """Simulated meters: real household profiles, signed readings over MQTT."""
     import time
 
@@ -369,10 +498,18 @@ def simulate(households, speed, days, seed, community, mqtt_url, rpc_url, readin
     resume_after = saved.load(meters) if saved else None
     now = int(time.time())
     start = resume_after if resume_after is not None else now - days * 86400
-    clock = profile_clock(households, start, (now - start) // 86400 + 2, seed,
-                          deployment.settings.get("intervalSeconds", 900), reading_seconds)
+    clock = profile_clock(
+        households,
+        start,
+        (now - start) // 86400 + 2,
+        seed,
+        deployment.settings.get("intervalSeconds", 900),
+        reading_seconds,
+    )
     if resume_after is not None:
-        click.echo(f"continuing the saved meters after {time.strftime('%Y-%m-%d %H:%M', time.gmtime(resume_after))} UTC")
+        click.echo(
+            f"continuing the saved meters after {time.strftime('%Y-%m-%d %H:%M', time.gmtime(resume_after))} UTC"
+        )
     if settings.mqtt_credentials_dir is not None:  # each meter logs in as itself (docs/meters.md)
         from backend.meters.mqtt import PerMeterPublishers
 
@@ -381,12 +518,26 @@ def simulate(households, speed, days, seed, community, mqtt_url, rpc_url, readin
         username, password = settings.mqtt_login()
         publisher = MeterPublisher(settings.mqtt_url, username=username, password=password)
     # A bar while replaying the past (sized to it), then one line per interval: in real time a bar's ETA is nonsense.
-    report = SimulationProgress(clock.interval_seconds, reading_seconds, len(meters), write=click.echo,
-                                bar=tqdm(total=replay_steps(clock, time.time(), resume_after), unit="step",
-                                         desc="replaying the past"))
+    report = SimulationProgress(
+        clock.interval_seconds,
+        reading_seconds,
+        len(meters),
+        write=click.echo,
+        bar=tqdm(total=replay_steps(clock, time.time(), resume_after), unit="step", desc="replaying the past"),
+    )
     try:
-        sent = run_simulation(meters, clock, domain, publisher.publish, community, speed=speed,
-                              progress=report, follow=follow, resume_after_ts=resume_after, state_file=saved)
+        sent = run_simulation(
+            meters,
+            clock,
+            domain,
+            publisher.publish,
+            community,
+            speed=speed,
+            progress=report,
+            follow=follow,
+            resume_after_ts=resume_after,
+            state_file=saved,
+        )
     except KeyboardInterrupt:
         sent = None
     finally:

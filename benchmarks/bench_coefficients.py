@@ -44,8 +44,9 @@ BAND = 0.05
 
 def plan_timing(community) -> dict:
     starts = community.hour_starts
-    period = (starts >= pd.Timestamp("2023-05-01", tz="UTC")) & (starts < pd.Timestamp("2023-05-01", tz="UTC")
-                                                                 + pd.Timedelta(hours=2928))
+    period = (starts >= pd.Timestamp("2023-05-01", tz="UTC")) & (
+        starts < pd.Timestamp("2023-05-01", tz="UTC") + pd.Timedelta(hours=2928)
+    )
     history = (starts < pd.Timestamp("2023-05-01", tz="UTC")) & (starts >= pd.Timestamp("2023-04-03", tz="UTC"))
     forecast = typical_day_forecast(community.consumption_wh[history], starts[history], starts[period])
     scales = np.linspace(0.7, 1.3, 5)
@@ -71,8 +72,15 @@ def main() -> None:
     print(f"simulated {MEMBERS} members over {DAYS} days in {time.perf_counter() - started:.0f} s")
     timing = plan_timing(community)
 
-    outcomes = compare_year(community, TEST_START, tariffs, months=4, history_weeks=4, fairness_band=BAND,
-                            forecast_uses=("scenarios", "p50", "p10"))
+    outcomes = compare_year(
+        community,
+        TEST_START,
+        tariffs,
+        months=4,
+        history_weeks=4,
+        fairness_band=BAND,
+        forecast_uses=("scenarios", "p50", "p10"),
+    )
     rows = [o.row() for o in outcomes]
     for row in rows:
         print(row)
@@ -90,29 +98,43 @@ def main() -> None:
         "planned": "planned-scenarios",
         "self_consumed_share_static_pct": round(100 * static.self_consumed_share, 2),
         "self_consumed_share_planned_pct": round(100 * planned.self_consumed_share, 2),
-        "extra_self_consumed_share_pct_points": round(100 * (planned.self_consumed_share - static.self_consumed_share),
-                                                      2),
+        "extra_self_consumed_share_pct_points": round(
+            100 * (planned.self_consumed_share - static.self_consumed_share), 2
+        ),
         "extra_self_consumed_relative_pct": round(100 * (planned.self_consumed_wh / static.self_consumed_wh - 1), 2),
-        "extra_savings_eur_per_member_year": round((bill(best_static, False) - bill("planned-scenarios", False))
-                                                   * per_member_year, 2),
+        "extra_savings_eur_per_member_year": round(
+            (bill(best_static, False) - bill("planned-scenarios", False)) * per_member_year, 2
+        ),
         "market_extra_savings_planned_eur_per_member_year": round(
-            (bill("planned-scenarios", False) - bill("planned-scenarios", True)) * per_member_year, 2),
+            (bill("planned-scenarios", False) - bill("planned-scenarios", True)) * per_member_year, 2
+        ),
         "market_extra_savings_planned_pct_of_bill": round(
-            100 * (1 - bill("planned-scenarios", True) / bill("planned-scenarios", False)), 2),
+            100 * (1 - bill("planned-scenarios", True) / bill("planned-scenarios", False)), 2
+        ),
         "planned_with_market_vs_best_static_eur_per_member_year": round(
-            (bill(best_static, False) - bill("planned-scenarios", True)) * per_member_year, 2),
+            (bill(best_static, False) - bill("planned-scenarios", True)) * per_member_year, 2
+        ),
     }
     print(gain)
     write_results(
         "coefficients",
-        {"plan_100_members_4_months_s": timing["scenarios_s"], "plan_target_s": TARGET_S,
-         "self_consumption_gain_vs_static": gain},
-        {"plan": timing, "comparison_rows": rows, "members": MEMBERS, "seed": SEED,
-         "installation_kwp": 1.5 * MEMBERS, "test": f"{TEST_START.date()} + {test_days:g} days",
-         "plans": "three 4-month plans, each from the 4 weeks before it (typical-day P10..P90)",
-         "fairness_band": BAND, "tariff_eur_per_kwh": {"retail": tariffs.retail_price / 1e6,
-                                                       "compensation": tariffs.feed_in_price / 1e6},
-         "market": "pay-as-clear, price takers (backend/market), per hour, on unused allocation vs deficit"},
+        {
+            "plan_100_members_4_months_s": timing["scenarios_s"],
+            "plan_target_s": TARGET_S,
+            "self_consumption_gain_vs_static": gain,
+        },
+        {
+            "plan": timing,
+            "comparison_rows": rows,
+            "members": MEMBERS,
+            "seed": SEED,
+            "installation_kwp": 1.5 * MEMBERS,
+            "test": f"{TEST_START.date()} + {test_days:g} days",
+            "plans": "three 4-month plans, each from the 4 weeks before it (typical-day P10..P90)",
+            "fairness_band": BAND,
+            "tariff_eur_per_kwh": {"retail": tariffs.retail_price / 1e6, "compensation": tariffs.feed_in_price / 1e6},
+            "market": "pay-as-clear, price takers (backend/market), per hour, on unused allocation vs deficit",
+        },
     )
 
 

@@ -63,12 +63,14 @@ def settle_allocation(member: str, allocated_wh: int, consumed_wh: int) -> Membe
     if allocated_wh < 0 or consumed_wh < 0:
         raise ValueError(f"{member}: allocated and consumed Wh must be at least 0, got {allocated_wh}, {consumed_wh}")
     self_consumed = min(allocated_wh, consumed_wh)
-    return MemberAllocation(member, allocated_wh, self_consumed, allocated_wh - self_consumed,
-                            consumed_wh - self_consumed)
+    return MemberAllocation(
+        member, allocated_wh, self_consumed, allocated_wh - self_consumed, consumed_wh - self_consumed
+    )
 
 
-def allocate_interval(production_wh: int, coefficients: Mapping[str, int],
-                      consumed_wh: Mapping[str, int]) -> list[MemberAllocation]:
+def allocate_interval(
+    production_wh: int, coefficients: Mapping[str, int], consumed_wh: Mapping[str, int]
+) -> list[MemberAllocation]:
     """Allocate one interval's production and settle each member against its consumption (sorted by member)."""
     if set(consumed_wh) != set(coefficients):
         unknown = sorted(set(consumed_wh) ^ set(coefficients))

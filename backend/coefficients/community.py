@@ -43,15 +43,18 @@ def contracted_kw(annual_load_kwh: float) -> float:
     return next((step for step in CONTRACTED_KW_STEPS if step >= peak_kw), CONTRACTED_KW_STEPS[-1])
 
 
-def simulate_shared_community(n_members: int, start: str, days: int, seed: int = 1,
-                              kwp_per_member: float = 1.5) -> SharedCommunity:
+def simulate_shared_community(
+    n_members: int, start: str, days: int, seed: int = 1, kwp_per_member: float = 1.5
+) -> SharedCommunity:
     """``days`` of hourly data from UTC midnight of ``start``."""
     specs = community_households(n_members, seed, pv_share=0.0)
     profiles = community_profiles(n_members, start, days, seed, interval_seconds=3600, pv_share=0.0)
     consumption = profiles["consumed_wh"].to_numpy().reshape(-1, n_members)
     hour_starts = pd.DatetimeIndex(profiles["interval_start"].iloc[::n_members])
-    members = [Member(make_cups(DISTRIBUTOR, number + 1), 0, MICRO, None, contracted_kw(spec.annual_load_kwh))
-               for number, spec in enumerate(specs)]  # supply numbers ascending: already in CUPS order
+    members = [
+        Member(make_cups(DISTRIBUTOR, number + 1), 0, MICRO, None, contracted_kw(spec.annual_load_kwh))
+        for number, spec in enumerate(specs)
+    ]  # supply numbers ascending: already in CUPS order
     production = installation_hourly_wh(hour_starts, kwp_per_member * n_members)
     return SharedCommunity(members, hour_starts, consumption.astype(np.int64), production)
 
@@ -68,13 +71,24 @@ def period_bounds(first: pd.Timestamp, last: pd.Timestamp, months: int, timezone
 
 def static_coefficient_sets(members: list[Member]) -> dict[str, list[int]]:
     cups = [m.cups for m in members]
-    return {"static-equal": equal_shares(cups),
-            "static-power": proportional_shares(cups, [m.contracted_kw for m in members])}
+    return {
+        "static-equal": equal_shares(cups),
+        "static-power": proportional_shares(cups, [m.contracted_kw for m in members]),
+    }
 
 
-def planned_coefficients(community: SharedCommunity, test_start: pd.Timestamp, months: int, history_weeks: int,
-                         static: list[int], fairness_band: float | None, tariffs: Tariffs, leftover_price: int,
-                         timezone: str = "Europe/Madrid", forecast_use: str = "scenarios") -> np.ndarray:
+def planned_coefficients(
+    community: SharedCommunity,
+    test_start: pd.Timestamp,
+    months: int,
+    history_weeks: int,
+    static: list[int],
+    fairness_band: float | None,
+    tariffs: Tariffs,
+    leftover_price: int,
+    timezone: str = "Europe/Madrid",
+    forecast_use: str = "scenarios",
+) -> np.ndarray:
     """Coefficients for every hour from ``test_start`` on, one plan per period, each from the weeks before it.
 
     ``forecast_use``: ``scenarios`` (P10..P90, expected self-consumption), ``p50`` or ``p10`` (conservative).
@@ -90,31 +104,58 @@ def planned_coefficients(community: SharedCommunity, test_start: pd.Timestamp, m
     for begin, end in zip(bounds[:-1], bounds[1:], strict=False):
         in_period = (starts >= begin) & (starts < end)
         in_history = (starts >= begin - pd.Timedelta(weeks=history_weeks)) & (starts < begin)
-        forecast = typical_day_forecast(community.consumption_wh[in_history], starts[in_history],
-                                        starts[in_period], timezone)
+        forecast = typical_day_forecast(
+            community.consumption_wh[in_history], starts[in_history], starts[in_period], timezone
+        )
         # The installation's forecast is its clear sky: in this simulation that is also its production.
-        planned = plan(getattr(forecast, forecast_use), community.production_wh[in_period], terms,
-                       fairness_band=fairness_band, retail_price=tariffs.retail_price, leftover_price=leftover_price)
+        planned = plan(
+            getattr(forecast, forecast_use),
+            community.production_wh[in_period],
+            terms,
+            fairness_band=fairness_band,
+            retail_price=tariffs.retail_price,
+            leftover_price=leftover_price,
+        )
         rows = np.flatnonzero(in_period) - offset
         coefficients[rows] = planned.coefficients_micro
     return coefficients
 
 
-def compare_year(community: SharedCommunity, test_start: pd.Timestamp, tariffs: Tariffs, months: int = 4,
-                 history_weeks: int = 4, fairness_band: float | None = 0.05,
-                 market: tuple[bool, ...] = (False, True),
-                 forecast_uses: tuple[str, ...] = ("scenarios", "p50")) -> list[Outcome]:
+def compare_year(
+    community: SharedCommunity,
+    test_start: pd.Timestamp,
+    tariffs: Tariffs,
+    months: int = 4,
+    history_weeks: int = 4,
+    fairness_band: float | None = 0.05,
+    market: tuple[bool, ...] = (False, True),
+    forecast_uses: tuple[str, ...] = ("scenarios", "p50"),
+) -> list[Outcome]:
     """Static coefficients (equal, by contracted power) and forecast-planned ones over the test hours."""
     test = community.hour_starts >= test_start
     production = community.production_wh[test]
     consumption = community.consumption_wh[test]
     cups = [m.cups for m in community.members]
-    sets = {name: np.tile(shares, (len(production), 1)) for name, shares in static_coefficient_sets(
-        community.members).items()}
+    sets = {
+        name: np.tile(shares, (len(production), 1))
+        for name, shares in static_coefficient_sets(community.members).items()
+    }
     leftover_price = (tariffs.retail_price + tariffs.feed_in_price) // 2
     equal = static_coefficient_sets(community.members)["static-equal"]
     for use in forecast_uses:
-        sets[f"planned-{use}"] = planned_coefficients(community, test_start, months, history_weeks, equal,
-                                                      fairness_band, tariffs, leftover_price, forecast_use=use)
-    return [evaluate(name, cups, production, consumption, table, tariffs, with_market)
-            for name, table in sets.items() for with_market in market]
+        sets[f"planned-{use}"] = planned_coefficients(
+            community,
+            test_start,
+            months,
+            history_weeks,
+            equal,
+            fairness_band,
+            tariffs,
+            leftover_price,
+            forecast_use=use,
+        )
+    return [
+        evaluate(name, cups, production, consumption, table, tariffs, with_market)
+        for name, table in sets.items()
+        for with_market in market
+    ]

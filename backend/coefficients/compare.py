@@ -35,7 +35,8 @@ class Outcome:
 
     def row(self) -> dict[str, object]:
         return {
-            "coefficients": self.name, "market": self.market,
+            "coefficients": self.name,
+            "market": self.market,
             "self_consumed_kwh": round(self.self_consumed_wh / 1000, 1),
             "self_consumed_share": round(self.self_consumed_share, 4),
             "unused_kwh": round(self.unused_wh / 1000, 1),
@@ -46,8 +47,15 @@ class Outcome:
         }
 
 
-def evaluate(name: str, members: Sequence[str], production_wh: np.ndarray, consumption_wh: np.ndarray,
-             coefficients_micro: np.ndarray, tariffs: Tariffs, market: bool) -> Outcome:
+def evaluate(
+    name: str,
+    members: Sequence[str],
+    production_wh: np.ndarray,
+    consumption_wh: np.ndarray,
+    coefficients_micro: np.ndarray,
+    tariffs: Tariffs,
+    market: bool,
+) -> Outcome:
     """Allocate every hour's production by the coefficients and bill the members, with or without the market."""
     allocated = allocate_hours(production_wh, coefficients_micro)
     consumption = np.asarray(consumption_wh, dtype=np.int64)
@@ -61,13 +69,22 @@ def evaluate(name: str, members: Sequence[str], production_wh: np.ndarray, consu
     if market:
         both = np.flatnonzero((unused.sum(axis=1) > 0) & (deficit.sum(axis=1) > 0))
         for hour in both:
-            positions = [Position(m, int(u), int(d)) for m, u, d in zip(members, unused[hour], deficit[hour],
-                                                                          strict=True)]
+            positions = [
+                Position(m, int(u), int(d)) for m, u, d in zip(members, unused[hour], deficit[hour], strict=True)
+            ]
             settled = pay_as_clear(positions, tariffs)
             before = np.round((deficit[hour] * tariffs.retail_price - unused[hour] * tariffs.feed_in_price) / 1000)
             bills += np.array([b.bill for b in settled], dtype=np.int64) - before.astype(np.int64)
             traded = sum(b.sold_community_wh for b in settled)
             sold += traded
             grid_import -= traded
-    return Outcome(name, market, int(np.asarray(production_wh).sum()), int(self_consumed.sum()), int(unused.sum()),
-                   sold, grid_import, dict(zip(members, bills.tolist(), strict=True)))
+    return Outcome(
+        name,
+        market,
+        int(np.asarray(production_wh).sum()),
+        int(self_consumed.sum()),
+        int(unused.sum()),
+        sold,
+        grid_import,
+        dict(zip(members, bills.tolist(), strict=True)),
+    )

@@ -90,8 +90,9 @@ def export(coefficients: CoefficientSet, folder: Path, decimal: str = ".") -> Pa
     return path
 
 
-def parse(text: str, cau: str, year: int, known_cups: Iterable[str] | None = None,
-          source: str = "coefficients file") -> CoefficientSet:
+def parse(
+    text: str, cau: str, year: int, known_cups: Iterable[str] | None = None, source: str = "coefficients file"
+) -> CoefficientSet:
     """Read a file's text; raise :class:`CoefficientFileError` naming every problem (line by line, then per hour)."""
     n_hours = hours_in_year(year)
     known = set(known_cups) if known_cups is not None else None
@@ -117,14 +118,16 @@ def parse(text: str, cau: str, year: int, known_cups: Iterable[str] | None = Non
             problems.append(f"line {number}: unknown CUPS {cups} (not a member of the installation)")
             continue
         if not hour_text.isdigit() or not 1 <= int(hour_text) <= n_hours:
-            problems.append(f"line {number}: hour {hour_text!r} is not within 1..{n_hours} ({year} has {n_hours} "
-                            "hours)")
+            problems.append(
+                f"line {number}: hour {hour_text!r} is not within 1..{n_hours} ({year} has {n_hours} hours)"
+            )
             continue
         match = _COEFFICIENT.fullmatch(coefficient_text)
         micro = int(match.group(1)) * MICRO + int(match.group(2)) if match else None
         if micro is None or micro > MICRO:
-            problems.append(f"line {number}: coefficient {coefficient_text!r} is not a number from 0 to 1 with 6 "
-                            "decimals")
+            problems.append(
+                f"line {number}: coefficient {coefficient_text!r} is not a number from 0 to 1 with 6 decimals"
+            )
             continue
         hours = values.setdefault(cups, {})
         if int(hour_text) in hours:

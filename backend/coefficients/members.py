@@ -64,8 +64,15 @@ def read_members(path: Path) -> list[Member]:
             if not contracted_kw > 0:
                 raise MembersFileError(f"{where}: contracted_kw must be above 0")
             static = row["static_share"].strip()
-            members.append(Member(cups, share_micro(row["min_share"], where), share_micro(row["max_share"], where),
-                                  share_micro(static, where) if static else None, contracted_kw))
+            members.append(
+                Member(
+                    cups,
+                    share_micro(row["min_share"], where),
+                    share_micro(row["max_share"], where),
+                    share_micro(static, where) if static else None,
+                    contracted_kw,
+                )
+            )
     if not members:
         raise MembersFileError(f"{path.name}: no members")
     if len({m.cups for m in members}) != len(members):
@@ -79,8 +86,9 @@ def write_members(path: Path, members: Sequence[Member]) -> None:
         writer.writerow(COLUMNS)
         for m in members:
             static = "" if m.static_micro is None else f"{m.static_micro / MICRO:.6f}"
-            writer.writerow([m.cups, f"{m.min_micro / MICRO:.6f}", f"{m.max_micro / MICRO:.6f}", static,
-                             f"{m.contracted_kw:g}"])
+            writer.writerow(
+                [m.cups, f"{m.min_micro / MICRO:.6f}", f"{m.max_micro / MICRO:.6f}", static, f"{m.contracted_kw:g}"]
+            )
 
 
 def equal_shares(cups: Sequence[str]) -> list[int]:
@@ -110,6 +118,8 @@ def member_terms(members: Sequence[Member], rule: str = "file") -> list[MemberTe
     terms = [MemberTerms(m.cups, m.min_micro, m.max_micro, s) for m, s in zip(members, static, strict=True)]
     for t in terms:
         if not t.min_micro <= t.static_micro <= t.max_micro:
-            raise MembersFileError(f"{t.member}: its static share {t.static_micro / MICRO} is outside its bounds "
-                                   f"[{t.min_micro / MICRO}, {t.max_micro / MICRO}]")
+            raise MembersFileError(
+                f"{t.member}: its static share {t.static_micro / MICRO} is outside its bounds "
+                f"[{t.min_micro / MICRO}, {t.max_micro / MICRO}]"
+            )
     return terms

@@ -79,8 +79,10 @@ def _check_terms(terms: Sequence[MemberTerms]) -> list[MemberTerms]:
         raise PlanError("a member is listed twice")
     for t in ordered:
         if not 0 <= t.min_micro <= t.static_micro <= t.max_micro <= MICRO:
-            raise PlanError(f"{t.member}: need 0 <= min <= static <= max <= 1, got min {t.min_micro / MICRO}, "
-                            f"static {t.static_micro / MICRO}, max {t.max_micro / MICRO}")
+            raise PlanError(
+                f"{t.member}: need 0 <= min <= static <= max <= 1, got min {t.min_micro / MICRO}, "
+                f"static {t.static_micro / MICRO}, max {t.max_micro / MICRO}"
+            )
     if sum(t.static_micro for t in ordered) != MICRO:
         raise PlanError(f"the static shares sum to {sum(t.static_micro for t in ordered) / MICRO}, not 1")
     return ordered
@@ -93,9 +95,16 @@ def _hourly(price: float | np.ndarray, n_hours: int, name: str) -> np.ndarray:
     return values
 
 
-def plan(consumption_wh: np.ndarray, production_wh: np.ndarray, terms: Sequence[MemberTerms], *,
-         fairness_band: float | None = None, retail_price: float | np.ndarray = 200_000,
-         leftover_price: float | np.ndarray = 50_000, scenario_weights: Sequence[float] | None = None) -> Plan:
+def plan(
+    consumption_wh: np.ndarray,
+    production_wh: np.ndarray,
+    terms: Sequence[MemberTerms],
+    *,
+    fairness_band: float | None = None,
+    retail_price: float | np.ndarray = 200_000,
+    leftover_price: float | np.ndarray = 50_000,
+    scenario_weights: Sequence[float] | None = None,
+) -> Plan:
     """Plan coefficients for ``consumption_wh[hour, member]`` (members in ``terms`` order) and ``production_wh``.
 
     ``consumption_wh`` may instead be ``[scenario, hour, member]``, weighted by ``scenario_weights`` (summing
@@ -110,14 +119,19 @@ def plan(consumption_wh: np.ndarray, production_wh: np.ndarray, terms: Sequence[
         consumption = consumption[None]
     if consumption.ndim != 3:
         raise PlanError(f"consumption must be [hours, members] or [scenarios, hours, members], got {consumption.shape}")
-    weights = np.full(len(consumption), 1 / len(consumption)) if scenario_weights is None else \
-        np.asarray(scenario_weights, dtype=float)
+    weights = (
+        np.full(len(consumption), 1 / len(consumption))
+        if scenario_weights is None
+        else np.asarray(scenario_weights, dtype=float)
+    )
     if weights.shape != (len(consumption),) or np.any(weights < 0) or abs(weights.sum() - 1) > 1e-9:
         raise PlanError(f"{len(consumption)} scenarios need as many weights at least 0 summing to 1, got {weights}")
     production = np.asarray(production_wh, dtype=float)
     if consumption.ndim != 3 or production.ndim != 1 or consumption.shape[1] != production.shape[0]:
-        raise PlanError(f"consumption must be [hours, members] and production [hours], got {consumption.shape} "
-                        f"and {production.shape}")
+        raise PlanError(
+            f"consumption must be [hours, members] and production [hours], got {consumption.shape} "
+            f"and {production.shape}"
+        )
     if len(terms) != consumption.shape[2]:
         raise PlanError(f"{consumption.shape[2]} members' forecasts for {len(terms)} members' terms")
     if np.any(~np.isfinite(consumption)) or np.any(~np.isfinite(production)):
@@ -142,15 +156,21 @@ def plan(consumption_wh: np.ndarray, production_wh: np.ndarray, terms: Sequence[
     if len(active):
         # The tie-break scenario: consumption at the static share of production, weighted TIE_BREAK_WEIGHT.
         with_static = np.concatenate([consumption[:, active], (production[active, None] * static / MICRO)[None]])
-        solved, status = _solve(with_static / 1000.0, production[active] / 1000.0, value[active],
-                                np.append(weights * (1 - TIE_BREAK_WEIGHT), TIE_BREAK_WEIGHT), lower / MICRO,
-                                upper / MICRO, static / MICRO, fairness_band)
+        solved, status = _solve(
+            with_static / 1000.0,
+            production[active] / 1000.0,
+            value[active],
+            np.append(weights * (1 - TIE_BREAK_WEIGHT), TIE_BREAK_WEIGHT),
+            lower / MICRO,
+            upper / MICRO,
+            static / MICRO,
+            fairness_band,
+        )
         shares[active] = solved
     coefficients = round_shares(shares, lower, upper)
     allocated = coefficients / MICRO * production[:, None]
     expected = sum(w * np.minimum(allocated, c).sum() for w, c in zip(weights, consumption, strict=True))
-    return Plan(tuple(t.member for t in ordered), coefficients, float(expected), status,
-                time.perf_counter() - started)
+    return Plan(tuple(t.member for t in ordered), coefficients, float(expected), status, time.perf_counter() - started)
 
 
 def _solve(consumption_kwh, production_kwh, value, weights, lower, upper, static, band) -> tuple[np.ndarray, str]:
@@ -180,17 +200,29 @@ def _solve(consumption_kwh, production_kwh, value, weights, lower, upper, static
         data += [weights, -weights]
         right += [np.minimum(static + band, 1.0), -np.maximum(static - band, 0.0)]
     n_rows = n * n_scenarios + (2 * n_members if band is not None else 0)
-    limits = sparse.csr_matrix((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
-                               shape=(n_rows, n_variables))
-    bounds = np.column_stack([
-        np.concatenate([lower[member_of], np.zeros(n * n_scenarios)]),
-        np.concatenate([upper[member_of], consumption_kwh.reshape(n_scenarios, -1).ravel()]),
-    ])
+    limits = sparse.csr_matrix(
+        (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, n_variables)
+    )
+    bounds = np.column_stack(
+        [
+            np.concatenate([lower[member_of], np.zeros(n * n_scenarios)]),
+            np.concatenate([upper[member_of], consumption_kwh.reshape(n_scenarios, -1).ravel()]),
+        ]
+    )
     if lower.sum() > 1 + 1e-12 or upper.sum() < 1 - 1e-12:
-        raise PlanError(f"the members' bounds allow no hour to sum to 1 (minimums sum to {lower.sum():.6f}, "
-                        f"maximums to {upper.sum():.6f})")
-    result = linprog(objective, A_ub=limits, b_ub=np.concatenate(right), A_eq=sum_to_one, b_eq=np.ones(n_hours),
-                     bounds=bounds, method="highs")
+        raise PlanError(
+            f"the members' bounds allow no hour to sum to 1 (minimums sum to {lower.sum():.6f}, "
+            f"maximums to {upper.sum():.6f})"
+        )
+    result = linprog(
+        objective,
+        A_ub=limits,
+        b_ub=np.concatenate(right),
+        A_eq=sum_to_one,
+        b_eq=np.ones(n_hours),
+        bounds=bounds,
+        method="highs",
+    )
     if result.status != 0:
         raise PlanError(f"no coefficients satisfy the constraints: {result.message}")
     return result.x[:n].reshape(n_hours, n_members), result.message

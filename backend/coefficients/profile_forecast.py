@@ -32,8 +32,12 @@ def _slots(hour_starts: pd.DatetimeIndex, timezone: str) -> np.ndarray:
     return local.hour.to_numpy() * 2 + (local.dayofweek.to_numpy() >= 5)
 
 
-def typical_day_forecast(history_wh: np.ndarray, history_starts: pd.DatetimeIndex,
-                         period_starts: pd.DatetimeIndex, timezone: str = "Europe/Madrid") -> ConsumptionForecast:
+def typical_day_forecast(
+    history_wh: np.ndarray,
+    history_starts: pd.DatetimeIndex,
+    period_starts: pd.DatetimeIndex,
+    timezone: str = "Europe/Madrid",
+) -> ConsumptionForecast:
     """Forecast ``period_starts`` from ``history_wh[hour, member]`` (hours starting at ``history_starts``)."""
     if len(history_starts) != len(history_wh):
         raise ValueError(f"{len(history_wh)} hours of history for {len(history_starts)} hour starts")
@@ -42,7 +46,8 @@ def typical_day_forecast(history_wh: np.ndarray, history_starts: pd.DatetimeInde
     history_slots = _slots(history_starts, timezone)
     if len(np.unique(history_slots)) < 48:
         raise ValueError("the history must cover every hour of a weekday and of a weekend day")
-    table = np.stack([np.percentile(history_wh[history_slots == slot], SCENARIO_PERCENTILES, axis=0)
-                      for slot in range(48)])  # [slot, percentile, member]
+    table = np.stack(
+        [np.percentile(history_wh[history_slots == slot], SCENARIO_PERCENTILES, axis=0) for slot in range(48)]
+    )  # [slot, percentile, member]
     scenarios = table[_slots(period_starts, timezone)].transpose(1, 0, 2)
     return ConsumptionForecast(scenarios[0], scenarios[2], scenarios[4], scenarios)

@@ -12,8 +12,9 @@ import numpy as np
 MICRO = 1_000_000  # one whole share, in the file's units (6 decimals)
 
 
-def round_shares(shares: np.ndarray, lower_micro: np.ndarray | None = None,
-                 upper_micro: np.ndarray | None = None) -> np.ndarray:
+def round_shares(
+    shares: np.ndarray, lower_micro: np.ndarray | None = None, upper_micro: np.ndarray | None = None
+) -> np.ndarray:
     """Round ``shares[hour, member]`` (each row summing to 1, within solver tolerance) to integer millionths."""
     shares = np.asarray(shares, dtype=float)
     if shares.ndim != 2:

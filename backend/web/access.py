@@ -23,8 +23,15 @@ from backend.web.chain import ChainUnavailable, Roles
 from backend.web.context import config, now, web_state
 from backend.web.errors import ApiError
 
-__all__ = ["User", "current_user", "end_session", "require_admin", "require_private_access", "require_user",
-           "start_session"]
+__all__ = [
+    "User",
+    "current_user",
+    "end_session",
+    "require_admin",
+    "require_private_access",
+    "require_user",
+    "start_session",
+]
 
 log = logging.getLogger(__name__)
 _NO_USER = object()
@@ -59,8 +66,13 @@ def start_session(address: str, roles: Roles, chain_id: int) -> User:
     end_session()  # a new id on every sign-in: no session fixation
     sid = secrets.token_urlsafe(32)
     signed_in_at = now()
-    record = {"address": address, "roles": asdict(roles), "chainId": chain_id,
-              "signedInAt": signed_in_at, "rolesCheckedAt": signed_in_at}
+    record = {
+        "address": address,
+        "roles": asdict(roles),
+        "chainId": chain_id,
+        "signedInAt": signed_in_at,
+        "rolesCheckedAt": signed_in_at,
+    }
     web_state().logins.put(sid, json.dumps(record), config().session_ttl_s)
     session.clear()
     session["sid"] = sid
@@ -111,8 +123,7 @@ def _load_user() -> User | None:
             record["roles"], record["rolesCheckedAt"] = asdict(roles), now()
             remaining = max(1, record["signedInAt"] + state.config.session_ttl_s - now())
             state.logins.put(sid, json.dumps(record), remaining)
-    return User(address=record["address"], roles=roles, chain_id=record["chainId"],
-                signed_in_at=record["signedInAt"])
+    return User(address=record["address"], roles=roles, chain_id=record["chainId"], signed_in_at=record["signedInAt"])
 
 
 def _bearer_token() -> str | None:
@@ -124,8 +135,12 @@ def _bearer_token() -> str | None:
 
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not is_token_shaped(token.strip()):
-        raise ApiError(401, "invalid_token", "the Authorization header must be 'Bearer vatio_hh_...', a household "
-                                             "API token as made on the household page")
+        raise ApiError(
+            401,
+            "invalid_token",
+            "the Authorization header must be 'Bearer vatio_hh_...', a household "
+            "API token as made on the household page",
+        )
     return token.strip()
 
 
@@ -133,10 +148,14 @@ def require_user() -> User:
     """Return the signed-in wallet, or fail with 401 (403 for a request made with a household token)."""
     if _bearer_token() is not None:
         if request.method in ("GET", "HEAD"):
-            raise ApiError(403, "token_not_allowed", "a household API token reads only the household's own "
-                                                     "private data; sign in with the wallet for this")
-        raise ApiError(403, "token_read_only", "a household API token only reads; sign in with the wallet to "
-                                               "change anything")
+            raise ApiError(
+                403,
+                "token_not_allowed",
+                "a household API token reads only the household's own private data; sign in with the wallet for this",
+            )
+        raise ApiError(
+            403, "token_read_only", "a household API token only reads; sign in with the wallet to change anything"
+        )
     user = current_user()
     if user is None:
         raise ApiError(401, "not_signed_in", "sign in with your wallet first")

@@ -50,23 +50,43 @@ def _partner(session: Session, t: int, household: str | None, after: bool) -> li
     """
     r = aliased(Reading)
     bound, order = (r.ts > t, r.ts.asc()) if after else (r.ts < t, r.ts.desc())
-    nearest = (select(r.id).where(r.household == Meter.household, bound)
-               .order_by(order).limit(1).correlate(Meter).scalar_subquery())
+    nearest = (
+        select(r.id)
+        .where(r.household == Meter.household, bound)
+        .order_by(order)
+        .limit(1)
+        .correlate(Meter)
+        .scalar_subquery()
+    )
     ids = select(nearest).select_from(Meter)
     if household is not None:
         ids = ids.where(Meter.household == household)
-    return list(session.execute(select(Reading.household, Reading.meter, Reading.ts, Reading.produced_wh,
-                                       Reading.consumed_wh).where(Reading.id.in_(ids))))
+    return list(
+        session.execute(
+            select(Reading.household, Reading.meter, Reading.ts, Reading.produced_wh, Reading.consumed_wh).where(
+                Reading.id.in_(ids)
+            )
+        )
+    )
 
 
 def _meter_samples(session: Session, first_hour: int, end: int, household: str | None) -> list[MeterSamples]:
     """Every meter's samples for hours in [first_hour, end): reduced per meter-hour, with the outer partners."""
     hour = (Reading.ts // HOUR_S).label("hour")
-    query = (select(Reading.household, Reading.meter, func.min(Reading.ts), func.max(Reading.ts),
-                    func.min(Reading.produced_wh), func.max(Reading.produced_wh),
-                    func.min(Reading.consumed_wh), func.max(Reading.consumed_wh))
-             .where(Reading.ts >= first_hour, Reading.ts <= end)
-             .group_by(Reading.household, Reading.meter, hour))
+    query = (
+        select(
+            Reading.household,
+            Reading.meter,
+            func.min(Reading.ts),
+            func.max(Reading.ts),
+            func.min(Reading.produced_wh),
+            func.max(Reading.produced_wh),
+            func.min(Reading.consumed_wh),
+            func.max(Reading.consumed_wh),
+        )
+        .where(Reading.ts >= first_hour, Reading.ts <= end)
+        .group_by(Reading.household, Reading.meter, hour)
+    )
     if household is not None:
         query = query.where(Reading.household == household)
     rows: dict[tuple[str, str], set[tuple[int, int, int]]] = defaultdict(set)
@@ -81,7 +101,7 @@ def _meter_samples(session: Session, first_hour: int, end: int, household: str |
 
 
 def _to_wh(values: np.ndarray, complete: np.ndarray) -> list[int | None]:
-    return [int(round(v)) if ok and np.isfinite(v) else None for v, ok in zip(values, complete)]
+    return [int(round(v)) if ok and np.isfinite(v) else None for v, ok in zip(values, complete, strict=True)]
 
 
 def _community_wh(starts: np.ndarray, households_wh: list[np.ndarray]) -> np.ndarray:

@@ -41,8 +41,9 @@ def register_household():
     capacity = parse_int(body.get("capacityW"), "capacityW", minimum=1, maximum=MAX_UINT32, code="invalid_amount")
     if chain_call(lambda gateway: gateway.roles(wallet)).household:
         raise ApiError(409, "already_registered", f"{wallet} is already a registered household")
-    transaction = chain_call(lambda gateway: gateway.transaction(
-        "CommunityRegistry", "registerHousehold", [wallet, meter, capacity]))
+    transaction = chain_call(
+        lambda gateway: gateway.transaction("CommunityRegistry", "registerHousehold", [wallet, meter, capacity])
+    )
     return jsonify({"transaction": transaction, "wallet": wallet, "meter": meter, "capacityW": capacity})
 
 
@@ -57,8 +58,7 @@ def set_tariffs():
     for name, price in (("retailPrice", retail), ("feedInPrice", feed_in)):
         if price % PRICE_TICK:
             raise ApiError(400, "invalid_price", f"{name} must be a multiple of {PRICE_TICK} (0.001 EUR/kWh)")
-    transaction = chain_call(lambda gateway: gateway.transaction("CommunityRegistry", "setTariffs",
-                                                                 [retail, feed_in]))
+    transaction = chain_call(lambda gateway: gateway.transaction("CommunityRegistry", "setTariffs", [retail, feed_in]))
     return jsonify({"transaction": transaction, "retailPrice": retail, "feedInPrice": feed_in})
 
 
@@ -73,14 +73,26 @@ def rejections():
         query = query.where(Rejection.id < page.cursor)
     rows = list(db().scalars(query))
     more = len(rows) > page.limit
-    rows = rows[:page.limit]
-    return jsonify({
-        "counts": rejection_counts(db()),
-        "items": [{"id": r.id, "receivedAt": r.received_at, "topic": r.topic, "meter": r.meter,
-                   "reason": r.reason, "detail": r.detail, "payloadSize": r.payload_size,
-                   "payload": r.payload.decode("utf-8", "replace")} for r in rows],
-        "nextCursor": rows[-1].id if more else None,
-    })
+    rows = rows[: page.limit]
+    return jsonify(
+        {
+            "counts": rejection_counts(db()),
+            "items": [
+                {
+                    "id": r.id,
+                    "receivedAt": r.received_at,
+                    "topic": r.topic,
+                    "meter": r.meter,
+                    "reason": r.reason,
+                    "detail": r.detail,
+                    "payloadSize": r.payload_size,
+                    "payload": r.payload.decode("utf-8", "replace"),
+                }
+                for r in rows
+            ],
+            "nextCursor": rows[-1].id if more else None,
+        }
+    )
 
 
 @bp.post("/meters/<address>/credentials")
@@ -94,27 +106,43 @@ def meter_credentials(address: str):
     json_body()  # no fields yet; a JSON object all the same, as every write here
     folder = config().broker_auth_dir
     if folder is None:
-        raise ApiError(409, "broker_auth_not_configured",
-                       "this server manages no broker logins: set VATIO_BROKER_AUTH_DIR to the broker's auth folder, "
-                       "or run `vatio meter credentials` on the broker's host")
+        raise ApiError(
+            409,
+            "broker_auth_not_configured",
+            "this server manages no broker logins: set VATIO_BROKER_AUTH_DIR to the broker's auth folder, "
+            "or run `vatio meter credentials` on the broker's host",
+        )
     community = BrokerAuth(folder, "unknown").acl_community() if folder.is_dir() else None
     if community is None:
-        raise ApiError(409, "broker_auth_not_configured",
-                       f"the broker's auth folder has no ACL yet: run `vatio meter credentials {meter} "
-                       "--community <name>` once on the broker's host")
+        raise ApiError(
+            409,
+            "broker_auth_not_configured",
+            f"the broker's auth folder has no ACL yet: run `vatio meter credentials {meter} "
+            "--community <name>` once on the broker's host",
+        )
     try:
         auth = BrokerAuth(folder, community)
         username = canonical_meter_user(meter)
         rotated = auth.password_file.exists() and any(
-            line.split(":", 1)[0] == username for line in auth.password_file.read_text().splitlines())
+            line.split(":", 1)[0] == username for line in auth.password_file.read_text().splitlines()
+        )
         password = auth.set_password(username, keep=False)
     except CredentialsError as error:
         raise ApiError(503, "broker_auth_unavailable", str(error)) from None
     pid = reload_broker(auth.directory.parent / "mosquitto.pid")
-    log.info("%s the broker login of meter %s (admin %s)", "rotated" if rotated else "created", username,
-             admin.address)  # never the password
-    response = jsonify({"meter": username, "username": username, "password": password, "rotated": rotated,
-                        "community": community, "topic": f"vatio/{community}/meters/{username}/readings",
-                        "brokerReloaded": pid is not None})
+    log.info(
+        "%s the broker login of meter %s (admin %s)", "rotated" if rotated else "created", username, admin.address
+    )  # never the password
+    response = jsonify(
+        {
+            "meter": username,
+            "username": username,
+            "password": password,
+            "rotated": rotated,
+            "community": community,
+            "topic": f"vatio/{community}/meters/{username}/readings",
+            "brokerReloaded": pid is not None,
+        }
+    )
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -41,8 +41,21 @@ __all__ = ["SESSION_COOKIE", "create_app", "run_server", "socketio_of"]
 
 SESSION_COOKIE = "vatio_session"
 MAX_BODY_BYTES = 64 * 1024
-BLUEPRINTS = (auth.bp, community.bp, readings.bp, forecasts.bp, settlements.bp, market.bp, admin.bp, tokens.bp,
-              statements.bp, openapi.bp, health.bp, metrics.bp, frontend.bp)
+BLUEPRINTS = (
+    auth.bp,
+    community.bp,
+    readings.bp,
+    forecasts.bp,
+    settlements.bp,
+    market.bp,
+    admin.bp,
+    tokens.bp,
+    statements.bp,
+    openapi.bp,
+    health.bp,
+    metrics.bp,
+    frontend.bp,
+)
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -60,8 +73,11 @@ def create_app(config: Config | None = None) -> Flask:
     )
     app.json.sort_keys = False
     engine = make_engine(config.database_url)
-    gateway = (ChainGateway(config.rpc_url, config.deployment, config.chain_timeout_s)
-               if config.deployment is not None and config.rpc_url is not None else None)
+    gateway = (
+        ChainGateway(config.rpc_url, config.deployment, config.chain_timeout_s)
+        if config.deployment is not None and config.rpc_url is not None
+        else None
+    )
     app.extensions["vatio"] = WebState(
         config=config,
         engine=engine,
@@ -89,8 +105,14 @@ def socketio_of(app: Flask) -> SocketIO:
 def run_server(app: Flask, host: str = "127.0.0.1", port: int = 5000) -> None:
     """Serve with Werkzeug's development server until interrupted (threading mode, WebSocket through
     simple-websocket): local chains and the demo only; production runs gunicorn (backend/web/gunicorn_conf.py)."""
-    socketio_of(app).run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False,
-                         request_handler=security.JsonErrorRequestHandler)
+    socketio_of(app).run(
+        app,
+        host=host,
+        port=port,
+        allow_unsafe_werkzeug=True,
+        use_reloader=False,
+        request_handler=security.JsonErrorRequestHandler,
+    )
 
 
 def _client_address() -> str:
@@ -118,5 +140,6 @@ def _apply_rate_limits(app: Flask, config: Config) -> None:
         if scope == "signin":
             app.view_functions[endpoint] = limiter.shared_limit(config.rate_limit_signin, scope="signin")(view)
         elif scope == "write":
-            app.view_functions[endpoint] = limiter.shared_limit(config.rate_limit_write, key_func=_wallet_or_client,
-                                                                scope="write")(view)
+            app.view_functions[endpoint] = limiter.shared_limit(
+                config.rate_limit_write, key_func=_wallet_or_client, scope="write"
+            )(view)

@@ -37,16 +37,18 @@ def nonce():
     web_state().nonces.put(value, str(issued), settings.nonce_ttl_s)
     session["siwe_nonce"] = value
     domain = request.host if request.host in settings.siwe_domains else settings.siwe_domains[0]
-    return jsonify({
-        "nonce": value,
-        "domain": domain,
-        "uri": f"{request.scheme}://{domain}",
-        "version": "1",
-        "chainId": settings.chain_id,
-        "statement": settings.siwe_statement,
-        "issuedAt": format_timestamp(issued),
-        "expirationTime": format_timestamp(issued + settings.nonce_ttl_s),
-    })
+    return jsonify(
+        {
+            "nonce": value,
+            "domain": domain,
+            "uri": f"{request.scheme}://{domain}",
+            "version": "1",
+            "chainId": settings.chain_id,
+            "statement": settings.siwe_statement,
+            "issuedAt": format_timestamp(issued),
+            "expirationTime": format_timestamp(issued + settings.nonce_ttl_s),
+        }
+    )
 
 
 @bp.post("/verify")
@@ -60,8 +62,14 @@ def verify():
         raise ApiError(503, "chain_unavailable", "this server has no chain deployment configured")
     try:
         message = parse_message(text)
-        check_message(message, domains=settings.siwe_domains, chain_id=settings.chain_id, now=now(),
-                      max_age_s=settings.nonce_ttl_s, clock_skew_s=settings.clock_skew_s)
+        check_message(
+            message,
+            domains=settings.siwe_domains,
+            chain_id=settings.chain_id,
+            now=now(),
+            max_age_s=settings.nonce_ttl_s,
+            clock_skew_s=settings.clock_skew_s,
+        )
         if session.get("siwe_nonce") != message.nonce:
             raise SiweError("unknown_nonce", "this nonce was not issued to this browser; ask for a new one")
         signer = recover_signer(text, signature)

@@ -31,8 +31,9 @@ T = TypeVar("T")
 
 
 class TtlCache(Generic[T]):
-    def __init__(self, ttl_s: float, *, stale_s: float = 0.0, max_entries: int = 64,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, ttl_s: float, *, stale_s: float = 0.0, max_entries: int = 64, clock: Callable[[], float] = time.monotonic
+    ):
         if ttl_s < 0 or stale_s < 0 or max_entries < 1:
             raise ValueError("ttl_s and stale_s must be >= 0 and max_entries >= 1")
         self.ttl_s = ttl_s
@@ -62,8 +63,9 @@ class TtlCache(Generic[T]):
                 if background is not None and age <= self.ttl_s + self.stale_s:
                     if key not in self._refreshing:
                         self._refreshing.add(key)
-                        threading.Thread(target=self._refresh, args=(key, background), daemon=True,
-                                         name="vatio-cache-refresh").start()
+                        threading.Thread(
+                            target=self._refresh, args=(key, background), daemon=True, name="vatio-cache-refresh"
+                        ).start()
                     return hit[1]
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:

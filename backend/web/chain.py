@@ -78,6 +78,7 @@ class ChainGateway:
 
     def roles(self, address: str) -> Roles:
         """Read the wallet's roles from the registry."""
+
         def read() -> Roles:
             household = self.registry.functions.household(address).call()
             registered = int(household[0], 16) != 0 if isinstance(household[0], str) else bool(household[0])
@@ -88,6 +89,7 @@ class ChainGateway:
 
     def household(self, address: str) -> dict | None:
         """Return the registry's record of a household (meter, capacityW, active), or None."""
+
         def read() -> dict | None:
             meter, capacity_w, active = self.registry.functions.household(address).call()
             if int(meter, 16) == 0:
@@ -98,6 +100,7 @@ class ChainGateway:
 
     def balances(self, address: str) -> dict[str, int]:
         """Return the household's kWh tokens (Wh), wallet euros and market account (base units)."""
+
         def read() -> dict[str, int]:
             balance, auto_sell, auto_buy = self.market.functions.getAccount(address).call()
             return {
@@ -112,17 +115,25 @@ class ChainGateway:
 
     def tariffs(self) -> dict[str, int]:
         """Return the registry's retail and feed-in prices (cached 30 s)."""
-        return self._cached("tariffs", 30.0, lambda: {
-            "retailPrice": self.registry.functions.retailPrice().call(),
-            "feedInPrice": self.registry.functions.feedInPrice().call(),
-        })
+        return self._cached(
+            "tariffs",
+            30.0,
+            lambda: {
+                "retailPrice": self.registry.functions.retailPrice().call(),
+                "feedInPrice": self.registry.functions.feedInPrice().call(),
+            },
+        )
 
     def token_supply(self) -> dict[str, int]:
         """Return the kWh token supply and the part the market escrows for open asks (cached 5 s)."""
-        return self._cached("supply", 5.0, lambda: {
-            "totalWh": self.token.functions.totalSupply().call(),
-            "escrowedWh": self.token.functions.balanceOf(self.market.address).call(),
-        })
+        return self._cached(
+            "supply",
+            5.0,
+            lambda: {
+                "totalWh": self.token.functions.totalSupply().call(),
+                "escrowedWh": self.token.functions.balanceOf(self.market.address).call(),
+            },
+        )
 
     def current_interval(self) -> int:
         """Return the interval the next block will be in (the later of the wall clock and the last block)."""
@@ -131,8 +142,12 @@ class ChainGateway:
 
     def transaction(self, contract_name: str, function: str, args: list) -> dict[str, Any]:
         """Return an unsigned call {chainId, to, data} for the wallet to send."""
-        contract = {"CommunityRegistry": self.registry, "EnergyMarket": self.market,
-                    "EnergyToken": self.token, "Euro": self.euro}[contract_name]
+        contract = {
+            "CommunityRegistry": self.registry,
+            "EnergyMarket": self.market,
+            "EnergyToken": self.token,
+            "Euro": self.euro,
+        }[contract_name]
         return {
             "chainId": self.chain_id,
             "to": contract.address,

@@ -42,8 +42,10 @@ def _rate_w(latest: Registers, earlier: Registers | None) -> tuple[int, int] | N
     if earlier is None or latest.ts <= earlier.ts:
         return None
     seconds = latest.ts - earlier.ts
-    return ((latest.produced_wh - earlier.produced_wh) * 3600 // seconds,
-            (latest.consumed_wh - earlier.consumed_wh) * 3600 // seconds)
+    return (
+        (latest.produced_wh - earlier.produced_wh) * 3600 // seconds,
+        (latest.consumed_wh - earlier.consumed_wh) * 3600 // seconds,
+    )
 
 
 REGISTRY_EVENTS = ("HouseholdRegistered", "MeterReplaced", "HouseholdActiveSet")
@@ -59,17 +61,25 @@ def registered_households(session: Session) -> dict[str, dict]:
     the indexer has not reached yet is listed from the oracle's table.
     """
     households: dict[str, dict] = {}
-    query = select(ChainEvent.event, ChainEvent.args).where(ChainEvent.event.in_(REGISTRY_EVENTS)).order_by(
-        ChainEvent.block_number, ChainEvent.log_index)
+    query = (
+        select(ChainEvent.event, ChainEvent.args)
+        .where(ChainEvent.event.in_(REGISTRY_EVENTS))
+        .order_by(ChainEvent.block_number, ChainEvent.log_index)
+    )
     for name, args in session.execute(query):
         try:
             household = to_checksum_address(str(args.get("household")))
         except ValueError:
             continue
         if name == "HouseholdRegistered":
-            households[household] = {"address": household, "meter": to_checksum_address(str(args.get("meter"))),
-                                     "capacityW": int(args.get("capacityW") or 0), "active": True,
-                                     "formerMeters": [], "hasReading": False}
+            households[household] = {
+                "address": household,
+                "meter": to_checksum_address(str(args.get("meter"))),
+                "capacityW": int(args.get("capacityW") or 0),
+                "active": True,
+                "formerMeters": [],
+                "hasReading": False,
+            }
         elif household in households and name == "MeterReplaced":
             record = households[household]
             record["formerMeters"].insert(0, record["meter"])
@@ -83,9 +93,14 @@ def registered_households(session: Session) -> dict[str, dict]:
         household = to_checksum_address(meter.household)
         record = households.get(household)
         if record is None:
-            households[household] = {"address": household, "meter": to_checksum_address(meter.address),
-                                     "capacityW": meter.capacity_w, "active": meter.active, "formerMeters": [],
-                                     "hasReading": True}
+            households[household] = {
+                "address": household,
+                "meter": to_checksum_address(meter.address),
+                "capacityW": meter.capacity_w,
+                "active": meter.active,
+                "formerMeters": [],
+                "hasReading": True,
+            }
         else:
             record["hasReading"] = True
     return households
@@ -97,8 +112,9 @@ def last_settled(session: Session) -> dict | None:
 
     Its clearing price is the chain's (0 when nothing traded: `tradedWh` says so), never a planned one.
     """
-    event = session.scalars(select(ChainEvent).where(ChainEvent.event == "IntervalSettled")
-                            .order_by(ChainEvent.id.desc()).limit(1)).first()
+    event = session.scalars(
+        select(ChainEvent).where(ChainEvent.event == "IntervalSettled").order_by(ChainEvent.id.desc()).limit(1)
+    ).first()
     if event is None:
         return None
     settled = interval_settled_payload(event)
@@ -106,11 +122,21 @@ def last_settled(session: Session) -> dict | None:
     households = household_counts(session, [interval_id]).get(interval_id, 0)
     row = session.get(Interval, interval_id)
     seconds = interval_seconds()
-    body = interval_json(row, households) if row is not None else {
-        "intervalId": interval_id, "start": interval_id * seconds, "end": (interval_id + 1) * seconds,
-        "status": "settled", "readingsRoot": settled["readingsRoot"], "closedAt": None,
-        "settledTx": event.tx_hash, "settledBlock": event.block_number, "households": households,
-    }
+    body = (
+        interval_json(row, households)
+        if row is not None
+        else {
+            "intervalId": interval_id,
+            "start": interval_id * seconds,
+            "end": (interval_id + 1) * seconds,
+            "status": "settled",
+            "readingsRoot": settled["readingsRoot"],
+            "closedAt": None,
+            "settledTx": event.tx_hash,
+            "settledBlock": event.block_number,
+            "households": households,
+        }
+    )
     return {**body, "status": "settled", "clearingPrice": settled["clearingPrice"], "tradedWh": settled["tradedWh"]}
 
 
@@ -126,13 +152,18 @@ def catch_up(session: Session, last: dict | None, wall: int, seconds: int) -> di
     """
     closed_to = wall // seconds - 1  # the newest interval that has ended
     first = session.scalar(select(func.min(Interval.interval_id)))
-    settled = session.scalar(select(func.count()).select_from(ChainEvent)
-                             .where(ChainEvent.event == "IntervalSettled")) or 0
+    settled = (
+        session.scalar(select(func.count()).select_from(ChainEvent).where(ChainEvent.event == "IntervalSettled")) or 0
+    )
     total = 0 if first is None else max(0, closed_to - first + 1)
     behind = 0 if last is None and first is None else closed_to - (last["intervalId"] if last else first - 1)
-    return {"settled": settled, "total": max(total, settled), "behind": max(0, behind),
-            "lastSettledStart": None if last is None else last["start"],
-            "replaying": behind > CATCH_UP_LAG_INTERVALS}
+    return {
+        "settled": settled,
+        "total": max(total, settled),
+        "behind": max(0, behind),
+        "lastSettledStart": None if last is None else last["start"],
+        "replaying": behind > CATCH_UP_LAG_INTERVALS,
+    }
 
 
 def community_summary(session: Session) -> dict:
@@ -185,11 +216,21 @@ def community_summary(session: Session) -> dict:
         "intervalSeconds": seconds,
         "households": households,
         "reporting": reporting,
-        "now": {"productionW": production_w, "consumptionW": consumption_w,
-                "surplusW": surplus_w, "deficitW": deficit_w},
-        "currentInterval": {"intervalId": interval_id, "start": start, "end": start + seconds,
-                            "producedWh": produced_wh, "consumedWh": consumed_wh,
-                            "surplusWh": surplus_wh, "deficitWh": deficit_wh},
+        "now": {
+            "productionW": production_w,
+            "consumptionW": consumption_w,
+            "surplusW": surplus_w,
+            "deficitW": deficit_w,
+        },
+        "currentInterval": {
+            "intervalId": interval_id,
+            "start": start,
+            "end": start + seconds,
+            "producedWh": produced_wh,
+            "consumedWh": consumed_wh,
+            "surplusWh": surplus_wh,
+            "deficitWh": deficit_wh,
+        },
         "averageConsumption": {
             "households": counted_24h,
             "perHouseholdWh24h": consumed_24h // counted_24h if counted_24h else None,
@@ -222,7 +263,8 @@ def summary():
         body = _summary_body(app)
     else:
         cache = app.extensions.setdefault(
-            "vatio_summary", TtlCache(settings.summary_cache_s, stale_s=SUMMARY_STALE_S, max_entries=1))
+            "vatio_summary", TtlCache(settings.summary_cache_s, stale_s=SUMMARY_STALE_S, max_entries=1)
+        )
         body = cache.get("summary", lambda: _summary_body(app), background=lambda: _summary_body(app))
     return Response(body, mimetype="application/json")
 
@@ -235,12 +277,18 @@ def list_households():
     is listed too, with `hasReading: false`.
     """
     settings = config()
-    limit = parse_page({k: v for k, v in request.args.items() if k != "cursor"},
-                       default_limit=settings.default_page_size, max_limit=settings.max_page_size).limit
+    limit = parse_page(
+        {k: v for k, v in request.args.items() if k != "cursor"},
+        default_limit=settings.default_page_size,
+        max_limit=settings.max_page_size,
+    ).limit
     cursor = parse_address(request.args["cursor"], "cursor").lower() if "cursor" in request.args else None
     records = sorted(registered_households(db()).values(), key=lambda r: r["address"].lower())
-    rows = [{k: v for k, v in r.items() if k != "formerMeters"} for r in records
-            if cursor is None or r["address"].lower() > cursor][:limit + 1]
+    rows = [
+        {k: v for k, v in r.items() if k != "formerMeters"}
+        for r in records
+        if cursor is None or r["address"].lower() > cursor
+    ][: limit + 1]
     more = len(rows) > limit
     rows = rows[:limit]
     return jsonify({"items": rows, "nextCursor": rows[-1]["address"] if more else None})
@@ -248,11 +296,18 @@ def list_households():
 
 def _registration(session: Session, household: str) -> dict:
     """Return the household's meter from the oracle's table, else from the registry; 404 when neither knows it."""
-    meters = list(session.scalars(select(Meter).where(Meter.household == household)
-                                  .order_by(Meter.active.desc(), Meter.created_at.desc())))
+    meters = list(
+        session.scalars(
+            select(Meter).where(Meter.household == household).order_by(Meter.active.desc(), Meter.created_at.desc())
+        )
+    )
     if meters:
-        return {"meter": meters[0].address, "capacityW": meters[0].capacity_w, "active": meters[0].active,
-                "formerMeters": [m.address for m in meters[1:]]}
+        return {
+            "meter": meters[0].address,
+            "capacityW": meters[0].capacity_w,
+            "active": meters[0].active,
+            "formerMeters": [m.address for m in meters[1:]],
+        }
     gateway = web_state().chain
     record = None
     if gateway is not None:
@@ -266,9 +321,13 @@ def _registration(session: Session, household: str) -> dict:
 
 
 def _household_intervals(session: Session, household: str, limit: int, cursor: int | None) -> tuple[list, int | None]:
-    query = (select(IntervalEntry, Interval).join(Interval, Interval.interval_id == IntervalEntry.interval_id)
-             .where(IntervalEntry.household == household)
-             .order_by(IntervalEntry.interval_id.desc()).limit(limit + 1))
+    query = (
+        select(IntervalEntry, Interval)
+        .join(Interval, Interval.interval_id == IntervalEntry.interval_id)
+        .where(IntervalEntry.household == household)
+        .order_by(IntervalEntry.interval_id.desc())
+        .limit(limit + 1)
+    )
     if cursor is not None:
         query = query.where(IntervalEntry.interval_id < cursor)
     rows = list(session.execute(query))
@@ -279,21 +338,25 @@ def _household_intervals(session: Session, household: str, limit: int, cursor: i
     items = []
     for entry, interval in rows:
         event = settled.get(entry.interval_id)
-        items.append({
-            "intervalId": entry.interval_id,
-            "start": entry.interval_id * seconds,
-            "status": interval.status,
-            "clearingPrice": interval.clearing_price,
-            "producedWh": entry.produced_wh,
-            "consumedWh": entry.consumed_wh,
-            "leaf": "0x" + entry.leaf.hex(),
-            "settlement": None if event is None else {
-                "creditedWh": arg_int(event.args, "creditedWh"),
-                "burnedWh": arg_int(event.args, "burnedWh"),
-                "gridImportWh": arg_int(event.args, "gridImportWh"),
-                "txHash": event.tx_hash,
-            },
-        })
+        items.append(
+            {
+                "intervalId": entry.interval_id,
+                "start": entry.interval_id * seconds,
+                "status": interval.status,
+                "clearingPrice": interval.clearing_price,
+                "producedWh": entry.produced_wh,
+                "consumedWh": entry.consumed_wh,
+                "leaf": "0x" + entry.leaf.hex(),
+                "settlement": None
+                if event is None
+                else {
+                    "creditedWh": arg_int(event.args, "creditedWh"),
+                    "burnedWh": arg_int(event.args, "burnedWh"),
+                    "gridImportWh": arg_int(event.args, "gridImportWh"),
+                    "txHash": event.tx_hash,
+                },
+            }
+        )
     return items, (rows[-1][0].interval_id if more else None)
 
 
@@ -305,8 +368,13 @@ def _savings(fills: list[dict], tariffs: dict[str, int]) -> dict:
             bought += fill["amountWh"] * tariffs["retailPrice"] // WH_PER_KWH - fill["value"]
         else:
             sold += fill["value"] - fill["amountWh"] * tariffs["feedInPrice"] // WH_PER_KWH
-    return {"buyingEuro": bought, "sellingEuro": sold, "totalEuro": bought + sold, "fills": len(fills),
-            "tariffs": tariffs}
+    return {
+        "buyingEuro": bought,
+        "sellingEuro": sold,
+        "totalEuro": bought + sold,
+        "fills": len(fills),
+        "tariffs": tariffs,
+    }
 
 
 @bp.get("/households/<address>")
@@ -321,12 +389,18 @@ def household_detail(address: str):
     current = latest.get(registration["meter"])
     live = None
     if current is not None:
-        earlier = registers_at(session, current.ts - settings.live_window_s, household=household,
-                               meters=[current.meter]).get(current.meter)
+        earlier = registers_at(
+            session, current.ts - settings.live_window_s, household=household, meters=[current.meter]
+        ).get(current.meter)
         rates = _rate_w(current, earlier)
-        live = {"ts": current.ts, "powerW": current.power_w, "producedWh": current.produced_wh,
-                "consumedWh": current.consumed_wh,
-                "productionW": rates[0] if rates else None, "consumptionW": rates[1] if rates else None}
+        live = {
+            "ts": current.ts,
+            "powerW": current.power_w,
+            "producedWh": current.produced_wh,
+            "consumedWh": current.consumed_wh,
+            "productionW": rates[0] if rates else None,
+            "consumptionW": rates[1] if rates else None,
+        }
     intervals, _ = _household_intervals(session, household, 10, None)
     fills, _ = household_fills(session, household, 10_000, None)
     balances = savings = None
@@ -340,16 +414,18 @@ def household_detail(address: str):
             chain_error = str(exc)
     else:
         chain_error = "no chain deployment configured"
-    return jsonify({
-        "address": household,
-        **registration,
-        "live": live,
-        "balances": balances,
-        "savings": savings,
-        "chainError": chain_error,
-        "recentIntervals": intervals,
-        "meterStatus": meter_status_json(session, household, registration.get("meter"), now()),
-    })
+    return jsonify(
+        {
+            "address": household,
+            **registration,
+            "live": live,
+            "balances": balances,
+            "savings": savings,
+            "chainError": chain_error,
+            "recentIntervals": intervals,
+            "meterStatus": meter_status_json(session, household, registration.get("meter"), now()),
+        }
+    )
 
 
 @bp.get("/households/<address>/intervals")
@@ -382,7 +458,9 @@ def household_orders(address: str):
     status = request.args.get("status", "open")
     if status not in ("open", "all"):
         raise ApiError(400, "invalid_parameter", "status must be open or all")
-    orders = (open_orders(db(), current_interval(), household) if status == "open"
-              else sorted(all_orders(db(), household), key=lambda o: o["orderId"], reverse=True))
+    orders = (
+        open_orders(db(), current_interval(), household)
+        if status == "open"
+        else sorted(all_orders(db(), household), key=lambda o: o["orderId"], reverse=True)
+    )
     return jsonify({"items": orders})
-

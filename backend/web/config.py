@@ -142,8 +142,18 @@ class Config:
             raise ConfigError(
                 f"VATIO_SIWE_DOMAINS must list host[:port] values, comma-separated; got {self.siwe_domains!r}"
             )
-        for name in ("nonce_ttl_s", "session_ttl_s", "role_ttl_s", "max_series_points", "max_series_span_s",
-                     "max_raw_span_s", "max_page_size", "default_page_size", "live_window_s", "stale_after_s"):
+        for name in (
+            "nonce_ttl_s",
+            "session_ttl_s",
+            "role_ttl_s",
+            "max_series_points",
+            "max_series_span_s",
+            "max_raw_span_s",
+            "max_page_size",
+            "default_page_size",
+            "live_window_s",
+            "stale_after_s",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.default_page_size > self.max_page_size:
@@ -194,8 +204,12 @@ class Config:
             kwargs["summary_cache_s"] = parse_number("VATIO_SUMMARY_CACHE_S", seconds)
         config = cls(**kwargs)  # validates the plain values before the chain is asked anything
         deployments = get("VATIO_DEPLOYMENTS_DIR")
-        config.deployment = _resolve_deployment(get("VATIO_DEPLOYMENT"), get("VATIO_CHAIN_ID"), rpc_url,
-                                                absolute(deployments) if deployments else DEPLOYMENTS_DIR)
+        config.deployment = _resolve_deployment(
+            get("VATIO_DEPLOYMENT"),
+            get("VATIO_CHAIN_ID"),
+            rpc_url,
+            absolute(deployments) if deployments else DEPLOYMENTS_DIR,
+        )
         return config
 
 

@@ -76,6 +76,7 @@ def now() -> int:
 
 def rate_limited(scope: str) -> Callable[[F], F]:
     """Mark a view for the app factory to rate-limit under `scope` ('signin' or 'write')."""
+
     def mark(view: F) -> F:
         view.rate_limit_scope = scope  # type: ignore[attr-defined]
         return view

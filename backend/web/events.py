@@ -44,9 +44,11 @@ def events_of_intervals(session: Session, names: Sequence[str], interval_ids: It
     ids = list(interval_ids)
     if not ids:
         return []
-    query = (select(ChainEvent)
-             .where(ChainEvent.event.in_(names), arg_matches("intervalId", ids))
-             .order_by(ChainEvent.block_number, ChainEvent.log_index))
+    query = (
+        select(ChainEvent)
+        .where(ChainEvent.event.in_(names), arg_matches("intervalId", ids))
+        .order_by(ChainEvent.block_number, ChainEvent.log_index)
+    )
     return list(session.scalars(query))
 
 
@@ -56,10 +58,15 @@ def settlement_events(session: Session, interval_id: int) -> list[ChainEvent]:
     tx_hashes = sorted({event.tx_hash for event in anchors})
     if not tx_hashes:
         return []
-    query = (select(ChainEvent)
-             .where(ChainEvent.tx_hash.in_(tx_hashes), ChainEvent.event.in_(SETTLEMENT_EVENTS),
-                    arg_matches("intervalId", [interval_id]))
-             .order_by(ChainEvent.block_number, ChainEvent.log_index))
+    query = (
+        select(ChainEvent)
+        .where(
+            ChainEvent.tx_hash.in_(tx_hashes),
+            ChainEvent.event.in_(SETTLEMENT_EVENTS),
+            arg_matches("intervalId", [interval_id]),
+        )
+        .order_by(ChainEvent.block_number, ChainEvent.log_index)
+    )
     return list(session.scalars(query))
 
 
@@ -69,7 +76,9 @@ def household_settled(session: Session, household: str, interval_ids: Sequence[i
     tx_hashes = sorted({event.tx_hash for event in anchors})
     if not tx_hashes:
         return {}
-    query = (select(ChainEvent)
-             .where(ChainEvent.tx_hash.in_(tx_hashes), ChainEvent.event == "HouseholdSettled",
-                    arg_matches("household", [household, household.lower()])))
+    query = select(ChainEvent).where(
+        ChainEvent.tx_hash.in_(tx_hashes),
+        ChainEvent.event == "HouseholdSettled",
+        arg_matches("household", [household, household.lower()]),
+    )
     return {arg_int(event.args, "intervalId"): event for event in session.scalars(query)}

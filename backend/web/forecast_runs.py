@@ -45,8 +45,9 @@ VIEW_TTL_S = 600.0
 MAX_VIEWS = 6  # a few runs at once: 24 h and 168 h, across an hour change
 
 
-def run_issued_at(session: Session, horizon_h: int, at: int | None = None, *, household: str | None = None,
-                  community: bool = False) -> int | None:
+def run_issued_at(
+    session: Session, horizon_h: int, at: int | None = None, *, household: str | None = None, community: bool = False
+) -> int | None:
     """The newest run for ``horizon_h`` issued at or before ``at`` (default: any), optionally of one series."""
     query = select(func.max(Forecast.issued_at)).where(Forecast.horizon_h == horizon_h)
     if at is not None:
@@ -65,8 +66,18 @@ def run_hours(session: Session, horizon_h: int, issued_at: int, first_hour: int 
     hours, and building ORM objects for them took four times as long as
     reading them (about 4 s against 1 s here). A test holds the two equal.
     """
-    columns = (Forecast.issued_at, Forecast.household, Forecast.kind, Forecast.horizon_h, Forecast.target_ts,
-               Forecast.p10_wh, Forecast.p50_wh, Forecast.p90_wh, Forecast.model_version, Forecast.served_model)
+    columns = (
+        Forecast.issued_at,
+        Forecast.household,
+        Forecast.kind,
+        Forecast.horizon_h,
+        Forecast.target_ts,
+        Forecast.p10_wh,
+        Forecast.p50_wh,
+        Forecast.p90_wh,
+        Forecast.model_version,
+        Forecast.served_model,
+    )
     query = select(*columns).where(Forecast.issued_at == issued_at, Forecast.horizon_h == horizon_h)
     if first_hour is not None:
         query = query.where(Forecast.target_ts >= first_hour)
@@ -98,8 +109,9 @@ class RunView:
                 self._outlooks[window_hours] = community_outlook(list(self.households.values()), window_hours)
             return self._outlooks[window_hours]
 
-    def advice(self, household: str, tariffs: Tariffs, window_hours: int,
-               alpha: float = DEFAULT_SHORTFALL_RATE) -> HouseholdAdvice | None:
+    def advice(
+        self, household: str, tariffs: Tariffs, window_hours: int, alpha: float = DEFAULT_SHORTFALL_RATE
+    ) -> HouseholdAdvice | None:
         """What ``stored_household_advice`` returns for this run, from the shared outlook; None without a forecast.
 
         ``alpha`` is the household's shortfall rate for the cautious quantities (default 10%).
@@ -114,5 +126,6 @@ def run_view(session: Session, horizon_h: int, issued_at: int, from_ts: int) -> 
     """The app's cached view of a run, from the hour holding ``from_ts`` (or the run's start, if later)."""
     views = current_app.extensions.setdefault("vatio_forecast_runs", TtlCache(VIEW_TTL_S, max_entries=MAX_VIEWS))
     first_hour = max(issued_at, from_ts // HOUR_S * HOUR_S)
-    return views.get((horizon_h, issued_at, first_hour),
-                     lambda: RunView.build(session, horizon_h, issued_at, first_hour))
+    return views.get(
+        (horizon_h, issued_at, first_hour), lambda: RunView.build(session, horizon_h, issued_at, first_hour)
+    )

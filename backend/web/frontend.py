@@ -37,15 +37,16 @@ def runtime_config():
     settings = config()
     deployment = settings.deployment
     if deployment is None:
-        return jsonify({"chainId": None, "rpcUrl": None, "deployment": None, "local": False,
-                        "intervalSeconds": 900})
-    return jsonify({
-        "chainId": deployment.chain_id,
-        "rpcUrl": settings.rpc_url,
-        "deployment": f"/deployments/{deployment.chain_id}.json",
-        "local": deployment.chain_id in LOCAL_CHAIN_IDS,
-        "intervalSeconds": int(deployment.settings.get("intervalSeconds", 900)),
-    })
+        return jsonify({"chainId": None, "rpcUrl": None, "deployment": None, "local": False, "intervalSeconds": 900})
+    return jsonify(
+        {
+            "chainId": deployment.chain_id,
+            "rpcUrl": settings.rpc_url,
+            "deployment": f"/deployments/{deployment.chain_id}.json",
+            "local": deployment.chain_id in LOCAL_CHAIN_IDS,
+            "intervalSeconds": int(deployment.settings.get("intervalSeconds", 900)),
+        }
+    )
 
 
 @bp.get("/deployments/<int:chain_id>.json")
@@ -86,7 +87,9 @@ def _dist() -> Path:
 
 
 def _not_built():
-    body = ("<!doctype html><meta charset=utf-8><title>Vatio</title>"
-            "<p>The web app is not built yet: run <code>make setup</code> "
-            "(or <code>npm run build</code>). The API is at <a href=/api/docs>/api/docs</a>.</p>")
+    body = (
+        "<!doctype html><meta charset=utf-8><title>Vatio</title>"
+        "<p>The web app is not built yet: run <code>make setup</code> "
+        "(or <code>npm run build</code>). The API is at <a href=/api/docs>/api/docs</a>.</p>"
+    )
     return body, 503, {"Content-Type": "text/html; charset=utf-8"}

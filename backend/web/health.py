@@ -36,9 +36,14 @@ PROBE_TIMEOUT_S = 2.0
 # Lag: this many intervals closed and unsettled is still normal (one settling, one just closed).
 LAG_OK_INTERVALS = 2
 SETTLER_APPLICATION_PREFIX = "vatio-settler"  # backend/oracle/leader.py names the lock's session so
-MQTT_CONNACK_ANSWERS = {0: "accepted", 1: "refused: protocol version", 2: "refused: client id",
-                        3: "refused: server unavailable", 4: "refused: bad user name or password",
-                        5: "refused: not authorised"}
+MQTT_CONNACK_ANSWERS = {
+    0: "accepted",
+    1: "refused: protocol version",
+    2: "refused: client id",
+    3: "refused: server unavailable",
+    4: "refused: bad user name or password",
+    5: "refused: not authorised",
+}
 
 
 @bp.get("/health")
@@ -59,11 +64,13 @@ def health():
     if parts["database"]["ok"]:
         parts["settler"] = _settler(state)
         parts["lag"] = _lag(state)
-    response = jsonify({
-        "ok": all(part["ok"] for part in parts.values()),
-        **parts,
-        "live": {"messageQueue": "redis" if state.config.redis_url else "in-process"},
-    })
+    response = jsonify(
+        {
+            "ok": all(part["ok"] for part in parts.values()),
+            **parts,
+            "live": {"messageQueue": "redis" if state.config.redis_url else "in-process"},
+        }
+    )
     response.status_code = 200 if parts["database"]["ok"] else 503
     return response
 
@@ -76,8 +83,12 @@ def _chain(state) -> dict:
         head = gateway._call(lambda: gateway.web3.eth.get_block("latest"))
     except ChainUnavailable as exc:
         return {"ok": False, "chainId": gateway.chain_id, "error": str(exc)}
-    return {"ok": True, "chainId": gateway.chain_id, "block": head["number"],
-            "headAgeS": max(0, int(time.time()) - int(head["timestamp"]))}
+    return {
+        "ok": True,
+        "chainId": gateway.chain_id,
+        "block": head["number"],
+        "headAgeS": max(0, int(time.time()) - int(head["timestamp"])),
+    }
 
 
 def _broker(url: str) -> dict:
@@ -119,18 +130,35 @@ def _settler(state) -> dict:
         return {"ok": True, "election": "none: with SQLite one process settles"}
     chain_id = state.config.chain_id
     try:
-        rows = db().execute(text(
-            "SELECT a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE :name "
-            "ORDER BY a.backend_start"), {"name": f"{SETTLER_APPLICATION_PREFIX} {chain_id} %"}).all()
+        rows = (
+            db()
+            .execute(
+                text(
+                    "SELECT a.application_name, a.backend_start "
+                    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE :name "
+                    "ORDER BY a.backend_start"
+                ),
+                {"name": f"{SETTLER_APPLICATION_PREFIX} {chain_id} %"},
+            )
+            .all()
+        )
     except SQLAlchemyError as exc:
         return {"ok": False, "election": "postgresql advisory lock", "error": type(exc).__name__}
     if not rows:
-        return {"ok": False, "election": "postgresql advisory lock", "leader": None,
-                "error": "no settler holds the lock"}
+        return {
+            "ok": False,
+            "election": "postgresql advisory lock",
+            "leader": None,
+            "error": "no settler holds the lock",
+        }
     name, started = rows[0]
-    return {"ok": True, "election": "postgresql advisory lock", "leader": name.rsplit(" ", 1)[-1],
-            "connectedSince": int(started.timestamp())}
+    return {
+        "ok": True,
+        "election": "postgresql advisory lock",
+        "leader": name.rsplit(" ", 1)[-1],
+        "connectedSince": int(started.timestamp()),
+    }
 
 
 def _lag(state) -> dict:

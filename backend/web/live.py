@@ -93,7 +93,7 @@ def _may_join(user, room: str) -> bool:
         return user.roles.admin
     if room.startswith(HOUSEHOLD_PREFIX):
         try:
-            household = household_room(room[len(HOUSEHOLD_PREFIX):])[len(HOUSEHOLD_PREFIX):]
+            household = household_room(room[len(HOUSEHOLD_PREFIX) :])[len(HOUSEHOLD_PREFIX) :]
         except ValueError:
             return False
         return user.may_read(household)
@@ -109,8 +109,7 @@ def _register_handlers(socketio: SocketIO) -> None:
         rooms = _rooms_for(user)
         for room in rooms:
             join_room(room)
-        socketio.emit("welcome", {"address": None if user is None else user.address, "rooms": rooms},
-                      to=_request_sid())
+        socketio.emit("welcome", {"address": None if user is None else user.address, "rooms": rooms}, to=_request_sid())
 
     @socketio.on("join")
     def on_join(data: Any) -> dict:
@@ -120,7 +119,7 @@ def _register_handlers(socketio: SocketIO) -> None:
         if not _may_join(current_user(), room):
             return {"ok": False, "error": {"code": "forbidden", "message": f"you may not join {room}"}}
         if room.startswith(HOUSEHOLD_PREFIX):
-            room = household_room(room[len(HOUSEHOLD_PREFIX):])
+            room = household_room(room[len(HOUSEHOLD_PREFIX) :])
         join_room(room)
         return {"ok": True, "room": room}
 

@@ -67,8 +67,9 @@ class LiveFeed:
         """A feed on the app's database, with the deployment's interval for the order book."""
         state = app.extensions["vatio"]
         deployment = state.config.deployment
-        interval_s = int(deployment.settings.get("intervalSeconds", DEFAULT_INTERVAL_S)) if deployment else (
-            DEFAULT_INTERVAL_S)
+        interval_s = (
+            int(deployment.settings.get("intervalSeconds", DEFAULT_INTERVAL_S)) if deployment else (DEFAULT_INTERVAL_S)
+        )
         return cls(app, LivePublisher(emitter, state.sessions, interval_s))
 
     def _sessions(self):
@@ -83,8 +84,9 @@ class LiveFeed:
                 event_id=session.scalar(select(func.max(ChainEvent.id))) or 0,
                 status_received_at=session.scalar(select(func.max(MeterStatus.received_at))) or 0,
             )
-            self._statuses_pushed = {row.meter: bridge_status_payload(row)
-                                     for row in session.scalars(select(MeterStatus))}
+            self._statuses_pushed = {
+                row.meter: bridge_status_payload(row) for row in session.scalars(select(MeterStatus))
+            }
 
     def step(self) -> int:
         """Publish what was added since the last step; return how many rows were read."""
@@ -102,8 +104,14 @@ class LiveFeed:
     def _changed_statuses(self, session: Session) -> list[MeterStatus]:
         """The bridge statuses stored since the last pass whose event differs from the one last pushed."""
         since = max(self.cursor.status_received_at - STATUS_OVERLAP_S, 0)
-        rows = list(session.scalars(select(MeterStatus).where(MeterStatus.received_at >= since)
-                                    .order_by(MeterStatus.received_at, MeterStatus.meter).limit(MAX_ROWS_PER_PASS)))
+        rows = list(
+            session.scalars(
+                select(MeterStatus)
+                .where(MeterStatus.received_at >= since)
+                .order_by(MeterStatus.received_at, MeterStatus.meter)
+                .limit(MAX_ROWS_PER_PASS)
+            )
+        )
         changed = []
         for row in rows:
             self.cursor.status_received_at = max(self.cursor.status_received_at, row.received_at)
@@ -115,8 +123,14 @@ class LiveFeed:
 
     def _new_rows(self, session: Session, model, cursor_field: str) -> list:
         """The rows of `model` past the cursor, oldest first (at most MAX_ROWS_PER_PASS); moves the cursor."""
-        rows = list(session.scalars(select(model).where(model.id > getattr(self.cursor, cursor_field))
-                                    .order_by(model.id).limit(MAX_ROWS_PER_PASS)))
+        rows = list(
+            session.scalars(
+                select(model)
+                .where(model.id > getattr(self.cursor, cursor_field))
+                .order_by(model.id)
+                .limit(MAX_ROWS_PER_PASS)
+            )
+        )
         if rows:
             setattr(self.cursor, cursor_field, rows[-1].id)
         return rows
@@ -147,8 +161,9 @@ def install(app: Flask) -> None:
         with lock:
             if started:
                 return
-            emitter = LiveEmitter(socketio=app.extensions["socketio"],
-                                  readings_per_s=app.extensions["vatio"].config.live_readings_per_s)
+            emitter = LiveEmitter(
+                socketio=app.extensions["socketio"], readings_per_s=app.extensions["vatio"].config.live_readings_per_s
+            )
             feed = LiveFeed.for_app(app, emitter)
             feed.start_from_now()
             stop = threading.Event()

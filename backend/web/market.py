@@ -55,11 +55,13 @@ def list_open_orders():
     if side is not None and side not in ("bid", "ask"):
         raise ApiError(400, "invalid_parameter", "side must be bid or ask")
     owner = parse_address(request.args["owner"], "owner") if "owner" in request.args else None
-    orders = [o for o in open_orders(db(), current_interval(), owner)
-              if (side is None or o["side"] == side) and (page.cursor is None or o["orderId"] < page.cursor)]
-    items = orders[:page.limit]
-    return jsonify({"items": items,
-                    "nextCursor": items[-1]["orderId"] if len(orders) > page.limit else None})
+    orders = [
+        o
+        for o in open_orders(db(), current_interval(), owner)
+        if (side is None or o["side"] == side) and (page.cursor is None or o["orderId"] < page.cursor)
+    ]
+    items = orders[: page.limit]
+    return jsonify({"items": items, "nextCursor": items[-1]["orderId"] if len(orders) > page.limit else None})
 
 
 @bp.get("/book")
@@ -73,17 +75,23 @@ def clearing_history():
     """Return the clearing price and volumes of settled intervals, newest first."""
     settings = config()
     page = parse_page(request.args, default_limit=settings.default_page_size, max_limit=settings.max_page_size)
-    query = (select(ChainEvent).where(ChainEvent.event == "IntervalSettled")
-             .order_by(ChainEvent.id.desc()).limit(page.limit + 1))
+    query = (
+        select(ChainEvent)
+        .where(ChainEvent.event == "IntervalSettled")
+        .order_by(ChainEvent.id.desc())
+        .limit(page.limit + 1)
+    )
     if page.cursor is not None:
         query = query.where(ChainEvent.id < page.cursor)
     events = list(db().scalars(query))
     more = len(events) > page.limit
-    events = events[:page.limit]
-    return jsonify({
-        "items": [interval_settled_payload(e) for e in events],
-        "nextCursor": events[-1].id if more else None,
-    })
+    events = events[: page.limit]
+    return jsonify(
+        {
+            "items": [interval_settled_payload(e) for e in events],
+            "nextCursor": events[-1].id if more else None,
+        }
+    )
 
 
 @bp.post("/orders/preview")
@@ -99,16 +107,27 @@ def preview_order():
         raise ApiError(400, "invalid_parameter", "side must be bid or ask")
     amount = parse_amount_wh(body.get("amountWh"))
     tariffs = chain_call(lambda gateway: gateway.tariffs())
-    price = parse_price(body.get("limitPrice"), "limitPrice", minimum=tariffs["feedInPrice"],
-                        maximum=tariffs["retailPrice"])
+    price = parse_price(
+        body.get("limitPrice"), "limitPrice", minimum=tariffs["feedInPrice"], maximum=tariffs["retailPrice"]
+    )
     if price % PRICE_TICK:
-        raise ApiError(400, "invalid_price", f"limitPrice must be a multiple of {PRICE_TICK} (0.001 EUR/kWh, the "
-                                             "market's price tick): the clearing price is always on it")
+        raise ApiError(
+            400,
+            "invalid_price",
+            f"limitPrice must be a multiple of {PRICE_TICK} (0.001 EUR/kWh, the "
+            "market's price tick): the clearing price is always on it",
+        )
     now_interval = chain_call(lambda gateway: gateway.current_interval())
-    valid_from = parse_int(body.get("validFrom", now_interval), "validFrom", minimum=now_interval,
-                           maximum=MAX_INTERVAL_ID, code="invalid_window")
-    valid_to = parse_int(body.get("validTo", valid_from), "validTo", minimum=valid_from,
-                         maximum=MAX_INTERVAL_ID, code="invalid_window")
+    valid_from = parse_int(
+        body.get("validFrom", now_interval),
+        "validFrom",
+        minimum=now_interval,
+        maximum=MAX_INTERVAL_ID,
+        code="invalid_window",
+    )
+    valid_to = parse_int(
+        body.get("validTo", valid_from), "validTo", minimum=valid_from, maximum=MAX_INTERVAL_ID, code="invalid_window"
+    )
     escrow = -(-amount * price // WH_PER_KWH) if side == "bid" else amount
     if side == "bid" and escrow > MAX_UINT64:
         raise ApiError(400, "invalid_amount", "the bid's escrow does not fit the contract (uint64)")
@@ -116,23 +135,40 @@ def preview_order():
     held = balances["walletEuro"] if side == "bid" else balances["energyWh"]
     if escrow > held:
         asset = "euro base units" if side == "bid" else "Wh of kWh tokens"
-        raise ApiError(400, "insufficient_balance", f"the order escrows {escrow} {asset}; the wallet holds {held}",
-                       required=escrow, available=held)
+        raise ApiError(
+            400,
+            "insufficient_balance",
+            f"the order escrows {escrow} {asset}; the wallet holds {held}",
+            required=escrow,
+            available=held,
+        )
 
     def transactions(gateway) -> list[dict]:
         token = "Euro" if side == "bid" else "EnergyToken"
         return [
-            {"description": f"approve the market to escrow {escrow}",
-             **gateway.transaction(token, "approve", [gateway.market.address, escrow])},
-            {"description": "place the order",
-             **gateway.transaction("EnergyMarket", "placeOrder",
-                                   [0 if side == "bid" else 1, price, amount, valid_from, valid_to])},
+            {
+                "description": f"approve the market to escrow {escrow}",
+                **gateway.transaction(token, "approve", [gateway.market.address, escrow]),
+            },
+            {
+                "description": "place the order",
+                **gateway.transaction(
+                    "EnergyMarket", "placeOrder", [0 if side == "bid" else 1, price, amount, valid_from, valid_to]
+                ),
+            },
         ]
 
-    return jsonify({
-        "order": {"side": side, "limitPrice": price, "amountWh": amount, "validFrom": valid_from,
-                  "validTo": valid_to},
-        "escrow": {"asset": "euro" if side == "bid" else "energy", "amount": escrow},
-        "valueAtLimit": amount * price // WH_PER_KWH,
-        "transactions": chain_call(transactions),
-    })
+    return jsonify(
+        {
+            "order": {
+                "side": side,
+                "limitPrice": price,
+                "amountWh": amount,
+                "validFrom": valid_from,
+                "validTo": valid_to,
+            },
+            "escrow": {"asset": "euro" if side == "bid" else "energy", "amount": escrow},
+            "valueAtLimit": amount * price // WH_PER_KWH,
+            "transactions": chain_call(transactions),
+        }
+    )

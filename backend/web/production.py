@@ -20,7 +20,11 @@ def gunicorn_command() -> list[str]:
 
 def exec_gunicorn(server: ServeSettings, environ: Mapping[str, str]) -> None:
     """Exec gunicorn with `server`'s address and workers; never returns (systemd then supervises gunicorn)."""
-    env = {**environ, "VATIO_WEB_HOST": server.host, "VATIO_WEB_PORT": str(server.port),
-           "VATIO_WEB_WORKERS": str(server.workers)}
+    env = {
+        **environ,
+        "VATIO_WEB_HOST": server.host,
+        "VATIO_WEB_PORT": str(server.port),
+        "VATIO_WEB_WORKERS": str(server.workers),
+    }
     sys.stdout.flush()
     os.execve(sys.executable, gunicorn_command(), env)

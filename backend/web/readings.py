@@ -23,9 +23,15 @@ DEFAULT_SPAN_S = 86400
 
 def _time_range(default_resolution: str) -> TimeRange:
     settings = config()
-    return parse_time_range(request.args, now=now() + 1, default_span_s=DEFAULT_SPAN_S,
-                            default_resolution=default_resolution, max_points=settings.max_series_points,
-                            max_span_s=settings.max_series_span_s, max_raw_span_s=settings.max_raw_span_s)
+    return parse_time_range(
+        request.args,
+        now=now() + 1,
+        default_span_s=DEFAULT_SPAN_S,
+        default_resolution=default_resolution,
+        max_points=settings.max_series_points,
+        max_span_s=settings.max_series_span_s,
+        max_raw_span_s=settings.max_raw_span_s,
+    )
 
 
 @bp.get("/households/<address>/readings")
@@ -53,8 +59,9 @@ def household_readings_csv(address: str):
     if span.resolution_s != 0:
         raise ApiError(400, "invalid_resolution", "the CSV export lists raw readings; leave resolution out")
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["meter", "seq", "ts", "producedWh", "consumedWh", "powerW",
-                                                "signature"])
+    writer = csv.DictWriter(
+        buffer, fieldnames=["meter", "seq", "ts", "producedWh", "consumedWh", "powerW", "signature"]
+    )
     writer.writeheader()
     cursor = None
     while True:  # the span limit bounds the rows; pages keep each query small
@@ -63,8 +70,9 @@ def household_readings_csv(address: str):
         if cursor is None:
             break
     filename = f"vatio-readings-{household}-{span.start}-{span.end}.csv"
-    return Response(buffer.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        buffer.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
 
 
 @bp.get("/community/readings")
@@ -79,11 +87,17 @@ def community_readings():
         raise ApiError(400, "invalid_parameter", "source must be auto, intervals or readings")
     aligned = span.resolution_s % seconds == 0 and span.start % seconds == 0
     if source == "intervals" and not aligned:
-        raise ApiError(400, "invalid_resolution",
-                       f"interval totals need from and resolution in whole intervals of {seconds} s")
+        raise ApiError(
+            400, "invalid_resolution", f"interval totals need from and resolution in whole intervals of {seconds} s"
+        )
     use_intervals = source == "intervals" or (source == "auto" and aligned)
-    points = (community_series_from_entries(db(), span, seconds) if use_intervals
-              else meter_series(db(), span))
-    return jsonify({"from": span.start, "to": span.end, "resolution": span.resolution_s,
-                    "source": "intervals" if use_intervals else "readings", "points": points})
-
+    points = community_series_from_entries(db(), span, seconds) if use_intervals else meter_series(db(), span)
+    return jsonify(
+        {
+            "from": span.start,
+            "to": span.end,
+            "resolution": span.resolution_s,
+            "source": "intervals" if use_intervals else "readings",
+            "points": points,
+        }
+    )

@@ -30,8 +30,14 @@ from backend.web.context import config
 from backend.web.errors import ApiError
 from backend.web.validation import MAX_JSON_DEPTH, check_json_depth
 
-__all__ = ["MAX_JSON_DEPTH", "MAX_QUERY_BYTES", "STATE_CHANGING_METHODS", "JsonErrorRequestHandler",
-           "content_security_policy", "init_app"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "MAX_QUERY_BYTES",
+    "STATE_CHANGING_METHODS",
+    "JsonErrorRequestHandler",
+    "content_security_policy",
+    "init_app",
+]
 
 STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_QUERY_BYTES = 8 * 1024
@@ -76,7 +82,8 @@ def _is_own_origin(origin: str) -> bool:
         return False  # "null" (sandboxed pages, privacy redirects) included
     # The browser sets Host to the server it talks to: an origin naming that same host is this site.
     return parts.netloc.lower() == request.host.lower() or parts.netloc.lower() in (
-        domain.lower() for domain in settings.siwe_domains)
+        domain.lower() for domain in settings.siwe_domains
+    )
 
 
 def content_security_policy(script_src: str = "'self'", style_src: str = "'self'") -> str:
@@ -88,19 +95,21 @@ def content_security_policy(script_src: str = "'self'", style_src: str = "'self'
     if rpc_url:  # the page reads the chain directly (viem's public client)
         rpc = urlsplit(rpc_url)
         connect.append(f"{rpc.scheme}://{rpc.netloc}")
-    return "; ".join([
-        "default-src 'none'",
-        f"script-src {script_src}",
-        f"style-src {style_src}",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        f"connect-src {' '.join(connect)}",
-        "manifest-src 'self'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-        "object-src 'none'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {script_src}",
+            f"style-src {style_src}",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            f"connect-src {' '.join(connect)}",
+            "manifest-src 'self'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ]
+    )
 
 
 def _add_security_headers(response: Response) -> Response:
@@ -125,8 +134,9 @@ class JsonErrorRequestHandler(WSGIRequestHandler):
         except ValueError:
             status = HTTPStatus.INTERNAL_SERVER_ERROR
         codes = {414: "uri_too_long", 431: "headers_too_large"}
-        body = json.dumps({"error": {"code": codes.get(code, "bad_request"),
-                                     "message": message or status.phrase}}).encode()
+        body = json.dumps(
+            {"error": {"code": codes.get(code, "bad_request"), "message": message or status.phrase}}
+        ).encode()
         self.log_error("code %d, message %s", code, message)
         self.send_response(code, message)
         self.send_header("Content-Type", "application/json")

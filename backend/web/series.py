@@ -19,8 +19,14 @@ from sqlalchemy.orm import Session, aliased
 from backend.db.models import IntervalEntry, Meter, Reading
 from backend.web.validation import TimeRange
 
-__all__ = ["Registers", "community_series_from_entries", "meter_series", "raw_readings", "registers_at",
-           "registers_at_times"]
+__all__ = [
+    "Registers",
+    "community_series_from_entries",
+    "meter_series",
+    "raw_readings",
+    "registers_at",
+    "registers_at_times",
+]
 
 
 @dataclass(frozen=True)
@@ -33,15 +39,26 @@ class Registers:
     power_w: int
 
 
-def registers_at(session: Session, t: int, *, household: str | None = None, strictly_before: bool = False,
-                 meters: Iterable[str] | None = None) -> dict[str, Registers]:
+def registers_at(
+    session: Session,
+    t: int,
+    *,
+    household: str | None = None,
+    strictly_before: bool = False,
+    meters: Iterable[str] | None = None,
+) -> dict[str, Registers]:
     """Return each meter's last reading at or before t (or before t), one index seek per meter."""
     return registers_at_times(session, [t], household=household, strictly_before=strictly_before, meters=meters)[0]
 
 
-def registers_at_times(session: Session, times: Sequence[int], *, household: str | None = None,
-                       strictly_before: bool = False,
-                       meters: Iterable[str] | None = None) -> list[dict[str, Registers]]:
+def registers_at_times(
+    session: Session,
+    times: Sequence[int],
+    *,
+    household: str | None = None,
+    strictly_before: bool = False,
+    meters: Iterable[str] | None = None,
+) -> list[dict[str, Registers]]:
     """Return, for each time, each meter's last reading at or before it (or before it): one query per time.
 
     A meter's readings are stored in seq order with strictly increasing ts
@@ -56,34 +73,62 @@ def registers_at_times(session: Session, times: Sequence[int], *, household: str
     for t in times:
         r = aliased(Reading)
         bound = r.ts < t if strictly_before else r.ts <= t
-        latest = (select(r.id).where(r.meter == Meter.address, bound)
-                  .order_by(r.seq.desc()).limit(1).correlate(Meter).scalar_subquery())
+        latest = (
+            select(r.id)
+            .where(r.meter == Meter.address, bound)
+            .order_by(r.seq.desc())
+            .limit(1)
+            .correlate(Meter)
+            .scalar_subquery()
+        )
         ids = select(latest).select_from(Meter)
         if household is not None:
             ids = ids.where(Meter.household == household)
         if meters is not None:
             ids = ids.where(Meter.address.in_(list(meters)))
         # The ids stay in the database (a semi-join): a list of 1,000 bound ids cost more to send than to find.
-        rows = session.execute(select(Reading.meter, Reading.household, Reading.ts, Reading.produced_wh,
-                                      Reading.consumed_wh, Reading.power_w).where(Reading.id.in_(ids)))
+        rows = session.execute(
+            select(
+                Reading.meter, Reading.household, Reading.ts, Reading.produced_wh, Reading.consumed_wh, Reading.power_w
+            ).where(Reading.id.in_(ids))
+        )
         found.append({row.meter: Registers(*row) for row in rows})
     return found
 
 
 def _empty_points(span: TimeRange) -> list[dict]:
     count = -(-span.span_s // span.resolution_s)
-    return [{"start": span.start + i * span.resolution_s, "producedWh": None, "consumedWh": None,
-             "surplusWh": None, "deficitWh": None, "readings": 0, "powerW": None} for i in range(count)]
+    return [
+        {
+            "start": span.start + i * span.resolution_s,
+            "producedWh": None,
+            "consumedWh": None,
+            "surplusWh": None,
+            "deficitWh": None,
+            "readings": 0,
+            "powerW": None,
+        }
+        for i in range(count)
+    ]
 
 
 def meter_series(session: Session, span: TimeRange, household: str | None = None) -> list[dict]:
     """Bucket the readings of one household (or all) into energy per bucket, summed over meters."""
     bucket = ((Reading.ts - span.start) // span.resolution_s).label("bucket")
-    query = (select(Reading.meter, bucket, func.min(Reading.produced_wh), func.max(Reading.produced_wh),
-                    func.min(Reading.consumed_wh), func.max(Reading.consumed_wh), func.count(),
-                    func.avg(Reading.power_w))
-             .where(Reading.ts >= span.start, Reading.ts < span.end)
-             .group_by(Reading.meter, bucket))
+    query = (
+        select(
+            Reading.meter,
+            bucket,
+            func.min(Reading.produced_wh),
+            func.max(Reading.produced_wh),
+            func.min(Reading.consumed_wh),
+            func.max(Reading.consumed_wh),
+            func.count(),
+            func.avg(Reading.power_w),
+        )
+        .where(Reading.ts >= span.start, Reading.ts < span.end)
+        .group_by(Reading.meter, bucket)
+    )
     if household is not None:
         query = query.where(Reading.household == household)
     per_meter: dict[str, list[tuple]] = defaultdict(list)
@@ -101,9 +146,13 @@ def meter_series(session: Session, span: TimeRange, household: str | None = None
             consumed = c_max - (c_min if last_c is None else last_c)
             last_p, last_c = p_max, c_max
             point = points[index]
-            for key, value in (("producedWh", produced), ("consumedWh", consumed),
-                               ("surplusWh", max(0, produced - consumed)),
-                               ("deficitWh", max(0, consumed - produced)), ("powerW", round(float(power)))):
+            for key, value in (
+                ("producedWh", produced),
+                ("consumedWh", consumed),
+                ("surplusWh", max(0, produced - consumed)),
+                ("deficitWh", max(0, consumed - produced)),
+                ("powerW", round(float(power))),
+            ):
                 point[key] = (point[key] or 0) + value
             point["readings"] += count
     return points
@@ -113,31 +162,61 @@ def community_series_from_entries(session: Session, span: TimeRange, interval_se
     """Bucket the closed intervals' entries (exact per-interval energy) of the whole community."""
     first = -(-span.start // interval_seconds)
     last = -(-span.end // interval_seconds)  # exclusive: intervals starting before span.end
-    surplus = func.sum(case((IntervalEntry.produced_wh > IntervalEntry.consumed_wh,
-                             IntervalEntry.produced_wh - IntervalEntry.consumed_wh), else_=0))
-    deficit = func.sum(case((IntervalEntry.consumed_wh > IntervalEntry.produced_wh,
-                             IntervalEntry.consumed_wh - IntervalEntry.produced_wh), else_=0))
-    query = (select(IntervalEntry.interval_id, func.sum(IntervalEntry.produced_wh),
-                    func.sum(IntervalEntry.consumed_wh), surplus, deficit, func.count())
-             .where(IntervalEntry.interval_id >= first, IntervalEntry.interval_id < last)
-             .group_by(IntervalEntry.interval_id))
+    surplus = func.sum(
+        case(
+            (
+                IntervalEntry.produced_wh > IntervalEntry.consumed_wh,
+                IntervalEntry.produced_wh - IntervalEntry.consumed_wh,
+            ),
+            else_=0,
+        )
+    )
+    deficit = func.sum(
+        case(
+            (
+                IntervalEntry.consumed_wh > IntervalEntry.produced_wh,
+                IntervalEntry.consumed_wh - IntervalEntry.produced_wh,
+            ),
+            else_=0,
+        )
+    )
+    query = (
+        select(
+            IntervalEntry.interval_id,
+            func.sum(IntervalEntry.produced_wh),
+            func.sum(IntervalEntry.consumed_wh),
+            surplus,
+            deficit,
+            func.count(),
+        )
+        .where(IntervalEntry.interval_id >= first, IntervalEntry.interval_id < last)
+        .group_by(IntervalEntry.interval_id)
+    )
     points = _empty_points(span)
     for interval_id, produced, consumed, surplus_wh, deficit_wh, households in session.execute(query):
         point = points[(interval_id * interval_seconds - span.start) // span.resolution_s]
-        for key, value in (("producedWh", produced), ("consumedWh", consumed), ("surplusWh", surplus_wh),
-                           ("deficitWh", deficit_wh)):
+        for key, value in (
+            ("producedWh", produced),
+            ("consumedWh", consumed),
+            ("surplusWh", surplus_wh),
+            ("deficitWh", deficit_wh),
+        ):
             point[key] = (point[key] or 0) + int(value)
         point["households"] = max(point.get("households", 0), households)
         point["readings"] = None
     return points
 
 
-def raw_readings(session: Session, household: str, span: TimeRange, limit: int,
-                 cursor: int | None) -> tuple[list[dict], int | None]:
+def raw_readings(
+    session: Session, household: str, span: TimeRange, limit: int, cursor: int | None
+) -> tuple[list[dict], int | None]:
     """Return a page of one household's readings ordered by (ts, id); the cursor is the last row's id."""
-    query = (select(Reading)
-             .where(Reading.household == household, Reading.ts >= span.start, Reading.ts < span.end)
-             .order_by(Reading.ts, Reading.id).limit(limit + 1))
+    query = (
+        select(Reading)
+        .where(Reading.household == household, Reading.ts >= span.start, Reading.ts < span.end)
+        .order_by(Reading.ts, Reading.id)
+        .limit(limit + 1)
+    )
     if cursor is not None:
         last_ts = session.scalar(select(Reading.ts).where(Reading.id == cursor, Reading.household == household))
         if last_ts is None:

@@ -37,11 +37,13 @@ def household_counts(session: Session, interval_ids: list[int]) -> dict[int, int
     """Return how many households have an entry (a leaf) in each interval; intervals without any are left out."""
     if not interval_ids:
         return {}
-    return dict(session.execute(
-        select(IntervalEntry.interval_id, func.count())
-        .where(IntervalEntry.interval_id.in_(interval_ids))
-        .group_by(IntervalEntry.interval_id)
-    ).all())
+    return dict(
+        session.execute(
+            select(IntervalEntry.interval_id, func.count())
+            .where(IntervalEntry.interval_id.in_(interval_ids))
+            .group_by(IntervalEntry.interval_id)
+        ).all()
+    )
 
 
 def interval_json(row: Interval, households: int) -> dict:
@@ -76,12 +78,14 @@ def list_intervals():
         query = query.where(Interval.status == status)
     rows = list(db().scalars(query))
     more = len(rows) > page.limit
-    rows = rows[:page.limit]
+    rows = rows[: page.limit]
     counts = household_counts(db(), [r.interval_id for r in rows])
-    return jsonify({
-        "items": [interval_json(r, counts.get(r.interval_id, 0)) for r in rows],
-        "nextCursor": rows[-1].interval_id if more else None,
-    })
+    return jsonify(
+        {
+            "items": [interval_json(r, counts.get(r.interval_id, 0)) for r in rows],
+            "nextCursor": rows[-1].interval_id if more else None,
+        }
+    )
 
 
 @bp.get("/<interval_id>")
@@ -94,28 +98,41 @@ def interval_detail(interval_id: str):
     if row is None and not events:
         raise ApiError(404, "unknown_interval", f"interval {interval} is not known")
     totals = session.execute(
-        select(func.count(), func.coalesce(func.sum(IntervalEntry.produced_wh), 0),
-               func.coalesce(func.sum(IntervalEntry.consumed_wh), 0))
-        .where(IntervalEntry.interval_id == interval)
+        select(
+            func.count(),
+            func.coalesce(func.sum(IntervalEntry.produced_wh), 0),
+            func.coalesce(func.sum(IntervalEntry.consumed_wh), 0),
+        ).where(IntervalEntry.interval_id == interval)
     ).one()
     settled = next((e for e in reversed(events) if e.event == "IntervalSettled"), None)
     seconds = interval_seconds()
-    body = interval_json(row, totals[0]) if row is not None else {
-        "intervalId": interval, "start": interval * seconds, "end": (interval + 1) * seconds,
-        "status": None, "households": totals[0],
-    }
+    body = (
+        interval_json(row, totals[0])
+        if row is not None
+        else {
+            "intervalId": interval,
+            "start": interval * seconds,
+            "end": (interval + 1) * seconds,
+            "status": None,
+            "households": totals[0],
+        }
+    )
     body["producedWh"], body["consumedWh"] = int(totals[1]), int(totals[2])
-    body["onChain"] = None if settled is None else {
-        "readingsRoot": settled.args.get("readingsRoot"),
-        "clearingPrice": arg_int(settled.args, "clearingPrice"),
-        "surplusWh": arg_int(settled.args, "surplusWh"),
-        "coveredWh": arg_int(settled.args, "coveredWh"),
-        "tradedWh": arg_int(settled.args, "tradedWh"),
-        "gridImportWh": arg_int(settled.args, "gridImportWh"),
-        "chunks": arg_int(settled.args, "chunks"),
-        "txHash": settled.tx_hash,
-        "blockNumber": settled.block_number,
-    }
+    body["onChain"] = (
+        None
+        if settled is None
+        else {
+            "readingsRoot": settled.args.get("readingsRoot"),
+            "clearingPrice": arg_int(settled.args, "clearingPrice"),
+            "surplusWh": arg_int(settled.args, "surplusWh"),
+            "coveredWh": arg_int(settled.args, "coveredWh"),
+            "tradedWh": arg_int(settled.args, "tradedWh"),
+            "gridImportWh": arg_int(settled.args, "gridImportWh"),
+            "chunks": arg_int(settled.args, "chunks"),
+            "txHash": settled.tx_hash,
+            "blockNumber": settled.block_number,
+        }
+    )
     body["events"] = [event_json(e) for e in events]
     body["archiveAvailable"] = _archive_path(interval).is_file()
     return jsonify(body)
@@ -136,8 +153,14 @@ def household_proof(interval_id: str, address: str):
     interval = parse_interval_id(interval_id)
     household = parse_address(address, "household")
     document = _load_archive(interval)
-    leaf = next((item for item in document.get("leaves", [])
-                 if isinstance(item, dict) and str(item.get("household", "")).lower() == household.lower()), None)
+    leaf = next(
+        (
+            item
+            for item in document.get("leaves", [])
+            if isinstance(item, dict) and str(item.get("household", "")).lower() == household.lower()
+        ),
+        None,
+    )
     if leaf is None:
         raise ApiError(404, "unknown_household", f"{household} has no leaf in interval {interval}")
     root = document.get("readingsRoot")
@@ -147,20 +170,22 @@ def household_proof(interval_id: str, address: str):
         verified = False
     on_chain = events_of_intervals(db(), ("IntervalSettled",), [interval])
     chain_root = on_chain[-1].args.get("readingsRoot") if on_chain else None
-    return jsonify({
-        "intervalId": interval,
-        "household": household,
-        "meter": leaf.get("meter"),
-        "producedWh": leaf.get("producedWh"),
-        "consumedWh": leaf.get("consumedWh"),
-        "readingsHash": leaf.get("readingsHash"),
-        "leaf": leaf.get("leaf"),
-        "proof": leaf.get("proof"),
-        "readingsRoot": root,
-        "verified": verified,
-        "onChainRoot": chain_root,
-        "matchesChain": None if chain_root is None else str(chain_root).lower() == str(root).lower(),
-    })
+    return jsonify(
+        {
+            "intervalId": interval,
+            "household": household,
+            "meter": leaf.get("meter"),
+            "producedWh": leaf.get("producedWh"),
+            "consumedWh": leaf.get("consumedWh"),
+            "readingsHash": leaf.get("readingsHash"),
+            "leaf": leaf.get("leaf"),
+            "proof": leaf.get("proof"),
+            "readingsRoot": root,
+            "verified": verified,
+            "onChainRoot": chain_root,
+            "matchesChain": None if chain_root is None else str(chain_root).lower() == str(root).lower(),
+        }
+    )
 
 
 def _archive_path(interval: int) -> Path:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from eth_account import Account
@@ -39,8 +39,15 @@ from eth_account.messages import encode_defunct
 from eth_keys.exceptions import BadSignature
 from eth_utils import is_checksum_address
 
-__all__ = ["SiweError", "SiweMessage", "check_message", "format_message", "format_timestamp", "parse_message",
-           "recover_signer"]
+__all__ = [
+    "SiweError",
+    "SiweMessage",
+    "check_message",
+    "format_message",
+    "format_timestamp",
+    "parse_message",
+    "recover_signer",
+]
 
 MAX_MESSAGE_CHARS = 4096
 # The order of secp256k1's group. EIP-2: a signature with s above half of it is the malleable twin of one below.
@@ -50,7 +57,8 @@ WEB_SCHEMES = ("http", "https")
 # something other than what is signed. LF separates the lines and is checked by the grammar.
 _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 _HEADER = re.compile(
-    r"^(?:(?P<scheme>[a-zA-Z][a-zA-Z0-9+\-.]*)://)?(?P<domain>[^\s/?#]+) wants you to sign in with your Ethereum account:$"
+    r"^(?:(?P<scheme>[a-zA-Z][a-zA-Z0-9+\-.]*)://)?(?P<domain>[^\s/?#]+)"
+    r" wants you to sign in with your Ethereum account:$"
 )
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _NONCE = re.compile(r"^[a-zA-Z0-9]{8,}$")
@@ -89,7 +97,7 @@ class SiweMessage:
 
 def format_timestamp(unix_s: int) -> str:
     """Return the RFC 3339 UTC spelling of unix seconds (the form this server writes)."""
-    return datetime.fromtimestamp(unix_s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(unix_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_timestamp(name: str, text: str) -> int:
@@ -114,11 +122,13 @@ def parse_message(text: str) -> SiweMessage:
     lines = text.split("\n")
     header = _HEADER.match(lines[0])
     if header is None:
-        raise SiweError("invalid_message", "the first line must be '<domain> wants you to sign in with your "
-                                           "Ethereum account:'")
+        raise SiweError(
+            "invalid_message", "the first line must be '<domain> wants you to sign in with your Ethereum account:'"
+        )
     if header["scheme"] is not None and header["scheme"].lower() not in WEB_SCHEMES:
-        raise SiweError("invalid_message", f"the scheme before the domain must be http or https, "
-                                           f"not {header['scheme']!r}")
+        raise SiweError(
+            "invalid_message", f"the scheme before the domain must be http or https, not {header['scheme']!r}"
+        )
     if len(lines) < 3 or not _ADDRESS.match(lines[1]):
         raise SiweError("invalid_message", "the second line must be a 0x address")
     address = lines[1]
@@ -181,8 +191,9 @@ def parse_message(text: str) -> SiweMessage:
         chain_id=int(values["Chain ID"]),
         nonce=values["Nonce"],
         issued_at=_parse_timestamp("Issued At", values["Issued At"]),
-        expiration_time=(_parse_timestamp("Expiration Time", values["Expiration Time"])
-                         if "Expiration Time" in values else None),
+        expiration_time=(
+            _parse_timestamp("Expiration Time", values["Expiration Time"]) if "Expiration Time" in values else None
+        ),
         not_before=_parse_timestamp("Not Before", values["Not Before"]) if "Not Before" in values else None,
         request_id=values.get("Request ID"),
         resources=tuple(resources),
@@ -195,16 +206,19 @@ def recover_signer(text: str, signature: str) -> str:
         raise SiweError("bad_signature", "the signature must be 0x + 65 bytes of hex")
     s = int(signature[66:130], 16)
     if not 0 < s <= SECP256K1_N // 2:
-        raise SiweError("bad_signature", "the signature's s is not in the lower half of the curve order (EIP-2): "
-                                         "sign again with a standard wallet")
+        raise SiweError(
+            "bad_signature",
+            "the signature's s is not in the lower half of the curve order (EIP-2): sign again with a standard wallet",
+        )
     try:
         return Account.recover_message(encode_defunct(text=text), signature=signature)
     except (ValueError, TypeError, BadSignature) as exc:  # e.g. an r, s or v that recovers no key
         raise SiweError("bad_signature", "the signature recovers no key") from exc
 
 
-def check_message(message: SiweMessage, *, domains: tuple[str, ...], chain_id: int, now: int,
-                  max_age_s: int, clock_skew_s: int) -> None:
+def check_message(
+    message: SiweMessage, *, domains: tuple[str, ...], chain_id: int, now: int, max_age_s: int, clock_skew_s: int
+) -> None:
     """Check domain, URI, version, chain id and the time fields; raise SiweError with the failing check's code."""
     if message.domain not in domains:
         raise SiweError("wrong_domain", f"the message is for {message.domain!r}, this site is {domains[0]!r}")
@@ -214,8 +228,9 @@ def check_message(message: SiweMessage, *, domains: tuple[str, ...], chain_id: i
     except ValueError:  # e.g. an unclosed IPv6 bracket
         scheme = netloc = ""
     if scheme not in WEB_SCHEMES or netloc != message.domain:
-        raise SiweError("wrong_uri", f"the URI must be an http(s) address on {message.domain}, "
-                                     f"got {message.uri[:100]!r}")
+        raise SiweError(
+            "wrong_uri", f"the URI must be an http(s) address on {message.domain}, got {message.uri[:100]!r}"
+        )
     if message.version != "1":
         raise SiweError("invalid_message", f"unsupported version {message.version!r}")
     if message.chain_id != chain_id:

@@ -59,8 +59,11 @@ def household_events(session: Session, seconds: int, household: str, window: ran
     interval_id = cast(arg_text("intervalId"), BigInteger)
 
     def rows(name: str, *where) -> Iterable:
-        query = (select(ChainEvent.tx_hash, ChainEvent.args).where(ChainEvent.event == name, *where)
-                 .order_by(ChainEvent.block_number, ChainEvent.log_index))
+        query = (
+            select(ChainEvent.tx_hash, ChainEvent.args)
+            .where(ChainEvent.event == name, *where)
+            .order_by(ChainEvent.block_number, ChainEvent.log_index)
+        )
         return session.execute(query).all()
 
     window_filter = () if window is None else (interval_id >= window.start, interval_id < window.stop)
@@ -69,7 +72,7 @@ def household_events(session: Session, seconds: int, household: str, window: ran
             events.add(normalize(name, args, tx_hash))
     ids = sorted({entry.interval_id for entry in events.settled})
     for start in range(0, len(ids), ID_CHUNK):
-        for tx_hash, args in rows("IntervalSettled", arg_matches("intervalId", ids[start:start + ID_CHUNK])):
+        for tx_hash, args in rows("IntervalSettled", arg_matches("intervalId", ids[start : start + ID_CHUNK])):
             events.add(normalize("IntervalSettled", args, tx_hash))
     for tx_hash, args in rows("HouseholdRegistered", arg_matches("household", names)):
         events.add(normalize("HouseholdRegistered", args, tx_hash))
@@ -79,8 +82,11 @@ def household_events(session: Session, seconds: int, household: str, window: ran
 
 def add_tariff_versions(session: Session, events: MonthEvents) -> MonthEvents:
     """Every TariffVersionAdded event into `events`."""
-    query = (select(ChainEvent.tx_hash, ChainEvent.args).where(ChainEvent.event == "TariffVersionAdded")
-             .order_by(ChainEvent.block_number, ChainEvent.log_index))
+    query = (
+        select(ChainEvent.tx_hash, ChainEvent.args)
+        .where(ChainEvent.event == "TariffVersionAdded")
+        .order_by(ChainEvent.block_number, ChainEvent.log_index)
+    )
     for tx_hash, args in session.execute(query).all():
         events.add(normalize("TariffVersionAdded", args, tx_hash))
     return events
@@ -141,24 +147,25 @@ def statement_list(address: str):
     events = household_events(db(), interval_seconds(), household)
     zone = _zone(events)
     if zone is None:
-        return jsonify({"items": [], "note": "no tariff schedule is registered on-chain: there is nothing to bill "
-                                             "by"})
+        return jsonify({"items": [], "note": "no tariff schedule is registered on-chain: there is nothing to bill by"})
     items = []
     for month in _months(events, zone):
         statement = _statement(events, month, zone, household)
         if statement is None:
             continue  # settled only under a flat tariff
         base = f"/api/households/{household}/statements/{month}"
-        items.append({
-            "month": month,
-            "final": month_bounds(month, zone)[1].timestamp() <= now(),
-            "intervals": len(statement.intervals),
-            "totalEur": str(statement.bill.total),
-            "withoutCommunityEur": str(statement.without.total),
-            "savingEur": str(statement.saving),
-            "pdf": f"{base}.pdf",
-            "csv": f"{base}.csv",
-        })
+        items.append(
+            {
+                "month": month,
+                "final": month_bounds(month, zone)[1].timestamp() <= now(),
+                "intervals": len(statement.intervals),
+                "totalEur": str(statement.bill.total),
+                "withoutCommunityEur": str(statement.without.total),
+                "savingEur": str(statement.saving),
+                "pdf": f"{base}.pdf",
+                "csv": f"{base}.csv",
+            }
+        )
     return jsonify({"items": items, "timeZone": str(zone)})
 
 
@@ -175,8 +182,9 @@ def _month_statement(address: str, month: str) -> tuple[Statement, MonthEvents, 
     events = household_events(db(), seconds, household, window)
     statement = _statement(events, month, zone, household)
     if statement is None:
-        raise ApiError(404, "no_statement", f"{household} has no settled interval billed by a tariff schedule in "
-                                            f"{month}")
+        raise ApiError(
+            404, "no_statement", f"{household} has no settled interval billed by a tariff schedule in {month}"
+        )
     return statement, events, zone
 
 

@@ -69,8 +69,9 @@ def _token_json(row: HouseholdToken) -> dict:
 def list_tokens(address: str):
     """Return the household's tokens (never the tokens themselves), newest first."""
     household = _own_household(address)
-    rows = db().scalars(select(HouseholdToken).where(HouseholdToken.household == household)
-                        .order_by(HouseholdToken.id.desc()))
+    rows = db().scalars(
+        select(HouseholdToken).where(HouseholdToken.household == household).order_by(HouseholdToken.id.desc())
+    )
     return jsonify({"items": [_token_json(row) for row in rows]})
 
 
@@ -82,14 +83,17 @@ def create_token(address: str):
     body = json_body()
     label = body.get("label", "")
     if not isinstance(label, str) or len(label.strip()) > MAX_TOKEN_LABEL_CHARS or not label.isprintable():
-        raise ApiError(400, "invalid_label", f"label must be printable text of at most {MAX_TOKEN_LABEL_CHARS} "
-                                             "characters")
+        raise ApiError(
+            400, "invalid_label", f"label must be printable text of at most {MAX_TOKEN_LABEL_CHARS} characters"
+        )
     session = db()
-    count = session.scalar(select(func.count()).select_from(HouseholdToken)
-                           .where(HouseholdToken.household == household))
+    count = session.scalar(
+        select(func.count()).select_from(HouseholdToken).where(HouseholdToken.household == household)
+    )
     if count >= MAX_TOKENS_PER_HOUSEHOLD:
-        raise ApiError(409, "too_many_tokens", f"a household holds at most {MAX_TOKENS_PER_HOUSEHOLD} tokens: "
-                                               "revoke one first")
+        raise ApiError(
+            409, "too_many_tokens", f"a household holds at most {MAX_TOKENS_PER_HOUSEHOLD} tokens: revoke one first"
+        )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = HouseholdToken(household=household, token_hash=_hash(token), label=label.strip(), created_at=now())
     session.add(row)

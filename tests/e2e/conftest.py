@@ -12,10 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
-
 from e2e_stack import Stack, start_stack, stop_stack
 from e2e_wallet import InjectedWallet
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 CHROMIUM = os.environ.get("VATIO_CHROMIUM", "/usr/bin/chromium")
 DESKTOP = {"width": 1280, "height": 900}
@@ -40,8 +39,9 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=["--no-sandbox", "--disable-dev-shm-usage"])
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         yield chromium
         chromium.close()
 
@@ -52,8 +52,9 @@ def open_page(browser, stack) -> Iterator[Callable[..., tuple[Page, InjectedWall
     contexts: list[BrowserContext] = []
 
     def open_(account=None, viewport=DESKTOP, path: str = "/") -> tuple[Page, InjectedWallet | None]:
-        context = browser.new_context(viewport=viewport, base_url=stack.web_url, locale="es-ES",
-                                      timezone_id="Europe/Madrid")
+        context = browser.new_context(
+            viewport=viewport, base_url=stack.web_url, locale="es-ES", timezone_id="Europe/Madrid"
+        )
         contexts.append(context)
         wallet = None
         if account is not None:
@@ -68,4 +69,3 @@ def open_page(browser, stack) -> Iterator[Callable[..., tuple[Page, InjectedWall
     yield open_
     for context in contexts:
         context.close()
-

@@ -31,6 +31,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from e2e_wallet import anvil_account
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -43,8 +44,6 @@ from backend.meters.simulator import payload, topic
 from backend.paths import REPO_ROOT
 from backend.processes import free_port
 from backend.protocol.readings import MeterDomain, MeterReading, sign_reading
-
-from e2e_wallet import anvil_account
 
 INTERVAL_S = 15
 GRACE_S = 2
@@ -116,8 +115,14 @@ class MeterFeed:
             meter.produced_wh += meter.produced_wh_per_s * elapsed_s
             meter.consumed_wh += meter.consumed_wh_per_s * elapsed_s
             net_w = abs(meter.produced_wh_per_s - meter.consumed_wh_per_s) * 3600
-            reading = MeterReading(meter.key.address, meter.seq, meter.ts, meter.produced_wh, meter.consumed_wh,
-                                   net_w if power_w is None else power_w)
+            reading = MeterReading(
+                meter.key.address,
+                meter.seq,
+                meter.ts,
+                meter.produced_wh,
+                meter.consumed_wh,
+                net_w if power_w is None else power_w,
+            )
             signed = sign_reading(reading, self.domain, meter.key.key)
             self.publisher.publish(topic(self.community, meter.key.address), payload(signed))
             return meter.seq
@@ -183,9 +188,10 @@ def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float 
 
 
 def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    output = open(log, "ab")
-    return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-                            start_new_session=True)
+    with open(log, "ab") as output:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True
+        )
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -210,7 +216,9 @@ def start_stack(workdir: Path) -> tuple[Stack, AnvilNode]:
         admin = Account.from_key(ANVIL_DEPLOYER_KEY)
         oracle = anvil_account(3)
         alice, bob = anvil_account(1), anvil_account(2)
-        deployment = deploy_community(web3, admin, CommunitySettings(interval_seconds=INTERVAL_S, oracle=oracle.address))
+        deployment = deploy_community(
+            web3, admin, CommunitySettings(interval_seconds=INTERVAL_S, oracle=oracle.address)
+        )
         deployments_dir = workdir / "deployments"
         deployment_file = deployment.save(deployments_dir)
         registry = deployment.contract(web3, "CommunityRegistry")
@@ -229,18 +237,37 @@ def start_stack(workdir: Path) -> tuple[Stack, AnvilNode]:
         channel = f"vatio-e2e-{secrets.token_hex(4)}"
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "VATIO_REDIS_URL": REDIS_URL, "VATIO_SOCKETIO_CHANNEL": channel}
 
-        oracle_settings = {"community": community, "mqtt_url": BROKER_URL, "rpc_url": node.url,
-                           "database_url": database_url, "deployment": str(deployment_file),
-                           "archive_dir": str(archive_dir), "grace_s": GRACE_S,
-                           "oracle_key": "0x" + oracle.key.hex().removeprefix("0x"), "redis_url": REDIS_URL}
-        processes.append(_spawn([sys.executable, str(Path(__file__).with_name("run_oracle.py")),
-                                 json.dumps(oracle_settings)], env, logs / "oracle.log"))
+        oracle_settings = {
+            "community": community,
+            "mqtt_url": BROKER_URL,
+            "rpc_url": node.url,
+            "database_url": database_url,
+            "deployment": str(deployment_file),
+            "archive_dir": str(archive_dir),
+            "grace_s": GRACE_S,
+            "oracle_key": "0x" + oracle.key.hex().removeprefix("0x"),
+            "redis_url": REDIS_URL,
+        }
+        processes.append(
+            _spawn(
+                [sys.executable, str(Path(__file__).with_name("run_oracle.py")), json.dumps(oracle_settings)],
+                env,
+                logs / "oracle.log",
+            )
+        )
 
         port = free_port()
-        web_env = {**env, "VATIO_DATABASE_URL": database_url, "VATIO_RPC_URL": node.url,
-                   "VATIO_DEPLOYMENT": str(deployment_file), "VATIO_ARCHIVE_DIR": str(archive_dir),
-                   "VATIO_SECRET_KEY": secrets.token_hex(32), "VATIO_RATE_LIMIT_SIGNIN": "1000 per minute",
-                   "VATIO_RATE_LIMIT_WRITE": "1000 per minute", "VATIO_LIVE_READINGS_PER_S": "5"}
+        web_env = {
+            **env,
+            "VATIO_DATABASE_URL": database_url,
+            "VATIO_RPC_URL": node.url,
+            "VATIO_DEPLOYMENT": str(deployment_file),
+            "VATIO_ARCHIVE_DIR": str(archive_dir),
+            "VATIO_SECRET_KEY": secrets.token_hex(32),
+            "VATIO_RATE_LIMIT_SIGNIN": "1000 per minute",
+            "VATIO_RATE_LIMIT_WRITE": "1000 per minute",
+            "VATIO_LIVE_READINGS_PER_S": "5",
+        }
         web_command = [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)]
         web = _spawn(web_command, web_env, logs / "web.log")
         processes.append(web)  # last: restart_web replaces it
@@ -248,14 +275,31 @@ def start_stack(workdir: Path) -> tuple[Stack, AnvilNode]:
         _wait_http(f"{web_url}/api/health", web, logs / "web.log")
 
         domain = MeterDomain(deployment.chain_id, deployment.address("CommunityRegistry"))
-        meters = MeterFeed(community, domain, [
-            MeterProfile(alice.address, alice_meter, produced_wh_per_s=4, consumed_wh_per_s=1),  # 14.4 / 3.6 kW
-            MeterProfile(bob.address, bob_meter, produced_wh_per_s=0, consumed_wh_per_s=3),  # 10.8 kW
-        ])
+        meters = MeterFeed(
+            community,
+            domain,
+            [
+                MeterProfile(alice.address, alice_meter, produced_wh_per_s=4, consumed_wh_per_s=1),  # 14.4 / 3.6 kW
+                MeterProfile(bob.address, bob_meter, produced_wh_per_s=0, consumed_wh_per_s=3),  # 10.8 kW
+            ],
+        )
         meters.start()
-        stack = Stack(web_url=web_url, rpc_url=node.url, web3=web3, deployment=deployment, archive_dir=archive_dir,
-                      admin=admin, alice=alice, bob=bob, meters=meters, blocks=BlockTicker(node.url), logs=logs,
-                      processes=processes, web_command=web_command, web_env=web_env)
+        stack = Stack(
+            web_url=web_url,
+            rpc_url=node.url,
+            web3=web3,
+            deployment=deployment,
+            archive_dir=archive_dir,
+            admin=admin,
+            alice=alice,
+            bob=bob,
+            meters=meters,
+            blocks=BlockTicker(node.url),
+            logs=logs,
+            processes=processes,
+            web_command=web_command,
+            web_env=web_env,
+        )
         return stack, node
     except BaseException:
         if meters is not None:

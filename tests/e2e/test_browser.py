@@ -10,11 +10,10 @@ import json
 import re
 import time
 
-from eth_account import Account
-from playwright.sync_api import expect
-
 from e2e_pages import go, screenshot, sign_in
 from e2e_stack import INTERVAL_S
+from eth_account import Account
+from playwright.sync_api import expect
 
 SETTLE_TIMEOUT_MS = (4 * INTERVAL_S + 30) * 1000  # a few intervals, the grace and a settlement
 
@@ -61,8 +60,7 @@ def test_a_reading_published_to_mqtt_appears_live(open_page, stack):
     seq = stack.meters.publish(stack.alice.address, power_w=4321)
     # The feed publishes on its own clock too: the page shows this reading or a later one, without a reload.
     expect(page.get_by_test_id("last-reading")).to_contain_text(re.compile(r"n\.º \d+"), timeout=10_000)
-    _wait_until(page, lambda: _last_reading_seq(page) >= seq,
-                10, f"reading #{seq} on the page")
+    _wait_until(page, lambda: _last_reading_seq(page) >= seq, 10, f"reading #{seq} on the page")
     assert page.evaluate("window.__sameDocument") is True
 
     # The connection drops (the web server restarts): the page says so, reconnects by itself, and the
@@ -76,8 +74,7 @@ def test_a_reading_published_to_mqtt_appears_live(open_page, stack):
     expect(page.get_by_test_id("live-status")).to_have_attribute("data-status", "connected", timeout=20_000)
     assert "reconnecting" in page.evaluate("window.__statuses")
     seq = stack.meters.publish(stack.alice.address)
-    _wait_until(page, lambda: _last_reading_seq(page) >= seq,
-                15, f"reading #{seq} after the reconnect")
+    _wait_until(page, lambda: _last_reading_seq(page) >= seq, 15, f"reading #{seq} after the reconnect")
     assert page.evaluate("window.__sameDocument") is True
 
     # The community dashboard follows the readings too.
@@ -126,7 +123,9 @@ def test_a_bad_order_is_explained_and_sends_nothing(open_page, stack):
     expect(page.get_by_test_id("order-preview")).to_contain_text("0,05 €")  # 0.5 kWh at 0.10 EUR escrowed
     wallet.reject_next = True
     page.get_by_test_id("place-order").click()
-    expect(form.get_by_test_id("form-message")).to_have_text("Rechazaste la solicitud en tu billetera. No se envió nada.")
+    expect(form.get_by_test_id("form-message")).to_have_text(
+        "Rechazaste la solicitud en tu billetera. No se envió nada."
+    )
     assert len(wallet.sent) == sent_before
     expect(page.get_by_test_id("my-orders").or_(page.get_by_text("No tienes órdenes."))).to_be_visible()
 
@@ -138,8 +137,12 @@ def test_an_ask_and_a_bid_settle_and_the_audit_page_verifies_the_interval(open_p
     seller, seller_wallet = open_page(stack.alice, path="/")
     sign_in(seller)
     # A's surplus is credited as kWh tokens by the first settlements.
-    _wait_until(seller, lambda: token.functions.balanceOf(stack.alice.address).call() >= ask_wh,
-                SETTLE_TIMEOUT_MS / 1000, "household A's first credited surplus")
+    _wait_until(
+        seller,
+        lambda: token.functions.balanceOf(stack.alice.address).call() >= ask_wh,
+        SETTLE_TIMEOUT_MS / 1000,
+        "household A's first credited surplus",
+    )
 
     go(seller, "Mercado")
     seller.get_by_test_id("side-ask").check()
@@ -148,7 +151,9 @@ def test_an_ask_and_a_bid_settle_and_the_audit_page_verifies_the_interval(open_p
     seller.get_by_test_id("order-intervals").fill("20")
     expect(seller.get_by_test_id("order-preview")).to_contain_text("30 Wh")
     seller.get_by_test_id("place-order").click()
-    expect(seller.get_by_test_id("order-form").get_by_test_id("form-message")).to_have_text("Orden colocada.", timeout=30_000)
+    expect(seller.get_by_test_id("order-form").get_by_test_id("form-message")).to_have_text(
+        "Orden colocada.", timeout=30_000
+    )
     assert len(seller_wallet.sent) == 2  # approve, placeOrder
     expect(seller.get_by_test_id("book-asks")).to_contain_text("0,060 €/kWh")
 
@@ -161,13 +166,19 @@ def test_an_ask_and_a_bid_settle_and_the_audit_page_verifies_the_interval(open_p
     buyer.get_by_test_id("order-intervals").fill("20")
     expect(buyer.get_by_test_id("order-preview")).to_contain_text("0,0045 €")  # ceil(30 Wh x 0.15 EUR/kWh)
     buyer.get_by_test_id("place-order").click()
-    expect(buyer.get_by_test_id("order-form").get_by_test_id("form-message")).to_have_text("Orden colocada.", timeout=30_000)
+    expect(buyer.get_by_test_id("order-form").get_by_test_id("form-message")).to_have_text(
+        "Orden colocada.", timeout=30_000
+    )
     assert len(buyer_wallet.sent) == 2
     screenshot(buyer, "market")
 
     ask_id, bid_id = market.functions.nextOrderId().call() - 2, market.functions.nextOrderId().call() - 1
-    fills = _wait_until(buyer, lambda: market.events.Filled.get_logs(from_block=0, argument_filters={"orderId": [ask_id, bid_id]}),
-                        SETTLE_TIMEOUT_MS / 1000, "the orders' fills")
+    fills = _wait_until(
+        buyer,
+        lambda: market.events.Filled.get_logs(from_block=0, argument_filters={"orderId": [ask_id, bid_id]}),
+        SETTLE_TIMEOUT_MS / 1000,
+        "the orders' fills",
+    )
     interval_id = fills[0]["args"]["intervalId"]
     assert {f["args"]["orderId"] for f in fills} == {ask_id, bid_id}
     value = fills[0]["args"]["value"]
@@ -257,7 +268,9 @@ def test_admin_page_and_phone_layout(open_page, stack):
     page.get_by_test_id("admin-wallet").fill(wallet)  # twice: the API refuses before anything is signed
     page.get_by_test_id("admin-meter").fill(Account.create().address)
     page.get_by_test_id("admin-register").click()
-    expect(page.locator("#register").get_by_test_id("form-message")).to_have_text("Esa billetera ya es un hogar registrado.")
+    expect(page.locator("#register").get_by_test_id("form-message")).to_have_text(
+        "Esa billetera ya es un hogar registrado."
+    )
     screenshot(page, "admin")
 
     dashboard, _ = open_page(stack.alice, path="/")

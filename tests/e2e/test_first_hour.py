@@ -32,8 +32,10 @@ def test_an_english_browser_gets_english_without_a_red_console(browser, stack):
         page = context.new_page()
         errors: list[str] = []
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        page.on("response", lambda response: errors.append(f"{response.status} {response.url}")
-                if response.status >= 400 else None)
+        page.on(
+            "response",
+            lambda response: errors.append(f"{response.status} {response.url}") if response.status >= 400 else None,
+        )
         page.goto("/")
         expect(page.locator("body[data-ready=true]")).to_have_count(1)
         expect(page.locator("h1")).to_have_text("Community dashboard")
@@ -167,8 +169,9 @@ def test_a_demo_household_trades_without_metamask(open_page, stack):
     page.get_by_test_id("order-amount").fill("0,010")
     page.get_by_test_id("order-price").fill("0,100")
     page.get_by_test_id("place-order").click()
-    expect(page.get_by_test_id("order-form").get_by_test_id("form-message")).to_have_text("Orden colocada.",
-                                                                                          timeout=30_000)
+    expect(page.get_by_test_id("order-form").get_by_test_id("form-message")).to_have_text(
+        "Orden colocada.", timeout=30_000
+    )
     assert market.functions.nextOrderId().call() == before + 1
     placed = market.functions.getOrder(before).call()
     assert stack.bob.address in placed, placed
@@ -192,8 +195,13 @@ def _replaying_summary(route):
     response = route.fetch()
     body = response.json()
     last = body["lastSettled"]["start"] if body.get("lastSettled") else 1_700_000_000
-    body["catchUp"] = {"settled": 168, "total": 768, "behind": 600, "lastSettledStart": last - 6 * 86_400,
-                       "replaying": True}
+    body["catchUp"] = {
+        "settled": 168,
+        "total": 768,
+        "behind": 600,
+        "lastSettledStart": last - 6 * 86_400,
+        "replaying": True,
+    }
     route.fulfill(response=response, json=body)
 
 
@@ -217,8 +225,10 @@ def test_one_unit_per_column_in_the_clearing_history(open_page, stack):
     base = {"start": 0, "end": 0, "households": 2, "clearingPrice": 100_000, "readingsRoot": "0x" + "00" * 32}
 
     def clearing(route):
-        items = [{**base, "intervalId": 1_000 + i, "tradedWh": traded, "surplusWh": surplus, "gridImportWh": grid}
-                 for i, (traded, surplus, grid) in enumerate([(1_200, 1_500, 0), (500, 30, 250)])]
+        items = [
+            {**base, "intervalId": 1_000 + i, "tradedWh": traded, "surplusWh": surplus, "gridImportWh": grid}
+            for i, (traded, surplus, grid) in enumerate([(1_200, 1_500, 0), (500, 30, 250)])
+        ]
         route.fulfill(json={"items": items, "nextCursor": None})
 
     page.route(re.compile(r".*/api/market/clearing\?.*"), clearing)

@@ -72,8 +72,12 @@ def test_a_fill_pushed_through_redis_toasts_each_households_side_and_amount(open
         pages[name] = page
 
     # Household A's surplus is credited as kWh tokens by the first settlements.
-    _wait_until(pages["seller"], lambda: token.functions.balanceOf(stack.alice.address).call() >= AMOUNT_WH,
-                SETTLE_TIMEOUT_S, "household A's first credited surplus")
+    _wait_until(
+        pages["seller"],
+        lambda: token.functions.balanceOf(stack.alice.address).call() >= AMOUNT_WH,
+        SETTLE_TIMEOUT_S,
+        "household A's first credited surplus",
+    )
     now = market.functions.currentInterval().call()
     seller, buyer = Deployer(stack.web3, stack.alice), Deployer(stack.web3, stack.bob)
     seller.call(token.functions.approve(market.address, AMOUNT_WH))

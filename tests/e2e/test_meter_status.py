@@ -38,9 +38,18 @@ def test_the_household_page_shows_the_bridges_source_and_problems(open_page, sta
     # The stack's meters sign their readings themselves: no bridge status yet.
     expect(page.get_by_test_id("meter-source")).to_contain_text("desconocido (sin estado del puente)")
     expect(page.get_by_test_id("meter-age")).to_contain_text("hace")
-    status = {"schema": "vatio-bridge-status/1", "meter": meter, "source": "p1", "ts": int(time.time()),
-              "lastReading": {"seq": 1, "ts": int(time.time()) - 5}, "queueDepth": 2, "queueBytes": 640,
-              "counters": {"bad_crc": 3, "gap": 1}, "halted": None, "brokerError": None}
+    status = {
+        "schema": "vatio-bridge-status/1",
+        "meter": meter,
+        "source": "p1",
+        "ts": int(time.time()),
+        "lastReading": {"seq": 1, "ts": int(time.time()) - 5},
+        "queueDepth": 2,
+        "queueBytes": 640,
+        "counters": {"bad_crc": 3, "gap": 1},
+        "halted": None,
+        "brokerError": None,
+    }
     try:
         _publish_status(topic_name, json.dumps(status).encode())
         # Pushed live (oracle -> Redis -> this page), no reload.
@@ -69,7 +78,8 @@ def test_the_admin_page_shows_the_bridge_setup_commands_for_the_meter_it_registe
     checksummed = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23"
     page.get_by_test_id("admin-meter").fill(meter)
     expect(page.get_by_test_id("setup-command-2")).to_have_text(
-        f"vatio meter credentials {checksummed} --community demo --out broker.password")
+        f"vatio meter credentials {checksummed} --community demo --out broker.password"
+    )
     run = page.get_by_test_id("setup-command-3")
     expect(run).to_contain_text("vatio bridge --p1 /dev/ttyUSB0 --keystore ~/.vatio/meter.json")
     expect(run).to_contain_text(f"--deployment deployments/{stack.deployment.chain_id}.json")

@@ -18,7 +18,7 @@ def _polling_sid(web_url: str) -> str:
     """Open an Engine.IO session over long-polling, as the browser's Socket.IO client does first."""
     with urllib.request.urlopen(f"{web_url}/socket.io/?EIO=4&transport=polling", timeout=5) as response:
         body = response.read().decode()
-    return json.loads(body[body.index("{"):])["sid"]
+    return json.loads(body[body.index("{") :])["sid"]
 
 
 def _text_frame(text: str) -> bytes:
@@ -30,9 +30,11 @@ def _text_frame(text: str) -> bytes:
 def _upgrade_request(host: str, port: int, sid: str | None = None) -> bytes:
     key = base64.b64encode(os.urandom(16)).decode()
     query = "EIO=4&transport=websocket" + (f"&sid={sid}" if sid else "")
-    return (f"GET /socket.io/?{query} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            f"Sec-WebSocket-Version: 13\r\nOrigin: http://{host}:{port}\r\n\r\n").encode()
+    return (
+        f"GET /socket.io/?{query} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        f"Sec-WebSocket-Version: 13\r\nOrigin: http://{host}:{port}\r\n\r\n"
+    ).encode()
 
 
 def test_a_websocket_closed_during_the_upgrade_logs_no_traceback(stack):

@@ -42,8 +42,25 @@ def test_plan_export_and_validate_round_trip(tmp_path):
     members = write_members(tmp_path / "members.csv")
     forecasts, n_hours = write_forecasts(tmp_path / "forecasts.csv")
     planned = tmp_path / "plan.csv"
-    result = runner.invoke(main, ["coefficients", "plan", "--from", "2024-03-01", "--months", "1", "--members",
-                                  str(members), "--forecasts", str(forecasts), "--band", "0.1", "--out", str(planned)])
+    result = runner.invoke(
+        main,
+        [
+            "coefficients",
+            "plan",
+            "--from",
+            "2024-03-01",
+            "--months",
+            "1",
+            "--members",
+            str(members),
+            "--forecasts",
+            str(forecasts),
+            "--band",
+            "0.1",
+            "--out",
+            str(planned),
+        ],
+    )
     assert result.exit_code == 0, result.output
     plan = pd.read_csv(planned)
     assert len(plan) == 3 * n_hours == 3 * (31 * 24 - 1)  # March 2024 loses an hour to summer time
@@ -51,8 +68,23 @@ def test_plan_export_and_validate_round_trip(tmp_path):
     assert np.allclose(sums, 1.0, atol=1e-9)
     assert plan["coefficient"].between(0.05, 0.8).all()
 
-    result = runner.invoke(main, ["coefficients", "export", "--plan", str(planned), "--members", str(members),
-                                  "--cau", CAU, "--year", "2024", "--out", str(tmp_path)])
+    result = runner.invoke(
+        main,
+        [
+            "coefficients",
+            "export",
+            "--plan",
+            str(planned),
+            "--members",
+            str(members),
+            "--cau",
+            CAU,
+            "--year",
+            "2024",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     exported = tmp_path / f"{CAU}_2024.txt"
     checked = import_file(exported, MEMBERS)
@@ -81,7 +113,21 @@ def test_validate_names_the_problems_and_fails(tmp_path):
 def test_a_members_file_with_static_shares_not_summing_to_one_is_refused(tmp_path):
     members = write_members(tmp_path / "members.csv", static=("0.500000", "0.300000", "0.100000"))
     forecasts, _ = write_forecasts(tmp_path / "forecasts.csv")
-    result = CliRunner().invoke(main, ["coefficients", "plan", "--from", "2024-03-01", "--months", "1",
-                                       "--members", str(members), "--forecasts", str(forecasts),
-                                       "--out", str(tmp_path / "plan.csv")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "coefficients",
+            "plan",
+            "--from",
+            "2024-03-01",
+            "--months",
+            "1",
+            "--members",
+            str(members),
+            "--forecasts",
+            str(forecasts),
+            "--out",
+            str(tmp_path / "plan.csv"),
+        ],
+    )
     assert result.exit_code == 1 and "the static shares sum to 0.9, not 1" in result.output

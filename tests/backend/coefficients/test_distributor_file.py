@@ -68,7 +68,8 @@ def test_hours_of_the_year_count_elapsed_local_hours():
     assert per_day[pd.Timestamp("2024-03-31").date()] == 23  # spring forward
     assert per_day[pd.Timestamp("2024-10-27").date()] == 25  # fall back: 02:00-03:00 twice
     assert hour_number(2024, pd.Timestamp("2024-10-27 00:00", tz="UTC")) != hour_number(
-        2024, pd.Timestamp("2024-10-27 01:00", tz="UTC"))
+        2024, pd.Timestamp("2024-10-27 01:00", tz="UTC")
+    )
     assert hour_number(2024, starts[-1]) == 8784
     with pytest.raises(ValueError, match="does not start an hour"):
         hour_number(2024, pd.Timestamp("2024-12-31 23:00", tz="UTC"))
@@ -111,12 +112,14 @@ def test_an_hour_not_summing_to_one_is_named():
         cups, hour, value = lines[4].split(";")
         lines[4] = f"{cups};{hour};{float(value) + 0.000001:.6f}" if float(value) < 1 else lines[4]
         return lines
+
     assert problems_of(file_text(edit=bump)) == ["hour 5: the coefficients sum to 1.000001, not 1"]
 
 
 def test_missing_hours_are_named_as_ranges():
     def drop(lines):
         return [line for line in lines if not (line.startswith(MEMBERS[1]) and 24 < int(line.split(";")[1]) <= 48)]
+
     problems = problems_of(file_text(edit=drop))
     assert problems[0] == f"{MEMBERS[1]}: 24 hour(s) missing: 25-48"
 
@@ -140,6 +143,7 @@ def test_bad_and_unknown_cups_and_malformed_lines_are_named():
         lines[4] = lines[4] + ";extra"
         lines.append(lines[5])
         return lines
+
     problems = problems_of(file_text(edit=spoil))
     assert problems[0].startswith("line 1: ") and "wrong check letters XX" in problems[0]
     assert problems[1] == f"line 2: unknown CUPS {stranger} (not a member of the installation)"

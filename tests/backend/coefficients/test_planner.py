@@ -94,8 +94,10 @@ def test_the_conservative_variant_plans_on_p10_and_allocates_less_to_the_uncerta
     ("kwargs", "message"),
     [
         ({"members": [MemberTerms("A", 0, MICRO, 600_000), MemberTerms("B", 0, MICRO, 300_000)]}, "sum to 0.9"),
-        ({"members": [MemberTerms("A", 600_000, MICRO, 600_000), MemberTerms("B", 500_000, MICRO, 400_000)]},
-         "min <= static"),
+        (
+            {"members": [MemberTerms("A", 600_000, MICRO, 600_000), MemberTerms("B", 500_000, MICRO, 400_000)]},
+            "min <= static",
+        ),
         ({"members": [MemberTerms("A", 0, MICRO, MICRO)], "consumption": np.ones((2, 2))}, "2 members' forecasts"),
         ({"consumption": -np.ones((2, 2))}, "at least 0"),
     ],
@@ -106,7 +108,6 @@ def test_bad_or_inconsistent_input_is_refused(kwargs, message):
     production = kwargs.get("production", np.array([1_000.0, 1_000.0]))
     with pytest.raises(PlanError, match=message):
         plan(consumption, production, members)
-
 
 
 def test_a_zero_fairness_band_keeps_each_member_at_its_static_share_of_the_period():

@@ -23,8 +23,11 @@ def test_a_member_at_its_upper_bound_gets_no_extra_millionth():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.lists(st.floats(0.0, 1.0), min_size=2, max_size=20), min_size=1, max_size=5)
-       .filter(lambda rows: all(sum(r) > 0 for r in rows) and len({len(r) for r in rows}) == 1))
+@given(
+    st.lists(st.lists(st.floats(0.0, 1.0), min_size=2, max_size=20), min_size=1, max_size=5).filter(
+        lambda rows: all(sum(r) > 0 for r in rows) and len({len(r) for r in rows}) == 1
+    )
+)
 def test_rows_sum_to_one_million_and_stay_within_one_millionth(rows):
     shares = np.array(rows) / np.array(rows).sum(axis=1, keepdims=True)
     rounded = round_shares(shares)

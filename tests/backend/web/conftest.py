@@ -16,6 +16,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import delete
 from web3 import Web3
+from web_helpers import DOMAIN, REDIS_URL
 from werkzeug.serving import make_server
 
 from backend.chain.anvil import free_port, start_anvil
@@ -24,8 +25,6 @@ from backend.db.models import Base
 from backend.db.session import session_factory
 from backend.web.app import create_app
 from backend.web.config import Config
-
-from web_helpers import DOMAIN, REDIS_URL
 
 
 @dataclass
@@ -115,8 +114,9 @@ def redis_server(make_app, community):
     """
     port = free_port()
     channel = f"vatio-test-{secrets.token_hex(4)}"
-    app = make_app(redis_url=REDIS_URL, socketio_channel=channel, secret_key="k" * 40,
-                   siwe_domains=(f"127.0.0.1:{port}",))
+    app = make_app(
+        redis_url=REDIS_URL, socketio_channel=channel, secret_key="k" * 40, siwe_domains=(f"127.0.0.1:{port}",)
+    )
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -29,22 +29,27 @@ def test_admin_only(make_app, community):
 def test_register_household_transaction_works(client, community):
     sign_in(client, community.admin)
     wallet, meter = Account.create(), Account.create()
-    response = client.post("/api/admin/households",
-                           json={"wallet": wallet.address.lower(), "meter": meter.address, "capacityW": 5000})
+    response = client.post(
+        "/api/admin/households", json={"wallet": wallet.address.lower(), "meter": meter.address, "capacityW": 5000}
+    )
     assert response.status_code == 200, response.get_json()
     assert _send(community, response.get_json()["transaction"])["status"] == 1
     registry = community.deployment.contract(community.web3, "CommunityRegistry")
     assert registry.functions.isRegistered(wallet.address).call()
-    again = client.post("/api/admin/households", json={"wallet": wallet.address, "meter": Account.create().address,
-                                                        "capacityW": 5000})
+    again = client.post(
+        "/api/admin/households", json={"wallet": wallet.address, "meter": Account.create().address, "capacityW": 5000}
+    )
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_registered"
 
 
 def test_register_household_bad_input(client, community):
     sign_in(client, community.admin)
     good = {"wallet": Account.create().address, "meter": Account.create().address, "capacityW": 5000}
-    cases = {"wallet": ("0x12", "invalid_address"), "meter": (None, "invalid_address"),
-             "capacityW": (0, "invalid_amount")}
+    cases = {
+        "wallet": ("0x12", "invalid_address"),
+        "meter": (None, "invalid_address"),
+        "capacityW": (0, "invalid_amount"),
+    }
     for field, (value, code) in cases.items():
         response = client.post("/api/admin/households", json={**good, field: value})
         assert response.status_code == 400 and response.get_json()["error"]["code"] == code, field
@@ -56,9 +61,13 @@ def test_register_household_bad_input(client, community):
 
 def test_tariffs_transaction_and_bad_prices(client, community):
     sign_in(client, community.admin)
-    for body in ({"retailPrice": 200_000, "feedInPrice": 250_000}, {"retailPrice": 200_500, "feedInPrice": 50_000},
-                 {"retailPrice": 200_000, "feedInPrice": 0}, {"retailPrice": "x", "feedInPrice": 1000},
-                 {"retailPrice": 2**70, "feedInPrice": 1000}):
+    for body in (
+        {"retailPrice": 200_000, "feedInPrice": 250_000},
+        {"retailPrice": 200_500, "feedInPrice": 50_000},
+        {"retailPrice": 200_000, "feedInPrice": 0},
+        {"retailPrice": "x", "feedInPrice": 1000},
+        {"retailPrice": 2**70, "feedInPrice": 1000},
+    ):
         response = client.post("/api/admin/tariffs", json=body)
         assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_price", body
     response = client.post("/api/admin/tariffs", json={"retailPrice": 200_000, "feedInPrice": 50_000})
@@ -68,8 +77,9 @@ def test_tariffs_transaction_and_bad_prices(client, community):
 def test_rejections_for_the_admin(client, sessions, community):
     with sessions() as session:
         for reason in ("bad_signature", "bad_signature", "stale_seq"):
-            record_rejection(session, received_at=1, topic="vatio/x/meters/y/readings", reason=reason,
-                             payload=b"{\\x00}")
+            record_rejection(
+                session, received_at=1, topic="vatio/x/meters/y/readings", reason=reason, payload=b"{\\x00}"
+            )
         session.commit()
     sign_in(client, community.admin)
     body = client.get("/api/admin/rejections?limit=2").get_json()

@@ -112,8 +112,9 @@ def test_bad_meter_and_unmanaged_broker(make_app, community, tmp_path):
     assert response.status_code == 409 and "no ACL" in response.get_json()["error"]["message"]
     response = no_acl.post("/api/admin/meters/0x1234/credentials", json={})
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_address"
-    response = no_acl.post(f"/api/admin/meters/{Account.create().address}/credentials", data="x",
-                           content_type="text/plain")
+    response = no_acl.post(
+        f"/api/admin/meters/{Account.create().address}/credentials", data="x", content_type="text/plain"
+    )
     assert response.status_code == 415
 
 

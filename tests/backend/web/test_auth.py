@@ -139,8 +139,16 @@ def test_malformed_signatures_and_messages(client, community):
         assert response.status_code == 401, signature
         assert response.get_json()["error"]["code"] == "bad_signature"
     lowercase_address = text.replace(community.alice.address, community.alice.address.lower())
-    for message in ("hello", "", None, text.replace("Version: 1", "Version: 2"), lowercase_address,
-                    text.replace("\n", "\r\n"), text + "\nExtra: line", "x" * 10_000):
+    for message in (
+        "hello",
+        "",
+        None,
+        text.replace("Version: 1", "Version: 2"),
+        lowercase_address,
+        text.replace("\n", "\r\n"),
+        text + "\nExtra: line",
+        "x" * 10_000,
+    ):
         response = client.post("/api/auth/verify", json={"message": message, "signature": sign(community.alice, text)})
         assert response.status_code == 400, message
         assert response.get_json()["error"]["code"] == "invalid_message"
@@ -164,7 +172,8 @@ def test_roles_are_reread_when_old(make_app, community):
     sign_in(client, newcomer)
     registry = community.deployment.contract(community.web3, "CommunityRegistry")
     Deployer(community.web3, community.admin).call(
-        registry.functions.registerHousehold(newcomer.address, meter.address, 5_000))
+        registry.functions.registerHousehold(newcomer.address, meter.address, 5_000)
+    )
     assert client.get("/api/auth/me").get_json()["roles"] == []  # the session's copy is fresh
     time.sleep(2.1)
     assert client.get("/api/auth/me").get_json()["roles"] == ["household"]

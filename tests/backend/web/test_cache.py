@@ -117,8 +117,11 @@ def test_a_bad_summary_lifetime_fails_fast(tmp_path, value):
 
     deployment = tmp_path / "31337.json"
     deployment.write_text(json.dumps({"chainId": 31337, "deployBlock": 1, "contracts": {}, "settings": {}}))
-    env = {"VATIO_DEPLOYMENT": str(deployment), "VATIO_DATABASE_URL": f"sqlite:///{tmp_path}/v.db",
-           "VATIO_SUMMARY_CACHE_S": value}
+    env = {
+        "VATIO_DEPLOYMENT": str(deployment),
+        "VATIO_DATABASE_URL": f"sqlite:///{tmp_path}/v.db",
+        "VATIO_SUMMARY_CACHE_S": value,
+    }
     with pytest.raises(ConfigError, match="VATIO_SUMMARY_CACHE_S"):
         Config.from_env(env)
     assert Config.from_env({**env, "VATIO_SUMMARY_CACHE_S": "0.5"}).summary_cache_s == 0.5

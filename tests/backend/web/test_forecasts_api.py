@@ -46,15 +46,23 @@ def run(sessions, community):
             add_reading(session, alice, community.meters[alice].address, step, ts, 100 * step, 50 * step)
             add_reading(session, bob, community.meters[bob].address, step, ts, 0, 75 * step)
         older = issued_at - HOUR
-        for household, kind, p10, p50, p90 in ((alice, "load", 0.15, 0.2, 0.26), (alice, "pv", 0.3, 0.4, 0.5),
-                                               (bob, "load", 0.25, 0.3, 0.35), (None, "load", 0.4, 0.5, 0.6),
-                                               (None, "pv", 0.3, 0.4, 0.5)):
-            save_forecasts(session, forecast_hours(issued_at, household, kind, [p10] * 24, [p50] * 24, [p90] * 24,
-                                                   "test/1"))
-            save_forecasts(session, forecast_hours(older, household, kind, [p10 * 2] * 24, [p50 * 2] * 24,
-                                                   [p90 * 2] * 24, "test/0"))
-        save_forecasts(session, forecast_hours(issued_at, None, "load", [0.4] * 168, [0.5] * 168, [0.6] * 168,
-                                               "test/1"))
+        for household, kind, p10, p50, p90 in (
+            (alice, "load", 0.15, 0.2, 0.26),
+            (alice, "pv", 0.3, 0.4, 0.5),
+            (bob, "load", 0.25, 0.3, 0.35),
+            (None, "load", 0.4, 0.5, 0.6),
+            (None, "pv", 0.3, 0.4, 0.5),
+        ):
+            save_forecasts(
+                session, forecast_hours(issued_at, household, kind, [p10] * 24, [p50] * 24, [p90] * 24, "test/1")
+            )
+            save_forecasts(
+                session,
+                forecast_hours(older, household, kind, [p10 * 2] * 24, [p50 * 2] * 24, [p90 * 2] * 24, "test/0"),
+            )
+        save_forecasts(
+            session, forecast_hours(issued_at, None, "load", [0.4] * 168, [0.5] * 168, [0.6] * 168, "test/1")
+        )
         session.commit()
     return issued_at
 
@@ -123,35 +131,65 @@ def test_household_forecast_has_only_its_own_series(client, community, run):
     assert series["load"]["actualWh"][:4] == [200, 200, 200, None]
     assert series["pv"]["actualWh"][:3] == [400, 400, 400]
     assert body["past"] == {
-        "hourStarts": [run - HOUR], "consumedWh": [None], "producedWh": [None],
+        "hourStarts": [run - HOUR],
+        "consumedWh": [None],
+        "producedWh": [None],
         # what the run issued at that hour's start (the older one) predicted for it
-        "forecast": [{"kind": "load", "hourStarts": [run - HOUR], "issuedAt": [run - HOUR], "p10Wh": [300],
-                      "p50Wh": [400], "p90Wh": [520]},
-                     {"kind": "pv", "hourStarts": [run - HOUR], "issuedAt": [run - HOUR], "p10Wh": [600],
-                      "p50Wh": [800], "p90Wh": [1000]}]}
+        "forecast": [
+            {
+                "kind": "load",
+                "hourStarts": [run - HOUR],
+                "issuedAt": [run - HOUR],
+                "p10Wh": [300],
+                "p50Wh": [400],
+                "p90Wh": [520],
+            },
+            {
+                "kind": "pv",
+                "hourStarts": [run - HOUR],
+                "issuedAt": [run - HOUR],
+                "p10Wh": [600],
+                "p50Wh": [800],
+                "p90Wh": [1000],
+            },
+        ],
+    }
 
 
 def test_recommendations_are_the_forecast_packages_advice(client, sessions, community, run):
     alice = community.alice.address
     sign_in(client, community.alice)
     body = client.get(f"/api/households/{alice}/recommendations").get_json()
-    assert body["issuedAt"] == run and body["tariffs"] == {"feedInPrice": 50_000, "retailPrice": 200_000,
-                                                          "source": "chain"}
+    assert body["issuedAt"] == run and body["tariffs"] == {
+        "feedInPrice": 50_000,
+        "retailPrice": 200_000,
+        "source": "chain",
+    }
     with sessions() as session:
-        expected = stored_household_advice(load_forecasts(session, 24, run), alice, Tariffs(50_000, 200_000), 24,
-                                           from_ts=body["asOf"])
+        expected = stored_household_advice(
+            load_forecasts(session, 24, run), alice, Tariffs(50_000, 200_000), 24, from_ts=body["asOf"]
+        )
     assert body["advice"] == advice_json(expected)
     advice = body["advice"]
     first = (body["asOf"] // HOUR) * HOUR
     assert advice["hourStarts"][0] == first and advice["netP50Wh"][0] == 200
-    assert advice["sellWindows"] == [{"side": "sell", "start": first, "end": run + 24 * HOUR,
-                                      "energyWh": 200 * len(advice["hourStarts"]),
-                                      "confidentWh": 40 * len(advice["hourStarts"])}]
+    assert advice["sellWindows"] == [
+        {
+            "side": "sell",
+            "start": first,
+            "end": run + 24 * HOUR,
+            "energyWh": 200 * len(advice["hourStarts"]),
+            "confidentWh": 40 * len(advice["hourStarts"]),
+        }
+    ]
     # The community is short 300 against a surplus of 200 each hour: 50000 + 0.6 * 150000.
     assert advice["sellLimitPricePerKwh"] == 140_000
     [order] = body["orders"]
-    assert order["side"] == "ask" and order["limitPrice"] == 140_000 and order["amountWh"] == 40 * len(
-        advice["hourStarts"])
+    assert (
+        order["side"] == "ask"
+        and order["limitPrice"] == 140_000
+        and order["amountWh"] == 40 * len(advice["hourStarts"])
+    )
     assert order["validFrom"] == max(first // 900, int(time.time()) // 900)
     assert order["validTo"] == (run + 24 * HOUR) // 900 - 1
 
@@ -222,8 +260,9 @@ def test_actuals_follow_the_forecasters_history_rule(sessions, community):
         for step in range(0, 24 * 6):  # every 10 minutes, irregular registers, Alice silent in hour 5
             ts = start + 600 * step + 37
             if not 5 * 6 <= step < 6 * 6:
-                add_reading(session, alice, community.meters[alice].address, step, ts, 7 * step + step * step % 5,
-                            11 * step)
+                add_reading(
+                    session, alice, community.meters[alice].address, step, ts, 7 * step + step * step % 5, 11 * step
+                )
             if step >= 20:  # Bob joins later
                 add_reading(session, bob, community.meters[bob].address, step, ts, 0, 13 * step + step % 3)
         session.commit()

@@ -41,8 +41,9 @@ def test_missing_assets_and_api_paths_are_not_pages(client, dist):
     assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
 
 
-@pytest.mark.parametrize("path", ["/..%2f..%2fpyproject.toml", "/assets/..%2f..%2f..%2fpyproject.toml",
-                                  "/%2e%2e/%2e%2e/backend/web/app.py"])
+@pytest.mark.parametrize(
+    "path", ["/..%2f..%2fpyproject.toml", "/assets/..%2f..%2f..%2fpyproject.toml", "/%2e%2e/%2e%2e/backend/web/app.py"]
+)
 def test_nothing_outside_the_build_is_served(client, dist, path):
     response = client.get(path)
     assert b"[project]" not in response.data and b"create_app" not in response.data
@@ -56,8 +57,13 @@ def test_an_unbuilt_app_says_how_to_build_it(client, tmp_path, monkeypatch):
 
 def test_runtime_config_names_the_chain_and_the_deployment_file(client, community):
     settings = client.get("/config.json").get_json()
-    assert settings == {"chainId": 31337, "rpcUrl": community.url, "deployment": "/deployments/31337.json",
-                        "local": True, "intervalSeconds": 900}
+    assert settings == {
+        "chainId": 31337,
+        "rpcUrl": community.url,
+        "deployment": "/deployments/31337.json",
+        "local": True,
+        "intervalSeconds": 900,
+    }
     deployment = client.get(settings["deployment"]).get_json()
     assert deployment == community.deployment.to_json()
     assert any(item.get("name") == "MarketPriceOutOfTariffs" for item in deployment["contracts"]["EnergyMarket"]["abi"])

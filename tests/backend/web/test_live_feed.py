@@ -39,31 +39,99 @@ def test_new_rows_are_pushed_once_and_history_is_not_replayed(app, community, se
     with sessions() as session:
         add_reading(session, alice, meter, 2, 1_060, 15, 22, power_w=300)
         add_reading(session, alice, meter, 3, 1_120, 18, 30, power_w=480)
-        session.add(Rejection(received_at=1_121, topic="vatio/x/meters/y/readings", meter=None, reason="bad_json",
-                              detail="not JSON", payload=b"{", payload_size=1))
-        add_event(session, "OrderPlaced", {"orderId": 1, "owner": alice, "side": 1, "limitPrice": 80_000,
-                                           "amountWh": 50, "validFrom": 0, "validTo": 2**39, "escrow": 0},
-                  block=5, tx=1, log_index=0)
-        add_event(session, "Filled", {"intervalId": 7, "orderId": 1, "household": alice, "side": 1, "amountWh": 20,
-                                      "value": "1600"}, block=6, tx=2, log_index=0)
-        add_event(session, "IntervalSettled", {"intervalId": 7, "readingsRoot": "0x" + "ab" * 32,
-                                               "clearingPrice": 80_000, "surplusWh": 20, "coveredWh": 20,
-                                               "tradedWh": 20, "gridImportWh": 0, "chunks": 1},
-                  block=6, tx=2, log_index=1)
+        session.add(
+            Rejection(
+                received_at=1_121,
+                topic="vatio/x/meters/y/readings",
+                meter=None,
+                reason="bad_json",
+                detail="not JSON",
+                payload=b"{",
+                payload_size=1,
+            )
+        )
+        add_event(
+            session,
+            "OrderPlaced",
+            {
+                "orderId": 1,
+                "owner": alice,
+                "side": 1,
+                "limitPrice": 80_000,
+                "amountWh": 50,
+                "validFrom": 0,
+                "validTo": 2**39,
+                "escrow": 0,
+            },
+            block=5,
+            tx=1,
+            log_index=0,
+        )
+        add_event(
+            session,
+            "Filled",
+            {"intervalId": 7, "orderId": 1, "household": alice, "side": 1, "amountWh": 20, "value": "1600"},
+            block=6,
+            tx=2,
+            log_index=0,
+        )
+        add_event(
+            session,
+            "IntervalSettled",
+            {
+                "intervalId": 7,
+                "readingsRoot": "0x" + "ab" * 32,
+                "clearingPrice": 80_000,
+                "surplusWh": 20,
+                "coveredWh": 20,
+                "tradedWh": 20,
+                "gridImportWh": 0,
+                "chunks": 1,
+            },
+            block=6,
+            tx=2,
+            log_index=1,
+        )
         session.commit()
     assert feed.step() == 6
 
-    heard = {name: _heard(client) for name, client in (("anonymous", anonymous), ("alice", household), ("admin", admin))}
-    newest = {"household": alice, "meter": meter, "seq": 3, "ts": 1_120, "producedWh": 18, "consumedWh": 30,
-              "powerW": 480}
+    heard = {
+        name: _heard(client) for name, client in (("anonymous", anonymous), ("alice", household), ("admin", admin))
+    }
+    newest = {
+        "household": alice,
+        "meter": meter,
+        "seq": 3,
+        "ts": 1_120,
+        "producedWh": 18,
+        "consumedWh": 30,
+        "powerW": 480,
+    }
     assert heard["anonymous"]["reading"] == [newest]  # a burst sends each household's newest reading
     assert heard["anonymous"]["interval_settled"][0]["clearingPrice"] == 80_000
     assert heard["anonymous"]["order_book"][-1]["asks"] == [{"price": 80_000, "amountWh": 30, "orders": 1}]
     assert "fill" not in heard["anonymous"] and "rejection" not in heard["anonymous"]
-    assert heard["alice"]["fill"] == [{"intervalId": 7, "orderId": 1, "auto": False, "side": "ask", "amountWh": 20,
-                                       "value": 1600, "blockNumber": 6, "txHash": "0x" + f"{2:064x}"}]
-    assert heard["admin"]["rejection"] == [{"reason": "bad_json", "meter": None, "topic": "vatio/x/meters/y/readings",
-                                            "detail": "not JSON", "receivedAt": 1_121}]
+    assert heard["alice"]["fill"] == [
+        {
+            "intervalId": 7,
+            "orderId": 1,
+            "auto": False,
+            "side": "ask",
+            "amountWh": 20,
+            "value": 1600,
+            "blockNumber": 6,
+            "txHash": "0x" + f"{2:064x}",
+        }
+    ]
+    assert heard["admin"]["rejection"] == [
+        {
+            "reason": "bad_json",
+            "meter": None,
+            "topic": "vatio/x/meters/y/readings",
+            "detail": "not JSON",
+            "receivedAt": 1_121,
+        }
+    ]
 
     assert feed.step() == 0  # nothing new: nothing pushed again
     assert _heard(anonymous) == {}

@@ -50,12 +50,34 @@ ASK, BID = 1, 0
 def _events(community, seller: str, buyer: str) -> list[tuple[str, dict]]:
     """A resting ask, an auto bid filling part of it, and the interval's settlement, as decoded from the chain."""
     return [
-        ("OrderPlaced", {"orderId": 3, "owner": seller, "side": ASK, "limitPrice": 80_000, "amountWh": 50,
-                         "validFrom": 0, "validTo": 2**39, "escrow": 50}),
+        (
+            "OrderPlaced",
+            {
+                "orderId": 3,
+                "owner": seller,
+                "side": ASK,
+                "limitPrice": 80_000,
+                "amountWh": 50,
+                "validFrom": 0,
+                "validTo": 2**39,
+                "escrow": 50,
+            },
+        ),
         ("Filled", {"intervalId": 7, "orderId": 3, "household": seller, "side": ASK, "amountWh": 20, "value": 1_600}),
         ("Filled", {"intervalId": 7, "orderId": 0, "household": buyer, "side": BID, "amountWh": 20, "value": 1_600}),
-        ("IntervalSettled", {"intervalId": 7, "readingsRoot": bytes.fromhex("ab" * 32), "clearingPrice": 80_000,
-                             "surplusWh": 20, "coveredWh": 20, "tradedWh": 20, "gridImportWh": 5, "chunks": 1}),
+        (
+            "IntervalSettled",
+            {
+                "intervalId": 7,
+                "readingsRoot": bytes.fromhex("ab" * 32),
+                "clearingPrice": 80_000,
+                "surplusWh": 20,
+                "coveredWh": 20,
+                "tradedWh": 20,
+                "gridImportWh": 5,
+                "chunks": 1,
+            },
+        ),
     ]
 
 
@@ -63,9 +85,18 @@ def _store_events(sessions, community, decoded: list[tuple[str, dict]]) -> list[
     """Store events as the indexer does (json_value: integers as decimal strings, bytes as 0x hex)."""
     market = community.deployment.address("EnergyMarket")
     with sessions() as session:
-        rows = [ChainEvent(block_number=40, block_hash="0x" + "40" * 32, tx_hash="0x" + "77" * 32, log_index=index,
-                           contract=market, event=name, args=json_value(args))
-                for index, (name, args) in enumerate(decoded)]
+        rows = [
+            ChainEvent(
+                block_number=40,
+                block_hash="0x" + "40" * 32,
+                tx_hash="0x" + "77" * 32,
+                log_index=index,
+                contract=market,
+                event=name,
+                args=json_value(args),
+            )
+            for index, (name, args) in enumerate(decoded)
+        ]
         session.add_all(rows)
         session.commit()
     return rows
@@ -99,10 +130,18 @@ def _store_statuses(sessions, community) -> list:
     messages = []
     for index, household in enumerate((community.alice.address, community.bob.address)):
         meter = community.meters[household].address
-        status = BridgeStatus(meter=meter, source=("p1", "shelly")[index], ts=now - 5, last_reading_seq=7,
-                              last_reading_ts=now - 10, queue_depth=index, queue_bytes=300 * index,
-                              counters=(("bad_crc", 2),) if index == 0 else (), halted=None,
-                              broker_error="disconnected: keepalive" if index else None)
+        status = BridgeStatus(
+            meter=meter,
+            source=("p1", "shelly")[index],
+            ts=now - 5,
+            last_reading_seq=7,
+            last_reading_ts=now - 10,
+            queue_depth=index,
+            queue_bytes=300 * index,
+            counters=(("bad_crc", 2),) if index == 0 else (),
+            halted=None,
+            broker_error="disconnected: keepalive" if index else None,
+        )
         messages.append(Message(status_topic(COMMUNITY, meter), encode_bridge_status(status), now - 1))
     outcomes = store.process(messages)
     assert [o.status for o in outcomes] == ["stored", "stored"]
@@ -154,8 +193,9 @@ def _web_feed(make_app) -> list[tuple[str, str, str]]:
     capture = Capture()
     try:
         app = make_app(redis_url=REDIS_URL, socketio_channel=capture.channel, secret_key="k" * 40)
-        feed = LiveFeed.for_app(app, LiveEmitter(socketio=socketio_of(app),
-                                                 community_readings_per_s=COMMUNITY_READINGS_PER_S))
+        feed = LiveFeed.for_app(
+            app, LiveEmitter(socketio=socketio_of(app), community_readings_per_s=COMMUNITY_READINGS_PER_S)
+        )
         feed.publisher.clock = lambda: NOW_S
         assert feed.step() > 0  # from the first row: everything stored above is new to it
         return capture.collect()
@@ -179,8 +219,9 @@ def test_both_producers_send_the_same_bytes(case, make_app, community, migrated_
         messages, outcomes, registry = _ingest(sessions, community)
     stored_events = []
     if CASES[case]["events"]:
-        stored_events = _store_events(sessions, community, _events(community, community.alice.address,
-                                                                     community.bob.address))
+        stored_events = _store_events(
+            sessions, community, _events(community, community.alice.address, community.bob.address)
+        )
 
     statuses = _store_statuses(sessions, community) if CASES[case]["statuses"] else []
 
@@ -201,26 +242,49 @@ def test_both_producers_send_the_same_bytes(case, make_app, community, migrated_
         bob_meter = community.meters[bob].address
         [(room, rejection)] = by_event["rejection"]
         assert room == "admin" and rejection["detail"]
-        assert rejection == {"reason": "wrong_signer", "meter": bob_meter, "topic": topic(COMMUNITY, bob_meter),
-                             "detail": rejection["detail"], "receivedAt": int(messages[3].received_at)}
+        assert rejection == {
+            "reason": "wrong_signer",
+            "meter": bob_meter,
+            "topic": topic(COMMUNITY, bob_meter),
+            "detail": rejection["detail"],
+            "receivedAt": int(messages[3].received_at),
+        }
     if CASES[case]["events"]:
         fills = {room: data for room, data in by_event["fill"]}
         assert fills[f"household:{community.alice.address}"] == {
-            "intervalId": 7, "orderId": 3, "auto": False, "side": "ask", "amountWh": 20, "value": 1_600,
-            "blockNumber": 40, "txHash": "0x" + "77" * 32}
+            "intervalId": 7,
+            "orderId": 3,
+            "auto": False,
+            "side": "ask",
+            "amountWh": 20,
+            "value": 1_600,
+            "blockNumber": 40,
+            "txHash": "0x" + "77" * 32,
+        }
         assert fills[f"household:{community.bob.address}"]["side"] == "bid"
         assert fills[f"household:{community.bob.address}"]["auto"] is True
         [(room, settled)] = by_event["interval_settled"]
         assert room == "community" and settled["readingsRoot"] == "0x" + "ab" * 32 and settled["gridImportWh"] == 5
         [(room, book)] = by_event["order_book"]
-        assert book == {"intervalId": NOW_S // INTERVAL_S, "bids": [],
-                        "asks": [{"price": 80_000, "amountWh": 30, "orders": 1}]}
+        assert book == {
+            "intervalId": NOW_S // INTERVAL_S,
+            "bids": [],
+            "asks": [{"price": 80_000, "amountWh": 30, "orders": 1}],
+        }
     if CASES[case]["statuses"]:
         alice, bob = community.alice.address, community.bob.address
         pushed = {room: data for room, data in by_event["bridge_status"]}
         assert set(pushed) == {f"household:{alice}", f"household:{bob}"}  # each to its own household only
         assert pushed[f"household:{alice}"] == {
-            "household": alice, "meter": community.meters[alice].address, "source": "p1",
-            "bridge": {"problems": {"bad_crc": 2}, "halted": None, "brokerError": None, "queueDepth": 0,
-                       "statusTs": statuses[0].status_ts}}
+            "household": alice,
+            "meter": community.meters[alice].address,
+            "source": "p1",
+            "bridge": {
+                "problems": {"bad_crc": 2},
+                "halted": None,
+                "brokerError": None,
+                "queueDepth": 0,
+                "statusTs": statuses[0].status_ts,
+            },
+        }
         assert pushed[f"household:{bob}"]["bridge"]["brokerError"] == "disconnected: keepalive"

@@ -14,10 +14,20 @@ from backend.web.meter_status import meter_status_json, simulated_meters
 
 
 def add_status(session, household: str, meter: str, **changes) -> None:
-    values = dict(meter=meter, household=household, source="p1", status_ts=int(time.time()) - 20,
-                  last_reading_seq=9, last_reading_ts=int(time.time()) - 25, queue_depth=3, queue_bytes=960,
-                  counters={"gap": 1, "bad_crc": 4}, halted=None, broker_error="disconnected: keepalive",
-                  received_at=int(time.time()) - 19)
+    values = dict(
+        meter=meter,
+        household=household,
+        source="p1",
+        status_ts=int(time.time()) - 20,
+        last_reading_seq=9,
+        last_reading_ts=int(time.time()) - 25,
+        queue_depth=3,
+        queue_bytes=960,
+        counters={"gap": 1, "bad_crc": 4},
+        halted=None,
+        broker_error="disconnected: keepalive",
+        received_at=int(time.time()) - 19,
+    )
     session.add(MeterStatus(**{**values, **changes}))
     session.flush()
 
@@ -29,8 +39,11 @@ def test_the_household_detail_shows_its_bridges_source_problems_and_the_last_rea
         for household in (alice, bob):
             add_meter(session, household, community.meters[household].address)
         add_reading(session, alice, community.meters[alice].address, 1, now - 600, 0, 10)
-        session.execute(update(Meter).where(Meter.address == community.meters[alice].address)
-                        .values(last_seq=1, last_ts=now - 600, last_produced_wh=0, last_consumed_wh=10))
+        session.execute(
+            update(Meter)
+            .where(Meter.address == community.meters[alice].address)
+            .values(last_seq=1, last_ts=now - 600, last_produced_wh=0, last_consumed_wh=10)
+        )
         add_status(session, alice, community.meters[alice].address, halted="register_backwards: 1.8.0 went back")
         session.commit()
     client = app.test_client()
@@ -38,9 +51,13 @@ def test_the_household_detail_shows_its_bridges_source_problems_and_the_last_rea
     status = client.get(f"/api/households/{alice}").get_json()["meterStatus"]
     assert status["source"] == "p1" and status["lastReadingTs"] == now - 600
     assert 600 <= status["lastReadingAgeS"] <= 660
-    assert status["bridge"] == {"problems": {"bad_crc": 4, "gap": 1}, "halted": "register_backwards: 1.8.0 went back",
-                                "brokerError": "disconnected: keepalive", "queueDepth": 3,
-                                "statusTs": status["bridge"]["statusTs"]}
+    assert status["bridge"] == {
+        "problems": {"bad_crc": 4, "gap": 1},
+        "halted": "register_backwards: 1.8.0 went back",
+        "brokerError": "disconnected: keepalive",
+        "queueDepth": 3,
+        "statusTs": status["bridge"]["statusTs"],
+    }
     other = app.test_client()
     sign_in(other, community.bob)
     assert other.get(f"/api/households/{alice}").status_code == 403  # private, like the rest of the detail
@@ -89,9 +106,11 @@ def test_the_web_feed_pushes_a_status_when_it_changes_not_at_every_pass(app, ses
     feed.step()
     assert recorder.statuses == []  # stored before the feed started: the page loads it over HTTP
     with sessions() as session:
-        session.execute(update(MeterStatus).where(MeterStatus.meter == meter)
-                        .values(counters={"gap": 2}, status_ts=MeterStatus.status_ts + 60,
-                                received_at=MeterStatus.received_at + 60))
+        session.execute(
+            update(MeterStatus)
+            .where(MeterStatus.meter == meter)
+            .values(counters={"gap": 2}, status_ts=MeterStatus.status_ts + 60, received_at=MeterStatus.received_at + 60)
+        )
         session.commit()
     feed.step()
     feed.step()

@@ -39,13 +39,15 @@ def test_stored_readings_and_rejections_reach_the_right_rooms(redis_server, comm
         now = int(time.time())
         honest = sign_reading(MeterReading(meter.address, 1, now - 5, 10, 20, 300), domain, meter.key)
         forged = sign_reading(MeterReading(meter.address, 2, now, 11, 21, 300), domain, community.bob.key)
-        messages = [Message(topic(COMMUNITY, meter.address), payload(signed), time.time())
-                    for signed in (honest, forged)]
+        messages = [
+            Message(topic(COMMUNITY, meter.address), payload(signed), time.time()) for signed in (honest, forged)
+        ]
         outcomes = ingester.process(messages)
         assert [o.status for o in outcomes] == ["stored", "rejected"]
 
-        reading_pusher, _ = live_pushers(REDIS_URL, channel, 2.0, session_factory(migrated_engine), 900,
-                                         registry.lookup)
+        reading_pusher, _ = live_pushers(
+            REDIS_URL, channel, 2.0, session_factory(migrated_engine), 900, registry.lookup
+        )
         reading_pusher(messages, outcomes)
 
         readings = _wait_for(alice_heard, "reading")
@@ -65,15 +67,36 @@ def test_settled_intervals_fills_and_the_order_book_follow_indexed_events(redis_
     bob, bob_heard = signed_in_socket(base_url, community.bob)
     try:
         _, pusher = live_pushers(REDIS_URL, channel, 2.0, session_factory(migrated_engine), 900, lambda meter: None)
-        record = {"blockNumber": 7, "blockHash": "0x" + "11" * 32, "txHash": "0x" + "22" * 32, "logIndex": 0,
-                  "contract": community.deployment.address("EnergyMarket"), "contractName": "EnergyMarket"}
-        pusher([
-            {**record, "event": "Filled", "args": {"intervalId": "5", "orderId": "0", "household":
-                                                   community.alice.address, "side": "1", "amountWh": "40",
-                                                   "value": "4000"}},
-            {**record, "logIndex": 1, "event": "IntervalSettled",
-             "args": {"intervalId": "5", "clearingPrice": "100000", "tradedWh": "40"}},
-        ])
+        record = {
+            "blockNumber": 7,
+            "blockHash": "0x" + "11" * 32,
+            "txHash": "0x" + "22" * 32,
+            "logIndex": 0,
+            "contract": community.deployment.address("EnergyMarket"),
+            "contractName": "EnergyMarket",
+        }
+        pusher(
+            [
+                {
+                    **record,
+                    "event": "Filled",
+                    "args": {
+                        "intervalId": "5",
+                        "orderId": "0",
+                        "household": community.alice.address,
+                        "side": "1",
+                        "amountWh": "40",
+                        "value": "4000",
+                    },
+                },
+                {
+                    **record,
+                    "logIndex": 1,
+                    "event": "IntervalSettled",
+                    "args": {"intervalId": "5", "clearingPrice": "100000", "tradedWh": "40"},
+                },
+            ]
+        )
         settled = _wait_for(bob_heard, "interval_settled")
         assert settled[0]["intervalId"] == 5 and settled[0]["txHash"] == record["txHash"]  # numbers, not strings
         fill = _wait_for(alice_heard, "fill")[0]

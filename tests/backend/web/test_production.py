@@ -43,10 +43,22 @@ class WebServer:
         self.log_path = log_path
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "backend.cli", "serve", "--production", "--port", str(port),
-                 "--workers", str(workers)],
-                env={**os.environ, **environment, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "backend.cli",
+                    "serve",
+                    "--production",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(workers),
+                ],
+                env={**os.environ, **environment, "PYTHONUNBUFFERED": "1"},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -82,8 +94,9 @@ def production_servers(community, make_postgres_database, tmp_path):
         "VATIO_SECRET_KEY": secrets.token_hex(32),
         "VATIO_ARCHIVE_DIR": str(tmp_path / "archive"),
     }
-    servers = [WebServer(free_port(), workers, environment, tmp_path / f"web-{n}.log")
-               for n, workers in enumerate((2, 1))]
+    servers = [
+        WebServer(free_port(), workers, environment, tmp_path / f"web-{n}.log") for n, workers in enumerate((2, 1))
+    ]
     try:
         for server in servers:
             server.wait_healthy()
@@ -144,8 +157,11 @@ def test_serve_refuses_the_development_server_off_a_local_chain(community, tmp_p
     deployment["chainId"] = 10200  # as if deployed to Chiado
     chiado = tmp_path / "chiado.json"
     chiado.write_text(json.dumps(deployment))
-    environment = {"VATIO_DEPLOYMENT": str(chiado), "VATIO_DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}",
-                   "VATIO_RPC_URL": community.url}
+    environment = {
+        "VATIO_DEPLOYMENT": str(chiado),
+        "VATIO_DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}",
+        "VATIO_RPC_URL": community.url,
+    }
     result = CliRunner().invoke(main, ["serve", "--port", str(free_port())], env=environment)
     assert result.exit_code == 1
     assert "chain 10200 is not a local chain" in result.output and "--production" in result.output

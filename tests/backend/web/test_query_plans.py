@@ -25,23 +25,45 @@ def _plan(connection, statement) -> str:
 
 
 def test_fills_by_order_and_by_household_use_their_indexes(migrated_engine):
-    by_household = select(ChainEvent.args).where(ChainEvent.event == "Filled",
-                                                 arg_text("household").in_(["0x" + "ab" * 20]))
+    by_household = select(ChainEvent.args).where(
+        ChainEvent.event == "Filled", arg_text("household").in_(["0x" + "ab" * 20])
+    )
     with migrated_engine.connect() as connection:
-        indexes = set(connection.execute(text(
-            "SELECT indexname FROM pg_indexes WHERE tablename = 'chain_events'" if connection.dialect.name ==
-            "postgresql" else "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'chain_events'"
-        )).scalars())
+        indexes = set(
+            connection.execute(
+                text(
+                    "SELECT indexname FROM pg_indexes WHERE tablename = 'chain_events'"
+                    if connection.dialect.name == "postgresql"
+                    else "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'chain_events'"
+                )
+            ).scalars()
+        )
         assert {"ix_chain_events_filled_order_id", "ix_chain_events_filled_household"} <= indexes
         if connection.dialect.name != "postgresql":
             return  # SQLite's planner picks on statistics it rarely has; the index is there for it
         # Many auto fills and a few resting-order fills, as after some days; rolled back at the end.
-        connection.execute(insert(ChainEvent), [
-            {"block_number": k, "block_hash": f"0x{k:064x}", "tx_hash": f"0x{k:064x}", "log_index": 0,
-             "contract": "0x" + "11" * 20, "event": "Filled",
-             "args": {"intervalId": str(k), "orderId": str(k if k % 100 == 0 else 0),
-                      "household": f"0x{k % 400:040x}", "side": "1", "amountWh": "5", "value": "1"}}
-            for k in range(1, 4001)])
+        connection.execute(
+            insert(ChainEvent),
+            [
+                {
+                    "block_number": k,
+                    "block_hash": f"0x{k:064x}",
+                    "tx_hash": f"0x{k:064x}",
+                    "log_index": 0,
+                    "contract": "0x" + "11" * 20,
+                    "event": "Filled",
+                    "args": {
+                        "intervalId": str(k),
+                        "orderId": str(k if k % 100 == 0 else 0),
+                        "household": f"0x{k % 400:040x}",
+                        "side": "1",
+                        "amountWh": "5",
+                        "value": "1",
+                    },
+                }
+                for k in range(1, 4001)
+            ],
+        )
         connection.execute(text("ANALYZE chain_events"))
         order_plan = _plan(connection, fills_of_orders([300, 500]))
         household_plan = _plan(connection, by_household)

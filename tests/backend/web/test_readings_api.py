@@ -25,19 +25,36 @@ def history(sessions, community):
         add_meter(session, alice, community.meters[alice].address)
         add_meter(session, bob, community.meters[bob].address)
         for minute in range(0, 121):
-            add_reading(session, alice, community.meters[alice].address, minute, start + 60 * minute,
-                        produced_wh=1000 + minute, consumed_wh=5000 + 2 * minute, power_w=60)
+            add_reading(
+                session,
+                alice,
+                community.meters[alice].address,
+                minute,
+                start + 60 * minute,
+                produced_wh=1000 + minute,
+                consumed_wh=5000 + 2 * minute,
+                power_w=60,
+            )
         for minute in range(60, 121):
-            add_reading(session, bob, community.meters[bob].address, minute, start + 60 * minute,
-                        produced_wh=0, consumed_wh=3 * minute, power_w=180)
+            add_reading(
+                session,
+                bob,
+                community.meters[bob].address,
+                minute,
+                start + 60 * minute,
+                produced_wh=0,
+                consumed_wh=3 * minute,
+                power_w=180,
+            )
         session.commit()
     return start
 
 
 def test_household_series_sums_register_deltas(client, community, history):
     sign_in(client, community.alice)
-    body = client.get(f"/api/households/{community.alice.address}/readings"
-                      f"?from={history}&to={history + 2 * HOUR}&resolution=1h").get_json()
+    body = client.get(
+        f"/api/households/{community.alice.address}/readings?from={history}&to={history + 2 * HOUR}&resolution=1h"
+    ).get_json()
     points = body["points"]
     assert [p["start"] for p in points] == [history, history + HOUR]
     # first bucket: no reading before the range, so it counts from its own first reading (minutes 0..59)
@@ -49,8 +66,10 @@ def test_household_series_sums_register_deltas(client, community, history):
 
 def test_series_carries_energy_across_empty_buckets(client, community, history):
     sign_in(client, community.alice)
-    body = client.get(f"/api/households/{community.alice.address}/readings"
-                      f"?from={history + 30 * 60}&to={history + 90 * 60}&resolution=15m").get_json()
+    body = client.get(
+        f"/api/households/{community.alice.address}/readings"
+        f"?from={history + 30 * 60}&to={history + 90 * 60}&resolution=15m"
+    ).get_json()
     assert [p["producedWh"] for p in body["points"]] == [15, 15, 15, 15]  # anchored on minute 29
 
 
@@ -120,8 +139,9 @@ def test_range_limits_and_bad_parameters(client, community, history):
 
 
 def test_community_series_from_readings_and_from_intervals(client, sessions, community, history):
-    body = client.get(f"/api/community/readings?from={history + HOUR}&to={history + 2 * HOUR}"
-                      f"&resolution=1h&source=readings").get_json()
+    body = client.get(
+        f"/api/community/readings?from={history + HOUR}&to={history + 2 * HOUR}&resolution=1h&source=readings"
+    ).get_json()
     assert body["source"] == "readings"
     point = body["points"][0]
     assert point["producedWh"] == 60 and point["consumedWh"] == 120 + 177  # Bob: from his first reading
@@ -130,10 +150,19 @@ def test_community_series_from_readings_and_from_intervals(client, sessions, com
         session.add(Interval(interval_id=interval, status="closed", closed_at=history + 1000))
         session.flush()
         for household, produced, consumed in ((community.alice.address, 15, 30), (community.bob.address, 50, 10)):
-            session.add(IntervalEntry(interval_id=interval, household=household,
-                                      meter=community.meters[household].address, produced_wh=produced,
-                                      consumed_wh=consumed, readings_hash=b"\x00" * 32, leaf=bytes([produced]) * 32,
-                                      first_seq=0, last_seq=1))
+            session.add(
+                IntervalEntry(
+                    interval_id=interval,
+                    household=household,
+                    meter=community.meters[household].address,
+                    produced_wh=produced,
+                    consumed_wh=consumed,
+                    readings_hash=b"\x00" * 32,
+                    leaf=bytes([produced]) * 32,
+                    first_seq=0,
+                    last_seq=1,
+                )
+            )
         session.commit()
     body = client.get(f"/api/community/readings?from={history}&to={history + HOUR}&resolution=1h").get_json()
     assert body["source"] == "intervals"
@@ -144,9 +173,23 @@ def test_community_series_from_readings_and_from_intervals(client, sessions, com
 
 def test_summary_numbers(client, sessions, community, history):
     with sessions() as session:
-        add_event(session, "OrderPlaced", {"orderId": "1", "owner": community.alice.address, "side": "1",
-                                           "limitPrice": "100000", "amountWh": "500", "validFrom": "0",
-                                           "validTo": str(2**40 - 1), "escrow": "0"}, block=5, tx=1, log_index=0)
+        add_event(
+            session,
+            "OrderPlaced",
+            {
+                "orderId": "1",
+                "owner": community.alice.address,
+                "side": "1",
+                "limitPrice": "100000",
+                "amountWh": "500",
+                "validFrom": "0",
+                "validTo": str(2**40 - 1),
+                "escrow": "0",
+            },
+            block=5,
+            tx=1,
+            log_index=0,
+        )
         session.commit()
     body = client.get("/api/community/summary").get_json()
     assert body["households"] == 2 and body["reporting"] == 2

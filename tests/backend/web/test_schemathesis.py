@@ -42,27 +42,82 @@ def seeded(sessions, community) -> dict:
             meter = community.meters[household].address
             add_meter(session, household, meter)
             for seq in range(1, 13):
-                add_reading(session, household, meter, seq, now - 3600 + 300 * seq, 40 * seq * index, 25 * seq,
-                            power_w=500 - 100 * index)
+                add_reading(
+                    session,
+                    household,
+                    meter,
+                    seq,
+                    now - 3600 + 300 * seq,
+                    40 * seq * index,
+                    25 * seq,
+                    power_w=500 - 100 * index,
+                )
         alice_meter = community.meters[community.alice.address].address  # its bridge reports (meterStatus)
-        session.add(MeterStatus(meter=alice_meter, household=community.alice.address, source="p1", status_ts=now - 5,
-                                last_reading_seq=12, last_reading_ts=now - 10, queue_depth=0, queue_bytes=0,
-                                counters={"bad_crc": 1}, halted=None, broker_error=None, received_at=now - 4))
-        session.add(Interval(interval_id=settled, status="settled", readings_root=b"\x01" * 32, clearing_price=120_000,
-                             closed_at=(settled + 1) * SECONDS + 30, settled_tx="0x" + "ab" * 32, settled_block=42))
-        session.add(Interval(interval_id=closed, status="closed", readings_root=b"\x02" * 32,
-                             closed_at=(closed + 1) * SECONDS + 30))
+        session.add(
+            MeterStatus(
+                meter=alice_meter,
+                household=community.alice.address,
+                source="p1",
+                status_ts=now - 5,
+                last_reading_seq=12,
+                last_reading_ts=now - 10,
+                queue_depth=0,
+                queue_bytes=0,
+                counters={"bad_crc": 1},
+                halted=None,
+                broker_error=None,
+                received_at=now - 4,
+            )
+        )
+        session.add(
+            Interval(
+                interval_id=settled,
+                status="settled",
+                readings_root=b"\x01" * 32,
+                clearing_price=120_000,
+                closed_at=(settled + 1) * SECONDS + 30,
+                settled_tx="0x" + "ab" * 32,
+                settled_block=42,
+            )
+        )
+        session.add(
+            Interval(
+                interval_id=closed, status="closed", readings_root=b"\x02" * 32, closed_at=(closed + 1) * SECONDS + 30
+            )
+        )
         session.flush()
         for interval_id in (settled, closed):
             for household in (community.alice.address, community.bob.address):
-                session.add(IntervalEntry(interval_id=interval_id, household=household,
-                                          meter=community.meters[household].address, produced_wh=100,
-                                          consumed_wh=40, readings_hash=b"\x03" * 32, leaf=b"\x04" * 32,
-                                          first_seq=1, last_seq=2))
-        add_event(session, "IntervalSettled", {
-            "intervalId": str(settled), "readingsRoot": "0x" + "01" * 32, "clearingPrice": "120000",
-            "surplusWh": "60", "coveredWh": "60", "tradedWh": "60", "gridImportWh": "0", "chunks": "1"},
-            block=42, tx=7, log_index=0)
+                session.add(
+                    IntervalEntry(
+                        interval_id=interval_id,
+                        household=household,
+                        meter=community.meters[household].address,
+                        produced_wh=100,
+                        consumed_wh=40,
+                        readings_hash=b"\x03" * 32,
+                        leaf=b"\x04" * 32,
+                        first_seq=1,
+                        last_seq=2,
+                    )
+                )
+        add_event(
+            session,
+            "IntervalSettled",
+            {
+                "intervalId": str(settled),
+                "readingsRoot": "0x" + "01" * 32,
+                "clearingPrice": "120000",
+                "surplusWh": "60",
+                "coveredWh": "60",
+                "tradedWh": "60",
+                "gridImportWh": "0",
+                "chunks": "1",
+            },
+            block=42,
+            tx=7,
+            log_index=0,
+        )
         session.commit()
     return {"address": community.alice.address, "interval_id": settled}
 
@@ -93,8 +148,14 @@ def _exercise(operation, strategy, client, failures: list[str], keep_signed_in) 
     """Send the operation's generated cases; return how many were sent."""
     sent = 0
 
-    @hypothesis.settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
-                         phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @hypothesis.settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=strategy)
     def exercise(case):
         nonlocal sent

@@ -35,10 +35,19 @@ def _writes(app) -> list[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
         for method in sorted(rule.methods & STATE_CHANGING_METHODS):
             assert rule.arguments <= set(EXAMPLE_ARGUMENTS), f"give {rule.rule} an example path here"
-            writes.append((method, rule.build({name: EXAMPLE_ARGUMENTS[name] for name in rule.arguments},
-                                              append_unknown=False)[1]))
-    assert {"/api/auth/logout", "/api/auth/verify", "/api/market/orders/preview", "/api/admin/households",
-            "/api/admin/tariffs"} <= {path for _, path in writes}
+            writes.append(
+                (
+                    method,
+                    rule.build({name: EXAMPLE_ARGUMENTS[name] for name in rule.arguments}, append_unknown=False)[1],
+                )
+            )
+    assert {
+        "/api/auth/logout",
+        "/api/auth/verify",
+        "/api/market/orders/preview",
+        "/api/admin/households",
+        "/api/admin/tariffs",
+    } <= {path for _, path in writes}
     return sorted(writes)
 
 
@@ -69,7 +78,7 @@ def test_deeply_nested_json_is_refused_on_every_write(app, community, caplog, de
 def test_brackets_inside_strings_do_not_count_as_nesting(client, community):
     nonce = client.get("/api/auth/nonce").get_json()["nonce"]
     assert nonce
-    body = json.dumps({"message": "[" * 5000 + "\\\"{" * 100, "signature": "0x"})
+    body = json.dumps({"message": "[" * 5000 + '\\"{' * 100, "signature": "0x"})
     response = client.post("/api/auth/verify", data=body, content_type="application/json")
     assert response.get_json()["error"]["code"] == "invalid_message"  # parsed, and refused for what it says
 
@@ -81,10 +90,20 @@ def test_every_write_refuses_a_cross_site_form(app, community):
     victim = app.test_client()
     sign_in(victim, community.admin)
     for method, path in _writes(app):
-        for headers in ({"Origin": EVIL}, {"Origin": "null"}, {"Origin": "http://localhost.evil.example"},
-                        {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}):
-            response = victim.open(path, method=method, data="wallet=0x1&message=x", headers=headers,
-                                   content_type="application/x-www-form-urlencoded")
+        for headers in (
+            {"Origin": EVIL},
+            {"Origin": "null"},
+            {"Origin": "http://localhost.evil.example"},
+            {"Sec-Fetch-Site": "cross-site"},
+            {"Sec-Fetch-Site": "same-site"},
+        ):
+            response = victim.open(
+                path,
+                method=method,
+                data="wallet=0x1&message=x",
+                headers=headers,
+                content_type="application/x-www-form-urlencoded",
+            )
             assert response.status_code == 403, (path, headers, response.status_code)
             assert response.get_json()["error"]["code"] == "cross_origin"
             # a cross-site fetch may also send JSON (text/plain cannot be JSON, but a form cannot be either)
@@ -98,8 +117,11 @@ def test_every_write_refuses_a_cross_site_form(app, community):
 
 
 def test_logout_from_this_site_still_works(app, community):
-    for headers in ({"Origin": "http://localhost"}, {"Origin": "https://localhost", "Sec-Fetch-Site": "same-origin"},
-                    {}):
+    for headers in (
+        {"Origin": "http://localhost"},
+        {"Origin": "https://localhost", "Sec-Fetch-Site": "same-origin"},
+        {},
+    ):
         client = app.test_client()
         sign_in(client, community.alice)
         assert client.post("/api/auth/logout", json={}, headers=headers).get_json() == {"signedIn": False}
@@ -181,8 +203,11 @@ def test_long_query_string_gets_the_json_error(client):
 
 def test_server_answers_its_own_414_in_json(app, monkeypatch):
     handlers = []
-    monkeypatch.setattr(type(app_module.socketio_of(app)), "run",
-                        lambda self, app, **kwargs: handlers.append(kwargs.get("request_handler")))
+    monkeypatch.setattr(
+        type(app_module.socketio_of(app)),
+        "run",
+        lambda self, app, **kwargs: handlers.append(kwargs.get("request_handler")),
+    )
     run_server(app)
     assert handlers == [JsonErrorRequestHandler]  # what `vatio serve` runs with
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=handlers[0])
@@ -210,10 +235,14 @@ def _valid_bodies(community) -> dict[str, tuple[object, dict]]:
     """Per write with a body: who signs in, and a body of the right types."""
     return {
         "/api/auth/verify": (None, {"message": "x", "signature": "0x"}),
-        "/api/market/orders/preview": (community.alice, {"side": "ask", "limitPrice": 100_000, "amountWh": 100,
-                                                         "validFrom": 0, "validTo": 0}),
-        "/api/admin/households": (community.admin, {"wallet": Account.create().address,
-                                                    "meter": Account.create().address, "capacityW": 5000}),
+        "/api/market/orders/preview": (
+            community.alice,
+            {"side": "ask", "limitPrice": 100_000, "amountWh": 100, "validFrom": 0, "validTo": 0},
+        ),
+        "/api/admin/households": (
+            community.admin,
+            {"wallet": Account.create().address, "meter": Account.create().address, "capacityW": 5000},
+        ),
         "/api/admin/tariffs": (community.admin, {"retailPrice": 200_000, "feedInPrice": 50_000}),
         "/api/admin/meters/{address}/credentials": (community.admin, {}),
         "/api/households/{address}/tokens": (community.alice, {"label": "home assistant"}),
@@ -231,8 +260,11 @@ def test_amount_as_a_string_is_refused(client, community):
 def test_every_body_field_must_have_its_described_type(make_app, community):
     app = make_app()
     bodies = _valid_bodies(community)
-    described = {path: item["post"]["requestBody"]["content"]["application/json"]["schema"]
-                 for path, item in openapi_spec()["paths"].items() if "requestBody" in item.get("post", {})}
+    described = {
+        path: item["post"]["requestBody"]["content"]["application/json"]["schema"]
+        for path, item in openapi_spec()["paths"].items()
+        if "requestBody" in item.get("post", {})
+    }
     assert set(described) == set(bodies)
     wrong = {"integer": ["1000", 1000.5, True, [1]], "string": [12, True, {"a": 1}]}
     for path, schema in described.items():
@@ -246,7 +278,9 @@ def test_every_body_field_must_have_its_described_type(make_app, community):
                 response = client.post(path, json={**body, name: value})
                 expected = field["x-error"]
                 assert (response.status_code, response.get_json()["error"]["code"]) == (
-                    expected["status"], expected["code"]), (path, name, value)
+                    expected["status"],
+                    expected["code"],
+                ), (path, name, value)
 
 
 # 6. The zero address
@@ -255,8 +289,12 @@ def test_every_body_field_must_have_its_described_type(make_app, community):
 @pytest.mark.parametrize("field", ["wallet", "meter"])
 def test_zero_address_cannot_be_registered(client, community, field):
     sign_in(client, community.admin)
-    body = {"wallet": Account.create().address, "meter": Account.create().address, "capacityW": 5000,
-            field: "0x" + "0" * 40}
+    body = {
+        "wallet": Account.create().address,
+        "meter": Account.create().address,
+        "capacityW": 5000,
+        field: "0x" + "0" * 40,
+    }
     response = client.post("/api/admin/households", json=body)
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_address"
     assert "zero address" in response.get_json()["error"]["message"]

@@ -16,8 +16,10 @@ SECONDS = 900
 
 
 def _leaves(households: list[tuple[str, str]]) -> list[Leaf]:
-    return [Leaf(household, meter, INTERVAL, 100 * (i + 1), 40 * (i + 1), bytes([i + 1]) * 32)
-            for i, (household, meter) in enumerate(households)]
+    return [
+        Leaf(household, meter, INTERVAL, 100 * (i + 1), 40 * (i + 1), bytes([i + 1]) * 32)
+        for i, (household, meter) in enumerate(households)
+    ]
 
 
 @pytest.fixture
@@ -30,39 +32,135 @@ def settled(app, sessions, community):
     with sessions() as session:
         for household, meter in pairs:
             add_meter(session, household, meter)
-        session.add(Interval(interval_id=INTERVAL, status="settled", readings_root=tree.root, clearing_price=120_000,
-                             closed_at=INTERVAL * SECONDS + SECONDS + 30, settled_tx="0x" + "ab" * 32,
-                             settled_block=42))
+        session.add(
+            Interval(
+                interval_id=INTERVAL,
+                status="settled",
+                readings_root=tree.root,
+                clearing_price=120_000,
+                closed_at=INTERVAL * SECONDS + SECONDS + 30,
+                settled_tx="0x" + "ab" * 32,
+                settled_block=42,
+            )
+        )
         session.flush()
         for leaf in leaves:
-            session.add(IntervalEntry(interval_id=INTERVAL, household=leaf.household, meter=leaf.meter,
-                                      produced_wh=leaf.produced_wh, consumed_wh=leaf.consumed_wh,
-                                      readings_hash=leaf.readings_hash, leaf=leaf.hash(), first_seq=1, last_seq=2))
+            session.add(
+                IntervalEntry(
+                    interval_id=INTERVAL,
+                    household=leaf.household,
+                    meter=leaf.meter,
+                    produced_wh=leaf.produced_wh,
+                    consumed_wh=leaf.consumed_wh,
+                    readings_hash=leaf.readings_hash,
+                    leaf=leaf.hash(),
+                    first_seq=1,
+                    last_seq=2,
+                )
+            )
         tx = 7
-        add_event(session, "Filled", {"intervalId": str(INTERVAL), "orderId": "0", "household": pairs[0][0],
-                                      "side": "1", "amountWh": "60", "value": "7200"}, block=42, tx=tx, log_index=0)
-        add_event(session, "Filled", {"intervalId": str(INTERVAL), "orderId": "0", "household": pairs[1][0],
-                                      "side": "0", "amountWh": "60", "value": "7200"}, block=42, tx=tx, log_index=1)
+        add_event(
+            session,
+            "Filled",
+            {
+                "intervalId": str(INTERVAL),
+                "orderId": "0",
+                "household": pairs[0][0],
+                "side": "1",
+                "amountWh": "60",
+                "value": "7200",
+            },
+            block=42,
+            tx=tx,
+            log_index=0,
+        )
+        add_event(
+            session,
+            "Filled",
+            {
+                "intervalId": str(INTERVAL),
+                "orderId": "0",
+                "household": pairs[1][0],
+                "side": "0",
+                "amountWh": "60",
+                "value": "7200",
+            },
+            block=42,
+            tx=tx,
+            log_index=1,
+        )
         for index, leaf in enumerate(leaves):
-            add_event(session, "HouseholdSettled", {
-                "intervalId": str(INTERVAL), "household": leaf.household, "producedWh": str(leaf.produced_wh),
-                "consumedWh": str(leaf.consumed_wh), "creditedWh": "0", "burnedWh": "0", "gridImportWh": "0"},
-                block=42, tx=tx, log_index=2 + index)
-        add_event(session, "IntervalSettled", {
-            "intervalId": str(INTERVAL), "readingsRoot": root, "clearingPrice": "120000", "surplusWh": "60",
-            "coveredWh": "60", "tradedWh": "60", "gridImportWh": "0", "chunks": "1"}, block=42, tx=tx, log_index=4)
+            add_event(
+                session,
+                "HouseholdSettled",
+                {
+                    "intervalId": str(INTERVAL),
+                    "household": leaf.household,
+                    "producedWh": str(leaf.produced_wh),
+                    "consumedWh": str(leaf.consumed_wh),
+                    "creditedWh": "0",
+                    "burnedWh": "0",
+                    "gridImportWh": "0",
+                },
+                block=42,
+                tx=tx,
+                log_index=2 + index,
+            )
+        add_event(
+            session,
+            "IntervalSettled",
+            {
+                "intervalId": str(INTERVAL),
+                "readingsRoot": root,
+                "clearingPrice": "120000",
+                "surplusWh": "60",
+                "coveredWh": "60",
+                "tradedWh": "60",
+                "gridImportWh": "0",
+                "chunks": "1",
+            },
+            block=42,
+            tx=tx,
+            log_index=4,
+        )
         # another interval's settlement in another tx: must not leak into this one
-        add_event(session, "IntervalSettled", {"intervalId": str(INTERVAL - 1), "readingsRoot": "0x" + "00" * 32,
-                                               "clearingPrice": "0", "surplusWh": "0", "coveredWh": "0",
-                                               "tradedWh": "0", "gridImportWh": "0", "chunks": "1"},
-                  block=41, tx=6, log_index=0)
+        add_event(
+            session,
+            "IntervalSettled",
+            {
+                "intervalId": str(INTERVAL - 1),
+                "readingsRoot": "0x" + "00" * 32,
+                "clearingPrice": "0",
+                "surplusWh": "0",
+                "coveredWh": "0",
+                "tradedWh": "0",
+                "gridImportWh": "0",
+                "chunks": "1",
+            },
+            block=41,
+            tx=6,
+            log_index=0,
+        )
         session.commit()
     document = {
-        "version": 1, "chainId": 31337, "intervalId": INTERVAL, "intervalSeconds": SECONDS, "readingsRoot": root,
-        "leaves": [{"household": leaf.household, "meter": leaf.meter, "producedWh": leaf.produced_wh,
-                    "consumedWh": leaf.consumed_wh, "readingsHash": "0x" + leaf.readings_hash.hex(),
-                    "leaf": "0x" + leaf.hash().hex(), "proof": ["0x" + p.hex() for p in tree.proof(leaf.hash())],
-                    "readings": []} for leaf in leaves],
+        "version": 1,
+        "chainId": 31337,
+        "intervalId": INTERVAL,
+        "intervalSeconds": SECONDS,
+        "readingsRoot": root,
+        "leaves": [
+            {
+                "household": leaf.household,
+                "meter": leaf.meter,
+                "producedWh": leaf.produced_wh,
+                "consumedWh": leaf.consumed_wh,
+                "readingsHash": "0x" + leaf.readings_hash.hex(),
+                "leaf": "0x" + leaf.hash().hex(),
+                "proof": ["0x" + p.hex() for p in tree.proof(leaf.hash())],
+                "readings": [],
+            }
+            for leaf in leaves
+        ],
     }
     folder = app.extensions["vatio"].config.archive_dir / "31337"
     folder.mkdir(parents=True)
@@ -79,8 +177,11 @@ def test_archive_is_served_byte_for_byte(client, settled):
 
 
 def test_unknown_or_invalid_interval(client, settled):
-    for url in (f"/api/intervals/{INTERVAL + 1}/archive", f"/api/intervals/{INTERVAL + 1}",
-                f"/api/intervals/{INTERVAL + 1}/proof/{Account.create().address}"):
+    for url in (
+        f"/api/intervals/{INTERVAL + 1}/archive",
+        f"/api/intervals/{INTERVAL + 1}",
+        f"/api/intervals/{INTERVAL + 1}/proof/{Account.create().address}",
+    ):
         response = client.get(url)
         assert response.status_code == 404, url
         assert response.get_json()["error"]["code"] == "unknown_interval"
@@ -96,8 +197,13 @@ def test_interval_detail_has_the_chain_root_and_only_its_events(client, settled)
     assert body["status"] == "settled" and body["households"] == 2
     assert body["readingsRoot"] == root == body["onChain"]["readingsRoot"]
     assert body["onChain"]["clearingPrice"] == 120_000 and body["onChain"]["tradedWh"] == 60
-    assert [e["event"] for e in body["events"]] == ["Filled", "Filled", "HouseholdSettled", "HouseholdSettled",
-                                                    "IntervalSettled"]
+    assert [e["event"] for e in body["events"]] == [
+        "Filled",
+        "Filled",
+        "HouseholdSettled",
+        "HouseholdSettled",
+        "IntervalSettled",
+    ]
     assert body["producedWh"] == 300 and body["archiveAvailable"]
 
 

@@ -34,37 +34,108 @@ def seeded(sessions, community) -> dict:
     alice, bob = community.alice.address, community.bob.address
     tx = iter(range(1, 10_000))
     with sessions() as session:
-        add_event(session, "TariffVersionAdded", {"version": "0", "scheduleHash": "0x" + "00" * 32,
-                                                  "effectiveFrom": "0"}, block=1, tx=next(tx), log_index=0)
-        add_event(session, "TariffVersionAdded", {"version": "1", "scheduleHash": "0x" + SPANISH.source_hash.hex(),
-                                                  "effectiveFrom": str(at(2026, 1, 1, 0))},
-                  block=1, tx=next(tx), log_index=1)
-        add_event(session, "HouseholdRegistered", {"household": alice, "meter": "0x" + "a1" * 20,
-                                                   "capacityW": "4600"}, block=2, tx=next(tx), log_index=0)
-        add_event(session, "HouseholdRegistered", {"household": bob, "meter": "0x" + "b1" * 20,
-                                                   "capacityW": "3300"}, block=2, tx=next(tx), log_index=1)
+        add_event(
+            session,
+            "TariffVersionAdded",
+            {"version": "0", "scheduleHash": "0x" + "00" * 32, "effectiveFrom": "0"},
+            block=1,
+            tx=next(tx),
+            log_index=0,
+        )
+        add_event(
+            session,
+            "TariffVersionAdded",
+            {"version": "1", "scheduleHash": "0x" + SPANISH.source_hash.hex(), "effectiveFrom": str(at(2026, 1, 1, 0))},
+            block=1,
+            tx=next(tx),
+            log_index=1,
+        )
+        add_event(
+            session,
+            "HouseholdRegistered",
+            {"household": alice, "meter": "0x" + "a1" * 20, "capacityW": "4600"},
+            block=2,
+            tx=next(tx),
+            log_index=0,
+        )
+        add_event(
+            session,
+            "HouseholdRegistered",
+            {"household": bob, "meter": "0x" + "b1" * 20, "capacityW": "3300"},
+            block=2,
+            tx=next(tx),
+            log_index=1,
+        )
         block = 10
-        intervals = [at(2026, 1, 20, 13), at(2026, 2, 3, 12), at(2026, 2, 3, 19), at(2026, 2, 14, 11),
-                     at(2026, 2, 20, 9)]
+        intervals = [
+            at(2026, 1, 20, 13),
+            at(2026, 2, 3, 12),
+            at(2026, 2, 3, 19),
+            at(2026, 2, 14, 11),
+            at(2026, 2, 20, 9),
+        ]
         for number, interval_id in enumerate(intervals):
             block += 1
             settle_tx = next(tx)
             closed = number < len(intervals) - 1
-            add_event(session, "Filled", {"intervalId": str(interval_id), "household": alice, "side": "1",
-                                          "amountWh": "700", "value": str(700 * 110)},
-                      block=block, tx=settle_tx, log_index=0)
-            add_event(session, "Filled", {"intervalId": str(interval_id), "household": bob, "side": "0",
-                                          "amountWh": "700", "value": str(700 * 110)},
-                      block=block, tx=settle_tx, log_index=1)
-            add_event(session, "HouseholdSettled", {"intervalId": str(interval_id), "household": alice,
-                                                    "producedWh": str(1500 + 100 * number), "consumedWh": "300"},
-                      block=block, tx=settle_tx, log_index=2)
-            add_event(session, "HouseholdSettled", {"intervalId": str(interval_id), "household": bob,
-                                                    "producedWh": "0", "consumedWh": str(900 + 50 * number)},
-                      block=block, tx=settle_tx, log_index=3)
+            add_event(
+                session,
+                "Filled",
+                {
+                    "intervalId": str(interval_id),
+                    "household": alice,
+                    "side": "1",
+                    "amountWh": "700",
+                    "value": str(700 * 110),
+                },
+                block=block,
+                tx=settle_tx,
+                log_index=0,
+            )
+            add_event(
+                session,
+                "Filled",
+                {
+                    "intervalId": str(interval_id),
+                    "household": bob,
+                    "side": "0",
+                    "amountWh": "700",
+                    "value": str(700 * 110),
+                },
+                block=block,
+                tx=settle_tx,
+                log_index=1,
+            )
+            add_event(
+                session,
+                "HouseholdSettled",
+                {
+                    "intervalId": str(interval_id),
+                    "household": alice,
+                    "producedWh": str(1500 + 100 * number),
+                    "consumedWh": "300",
+                },
+                block=block,
+                tx=settle_tx,
+                log_index=2,
+            )
+            add_event(
+                session,
+                "HouseholdSettled",
+                {
+                    "intervalId": str(interval_id),
+                    "household": bob,
+                    "producedWh": "0",
+                    "consumedWh": str(900 + 50 * number),
+                },
+                block=block,
+                tx=settle_tx,
+                log_index=3,
+            )
             if closed:
-                add_event(session, "IntervalSettled", {"intervalId": str(interval_id)}, block=block, tx=settle_tx,
-                          log_index=4)
+                add_event(
+                    session, "IntervalSettled", {"intervalId": str(interval_id)}, block=block, tx=settle_tx, log_index=4
+                )
         session.commit()
     return {"alice": alice, "bob": bob}
 
@@ -124,8 +195,11 @@ def test_the_admin_reads_a_households_statement(client, community, seeded):
 
 def test_statements_are_private(client, community, seeded):
     alice = seeded["alice"]
-    for path in (f"/api/households/{alice}/statements", f"/api/households/{alice}/statements/2026-02.pdf",
-                 f"/api/households/{alice}/statements/2026-02.csv"):
+    for path in (
+        f"/api/households/{alice}/statements",
+        f"/api/households/{alice}/statements/2026-02.pdf",
+        f"/api/households/{alice}/statements/2026-02.csv",
+    ):
         response = client.get(path)
         assert response.status_code == 401 and response.get_json()["error"]["code"] == "not_signed_in"
     assert sign_in(client, community.bob).status_code == 200

@@ -37,8 +37,7 @@ def test_create_list_revoke(app, community, sessions):
         stored = session.scalars(select(HouseholdToken)).one()
         assert stored.token_hash != made["token"] and made["token"] not in stored.token_hash  # only its hash
     listed = client.get(f"/api/households/{alice}/tokens").get_json()["items"]
-    assert listed == [{"id": made["id"], "label": "home assistant", "createdAt": made["createdAt"],
-                       "lastUsedAt": None}]
+    assert listed == [{"id": made["id"], "label": "home assistant", "createdAt": made["createdAt"], "lastUsedAt": None}]
     reader = app.test_client()
     assert reader.get(f"/api/households/{alice}/readings", headers=_bearer(made["token"])).status_code == 200
     assert client.get(f"/api/households/{alice}/tokens").get_json()["items"][0]["lastUsedAt"] is not None
@@ -92,8 +91,9 @@ def test_a_token_reads_its_own_households_private_endpoints(app, community, sess
     recommendations = reader.get(f"/api/households/{alice}/recommendations", headers=_bearer(token))
     assert recommendations.status_code == 200, recommendations.get_json()
     assert recommendations.get_json()["household"] == alice
-    assert reader.get(f"/api/households/{alice}/readings.csv?from={now - 3600}",
-                      headers=_bearer(token)).status_code == 200
+    assert (
+        reader.get(f"/api/households/{alice}/readings.csv?from={now - 3600}", headers=_bearer(token)).status_code == 200
+    )
 
 
 def test_a_token_is_refused_for_writes_other_households_and_when_malformed(app, community):
@@ -104,20 +104,30 @@ def test_a_token_is_refused_for_writes_other_households_and_when_malformed(app, 
     reader = app.test_client()
     other = reader.get(f"/api/households/{bob}/readings", headers=_bearer(token))
     assert other.status_code == 403 and _error(other) == "forbidden"
-    writes = [reader.post(f"/api/households/{alice}/tokens", json={}, headers=_bearer(token)),
-              reader.delete(f"/api/households/{alice}/tokens/1", headers=_bearer(token)),
-              reader.post("/api/market/orders/preview", json={"side": "bid", "limitPrice": 100_000, "amountWh": 1},
-                          headers=_bearer(token)),
-              reader.post("/api/admin/tariffs", json={"retailPrice": 200_000, "feedInPrice": 50_000},
-                          headers=_bearer(token))]
+    writes = [
+        reader.post(f"/api/households/{alice}/tokens", json={}, headers=_bearer(token)),
+        reader.delete(f"/api/households/{alice}/tokens/1", headers=_bearer(token)),
+        reader.post(
+            "/api/market/orders/preview",
+            json={"side": "bid", "limitPrice": 100_000, "amountWh": 1},
+            headers=_bearer(token),
+        ),
+        reader.post("/api/admin/tariffs", json={"retailPrice": 200_000, "feedInPrice": 50_000}, headers=_bearer(token)),
+    ]
     for response in writes:
         assert response.status_code == 403 and _error(response) == "token_read_only", response.get_json()
     listing = reader.get(f"/api/households/{alice}/tokens", headers=_bearer(token))
     assert listing.status_code == 403 and _error(listing) == "token_not_allowed"
     # A session cookie does not rescue a request that carries a token: the token alone decides.
     assert owner.post(f"/api/households/{alice}/tokens", json={}, headers=_bearer(token)).status_code == 403
-    for header in (f"Basic {token}", "Bearer", f"Bearer {token[:-1]}", f"Bearer {token}x",
-                   "Bearer vatio_hh_" + "!" * 43, token):
+    for header in (
+        f"Basic {token}",
+        "Bearer",
+        f"Bearer {token[:-1]}",
+        f"Bearer {token}x",
+        "Bearer vatio_hh_" + "!" * 43,
+        token,
+    ):
         response = reader.get(f"/api/households/{alice}/readings", headers={"Authorization": header})
         assert response.status_code == 401 and _error(response) == "invalid_token", header
         assert "Bearer vatio_hh_" in response.get_json()["error"]["message"]

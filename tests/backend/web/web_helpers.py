@@ -14,13 +14,31 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 DOMAIN = "localhost"  # the Flask test client's Host
 
 
-def siwe_text(account: LocalAccount, nonce: str, *, domain: str = DOMAIN, chain_id: int = 31337,
-              issued_at: int | None = None, expiration_time: int | None = None, **fields) -> str:
+def siwe_text(
+    account: LocalAccount,
+    nonce: str,
+    *,
+    domain: str = DOMAIN,
+    chain_id: int = 31337,
+    issued_at: int | None = None,
+    expiration_time: int | None = None,
+    **fields,
+) -> str:
     """Return an EIP-4361 message as a wallet would build it."""
-    return format_message(SiweMessage(
-        domain=domain, address=account.address, statement="Sign in to Vatio.", uri=f"http://{domain}",
-        version="1", chain_id=chain_id, nonce=nonce, issued_at=int(time.time()) if issued_at is None else issued_at,
-        expiration_time=expiration_time, **fields))
+    return format_message(
+        SiweMessage(
+            domain=domain,
+            address=account.address,
+            statement="Sign in to Vatio.",
+            uri=f"http://{domain}",
+            version="1",
+            chain_id=chain_id,
+            nonce=nonce,
+            issued_at=int(time.time()) if issued_at is None else issued_at,
+            expiration_time=expiration_time,
+            **fields,
+        )
+    )
 
 
 def sign(account: LocalAccount, text: str) -> str:
@@ -35,26 +53,47 @@ def sign_in(client, account: LocalAccount, **message_fields):
 
 
 def add_meter(session, household: str, meter: str, *, active: bool = True, capacity_w: int = 7_000) -> None:
-    session.add(Meter(address=meter, household=household, capacity_w=capacity_w, active=active,
-                      registered_block=1))
+    session.add(Meter(address=meter, household=household, capacity_w=capacity_w, active=active, registered_block=1))
     session.flush()
 
 
-def add_reading(session, household: str, meter: str, seq: int, ts: int, produced_wh: int, consumed_wh: int,
-                power_w: int = 0) -> None:
+def add_reading(
+    session, household: str, meter: str, seq: int, ts: int, produced_wh: int, consumed_wh: int, power_w: int = 0
+) -> None:
     """Store a reading row as the oracle would (the signature is not checked by the web app)."""
-    session.add(Reading(meter=meter, household=household, seq=seq, ts=ts, produced_wh=produced_wh,
-                        consumed_wh=consumed_wh, power_w=power_w, signature=b"\x01" * 65, digest=b"\x02" * 32,
-                        received_at=ts))
+    session.add(
+        Reading(
+            meter=meter,
+            household=household,
+            seq=seq,
+            ts=ts,
+            produced_wh=produced_wh,
+            consumed_wh=consumed_wh,
+            power_w=power_w,
+            signature=b"\x01" * 65,
+            digest=b"\x02" * 32,
+            received_at=ts,
+        )
+    )
 
 
-def add_event(session, event: str, args: dict, *, block: int, tx: int, log_index: int,
-              contract: str = "0x" + "11" * 20) -> None:
+def add_event(
+    session, event: str, args: dict, *, block: int, tx: int, log_index: int, contract: str = "0x" + "11" * 20
+) -> None:
     """Store a chain event as the indexer does (uint256 values as decimal strings)."""
     from backend.db.models import ChainEvent
 
-    session.add(ChainEvent(block_number=block, block_hash="0x" + f"{block:064x}", tx_hash="0x" + f"{tx:064x}",
-                           log_index=log_index, contract=contract, event=event, args=args))
+    session.add(
+        ChainEvent(
+            block_number=block,
+            block_hash="0x" + f"{block:064x}",
+            tx_hash="0x" + f"{tx:064x}",
+            log_index=log_index,
+            contract=contract,
+            event=event,
+            args=args,
+        )
+    )
 
 
 def signed_in_socket(base_url: str, account: LocalAccount):
@@ -69,6 +108,7 @@ def signed_in_socket(base_url: str, account: LocalAccount):
     received: list = []
     client = socketio.Client()
     client.on("*", lambda event, data: received.append((event, data)))
-    client.connect(base_url, transports=["polling"],
-                   headers={"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies)})
+    client.connect(
+        base_url, transports=["polling"], headers={"Cookie": "; ".join(f"{c.name}={c.value}" for c in http.cookies)}
+    )
     return client, received
