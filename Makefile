@@ -130,6 +130,9 @@ bench: setup
 	$(PY) benchmarks/bench_web.py
 	$(PY) benchmarks/bench_forecast.py
 	$(PY) benchmarks/bench_bridge.py
+	$(PY) benchmarks/bench_money.py
+	$(PY) benchmarks/bench_coefficients.py
+	$(PY) benchmarks/bench_forecast_advice.py
 	$(PY) benchmarks/forecast_ceiling.py --lstm benchmarks/results/forecast_lstm.npz
 
 slither: setup
