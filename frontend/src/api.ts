@@ -10,15 +10,34 @@ export class ApiError extends Error {
   }
 }
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The fields of a failed answer's {"error": {code, message, details}} that have the documented types. */
+function errorOf(body: unknown): { code?: string; message?: string; details?: Record<string, unknown> } {
+  const error = isRecord(body) ? body.error : undefined;
+  if (!isRecord(error)) return {};
+  return {
+    code: typeof error.code === "string" ? error.code : undefined,
+    message: typeof error.message === "string" ? error.message : undefined,
+    details: isRecord(error.details) ? error.details : undefined,
+  };
+}
+
 export async function api<T>(path: string, options: { method?: string; body?: unknown } = {}): Promise<T> {
   let response: Response;
   try {
     response = await fetch(path, {
       method: options.method ?? (options.body === undefined ? "GET" : "POST"),
       credentials: "same-origin",
-      headers: options.body === undefined ? { Accept: "application/json" } : {
-        Accept: "application/json", "Content-Type": "application/json",
-      },
+      headers:
+        options.body === undefined
+          ? { Accept: "application/json" }
+          : {
+              Accept: "application/json",
+              "Content-Type": "application/json",
+            },
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
     });
   } catch (error) {
@@ -32,9 +51,13 @@ export async function api<T>(path: string, options: { method?: string; body?: un
     body = null;
   }
   if (!response.ok) {
-    const failure = (body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } })?.error;
-    throw new ApiError(response.status, failure?.code ?? `http_${response.status}`,
-      failure?.message ?? `${response.status} ${response.statusText}`, failure?.details);
+    const failure = errorOf(body);
+    throw new ApiError(
+      response.status,
+      failure.code ?? `http_${response.status}`,
+      failure.message ?? `${response.status} ${response.statusText}`,
+      failure.details,
+    );
   }
   return body as T;
 }
@@ -44,14 +67,18 @@ export async function fetchText(path: string): Promise<string> {
   const response = await fetch(path, { credentials: "same-origin" });
   if (!response.ok) {
     const text = await response.text();
-    let message = `${response.status} ${response.statusText}`;
-    let code = `http_${response.status}`;
+    let body: unknown = null;
     try {
-      const failure = JSON.parse(text).error;
-      message = failure.message ?? message;
-      code = failure.code ?? code;
-    } catch { /* not JSON */ }
-    throw new ApiError(response.status, code, message);
+      body = JSON.parse(text);
+    } catch {
+      /* not JSON */
+    }
+    const failure = errorOf(body);
+    throw new ApiError(
+      response.status,
+      failure.code ?? `http_${response.status}`,
+      failure.message ?? `${response.status} ${response.statusText}`,
+    );
   }
   return response.text();
 }

@@ -1,6 +1,13 @@
 // Reads straight from the chain with viem: balances, tariffs, orders, settlement events.
 import {
-  type Abi, type Address, type Chain, createPublicClient, defineChain, http, type PublicClient, getAddress,
+  type Abi,
+  type Address,
+  type Chain,
+  createPublicClient,
+  defineChain,
+  http,
+  type PublicClient,
+  getAddress,
 } from "viem";
 import { config, deployment, type ContractName } from "./config";
 
@@ -22,7 +29,10 @@ export function communityChain(): Chain {
 
 export function publicClient(): PublicClient {
   if (!client) {
-    client = createPublicClient({ chain: communityChain(), transport: http(config().rpcUrl ?? undefined, { retryCount: 1 }) });
+    client = createPublicClient({
+      chain: communityChain(),
+      transport: http(config().rpcUrl ?? undefined, { retryCount: 1 }),
+    });
   }
   return client;
 }
@@ -50,18 +60,30 @@ export async function readBalances(owner: Address): Promise<Balances> {
   const [energyWh, walletEuro, account, ethWei] = await Promise.all([
     read<bigint>("EnergyToken", "balanceOf", [owner]),
     read<bigint>("Euro", "balanceOf", [owner]),
-    read<{ balance: bigint; autoSellPrice: bigint; autoBuyPrice: bigint }>("EnergyMarket", "getAccount", [owner]),
+    read<{ balance: bigint; autoSellPrice: bigint; autoBuyPrice: bigint }>("EnergyMarket", "getAccount", [
+      owner,
+    ]),
     publicClient().getBalance({ address: owner }),
   ]);
-  return { energyWh, walletEuro, marketEuro: account.balance, autoSellPrice: account.autoSellPrice,
-    autoBuyPrice: account.autoBuyPrice, ethWei };
+  return {
+    energyWh,
+    walletEuro,
+    marketEuro: account.balance,
+    autoSellPrice: account.autoSellPrice,
+    autoBuyPrice: account.autoBuyPrice,
+    ethWei,
+  };
 }
 
-export interface Tariffs { retailPrice: bigint; feedInPrice: bigint }
+export interface Tariffs {
+  retailPrice: bigint;
+  feedInPrice: bigint;
+}
 
 export async function readTariffs(): Promise<Tariffs> {
   const [retailPrice, feedInPrice] = await Promise.all([
-    read<bigint>("CommunityRegistry", "retailPrice"), read<bigint>("CommunityRegistry", "feedInPrice"),
+    read<bigint>("CommunityRegistry", "retailPrice"),
+    read<bigint>("CommunityRegistry", "feedInPrice"),
   ]);
   return { retailPrice, feedInPrice };
 }
@@ -70,8 +92,14 @@ export async function readAllowance(token: "Euro" | "EnergyToken", owner: Addres
   return read<bigint>(token, "allowance", [owner, contract("EnergyMarket").address]);
 }
 
-export async function readRegisteredHousehold(owner: Address): Promise<{ meter: Address; capacityW: number; active: boolean } | null> {
-  const record = await read<{ meter: Address; capacityW: number; active: boolean }>("CommunityRegistry", "household", [owner]);
+export async function readRegisteredHousehold(
+  owner: Address,
+): Promise<{ meter: Address; capacityW: number; active: boolean } | null> {
+  const record = await read<{ meter: Address; capacityW: number; active: boolean }>(
+    "CommunityRegistry",
+    "household",
+    [owner],
+  );
   return BigInt(record.meter) === 0n ? null : record;
 }
 
@@ -100,18 +128,42 @@ export interface ChainOrder {
 export async function readOrdersOf(owner: Address): Promise<ChainOrder[]> {
   const { address, abi } = contract("EnergyMarket");
   const logs = await publicClient().getContractEvents({
-    address, abi, eventName: "OrderPlaced", args: { owner }, fromBlock: BigInt(deployment().deployBlock),
+    address,
+    abi,
+    eventName: "OrderPlaced",
+    args: { owner },
+    fromBlock: BigInt(deployment().deployBlock),
   });
   const ids = logs.map((log) => (log as unknown as { args: { orderId: bigint } }).args.orderId);
-  const orders = await Promise.all(ids.map((id) => read<{
-    owner: Address; validFrom: number; validTo: number; side: number; open: boolean; amountWh: bigint;
-    filledWh: bigint; limitPrice: bigint; escrow: bigint;
-  }>("EnergyMarket", "getOrder", [id])));
-  return orders.map((order, index) => ({
-    orderId: ids[index], owner: order.owner, side: (order.side === 0 ? "bid" : "ask") as "bid" | "ask", limitPrice: order.limitPrice,
-    amountWh: order.amountWh, filledWh: order.filledWh, validFrom: BigInt(order.validFrom),
-    validTo: BigInt(order.validTo), escrow: order.escrow, open: order.open,
-  })).sort((a, b) => Number(b.orderId - a.orderId));
+  const orders = await Promise.all(
+    ids.map((id) =>
+      read<{
+        owner: Address;
+        validFrom: number;
+        validTo: number;
+        side: number;
+        open: boolean;
+        amountWh: bigint;
+        filledWh: bigint;
+        limitPrice: bigint;
+        escrow: bigint;
+      }>("EnergyMarket", "getOrder", [id]),
+    ),
+  );
+  return orders
+    .map((order, index): ChainOrder => ({
+      orderId: ids[index],
+      owner: order.owner,
+      side: order.side === 0 ? "bid" : "ask",
+      limitPrice: order.limitPrice,
+      amountWh: order.amountWh,
+      filledWh: order.filledWh,
+      validFrom: BigInt(order.validFrom),
+      validTo: BigInt(order.validTo),
+      escrow: order.escrow,
+      open: order.open,
+    }))
+    .sort((a, b) => Number(b.orderId - a.orderId));
 }
 
 /** A bid escrows ceil(amount × price / 1000) euros; an ask escrows its Wh of tokens (EnergyMarket.placeOrder). */

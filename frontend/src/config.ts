@@ -22,11 +22,21 @@ export interface AppConfig {
 let loaded: AppConfig | null = null;
 
 export async function loadConfig(): Promise<AppConfig> {
-  const runtime = await api<{ chainId: number | null; rpcUrl: string | null; deployment: string | null;
-    local: boolean; intervalSeconds: number }>("/config.json");
+  const runtime = await api<{
+    chainId: number | null;
+    rpcUrl: string | null;
+    deployment: string | null;
+    local: boolean;
+    intervalSeconds: number;
+  }>("/config.json");
   const deployment = runtime.deployment ? await api<Deployment>(runtime.deployment) : null;
-  loaded = { chainId: runtime.chainId, rpcUrl: runtime.rpcUrl, local: runtime.local,
-    intervalSeconds: runtime.intervalSeconds, deployment };
+  loaded = {
+    chainId: runtime.chainId,
+    rpcUrl: runtime.rpcUrl,
+    local: runtime.local,
+    intervalSeconds: runtime.intervalSeconds,
+    deployment,
+  };
   return loaded;
 }
 

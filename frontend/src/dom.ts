@@ -19,15 +19,28 @@ export function h<K extends keyof HTMLElementTagNameMap>(
     } else if (name.startsWith("on") && typeof value === "function") {
       element.addEventListener(name.slice(2), value as EventListener);
     } else if (name === "class") {
-      element.className = [element.className, String(value)].filter(Boolean).join(" ");
+      element.className = [element.className, attributeText(name, value)].filter(Boolean).join(" ");
     } else if (name in element && name !== "list" && name !== "form") {
       (element as unknown as Record<string, unknown>)[name] = value;
     } else {
-      element.setAttribute(name, value === true ? "" : String(value));
+      element.setAttribute(name, value === true ? "" : attributeText(name, value));
     }
   }
   append(element, children);
   return element;
+}
+
+/** Classes and attributes are strings, numbers or booleans; an object here is a mistake, not "[object Object]". */
+function attributeText(name: string, value: unknown): string {
+  if (
+    typeof value === "string" ||
+    typeof value === "number" ||
+    typeof value === "boolean" ||
+    typeof value === "bigint"
+  ) {
+    return String(value);
+  }
+  throw new TypeError(`h(): "${name}" must be a string, number or boolean, not ${typeof value}`);
 }
 
 export function append(parent: Node, children: Child[]): void {

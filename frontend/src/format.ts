@@ -7,7 +7,9 @@ export const PRICE_DECIMALS = 3;
 const EURO_UNIT = 10n ** 6n;
 
 function number(value: number, min = 0, max = 3): string {
-  return new Intl.NumberFormat(locale(), { minimumFractionDigits: min, maximumFractionDigits: max }).format(value);
+  return new Intl.NumberFormat(locale(), { minimumFractionDigits: min, maximumFractionDigits: max }).format(
+    value,
+  );
 }
 
 export function energy(wh: number | bigint | null | undefined): string {
@@ -46,12 +48,16 @@ export function energyColumn(values: Amount[]): (wh: Amount) => string {
 
 /** One number of decimals for a whole column of euro amounts: 2, or up to 4 when some amount has sub-cent digits. */
 export function euroColumn(values: Amount[]): (base: Amount) => string {
-  const decimals = Math.max(2, ...values.map((base) => {
-    if (base === null || base === undefined) return 2;
-    const cents = Math.abs(Number(base)) / 1e4; // base units are 1e-6 €
-    return cents === Math.trunc(cents) ? 2 : Math.abs(Number(base)) % 1e3 === 0 ? 3 : 4;
-  }));
-  return (base) => (base === null || base === undefined ? "—" : `${number(Number(base) / 1e6, decimals, decimals)} €`);
+  const decimals = Math.max(
+    2,
+    ...values.map((base) => {
+      if (base === null || base === undefined) return 2;
+      const cents = Math.abs(Number(base)) / 1e4; // base units are 1e-6 €
+      return cents === Math.trunc(cents) ? 2 : Math.abs(Number(base)) % 1e3 === 0 ? 3 : 4;
+    }),
+  );
+  return (base) =>
+    base === null || base === undefined ? "—" : `${number(Number(base) / 1e6, decimals, decimals)} €`;
 }
 
 /** A price in base units per kWh as "0,120 €/kWh". */
@@ -73,14 +79,18 @@ export function time(unixS: number | null | undefined, now: Date = new Date()): 
   if (unixS === null || unixS === undefined) return "—";
   const date = new Date(unixS * 1000);
   const clock = date.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-  return sameLocalDay(date, now) ? clock : `${date.toLocaleDateString(locale(), { day: "2-digit", month: "2-digit" })} ${clock}`;
+  return sameLocalDay(date, now)
+    ? clock
+    : `${date.toLocaleDateString(locale(), { day: "2-digit", month: "2-digit" })} ${clock}`;
 }
 
 /** A clock time to the minute ("14:15"), with the date when it is not today: how intervals are named to people. */
 export function clock(unixS: number, now: Date = new Date()): string {
   const date = new Date(unixS * 1000);
   const hm = date.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" });
-  return sameLocalDay(date, now) ? hm : `${date.toLocaleDateString(locale(), { day: "2-digit", month: "2-digit" })} ${hm}`;
+  return sameLocalDay(date, now)
+    ? hm
+    : `${date.toLocaleDateString(locale(), { day: "2-digit", month: "2-digit" })} ${hm}`;
 }
 
 /** Intervals fromId..toId (inclusive) as the clock times they span: "14:15–15:15". */
@@ -88,14 +98,19 @@ export function intervalSpan(fromId: number, toId: number, seconds: number): str
   const start = fromId * seconds;
   const end = (toId + 1) * seconds;
   const sameDay = sameLocalDay(new Date(start * 1000), new Date(end * 1000 - 1));
-  const endText = sameDay ? new Date(end * 1000).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" }) : clock(end);
+  const endText = sameDay
+    ? new Date(end * 1000).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" })
+    : clock(end);
   return `${clock(start)}–${endText}`;
 }
 
 export function dateTime(unixS: number | null | undefined): string {
   if (unixS === null || unixS === undefined) return "—";
   return new Date(unixS * 1000).toLocaleString(locale(), {
-    day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit",
+    day: "2-digit",
+    month: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
   });
 }
 
@@ -110,7 +125,10 @@ export function parseDecimal(text: string, decimals: number): bigint | null {
   if (!/^\d+(\.\d*)?$|^\.\d+$/.test(cleaned)) return null;
   const [whole, fraction = ""] = cleaned.split(".");
   if (fraction.length > decimals) return null;
-  return BigInt(whole || "0") * 10n ** BigInt(decimals) + BigInt((fraction + "0".repeat(decimals)).slice(0, decimals) || "0");
+  return (
+    BigInt(whole || "0") * 10n ** BigInt(decimals) +
+    BigInt((fraction + "0".repeat(decimals)).slice(0, decimals) || "0")
+  );
 }
 
 /** True when `text` is a decimal but with more places than allowed. */

@@ -9,37 +9,88 @@ export type LiveStatus = "connecting" | "connected" | "reconnecting" | "offline"
 
 /** `reading`: a household's cumulative meter registers (Wh) and its power now. */
 export interface LiveReading {
-  household: string; meter: string; seq: number; ts: number; producedWh: number; consumedWh: number; powerW: number;
+  household: string;
+  meter: string;
+  seq: number;
+  ts: number;
+  producedWh: number;
+  consumedWh: number;
+  powerW: number;
 }
 /** `fill`: one of the household's orders (orderId 0: its auto order) traded in a settled interval. */
 export interface LiveFill {
-  intervalId: number; orderId: number; auto: boolean; side: "bid" | "ask"; amountWh: number; value: number;
-  blockNumber: number; txHash: string;
+  intervalId: number;
+  orderId: number;
+  auto: boolean;
+  side: "bid" | "ask";
+  amountWh: number;
+  value: number;
+  blockNumber: number;
+  txHash: string;
 }
 /** `interval_settled`: the interval's clearing price (payment units per kWh) and volumes. */
 export interface LiveIntervalSettled {
-  intervalId: number; readingsRoot: string; clearingPrice: number; tradedWh: number; surplusWh: number; coveredWh: number;
-  gridImportWh: number; blockNumber: number; txHash: string;
+  intervalId: number;
+  readingsRoot: string;
+  clearingPrice: number;
+  tradedWh: number;
+  surplusWh: number;
+  coveredWh: number;
+  gridImportWh: number;
+  blockNumber: number;
+  txHash: string;
 }
-export interface BookLevel { price: number; amountWh: number; orders: number }
+export interface BookLevel {
+  price: number;
+  amountWh: number;
+  orders: number;
+}
 /** `order_book` (and GET /api/market/book): open orders by price level, bids highest first, asks lowest first. */
-export interface LiveOrderBook { intervalId: number; bids: BookLevel[]; asks: BookLevel[] }
+export interface LiveOrderBook {
+  intervalId: number;
+  bids: BookLevel[];
+  asks: BookLevel[];
+}
 /** `rejection` (admin room): a message the oracle refused. */
-export interface LiveRejection { reason: string; meter: string | null; topic: string; detail: string | null; receivedAt: number }
+export interface LiveRejection {
+  reason: string;
+  meter: string | null;
+  topic: string;
+  detail: string | null;
+  receivedAt: number;
+}
 /** `forecast`: a new run's day-ahead series, the community's (household null) or one household's. */
 export interface LiveForecast {
-  issuedAt: number | null; horizonH: number | null;
-  series: { household: string | null; kind: "load" | "pv"; modelVersion: string; hourStarts: number[]; p10Wh: number[];
-    p50Wh: number[]; p90Wh: number[] }[];
+  issuedAt: number | null;
+  horizonH: number | null;
+  series: {
+    household: string | null;
+    kind: "load" | "pv";
+    modelVersion: string;
+    hourStarts: number[];
+    p10Wh: number[];
+    p50Wh: number[];
+    p90Wh: number[];
+  }[];
 }
 /** `bridge_status` (household room): what the household's bridge reported (docs/mqtt.md "Bridge status"). */
 export interface LiveBridgeStatus {
-  household: string; meter: string; source: string | null;
-  bridge: { problems: Record<string, number>; halted: string | null; brokerError: string | null; queueDepth: number;
-    statusTs: number };
+  household: string;
+  meter: string;
+  source: string | null;
+  bridge: {
+    problems: Record<string, number>;
+    halted: string | null;
+    brokerError: string | null;
+    queueDepth: number;
+    statusTs: number;
+  };
 }
 /** `welcome`: sent on connect, with the rooms the session put this socket in. */
-export interface LiveWelcome { address: string | null; rooms: string[] }
+export interface LiveWelcome {
+  address: string | null;
+  rooms: string[];
+}
 
 /** Every live event and its payload. */
 export interface LiveEvents {
@@ -61,9 +112,16 @@ let status: LiveStatus = "connecting";
 const statusListeners = new Set<(status: LiveStatus) => void>();
 // Kept untyped inside: onLive is the only way in, and it pairs each listener with its own event.
 const listeners = new Map<LiveEvent, Set<(payload: unknown) => void>>();
-const EVENTS: LiveEvent[] = ["reading", "interval_settled", "order_book", "forecast", "fill", "rejection", "bridge_status",
-  "welcome"];
-
+const EVENTS: LiveEvent[] = [
+  "reading",
+  "interval_settled",
+  "order_book",
+  "forecast",
+  "fill",
+  "rejection",
+  "bridge_status",
+  "welcome",
+];
 
 function setStatus(next: LiveStatus): void {
   status = next;
@@ -71,10 +129,17 @@ function setStatus(next: LiveStatus): void {
 }
 
 export function startLive(): void {
-  socket = io({ path: "/socket.io", reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 5000,
-    transports: ["websocket"] }); // the production server takes WebSocket only (docs/production.md)
+  socket = io({
+    path: "/socket.io",
+    reconnection: true,
+    reconnectionDelay: 500,
+    reconnectionDelayMax: 5000,
+    transports: ["websocket"],
+  }); // the production server takes WebSocket only (docs/production.md)
   socket.on("connect", () => setStatus("connected"));
-  socket.on("disconnect", (reason) => setStatus(reason === "io client disconnect" ? "offline" : "reconnecting"));
+  socket.on("disconnect", (reason) =>
+    setStatus(reason === "io client disconnect" ? "offline" : "reconnecting"),
+  );
   socket.on("connect_error", () => setStatus(socket?.active ? "reconnecting" : "offline"));
   socket.io.on("reconnect_attempt", () => setStatus("reconnecting"));
   for (const event of EVENTS) {

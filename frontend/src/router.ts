@@ -2,7 +2,12 @@
 export type Cleanup = () => void;
 export type Page = (root: HTMLElement, params: Record<string, string>) => Cleanup | void;
 
-interface Route { pattern: RegExp; keys: string[]; page: Page; name: string }
+interface Route {
+  pattern: RegExp;
+  keys: string[];
+  page: Page;
+  name: string;
+}
 
 const routes: Route[] = [];
 let cleanup: Cleanup | null = null;
@@ -11,10 +16,14 @@ const listeners = new Set<(name: string) => void>();
 
 export function route(path: string, name: string, page: Page): void {
   const keys: string[] = [];
-  const pattern = new RegExp("^" + path.replace(/:(\w+)/g, (_, key: string) => {
-    keys.push(key);
-    return "([^/]+)";
-  }) + "/?$");
+  const pattern = new RegExp(
+    "^" +
+      path.replace(/:(\w+)/g, (_, key: string) => {
+        keys.push(key);
+        return "([^/]+)";
+      }) +
+      "/?$",
+  );
   routes.push({ pattern, keys, page, name });
 }
 
@@ -28,9 +37,14 @@ export function render(): void {
   cleanup?.();
   cleanup = null;
   const path = location.pathname;
-  const match = routes.map((r) => ({ r, m: r.pattern.exec(path) })).find((x) => x.m) ?? { r: routes[0], m: null };
+  const match = routes.map((r) => ({ r, m: r.pattern.exec(path) })).find((x) => x.m) ?? {
+    r: routes[0],
+    m: null,
+  };
   const params: Record<string, string> = Object.fromEntries(new URLSearchParams(location.search));
-  match.r.keys.forEach((key, i) => { params[key] = decodeURIComponent(match.m?.[i + 1] ?? ""); });
+  match.r.keys.forEach((key, i) => {
+    params[key] = decodeURIComponent(match.m?.[i + 1] ?? "");
+  });
   root.replaceChildren();
   cleanup = match.r.page(root, params) ?? null;
   listeners.forEach((listener) => listener(match.r.name));
@@ -51,7 +65,7 @@ export function startRouter(container: HTMLElement): void {
   root = container;
   window.addEventListener("popstate", render);
   document.addEventListener("click", (event) => {
-    const link = (event.target as HTMLElement).closest("a[data-link]") as HTMLAnchorElement | null;
+    const link = (event.target as HTMLElement).closest<HTMLAnchorElement>("a[data-link]");
     if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
     event.preventDefault();
     navigate(link.getAttribute("href") ?? "/");

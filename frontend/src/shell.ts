@@ -43,10 +43,16 @@ function liveBadge(): HTMLElement {
 }
 
 function languageSwitch(): HTMLElement {
-  const select = h("select#lang-switch", { "aria-label": t("lang.label"), dataset: { testid: "lang-switch" },
-    onchange: (event: Event) => setLang((event.target as HTMLSelectElement).value as Lang) },
-  h("option", { value: "es", selected: lang() === "es" }, "ES · Español"),
-  h("option", { value: "en", selected: lang() === "en" }, "EN · English"));
+  const select = h(
+    "select#lang-switch",
+    {
+      "aria-label": t("lang.label"),
+      dataset: { testid: "lang-switch" },
+      onchange: (event: Event) => setLang((event.target as HTMLSelectElement).value as Lang),
+    },
+    h("option", { value: "es", selected: lang() === "es" }, "ES · Español"),
+    h("option", { value: "en", selected: lang() === "en" }, "EN · English"),
+  );
   return select;
 }
 
@@ -55,15 +61,36 @@ async function chooseWallet(button: HTMLButtonElement): Promise<void> {
   try {
     const wallets = await discoveredWallets();
     if (wallets.length === 1) return await connectWallet(wallets[0]);
-    const menu = h("div.wallet-menu", { role: "dialog", "aria-label": t("wallet.choose") },
+    const menu = h(
+      "div.wallet-menu",
+      { role: "dialog", "aria-label": t("wallet.choose") },
       h("strong", null, t("wallet.choose")),
-      wallets.map((wallet) => h("button.secondary", { type: "button", onclick: () => run(() => connectWallet(wallet)) },
-        wallet.info.icon ? h("img", { src: wallet.info.icon, alt: "", width: 20, height: 20 }) : null, wallet.info.name)),
+      wallets.map((wallet) =>
+        h(
+          "button.secondary",
+          { type: "button", onclick: () => run(() => connectWallet(wallet)) },
+          wallet.info.icon ? h("img", { src: wallet.info.icon, alt: "", width: 20, height: 20 }) : null,
+          wallet.info.name,
+        ),
+      ),
       !wallets.length ? h("p", null, t("wallet.none")) : null,
-      !wallets.length && burnerAllowed() ? [h("button", { type: "button", dataset: { testid: "use-burner" },
-        onclick: () => run(() => connectWallet("burner")) }, t("wallet.burner")), h("small", null, t("wallet.burnerNote")),
-      localKeys((choice) => run(() => connectWallet(choice)))] : null,
-      h("button.link", { type: "button", onclick: () => menu.remove() }, t("common.close")));
+      !wallets.length && burnerAllowed()
+        ? [
+            h(
+              "button",
+              {
+                type: "button",
+                dataset: { testid: "use-burner" },
+                onclick: () => run(() => connectWallet("burner")),
+              },
+              t("wallet.burner"),
+            ),
+            h("small", null, t("wallet.burnerNote")),
+            localKeys((choice) => run(() => connectWallet(choice))),
+          ]
+        : null,
+      h("button.link", { type: "button", onclick: () => menu.remove() }, t("common.close")),
+    );
     const run = (action: () => Promise<void>) => {
       menu.remove();
       action().catch((error) => toast(() => describeError(error), "error"));
@@ -79,29 +106,61 @@ async function chooseWallet(button: HTMLButtonElement): Promise<void> {
 /** On a local chain: the demo's households (Anvil's public test accounts) and a field to paste any key. */
 function localKeys(choose: (choice: { key: `0x${string}`; name: string }) => void): HTMLElement {
   const demo = h("div.demo-households", { dataset: { testid: "demo-households" } });
-  void demoHouseholds().then((households) => {
-    if (!households.length) return;
-    replace(demo, h("strong", null, t("wallet.demoHouseholds")), ...households.map((household) => {
-      const name = t("wallet.demoHousehold", { number: household.number });
-      return h("button.secondary", { type: "button", title: household.address,
-        dataset: { testid: `demo-household-${household.number}` }, onclick: () => choose({ key: household.key, name }) },
-      name, " ", h("code", null, shortHex(household.address)));
-    }));
-  }).catch(() => undefined);
-  const input = h("input", { type: "password", autocomplete: "off", spellcheck: false, placeholder: "0x…",
-    "aria-label": t("wallet.importKey"), dataset: { testid: "import-key" } }) as HTMLInputElement;
+  void demoHouseholds()
+    .then((households) => {
+      if (!households.length) return;
+      replace(
+        demo,
+        h("strong", null, t("wallet.demoHouseholds")),
+        ...households.map((household) => {
+          const name = t("wallet.demoHousehold", { number: household.number });
+          return h(
+            "button.secondary",
+            {
+              type: "button",
+              title: household.address,
+              dataset: { testid: `demo-household-${household.number}` },
+              onclick: () => choose({ key: household.key, name }),
+            },
+            name,
+            " ",
+            h("code", null, shortHex(household.address)),
+          );
+        }),
+      );
+    })
+    .catch(() => undefined);
+  const input = h("input", {
+    type: "password",
+    autocomplete: "off",
+    spellcheck: false,
+    placeholder: "0x…",
+    "aria-label": t("wallet.importKey"),
+    dataset: { testid: "import-key" },
+  });
   const message = h("small.form-message", { role: "alert", dataset: { testid: "import-key-message" } });
-  const form = h("form.import-key", { onsubmit: (event: Event) => {
-    event.preventDefault();
-    const key = parseKey(input.value);
-    if (!key) {
-      message.textContent = t("wallet.importKeyInvalid");
-      return;
-    }
-    choose({ key, name: t("wallet.importedKey") });
-  } }, h("label", null, t("wallet.importKey"), input),
-  h("button.secondary", { type: "submit", dataset: { testid: "import-key-use" } }, t("wallet.importKeyUse")),
-  h("small", null, t("wallet.importKeyNote")), message);
+  const form = h(
+    "form.import-key",
+    {
+      onsubmit: (event: Event) => {
+        event.preventDefault();
+        const key = parseKey(input.value);
+        if (!key) {
+          message.textContent = t("wallet.importKeyInvalid");
+          return;
+        }
+        choose({ key, name: t("wallet.importedKey") });
+      },
+    },
+    h("label", null, t("wallet.importKey"), input),
+    h(
+      "button.secondary",
+      { type: "submit", dataset: { testid: "import-key-use" } },
+      t("wallet.importKeyUse"),
+    ),
+    h("small", null, t("wallet.importKeyNote")),
+    message,
+  );
   return h("div.local-keys", null, demo, form);
 }
 
@@ -109,29 +168,63 @@ function localKeys(choose: (choice: { key: `0x${string}`; name: string }) => voi
 export function renderWallet(container: HTMLElement): void {
   const expected = config().chainId;
   if (!state.wallet) {
-    const button = h("button", { type: "button", dataset: { testid: "connect-wallet" } }, t("wallet.connect"));
+    const button = h(
+      "button",
+      { type: "button", dataset: { testid: "connect-wallet" } },
+      t("wallet.connect"),
+    );
     button.addEventListener("click", () => void chooseWallet(button));
     replace(container, button);
     return;
   }
   const parts: HTMLElement[] = [];
   if (expected !== null && state.walletChainId !== expected) {
-    parts.push(h("button.warn", { type: "button", title: t("wallet.wrongChain", { actual: state.walletChainId ?? "?", expected }),
-      onclick: () => ensureChain().catch((error) => toast(() => describeError(error), "error")) }, t("wallet.switchChain")));
+    parts.push(
+      h(
+        "button.warn",
+        {
+          type: "button",
+          title: t("wallet.wrongChain", { actual: state.walletChainId ?? "?", expected }),
+          onclick: () => ensureChain().catch((error) => toast(() => describeError(error), "error")),
+        },
+        t("wallet.switchChain"),
+      ),
+    );
   }
   const user = state.user;
   const signedIn = user && user.address.toLowerCase() === state.wallet.toLowerCase();
-  const role = !signedIn ? t("wallet.notSignedIn") : user!.admin ? t("wallet.roleAdmin")
-    : user!.household ? t("wallet.roleHousehold") : t("wallet.roleVisitor");
-  parts.push(h("span.address", { title: state.wallet, dataset: { testid: "wallet-address" } },
-    h("code", null, shortHex(state.wallet)), h("small.role", { dataset: { testid: "wallet-role" } }, role)));
+  const role = !signedIn
+    ? t("wallet.notSignedIn")
+    : user.admin
+      ? t("wallet.roleAdmin")
+      : user.household
+        ? t("wallet.roleHousehold")
+        : t("wallet.roleVisitor");
+  parts.push(
+    h(
+      "span.address",
+      { title: state.wallet, dataset: { testid: "wallet-address" } },
+      h("code", null, shortHex(state.wallet)),
+      h("small.role", { dataset: { testid: "wallet-role" } }, role),
+    ),
+  );
   if (signedIn) {
-    parts.push(h("button.secondary", { type: "button", dataset: { testid: "sign-out" }, onclick: () => {
-      void signOut().then(restartLive);
-    } }, t("wallet.signOut")));
+    parts.push(
+      h(
+        "button.secondary",
+        {
+          type: "button",
+          dataset: { testid: "sign-out" },
+          onclick: () => {
+            void signOut().then(restartLive);
+          },
+        },
+        t("wallet.signOut"),
+      ),
+    );
   } else {
     const button = h("button", { type: "button", dataset: { testid: "sign-in" } }, t("wallet.signIn"));
-    button.addEventListener("click", async () => {
+    const signInClicked = async () => {
       button.disabled = true;
       button.textContent = t("wallet.signingIn");
       try {
@@ -144,23 +237,53 @@ export function renderWallet(container: HTMLElement): void {
         button.disabled = false;
         button.textContent = t("wallet.signIn");
       }
-    });
+    };
+    button.addEventListener("click", () => void signInClicked());
     parts.push(button);
   }
-  parts.push(h("button.link", { type: "button", onclick: () => { void signOut(); disconnectWallet(); } }, t("wallet.disconnect")));
+  parts.push(
+    h(
+      "button.link",
+      {
+        type: "button",
+        onclick: () => {
+          void signOut();
+          disconnectWallet();
+        },
+      },
+      t("wallet.disconnect"),
+    ),
+  );
   replace(container, ...parts);
 }
 
 export function renderShell(app: HTMLElement): { main: HTMLElement; walletCorner: HTMLElement } {
   const walletCorner = h("div.wallet-corner");
   const main = h("main#main", { tabindex: -1 });
-  const header = h("header.top",
+  const header = h(
+    "header.top",
     null,
-    h("a.brand", { href: "/", dataset: { link: "" } }, h("span.logo", { "aria-hidden": "true" }, "⚡"), t("app.title"),
-      h("small", null, t("app.tagline"))),
-    h("nav.main-nav", { "aria-label": "main" }, NAV.map((item) => h("a", { href: item.path, dataset: { link: "", name: item.name } }, t(item.key)))),
-    h("div.top-tools", null, liveBadge(), languageSwitch(), walletCorner));
-  const footer = h("footer", null, h("span", null, t("footer.source")), " · ", h("a", { href: "/api/docs" }, t("footer.api")));
+    h(
+      "a.brand",
+      { href: "/", dataset: { link: "" } },
+      h("span.logo", { "aria-hidden": "true" }, "⚡"),
+      t("app.title"),
+      h("small", null, t("app.tagline")),
+    ),
+    h(
+      "nav.main-nav",
+      { "aria-label": "main" },
+      NAV.map((item) => h("a", { href: item.path, dataset: { link: "", name: item.name } }, t(item.key))),
+    ),
+    h("div.top-tools", null, liveBadge(), languageSwitch(), walletCorner),
+  );
+  const footer = h(
+    "footer",
+    null,
+    h("span", null, t("footer.source")),
+    " · ",
+    h("a", { href: "/api/docs" }, t("footer.api")),
+  );
   replace(app, header, main, footer);
   setActiveNav(current);
   renderWallet(walletCorner);

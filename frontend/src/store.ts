@@ -19,7 +19,13 @@ export interface AppState {
   user: SessionUser | null; // signed in (SIWE) session, from /api/auth/me
 }
 
-export const state: AppState = { wallet: null, walletName: null, walletChainId: null, burner: false, user: null };
+export const state: AppState = {
+  wallet: null,
+  walletName: null,
+  walletChainId: null,
+  burner: false,
+  user: null,
+};
 
 const listeners = new Set<() => void>();
 

@@ -78,7 +78,8 @@ export const en = {
   "wallet.roleAdmin": "admin",
   "wallet.roleVisitor": "visitor (read only)",
   "wallet.needConnect": "Connect your wallet and sign in to see this page.",
-  "wallet.needHousehold": "This wallet is not a registered household of the community. Ask the community manager to register it: {address}",
+  "wallet.needHousehold":
+    "This wallet is not a registered household of the community. Ask the community manager to register it: {address}",
   "wallet.needAdmin": "Only the community manager (registry admin) may use this page.",
   "wallet.copy": "Copy address",
 
@@ -111,47 +112,69 @@ export const en = {
   "api.wrong_chain": "The sign-in message is for another chain.",
   "api.nonce_used": "That sign-in was already used; sign in again.",
   "revert.MarketZeroAmount": "The amount must be more than zero.",
-  "revert.MarketPriceOutOfTariffs": "The price {price} is outside the tariffs: between {feedInPrice} (feed-in) and {retailPrice} (retail).",
-  "revert.MarketPriceOutOfBand": "The price {price} is outside the band of interval {intervalId}: between {feedInPrice} (feed-in) and {retailPrice} (retail).",
-  "revert.RegistryInvalidBandBounds": "Band {band} has invalid bounds: feed-in {feedInPrice} must not exceed retail {retailPrice}, both on the price tick and retail above zero.",
-  "revert.RegistryTariffNotInFuture": "A new tariff version must start in the future: interval {effectiveFrom} is before {earliest}.",
+  "revert.MarketPriceOutOfTariffs":
+    "The price {price} is outside the tariffs: between {feedInPrice} (feed-in) and {retailPrice} (retail).",
+  "revert.MarketPriceOutOfBand":
+    "The price {price} is outside the band of interval {intervalId}: between {feedInPrice} (feed-in) and {retailPrice} (retail).",
+  "revert.RegistryInvalidBandBounds":
+    "Band {band} has invalid bounds: feed-in {feedInPrice} must not exceed retail {retailPrice}, both on the price tick and retail above zero.",
+  "revert.RegistryTariffNotInFuture":
+    "A new tariff version must start in the future: interval {effectiveFrom} is before {earliest}.",
   "revert.RegistryUnknownTariffVersion": "There is no tariff version {version}.",
-  "revert.RegistryInvalidCalendar": "The band calendar of day {day} names no valid band at hour {hour} ({value}).",
-  "revert.RegistryCalendarDayFixed": "The bands of day {day} (version {version}) are already set and the day has begun: they cannot change.",
-  "revert.RegistryNoBand": "Interval {intervalId} has no tariff band yet (version {version}): the admin must publish its band calendar.",
-  "revert.MarketInvalidWindow": "The order window is not valid (it must start at the current interval {currentInterval} or later).",
+  "revert.RegistryInvalidCalendar":
+    "The band calendar of day {day} names no valid band at hour {hour} ({value}).",
+  "revert.RegistryCalendarDayFixed":
+    "The bands of day {day} (version {version}) are already set and the day has begun: they cannot change.",
+  "revert.RegistryNoBand":
+    "Interval {intervalId} has no tariff band yet (version {version}): the admin must publish its band calendar.",
+  "revert.MarketInvalidWindow":
+    "The order window is not valid (it must start at the current interval {currentInterval} or later).",
   "revert.MarketNotHousehold": "Your wallet {caller} is not an active household of this community.",
   "revert.MarketNotOrderOwner": "Order {orderId} is not yours.",
   "revert.MarketOrderNotOpen": "Order {orderId} is no longer open.",
   "revert.MarketUnknownOrder": "There is no order {orderId}.",
-  "revert.MarketOrderNotExpired": "Order {orderId} cannot be reclaimed yet: it trades until interval {validTo}, or its last interval awaits settlement.",
-  "revert.MarketInsufficientBalance": "Not enough balance in your market account: you asked for {requested}, it holds {available}.",
+  "revert.MarketOrderNotExpired":
+    "Order {orderId} cannot be reclaimed yet: it trades until interval {validTo}, or its last interval awaits settlement.",
+  "revert.MarketInsufficientBalance":
+    "Not enough balance in your market account: you asked for {requested}, it holds {available}.",
   "revert.MarketNotOracle": "Only the community's oracle may settle; {caller} is not it.",
-  "revert.MarketIntervalNotEnded": "Interval {intervalId} has not ended yet (the chain is in interval {currentInterval}).",
+  "revert.MarketIntervalNotEnded":
+    "Interval {intervalId} has not ended yet (the chain is in interval {currentInterval}).",
   "revert.MarketIntervalAlreadySettled": "Interval {intervalId} is already settled.",
   "revert.MarketIntervalNotOpen": "Interval {intervalId} has no settlement in progress to close.",
-  "revert.MarketChunkMismatch": "A part of the settlement of interval {intervalId} has another readings root or price than its first part.",
+  "revert.MarketChunkMismatch":
+    "A part of the settlement of interval {intervalId} has another readings root or price than its first part.",
   "revert.MarketEntriesNotSorted": "The settlement's households are out of order at entry {index}.",
-  "revert.MarketClearingPriceNotOnTick": "The clearing price {clearingPrice} is not a multiple of the price step ({tick} units).",
+  "revert.MarketClearingPriceNotOnTick":
+    "The clearing price {clearingPrice} is not a multiple of the price step ({tick} units).",
   "revert.MarketZeroFill": "Fill {fillIndex} of the settlement is empty.",
-  "revert.MarketAutoEntryOutOfRange": "Fill {fillIndex} names household entry {autoEntry}, but there are only {entries}.",
+  "revert.MarketAutoEntryOutOfRange":
+    "Fill {fillIndex} names household entry {autoEntry}, but there are only {entries}.",
   "revert.MarketAutoOrderOff": "The automatic {side} order of {household} is off.",
-  "revert.MarketPriceBeyondLimit": "The clearing price {clearingPrice} is beyond the limit {limitPrice} of order {orderId}.",
-  "revert.MarketAutoFillExceedsMetered": "The automatic fill of {amountWh} for {household} exceeds its metered {meteredLeftWh}.",
+  "revert.MarketPriceBeyondLimit":
+    "The clearing price {clearingPrice} is beyond the limit {limitPrice} of order {orderId}.",
+  "revert.MarketAutoFillExceedsMetered":
+    "The automatic fill of {amountWh} for {household} exceeds its metered {meteredLeftWh}.",
   "revert.MarketOrderNotValidInInterval": "Order {orderId} may not trade in interval {intervalId}.",
-  "revert.MarketFillExceedsOrder": "The fill of {amountWh} exceeds the {remainingWh} left in order {orderId}.",
+  "revert.MarketFillExceedsOrder":
+    "The fill of {amountWh} exceeds the {remainingWh} left in order {orderId}.",
   "revert.MarketFillExceedsEscrow": "The fill costs {value}, more than the {escrow} order {orderId} holds.",
-  "revert.MarketValueNotConserved": "The settlement of interval {intervalId} does not balance: {soldWh} sold against {boughtWh} bought.",
+  "revert.MarketValueNotConserved":
+    "The settlement of interval {intervalId} does not balance: {soldWh} sold against {boughtWh} bought.",
   "revert.RegistryZeroAddress": "An address is missing (zero address).",
-  "revert.RegistryInvalidIntervalSeconds": "An interval of {intervalSeconds} s does not divide a day into whole intervals.",
-  "revert.RegistryInvalidTariffs": "Those tariffs are not valid: the feed-in price must be above zero and not above the retail price.",
+  "revert.RegistryInvalidIntervalSeconds":
+    "An interval of {intervalSeconds} s does not divide a day into whole intervals.",
+  "revert.RegistryInvalidTariffs":
+    "Those tariffs are not valid: the feed-in price must be above zero and not above the retail price.",
   "revert.RegistryInvalidCapacity": "The capacity must be above zero.",
   "revert.RegistryHouseholdAlreadyRegistered": "{household} is already registered.",
   "revert.RegistryHouseholdNotRegistered": "{household} is not a registered household.",
   "revert.RegistryMeterAlreadyRegistered": "That meter is already registered to {household}.",
   "revert.RegistryEmptyMechanism": "The mechanism needs a name and a version.",
-  "revert.ERC20InsufficientBalance": "Not enough balance: the transfer needs {needed}, your wallet holds {balance}.",
-  "revert.ERC20InsufficientAllowance": "The market may not take that much yet: approved {allowance}, needs {needed}.",
+  "revert.ERC20InsufficientBalance":
+    "Not enough balance: the transfer needs {needed}, your wallet holds {balance}.",
+  "revert.ERC20InsufficientAllowance":
+    "The market may not take that much yet: approved {allowance}, needs {needed}.",
   "revert.ERC20InvalidApprover": "The approval comes from an invalid address ({approver}).",
   "revert.ERC20InvalidReceiver": "Tokens cannot go to {receiver}.",
   "revert.ERC20InvalidSender": "Tokens cannot come from {sender}.",
@@ -264,7 +287,8 @@ export const en = {
   "market.tariffs": "Tariffs: feed-in {feedIn}, retail {retail}",
   "market.preview": "Preview",
   "market.previewAsk": "Escrows {amount} of your kWh tokens. At your limit you receive at least {value}.",
-  "market.previewBid": "Escrows {escrow} from your wallet. At your limit you pay at most {value}; the rest comes back.",
+  "market.previewBid":
+    "Escrows {escrow} from your wallet. At your limit you pay at most {value}; the rest comes back.",
   "market.place": "Place order",
   "market.placed": "Order placed.",
   "market.approve": "Approve the market",
@@ -273,9 +297,12 @@ export const en = {
   "market.invalid.amount": "Enter an amount of energy above zero.",
   "market.invalid.amountPrecision": "The amount has at most 3 decimals (1 Wh).",
   "market.invalid.price": "Enter a price in euros per kWh.",
-  "market.invalid.priceAboveRetail": "The price {price} is above the grid retail price {retail}: nobody in the community would pay more than the grid.",
-  "market.invalid.priceBelowFeedIn": "The price {price} is below the feed-in price {feedIn}: the grid pays at least that.",
-  "market.invalid.pricePrecision": "The price is in steps of 0.001 €/kWh (the market's tick): at most 3 decimals.",
+  "market.invalid.priceAboveRetail":
+    "The price {price} is above the grid retail price {retail}: nobody in the community would pay more than the grid.",
+  "market.invalid.priceBelowFeedIn":
+    "The price {price} is below the feed-in price {feedIn}: the grid pays at least that.",
+  "market.invalid.pricePrecision":
+    "The price is in steps of 0.001 €/kWh (the market's tick): at most 3 decimals.",
   "market.invalid.window": "The order must be valid for 1 to 10,000 intervals.",
   "market.invalid.balanceAsk": "You hold {held} of kWh tokens; this order needs {needed}.",
   "market.invalid.balanceBid": "You hold {held} in your wallet; this order escrows {needed}.",
@@ -288,7 +315,8 @@ export const en = {
   "market.expired": "expired",
   "market.cancel": "Cancel",
   "market.auto": "Auto-trade",
-  "market.autoNote": "Standing orders that trade each interval's own metered surplus (sell) or deficit (buy). Empty or 0 turns one off. Auto-buy pays from the market account.",
+  "market.autoNote":
+    "Standing orders that trade each interval's own metered surplus (sell) or deficit (buy). Empty or 0 turns one off. Auto-buy pays from the market account.",
   "market.autoSellPrice": "Auto-sell at least (€/kWh)",
   "market.autoBuyPrice": "Auto-buy at most (€/kWh)",
   "market.setAutoSell": "Set auto-sell",
@@ -307,7 +335,8 @@ export const en = {
   "market.signInToTrade": "Connect your wallet and sign in as a household to trade.",
 
   "audit.title": "Settlements and audit",
-  "audit.intro": "Pick a settled interval. Your browser downloads the published readings archive and the chain's settlement events, and recomputes every signature, leaf, the Merkle root and each household's proof itself.",
+  "audit.intro":
+    "Pick a settled interval. Your browser downloads the published readings archive and the chain's settlement events, and recomputes every signature, leaf, the Merkle root and each household's proof itself.",
   "audit.interval": "Interval",
   "audit.verify": "Verify",
   "audit.verifying": "Verifying interval {id}…",
@@ -342,15 +371,20 @@ export const en = {
   "diff.signature": "{household}: reading #{seq} is signed by {signer}, not by the meter {meter}.",
   "diff.badSignature": "{household}: reading #{seq} has an invalid signature.",
   "diff.order": "{household}: the readings are not in increasing seq and time with growing registers.",
-  "diff.endRegisters": "{household}: end registers {claimed} differ from the readings interpolated at the end: {computed}.",
+  "diff.endRegisters":
+    "{household}: end registers {claimed} differ from the readings interpolated at the end: {computed}.",
   "diff.noReadingBeforeEnd": "{household}: no listed reading at or before the end of the interval.",
   "diff.afterEnd": "{household}: more than one reading after the end is listed.",
-  "diff.anchor": "{household}: a continuing entry must list exactly one reading at or before the start; it lists {count}.",
+  "diff.anchor":
+    "{household}: a continuing entry must list exactly one reading at or before the start; it lists {count}.",
   "diff.energy": "{household}: produced/consumed {claimed} differ from end − start registers {computed}.",
   "diff.startFirst": "{household}: start registers {claimed} differ from the first reading's {computed}.",
-  "diff.startPrevious": "{household}: start registers {claimed} differ from the end registers {computed} of its leaf in interval {previous}.",
-  "diff.previousMissing": "{household}: the archive of interval {previous} is not available; the start registers are unchecked.",
-  "diff.readingsHash": "{household}: readingsHash {claimed} differs from the hash of the readings {computed}.",
+  "diff.startPrevious":
+    "{household}: start registers {claimed} differ from the end registers {computed} of its leaf in interval {previous}.",
+  "diff.previousMissing":
+    "{household}: the archive of interval {previous} is not available; the start registers are unchecked.",
+  "diff.readingsHash":
+    "{household}: readingsHash {claimed} differs from the hash of the readings {computed}.",
   "diff.leaf": "{household}: leaf {claimed} differs from the hash of its fields {computed}.",
   "diff.proof": "{household}: the Merkle proof does not lead to the readings root.",
   "diff.chainEnergy": "{household}: the archive says {archive}, the chain's HouseholdSettled says {chain}.",
@@ -430,15 +464,18 @@ export const en = {
   "bridge.problem.not_total_increasing": "Sensor is not a cumulative register",
   "bridge.problem.queue_full": "Readings dropped (queue full)",
   "setup.title": "Setting up the household's bridge",
-  "setup.intro": "A household without a signing meter runs `vatio bridge` next to its meter (docs/meters.md).",
+  "setup.intro":
+    "A household without a signing meter runs `vatio bridge` next to its meter (docs/meters.md).",
   "setup.household": "Household",
   "setup.admin": "Admin, on the broker's host",
   "setup.keygen": "make the meter key; it prints the address to register",
   "setup.credentials": "make the meter's broker login; hand the password file to the household",
   "setup.run": "run the bridge (P1 shown)",
   "setup.addressToRegister": "Address to register as the meter: {address}",
-  "setup.addressFromKeygen": "The address to register is the one `vatio bridge keygen` prints: enter it as the meter above.",
-  "setup.otherSources": "Other sources: --sml DEVICE, --p1-tcp HOST:PORT, --shelly-broker URL --shelly-prefix PREFIX, --ha-url URL --ha-token-file FILE --ha-import ENTITY.",
+  "setup.addressFromKeygen":
+    "The address to register is the one `vatio bridge keygen` prints: enter it as the meter above.",
+  "setup.otherSources":
+    "Other sources: --sml DEVICE, --p1-tcp HOST:PORT, --shelly-broker URL --shelly-prefix PREFIX, --ha-url URL --ha-token-file FILE --ha-import ENTITY.",
   "setup.createLogin": "Create or rotate this meter's broker login here",
   "setup.loginCreated": "Broker login created for {username}.",
   "setup.loginRotated": "Broker login of {username} rotated: the old password no longer works.",
@@ -446,7 +483,8 @@ export const en = {
   "setup.brokerNotRunning": "No running broker of this folder was found: it reads the logins when it starts.",
   "setup.passwordOnce": "The password, shown this once: put it in the household's broker password file.",
   "token.title": "API tokens",
-  "token.intro": "A read-only token lets a program (vatio bridge ha-publish --token-file) read this household's advice and readings. It cannot trade or change anything.",
+  "token.intro":
+    "A read-only token lets a program (vatio bridge ha-publish --token-file) read this household's advice and readings. It cannot trade or change anything.",
   "token.label": "Name",
   "token.created": "Created",
   "token.lastUsed": "Last used",

@@ -50,9 +50,11 @@ export const es: Record<MessageKey, string> = {
 
   "wallet.connect": "Conectar billetera",
   "wallet.choose": "Elige una billetera",
-  "wallet.none": "No se encontró ninguna billetera en el navegador. Instala MetaMask u otra billetera EIP-1193.",
+  "wallet.none":
+    "No se encontró ninguna billetera en el navegador. Instala MetaMask u otra billetera EIP-1193.",
   "wallet.burner": "Usar una billetera desechable (cadena local de pruebas)",
-  "wallet.burnerNote": "Una billetera desechable guarda su clave en este navegador. Solo para la cadena local de pruebas.",
+  "wallet.burnerNote":
+    "Una billetera desechable guarda su clave en este navegador. Solo para la cadena local de pruebas.",
   "wallet.burnerFunding": "Cargando la billetera desechable con ETH y euros de prueba…",
   "wallet.burnerFunded": "Billetera desechable lista: {address}",
   "wallet.burnerLocalOnly": "Las billeteras desechables solo existen en cadenas locales de pruebas.",
@@ -62,7 +64,8 @@ export const es: Record<MessageKey, string> = {
   "wallet.demoHousehold": "Hogar de la demo {number}",
   "wallet.importKey": "O pega una clave privada (solo cadena local de pruebas)",
   "wallet.importKeyUse": "Usar esta clave",
-  "wallet.importKeyNote": "La clave se queda en este navegador. Nunca pegues una clave que guarde dinero real.",
+  "wallet.importKeyNote":
+    "La clave se queda en este navegador. Nunca pegues una clave que guarde dinero real.",
   "wallet.importKeyInvalid": "Eso no es una clave privada: 64 caracteres hexadecimales, con o sin 0x.",
   "wallet.importedKey": "Clave importada",
   "wallet.disconnect": "Desconectar",
@@ -72,14 +75,16 @@ export const es: Record<MessageKey, string> = {
   "wallet.signedIn": "Sesión iniciada como {address}",
   "wallet.signedInAs": "Sesión iniciada",
   "wallet.notSignedIn": "Sin sesión",
-  "wallet.wrongChain": "Tu billetera está en la cadena {actual}; esta comunidad está en la cadena {expected}.",
+  "wallet.wrongChain":
+    "Tu billetera está en la cadena {actual}; esta comunidad está en la cadena {expected}.",
   "wallet.switchChain": "Cambiar de red",
   "wallet.switching": "Cambiando tu billetera a la cadena de la comunidad…",
   "wallet.roleHousehold": "hogar",
   "wallet.roleAdmin": "administración",
   "wallet.roleVisitor": "visitante (solo lectura)",
   "wallet.needConnect": "Conecta tu billetera e inicia sesión para ver esta página.",
-  "wallet.needHousehold": "Esta billetera no es un hogar registrado de la comunidad. Pide a la gestora de la comunidad que la registre: {address}",
+  "wallet.needHousehold":
+    "Esta billetera no es un hogar registrado de la comunidad. Pide a la gestora de la comunidad que la registre: {address}",
   "wallet.needAdmin": "Solo la gestora de la comunidad (administración del registro) puede usar esta página.",
   "wallet.copy": "Copiar dirección",
 
@@ -112,54 +117,78 @@ export const es: Record<MessageKey, string> = {
   "api.wrong_chain": "El mensaje de inicio de sesión es de otra cadena.",
   "api.nonce_used": "Ese inicio de sesión ya se usó; vuelve a iniciar sesión.",
   "revert.MarketZeroAmount": "La cantidad debe ser mayor que cero.",
-  "revert.MarketPriceOutOfTariffs": "El precio {price} está fuera de las tarifas: entre {feedInPrice} (compensación) y {retailPrice} (red).",
-  "revert.MarketPriceOutOfBand": "El precio {price} está fuera de la franja del intervalo {intervalId}: entre {feedInPrice} (compensación) y {retailPrice} (red).",
-  "revert.RegistryInvalidBandBounds": "La franja {band} tiene límites no válidos: la compensación {feedInPrice} no puede superar el precio de red {retailPrice}, ambos en el tick de precio y el de red mayor que cero.",
-  "revert.RegistryTariffNotInFuture": "Una nueva versión de la tarifa debe empezar en el futuro: el intervalo {effectiveFrom} es anterior a {earliest}.",
+  "revert.MarketPriceOutOfTariffs":
+    "El precio {price} está fuera de las tarifas: entre {feedInPrice} (compensación) y {retailPrice} (red).",
+  "revert.MarketPriceOutOfBand":
+    "El precio {price} está fuera de la franja del intervalo {intervalId}: entre {feedInPrice} (compensación) y {retailPrice} (red).",
+  "revert.RegistryInvalidBandBounds":
+    "La franja {band} tiene límites no válidos: la compensación {feedInPrice} no puede superar el precio de red {retailPrice}, ambos en el tick de precio y el de red mayor que cero.",
+  "revert.RegistryTariffNotInFuture":
+    "Una nueva versión de la tarifa debe empezar en el futuro: el intervalo {effectiveFrom} es anterior a {earliest}.",
   "revert.RegistryUnknownTariffVersion": "No existe la versión de tarifa {version}.",
-  "revert.RegistryInvalidCalendar": "El calendario de franjas del día {day} no indica una franja válida a la hora {hour} ({value}).",
-  "revert.RegistryCalendarDayFixed": "Las franjas del día {day} (versión {version}) ya están fijadas y el día ha empezado: no pueden cambiar.",
-  "revert.RegistryNoBand": "El intervalo {intervalId} aún no tiene franja de tarifa (versión {version}): el administrador debe publicar su calendario de franjas.",
-  "revert.MarketInvalidWindow": "La ventana de la orden no es válida (debe empezar en el intervalo actual {currentInterval} o después).",
+  "revert.RegistryInvalidCalendar":
+    "El calendario de franjas del día {day} no indica una franja válida a la hora {hour} ({value}).",
+  "revert.RegistryCalendarDayFixed":
+    "Las franjas del día {day} (versión {version}) ya están fijadas y el día ha empezado: no pueden cambiar.",
+  "revert.RegistryNoBand":
+    "El intervalo {intervalId} aún no tiene franja de tarifa (versión {version}): el administrador debe publicar su calendario de franjas.",
+  "revert.MarketInvalidWindow":
+    "La ventana de la orden no es válida (debe empezar en el intervalo actual {currentInterval} o después).",
   "revert.MarketNotHousehold": "Tu billetera {caller} no es un hogar activo de esta comunidad.",
   "revert.MarketNotOrderOwner": "La orden {orderId} no es tuya.",
   "revert.MarketOrderNotOpen": "La orden {orderId} ya no está abierta.",
   "revert.MarketUnknownOrder": "No existe la orden {orderId}.",
-  "revert.MarketOrderNotExpired": "La orden {orderId} aún no se puede recuperar: opera hasta el intervalo {validTo}, o su último intervalo espera la liquidación.",
-  "revert.MarketInsufficientBalance": "Saldo insuficiente en tu cuenta del mercado: pediste {requested}, tiene {available}.",
+  "revert.MarketOrderNotExpired":
+    "La orden {orderId} aún no se puede recuperar: opera hasta el intervalo {validTo}, o su último intervalo espera la liquidación.",
+  "revert.MarketInsufficientBalance":
+    "Saldo insuficiente en tu cuenta del mercado: pediste {requested}, tiene {available}.",
   "revert.MarketNotOracle": "Solo el oráculo de la comunidad puede liquidar; {caller} no lo es.",
-  "revert.MarketIntervalNotEnded": "El intervalo {intervalId} aún no ha terminado (la cadena está en el intervalo {currentInterval}).",
+  "revert.MarketIntervalNotEnded":
+    "El intervalo {intervalId} aún no ha terminado (la cadena está en el intervalo {currentInterval}).",
   "revert.MarketIntervalAlreadySettled": "El intervalo {intervalId} ya está liquidado.",
   "revert.MarketIntervalNotOpen": "El intervalo {intervalId} no tiene una liquidación en curso que cerrar.",
-  "revert.MarketChunkMismatch": "Una parte de la liquidación del intervalo {intervalId} tiene otra raíz de lecturas u otro precio que su primera parte.",
+  "revert.MarketChunkMismatch":
+    "Una parte de la liquidación del intervalo {intervalId} tiene otra raíz de lecturas u otro precio que su primera parte.",
   "revert.MarketEntriesNotSorted": "Los hogares de la liquidación están desordenados en la entrada {index}.",
-  "revert.MarketClearingPriceNotOnTick": "El precio de casación {clearingPrice} no es múltiplo del paso de precio ({tick} unidades).",
+  "revert.MarketClearingPriceNotOnTick":
+    "El precio de casación {clearingPrice} no es múltiplo del paso de precio ({tick} unidades).",
   "revert.MarketZeroFill": "La asignación {fillIndex} de la liquidación está vacía.",
-  "revert.MarketAutoEntryOutOfRange": "La asignación {fillIndex} nombra la entrada de hogar {autoEntry}, pero solo hay {entries}.",
+  "revert.MarketAutoEntryOutOfRange":
+    "La asignación {fillIndex} nombra la entrada de hogar {autoEntry}, pero solo hay {entries}.",
   "revert.MarketAutoOrderOff": "La orden automática de {side} de {household} está desactivada.",
-  "revert.MarketPriceBeyondLimit": "El precio de casación {clearingPrice} supera el límite {limitPrice} de la orden {orderId}.",
-  "revert.MarketAutoFillExceedsMetered": "La asignación automática de {amountWh} para {household} supera lo medido, {meteredLeftWh}.",
+  "revert.MarketPriceBeyondLimit":
+    "El precio de casación {clearingPrice} supera el límite {limitPrice} de la orden {orderId}.",
+  "revert.MarketAutoFillExceedsMetered":
+    "La asignación automática de {amountWh} para {household} supera lo medido, {meteredLeftWh}.",
   "revert.MarketOrderNotValidInInterval": "La orden {orderId} no puede operar en el intervalo {intervalId}.",
-  "revert.MarketFillExceedsOrder": "La asignación de {amountWh} supera los {remainingWh} que quedan en la orden {orderId}.",
-  "revert.MarketFillExceedsEscrow": "La asignación cuesta {value}, más que los {escrow} que retiene la orden {orderId}.",
-  "revert.MarketValueNotConserved": "La liquidación del intervalo {intervalId} no cuadra: {soldWh} vendidos frente a {boughtWh} comprados.",
+  "revert.MarketFillExceedsOrder":
+    "La asignación de {amountWh} supera los {remainingWh} que quedan en la orden {orderId}.",
+  "revert.MarketFillExceedsEscrow":
+    "La asignación cuesta {value}, más que los {escrow} que retiene la orden {orderId}.",
+  "revert.MarketValueNotConserved":
+    "La liquidación del intervalo {intervalId} no cuadra: {soldWh} vendidos frente a {boughtWh} comprados.",
   "revert.RegistryZeroAddress": "Falta una dirección (dirección cero).",
-  "revert.RegistryInvalidIntervalSeconds": "Un intervalo de {intervalSeconds} s no divide el día en intervalos enteros.",
-  "revert.RegistryInvalidTariffs": "Esas tarifas no son válidas: el precio de compensación debe ser mayor que cero y no superar el de la red.",
+  "revert.RegistryInvalidIntervalSeconds":
+    "Un intervalo de {intervalSeconds} s no divide el día en intervalos enteros.",
+  "revert.RegistryInvalidTariffs":
+    "Esas tarifas no son válidas: el precio de compensación debe ser mayor que cero y no superar el de la red.",
   "revert.RegistryInvalidCapacity": "La potencia debe ser mayor que cero.",
   "revert.RegistryHouseholdAlreadyRegistered": "{household} ya está registrado.",
   "revert.RegistryHouseholdNotRegistered": "{household} no es un hogar registrado.",
   "revert.RegistryMeterAlreadyRegistered": "Ese medidor ya está registrado a {household}.",
   "revert.RegistryEmptyMechanism": "El mecanismo necesita un nombre y una versión.",
-  "revert.ERC20InsufficientBalance": "Saldo insuficiente: la transferencia necesita {needed} y tu billetera tiene {balance}.",
-  "revert.ERC20InsufficientAllowance": "El mercado aún no puede tomar tanto: aprobado {allowance}, necesita {needed}.",
+  "revert.ERC20InsufficientBalance":
+    "Saldo insuficiente: la transferencia necesita {needed} y tu billetera tiene {balance}.",
+  "revert.ERC20InsufficientAllowance":
+    "El mercado aún no puede tomar tanto: aprobado {allowance}, necesita {needed}.",
   "revert.ERC20InvalidApprover": "La aprobación viene de una dirección no válida ({approver}).",
   "revert.ERC20InvalidReceiver": "Los tokens no pueden ir a {receiver}.",
   "revert.ERC20InvalidSender": "Los tokens no pueden salir de {sender}.",
   "revert.ERC20InvalidSpender": "{spender} no puede recibir permiso para gastar tokens.",
   "revert.AccessControlUnauthorizedAccount": "Tu billetera {account} no tiene el rol necesario.",
   "revert.AccessControlBadConfirmation": "Solo la cuenta que tiene un rol puede renunciar a él.",
-  "revert.ReentrancyGuardReentrantCall": "El mercado rechazó una llamada hecha desde dentro de otra de sus llamadas.",
+  "revert.ReentrancyGuardReentrantCall":
+    "El mercado rechazó una llamada hecha desde dentro de otra de sus llamadas.",
   "revert.SafeCastOverflowedUintDowncast": "La cantidad {value} es demasiado grande para el mercado.",
   "revert.SafeERC20FailedOperation": "El token {token} rechazó la transferencia.",
 
@@ -182,7 +211,8 @@ export const es: Record<MessageKey, string> = {
   "dash.lastSettled": "Último intervalo liquidado",
   "dash.lastSettledDetail": "{time} · {price} · {energy} negociados",
   "dash.liveChart": "Producción y consumo en vivo",
-  "dash.liveChartNote": "Potencia en W a partir de los registros de los medidores, según llegan las lecturas.",
+  "dash.liveChartNote":
+    "Potencia en W a partir de los registros de los medidores, según llegan las lecturas.",
   "dash.history": "Real en las últimas horas",
   "dash.forecast24": "Predicción, próximas 24 h (P10–P90)",
   "dash.forecast7d": "Predicción, próximos 7 días (P10–P90)",
@@ -265,7 +295,8 @@ export const es: Record<MessageKey, string> = {
   "market.tariffs": "Tarifas: compensación {feedIn}, red {retail}",
   "market.preview": "Vista previa",
   "market.previewAsk": "Deja en garantía {amount} de tus tokens kWh. A tu límite recibes al menos {value}.",
-  "market.previewBid": "Deja en garantía {escrow} de tu billetera. A tu límite pagas como máximo {value}; el resto se devuelve.",
+  "market.previewBid":
+    "Deja en garantía {escrow} de tu billetera. A tu límite pagas como máximo {value}; el resto se devuelve.",
   "market.place": "Colocar orden",
   "market.placed": "Orden colocada.",
   "market.approve": "Autorizar al mercado",
@@ -274,9 +305,12 @@ export const es: Record<MessageKey, string> = {
   "market.invalid.amount": "Indica una cantidad de energía mayor que cero.",
   "market.invalid.amountPrecision": "La cantidad tiene como máximo 3 decimales (1 Wh).",
   "market.invalid.price": "Indica un precio en euros por kWh.",
-  "market.invalid.priceAboveRetail": "El precio {price} supera el precio de la red {retail}: nadie en la comunidad pagaría más que a la red.",
-  "market.invalid.priceBelowFeedIn": "El precio {price} está por debajo de la compensación {feedIn}: la red paga al menos eso.",
-  "market.invalid.pricePrecision": "El precio va en pasos de 0,001 €/kWh (el tick del mercado): como máximo 3 decimales.",
+  "market.invalid.priceAboveRetail":
+    "El precio {price} supera el precio de la red {retail}: nadie en la comunidad pagaría más que a la red.",
+  "market.invalid.priceBelowFeedIn":
+    "El precio {price} está por debajo de la compensación {feedIn}: la red paga al menos eso.",
+  "market.invalid.pricePrecision":
+    "El precio va en pasos de 0,001 €/kWh (el tick del mercado): como máximo 3 decimales.",
   "market.invalid.window": "La orden debe valer entre 1 y 10.000 intervalos.",
   "market.invalid.balanceAsk": "Tienes {held} en tokens kWh; esta orden necesita {needed}.",
   "market.invalid.balanceBid": "Tienes {held} en tu billetera; esta orden deja en garantía {needed}.",
@@ -289,7 +323,8 @@ export const es: Record<MessageKey, string> = {
   "market.expired": "vencida",
   "market.cancel": "Cancelar",
   "market.auto": "Operación automática",
-  "market.autoNote": "Órdenes permanentes que negocian el excedente (venta) o el déficit (compra) medido en cada intervalo. Vacío o 0 las desactiva. La compra automática paga desde la cuenta del mercado.",
+  "market.autoNote":
+    "Órdenes permanentes que negocian el excedente (venta) o el déficit (compra) medido en cada intervalo. Vacío o 0 las desactiva. La compra automática paga desde la cuenta del mercado.",
   "market.autoSellPrice": "Vender automáticamente desde (€/kWh)",
   "market.autoBuyPrice": "Comprar automáticamente hasta (€/kWh)",
   "market.setAutoSell": "Fijar venta automática",
@@ -308,12 +343,14 @@ export const es: Record<MessageKey, string> = {
   "market.signInToTrade": "Conecta tu billetera e inicia sesión como hogar para negociar.",
 
   "audit.title": "Liquidaciones y auditoría",
-  "audit.intro": "Elige un intervalo liquidado. Tu navegador descarga el archivo publicado de lecturas y los eventos de liquidación de la cadena, y recalcula por sí mismo cada firma, cada hoja, la raíz de Merkle y la prueba de cada hogar.",
+  "audit.intro":
+    "Elige un intervalo liquidado. Tu navegador descarga el archivo publicado de lecturas y los eventos de liquidación de la cadena, y recalcula por sí mismo cada firma, cada hoja, la raíz de Merkle y la prueba de cada hogar.",
   "audit.interval": "Intervalo",
   "audit.verify": "Verificar",
   "audit.verifying": "Verificando el intervalo {id}…",
   "audit.verified": "Verificado: el intervalo {id} es correcto.",
-  "audit.verifiedDetail": "{leaves} hogares, {readings} lecturas firmadas, la raíz {root} coincide con la cadena.",
+  "audit.verifiedDetail":
+    "{leaves} hogares, {readings} lecturas firmadas, la raíz {root} coincide con la cadena.",
   "audit.failed": "El intervalo {id} NO es correcto: {count} diferencias.",
   "audit.differences": "Qué difiere",
   "audit.households": "Por hogar",
@@ -336,25 +373,34 @@ export const es: Record<MessageKey, string> = {
   "diff.registry": "El archivo nombra el registro {archive}; el de la comunidad es {expected}.",
   "diff.startEnd": "inicio/fin ({start}–{end}) no se deducen del id y la duración del intervalo.",
   "diff.sorted": "Las hojas no están ordenadas por dirección del hogar.",
-  "diff.rootRecomputed": "La raíz recalculada a partir de las hojas es {computed}; el archivo dice {archive}.",
+  "diff.rootRecomputed":
+    "La raíz recalculada a partir de las hojas es {computed}; el archivo dice {archive}.",
   "diff.rootChain": "La raíz del archivo {archive} no es la raíz en cadena {chain}.",
   "diff.notOnChain": "La cadena no tiene liquidación del intervalo {id}.",
-  "diff.wrongMeter": "{household}: la lectura n.º {seq} es del medidor {actual}, no del medidor de la hoja {meter}.",
+  "diff.wrongMeter":
+    "{household}: la lectura n.º {seq} es del medidor {actual}, no del medidor de la hoja {meter}.",
   "diff.signature": "{household}: la lectura n.º {seq} está firmada por {signer}, no por el medidor {meter}.",
   "diff.badSignature": "{household}: la lectura n.º {seq} tiene una firma inválida.",
   "diff.order": "{household}: las lecturas no van en seq y hora crecientes con registros que no decrecen.",
-  "diff.endRegisters": "{household}: los registros finales {claimed} difieren de las lecturas interpoladas al final: {computed}.",
+  "diff.endRegisters":
+    "{household}: los registros finales {claimed} difieren de las lecturas interpoladas al final: {computed}.",
   "diff.noReadingBeforeEnd": "{household}: ninguna lectura listada en o antes del final del intervalo.",
   "diff.afterEnd": "{household}: se lista más de una lectura posterior al final.",
-  "diff.anchor": "{household}: una entrada que continúa debe listar exactamente una lectura en o antes del inicio; lista {count}.",
-  "diff.energy": "{household}: producido/consumido {claimed} difiere de los registros fin − inicio {computed}.",
-  "diff.startFirst": "{household}: los registros iniciales {claimed} difieren de los de la primera lectura {computed}.",
-  "diff.startPrevious": "{household}: los registros iniciales {claimed} difieren de los finales {computed} de su hoja en el intervalo {previous}.",
-  "diff.previousMissing": "{household}: el archivo del intervalo {previous} no está disponible; los registros iniciales quedan sin comprobar.",
+  "diff.anchor":
+    "{household}: una entrada que continúa debe listar exactamente una lectura en o antes del inicio; lista {count}.",
+  "diff.energy":
+    "{household}: producido/consumido {claimed} difiere de los registros fin − inicio {computed}.",
+  "diff.startFirst":
+    "{household}: los registros iniciales {claimed} difieren de los de la primera lectura {computed}.",
+  "diff.startPrevious":
+    "{household}: los registros iniciales {claimed} difieren de los finales {computed} de su hoja en el intervalo {previous}.",
+  "diff.previousMissing":
+    "{household}: el archivo del intervalo {previous} no está disponible; los registros iniciales quedan sin comprobar.",
   "diff.readingsHash": "{household}: readingsHash {claimed} difiere del hash de las lecturas {computed}.",
   "diff.leaf": "{household}: la hoja {claimed} difiere del hash de sus campos {computed}.",
   "diff.proof": "{household}: la prueba de Merkle no lleva a la raíz de lecturas.",
-  "diff.chainEnergy": "{household}: el archivo dice {archive}; el evento HouseholdSettled de la cadena dice {chain}.",
+  "diff.chainEnergy":
+    "{household}: el archivo dice {archive}; el evento HouseholdSettled de la cadena dice {chain}.",
   "diff.chainMissing": "{household}: la cadena no tiene evento HouseholdSettled para este hogar.",
   "diff.chainExtra": "{household}: liquidado en la cadena pero ausente del archivo.",
   "diff.meterNotRegistered": "{household}: el medidor {meter} nunca se registró a este hogar.",
@@ -431,23 +477,29 @@ export const es: Record<MessageKey, string> = {
   "bridge.problem.not_total_increasing": "El sensor no es un registro acumulado",
   "bridge.problem.queue_full": "Lecturas descartadas (cola llena)",
   "setup.title": "Configurar el puente del hogar",
-  "setup.intro": "Un hogar sin contador que firme ejecuta `vatio bridge` junto a su contador (docs/meters.md).",
+  "setup.intro":
+    "Un hogar sin contador que firme ejecuta `vatio bridge` junto a su contador (docs/meters.md).",
   "setup.household": "Hogar",
   "setup.admin": "Administración, en el equipo del bróker",
   "setup.keygen": "crea la clave del contador; muestra la dirección a registrar",
   "setup.credentials": "crea el acceso al bróker del contador; entrega el fichero de contraseña al hogar",
   "setup.run": "ejecuta el puente (se muestra P1)",
   "setup.addressToRegister": "Dirección a registrar como contador: {address}",
-  "setup.addressFromKeygen": "La dirección a registrar es la que muestra `vatio bridge keygen`: introdúcela como contador arriba.",
-  "setup.otherSources": "Otros orígenes: --sml DISPOSITIVO, --p1-tcp HOST:PUERTO, --shelly-broker URL --shelly-prefix PREFIJO, --ha-url URL --ha-token-file FICHERO --ha-import ENTIDAD.",
+  "setup.addressFromKeygen":
+    "La dirección a registrar es la que muestra `vatio bridge keygen`: introdúcela como contador arriba.",
+  "setup.otherSources":
+    "Otros orígenes: --sml DISPOSITIVO, --p1-tcp HOST:PUERTO, --shelly-broker URL --shelly-prefix PREFIJO, --ha-url URL --ha-token-file FICHERO --ha-import ENTIDAD.",
   "setup.createLogin": "Crear o renovar aquí el acceso al bróker de este contador",
   "setup.loginCreated": "Acceso al bróker creado para {username}.",
   "setup.loginRotated": "Acceso al bróker de {username} renovado: la contraseña anterior ya no sirve.",
   "setup.brokerReloaded": "El bróker vuelve a leer sus accesos ahora.",
-  "setup.brokerNotRunning": "No se encontró un bróker en marcha de esta carpeta: leerá los accesos al arrancar.",
-  "setup.passwordOnce": "La contraseña, que solo se muestra esta vez: guárdala en el fichero de contraseña del bróker del hogar.",
+  "setup.brokerNotRunning":
+    "No se encontró un bróker en marcha de esta carpeta: leerá los accesos al arrancar.",
+  "setup.passwordOnce":
+    "La contraseña, que solo se muestra esta vez: guárdala en el fichero de contraseña del bróker del hogar.",
   "token.title": "Tokens de la API",
-  "token.intro": "Un token de solo lectura permite a un programa (vatio bridge ha-publish --token-file) leer los consejos y lecturas de este hogar. No puede negociar ni cambiar nada.",
+  "token.intro":
+    "Un token de solo lectura permite a un programa (vatio bridge ha-publish --token-file) leer los consejos y lecturas de este hogar. No puede negociar ni cambiar nada.",
   "token.label": "Nombre",
   "token.created": "Creado",
   "token.lastUsed": "Último uso",

@@ -24,7 +24,9 @@ describe("rejection reasons", () => {
   beforeAll(async () => {
     // Node's fs, asked for by a plain string: the app's tsconfig carries browser types only.
     const fsModule = "node:fs";
-    const fs = (await import(/* @vite-ignore */ fsModule)) as { readFileSync(path: URL, encoding: "utf8"): string };
+    const fs = (await import(/* @vite-ignore */ fsModule)) as {
+      readFileSync(path: URL, encoding: "utf8"): string;
+    };
     const parser = fs.readFileSync(new URL("../../../backend/protocol/parser.py", import.meta.url), "utf8");
     const body = parser.slice(parser.indexOf("class Reason("), parser.indexOf("class RejectedReading"));
     codes = [...body.matchAll(/^\s+[A-Z_]+ = "([a-z_]+)"/gm)].map((match) => match[1]);

@@ -29,7 +29,12 @@ function readStoredLang(): Lang {
     /* private mode: nothing remembered */
   }
   if (stored === "en" || stored === "es") return stored;
-  const languages = typeof navigator === "undefined" ? [] : navigator.languages?.length ? navigator.languages : [navigator.language];
+  const languages =
+    typeof navigator === "undefined"
+      ? []
+      : navigator.languages?.length
+        ? navigator.languages
+        : [navigator.language];
   return preferredLang(languages.filter(Boolean));
 }
 

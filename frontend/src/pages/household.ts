@@ -6,7 +6,18 @@ import { api, isMissing } from "../api";
 import { contract, readBalances } from "../chain";
 import { config } from "../config";
 import { h, replace } from "../dom";
-import { dateTime, energy, energyColumn, ether, euro, euroColumn, power, price, shortHex, time } from "../format";
+import {
+  dateTime,
+  energy,
+  energyColumn,
+  ether,
+  euro,
+  euroColumn,
+  power,
+  price,
+  shortHex,
+  time,
+} from "../format";
 import { hasMessage, t } from "../i18n";
 import { type LiveFill, onLive } from "../live";
 import { type Cleanup, navigate } from "../router";
@@ -25,12 +36,24 @@ interface Detail {
   meter: string;
   capacityW: number;
   active: boolean;
-  live: { ts: number; powerW: number; producedWh: number; consumedWh: number; productionW: number | null;
-    consumptionW: number | null } | null;
+  live: {
+    ts: number;
+    powerW: number;
+    producedWh: number;
+    consumedWh: number;
+    productionW: number | null;
+    consumptionW: number | null;
+  } | null;
   savings: { buyingEuro: number; sellingEuro: number; totalEuro: number; fills: number } | null;
   meterStatus: MeterStatus;
-  recentIntervals: { intervalId: number; status: string; producedWh: number; consumedWh: number; clearingPrice: number | null;
-    settlement: { creditedWh: number; burnedWh: number; gridImportWh: number } | null }[];
+  recentIntervals: {
+    intervalId: number;
+    status: string;
+    producedWh: number;
+    consumedWh: number;
+    clearingPrice: number | null;
+    settlement: { creditedWh: number; burnedWh: number; gridImportWh: number } | null;
+  }[];
 }
 
 /** GET /api/households/<a>/fills: the live `fill` payloads, with their cursor id. */
@@ -38,8 +61,14 @@ type Fill = LiveFill & { id: number };
 /** GET /api/households/<a>/recommendations: the advice and the orders it suggests (ready for the order form). */
 interface Recommendations {
   advice: { sellWindows: unknown[]; buyWindows: unknown[] } | null;
-  orders: { side: "ask" | "bid"; limitPrice: number; amountWh: number; validFrom: number; validTo: number;
-    window: { start: number; end: number } }[];
+  orders: {
+    side: "ask" | "bid";
+    limitPrice: number;
+    amountWh: number;
+    validFrom: number;
+    validTo: number;
+    window: { start: number; end: number };
+  }[];
 }
 
 function statusText(status: string): string {
@@ -53,18 +82,40 @@ export function householdGate(params: Record<string, string>): Address | HTMLEle
   if (!user) return h("p.state.empty", { dataset: { testid: "need-sign-in" } }, t("wallet.needConnect"));
   if (params.address && user.admin) return getAddress(params.address);
   if (!user.household) {
-    return h("p.state.empty", { dataset: { testid: "not-household" } }, t("wallet.needHousehold", { address: user.address }));
+    return h(
+      "p.state.empty",
+      { dataset: { testid: "not-household" } },
+      t("wallet.needHousehold", { address: user.address }),
+    );
   }
   return user.address;
 }
 
 function liveCard(detail: Detail, liveBox: HTMLElement): void {
   const live = detail.live;
-  replace(liveBox, live ? [
-    stat(t("home.livePower"), power(live.powerW), live.productionW === null ? undefined
-      : t("home.livePowerDetail", { production: power(live.productionW), consumption: power(live.consumptionW) }), "live-power"),
-    h("p.note", { dataset: { testid: "last-reading" } }, t("home.lastReadingAt", { time: time(live.ts) })),
-  ] : [empty(t("home.noReading"))]);
+  replace(
+    liveBox,
+    live
+      ? [
+          stat(
+            t("home.livePower"),
+            power(live.powerW),
+            live.productionW === null
+              ? undefined
+              : t("home.livePowerDetail", {
+                  production: power(live.productionW),
+                  consumption: power(live.consumptionW),
+                }),
+            "live-power",
+          ),
+          h(
+            "p.note",
+            { dataset: { testid: "last-reading" } },
+            t("home.lastReadingAt", { time: time(live.ts) }),
+          ),
+        ]
+      : [empty(t("home.noReading"))],
+  );
 }
 
 export function householdPage(root: HTMLElement, params: Record<string, string>): Cleanup | void {
@@ -86,18 +137,34 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
   const fillsBox = h("div");
   const meterBox = meterPanel(address);
   const statements = statementsPanel(address);
-  stops.push(meterBox.stop);
+  stops.push(() => meterBox.stop());
   root.appendChild(catchUpBanner(stops));
   root.appendChild(h("p.note", null, h("code", { dataset: { testid: "household-address" } }, address)));
   root.append(
-    h("div.grid-2", null, card(t("home.livePower"), "live", liveBox), card(t("home.balances"), "balances", balancesBox)),
+    h(
+      "div.grid-2",
+      null,
+      card(t("home.livePower"), "live", liveBox),
+      card(t("home.balances"), "balances", balancesBox),
+    ),
     card(t("meter.title"), "meter", meterBox.element),
-    h("div.grid-2", null, card(t("home.savings"), null, savingsBox), card(t("home.windows"), null, windowsBox)),
+    h(
+      "div.grid-2",
+      null,
+      card(t("home.savings"), null, savingsBox),
+      card(t("home.windows"), null, windowsBox),
+    ),
     card(t("home.today"), null, todayBox),
-    h("div.grid-2", null, card(t("home.fills"), "fills", fillsBox), card(t("home.intervals"), null, intervalsBox)),
+    h(
+      "div.grid-2",
+      null,
+      card(t("home.fills"), "fills", fillsBox),
+      card(t("home.intervals"), null, intervalsBox),
+    ),
     card(t("statement.title"), "statements", statements.element),
   );
-  if (state.user?.address.toLowerCase() === address.toLowerCase()) root.append(card(t("token.title"), "tokens", tokenPanel(address)));
+  if (state.user?.address.toLowerCase() === address.toLowerCase())
+    root.append(card(t("token.title"), "tokens", tokenPanel(address)));
 
   let meter = "";
   const refreshDetail = fill(intervalsBox, async () => {
@@ -105,42 +172,100 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
     meter = detail.meter;
     meterBox.update(detail.meterStatus);
     liveCard(detail, liveBox);
-    replace(savingsBox, detail.savings && detail.savings.fills
-      ? stat(t("home.savings"), euro(detail.savings.totalEuro), t("home.savingsDetail", {
-        buying: euro(detail.savings.buyingEuro), selling: euro(detail.savings.sellingEuro), fills: detail.savings.fills }), "savings")
-      : empty(t("home.noSavings")));
+    replace(
+      savingsBox,
+      detail.savings && detail.savings.fills
+        ? stat(
+            t("home.savings"),
+            euro(detail.savings.totalEuro),
+            t("home.savingsDetail", {
+              buying: euro(detail.savings.buyingEuro),
+              selling: euro(detail.savings.sellingEuro),
+              fills: detail.savings.fills,
+            }),
+            "savings",
+          )
+        : empty(t("home.noSavings")),
+    );
     if (!detail.recentIntervals.length) return empty(t("home.noIntervals"));
     const wh = energyColumn(detail.recentIntervals.flatMap((row) => [row.producedWh, row.consumedWh]));
-    return table([t("common.interval"), t("common.produced"), t("common.consumed"), t("common.status"), t("common.price")],
+    return table(
+      [
+        t("common.interval"),
+        t("common.produced"),
+        t("common.consumed"),
+        t("common.status"),
+        t("common.price"),
+      ],
       detail.recentIntervals.map((row) => [
-        `#${row.intervalId}`, wh(row.producedWh), wh(row.consumedWh),
-        row.settlement ? [statusText(row.status), h("br"), h("small", null,
-          row.settlement.creditedWh ? `${t("home.credited")} ${energy(row.settlement.creditedWh)} ` : "",
-          row.settlement.burnedWh ? `${t("home.burned")} ${energy(row.settlement.burnedWh)} ` : "",
-          row.settlement.gridImportWh ? `${t("home.gridImport")} ${energy(row.settlement.gridImportWh)}` : "")] : statusText(row.status),
+        `#${row.intervalId}`,
+        wh(row.producedWh),
+        wh(row.consumedWh),
+        row.settlement
+          ? [
+              statusText(row.status),
+              h("br"),
+              h(
+                "small",
+                null,
+                row.settlement.creditedWh
+                  ? `${t("home.credited")} ${energy(row.settlement.creditedWh)} `
+                  : "",
+                row.settlement.burnedWh ? `${t("home.burned")} ${energy(row.settlement.burnedWh)} ` : "",
+                row.settlement.gridImportWh
+                  ? `${t("home.gridImport")} ${energy(row.settlement.gridImportWh)}`
+                  : "",
+              ),
+            ]
+          : statusText(row.status),
         row.clearingPrice ? price(row.clearingPrice) : "—",
-      ]), "intervals");
+      ]),
+      "intervals",
+    );
   });
 
   const refreshBalances = fill(balancesBox, async () => {
     const balances = await readBalances(address);
     const euroToken = contract("Euro");
-    const faucet = config().local && euroToken.abi.some((item) => item.type === "function" && item.name === "faucet")
-      && address === state.wallet
-      ? h("button.secondary", { type: "button", dataset: { testid: "faucet" }, onclick: async () => {
-        try {
-          await sendTransaction(t("home.faucet"), { to: euroToken.address,
-            data: encodeFunctionData({ abi: euroToken.abi, functionName: "faucet", args: [address] }) });
-          void refreshBalances();
-        } catch { /* shown in the transaction panel */ }
-      } }, t("home.faucet")) : null;
-    return h("div", null, h("div.stats", null,
-      stat(t("home.energyTokens"), energy(balances.energyWh), undefined, "balance-energy"),
-      stat(t("home.walletEuro"), euro(balances.walletEuro), undefined, "balance-wallet-euro"),
-      stat(t("home.marketEuro"), euro(balances.marketEuro), undefined, "balance-market-euro"),
-      stat(t("home.autoSell"), balances.autoSellPrice ? price(balances.autoSellPrice) : t("common.off")),
-      stat(t("home.autoBuy"), balances.autoBuyPrice ? price(balances.autoBuyPrice) : t("common.off")),
-      stat(t("home.gas"), ether(balances.ethWei))), faucet);
+    const faucet =
+      config().local &&
+      euroToken.abi.some((item) => item.type === "function" && item.name === "faucet") &&
+      address === state.wallet
+        ? h(
+            "button.secondary",
+            {
+              type: "button",
+              dataset: { testid: "faucet" },
+              onclick: async () => {
+                try {
+                  await sendTransaction(t("home.faucet"), {
+                    to: euroToken.address,
+                    data: encodeFunctionData({ abi: euroToken.abi, functionName: "faucet", args: [address] }),
+                  });
+                  void refreshBalances();
+                } catch {
+                  /* shown in the transaction panel */
+                }
+              },
+            },
+            t("home.faucet"),
+          )
+        : null;
+    return h(
+      "div",
+      null,
+      h(
+        "div.stats",
+        null,
+        stat(t("home.energyTokens"), energy(balances.energyWh), undefined, "balance-energy"),
+        stat(t("home.walletEuro"), euro(balances.walletEuro), undefined, "balance-wallet-euro"),
+        stat(t("home.marketEuro"), euro(balances.marketEuro), undefined, "balance-market-euro"),
+        stat(t("home.autoSell"), balances.autoSellPrice ? price(balances.autoSellPrice) : t("common.off")),
+        stat(t("home.autoBuy"), balances.autoBuyPrice ? price(balances.autoBuyPrice) : t("common.off")),
+        stat(t("home.gas"), ether(balances.ethWei)),
+      ),
+      faucet,
+    );
   });
 
   const refreshFills = fill(fillsBox, async () => {
@@ -148,10 +273,16 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
     if (!items.length) return empty(t("home.noFills"));
     const amount = energyColumn(items.map((item) => item.amountWh));
     const value = euroColumn(items.map((item) => item.value));
-    return table([t("common.interval"), t("common.side"), t("common.amount"), t("common.value")],
-      items.map((item) => [`#${item.intervalId}`,
+    return table(
+      [t("common.interval"), t("common.side"), t("common.amount"), t("common.value")],
+      items.map((item) => [
+        `#${item.intervalId}`,
         `${item.side === "bid" ? t("common.bid") : t("common.ask")}${item.auto ? ` (${t("common.auto")})` : ` #${item.orderId}`}`,
-        amount(item.amountWh), value(item.value)]), "fills-table");
+        amount(item.amountWh),
+        value(item.value),
+      ]),
+      "fills-table",
+    );
   });
 
   fill(todayBox, async () => {
@@ -159,28 +290,43 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
     midnight.setHours(0, 0, 0, 0);
     const from = Math.floor(midnight.getTime() / 1000);
     const pastHours = Math.min(168, Math.max(1, Math.ceil((Date.now() / 1000 - from) / 3600)));
-    const forecast = await api<ForecastSeries>(`/api/households/${address}/forecast?horizon=24&past=${pastHours}`)
-      .catch((error) => {
-        if (isMissing(error)) return null;
-        throw error;
-      });
+    const forecast = await api<ForecastSeries>(
+      `/api/households/${address}/forecast?horizon=24&past=${pastHours}`,
+    ).catch((error) => {
+      if (isMissing(error)) return null;
+      throw error;
+    });
     const canvas = h("canvas");
     let datasets;
     if (forecast?.issuedAt && forecast.series.length) {
       datasets = forecastDatasets(forecast);
     } else {
-      const readings = await api<{ points: { start: number; producedWh: number | null; consumedWh: number | null }[] }>(
-        `/api/households/${address}/readings?from=${from}&resolution=3600`);
+      const readings = await api<{
+        points: { start: number; producedWh: number | null; consumedWh: number | null }[];
+      }>(`/api/households/${address}/readings?from=${from}&resolution=3600`);
       datasets = [
-        { label: `${t("common.production")} (Wh)`, data: readings.points.map((p): Point => ({ x: p.start, y: p.producedWh })),
-          borderColor: COLORS.production, fill: false },
-        { label: `${t("common.consumption")} (Wh)`, data: readings.points.map((p): Point => ({ x: p.start, y: p.consumedWh })),
-          borderColor: COLORS.consumption, fill: false },
+        {
+          label: `${t("common.production")} (Wh)`,
+          data: readings.points.map((p): Point => ({ x: p.start, y: p.producedWh })),
+          borderColor: COLORS.production,
+          fill: false,
+        },
+        {
+          label: `${t("common.consumption")} (Wh)`,
+          data: readings.points.map((p): Point => ({ x: p.start, y: p.consumedWh })),
+          borderColor: COLORS.consumption,
+          fill: false,
+        },
       ];
     }
     const chartData = datasets;
     requestAnimationFrame(() => charts.push(timeChart(canvas, chartData, "Wh")));
-    return h("div", null, h("div.chart", null, canvas), forecast?.issuedAt ? null : h("p.note", null, t("dash.noForecast")));
+    return h(
+      "div",
+      null,
+      h("div.chart", null, canvas),
+      forecast?.issuedAt ? null : h("p.note", null, t("dash.noForecast")),
+    );
   });
 
   fill(windowsBox, async () => {
@@ -192,33 +338,88 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
       throw error;
     }
     if (!answer.advice || !answer.orders.length) return empty(t("home.noWindows"));
-    return h("ul.plain", { dataset: { testid: "windows" } }, answer.orders.map((order) => h("li", null,
-      t(order.side === "ask" ? "home.sellWindow" : "home.buyWindow", { energy: energy(order.amountWh),
-        start: dateTime(order.window.start), end: dateTime(order.window.end) }), " · ", price(order.limitPrice), " ",
-      h("button.secondary.small", { type: "button", onclick: () => navigate(`/market?${new URLSearchParams({
-        side: order.side, amountWh: String(order.amountWh), price: String(order.limitPrice),
-        validFrom: String(order.validFrom), validTo: String(order.validTo) })}`) }, t("home.placeSuggested")))));
+    return h(
+      "ul.plain",
+      { dataset: { testid: "windows" } },
+      answer.orders.map((order) =>
+        h(
+          "li",
+          null,
+          t(order.side === "ask" ? "home.sellWindow" : "home.buyWindow", {
+            energy: energy(order.amountWh),
+            start: dateTime(order.window.start),
+            end: dateTime(order.window.end),
+          }),
+          " · ",
+          price(order.limitPrice),
+          " ",
+          h(
+            "button.secondary.small",
+            {
+              type: "button",
+              onclick: () =>
+                navigate(
+                  `/market?${new URLSearchParams({
+                    side: order.side,
+                    amountWh: String(order.amountWh),
+                    price: String(order.limitPrice),
+                    validFrom: String(order.validFrom),
+                    validTo: String(order.validTo),
+                  })}`,
+                ),
+            },
+            t("home.placeSuggested"),
+          ),
+        ),
+      ),
+    );
   });
 
-  stops.push(onLive("reading", (reading) => {
-    if (reading.household.toLowerCase() !== address.toLowerCase()) return;
-    replace(liveBox,
-      stat(t("home.livePower"), power(reading.powerW), t("home.meter", { meter: shortHex(meter || reading.meter) }), "live-power"),
-      h("p.note", { dataset: { testid: "last-reading" } }, t("home.lastReading", { seq: reading.seq, time: time(reading.ts) })));
-  }));
-  stops.push(onLive("fill", (payload) => {
-    toast(() => t("home.newFill", { side: payload.side === "bid" ? t("common.bid") : t("common.ask"),
-      amount: energy(payload.amountWh), price: euro(payload.value) }), "success");
-    void refreshFills();
+  stops.push(
+    onLive("reading", (reading) => {
+      if (reading.household.toLowerCase() !== address.toLowerCase()) return;
+      replace(
+        liveBox,
+        stat(
+          t("home.livePower"),
+          power(reading.powerW),
+          t("home.meter", { meter: shortHex(meter || reading.meter) }),
+          "live-power",
+        ),
+        h(
+          "p.note",
+          { dataset: { testid: "last-reading" } },
+          t("home.lastReading", { seq: reading.seq, time: time(reading.ts) }),
+        ),
+      );
+    }),
+  );
+  stops.push(
+    onLive("fill", (payload) => {
+      toast(
+        () =>
+          t("home.newFill", {
+            side: payload.side === "bid" ? t("common.bid") : t("common.ask"),
+            amount: energy(payload.amountWh),
+            price: euro(payload.value),
+          }),
+        "success",
+      );
+      void refreshFills();
+      void refreshBalances();
+    }),
+  );
+  stops.push(
+    onLive("interval_settled", () => {
+      void refreshDetail();
+      void statements.refresh();
+      void refreshBalances();
+      void refreshFills();
+    }),
+  );
+  const timer = window.setInterval(() => {
     void refreshBalances();
-  }));
-  stops.push(onLive("interval_settled", () => {
-    void refreshDetail();
-    void statements.refresh();
-    void refreshBalances();
-    void refreshFills();
-  }));
-  const timer = window.setInterval(() => { void refreshBalances(); }, 20_000);
+  }, 20_000);
   return () => {
     window.clearInterval(timer);
     stops.forEach((stop) => stop());

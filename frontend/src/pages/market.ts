@@ -3,12 +3,31 @@
 import { type Address, encodeFunctionData } from "viem";
 import { api } from "../api";
 import {
-  type Balances, type ChainOrder, contract, currentInterval, escrowOf, readAllowance, readBalances, readOrdersOf,
-  readTariffs, type Tariffs,
+  type Balances,
+  type ChainOrder,
+  contract,
+  currentInterval,
+  escrowOf,
+  readAllowance,
+  readBalances,
+  readOrdersOf,
+  readTariffs,
+  type Tariffs,
 } from "../chain";
 import { config } from "../config";
 import { append, h, replace } from "../dom";
-import { energy, energyColumn, euro, intervalSpan, parseEuro, parseKwhToWh, price, PRICE_DECIMALS, toDecimalText, tooPrecise } from "../format";
+import {
+  energy,
+  energyColumn,
+  euro,
+  intervalSpan,
+  parseEuro,
+  parseKwhToWh,
+  price,
+  PRICE_DECIMALS,
+  toDecimalText,
+  tooPrecise,
+} from "../format";
 import { type MessageKey, t } from "../i18n";
 import { type BookLevel, type LiveIntervalSettled, type LiveOrderBook, onLive } from "../live";
 import type { Cleanup } from "../router";
@@ -20,14 +39,29 @@ import { catchUpBanner } from "./dashboard";
 
 type Side = "bid" | "ask";
 
-
-export interface OrderInput { side: Side; amountText: string; priceText: string; intervalsText: string }
-export interface ValidOrder { side: Side; amountWh: bigint; limitPrice: bigint; intervals: bigint; escrow: bigint; valueAtLimit: bigint }
+export interface OrderInput {
+  side: Side;
+  amountText: string;
+  priceText: string;
+  intervalsText: string;
+}
+export interface ValidOrder {
+  side: Side;
+  amountWh: bigint;
+  limitPrice: bigint;
+  intervals: bigint;
+  escrow: bigint;
+  valueAtLimit: bigint;
+}
 
 const MAX_INTERVALS = 10_000n;
 
 /** Check an order as typed; a message (in words) for the first problem, or the order in base units. */
-export function validateOrder(input: OrderInput, tariffs: Tariffs, balances: Balances | null): ValidOrder | { error: string } {
+export function validateOrder(
+  input: OrderInput,
+  tariffs: Tariffs,
+  balances: Balances | null,
+): ValidOrder | { error: string } {
   if (tooPrecise(input.amountText, 3)) return { error: t("market.invalid.amountPrecision") };
   const amountWh = parseKwhToWh(input.amountText);
   if (amountWh === null || amountWh <= 0n) return { error: t("market.invalid.amount") };
@@ -36,10 +70,20 @@ export function validateOrder(input: OrderInput, tariffs: Tariffs, balances: Bal
   const limitPrice = parseEuro(input.priceText);
   if (limitPrice === null || limitPrice <= 0n) return { error: t("market.invalid.price") };
   if (limitPrice > tariffs.retailPrice) {
-    return { error: t("market.invalid.priceAboveRetail", { price: price(limitPrice), retail: price(tariffs.retailPrice) }) };
+    return {
+      error: t("market.invalid.priceAboveRetail", {
+        price: price(limitPrice),
+        retail: price(tariffs.retailPrice),
+      }),
+    };
   }
   if (limitPrice < tariffs.feedInPrice) {
-    return { error: t("market.invalid.priceBelowFeedIn", { price: price(limitPrice), feedIn: price(tariffs.feedInPrice) }) };
+    return {
+      error: t("market.invalid.priceBelowFeedIn", {
+        price: price(limitPrice),
+        feedIn: price(tariffs.feedInPrice),
+      }),
+    };
   }
   const intervals = /^\d+$/.test(input.intervalsText.trim()) ? BigInt(input.intervalsText.trim()) : 0n;
   if (intervals < 1n || intervals > MAX_INTERVALS) return { error: t("market.invalid.window") };
@@ -47,41 +91,94 @@ export function validateOrder(input: OrderInput, tariffs: Tariffs, balances: Bal
   if (balances) {
     const held = input.side === "bid" ? balances.walletEuro : balances.energyWh;
     if (escrow > held) {
-      return { error: input.side === "bid"
-        ? t("market.invalid.balanceBid", { held: euro(held), needed: euro(escrow) })
-        : t("market.invalid.balanceAsk", { held: energy(held), needed: energy(escrow) }) };
+      return {
+        error:
+          input.side === "bid"
+            ? t("market.invalid.balanceBid", { held: euro(held), needed: euro(escrow) })
+            : t("market.invalid.balanceAsk", { held: energy(held), needed: energy(escrow) }),
+      };
     }
   }
-  return { side: input.side, amountWh, limitPrice, intervals, escrow, valueAtLimit: (amountWh * limitPrice) / 1000n };
+  return {
+    side: input.side,
+    amountWh,
+    limitPrice,
+    intervals,
+    escrow,
+    valueAtLimit: (amountWh * limitPrice) / 1000n,
+  };
 }
 
 function bookTable(book: LiveOrderBook): HTMLElement {
   if (!book.bids.length && !book.asks.length) return empty(t("market.noBook"));
   const amount = energyColumn([...book.bids, ...book.asks].map((level) => level.amountWh));
-  const side = (title: string, levels: BookLevel[], testId: string) => h("div", null, h("h3", null, title),
-    levels.length ? table([t("common.price"), t("common.amount"), ""],
-      levels.map((level) => [price(level.price), amount(level.amountWh), t(level.orders === 1 ? "market.levelOne" : "market.level", { orders: level.orders })]), testId)
-      : empty(t("market.noBook")));
-  return h("div.grid-2.book", { dataset: { testid: "book" } },
-    side(t("market.bids"), book.bids, "book-bids"), side(t("market.asks"), book.asks, "book-asks"));
+  const side = (title: string, levels: BookLevel[], testId: string) =>
+    h(
+      "div",
+      null,
+      h("h3", null, title),
+      levels.length
+        ? table(
+            [t("common.price"), t("common.amount"), ""],
+            levels.map((level) => [
+              price(level.price),
+              amount(level.amountWh),
+              t(level.orders === 1 ? "market.levelOne" : "market.level", { orders: level.orders }),
+            ]),
+            testId,
+          )
+        : empty(t("market.noBook")),
+    );
+  return h(
+    "div.grid-2.book",
+    { dataset: { testid: "book" } },
+    side(t("market.bids"), book.bids, "book-bids"),
+    side(t("market.asks"), book.asks, "book-asks"),
+  );
 }
 
 function orderForm(owner: Address, params: Record<string, string>, onPlaced: () => void): HTMLElement {
   const message = formMessage();
   const preview = h("p.preview", { dataset: { testid: "order-preview" } });
   const initialSide: Side = params.side === "bid" ? "bid" : "ask";
-  const sideInputs = (["ask", "bid"] as Side[]).map((side) => h("input", {
-    type: "radio", name: "side", value: side, checked: side === initialSide, dataset: { testid: `side-${side}` },
-  }));
-  const amount = h("input", { name: "amount", inputMode: "decimal", autocomplete: "off", placeholder: "0,500",
-    value: params.amountWh ? toDecimalText(BigInt(params.amountWh), 3) : "", dataset: { testid: "order-amount" } });
-  const limit = h("input", { name: "price", inputMode: "decimal", autocomplete: "off", placeholder: "0,120",
-    value: params.price ? toDecimalText(BigInt(params.price)) : "", dataset: { testid: "order-price" } });
+  const sideInputs = (["ask", "bid"] as Side[]).map((side) =>
+    h("input", {
+      type: "radio",
+      name: "side",
+      value: side,
+      checked: side === initialSide,
+      dataset: { testid: `side-${side}` },
+    }),
+  );
+  const amount = h("input", {
+    name: "amount",
+    inputMode: "decimal",
+    autocomplete: "off",
+    placeholder: "0,500",
+    value: params.amountWh ? toDecimalText(BigInt(params.amountWh), 3) : "",
+    dataset: { testid: "order-amount" },
+  });
+  const limit = h("input", {
+    name: "price",
+    inputMode: "decimal",
+    autocomplete: "off",
+    placeholder: "0,120",
+    value: params.price ? toDecimalText(BigInt(params.price)) : "",
+    dataset: { testid: "order-price" },
+  });
   // A suggested order (from the household page) names its window; otherwise it starts now.
   const suggestedFrom = /^\d+$/.test(params.validFrom ?? "") ? BigInt(params.validFrom) : null;
   const suggestedTo = /^\d+$/.test(params.validTo ?? "") ? BigInt(params.validTo) : null;
-  const span = suggestedFrom !== null && suggestedTo !== null && suggestedTo >= suggestedFrom ? suggestedTo - suggestedFrom + 1n : 4n;
-  const intervals = h("input", { name: "intervals", inputMode: "numeric", value: span.toString(), dataset: { testid: "order-intervals" } });
+  const span =
+    suggestedFrom !== null && suggestedTo !== null && suggestedTo >= suggestedFrom
+      ? suggestedTo - suggestedFrom + 1n
+      : 4n;
+  const intervals = h("input", {
+    name: "intervals",
+    inputMode: "numeric",
+    value: span.toString(),
+    dataset: { testid: "order-intervals" },
+  });
   const submit = h("button", { type: "submit", dataset: { testid: "place-order" } }, t("market.place"));
   const tariffsNote = h("small.hint");
   let tariffs: Tariffs | null = null;
@@ -89,7 +186,9 @@ function orderForm(owner: Address, params: Record<string, string>, onPlaced: () 
 
   const input = (): OrderInput => ({
     side: (sideInputs.find((radio) => radio.checked)?.value ?? "ask") as Side,
-    amountText: amount.value, priceText: limit.value, intervalsText: intervals.value,
+    amountText: amount.value,
+    priceText: limit.value,
+    intervalsText: intervals.value,
   });
   const showPreview = () => {
     if (!tariffs) return;
@@ -98,28 +197,52 @@ function orderForm(owner: Address, params: Record<string, string>, onPlaced: () 
       preview.textContent = "";
       return;
     }
-    preview.textContent = checked.side === "ask"
-      ? t("market.previewAsk", { amount: energy(checked.amountWh), value: euro(checked.valueAtLimit) })
-      : t("market.previewBid", { escrow: euro(checked.escrow), value: euro(checked.valueAtLimit) });
+    preview.textContent =
+      checked.side === "ask"
+        ? t("market.previewAsk", { amount: energy(checked.amountWh), value: euro(checked.valueAtLimit) })
+        : t("market.previewBid", { escrow: euro(checked.escrow), value: euro(checked.valueAtLimit) });
   };
-  Promise.all([readTariffs(), readBalances(owner)]).then(([loadedTariffs, loadedBalances]) => {
-    tariffs = loadedTariffs;
-    balances = loadedBalances;
-    tariffsNote.textContent = t("market.tariffs", { feedIn: price(tariffs.feedInPrice), retail: price(tariffs.retailPrice) });
-    if (!limit.value) limit.value = toDecimalText((tariffs.feedInPrice + tariffs.retailPrice) / 2000n * 1000n);
-    showPreview();
-  }).catch((error) => message.show(describeError(error)));
+  Promise.all([readTariffs(), readBalances(owner)])
+    .then(([loadedTariffs, loadedBalances]) => {
+      tariffs = loadedTariffs;
+      balances = loadedBalances;
+      tariffsNote.textContent = t("market.tariffs", {
+        feedIn: price(tariffs.feedInPrice),
+        retail: price(tariffs.retailPrice),
+      });
+      if (!limit.value)
+        limit.value = toDecimalText(((tariffs.feedInPrice + tariffs.retailPrice) / 2000n) * 1000n);
+      showPreview();
+    })
+    .catch((error) => message.show(describeError(error)));
 
-  const form = h("form.order-form", { novalidate: true, dataset: { testid: "order-form" } },
-    h("div.segmented", { role: "radiogroup" }, sideInputs.map((radio, i) =>
-      h("label", null, radio, i === 0 ? t("market.sideAsk") : t("market.sideBid")))),
+  const form = h(
+    "form.order-form",
+    { novalidate: true, dataset: { testid: "order-form" } },
+    h(
+      "div.segmented",
+      { role: "radiogroup" },
+      sideInputs.map((radio, i) =>
+        h("label", null, radio, i === 0 ? t("market.sideAsk") : t("market.sideBid")),
+      ),
+    ),
     field(t("market.amountKwh"), amount),
     field(t("market.priceEurKwh"), limit, undefined),
     tariffsNote,
-    field(t("market.validIntervals"), intervals, t("market.validHint", { minutes: Math.round(config().intervalSeconds / 60 * 10) / 10 })),
-    preview, message.element, submit);
-  form.addEventListener("input", () => { message.clear(); showPreview(); });
-  form.addEventListener("submit", async (event) => {
+    field(
+      t("market.validIntervals"),
+      intervals,
+      t("market.validHint", { minutes: Math.round((config().intervalSeconds / 60) * 10) / 10 }),
+    ),
+    preview,
+    message.element,
+    submit,
+  );
+  form.addEventListener("input", () => {
+    message.clear();
+    showPreview();
+  });
+  const submitOrder = async (event: Event) => {
     event.preventDefault();
     message.clear();
     if (!tariffs) return;
@@ -138,20 +261,42 @@ function orderForm(owner: Address, params: Record<string, string>, onPlaced: () 
       const from = await startAt();
       const to = from + checked.intervals - 1n;
       // The server checks it too (tariffs, window, wallet balance) before anything is signed.
-      await api("/api/market/orders/preview", { body: {
-        side: checked.side, limitPrice: Number(checked.limitPrice), amountWh: Number(checked.amountWh),
-        validFrom: Number(from), validTo: Number(to),
-      } });
+      await api("/api/market/orders/preview", {
+        body: {
+          side: checked.side,
+          limitPrice: Number(checked.limitPrice),
+          amountWh: Number(checked.amountWh),
+          validFrom: Number(from),
+          validTo: Number(to),
+        },
+      });
       const market = contract("EnergyMarket");
       if ((await readAllowance(token, owner)) < checked.escrow) {
         const asset = contract(token);
-        await sendTransaction(t("market.approve"), { to: asset.address, data: encodeFunctionData({
-          abi: asset.abi, functionName: "approve", args: [market.address, checked.escrow] }) });
+        await sendTransaction(t("market.approve"), {
+          to: asset.address,
+          data: encodeFunctionData({
+            abi: asset.abi,
+            functionName: "approve",
+            args: [market.address, checked.escrow],
+          }),
+        });
       }
       const start = await startAt(); // the window may have moved while the approval was signed
-      await sendTransaction(t("market.placeTx"), { to: market.address, data: encodeFunctionData({
-        abi: market.abi, functionName: "placeOrder",
-        args: [checked.side === "bid" ? 0 : 1, checked.limitPrice, checked.amountWh, start, start + checked.intervals - 1n] }) });
+      await sendTransaction(t("market.placeTx"), {
+        to: market.address,
+        data: encodeFunctionData({
+          abi: market.abi,
+          functionName: "placeOrder",
+          args: [
+            checked.side === "bid" ? 0 : 1,
+            checked.limitPrice,
+            checked.amountWh,
+            start,
+            start + checked.intervals - 1n,
+          ],
+        }),
+      });
       message.show(t("market.placed"), "success");
       amount.value = "";
       balances = await readBalances(owner);
@@ -161,38 +306,62 @@ function orderForm(owner: Address, params: Record<string, string>, onPlaced: () 
     } finally {
       submit.disabled = false;
     }
-  });
+  };
+  form.addEventListener("submit", (event) => void submitOrder(event));
   return form;
 }
 
 function myOrdersTable(orders: ChainOrder[], now: bigint, onChange: () => void): HTMLElement {
   if (!orders.length) return empty(t("market.noOrders"));
   const market = contract("EnergyMarket");
-  return table([t("common.side"), t("common.price"), t("common.amount"), t("common.interval"), t("common.status"), ""],
+  return table(
+    [t("common.side"), t("common.price"), t("common.amount"), t("common.interval"), t("common.status"), ""],
     orders.map((order) => {
       const expired = order.validTo < now;
       const status: MessageKey = !order.open ? "market.closed" : expired ? "market.expired" : "market.open";
-      const cancel = order.open ? h("button.secondary.small", { type: "button", dataset: { testid: `cancel-${order.orderId}` },
-        onclick: async (event: Event) => {
-          (event.target as HTMLButtonElement).disabled = true;
-          try {
-            await sendTransaction(t("market.cancelTx", { id: order.orderId.toString() }), { to: market.address,
-              data: encodeFunctionData({ abi: market.abi, functionName: "cancelOrder", args: [order.orderId] }) });
-            onChange();
-          } catch {
-            (event.target as HTMLButtonElement).disabled = false;
-          }
-        } }, t("market.cancel")) : null;
+      const cancel = order.open
+        ? h(
+            "button.secondary.small",
+            {
+              type: "button",
+              dataset: { testid: `cancel-${order.orderId}` },
+              onclick: async (event: Event) => {
+                (event.target as HTMLButtonElement).disabled = true;
+                try {
+                  await sendTransaction(t("market.cancelTx", { id: order.orderId.toString() }), {
+                    to: market.address,
+                    data: encodeFunctionData({
+                      abi: market.abi,
+                      functionName: "cancelOrder",
+                      args: [order.orderId],
+                    }),
+                  });
+                  onChange();
+                } catch {
+                  (event.target as HTMLButtonElement).disabled = false;
+                }
+              },
+            },
+            t("market.cancel"),
+          )
+        : null;
       return [
         `${order.side === "bid" ? t("common.bid") : t("common.ask")} #${order.orderId}`,
         price(order.limitPrice),
         t("market.filled", { filled: energy(order.filledWh), amount: energy(order.amountWh) }),
-        h("span", { title: t("market.validRange", { from: order.validFrom.toString(), to: order.validTo.toString() }) },
-          intervalSpan(Number(order.validFrom), Number(order.validTo), config().intervalSeconds)),
+        h(
+          "span",
+          {
+            title: t("market.validRange", { from: order.validFrom.toString(), to: order.validTo.toString() }),
+          },
+          intervalSpan(Number(order.validFrom), Number(order.validTo), config().intervalSeconds),
+        ),
         h("span", { dataset: { status: status.split(".")[1] } }, t(status)),
         cancel,
       ];
-    }), "my-orders");
+    }),
+    "my-orders",
+  );
 }
 
 function autoTrade(owner: Address, onChange: () => void): HTMLElement {
@@ -201,9 +370,15 @@ function autoTrade(owner: Address, onChange: () => void): HTMLElement {
   const euroToken = contract("Euro");
   const sell = h("input", { inputMode: "decimal", placeholder: "0,080", dataset: { testid: "auto-sell" } });
   const buy = h("input", { inputMode: "decimal", placeholder: "0,150", dataset: { testid: "auto-buy" } });
-  const deposit = h("input", { inputMode: "decimal", placeholder: "10", dataset: { testid: "deposit-amount" } });
+  const deposit = h("input", {
+    inputMode: "decimal",
+    placeholder: "10",
+    dataset: { testid: "deposit-amount" },
+  });
   let tariffs: Tariffs | null = null;
-  void readTariffs().then((loaded) => { tariffs = loaded; });
+  void readTariffs().then((loaded) => {
+    tariffs = loaded;
+  });
   void readBalances(owner).then((balances) => {
     sell.value = balances.autoSellPrice ? toDecimalText(balances.autoSellPrice) : "";
     buy.value = balances.autoBuyPrice ? toDecimalText(balances.autoBuyPrice) : "";
@@ -216,14 +391,24 @@ function autoTrade(owner: Address, onChange: () => void): HTMLElement {
     if (tooPrecise(text, PRICE_DECIMALS)) return message.show(t("market.invalid.pricePrecision"));
     if (limit === null) return message.show(t("market.invalid.price"));
     if (limit !== 0n && tariffs && limit > tariffs.retailPrice) {
-      return message.show(t("market.invalid.priceAboveRetail", { price: price(limit), retail: price(tariffs.retailPrice) }));
+      return message.show(
+        t("market.invalid.priceAboveRetail", { price: price(limit), retail: price(tariffs.retailPrice) }),
+      );
     }
     if (limit !== 0n && tariffs && limit < tariffs.feedInPrice) {
-      return message.show(t("market.invalid.priceBelowFeedIn", { price: price(limit), feedIn: price(tariffs.feedInPrice) }));
+      return message.show(
+        t("market.invalid.priceBelowFeedIn", { price: price(limit), feedIn: price(tariffs.feedInPrice) }),
+      );
     }
     try {
-      await sendTransaction(t(side === "sell" ? "market.autoSellTx" : "market.autoBuyTx"), { to: market.address,
-        data: encodeFunctionData({ abi: market.abi, functionName: side === "sell" ? "setAutoSell" : "setAutoBuy", args: [limit] }) });
+      await sendTransaction(t(side === "sell" ? "market.autoSellTx" : "market.autoBuyTx"), {
+        to: market.address,
+        data: encodeFunctionData({
+          abi: market.abi,
+          functionName: side === "sell" ? "setAutoSell" : "setAutoBuy",
+          args: [limit],
+        }),
+      });
       onChange();
     } catch (error) {
       message.show(describeError(error));
@@ -235,28 +420,55 @@ function autoTrade(owner: Address, onChange: () => void): HTMLElement {
     if (amount === null || amount <= 0n) return message.show(t("market.invalid.deposit"));
     try {
       if (direction === "deposit" && (await readAllowance("Euro", owner)) < amount) {
-        await sendTransaction(t("market.approve"), { to: euroToken.address, data: encodeFunctionData({
-          abi: euroToken.abi, functionName: "approve", args: [market.address, amount] }) });
+        await sendTransaction(t("market.approve"), {
+          to: euroToken.address,
+          data: encodeFunctionData({
+            abi: euroToken.abi,
+            functionName: "approve",
+            args: [market.address, amount],
+          }),
+        });
       }
-      await sendTransaction(t(direction === "deposit" ? "market.depositTx" : "market.withdrawTx"), { to: market.address,
-        data: encodeFunctionData({ abi: market.abi, functionName: direction, args: [amount] }) });
+      await sendTransaction(t(direction === "deposit" ? "market.depositTx" : "market.withdrawTx"), {
+        to: market.address,
+        data: encodeFunctionData({ abi: market.abi, functionName: direction, args: [amount] }),
+      });
       deposit.value = "";
       onChange();
     } catch (error) {
       message.show(describeError(error));
     }
   };
-  return h("div.auto-trade", null,
+  return h(
+    "div.auto-trade",
+    null,
     h("p.note", null, t("market.autoNote")),
-    h("div.inline-form", null, field(t("market.autoSellPrice"), sell),
-      h("button.secondary", { type: "button", onclick: () => void setAuto("sell") }, t("market.setAutoSell"))),
-    h("div.inline-form", null, field(t("market.autoBuyPrice"), buy),
-      h("button.secondary", { type: "button", onclick: () => void setAuto("buy") }, t("market.setAutoBuy"))),
+    h(
+      "div.inline-form",
+      null,
+      field(t("market.autoSellPrice"), sell),
+      h("button.secondary", { type: "button", onclick: () => void setAuto("sell") }, t("market.setAutoSell")),
+    ),
+    h(
+      "div.inline-form",
+      null,
+      field(t("market.autoBuyPrice"), buy),
+      h("button.secondary", { type: "button", onclick: () => void setAuto("buy") }, t("market.setAutoBuy")),
+    ),
     h("h3", null, t("market.deposit")),
-    h("div.inline-form", null, field(t("market.depositAmount"), deposit),
-      h("button.secondary", { type: "button", dataset: { testid: "deposit" }, onclick: () => void move("deposit") }, t("market.depositTx")),
-      h("button.link", { type: "button", onclick: () => void move("withdraw") }, t("market.withdraw"))),
-    message.element);
+    h(
+      "div.inline-form",
+      null,
+      field(t("market.depositAmount"), deposit),
+      h(
+        "button.secondary",
+        { type: "button", dataset: { testid: "deposit" }, onclick: () => void move("deposit") },
+        t("market.depositTx"),
+      ),
+      h("button.link", { type: "button", onclick: () => void move("withdraw") }, t("market.withdraw")),
+    ),
+    message.element,
+  );
 }
 
 export function marketPage(root: HTMLElement, params: Record<string, string>): Cleanup {
@@ -281,9 +493,23 @@ export function marketPage(root: HTMLElement, params: Record<string, string>): C
     if (!items.length) return empty(t("dash.noClearing"));
     // One unit per column (and the same for the three energy columns), so the figures compare at a glance.
     const wh = energyColumn(items.flatMap((item) => [item.tradedWh, item.surplusWh, item.gridImportWh]));
-    return table([t("common.interval"), t("common.price"), t("market.traded"), t("common.surplus"), t("market.gridImport")],
-      items.map((item) => [`#${item.intervalId}`, item.clearingPrice ? price(item.clearingPrice) : "—", wh(item.tradedWh),
-        wh(item.surplusWh), wh(item.gridImportWh)]), "clearing-table");
+    return table(
+      [
+        t("common.interval"),
+        t("common.price"),
+        t("market.traded"),
+        t("common.surplus"),
+        t("market.gridImport"),
+      ],
+      items.map((item) => [
+        `#${item.intervalId}`,
+        item.clearingPrice ? price(item.clearingPrice) : "—",
+        wh(item.tradedWh),
+        wh(item.surplusWh),
+        wh(item.gridImportWh),
+      ]),
+      "clearing-table",
+    );
   });
   function refreshAll() {
     void refreshBook();
@@ -291,18 +517,37 @@ export function marketPage(root: HTMLElement, params: Record<string, string>): C
   }
 
   append(root, [
-    h("div.grid-2", null,
-      card(t("market.form"), "order", owner && active ? orderForm(owner, params, refreshAll)
-        : h("p.state.empty", { dataset: { testid: "sign-in-to-trade" } }, t("market.signInToTrade"))),
-      card(t("market.book"), "book", bookBox)),
-    owner ? h("div.grid-2", null, card(t("market.myOrders"), "orders", ordersBox), card(t("market.auto"), "auto", autoTrade(owner, refreshAll)))
+    h(
+      "div.grid-2",
+      null,
+      card(
+        t("market.form"),
+        "order",
+        owner && active
+          ? orderForm(owner, params, refreshAll)
+          : h("p.state.empty", { dataset: { testid: "sign-in-to-trade" } }, t("market.signInToTrade")),
+      ),
+      card(t("market.book"), "book", bookBox),
+    ),
+    owner
+      ? h(
+          "div.grid-2",
+          null,
+          card(t("market.myOrders"), "orders", ordersBox),
+          card(t("market.auto"), "auto", autoTrade(owner, refreshAll)),
+        )
       : null,
     card(t("market.clearing"), "clearing", clearingBox),
   ]);
   refreshOrders();
 
   stops.push(onLive("order_book", (book) => replace(bookBox, bookTable(book))));
-  stops.push(onLive("interval_settled", () => { void refreshClearing(); refreshAll(); }));
+  stops.push(
+    onLive("interval_settled", () => {
+      void refreshClearing();
+      refreshAll();
+    }),
+  );
   stops.push(onLive("fill", () => refreshOrders()));
   return () => stops.forEach((stop) => stop());
 }

@@ -8,8 +8,13 @@ const DAY = 24 * HOUR;
 const start = Date.UTC(2026, 11, 4, 13, 17, 0) / 1000; // a Friday afternoon, off the hour
 
 describe("time axis", () => {
-  for (const [name, span] of [["10 minutes", 600], ["30 minutes", 1800], ["24 h", DAY], ["the 48 h + 24 h forecast", 3 * DAY],
-    ["the 7 d + 7 d forecast", 14 * DAY]] as const) {
+  for (const [name, span] of [
+    ["10 minutes", 600],
+    ["30 minutes", 1800],
+    ["24 h", DAY],
+    ["the 48 h + 24 h forecast", 3 * DAY],
+    ["the 7 d + 7 d forecast", 14 * DAY],
+  ] as const) {
     it(`labels ${name} with distinct labels at round times`, () => {
       const ticks = timeTicks(start, start + span);
       expect(ticks.length).toBeGreaterThanOrEqual(2);

@@ -9,11 +9,18 @@ import { stat } from "./parts";
 
 /** What a bridge last reported (docs/api.md, `meterStatus.bridge`, and the `bridge_status` event's `bridge`). */
 export interface BridgeReport {
-  problems: Record<string, number>; halted: string | null; brokerError: string | null; queueDepth: number; statusTs: number;
+  problems: Record<string, number>;
+  halted: string | null;
+  brokerError: string | null;
+  queueDepth: number;
+  statusTs: number;
 }
 /** GET /api/households/<a> `meterStatus`. */
 export interface MeterStatus {
-  source: string | null; lastReadingTs: number | null; lastReadingAgeS: number | null; bridge: BridgeReport | null;
+  source: string | null;
+  lastReadingTs: number | null;
+  lastReadingAgeS: number | null;
+  bridge: BridgeReport | null;
 }
 
 /** A source's name in words ("P1 (DSMR)"), the code itself for a source this page does not know. */
@@ -41,15 +48,21 @@ function problemsList(bridge: BridgeReport | null): HTMLElement {
   if (!bridge) return h("p.note", { dataset: { testid: "meter-problems" } }, t("meter.noBridgeStatus"));
   const entries = Object.entries(bridge.problems).filter(([, count]) => count > 0);
   const lines: HTMLElement[] = [];
-  if (bridge.halted) lines.push(h("li.error", { dataset: { testid: "meter-halted" } }, t("meter.halted", { why: bridge.halted })));
+  if (bridge.halted)
+    lines.push(
+      h("li.error", { dataset: { testid: "meter-halted" } }, t("meter.halted", { why: bridge.halted })),
+    );
   for (const [reason, count] of entries) {
     lines.push(h("li", { title: reason }, t("meter.problemCount", { problem: problemText(reason), count })));
   }
   if (bridge.brokerError) lines.push(h("li", null, t("meter.brokerError", { error: bridge.brokerError })));
   if (bridge.queueDepth > 0) lines.push(h("li", null, t("meter.queued", { count: bridge.queueDepth })));
-  return h("div", { dataset: { testid: "meter-problems" } },
+  return h(
+    "div",
+    { dataset: { testid: "meter-problems" } },
     lines.length ? h("ul.plain", null, lines) : h("p.note", null, t("meter.noProblems")),
-    h("p.note", null, t("meter.statusAt", { time: dateTime(bridge.statusTs) })));
+    h("p.note", null, t("meter.statusAt", { time: dateTime(bridge.statusTs) })),
+  );
 }
 
 /**
@@ -57,7 +70,11 @@ function problemsList(bridge: BridgeReport | null): HTMLElement {
  * bridge statuses of that household keep it current, and the age ticks. Push the returned stop into the
  * page's cleanups.
  */
-export function meterPanel(household: string): { element: HTMLElement; update(status: MeterStatus): void; stop(): void } {
+export function meterPanel(household: string): {
+  element: HTMLElement;
+  update(status: MeterStatus): void;
+  stop(): void;
+} {
   const element = h("div", { dataset: { testid: "meter-panel" } });
   let current: MeterStatus | null = null;
   let lastReadingTs: number | null = null;
@@ -65,12 +82,21 @@ export function meterPanel(household: string): { element: HTMLElement; update(st
   const render = () => {
     if (!current) return;
     const age = lastReadingTs === null ? null : Date.now() / 1000 - lastReadingTs;
-    replace(element,
-      h("div.stats", null,
+    replace(
+      element,
+      h(
+        "div.stats",
+        null,
         stat(t("meter.source"), sourceText(current.source), undefined, "meter-source"),
-        stat(t("meter.lastReading"), age === null ? t("meter.noReading") : ageText(age),
-          lastReadingTs === null ? undefined : dateTime(lastReadingTs), "meter-age")),
-      problemsList(current.bridge));
+        stat(
+          t("meter.lastReading"),
+          age === null ? t("meter.noReading") : ageText(age),
+          lastReadingTs === null ? undefined : dateTime(lastReadingTs),
+          "meter-age",
+        ),
+      ),
+      problemsList(current.bridge),
+    );
   };
   const update = (status: MeterStatus) => {
     current = status;
@@ -85,10 +111,21 @@ export function meterPanel(household: string): { element: HTMLElement; update(st
     }),
     onLive("bridge_status", (payload) => {
       if (!mine(payload.household)) return;
-      current = { ...(current ?? { lastReadingTs, lastReadingAgeS: null }), source: payload.source, bridge: payload.bridge };
+      current = {
+        ...(current ?? { lastReadingTs, lastReadingAgeS: null }),
+        source: payload.source,
+        bridge: payload.bridge,
+      };
       render();
     }),
   ];
   const timer = window.setInterval(render, 5000);
-  return { element, update, stop: () => { window.clearInterval(timer); stops.forEach((stop) => stop()); } };
+  return {
+    element,
+    update,
+    stop: () => {
+      window.clearInterval(timer);
+      stops.forEach((stop) => stop());
+    },
+  };
 }

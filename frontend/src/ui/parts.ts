@@ -10,14 +10,22 @@ export function card(title: string, id: string | null, ...body: Child[]): HTMLEl
 }
 
 export function stat(label: string, value: string, detail?: string, testId?: string): HTMLElement {
-  return h("div.stat", { dataset: testId ? { testid: testId } : undefined },
+  return h(
+    "div.stat",
+    { dataset: testId ? { testid: testId } : undefined },
     h("div.stat-label", null, label),
     h("div.stat-value", null, value),
-    detail ? h("div.stat-detail", null, detail) : null);
+    detail ? h("div.stat-detail", null, detail) : null,
+  );
 }
 
 export function loading(): HTMLElement {
-  return h("p.state.loading", { role: "status" }, h("span.spinner", { "aria-hidden": "true" }), t("common.loading"));
+  return h(
+    "p.state.loading",
+    { role: "status" },
+    h("span.spinner", { "aria-hidden": "true" }),
+    t("common.loading"),
+  );
 }
 
 export function empty(message: string): HTMLElement {
@@ -25,15 +33,43 @@ export function empty(message: string): HTMLElement {
 }
 
 export function failure(error: unknown, retry?: () => void): HTMLElement {
-  return h("div.state.error", { role: "alert" },
+  return h(
+    "div.state.error",
+    { role: "alert" },
     h("span", null, t("common.error", { message: describeError(error) })),
-    retry ? h("button.secondary", { type: "button", onclick: retry }, t("common.retry")) : null);
+    retry ? h("button.secondary", { type: "button", onclick: retry }, t("common.retry")) : null,
+  );
 }
 
 export function table(headers: string[], rows: Child[][], testId?: string): HTMLElement {
-  return h("div.table-wrap", null, h("table", { dataset: testId ? { testid: testId } : undefined },
-    h("thead", null, h("tr", null, headers.map((header) => h("th", null, header)))),
-    h("tbody", null, rows.map((row) => h("tr", null, row.map((cell) => h("td", null, cell)))))));
+  return h(
+    "div.table-wrap",
+    null,
+    h(
+      "table",
+      { dataset: testId ? { testid: testId } : undefined },
+      h(
+        "thead",
+        null,
+        h(
+          "tr",
+          null,
+          headers.map((header) => h("th", null, header)),
+        ),
+      ),
+      h(
+        "tbody",
+        null,
+        rows.map((row) =>
+          h(
+            "tr",
+            null,
+            row.map((cell) => h("td", null, cell)),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 /**
@@ -51,7 +87,14 @@ export function fill(container: HTMLElement, load: () => Promise<Child>): () => 
       if (mine === generation) replace(container, content);
       first = false;
     } catch (error) {
-      if (mine === generation) replace(container, failure(error, () => { first = true; void run(); }));
+      if (mine === generation)
+        replace(
+          container,
+          failure(error, () => {
+            first = true;
+            void run();
+          }),
+        );
     }
   };
   void run();
@@ -59,7 +102,11 @@ export function fill(container: HTMLElement, load: () => Promise<Child>): () => 
 }
 
 /** An inline message under a form: error or success, in words. */
-export function formMessage(): { element: HTMLElement; show(text: string, kind?: "error" | "success" | "info"): void; clear(): void } {
+export function formMessage(): {
+  element: HTMLElement;
+  show(text: string, kind?: "error" | "success" | "info"): void;
+  clear(): void;
+} {
   const element = h("p.form-message", { role: "alert", dataset: { testid: "form-message" } });
   return {
     element,
@@ -75,5 +122,11 @@ export function formMessage(): { element: HTMLElement; show(text: string, kind?:
 }
 
 export function field(label: string, input: HTMLElement, hint?: string): HTMLElement {
-  return h("label.field", null, h("span.field-label", null, label), input, hint ? h("small.hint", null, hint) : null);
+  return h(
+    "label.field",
+    null,
+    h("span.field-label", null, label),
+    input,
+    hint ? h("small.hint", null, hint) : null,
+  );
 }

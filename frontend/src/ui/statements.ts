@@ -22,8 +22,9 @@ export interface StatementMonth {
 /** "2026-02" as the page's language names it ("febrero de 2026"). */
 export function monthName(month: string): string {
   const [year, number] = month.split("-").map(Number);
-  return new Intl.DateTimeFormat(locale(), { month: "long", year: "numeric", timeZone: "UTC" })
-    .format(new Date(Date.UTC(year, number - 1, 1)));
+  return new Intl.DateTimeFormat(locale(), { month: "long", year: "numeric", timeZone: "UTC" }).format(
+    new Date(Date.UTC(year, number - 1, 1)),
+  );
 }
 
 function eur(text: string): string {
@@ -37,18 +38,38 @@ export function statementsPanel(household: string): { element: HTMLElement; refr
   const refresh = async () => {
     try {
       const { items } = await api<{ items: StatementMonth[] }>(`/api/households/${household}/statements`);
-      replace(element, items.length ? table(
-        [t("statement.month"), t("statement.total"), t("statement.without"), t("statement.saving"), ""],
-        items.map((item) => [
-          [monthName(item.month), item.final ? "" : h("small", null, ` (${t("statement.soFar")})`)],
-          h("span", { dataset: { testid: `statement-total-${item.month}` } }, eur(item.totalEur)),
-          eur(item.withoutCommunityEur),
-          eur(item.savingEur),
-          [h("a", { href: `${item.pdf}?lang=${lang()}`, download: "",
-            dataset: { testid: `statement-pdf-${item.month}` } }, "PDF"), " ",
-          h("a", { href: item.csv, download: "",
-            dataset: { testid: `statement-csv-${item.month}` } }, "CSV")],
-        ]), "statements-table") : empty(t("statement.none")));
+      replace(
+        element,
+        items.length
+          ? table(
+              [t("statement.month"), t("statement.total"), t("statement.without"), t("statement.saving"), ""],
+              items.map((item) => [
+                [monthName(item.month), item.final ? "" : h("small", null, ` (${t("statement.soFar")})`)],
+                h("span", { dataset: { testid: `statement-total-${item.month}` } }, eur(item.totalEur)),
+                eur(item.withoutCommunityEur),
+                eur(item.savingEur),
+                [
+                  h(
+                    "a",
+                    {
+                      href: `${item.pdf}?lang=${lang()}`,
+                      download: "",
+                      dataset: { testid: `statement-pdf-${item.month}` },
+                    },
+                    "PDF",
+                  ),
+                  " ",
+                  h(
+                    "a",
+                    { href: item.csv, download: "", dataset: { testid: `statement-csv-${item.month}` } },
+                    "CSV",
+                  ),
+                ],
+              ]),
+              "statements-table",
+            )
+          : empty(t("statement.none")),
+      );
     } catch (error) {
       replace(element, empty(describeError(error)));
     }

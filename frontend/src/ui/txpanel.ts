@@ -21,7 +21,11 @@ function panel(): HTMLElement {
 export function startTx(initial: string): TxProgress {
   const text = h("span.tx-text", null, initial);
   const link = h("code.tx-hash");
-  const close = h("button.tx-close", { type: "button", "aria-label": "×", onclick: () => item.remove() }, "×");
+  const close = h(
+    "button.tx-close",
+    { type: "button", "aria-label": "×", onclick: () => item.remove() },
+    "×",
+  );
   const item = h("div.tx-item", { dataset: { state: "checking" } }, text, link, close);
   panel().prepend(item);
   return {
@@ -48,7 +52,12 @@ export interface Toast {
   close(): void;
 }
 
-const TOAST_STATES: Record<ToastKind, string> = { error: "failed", success: "confirmed", info: "info", progress: "sent" };
+const TOAST_STATES: Record<ToastKind, string> = {
+  error: "failed",
+  success: "confirmed",
+  info: "info",
+  progress: "sent",
+};
 
 /**
  * A short message that goes away by itself (fills, sign-in, errors outside a form). `message` builds the text from
@@ -64,9 +73,15 @@ export function toast(message: () => string, kind: ToastKind = "info"): Toast {
     stopTranslating();
     item.remove();
   };
-  const item = h("div.tx-item.toast", { dataset: { state: TOAST_STATES[kind] } }, text,
-    h("button.tx-close", { type: "button", "aria-label": "×", onclick: close }, "×"));
-  const stopTranslating = onLangChange(() => { text.textContent = build(); });
+  const item = h(
+    "div.tx-item.toast",
+    { dataset: { state: TOAST_STATES[kind] } },
+    text,
+    h("button.tx-close", { type: "button", "aria-label": "×", onclick: close }, "×"),
+  );
+  const stopTranslating = onLangChange(() => {
+    text.textContent = build();
+  });
   const schedule = (next: ToastKind) => {
     if (timer !== undefined) window.clearTimeout(timer);
     timer = next === "progress" ? undefined : window.setTimeout(close, TOAST_MS[next]);

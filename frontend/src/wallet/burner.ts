@@ -4,8 +4,15 @@
 // The same wallet can hold a key the person brings: one of the demo's households (Anvil's public test
 // accounts, which `vatio demo` registers and prints) or a pasted key, so nobody needs MetaMask to trade.
 import {
-  type Address, type EIP1193Provider, createWalletClient, encodeFunctionData, http, parseEther, toHex,
-  type Hex, type TypedDataDefinition,
+  type Address,
+  type EIP1193Provider,
+  createWalletClient,
+  encodeFunctionData,
+  http,
+  parseEther,
+  toHex,
+  type Hex,
+  type TypedDataDefinition,
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { communityChain, contract, publicClient } from "../chain";
@@ -32,7 +39,10 @@ const GAS_FUNDING = parseEther("100");
 const MIN_EURO_BASE = 100_000_000n; // 100 €: below this the faucet is asked again
 
 class ProviderRpcError extends Error {
-  constructor(readonly code: number, message: string) {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -54,7 +64,7 @@ export function burnerAllowed(): boolean {
 export function parseKey(text: string): Hex | null {
   const trimmed = text.trim();
   const hex = trimmed.startsWith("0x") || trimmed.startsWith("0X") ? trimmed.slice(2) : trimmed;
-  return /^[0-9a-fA-F]{64}$/.test(hex) ? (`0x${hex.toLowerCase()}` as Hex) : null;
+  return /^[0-9a-fA-F]{64}$/.test(hex) ? `0x${hex.toLowerCase()}` : null;
 }
 
 export function rememberImportedKey(key: Hex): void {
@@ -65,17 +75,27 @@ export function importedKey(): Hex | null {
   return parseKey(localStorage.getItem(IMPORTED_KEY) ?? "");
 }
 
-export interface DemoHousehold { number: number; address: Address; key: Hex }
+export interface DemoHousehold {
+  number: number;
+  address: Address;
+  key: Hex;
+}
 
 /** The Anvil test accounts that are active households of this community, numbered 1… in account order. */
 export async function demoHouseholds(): Promise<DemoHousehold[]> {
   if (!burnerAllowed()) return [];
   const registry = contract("CommunityRegistry");
   const accounts = ANVIL_TEST_KEYS.map((key) => ({ key, address: privateKeyToAccount(key).address }));
-  const active = await Promise.all(accounts.map((account) => publicClient()
-    .readContract({ ...registry, functionName: "isActiveHousehold", args: [account.address] })
-    .then(Boolean, () => false)));
-  return accounts.filter((_, index) => active[index]).map((account, index) => ({ number: index + 1, ...account }));
+  const active = await Promise.all(
+    accounts.map((account) =>
+      publicClient()
+        .readContract({ ...registry, functionName: "isActiveHousehold", args: [account.address] })
+        .then(Boolean, () => false),
+    ),
+  );
+  return accounts
+    .filter((_, index) => active[index])
+    .map((account, index) => ({ number: index + 1, ...account }));
 }
 
 /** The burner wallet: with `key`, that key (a demo household's or an imported one), else this browser's own. */
@@ -96,14 +116,19 @@ export function createBurner(key?: Hex): { provider: EIP1193Provider; address: A
       case "personal_sign":
         return account.signMessage({ message: { raw: args[0] as Hex } });
       case "eth_signTypedData_v4": {
-        const typed = JSON.parse(args[1] as string) as TypedDataDefinition & { types: Record<string, unknown> };
+        const typed = JSON.parse(args[1] as string) as TypedDataDefinition & {
+          types: Record<string, unknown>;
+        };
         const { EIP712Domain: _domain, ...types } = typed.types;
-        return account.signTypedData({ ...typed, types } as TypedDataDefinition);
+        return account.signTypedData({ ...typed, types });
       }
       case "eth_sendTransaction": {
         const tx = args[0] as { to: Address; data?: Hex; value?: Hex; gas?: Hex };
         return wallet.sendTransaction({
-          to: tx.to, data: tx.data, value: tx.value ? BigInt(tx.value) : 0n, gas: tx.gas ? BigInt(tx.gas) : undefined,
+          to: tx.to,
+          data: tx.data,
+          value: tx.value ? BigInt(tx.value) : 0n,
+          gas: tx.gas ? BigInt(tx.gas) : undefined,
         });
       }
       case "wallet_switchEthereumChain": {
@@ -118,7 +143,11 @@ export function createBurner(key?: Hex): { provider: EIP1193Provider; address: A
     }
   }
 
-  const provider = { request, on: () => undefined, removeListener: () => undefined } as unknown as EIP1193Provider;
+  const provider = {
+    request,
+    on: () => undefined,
+    removeListener: () => undefined,
+  } as unknown as EIP1193Provider;
   return { provider, address: account.address };
 }
 
@@ -134,9 +163,15 @@ export async function fundBurner(provider: EIP1193Provider, address: Address): P
   if (!isTestEuro) return;
   const held = (await client.readContract({ ...euro, functionName: "balanceOf", args: [address] })) as bigint;
   if (held >= MIN_EURO_BASE) return;
-  const hash = (await provider.request({
+  const hash = await provider.request({
     method: "eth_sendTransaction",
-    params: [{ from: address, to: euro.address, data: encodeFunctionData({ abi: euro.abi, functionName: "faucet", args: [address] }) }],
-  } as never)) as Hex;
+    params: [
+      {
+        from: address,
+        to: euro.address,
+        data: encodeFunctionData({ abi: euro.abi, functionName: "faucet", args: [address] }),
+      },
+    ],
+  });
   await client.waitForTransactionReceipt({ hash });
 }

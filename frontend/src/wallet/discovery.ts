@@ -1,8 +1,16 @@
 // EIP-6963: wallets announce themselves; window.ethereum is the fallback for older ones.
 import type { EIP1193Provider } from "viem";
 
-export interface WalletInfo { uuid: string; name: string; icon: string; rdns: string }
-export interface DiscoveredWallet { info: WalletInfo; provider: EIP1193Provider }
+export interface WalletInfo {
+  uuid: string;
+  name: string;
+  icon: string;
+  rdns: string;
+}
+export interface DiscoveredWallet {
+  info: WalletInfo;
+  provider: EIP1193Provider;
+}
 
 const found = new Map<string, DiscoveredWallet>();
 
@@ -21,7 +29,10 @@ export async function discoveredWallets(waitMs = 150): Promise<DiscoveredWallet[
   const wallets = [...found.values()];
   const legacy = (window as unknown as { ethereum?: EIP1193Provider }).ethereum;
   if (!wallets.length && legacy) {
-    wallets.push({ info: { uuid: "injected", name: "Browser wallet", icon: "", rdns: "injected" }, provider: legacy });
+    wallets.push({
+      info: { uuid: "injected", name: "Browser wallet", icon: "", rdns: "injected" },
+      provider: legacy,
+    });
   }
   return wallets;
 }

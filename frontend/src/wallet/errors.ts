@@ -6,7 +6,10 @@ import { energy, euro, price } from "../format";
 import { hasMessage, t } from "../i18n";
 
 /** A contract error decoded from revert data: its name and arguments by ABI name. */
-export interface DecodedRevert { name: string; args: Record<string, unknown> }
+export interface DecodedRevert {
+  name: string;
+  args: Record<string, unknown>;
+}
 
 // Arguments are formatted by name, as the contracts name them: energy ends in "Wh", prices and euros are listed.
 const PRICE_ARGS = new Set(["price", "feedInPrice", "retailPrice", "limitPrice", "clearingPrice"]);
@@ -38,20 +41,28 @@ function findRevertData(error: unknown): Hex | null {
     if (typeof data === "string" && /^0x[0-9a-fA-F]{8,}$/.test(data)) found = data as Hex;
     else if (data && typeof data === "object") visit(data);
   };
-  if (error instanceof BaseError) error.walk((inner) => { visit(inner); return false; });
+  if (error instanceof BaseError)
+    error.walk((inner) => {
+      visit(inner);
+      return false;
+    });
   visit(error);
   return found;
 }
 
 export function decodeRevert(error: unknown): DecodedRevert | null {
-  const named = error instanceof BaseError
-    ? (error.walk((inner) => Boolean((inner as { data?: { errorName?: string } }).data?.errorName)) as
-      { data?: { errorName: string; args?: readonly unknown[]; abiItem?: { inputs: { name?: string }[] } } } | null)
-    : null;
+  const named =
+    error instanceof BaseError
+      ? (error.walk((inner) => Boolean((inner as { data?: { errorName?: string } }).data?.errorName)) as {
+          data?: { errorName: string; args?: readonly unknown[]; abiItem?: { inputs: { name?: string }[] } };
+        } | null)
+      : null;
   if (named?.data?.errorName) {
     const inputs = named.data.abiItem?.inputs ?? [];
     const args: Record<string, unknown> = {};
-    (named.data.args ?? []).forEach((value, i) => { args[inputs[i]?.name || `arg${i}`] = value; });
+    (named.data.args ?? []).forEach((value, i) => {
+      args[inputs[i]?.name || `arg${i}`] = value;
+    });
     return { name: named.data.errorName, args };
   }
   const data = findRevertData(error);
@@ -62,7 +73,9 @@ export function decodeRevert(error: unknown): DecodedRevert | null {
     const item = abi.find((entry) => entry.type === "error" && entry.name === decoded.errorName) as
       { inputs: { name?: string }[] } | undefined;
     const args: Record<string, unknown> = {};
-    (decoded.args ?? []).forEach((value, i) => { args[item?.inputs[i]?.name || `arg${i}`] = value; });
+    (decoded.args ?? []).forEach((value, i) => {
+      args[item?.inputs[i]?.name || `arg${i}`] = value;
+    });
     return { name: decoded.errorName, args };
   } catch {
     return null;
@@ -86,7 +99,9 @@ export function describeRevert(revert: DecodedRevert): string {
   for (const [name, value] of Object.entries(revert.args)) vars[name] = formatArg(revert.name, name, value);
   const key = `revert.${revert.name}`;
   if (hasMessage(key)) return t(key, vars);
-  const list = Object.entries(vars).map(([name, value]) => `${name}=${value}`).join(", ");
+  const list = Object.entries(vars)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(", ");
   return t("err.contract", { name: revert.name, args: list ? ` (${list})` : "" });
 }
 

@@ -1,5 +1,12 @@
 // The connected wallet (EIP-1193), the community chain, Sign-In with Ethereum, and sending transactions.
-import { type Address, type EIP1193Provider, getAddress, type Hex, toHex, type TransactionReceipt } from "viem";
+import {
+  type Address,
+  type EIP1193Provider,
+  getAddress,
+  type Hex,
+  toHex,
+  type TransactionReceipt,
+} from "viem";
 import { api } from "../api";
 import { communityChain, publicClient } from "../chain";
 import { config } from "../config";
@@ -43,7 +50,7 @@ export async function connectWallet(choice: WalletChoice): Promise<void> {
     next = choice.provider;
     name = choice.info.name;
   }
-  const accounts = (await next.request({ method: "eth_requestAccounts" })) as string[];
+  const accounts = await next.request({ method: "eth_requestAccounts" });
   if (!accounts.length) throw new Error(t("wallet.noAccount"));
   provider = next;
   listen(next);
@@ -104,7 +111,14 @@ export async function ensureChain(): Promise<void> {
     const chain = communityChain();
     await provider.request({
       method: "wallet_addEthereumChain",
-      params: [{ chainId, chainName: chain.name, nativeCurrency: chain.nativeCurrency, rpcUrls: [config().rpcUrl ?? ""] }],
+      params: [
+        {
+          chainId,
+          chainName: chain.name,
+          nativeCurrency: chain.nativeCurrency,
+          rpcUrls: [config().rpcUrl ?? ""],
+        },
+      ],
     });
   }
   update({ walletChainId: Number(await provider.request({ method: "eth_chainId" })) });
@@ -119,8 +133,14 @@ export async function refreshSession(): Promise<SessionUser | null> {
 }
 
 interface NonceAnswer {
-  nonce: string; domain: string; uri: string; version: string; chainId: number; statement: string;
-  issuedAt: string; expirationTime: string;
+  nonce: string;
+  domain: string;
+  uri: string;
+  version: string;
+  chainId: number;
+  statement: string;
+  issuedAt: string;
+  expirationTime: string;
 }
 
 /** The EIP-4361 message, exactly in the form docs/api.md gives. */
@@ -144,9 +164,10 @@ export async function signIn(): Promise<SessionUser> {
   if (!provider || !state.wallet) throw new Error(t("err.noWallet"));
   const fields = await api<NonceAnswer>("/api/auth/nonce");
   const message = siweMessage(fields, state.wallet);
-  const signature = (await provider.request({
-    method: "personal_sign", params: [toHex(message), state.wallet],
-  } as never)) as Hex;
+  const signature = await provider.request({
+    method: "personal_sign",
+    params: [toHex(message), state.wallet],
+  });
   const user = await api<SessionUser>("/api/auth/verify", { body: { message, signature } });
   update({ user });
   return user;
@@ -157,7 +178,12 @@ export async function signOut(): Promise<void> {
   update({ user: null });
 }
 
-export interface UnsignedTx { to: Address; data: Hex; value?: Hex | string }
+/** `value` is in wei, as 0x hex or a decimal string (BigInt reads both). */
+export interface UnsignedTx {
+  to: Address;
+  data: Hex;
+  value?: string;
+}
 
 /**
  * Send one transaction from the wallet, with its progress in words.
@@ -172,15 +198,21 @@ export async function sendTransaction(label: string, tx: UnsignedTx): Promise<Tr
     const value = tx.value ? BigInt(tx.value) : 0n;
     await publicClient().call({ account: from, to: tx.to, data: tx.data, value });
     progress.set("signing", t("tx.waitingSignature", { label }));
-    const hash = (await provider.request({
+    const hash = await provider.request({
       method: "eth_sendTransaction",
       params: [{ from, to: tx.to, data: tx.data, value: toHex(value) }],
-    } as never)) as Hex;
+    });
     progress.set("sent", t("tx.sent", { label }), hash);
     const receipt = await publicClient().waitForTransactionReceipt({ hash });
     if (receipt.status !== "success") {
       // Replay it at the block before, to learn the contract's reason.
-      await publicClient().call({ account: from, to: tx.to, data: tx.data, value, blockNumber: receipt.blockNumber - 1n });
+      await publicClient().call({
+        account: from,
+        to: tx.to,
+        data: tx.data,
+        value,
+        blockNumber: receipt.blockNumber - 1n,
+      });
       throw new Error(t("err.reverted"));
     }
     progress.set("confirmed", t("tx.confirmed", { label, block: receipt.blockNumber.toString() }), hash);
