@@ -119,8 +119,9 @@ def start_demo_chain(settings: DemoSettings, progress=print) -> DemoCommunity:
     state_file = settings.var_dir / "chain" / "anvil-state.json"
     resumed = state_file.exists()
     progress(f"{'Resuming' if resumed else 'Starting'} Anvil on port {settings.chain_port} (state: {state_file})")
-    node = start_anvil(port=settings.chain_port, state_file=state_file,
-                       log_path=settings.var_dir / "chain" / "anvil.log")
+    node = start_anvil(
+        port=settings.chain_port, state_file=state_file, log_path=settings.var_dir / "chain" / "anvil.log"
+    )
     web3 = Web3(Web3.HTTPProvider(node.url))
     chain_id = web3.eth.chain_id
     fresh = False
@@ -131,13 +132,17 @@ def start_demo_chain(settings: DemoSettings, progress=print) -> DemoCommunity:
         progress("Contracts found on chain from the previous run")
     except FileNotFoundError:
         progress("Deploying contracts")
-        deployment = deploy_community(web3, Account.from_key(ANVIL_DEPLOYER_KEY),
-                                      CommunitySettings(tariff_schedule=SPANISH_EXAMPLE_TARIFF),
-                                      progress=lambda name: progress(f"  {name}"))
+        deployment = deploy_community(
+            web3,
+            Account.from_key(ANVIL_DEPLOYER_KEY),
+            CommunitySettings(tariff_schedule=SPANISH_EXAMPLE_TARIFF),
+            progress=lambda name: progress(f"  {name}"),
+        )
         deployment.save(settings.deployments_dir)
         fresh = True
-    return DemoCommunity(node=node, deployment=deployment,
-                         deployment_path=settings.deployments_dir / f"{chain_id}.json", fresh=fresh)
+    return DemoCommunity(
+        node=node, deployment=deployment, deployment_path=settings.deployments_dir / f"{chain_id}.json", fresh=fresh
+    )
 
 
 def forget_previous_community(state_dir: Path, progress=print) -> None:
@@ -154,8 +159,13 @@ def set_up_households(community: DemoCommunity, meters: list[SimulatedMeter], pr
     web3 = Web3(Web3.HTTPProvider(community.node.url))
     progress(f"Registering {len(meters)} households and meters")
     register_meters(web3, community.deployment, meters, capacity_w=15_000, progress=lambda m: progress(f"  {m}"))
-    enable_auto_trading(web3, community.deployment, [m.household_key for m in meters], seed=SIMULATION_SEED,
-                        progress=lambda m: progress(f"  {m}"))
+    enable_auto_trading(
+        web3,
+        community.deployment,
+        [m.household_key for m in meters],
+        seed=SIMULATION_SEED,
+        progress=lambda m: progress(f"  {m}"),
+    )
     rpc_call(community.node.url, "anvil_dumpState")  # make the setup survive a hard stop
 
 
@@ -174,10 +184,15 @@ class Supervised:
 def start_child(name: str, arguments: list[str], state_dir: Path, env: dict[str, str] | None = None) -> Supervised:
     log_path = state_dir / "logs" / f"{name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "ab")
-    process = subprocess.Popen([sys.executable, "-m", "backend.cli", *arguments], stdout=log,
-                               stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+    with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", *arguments],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
     return Supervised(name, process, log_path)
 
 
@@ -193,8 +208,7 @@ class ServiceChoice:
     reason: str
 
 
-def choose_broker(option: str | None, configured: str, from_env: bool,
-                  answers: Callable[[str], bool]) -> ServiceChoice:
+def choose_broker(option: str | None, configured: str, from_env: bool, answers: Callable[[str], bool]) -> ServiceChoice:
     """The MQTT broker: --broker URL (it must answer), --broker own, else $VATIO_MQTT_URL or the default if one answers.
 
     A broker found answering is not the demo's: it has its own logins and
@@ -205,18 +219,21 @@ def choose_broker(option: str | None, configured: str, from_env: bool,
     if option is not None:
         check_url("--broker", option, MQTT_SCHEMES)
         if not answers(option):
-            raise SettingsError(f"--broker {option}: no MQTT broker answers there "
-                                f"(--broker {OWN_BROKER} starts the demo's Mosquitto)")
+            raise SettingsError(
+                f"--broker {option}: no MQTT broker answers there (--broker {OWN_BROKER} starts the demo's Mosquitto)"
+            )
         return ServiceChoice(option, f"--broker {option}")
     source = f"$VATIO_MQTT_URL={configured}" if from_env else f"the default {configured}"
     if answers(configured):
-        return ServiceChoice(configured, f"a broker already answers at {source}; it is not the demo's own "
-                                         f"(--broker {OWN_BROKER} starts one, --broker URL picks another)")
+        return ServiceChoice(
+            configured,
+            f"a broker already answers at {source}; it is not the demo's own "
+            f"(--broker {OWN_BROKER} starts one, --broker URL picks another)",
+        )
     return ServiceChoice(None, f"nothing answers at {source}: starting the demo's Mosquitto")
 
 
-def choose_redis(option: str | None, configured: str, from_env: bool,
-                 answers: Callable[[str], bool]) -> ServiceChoice:
+def choose_redis(option: str | None, configured: str, from_env: bool, answers: Callable[[str], bool]) -> ServiceChoice:
     """Redis for live pushes: --redis-url URL (it must answer), --redis-url none, else $VATIO_REDIS_URL or the
     default when it answers, and no live pushes from the oracle otherwise."""
     if option == NO_REDIS:
@@ -251,11 +268,15 @@ def demo_secret_key(state_dir: Path) -> str:
 
 def service_environment(settings: DemoSettings, rpc_url: str, redis: ServiceChoice) -> dict[str, str]:
     """What the children share: the var root, the chain, the database, the archive, the live queue."""
-    env = {"VATIO_VAR_DIR": str(settings.var_dir), "VATIO_DEPLOYMENTS_DIR": str(settings.deployments_dir),
-           "VATIO_RPC_URL": rpc_url, "VATIO_DATABASE_URL": settings.database_url,
-           "VATIO_ARCHIVE_DIR": str(settings.archive_dir),
-           "VATIO_SECRET_KEY": demo_secret_key(settings.var_dir),
-           "VATIO_SIWE_DOMAINS": f"localhost:{settings.web_port},127.0.0.1:{settings.web_port}"}
+    env = {
+        "VATIO_VAR_DIR": str(settings.var_dir),
+        "VATIO_DEPLOYMENTS_DIR": str(settings.deployments_dir),
+        "VATIO_RPC_URL": rpc_url,
+        "VATIO_DATABASE_URL": settings.database_url,
+        "VATIO_ARCHIVE_DIR": str(settings.archive_dir),
+        "VATIO_SECRET_KEY": demo_secret_key(settings.var_dir),
+        "VATIO_SIWE_DOMAINS": f"localhost:{settings.web_port},127.0.0.1:{settings.web_port}",
+    }
     env["VATIO_REDIS_URL"] = redis.url or ""
     return env
 
@@ -270,28 +291,73 @@ def broker_logins(state_dir: Path, meters: list[SimulatedMeter], progress=print)
 
 def login_environment(auth: BrokerAuth) -> tuple[dict[str, str], dict[str, str]]:
     """(the oracle's, the simulator's) broker logins, as VATIO_* variables (a broker without auth ignores them)."""
-    oracle = {"VATIO_MQTT_USERNAME": ORACLE_USER,
-              "VATIO_MQTT_PASSWORD_FILE": str(auth.user_password_file(ORACLE_USER))}
+    oracle = {"VATIO_MQTT_USERNAME": ORACLE_USER, "VATIO_MQTT_PASSWORD_FILE": str(auth.user_password_file(ORACLE_USER))}
     meters = {"VATIO_MQTT_CREDENTIALS_DIR": str(auth.user_password_file(ORACLE_USER).parent)}
     return oracle, meters
 
 
 def oracle_arguments(rpc_url: str, broker_url: str, database_url: str, state_dir: Path) -> list[str]:
-    return ["oracle", "--community", COMMUNITY, "--broker", broker_url, "--rpc-url", rpc_url,
-            "--database-url", database_url, "--archive-dir", str(state_dir / "archive"),
-            "--grace", str(GRACE_S)]
+    return [
+        "oracle",
+        "--community",
+        COMMUNITY,
+        "--broker",
+        broker_url,
+        "--rpc-url",
+        rpc_url,
+        "--database-url",
+        database_url,
+        "--archive-dir",
+        str(state_dir / "archive"),
+        "--grace",
+        str(GRACE_S),
+    ]
 
 
 def forecast_arguments(database_url: str, state_dir: Path) -> list[str]:
-    return ["forecast", "run", "--source", "db", "--database-url", database_url,
-            "--model-dir", str(state_dir / "models"), "--every", str(FORECAST_EVERY_S), "--offset", "0",
-            "--retry", "20", "--max-epochs", "3", "--members", "1"]
+    return [
+        "forecast",
+        "run",
+        "--source",
+        "db",
+        "--database-url",
+        database_url,
+        "--model-dir",
+        str(state_dir / "models"),
+        "--every",
+        str(FORECAST_EVERY_S),
+        "--offset",
+        "0",
+        "--retry",
+        "20",
+        "--max-epochs",
+        "3",
+        "--members",
+        "1",
+    ]
 
 
 def simulation_arguments(rpc_url: str, broker_url: str, state_dir: Path) -> list[str]:
-    return ["simulate", "--demo", "--households", str(HOUSEHOLDS), "--seed", str(SIMULATION_SEED),
-            "--days", str(REPLAY_DAYS), "--speed", str(REPLAY_SPEED), "--community", COMMUNITY,
-            "--broker", broker_url, "--rpc-url", rpc_url, "--state-file", str(state_dir / "simulator" / "meters.json")]
+    return [
+        "simulate",
+        "--demo",
+        "--households",
+        str(HOUSEHOLDS),
+        "--seed",
+        str(SIMULATION_SEED),
+        "--days",
+        str(REPLAY_DAYS),
+        "--speed",
+        str(REPLAY_SPEED),
+        "--community",
+        COMMUNITY,
+        "--broker",
+        broker_url,
+        "--rpc-url",
+        rpc_url,
+        "--state-file",
+        str(state_dir / "simulator" / "meters.json"),
+    ]
 
 
 @dataclass
@@ -314,6 +380,7 @@ class DemoStack:
 
 def status_line(database_url: str) -> str:
     from sqlalchemy import func, select
+    from sqlalchemy.exc import SQLAlchemyError
 
     from backend.db.models import Interval, Reading, Rejection
     from backend.db.session import make_engine, session_factory
@@ -325,7 +392,7 @@ def status_line(database_url: str) -> str:
             rejections = session.scalar(select(func.count()).select_from(Rejection))
             settled = session.scalar(select(func.count()).select_from(Interval).where(Interval.status == "settled"))
             last = session.scalar(select(func.max(Interval.interval_id)).where(Interval.status == "settled"))
-    except Exception as error:  # the oracle may not have created the tables yet
+    except SQLAlchemyError as error:  # the oracle may not have created the tables yet
         return f"waiting for the oracle's database ({type(error).__name__})"
     finally:
         engine.dispose()
@@ -343,15 +410,22 @@ def print_summary(stack: DemoStack, broker_url: str, progress=print) -> None:
     progress(f"MQTT       {broker_url} (topic vatio/{COMMUNITY}/meters/+/readings)")
     for child in stack.children:
         progress(f"{child.name:<10} pid {child.process.pid}, log {child.log_path}")
-    progress("Demo household keys (local chain only): in the browser, Connect wallet > Demo household N, "
-             "or import a key into MetaMask:")
+    progress(
+        "Demo household keys (local chain only): in the browser, Connect wallet > Demo household N, "
+        "or import a key into MetaMask:"
+    )
     for number, key in enumerate(DEMO_HOUSEHOLD_KEYS, start=1):
         progress(f"  {number}. {Account.from_key(key).address}  {key}")
     progress(f"Audit the settled intervals any time: .venv/bin/vatio audit --archive {stack.settings.archive_dir}")
 
 
-def run_demo(settings: DemoSettings | None = None, exit_after_setup: bool = False, progress=print,
-             broker: str | None = None, redis: str | None = None) -> None:
+def run_demo(
+    settings: DemoSettings | None = None,
+    exit_after_setup: bool = False,
+    progress=print,
+    broker: str | None = None,
+    redis: str | None = None,
+) -> None:
     """Run the demo; `broker` and `redis` are the --broker and --redis-url options (see choose_broker)."""
     settings = settings or DemoSettings.from_env()
     state_dir = settings.var_dir
@@ -378,10 +452,22 @@ def run_demo(settings: DemoSettings | None = None, exit_after_setup: bool = Fals
         progress(f"Redis {redis_choice.url or '(none)'}: {redis_choice.reason}")
         env = service_environment(settings, community.node.url, redis_choice)
         oracle_login, meter_logins = login_environment(auth)
-        stack.children.append(start_child("oracle", oracle_arguments(community.node.url, broker_url, database_url,
-                                                                     state_dir), state_dir, {**env, **oracle_login}))
-        stack.children.append(start_child("meters", simulation_arguments(community.node.url, broker_url,
-                                                                         state_dir), state_dir, {**env, **meter_logins}))
+        stack.children.append(
+            start_child(
+                "oracle",
+                oracle_arguments(community.node.url, broker_url, database_url, state_dir),
+                state_dir,
+                {**env, **oracle_login},
+            )
+        )
+        stack.children.append(
+            start_child(
+                "meters",
+                simulation_arguments(community.node.url, broker_url, state_dir),
+                state_dir,
+                {**env, **meter_logins},
+            )
+        )
         stack.children.append(start_child("forecast", forecast_arguments(database_url, state_dir), state_dir, env))
         stack.children.append(start_child("web", ["serve", "--port", str(settings.web_port)], state_dir, env))
         print_summary(stack, broker_url, progress)
@@ -404,8 +490,9 @@ def supervise(stack: DemoStack, database_url: str, progress=print, report_every_
                 raise RuntimeError(f"anvil stopped unexpectedly; see {stack.settings.var_dir / 'chain' / 'anvil.log'}")
             for child in stack.children:
                 if child.process.poll() is not None:
-                    raise RuntimeError(f"{child.name} exited with code {child.process.returncode}; "
-                                       f"see {child.log_path}")
+                    raise RuntimeError(
+                        f"{child.name} exited with code {child.process.returncode}; see {child.log_path}"
+                    )
             if time.monotonic() >= next_report:
                 progress(status_line(database_url))
                 next_report += report_every_s
@@ -413,4 +500,3 @@ def supervise(stack: DemoStack, database_url: str, progress=print, report_every_
         pass
     finally:
         stop.set()  # ends the chain heartbeat
-

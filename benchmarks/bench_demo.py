@@ -92,8 +92,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--keep-var", action="store_true", help="keep the temporary var/ folder (its path is printed)")
-    parser.add_argument("--recompute", type=Path, metavar="VAR",
-                        help="recompute from demo.json's samples and a kept var/")
+    parser.add_argument(
+        "--recompute", type=Path, metavar="VAR", help="recompute from demo.json's samples and a kept var/"
+    )
     args = parser.parse_args()
     if args.recompute:
         recompute(args.recompute)
@@ -103,11 +104,22 @@ def main() -> None:
     chain_port, web_port = free_port(), free_port()
     env = {**os.environ, "VATIO_VAR_DIR": str(var), "PYTHONUNBUFFERED": "1"}
     env.pop("VATIO_DATABASE_URL", None)
-    command = [str(REPO / ".venv" / "bin" / "vatio"), "demo", "--port", str(chain_port), "--web-port", str(web_port),
-               "--broker", "own", "--redis-url", "none"]
+    command = [
+        str(REPO / ".venv" / "bin" / "vatio"),
+        "demo",
+        "--port",
+        str(chain_port),
+        "--web-port",
+        str(web_port),
+        "--broker",
+        "own",
+        "--redis-url",
+        "none",
+    ]
     started = time.monotonic()
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, start_new_session=True)
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     url_at: list[float] = []
     output: list[str] = []
 
@@ -150,9 +162,16 @@ def main() -> None:
             except OSError:
                 state_bytes = 0
             head = get_json_rpc(f"http://127.0.0.1:{chain_port}", "eth_blockNumber")
-            samples.append({"s": round(elapsed, 1), "var": folder_bytes(var), "state": state_bytes,
-                            "head": None if head is None else int(head, 16), "settled": catch_up.get("settled"),
-                            "total": catch_up.get("total")})
+            samples.append(
+                {
+                    "s": round(elapsed, 1),
+                    "var": folder_bytes(var),
+                    "state": state_bytes,
+                    "head": None if head is None else int(head, 16),
+                    "settled": catch_up.get("settled"),
+                    "total": catch_up.get("total"),
+                }
+            )
             time.sleep(5)
     finally:
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the demo stops its children, then the chain
@@ -177,11 +196,11 @@ def main() -> None:
     }
     details = {
         "command": "vatio demo --broker own --redis-url none (fresh VATIO_VAR_DIR, SQLite, free ports), "
-                   f"{args.minutes:g} minutes of wall time, one run",
+        f"{args.minutes:g} minutes of wall time, one run",
         "note": "Keys ending _measured come from the run. Keys ending _projected are NOT measured: they are a model "
-                "fitted to the run (see projection_model) and extended to 60 minutes and to 24 hours of demo (the "
-                "simulated meters follow the clock once the 8 replayed days are in, so 24 hours of demo are 24 "
-                "simulated hours). Chain-state bytes written count the whole file at each rewrite (new mtime).",
+        "fitted to the run (see projection_model) and extended to 60 minutes and to 24 hours of demo (the "
+        "simulated meters follow the clock once the 8 replayed days are in, so 24 hours of demo are 24 "
+        "simulated hours). Chain-state bytes written count the whole file at each rewrite (new mtime).",
         "projection_model": model,
         "var_parts_bytes_at_end": parts,
         "samples": samples,
@@ -208,11 +227,15 @@ def measure_var(var: Path) -> dict:
     database = sum(path.stat().st_size for path in var.glob("vatio.db*"))
     return {
         "state_file_bytes": (var / "chain" / "anvil-state.json").stat().st_size,
-        "blocks": len(state["blocks"]), "state_bytes_per_block": blocks_bytes / len(state["blocks"]),
+        "blocks": len(state["blocks"]),
+        "state_bytes_per_block": blocks_bytes / len(state["blocks"]),
         "transactions": len(state["transactions"]),
         "state_bytes_per_transaction": txs_bytes / max(1, len(state["transactions"])),
-        "intervals_settled": settled, "archive_bytes": folder_bytes(var / "archive"),
-        "database_bytes": database, "readings": readings, "simulated_days_of_readings": (last_ts - first_ts) / 86400,
+        "intervals_settled": settled,
+        "archive_bytes": folder_bytes(var / "archive"),
+        "database_bytes": database,
+        "readings": readings,
+        "simulated_days_of_readings": (last_ts - first_ts) / 86400,
         "var_bytes": folder_bytes(var),
     }
 
@@ -250,11 +273,13 @@ def summarise(samples: list[dict], state_writes: list[tuple[float, int]], stoppe
         catching_up = min(extra_min, catch_up_min)
         intervals = rate * 60 * catching_up + max(0.0, extra_min - catch_up_min) * INTERVALS_PER_MIN_IN_REAL_TIME
         idle_min = max(0.0, extra_min - catch_up_min)
-        state_growth = intervals * per_interval_state + idle_min * HEARTBEAT_BLOCKS_PER_MIN * stopped[
-            "state_bytes_per_block"]
+        state_growth = (
+            intervals * per_interval_state + idle_min * HEARTBEAT_BLOCKS_PER_MIN * stopped["state_bytes_per_block"]
+        )
         state = int(stopped["state_file_bytes"] + state_growth)
-        var_bytes = int(stopped["var_bytes"] + state_growth + intervals * per_interval_archive
-                        + per_day_database * extra_min / 1440)
+        var_bytes = int(
+            stopped["var_bytes"] + state_growth + intervals * per_interval_archive + per_day_database * extra_min / 1440
+        )
         return var_bytes, state, int(state * writes_per_min)
 
     figures = {
@@ -270,14 +295,16 @@ def summarise(samples: list[dict], state_writes: list[tuple[float, int]], stoppe
         "chain_state_bytes_written_per_min_measured": int(written_per_min),
         "chain_state_rewrites_per_min_measured": round(writes_per_min, 2),
     }
-    model = {"state_bytes_per_block": round(stopped["state_bytes_per_block"], 1),
-             "state_bytes_per_transaction": round(stopped["state_bytes_per_transaction"], 1),
-             "transactions_per_settled_interval": round(txs_per_interval, 3),
-             "archive_bytes_per_settled_interval": int(per_interval_archive),
-             "database_bytes_per_simulated_day": int(per_day_database),
-             "heartbeat_blocks_per_min_assumed": HEARTBEAT_BLOCKS_PER_MIN,
-             "settled_intervals_per_min_after_catch_up_assumed": round(INTERVALS_PER_MIN_IN_REAL_TIME, 4),
-             "stopped_demo": stopped}
+    model = {
+        "state_bytes_per_block": round(stopped["state_bytes_per_block"], 1),
+        "state_bytes_per_transaction": round(stopped["state_bytes_per_transaction"], 1),
+        "transactions_per_settled_interval": round(txs_per_interval, 3),
+        "archive_bytes_per_settled_interval": int(per_interval_archive),
+        "database_bytes_per_simulated_day": int(per_day_database),
+        "heartbeat_blocks_per_min_assumed": HEARTBEAT_BLOCKS_PER_MIN,
+        "settled_intervals_per_min_after_catch_up_assumed": round(INTERVALS_PER_MIN_IN_REAL_TIME, 4),
+        "stopped_demo": stopped,
+    }
     for label, at_min in (("1h", 60), ("24h", 24 * 60)):
         var_bytes, state, written = projected(at_min)
         figures[f"var_bytes_after_{label}_projected"] = var_bytes

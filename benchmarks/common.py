@@ -30,8 +30,12 @@ def write_results(name: str, figures: dict, details: dict | None = None, merge: 
     payload = json.loads(path.read_text()) if merge and path.exists() else {}
     old_details = payload.pop("_details", {})
     payload.update(figures)
-    payload["_details"] = {**old_details, "machine": platform.machine(), "python": platform.python_version(),
-                           **(details or {})}
+    payload["_details"] = {
+        **old_details,
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        **(details or {}),
+    }
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"written {path.relative_to(RESULTS_DIR.parent.parent)}")
     return path

@@ -51,17 +51,43 @@ class AuditCannotStart(click.ClickException):
     help="Block range of one eth_getLogs request (public nodes cap it).",
 )
 @click.option("--verbose", "-v", is_flag=True, help=f"List every finding, not the first {DEFAULT_PROBLEMS_SHOWN}.")
-@click.option("--statements", "check_statements", is_flag=True,
-              help="Also re-derive every line of the month's statements (needs --month); the month's intervals "
-              "are audited first.")
+@click.option(
+    "--statements",
+    "check_statements",
+    is_flag=True,
+    help="Also re-derive every line of the month's statements (needs --month); the month's intervals "
+    "are audited first.",
+)
 @click.option("--month", default=None, help="With --statements: the local month, YYYY-MM.")
-@click.option("--statements-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              show_default="<var>/statements", help="Where `vatio statements` wrote them.")
-@click.option("--tariffs-dir", "tariff_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Where the tariff files are, found by their on-chain hash; default config/tariffs.")
+@click.option(
+    "--statements-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    show_default="<var>/statements",
+    help="Where `vatio statements` wrote them.",
+)
+@click.option(
+    "--tariffs-dir",
+    "tariff_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the tariff files are, found by their on-chain hash; default config/tariffs.",
+)
 @click.pass_context
-def audit(ctx, rpc_url, archive_location, deployment_path, from_interval, to_interval, blocks_per_query, verbose,
-          check_statements, month, statements_dir, tariff_dirs):
+def audit(
+    ctx,
+    rpc_url,
+    archive_location,
+    deployment_path,
+    from_interval,
+    to_interval,
+    blocks_per_query,
+    verbose,
+    check_statements,
+    month,
+    statements_dir,
+    tariff_dirs,
+):
     """Re-check settled intervals from the chain and the readings archive.
 
     Per interval: every reading's signature, the leaves and the readings root

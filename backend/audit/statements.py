@@ -46,8 +46,9 @@ def month_window(web3, deployment, month: str, tariff_dirs=()) -> range:
     return month_intervals(month, zone, seconds)
 
 
-def audit_month_statements(web3, deployment, month: str, folder: Path | None, tariff_dirs=(),
-                           blocks_per_query: int = 10_000) -> list[str]:
+def audit_month_statements(
+    web3, deployment, month: str, folder: Path | None, tariff_dirs=(), blocks_per_query: int = 10_000
+) -> list[str]:
     schedule_for = _finder(tariff_dirs)
     window = month_window(web3, deployment, month, tariff_dirs)
     events = events_from_chain(web3, deployment, window, blocks_per_query)

@@ -58,9 +58,9 @@ def wait_for_rpc(url: str, timeout: float = 30.0, process: subprocess.Popen | No
             return
         except OSError:
             if process is not None and process.poll() is not None:
-                raise RuntimeError(f"anvil exited with code {process.returncode} before answering at {url}")
+                raise RuntimeError(f"anvil exited with code {process.returncode} before answering at {url}") from None
             if time.monotonic() > deadline:
-                raise TimeoutError(f"no JSON-RPC answer at {url} after {timeout:.0f} s")
+                raise TimeoutError(f"no JSON-RPC answer at {url} after {timeout:.0f} s") from None
             time.sleep(0.1)
 
 
@@ -98,11 +98,16 @@ def start_anvil(
             raise RuntimeError(f"port {port} is already in use (another chain still running?)")
     command = [
         find_anvil(),
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--chain-id", str(chain_id),
-        "--accounts", str(accounts),
-        "--mnemonic", ANVIL_MNEMONIC,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--chain-id",
+        str(chain_id),
+        "--accounts",
+        str(accounts),
+        "--mnemonic",
+        ANVIL_MNEMONIC,
     ]
     if hardfork is not None:
         command += ["--hardfork", hardfork]
@@ -110,12 +115,19 @@ def start_anvil(
         state_file.parent.mkdir(parents=True, exist_ok=True)
         # No --preserve-historical-states: with it every dump rewrote one full state per kept block
         # (330 MB after 20 demo minutes, rewritten every 10 s).
-        command += ["--state", str(state_file), "--state-interval", str(state_interval_s),
-                    "--prune-history", str(HISTORY_WINDOW_BLOCKS)]
+        command += [
+            "--state",
+            str(state_file),
+            "--state-interval",
+            str(state_interval_s),
+            "--prune-history",
+            str(HISTORY_WINDOW_BLOCKS),
+        ]
     command += extra_args or []
-    output = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=os.environ.copy(),
-                               start_new_session=True)
+    with open(log_path or os.devnull, "ab") as output:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_rpc(url, process=process)

@@ -34,7 +34,8 @@ def read_versions(registry: Contract, block: int | str = "latest") -> list[OnCha
     versions = []
     for number in range(count):
         schedule_hash, effective_from, band_count, _, _ = registry.functions.tariffVersion(number).call(
-            block_identifier=block)
+            block_identifier=block
+        )
         versions.append(OnChainVersion(number, bytes(schedule_hash), effective_from, band_count))
     return versions
 
@@ -53,22 +54,31 @@ def find_schedule(schedule_hash: bytes, directories: Iterable[Path] = (TARIFFS_D
             schedule = load_schedule(path)
             if schedule.source_hash == schedule_hash:
                 return schedule
-    raise TariffError(f"no tariff file in {', '.join(str(d) for d in directories)} has the on-chain hash "
-                      f"0x{schedule_hash.hex()}: the file was changed or is missing")
+    raise TariffError(
+        f"no tariff file in {', '.join(str(d) for d in directories)} has the on-chain hash "
+        f"0x{schedule_hash.hex()}: the file was changed or is missing"
+    )
 
 
-def push_calendar(deployer: Deployer, registry: Contract, version: int, schedule: Schedule, first_day: int,
-                  days: int) -> int:
+def push_calendar(
+    deployer: Deployer, registry: Contract, version: int, schedule: Schedule, first_day: int, days: int
+) -> int:
     """Sets the band calendar of `days` UTC days from `first_day`; returns how many days were set."""
     words = calendar_words(schedule, first_day, days)
     for start in range(0, len(words), CALENDAR_CHUNK_DAYS):
-        deployer.call(registry.functions.setBandCalendar(version, first_day + start,
-                                                         words[start:start + CALENDAR_CHUNK_DAYS]))
+        deployer.call(
+            registry.functions.setBandCalendar(version, first_day + start, words[start : start + CALENDAR_CHUNK_DAYS])
+        )
     return len(words)
 
 
-def register_schedule(deployer: Deployer, registry: Contract, schedule: Schedule, effective_from: int | None = None,
-                      calendar_days: int = 62) -> OnChainVersion:
+def register_schedule(
+    deployer: Deployer,
+    registry: Contract,
+    schedule: Schedule,
+    effective_from: int | None = None,
+    calendar_days: int = 62,
+) -> OnChainVersion:
     """addTariffVersion (from `effective_from`, the next interval when None) and the calendar of the days
     from the effective interval's UTC day on (schedules with several bands)."""
     web3 = deployer.web3

@@ -23,9 +23,16 @@ from backend.forecast.advice import ForecastHour
 _BATCH_ROWS = 2000
 
 
-def forecast_hours(issued_at: int, household: str | None, kind: str, p10_kw: Sequence[float],
-                   p50_kw: Sequence[float], p90_kw: Sequence[float], model_version: str,
-                   served_model: str = "LSTM") -> list[ForecastHour]:
+def forecast_hours(
+    issued_at: int,
+    household: str | None,
+    kind: str,
+    p10_kw: Sequence[float],
+    p50_kw: Sequence[float],
+    p90_kw: Sequence[float],
+    model_version: str,
+    served_model: str = "LSTM",
+) -> list[ForecastHour]:
     """Turn one forecast (mean kW per hour from ``issued_at``) into stored hours of integer Wh.
 
     Values are rounded to whole Wh, negative ones clipped to zero, and the
@@ -37,9 +44,21 @@ def forecast_hours(issued_at: int, household: str | None, kind: str, p10_kw: Seq
     wh = np.sort(np.clip(np.rint(values * 1000.0), 0, None), axis=-1).astype(np.int64)
     horizon_h = len(wh)
     household = checksum_address(household) if household is not None else None
-    return [ForecastHour(issued_at, household, kind, horizon_h, issued_at + k * HOUR_SECONDS,
-                         int(wh[k, 0]), int(wh[k, 1]), int(wh[k, 2]), model_version, served_model)
-            for k in range(horizon_h)]
+    return [
+        ForecastHour(
+            issued_at,
+            household,
+            kind,
+            horizon_h,
+            issued_at + k * HOUR_SECONDS,
+            int(wh[k, 0]),
+            int(wh[k, 1]),
+            int(wh[k, 2]),
+            model_version,
+            served_model,
+        )
+        for k in range(horizon_h)
+    ]
 
 
 def save_forecasts(session: Session, hours: Iterable[ForecastHour]) -> int:
@@ -48,22 +67,40 @@ def save_forecasts(session: Session, hours: Iterable[ForecastHour]) -> int:
     Storing the same run twice therefore leaves one row per hour. Returns the
     number of hours written. The caller commits.
     """
-    rows = [{"issued_at": h.issued_at, "household": h.household, "kind": h.kind, "horizon_h": h.horizon_h,
-             "target_ts": h.target_ts, "p10_wh": h.p10_wh, "p50_wh": h.p50_wh, "p90_wh": h.p90_wh,
-             "model_version": h.model_version, "served_model": h.served_model} for h in hours]
+    rows = [
+        {
+            "issued_at": h.issued_at,
+            "household": h.household,
+            "kind": h.kind,
+            "horizon_h": h.horizon_h,
+            "target_ts": h.target_ts,
+            "p10_wh": h.p10_wh,
+            "p50_wh": h.p50_wh,
+            "p90_wh": h.p90_wh,
+            "model_version": h.model_version,
+            "served_model": h.served_model,
+        }
+        for h in hours
+    ]
     dialect = session.get_bind().dialect.name
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
     key = ["issued_at", "kind", "horizon_h", "target_ts"]
     for community in (False, True):
         part = [row for row in rows if (row["household"] is None) == community]
         for start in range(0, len(part), _BATCH_ROWS):
-            statement = insert(Forecast).values(part[start:start + _BATCH_ROWS])
+            statement = insert(Forecast).values(part[start : start + _BATCH_ROWS])
             new = statement.excluded
-            updates = {"p10_wh": new.p10_wh, "p50_wh": new.p50_wh, "p90_wh": new.p90_wh,
-                       "model_version": new.model_version, "served_model": new.served_model}
+            updates = {
+                "p10_wh": new.p10_wh,
+                "p50_wh": new.p50_wh,
+                "p90_wh": new.p90_wh,
+                "model_version": new.model_version,
+                "served_model": new.served_model,
+            }
             if community:  # the partial unique index uq_forecasts_community
                 statement = statement.on_conflict_do_update(
-                    index_elements=key, index_where=Forecast.household.is_(None), set_=updates)
+                    index_elements=key, index_where=Forecast.household.is_(None), set_=updates
+                )
             else:
                 statement = statement.on_conflict_do_update(index_elements=["household", *key], set_=updates)
             session.execute(statement)
@@ -78,8 +115,13 @@ def latest_issued_at(session: Session, horizon_h: int = 24, household: str | Non
     return session.scalar(query)
 
 
-def load_forecasts(session: Session, horizon_h: int = 24, issued_at: int | None = None,
-                   households: Sequence[str | None] | None = None, kind: str | None = None) -> list[ForecastHour]:
+def load_forecasts(
+    session: Session,
+    horizon_h: int = 24,
+    issued_at: int | None = None,
+    households: Sequence[str | None] | None = None,
+    kind: str | None = None,
+) -> list[ForecastHour]:
     """Read one run (default: the latest for ``horizon_h``), sorted by household (community last), kind, hour.
 
     ``households`` limits the series: addresses in any case, None in the list
@@ -98,15 +140,28 @@ def load_forecasts(session: Session, horizon_h: int = 24, issued_at: int | None 
         if None in households:
             conditions.append(Forecast.household.is_(None))
         query = query.where(or_(*conditions) if conditions else false())
-    hours = [ForecastHour(row.issued_at, row.household, row.kind, row.horizon_h, row.target_ts, row.p10_wh,
-                          row.p50_wh, row.p90_wh, row.model_version, row.served_model)
-             for row in session.scalars(query)]
+    hours = [
+        ForecastHour(
+            row.issued_at,
+            row.household,
+            row.kind,
+            row.horizon_h,
+            row.target_ts,
+            row.p10_wh,
+            row.p50_wh,
+            row.p90_wh,
+            row.model_version,
+            row.served_model,
+        )
+        for row in session.scalars(query)
+    ]
     # In Python: SQLite and PostgreSQL sort NULL (the community) at opposite ends.
     return sorted(hours, key=lambda h: (h.household is None, h.household or "", h.kind, h.target_ts))
 
 
-def forecasts_issued_before(session: Session, horizon_h: int, first_hour: int, end_hour: int,
-                            household: str | None = None) -> list[ForecastHour]:
+def forecasts_issued_before(
+    session: Session, horizon_h: int, first_hour: int, end_hour: int, household: str | None = None
+) -> list[ForecastHour]:
     """What was predicted for each hour in ``[first_hour, end_hour)`` before it began: per kind and hour,
     the value of the newest ``horizon_h`` run issued at or before the hour's start, of ``household`` (None:
     the community's own series). Sorted by kind and hour; hours no run covered in advance are missing.
@@ -114,16 +169,44 @@ def forecasts_issued_before(session: Session, horizon_h: int, first_hour: int, e
     Drawn under the actual values of hours already over, it shows real against predicted for the same hours.
     """
     series = Forecast.household.is_(None) if household is None else Forecast.household == checksum_address(household)
-    scope = (Forecast.horizon_h == horizon_h, series, Forecast.target_ts >= first_hour, Forecast.target_ts < end_hour,
-             Forecast.issued_at <= Forecast.target_ts)
-    newest = (select(Forecast.kind, Forecast.target_ts, func.max(Forecast.issued_at).label("issued_at"))
-              .where(*scope).group_by(Forecast.kind, Forecast.target_ts).subquery())
-    query = (select(Forecast).where(*scope)
-             .join(newest, (Forecast.kind == newest.c.kind) & (Forecast.target_ts == newest.c.target_ts)
-                   & (Forecast.issued_at == newest.c.issued_at)))
-    hours = [ForecastHour(row.issued_at, row.household, row.kind, row.horizon_h, row.target_ts, row.p10_wh,
-                          row.p50_wh, row.p90_wh, row.model_version, row.served_model)
-             for row in session.scalars(query)]
+    scope = (
+        Forecast.horizon_h == horizon_h,
+        series,
+        Forecast.target_ts >= first_hour,
+        Forecast.target_ts < end_hour,
+        Forecast.issued_at <= Forecast.target_ts,
+    )
+    newest = (
+        select(Forecast.kind, Forecast.target_ts, func.max(Forecast.issued_at).label("issued_at"))
+        .where(*scope)
+        .group_by(Forecast.kind, Forecast.target_ts)
+        .subquery()
+    )
+    query = (
+        select(Forecast)
+        .where(*scope)
+        .join(
+            newest,
+            (Forecast.kind == newest.c.kind)
+            & (Forecast.target_ts == newest.c.target_ts)
+            & (Forecast.issued_at == newest.c.issued_at),
+        )
+    )
+    hours = [
+        ForecastHour(
+            row.issued_at,
+            row.household,
+            row.kind,
+            row.horizon_h,
+            row.target_ts,
+            row.p10_wh,
+            row.p50_wh,
+            row.p90_wh,
+            row.model_version,
+            row.served_model,
+        )
+        for row in session.scalars(query)
+    ]
     return sorted(hours, key=lambda h: (h.kind, h.target_ts))
 
 

@@ -83,10 +83,16 @@ def _forecast_body(session: Session, household: str | None) -> dict:
     for entry in body["series"]:
         values = actual["consumedWh" if entry["kind"] == "load" else "producedWh"]
         entry["actualWh"] = [values[position[ts]] if ts in position else None for ts in entry["hourStarts"]]
-    body["past"] = None if past == 0 else {
-        "hourStarts": hour_starts[:past], "consumedWh": actual["consumedWh"][:past],
-        "producedWh": actual["producedWh"][:past],
-        "forecast": _past_forecast(session, horizon, hour_starts[0], issued_at, household)}
+    body["past"] = (
+        None
+        if past == 0
+        else {
+            "hourStarts": hour_starts[:past],
+            "consumedWh": actual["consumedWh"][:past],
+            "producedWh": actual["producedWh"][:past],
+            "forecast": _past_forecast(session, horizon, hour_starts[0], issued_at, household),
+        }
+    )
     return body
 
 
@@ -94,10 +100,16 @@ def _past_forecast(session: Session, horizon: int, first_hour: int, end_hour: in
     """Per kind, what the newest run issued before each past hour predicted for it (real against predicted)."""
     by_kind: dict[str, dict] = {}
     for hour in forecasts_issued_before(session, horizon, first_hour, end_hour, household):
-        entry = by_kind.setdefault(hour.kind, {"kind": hour.kind, "hourStarts": [], "issuedAt": [], "p10Wh": [],
-                                               "p50Wh": [], "p90Wh": []})
-        for key, value in (("hourStarts", hour.target_ts), ("issuedAt", hour.issued_at), ("p10Wh", hour.p10_wh),
-                           ("p50Wh", hour.p50_wh), ("p90Wh", hour.p90_wh)):
+        entry = by_kind.setdefault(
+            hour.kind, {"kind": hour.kind, "hourStarts": [], "issuedAt": [], "p10Wh": [], "p50Wh": [], "p90Wh": []}
+        )
+        for key, value in (
+            ("hourStarts", hour.target_ts),
+            ("issuedAt", hour.issued_at),
+            ("p10Wh", hour.p10_wh),
+            ("p50Wh", hour.p50_wh),
+            ("p90Wh", hour.p90_wh),
+        ):
             entry[key].append(value)
     return [by_kind[kind] for kind in sorted(by_kind)]
 
@@ -120,20 +132,40 @@ def household_forecast(address: str):
 def community_outlook():
     """Return the forecast surplus and deficit per hour, energy for sale, and the households expected to be short."""
     horizon = _horizon()
-    limit = parse_int(request.args.get("limit", 100), "limit", minimum=1, maximum=config().max_page_size,
-                      code="invalid_pagination")
+    limit = parse_int(
+        request.args.get("limit", 100), "limit", minimum=1, maximum=config().max_page_size, code="invalid_pagination"
+    )
     session = db()
     as_of = data_now(session, now())
     issued_at = run_issued_at(session, horizon)
     if issued_at is None:
-        return jsonify({"issuedAt": None, "horizonH": horizon, "asOf": as_of, "hourStarts": [], "surplusWh": [],
-                        "deficitWh": [], "availableForSaleWh": 0, "totalDeficitWh": 0, "shortHouseholds": [],
-                        "shortHouseholdsTotal": 0})
+        return jsonify(
+            {
+                "issuedAt": None,
+                "horizonH": horizon,
+                "asOf": as_of,
+                "hourStarts": [],
+                "surplusWh": [],
+                "deficitWh": [],
+                "availableForSaleWh": 0,
+                "totalDeficitWh": 0,
+                "shortHouseholds": [],
+                "shortHouseholdsTotal": 0,
+            }
+        )
     view = run_view(session, horizon, issued_at, as_of)
     body = outlook_json(view.outlook(horizon))
     short = body.pop("shortHouseholds")
-    return jsonify({"issuedAt": issued_at, "horizonH": horizon, "asOf": as_of, **body,
-                    "shortHouseholds": short[:limit], "shortHouseholdsTotal": len(short)})
+    return jsonify(
+        {
+            "issuedAt": issued_at,
+            "horizonH": horizon,
+            "asOf": as_of,
+            **body,
+            "shortHouseholds": short[:limit],
+            "shortHouseholdsTotal": len(short),
+        }
+    )
 
 
 def _tariffs() -> tuple[Tariffs, str]:
@@ -147,8 +179,11 @@ def _tariffs() -> tuple[Tariffs, str]:
             pass
     settings = state.config.deployment.settings if state.config.deployment is not None else {}
     if "retailPrice" not in settings or "feedInPrice" not in settings:
-        raise ApiError(503, "chain_unavailable", "the tariffs are unknown: no chain answers and the deployment "
-                                                 "file does not list them")
+        raise ApiError(
+            503,
+            "chain_unavailable",
+            "the tariffs are unknown: no chain answers and the deployment file does not list them",
+        )
     return Tariffs(int(settings["feedInPrice"]), int(settings["retailPrice"])), "deployment"
 
 
@@ -159,8 +194,13 @@ def _suggested_order(window: dict, price: int, now_interval: int, seconds: int) 
     if valid_to < valid_from:
         return None
     amount = window["confidentWh"] if window["confidentWh"] > 0 else window["energyWh"]
-    return {"side": "ask" if window["side"] == "sell" else "bid", "limitPrice": price, "amountWh": amount,
-            "validFrom": valid_from, "validTo": valid_to}
+    return {
+        "side": "ask" if window["side"] == "sell" else "bid",
+        "limitPrice": price,
+        "amountWh": amount,
+        "validFrom": valid_from,
+        "validTo": valid_to,
+    }
 
 
 @bp.get("/households/<address>/recommendations")
@@ -190,9 +230,18 @@ def household_recommendations(address: str):
         if order is not None:
             orders.append({**order, "window": {"start": window["start"], "end": window["end"]}})
     orders.sort(key=lambda order: order["validFrom"])
-    return jsonify({**body, "advice": advice_body, "orders": orders,
-                    "tariffs": {"feedInPrice": tariffs.feed_in_price_per_kwh,
-                                "retailPrice": tariffs.retail_price_per_kwh, "source": source}})
+    return jsonify(
+        {
+            **body,
+            "advice": advice_body,
+            "orders": orders,
+            "tariffs": {
+                "feedInPrice": tariffs.feed_in_price_per_kwh,
+                "retailPrice": tariffs.retail_price_per_kwh,
+                "source": source,
+            },
+        }
+    )
 
 
 def forecast_totals(session: Session, as_of: int) -> dict:
@@ -206,8 +255,10 @@ def _totals(session: Session, horizon: int, as_of: int) -> dict | None:
         return None
     first_hour = max(issued_at, as_of // HOUR_S * HOUR_S)
     hours = [h for h in load_forecasts(session, horizon, issued_at, households=[None]) if h.target_ts >= first_hour]
-    sums = {kind: {q: sum(getattr(h, f"{q}_wh") for h in hours if h.kind == kind) for q in ("p10", "p50", "p90")}
-            for kind in ("load", "pv")}
+    sums = {
+        kind: {q: sum(getattr(h, f"{q}_wh") for h in hours if h.kind == kind) for q in ("p10", "p50", "p90")}
+        for kind in ("load", "pv")
+    }
     view = run_view(session, horizon, issued_at, as_of)
     outlook = view.outlook(horizon)
     end = issued_at + horizon * HOUR_S

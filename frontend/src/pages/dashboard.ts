@@ -17,24 +17,52 @@ export interface Summary {
   households: number;
   reporting: number;
   now: { productionW: number; consumptionW: number; surplusW: number; deficitW: number };
-  currentInterval: { intervalId: number; start: number; end: number; producedWh: number; consumedWh: number;
-    surplusWh: number; deficitWh: number };
+  currentInterval: {
+    intervalId: number;
+    start: number;
+    end: number;
+    producedWh: number;
+    consumedWh: number;
+    surplusWh: number;
+    deficitWh: number;
+  };
   averageConsumption: { households: number; perHouseholdWh24h: number | null; perHouseholdW: number | null };
-  availableForSale: { openAsksWh: number; openAsks: number; creditsWh: number | null; totalWh: number | null };
+  availableForSale: {
+    openAsksWh: number;
+    openAsks: number;
+    creditsWh: number | null;
+    totalWh: number | null;
+  };
   /** The chain's newest settled interval, the same as /api/market/clearing's first item; price 0 when nothing traded. */
-  lastSettled: { intervalId: number; start: number; clearingPrice: number; tradedWh: number; households: number } | null;
+  lastSettled: {
+    intervalId: number;
+    start: number;
+    clearingPrice: number;
+    tradedWh: number;
+    households: number;
+  } | null;
   catchUp: CatchUp;
   forecast?: { next24h: ForecastTotals | null; next7d: ForecastTotals | null };
 }
 
-export interface CatchUp { settled: number; total: number; behind: number; lastSettledStart: number | null; replaying: boolean }
+export interface CatchUp {
+  settled: number;
+  total: number;
+  behind: number;
+  lastSettledStart: number | null;
+  replaying: boolean;
+}
 
 /** "Replaying history: N of M intervals settled", while settlement is well behind the clock; nothing otherwise. */
 export function catchUpNote(catchUp: CatchUp | undefined): HTMLElement | null {
   if (!catchUp?.replaying) return null;
-  return h("p.catch-up", { role: "status", dataset: { testid: "catch-up" } },
-    t("dash.catchUp", { settled: catchUp.settled, total: catchUp.total }), " ",
-    h("small", null, t("dash.catchUpDetail", { when: time(catchUp.lastSettledStart) })));
+  return h(
+    "p.catch-up",
+    { role: "status", dataset: { testid: "catch-up" } },
+    t("dash.catchUp", { settled: catchUp.settled, total: catchUp.total }),
+    " ",
+    h("small", null, t("dash.catchUpDetail", { when: time(catchUp.lastSettledStart) })),
+  );
 }
 
 /**
@@ -50,14 +78,22 @@ export function catchUpBanner(stops: (() => void)[]): HTMLElement {
     replace(box, summary ? catchUpNote(summary.catchUp) : null);
   };
   void refresh();
-  stops.push(onLive("interval_settled", () => { if (Date.now() - last > 5000) void refresh(); }));
+  stops.push(
+    onLive("interval_settled", () => {
+      if (Date.now() - last > 5000) void refresh();
+    }),
+  );
   return box;
 }
 
 /** A settled interval in words: its clock time and the chain's price, or that nothing traded. */
 function settledText(settled: { start: number; clearingPrice: number; tradedWh: number }): string {
   return settled.tradedWh > 0 && settled.clearingPrice > 0
-    ? t("dash.lastSettledDetail", { time: clock(settled.start), price: price(settled.clearingPrice), energy: energy(settled.tradedWh) })
+    ? t("dash.lastSettledDetail", {
+        time: clock(settled.start),
+        price: price(settled.clearingPrice),
+        energy: energy(settled.tradedWh),
+      })
     : t("dash.lastSettledNoTrade", { time: clock(settled.start) });
 }
 
@@ -74,15 +110,41 @@ interface ForecastTotals {
 export interface ForecastSeries {
   issuedAt: number | null;
   horizonH: number | null;
-  series: { household: string | null; kind: "load" | "pv" | string; hourStarts: number[]; p10Wh: number[]; p50Wh: number[];
-    p90Wh: number[]; actualWh?: (number | null)[] }[];
-  past: { hourStarts: number[]; consumedWh: (number | null)[]; producedWh: (number | null)[];
+  series: {
+    household: string | null;
+    kind: string; // "load" or "pv" today; typed as string so a kind added later still renders
+    hourStarts: number[];
+    p10Wh: number[];
+    p50Wh: number[];
+    p90Wh: number[];
+    actualWh?: (number | null)[];
+  }[];
+  past: {
+    hourStarts: number[];
+    consumedWh: (number | null)[];
+    producedWh: (number | null)[];
     /** per kind, what the newest run issued before each past hour predicted for it */
-    forecast?: { kind: string; hourStarts: number[]; issuedAt: number[]; p10Wh: number[]; p50Wh: number[]; p90Wh: number[] }[] } | null;
+    forecast?: {
+      kind: string;
+      hourStarts: number[];
+      issuedAt: number[];
+      p10Wh: number[];
+      p50Wh: number[];
+      p90Wh: number[];
+    }[];
+  } | null;
 }
 
-interface SeriesPoint { start: number; producedWh: number | null; consumedWh: number | null }
-interface Outlook { issuedAt: number | null; shortHouseholds: { household: string; totalDeficitWh: number }[]; shortHouseholdsTotal?: number }
+interface SeriesPoint {
+  start: number;
+  producedWh: number | null;
+  consumedWh: number | null;
+}
+interface Outlook {
+  issuedAt: number | null;
+  shortHouseholds: { household: string; totalDeficitWh: number }[];
+  shortHouseholdsTotal?: number;
+}
 
 const LIVE_WINDOW_S = 300;
 const LIVE_CHART_S = 1800;
@@ -95,38 +157,95 @@ function summaryCards(summary: Summary, live: PowerNow | null): HTMLElement {
   const now = summary.reporting === 0 && live ? live : summary.now;
   const total = now.surplusW + now.deficitW;
   const surplusShare = total ? Math.round((now.surplusW / total) * 100) : 0;
-  return h("div", null, catchUpNote(summary.catchUp), h("div.stats", { dataset: { testid: "summary" } },
-    stat(t("dash.productionNow"), power(now.productionW), undefined, "production-now"),
-    stat(t("dash.consumptionNow"), power(now.consumptionW), undefined, "consumption-now"),
-    h("div.stat.wide", null,
-      h("div.stat-label", null, t("dash.balanceNow")),
-      h("div.balance-bar", { role: "img", "aria-label": `${t("common.surplus")} ${surplusShare}%` },
-        total ? [h("span.surplus", { style: `width:${surplusShare}%` }), h("span.deficit", { style: `width:${100 - surplusShare}%` })] : null),
-      h("div.stat-detail", null, t("dash.surplusNow", { value: power(now.surplusW) }), " · ",
-        t("dash.deficitNow", { value: power(now.deficitW) }))),
-    stat(t("dash.currentInterval"), `#${interval.intervalId}`,
-      t("dash.currentIntervalDetail", { produced: energy(interval.producedWh), consumed: energy(interval.consumedWh) })),
-    stat(t("dash.intervalSurplus"), energy(interval.surplusWh)),
-    stat(t("dash.intervalDeficit"), energy(interval.deficitWh)),
-    stat(t("dash.avgConsumption"), average.perHouseholdW === null ? "—" : power(average.perHouseholdW),
-      average.perHouseholdWh24h === null ? undefined
-        : t("dash.avgConsumptionDetail", { energy: energy(average.perHouseholdWh24h), power: power(average.perHouseholdW) })),
-    stat(t("dash.forSale"), energy(sale.totalWh ?? sale.openAsksWh),
-      t("dash.forSaleDetail", { asks: energy(sale.openAsksWh), count: sale.openAsks, credits: energy(sale.creditsWh) }),
-      "for-sale"),
-    stat(t("dash.households"), String(summary.households),
-      t("dash.reporting", { reporting: summary.reporting, households: summary.households })),
-    stat(t("dash.lastSettled"), summary.lastSettled ? `#${summary.lastSettled.intervalId}` : "—",
-      summary.lastSettled ? settledText(summary.lastSettled) : t("dash.noClearing"), "last-settled"),
-    forecastStat(t("dash.forecastTotal24"), summary.forecast?.next24h ?? null),
-    forecastStat(t("dash.forecastTotal7d"), summary.forecast?.next7d ?? null),
-  ));
+  return h(
+    "div",
+    null,
+    catchUpNote(summary.catchUp),
+    h(
+      "div.stats",
+      { dataset: { testid: "summary" } },
+      stat(t("dash.productionNow"), power(now.productionW), undefined, "production-now"),
+      stat(t("dash.consumptionNow"), power(now.consumptionW), undefined, "consumption-now"),
+      h(
+        "div.stat.wide",
+        null,
+        h("div.stat-label", null, t("dash.balanceNow")),
+        h(
+          "div.balance-bar",
+          { role: "img", "aria-label": `${t("common.surplus")} ${surplusShare}%` },
+          total
+            ? [
+                h("span.surplus", { style: `width:${surplusShare}%` }),
+                h("span.deficit", { style: `width:${100 - surplusShare}%` }),
+              ]
+            : null,
+        ),
+        h(
+          "div.stat-detail",
+          null,
+          t("dash.surplusNow", { value: power(now.surplusW) }),
+          " · ",
+          t("dash.deficitNow", { value: power(now.deficitW) }),
+        ),
+      ),
+      stat(
+        t("dash.currentInterval"),
+        `#${interval.intervalId}`,
+        t("dash.currentIntervalDetail", {
+          produced: energy(interval.producedWh),
+          consumed: energy(interval.consumedWh),
+        }),
+      ),
+      stat(t("dash.intervalSurplus"), energy(interval.surplusWh)),
+      stat(t("dash.intervalDeficit"), energy(interval.deficitWh)),
+      stat(
+        t("dash.avgConsumption"),
+        average.perHouseholdW === null ? "—" : power(average.perHouseholdW),
+        average.perHouseholdWh24h === null
+          ? undefined
+          : t("dash.avgConsumptionDetail", {
+              energy: energy(average.perHouseholdWh24h),
+              power: power(average.perHouseholdW),
+            }),
+      ),
+      stat(
+        t("dash.forSale"),
+        energy(sale.totalWh ?? sale.openAsksWh),
+        t("dash.forSaleDetail", {
+          asks: energy(sale.openAsksWh),
+          count: sale.openAsks,
+          credits: energy(sale.creditsWh),
+        }),
+        "for-sale",
+      ),
+      stat(
+        t("dash.households"),
+        String(summary.households),
+        t("dash.reporting", { reporting: summary.reporting, households: summary.households }),
+      ),
+      stat(
+        t("dash.lastSettled"),
+        summary.lastSettled ? `#${summary.lastSettled.intervalId}` : "—",
+        summary.lastSettled ? settledText(summary.lastSettled) : t("dash.noClearing"),
+        "last-settled",
+      ),
+      forecastStat(t("dash.forecastTotal24"), summary.forecast?.next24h ?? null),
+      forecastStat(t("dash.forecastTotal7d"), summary.forecast?.next7d ?? null),
+    ),
+  );
 }
 
 function forecastStat(label: string, totals: ForecastTotals | null): HTMLElement {
   if (!totals) return stat(label, "—", t("dash.noForecastShort"));
-  return stat(label, `${energy(totals.consumedWh.p50)} / ${energy(totals.producedWh.p50)}`,
-    t("dash.forecastTotalDetail", { surplus: energy(totals.surplusWh), deficit: energy(totals.deficitWh), short: totals.shortHouseholds }));
+  return stat(
+    label,
+    `${energy(totals.consumedWh.p50)} / ${energy(totals.producedWh.p50)}`,
+    t("dash.forecastTotalDetail", {
+      surplus: energy(totals.surplusWh),
+      deficit: energy(totals.deficitWh),
+      short: totals.shortHouseholds,
+    }),
+  );
 }
 
 /** Community power from each meter's latest register deltas, as readings arrive. */
@@ -155,8 +274,14 @@ class LivePower {
       sum.deficitW += Math.max(0, rate.consumptionW - rate.productionW);
       any = true;
     }
-    return any ? { productionW: Math.round(sum.productionW), consumptionW: Math.round(sum.consumptionW),
-      surplusW: Math.round(sum.surplusW), deficitW: Math.round(sum.deficitW) } : null;
+    return any
+      ? {
+          productionW: Math.round(sum.productionW),
+          consumptionW: Math.round(sum.consumptionW),
+          surplusW: Math.round(sum.surplusW),
+          deficitW: Math.round(sum.deficitW),
+        }
+      : null;
   }
 }
 
@@ -168,7 +293,8 @@ export function forecastDatasets(forecast: ForecastSeries) {
     const solar = s.kind === "pv";
     const real: Point[] = [];
     const past = forecast.past;
-    if (past) past.hourStarts.forEach((x, i) => real.push({ x, y: (solar ? past.producedWh : past.consumedWh)[i] }));
+    if (past)
+      past.hourStarts.forEach((x, i) => real.push({ x, y: (solar ? past.producedWh : past.consumedWh)[i] }));
     s.hourStarts.forEach((x, i) => {
       const value = s.actualWh?.[i];
       if (value !== null && value !== undefined) real.push({ x, y: value });
@@ -176,10 +302,16 @@ export function forecastDatasets(forecast: ForecastSeries) {
     const before = past?.forecast?.find((entry) => entry.kind === s.kind);
     const keep = before ? before.hourStarts.map((x) => x < (s.hourStarts[0] ?? Infinity)) : [];
     const earlier = <T>(values: T[] | undefined) => (values ?? []).filter((_, i) => keep[i]);
-    return bandDatasets(solar ? t("common.production") : t("common.consumption"), solar ? COLORS.production : COLORS.consumption,
-      solar ? COLORS.bandSolar : COLORS.band, [...earlier(before?.hourStarts), ...s.hourStarts],
-      [...earlier(before?.p10Wh), ...s.p10Wh], [...earlier(before?.p50Wh), ...s.p50Wh], [...earlier(before?.p90Wh), ...s.p90Wh],
-      real);
+    return bandDatasets(
+      solar ? t("common.production") : t("common.consumption"),
+      solar ? COLORS.production : COLORS.consumption,
+      solar ? COLORS.bandSolar : COLORS.band,
+      [...earlier(before?.hourStarts), ...s.hourStarts],
+      [...earlier(before?.p10Wh), ...s.p10Wh],
+      [...earlier(before?.p50Wh), ...s.p50Wh],
+      [...earlier(before?.p90Wh), ...s.p90Wh],
+      real,
+    );
   });
 }
 
@@ -210,29 +342,60 @@ export function dashboardPage(root: HTMLElement): Cleanup {
   const clearingBox = h("div");
   const shortBox = h("div");
 
-  replace(root,
+  replace(
+    root,
     h("h1", null, t("dash.title")),
     summaryBox,
-    card(t("dash.liveChart"), "live-chart", h("p.note", null, t("dash.liveChartNote")), h("div.chart", null, liveCanvas), latest),
-    h("div.grid-2", null,
+    card(
+      t("dash.liveChart"),
+      "live-chart",
+      h("p.note", null, t("dash.liveChartNote")),
+      h("div.chart", null, liveCanvas),
+      latest,
+    ),
+    h(
+      "div.grid-2",
+      null,
       forecastBlock(t("dash.forecast24"), 24, 48, charts),
-      forecastBlock(t("dash.forecast7d"), 168, 168, charts)),
-    h("div.grid-2", null,
+      forecastBlock(t("dash.forecast7d"), 168, 168, charts),
+    ),
+    h(
+      "div.grid-2",
+      null,
       card(t("dash.shortHouseholds"), null, shortBox),
-      card(t("dash.clearingPrices"), null, clearingBox)),
+      card(t("dash.clearingPrices"), null, clearingBox),
+    ),
   );
 
   let liveNow: PowerNow | null = null;
-  const refreshSummary = fill(summaryBox, async () => summaryCards(await api<Summary>("/api/community/summary"), liveNow));
+  const refreshSummary = fill(summaryBox, async () =>
+    summaryCards(await api<Summary>("/api/community/summary"), liveNow),
+  );
 
   // The live chart shows the last half hour: minute buckets from the API first, then each reading as it arrives.
-  const live = timeChart(liveCanvas, [
-    { label: t("chart.productionW"), data: [], borderColor: COLORS.production, backgroundColor: COLORS.bandSolar, fill: true,
-      pointRadius: 2 },
-    { label: t("chart.consumptionW"), data: [], borderColor: COLORS.consumption, fill: false, pointRadius: 2 },
-  ], "W");
+  const live = timeChart(
+    liveCanvas,
+    [
+      {
+        label: t("chart.productionW"),
+        data: [],
+        borderColor: COLORS.production,
+        backgroundColor: COLORS.bandSolar,
+        fill: true,
+        pointRadius: 2,
+      },
+      {
+        label: t("chart.consumptionW"),
+        data: [],
+        borderColor: COLORS.consumption,
+        fill: false,
+        pointRadius: 2,
+      },
+    ],
+    "W",
+  );
   charts.push(live);
-  const series = () => live.data.datasets.map((dataset) => dataset.data as Point[]);
+  const series = () => live.data.datasets.map((dataset) => dataset.data);
   const redraw = () => {
     const last = series()[0].at(-1)?.x ?? Math.floor(Date.now() / 1000);
     for (const data of series()) while (data.length && data[0].x < last - LIVE_CHART_S) data.shift();
@@ -244,39 +407,59 @@ export function dashboardPage(root: HTMLElement): Cleanup {
     live.update();
   };
   const nowS = Math.floor(Date.now() / 1000);
-  void api<{ points: SeriesPoint[]; resolution: number }>(`/api/community/readings?from=${nowS - LIVE_CHART_S}&resolution=60`)
+  void api<{ points: SeriesPoint[]; resolution: number }>(
+    `/api/community/readings?from=${nowS - LIVE_CHART_S}&resolution=60`,
+  )
     .then(({ points, resolution }) => {
       const toW = (wh: number | null) => (wh === null ? null : Math.round((wh * 3600) / resolution));
       // Only whole minutes: the current one is still filling up, and live points follow it.
       const whole = points.filter((p) => p.start + resolution <= nowS && p.producedWh !== null);
       const [production, consumption] = series();
       const firstLive = production[0]?.x ?? Infinity;
-      production.unshift(...whole.filter((p) => p.start + resolution < firstLive).map((p) => ({ x: p.start + resolution, y: toW(p.producedWh) })));
-      consumption.unshift(...whole.filter((p) => p.start + resolution < firstLive).map((p) => ({ x: p.start + resolution, y: toW(p.consumedWh) })));
+      production.unshift(
+        ...whole
+          .filter((p) => p.start + resolution < firstLive)
+          .map((p) => ({ x: p.start + resolution, y: toW(p.producedWh) })),
+      );
+      consumption.unshift(
+        ...whole
+          .filter((p) => p.start + resolution < firstLive)
+          .map((p) => ({ x: p.start + resolution, y: toW(p.consumedWh) })),
+      );
       // The caption says what the chart shows: readings up to its last point, even before one arrives live.
       const lastPoint = production.at(-1)?.x;
-      if (lastPoint !== undefined && !liveCaption) latest.textContent = t("dash.latestReadingAt", { time: time(lastPoint) });
+      if (lastPoint !== undefined && !liveCaption)
+        latest.textContent = t("dash.latestReadingAt", { time: time(lastPoint) });
       redraw();
-    }).catch(() => undefined);
+    })
+    .catch(() => undefined);
 
   const power = new LivePower();
   let liveCaption = false;
   let summaryTimer: number | undefined;
-  stops.push(onLive("reading", (reading) => {
-    latest.textContent = t("dash.latestReading", { household: shortHex(reading.household), time: time(reading.ts) });
-    liveCaption = true;
-    const rates = power.add(reading);
-    if (rates) liveNow = rates;
-    const [production, consumption] = series();
-    if (rates && reading.ts > (production.at(-1)?.x ?? 0)) {
-      production.push({ x: reading.ts, y: rates.productionW });
-      consumption.push({ x: reading.ts, y: rates.consumptionW });
-      redraw();
-    }
-    if (summaryTimer === undefined) {
-      summaryTimer = window.setTimeout(() => { summaryTimer = undefined; void refreshSummary(); }, 2000);
-    }
-  }));
+  stops.push(
+    onLive("reading", (reading) => {
+      latest.textContent = t("dash.latestReading", {
+        household: shortHex(reading.household),
+        time: time(reading.ts),
+      });
+      liveCaption = true;
+      const rates = power.add(reading);
+      if (rates) liveNow = rates;
+      const [production, consumption] = series();
+      if (rates && reading.ts > (production.at(-1)?.x ?? 0)) {
+        production.push({ x: reading.ts, y: rates.productionW });
+        consumption.push({ x: reading.ts, y: rates.consumptionW });
+        redraw();
+      }
+      if (summaryTimer === undefined) {
+        summaryTimer = window.setTimeout(() => {
+          summaryTimer = undefined;
+          void refreshSummary();
+        }, 2000);
+      }
+    }),
+  );
 
   // The clearing history and the last-settled card read the same list (the chain's IntervalSettled events):
   // every settled interval is a bar, one where nothing traded is a gap, and the note names the newest of them.
@@ -287,13 +470,30 @@ export function dashboardPage(root: HTMLElement): Cleanup {
     const settled = [...items].reverse();
     const traded = settled.filter((item) => item.tradedWh > 0 && item.clearingPrice > 0);
     const newest = items[0];
-    const note = h("p.note", { dataset: { testid: "clearing-last" } }, `${t("dash.lastSettled")}: #${newest.intervalId} · `,
-      settledText({ start: newest.intervalId * seconds, clearingPrice: newest.clearingPrice, tradedWh: newest.tradedWh }));
+    const note = h(
+      "p.note",
+      { dataset: { testid: "clearing-last" } },
+      `${t("dash.lastSettled")}: #${newest.intervalId} · `,
+      settledText({
+        start: newest.intervalId * seconds,
+        clearingPrice: newest.clearingPrice,
+        tradedWh: newest.tradedWh,
+      }),
+    );
     if (!traded.length) return h("div", null, empty(t("dash.noTradeYet", { count: settled.length })), note);
     const canvas = h("canvas");
-    requestAnimationFrame(() => charts.push(barChart(canvas, settled.map((c) => clock(c.intervalId * seconds)),
-      settled.map((c) => (c.tradedWh > 0 && c.clearingPrice > 0 ? c.clearingPrice / 1e6 : null)), t("chart.price"), COLORS.price,
-      (v) => `${v.toFixed(3)} €`)));
+    requestAnimationFrame(() =>
+      charts.push(
+        barChart(
+          canvas,
+          settled.map((c) => clock(c.intervalId * seconds)),
+          settled.map((c) => (c.tradedWh > 0 && c.clearingPrice > 0 ? c.clearingPrice / 1e6 : null)),
+          t("chart.price"),
+          COLORS.price,
+          (v) => `${v.toFixed(3)} €`,
+        ),
+      ),
+    );
     return h("div", null, h("div.chart.small", null, canvas), note);
   });
 
@@ -307,11 +507,21 @@ export function dashboardPage(root: HTMLElement): Cleanup {
     }
     if (!outlook.issuedAt) return empty(t("dash.noForecast"));
     if (!outlook.shortHouseholds.length) return empty(t("dash.noShort"));
-    return h("ul.plain", null, outlook.shortHouseholds.map((s) =>
-      h("li", null, h("code", null, shortHex(s.household)), " — ", energy(s.totalDeficitWh))));
+    return h(
+      "ul.plain",
+      null,
+      outlook.shortHouseholds.map((s) =>
+        h("li", null, h("code", null, shortHex(s.household)), " — ", energy(s.totalDeficitWh)),
+      ),
+    );
   });
 
-  stops.push(onLive("interval_settled", () => { void refreshSummary(); void refreshClearing(); }));
+  stops.push(
+    onLive("interval_settled", () => {
+      void refreshSummary();
+      void refreshClearing();
+    }),
+  );
   const timer = window.setInterval(() => void refreshSummary(), 15_000);
 
   return () => {
