@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -22,7 +23,8 @@ from backend.db.models import Reading, Rejection
 from backend.protocol.parser import parse_reading
 
 pytestmark = pytest.mark.slow
-BROKER_DOWN_S = 20
+# The suite's outage; VATIO_TEST_BROKER_DOWN_S=300 runs the full five minutes (done for the closing note).
+BROKER_DOWN_S = int(os.environ.get("VATIO_TEST_BROKER_DOWN_S", "20"))
 
 
 @pytest.fixture
