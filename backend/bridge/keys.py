@@ -1,52 +1,20 @@
 """The bridge's meter key: an eth-account (Web3 Secret Storage) keystore, its password from a file or a prompt.
 
-A raw key on the command line ends up in shell history and ``ps``: it is refused unless the
-operator says ``--insecure-key`` and the chain is a local one.
+Keystores are made, read and unlocked as every other Vatio key is (backend/chain/keys.py). What is the
+bridge's own: a raw key on the command line ends up in shell history and ``ps``, so it is refused unless
+the operator says ``--insecure-key`` and the chain is a local one.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 from eth_account import Account
 
+from backend.chain.keys import KeyRefused, create_keystore, load_keystore, read_password
+from backend.chain.networks import LOCAL_CHAIN_IDS
+
 __all__ = ["LOCAL_CHAIN_IDS", "KeyRefused", "create_keystore", "load_key", "read_password"]
-
-LOCAL_CHAIN_IDS = frozenset({31337, 1337})  # Anvil and Ganache/Hardhat-style dev chains
-
-
-class KeyRefused(ValueError):
-    """A key source the bridge will not use, or a keystore it cannot open."""
-
-
-def read_password(password_file: Path | None, prompt=None) -> str:
-    """The keystore password: the first line of ``password_file``, else ``prompt()`` (hidden input)."""
-    if password_file is not None:
-        lines = Path(password_file).read_text().splitlines()
-        if not lines or not lines[0]:
-            raise KeyRefused(f"password file {password_file} is empty")
-        return lines[0]
-    if prompt is None:
-        raise KeyRefused("the keystore needs a password: give --password-file or run interactively")
-    return prompt()
-
-
-def create_keystore(path: Path, password: str, iterations: int | None = None) -> str:
-    """Make a new meter key, write it encrypted to ``path`` (mode 0600, never overwriting); return its address."""
-    if len(password) < 8:
-        raise KeyRefused("use a keystore password of at least 8 characters")
-    path = Path(path)
-    if path.exists():
-        raise KeyRefused(f"{path} exists: a meter key is never overwritten")
-    account = Account.create()
-    keystore = Account.encrypt(account.key, password, iterations=iterations)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        json.dump(keystore, file)
-    return account.address
 
 
 def load_key(
@@ -72,11 +40,5 @@ def load_key(
         raise KeyRefused("the bridge needs its meter key: --keystore FILE (make one with vatio bridge keygen)")
     if password is None:
         raise KeyRefused("the keystore needs its password")
-    try:
-        key = Account.decrypt(json.loads(Path(keystore).read_text()), password)
-    except (OSError, json.JSONDecodeError) as error:
-        raise KeyRefused(f"cannot read keystore {keystore}: {error}") from None
-    except ValueError as error:  # eth-account: "MAC mismatch" for a wrong password
-        raise KeyRefused(f"cannot open keystore {keystore}: {error} (wrong password?)") from None
-    account = Account.from_key(key)
+    account = load_keystore(keystore, password)
     return bytes(account.key), account.address
