@@ -19,7 +19,8 @@ system:
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade "pip<25" setuptools wheel
+# wheel 0.46 needs packaging>=24, which eth-ape rules out (pip would report a broken environment).
+	$(PY) -m pip install -q --upgrade "pip<25" setuptools "wheel<0.46"
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 

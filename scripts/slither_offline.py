@@ -53,6 +53,21 @@ ALLOWED = (
     Allowed("uninitialized-local", "EnergyMarket._closeAndRefund.refundEuro", _ZERO_DEFAULT),
     Allowed("uninitialized-local", "EnergyMarket._closeAndRefund.refundWh", _ZERO_DEFAULT),
     Allowed(
+        "weak-prng",
+        "CommunityRegistry.bandOf",
+        "no randomness: `start % SECONDS_PER_DAY` is the interval's time of day, which picks its hour's band byte",
+    ),
+    Allowed(
+        "divide-before-multiply",
+        "CommunityRegistry.bandOf",
+        "the division truncates to the hour on purpose; the product is that hour's bit offset (8 bits a byte)",
+    ),
+    Allowed(
+        "incorrect-equality",
+        "CommunityRegistry.bandOf",
+        "compares configuration the registry wrote (a version's band count, a calendar byte), not a balance",
+    ),
+    Allowed(
         "unused-return",
         "CommunityRegistry.readingSigner",
         "drops only tryRecover's errArg (detail of the error); err is checked and any failure gives address(0)",
