@@ -44,7 +44,7 @@ interface Credentials {
 /** A button that creates or rotates the meter's broker login on the server (when it manages the broker's
  * auth folder) and shows the new password once; the same as `vatio meter credentials` on the broker's host. */
 function credentialsButton(meterInput: HTMLInputElement): HTMLElement {
-  const message = formMessage();
+  const message = formMessage("bridge-login-message");
   const shown = h("div", { dataset: { testid: "credentials-result" } });
   const button = h(
     "button.secondary",

@@ -101,13 +101,13 @@ export function fill(container: HTMLElement, load: () => Promise<Child>): () => 
   return run;
 }
 
-/** An inline message under a form: error or success, in words. */
-export function formMessage(): {
+/** An inline message under a form: error or success, in words (`testid` tells two on one card apart). */
+export function formMessage(testid = "form-message"): {
   element: HTMLElement;
   show(text: string, kind?: "error" | "success" | "info"): void;
   clear(): void;
 } {
-  const element = h("p.form-message", { role: "alert", dataset: { testid: "form-message" } });
+  const element = h("p.form-message", { role: "alert", dataset: { testid } });
   return {
     element,
     show(text, kind = "error") {
