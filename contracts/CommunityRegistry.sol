@@ -203,8 +203,10 @@ contract CommunityRegistry is AccessControl, IERC5267, ICommunityRegistry {
         (version,) = _versionAt(intervalId);
         if (_tariffVersions[version].bandCount == 1) return (version, 0);
         uint256 start = uint256(intervalId) * INTERVAL_SECONDS;
-        uint256 word = _bandCalendar[(uint256(version) << 64) | (start / SECONDS_PER_DAY)];
-        uint256 value = (word >> (8 * ((start % SECONDS_PER_DAY) / SECONDS_PER_HOUR))) & 0xff;
+        uint256 day = start / SECONDS_PER_DAY;
+        // The hour of the UTC day picks its band's byte in the day's word (byte h = 1 + band of hour h).
+        uint256 hourOfDay = (start - day * SECONDS_PER_DAY) / SECONDS_PER_HOUR;
+        uint256 value = (_bandCalendar[(uint256(version) << 64) | day] >> (8 * hourOfDay)) & 0xff;
         if (value == 0) revert RegistryNoBand(intervalId, version);
         band = uint8(value - 1);
     }

@@ -53,14 +53,9 @@ ALLOWED = (
     Allowed("uninitialized-local", "EnergyMarket._closeAndRefund.refundEuro", _ZERO_DEFAULT),
     Allowed("uninitialized-local", "EnergyMarket._closeAndRefund.refundWh", _ZERO_DEFAULT),
     Allowed(
-        "weak-prng",
-        "CommunityRegistry.bandOf",
-        "no randomness: `start % SECONDS_PER_DAY` is the interval's time of day, which picks its hour's band byte",
-    ),
-    Allowed(
         "divide-before-multiply",
         "CommunityRegistry.bandOf",
-        "the division truncates to the hour on purpose; the product is that hour's bit offset (8 bits a byte)",
+        "truncating to the day and the hour is the point: the day keys the calendar, the hour its band byte",
     ),
     Allowed(
         "incorrect-equality",
