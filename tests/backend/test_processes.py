@@ -6,7 +6,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from backend.processes import free_port, kill_process_group, stop_process_group, tcp_answers
+
+pytestmark = pytest.mark.slow  # starts, signals and waits for real process groups
 
 
 def _group_alive(pgid: int) -> bool:

@@ -75,6 +75,7 @@ def test_normalizer_standardises_and_round_trips():
     np.testing.assert_array_equal(again.apply(arrays)[1], future)
 
 
+@pytest.mark.tensorflow  # make_dataset builds a tf.data pipeline
 def test_make_dataset_batches_inputs_and_targets():
     daily = make_daily(day_numbers(12))
     window = WindowGenerator(7, 1)

@@ -16,6 +16,8 @@ from backend.market.mechanisms import MECHANISMS, grid_cost, no_community_bills
 from backend.market.mechanisms.pooled import mid_market_prices, supply_demand_ratio_prices
 from backend.market.mechanisms.rounding import apportion_wh, round_to_total
 
+pytestmark = pytest.mark.slow  # every mechanism over many simulated communities: seconds of CPU
+
 RETAIL, FEED_IN = 150_000, 50_000  # 0.15 and 0.05 €/kWh
 TARIFFS = Tariffs(retail_price=RETAIL, feed_in_price=FEED_IN)
 ALL_MECHANISMS = {**MECHANISMS, NO_COMMUNITY: no_community_bills}

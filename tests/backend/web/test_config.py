@@ -64,6 +64,7 @@ def test_unreachable_chain_without_deployment_says_what_to_do(tmp_path):
         Config.from_env(env)
 
 
+@pytest.mark.slow  # a fresh interpreter builds the app
 def test_create_app_does_not_import_tensorflow(tmp_path):
     code = (
         "import sys; from backend.web.app import create_app; from backend.web.config import Config; "
