@@ -140,23 +140,24 @@ def load_forecasts(
         if None in households:
             conditions.append(Forecast.household.is_(None))
         query = query.where(or_(*conditions) if conditions else false())
-    hours = [
-        ForecastHour(
-            row.issued_at,
-            row.household,
-            row.kind,
-            row.horizon_h,
-            row.target_ts,
-            row.p10_wh,
-            row.p50_wh,
-            row.p90_wh,
-            row.model_version,
-            row.served_model,
-        )
-        for row in session.scalars(query)
-    ]
+    hours = [_hour(row) for row in session.scalars(query)]
     # In Python: SQLite and PostgreSQL sort NULL (the community) at opposite ends.
     return sorted(hours, key=lambda h: (h.household is None, h.household or "", h.kind, h.target_ts))
+
+
+def _hour(row: Forecast) -> ForecastHour:
+    return ForecastHour(
+        row.issued_at,
+        row.household,
+        row.kind,
+        row.horizon_h,
+        row.target_ts,
+        row.p10_wh,
+        row.p50_wh,
+        row.p90_wh,
+        row.model_version,
+        row.served_model,
+    )
 
 
 def forecasts_issued_before(
@@ -192,21 +193,7 @@ def forecasts_issued_before(
             & (Forecast.issued_at == newest.c.issued_at),
         )
     )
-    hours = [
-        ForecastHour(
-            row.issued_at,
-            row.household,
-            row.kind,
-            row.horizon_h,
-            row.target_ts,
-            row.p10_wh,
-            row.p50_wh,
-            row.p90_wh,
-            row.model_version,
-            row.served_model,
-        )
-        for row in session.scalars(query)
-    ]
+    hours = [_hour(row) for row in session.scalars(query)]
     return sorted(hours, key=lambda h: (h.kind, h.target_ts))
 
 
