@@ -11,12 +11,9 @@ retained states stay as they were, and the failure is logged and retried next pe
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Callable
-
-import paho.mqtt.client as mqtt
 
 from backend.bridge.discovery import (
     DISCOVERY_PREFIX,
@@ -43,7 +40,7 @@ class HomeAssistantPublisher:
     ) -> None:
         if every_s <= 0:
             raise ValueError("the publishing period must be positive")
-        host, port, tls = broker.address()
+        host, port, _ = broker.address()
         self.node_id = check_node_id(node_id)
         self.read = read
         self.every_s = every_s
@@ -53,16 +50,7 @@ class HomeAssistantPublisher:
         self.published = 0  # periods published
         self._resend_configs = threading.Event()
         self._last: list[DiscoveryMessage] | None = None
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=broker.client_id)
-        if broker.username:
-            self.client.username_pw_set(broker.username, broker.password)
-        if tls:
-            self.client.tls_set(
-                ca_certs=str(broker.ca_file) if broker.ca_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-        self.client.reconnect_delay_set(1, 30)
+        self.client = broker.client()
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message

@@ -39,26 +39,32 @@ class BrokerSettings:
         tls = url.scheme in ("mqtts", "ssl")
         return url.hostname, url.port or (8883 if tls else 1883), tls
 
+    def client(self) -> mqtt.Client:
+        """A paho v2 client with this login and, for mqtts://, TLS checked against ``ca_file`` (or the system CAs)."""
+        _, _, tls = self.address()
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id)
+        if self.username:
+            client.username_pw_set(self.username, self.password)
+        if tls:
+            client.tls_set(
+                ca_certs=str(self.ca_file) if self.ca_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        client.reconnect_delay_set(1, 30)
+        return client
+
 
 class ReadingsPublisher:
     """Publish queued readings to ``topic`` in order; keep them queued until the broker acknowledged them."""
 
     def __init__(self, broker: BrokerSettings, topic: str, max_inflight: int = 20) -> None:
-        host, port, tls = broker.address()
+        host, port, _ = broker.address()
         self.topic = topic
         self.broker = broker
         self.max_inflight = max_inflight
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=broker.client_id)
+        self.client = broker.client()
         self.client.max_inflight_messages_set(max_inflight)
-        if broker.username:
-            self.client.username_pw_set(broker.username, broker.password)
-        if tls:
-            self.client.tls_set(
-                ca_certs=str(broker.ca_file) if broker.ca_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-        self.client.reconnect_delay_set(1, 30)
         self._lock = threading.Lock()
         self._acked: set[int] = set()
         self._pending: dict[int, int] = {}  # seq -> paho mid
