@@ -65,8 +65,15 @@ def test_the_dashboards_figures_agree(open_page, stack):
     page.reload()  # both read now, after a settlement
     expect(page.get_by_test_id("clearing-last")).to_be_visible()
     expect(card.locator(".stat-value")).to_have_text(re.compile(r"#\d+"))
-    shown = card.locator(".stat-value").inner_text()
-    expect(page.get_by_test_id("clearing-last")).to_contain_text(f"{shown} ·")
+    # Both follow live settlements, so they are compared at one moment, in the page, until they agree.
+    page.wait_for_function(
+        """() => {
+            const shown = document.querySelector('[data-testid=last-settled] .stat-value')?.textContent ?? '';
+            const note = document.querySelector('[data-testid=clearing-last]')?.textContent ?? '';
+            return /^#\\d+$/.test(shown) && note.includes(shown + ' ·');
+        }""",
+        timeout=15_000,
+    )
     assert " a —" not in card.inner_text() and " at —" not in card.inner_text()
     expect(page.get_by_text("Todavía no se ha liquidado ningún intervalo")).to_have_count(0)
 

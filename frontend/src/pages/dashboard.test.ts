@@ -1,7 +1,7 @@
 // "Today against the forecast": over the hours already over, the band is what was forecast before each of them.
 // Run: npx vitest run frontend/src/pages/dashboard.test.ts
 import { describe, expect, it } from "vitest";
-import { type ForecastSeries, forecastDatasets } from "./dashboard";
+import { type ForecastSeries, forecastDatasets, newestSettled } from "./dashboard";
 
 const H = 3600;
 const run = 1_765_000_800;
@@ -54,5 +54,35 @@ describe("forecastDatasets", () => {
       { x: run - H, y: 52 },
       { x: run, y: 55 },
     ]);
+  });
+});
+
+describe("newestSettled", () => {
+  const clearing = {
+    intervalId: 12,
+    readingsRoot: "0x",
+    clearingPrice: 150_000,
+    tradedWh: 400,
+    surplusWh: 0,
+    coveredWh: 0,
+    gridImportWh: 0,
+    blockNumber: 1,
+    txHash: "0x",
+  };
+  const summary = { intervalId: 11, start: 11 * 900, clearingPrice: 0, tradedWh: 0 };
+
+  it("takes the clearing list's interval when the cached summary is older", () => {
+    expect(newestSettled(summary, clearing, 900)).toEqual({
+      intervalId: 12,
+      start: 12 * 900,
+      clearingPrice: 150_000,
+      tradedWh: 400,
+    });
+  });
+
+  it("keeps the summary's interval when it is as new or newer, or when there is no list yet", () => {
+    expect(newestSettled({ ...summary, intervalId: 12 }, clearing, 900)?.tradedWh).toBe(0);
+    expect(newestSettled(summary, null, 900)).toBe(summary);
+    expect(newestSettled(null, null, 900)).toBeNull();
   });
 });

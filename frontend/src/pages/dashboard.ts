@@ -39,7 +39,6 @@ export interface Summary {
     start: number;
     clearingPrice: number;
     tradedWh: number;
-    households: number;
   } | null;
   catchUp: CatchUp;
   forecast?: { next24h: ForecastTotals | null; next7d: ForecastTotals | null };
@@ -152,6 +151,27 @@ const LIVE_CHART_S = 1800;
 type PowerNow = Summary["now"];
 
 /** The summary's cards; `live` (power from the latest readings) stands in while the summary has no meter reporting yet. */
+type Settled = NonNullable<Summary["lastSettled"]>;
+
+/**
+ * The newer of the summary's last settled interval and the clearing list's first item. The summary is cached
+ * for a few seconds on the server, the list is not, so during a catch-up the list can be ahead: the card must
+ * never name an older interval than the chart beside it.
+ */
+export function newestSettled(
+  summary: Settled | null,
+  clearing: LiveIntervalSettled | null,
+  intervalSeconds: number,
+): Settled | null {
+  if (!clearing || (summary && summary.intervalId >= clearing.intervalId)) return summary;
+  return {
+    intervalId: clearing.intervalId,
+    start: clearing.intervalId * intervalSeconds,
+    clearingPrice: clearing.clearingPrice,
+    tradedWh: clearing.tradedWh,
+  };
+}
+
 function summaryCards(summary: Summary, live: PowerNow | null): HTMLElement {
   const { currentInterval: interval, averageConsumption: average, availableForSale: sale } = summary;
   const now = summary.reporting === 0 && live ? live : summary.now;
@@ -368,9 +388,14 @@ export function dashboardPage(root: HTMLElement): Cleanup {
   );
 
   let liveNow: PowerNow | null = null;
-  const refreshSummary = fill(summaryBox, async () =>
-    summaryCards(await api<Summary>("/api/community/summary"), liveNow),
-  );
+  let newestClearing: LiveIntervalSettled | null = null;
+  let shownSettledId = -1;
+  const refreshSummary = fill(summaryBox, async () => {
+    const summary = await api<Summary>("/api/community/summary");
+    summary.lastSettled = newestSettled(summary.lastSettled, newestClearing, config().intervalSeconds);
+    shownSettledId = summary.lastSettled?.intervalId ?? -1;
+    return summaryCards(summary, liveNow);
+  });
 
   // The live chart shows the last half hour: minute buckets from the API first, then each reading as it arrives.
   const live = timeChart(
@@ -470,6 +495,8 @@ export function dashboardPage(root: HTMLElement): Cleanup {
     const settled = [...items].reverse();
     const traded = settled.filter((item) => item.tradedWh > 0 && item.clearingPrice > 0);
     const newest = items[0];
+    newestClearing = newest;
+    if (newest.intervalId > shownSettledId) void refreshSummary();
     const note = h(
       "p.note",
       { dataset: { testid: "clearing-last" } },
