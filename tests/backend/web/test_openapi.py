@@ -36,3 +36,21 @@ def test_errors_are_json_everywhere(client):
     assert response.status_code == 405 and response.get_json()["error"]["code"] == "method_not_allowed"
     response = client.post("/api/auth/verify", data="x" * 100_000, content_type="application/json")
     assert response.status_code == 413 and response.get_json()["error"]["code"] == "payload_too_large"
+
+
+def test_docs_api_md_lists_every_described_route(client):
+    """docs/api.md's endpoint table names every route of the description, and no route that is not served."""
+    from backend.paths import REPO_ROOT
+
+    def shape(path: str) -> str:  # path parameters compare by position only: <address>, {address}, <YYYY-MM>
+        return re.sub(r"[<{][^>}/]+[>}]", "{}", path)
+
+    spec = client.get("/api/openapi.json").get_json()
+    described = {(method.upper(), shape(path)) for path, item in spec["paths"].items() for method in item}
+    text = (REPO_ROOT / "docs" / "api.md").read_text()
+    table = text[text.index("## Endpoints") : text.index("\n## ", text.index("## Endpoints") + 1)]
+    documented = {
+        (method, shape(path)) for method, path in re.findall(r"`(GET|POST|DELETE|PUT|PATCH) (/api/[^`?\s]+)", table)
+    }
+    assert described - documented == set(), "described but not in docs/api.md"
+    assert documented - described == set(), "in docs/api.md but not served"
