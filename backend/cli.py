@@ -54,6 +54,7 @@ class LazyGroup(click.Group):
         "forecast": ("backend.forecast.cli", "forecast"),
         "keys": ("backend.chain.keys_cli", "keys"),
         "statements": ("backend.statements.cli", "statements"),
+        "tariff": ("backend.chain.tariffs_cli", "tariff"),
         "coefficients": ("backend.coefficients.cli", "coefficients"),
     },
 )

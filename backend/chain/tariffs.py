@@ -60,6 +60,22 @@ def find_schedule(schedule_hash: bytes, directories: Iterable[Path] = (TARIFFS_D
     )
 
 
+def earliest_new_version(registry: Contract, block_timestamp: int) -> int:
+    """The first interval a new version may start at, as `addTariffVersion` judges it at `block_timestamp`:
+    after the current interval and after the newest version's start (never backwards)."""
+    interval_seconds = registry.functions.intervalSeconds().call()
+    newest = read_versions(registry)[-1]
+    return max(block_timestamp // interval_seconds + 1, newest.effective_from + 1)
+
+
+def first_unset_day(registry: Contract, version: int, from_day: int, limit: int = 4000) -> int:
+    """The first UTC day on or after `from_day` whose calendar word is not set for `version`."""
+    for day in range(from_day, from_day + limit):
+        if registry.functions.bandCalendar(version, day).call() == 0:
+            return day
+    raise TariffError(f"version {version} has a calendar for more than {limit} days from UTC day {from_day}")
+
+
 def push_calendar(
     deployer: Deployer, registry: Contract, version: int, schedule: Schedule, first_day: int, days: int
 ) -> int:
@@ -88,11 +104,12 @@ def register_schedule(
         # The next block may come a few seconds later: two intervals ahead is never in the past.
         effective_from = now // interval_seconds + 2
     bounds = band_bounds(schedule)
+    first_day = effective_from * interval_seconds // 86400
+    # Checked before anything is sent: a version without its calendar would leave intervals with no band.
+    if len(bounds) > 1 and first_day > last_covered_day(schedule):
+        raise TariffError(f"schedule {schedule.name!r} covers no day from interval {effective_from} on")
     receipt = deployer.call(registry.functions.addTariffVersion(schedule.source_hash, effective_from, bounds))
     version = registry.events.TariffVersionAdded().process_receipt(receipt)[0]["args"]["version"]
-    first_day = effective_from * interval_seconds // 86400
     if len(bounds) > 1:
-        if first_day > last_covered_day(schedule):
-            raise TariffError(f"schedule {schedule.name!r} covers no day from interval {effective_from} on")
         push_calendar(deployer, registry, version, schedule, first_day, calendar_days)
     return OnChainVersion(version, schedule.source_hash, effective_from, len(bounds))
