@@ -285,13 +285,23 @@ def window_value(window: TradeWindow, limit_price_per_kwh: int, tariffs: Tariffs
     A sale earns ``limit - feed-in`` per kWh over exporting; a purchase saves ``retail - limit`` per kWh over
     importing. The cautious quantity is used, so the sale is delivered with probability at least 1 - alpha.
     """
-    tariffs = tariffs.over(_hours_in(window))
+    return order_value(window.side, window.confident_wh, limit_price_per_kwh, tariffs.over(_hours_in(window)))
+
+
+def order_value(side: str, amount_wh: int, limit_price_per_kwh: int, tariffs: Tariffs) -> int:
+    """What ``amount_wh`` sold (``side`` "sell") or bought ("buy") at the limit price is worth against the grid.
+
+    Base units: a sale earns ``limit - feed-in`` per kWh over exporting, a purchase saves ``retail - limit`` per
+    kWh over importing. ``tariffs`` are those in force over the order's hours (:meth:`Tariffs.over`).
+    """
+    if side not in ("sell", "buy"):
+        raise ValueError(f"side must be sell or buy, not {side!r}")
     margin = (
         limit_price_per_kwh - tariffs.feed_in_price_per_kwh
-        if window.side == "sell"
+        if side == "sell"
         else tariffs.retail_price_per_kwh - limit_price_per_kwh
     )
-    return int(round(window.confident_wh * margin / 1000))
+    return int(round(amount_wh * margin / 1000))
 
 
 def _hours_in(window: TradeWindow) -> list[datetime]:

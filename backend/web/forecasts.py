@@ -19,11 +19,21 @@ starts at the 10:00 hour, and a replay of the past sees its own present.
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
+
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.orm import Session
 
 from backend.db.models import FORECAST_HORIZONS_H
-from backend.forecast.advice import Tariffs, advice_json, outlook_json, series_json
+from backend.forecast.advice import (
+    DEFAULT_SHORTFALL_RATE,
+    Tariffs,
+    advice_json,
+    order_value,
+    outlook_json,
+    series_json,
+)
 from backend.forecast.store import forecasts_issued_before, load_forecasts
 from backend.web.access import require_private_access
 from backend.web.actuals import HourlyActuals, data_now, hourly_actuals
@@ -54,6 +64,22 @@ def _horizon() -> int:
 
 def _at() -> int | None:
     return parse_int(request.args["at"], "at", code="invalid_range") if "at" in request.args else None
+
+
+def _alpha() -> float:
+    """The household's shortfall rate: the advised sale holds with probability 1 - alpha (default 10%)."""
+    raw = request.args.get("alpha")
+    if raw is None:
+        return DEFAULT_SHORTFALL_RATE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0.0 < value < 0.5:  # also refuses nan and inf
+        raise ApiError(
+            400, "invalid_parameter", f"alpha (the shortfall rate) must be a number above 0 and below 0.5, got {raw!r}"
+        )
+    return value
 
 
 def _past_hours() -> int:
@@ -187,19 +213,26 @@ def _tariffs() -> tuple[Tariffs, str]:
     return Tariffs(int(settings["feedInPrice"]), int(settings["retailPrice"])), "deployment"
 
 
-def _suggested_order(window: dict, price: int, now_interval: int, seconds: int) -> dict | None:
-    """The order a window suggests, ready for POST /api/market/orders/preview; None once the window is past."""
+def _suggested_order(window: dict, price: int, tariffs: Tariffs, now_interval: int, seconds: int) -> dict | None:
+    """The order a window suggests, ready for POST /api/market/orders/preview; None once the window is past.
+
+    Its amount is the window's cautious quantity, what the household has (sell) or lacks (buy) with probability
+    1 - alpha; a window without one (a band too wide at this alpha) suggests no order, as P50 would break the rate.
+    """
     valid_from = max(window["start"] // seconds, now_interval)
     valid_to = -(-window["end"] // seconds) - 1  # the last interval that starts inside the window
-    if valid_to < valid_from:
+    amount = window["confidentWh"]
+    if valid_to < valid_from or amount <= 0:
         return None
-    amount = window["confidentWh"] if window["confidentWh"] > 0 else window["energyWh"]
+    hours = [datetime.fromtimestamp(ts, UTC) for ts in range(window["start"], window["end"], HOUR_S)]
     return {
         "side": "ask" if window["side"] == "sell" else "bid",
         "limitPrice": price,
         "amountWh": amount,
         "validFrom": valid_from,
         "validTo": valid_to,
+        # Against the grid, if it fills at its limit: a sale over feed-in, a purchase under retail (base units).
+        "value": order_value(window["side"], amount, price, tariffs.over(hours)),
     }
 
 
@@ -208,15 +241,15 @@ def household_recommendations(address: str):
     """Return a household's forecast net position, sell and buy windows with Wh, and limit price hints (private)."""
     household = parse_address(address, "household")
     require_private_access(household)
-    horizon = _horizon()
+    horizon, alpha = _horizon(), _alpha()
     session = db()
     as_of = data_now(session, now())
     issued_at = run_issued_at(session, horizon, household=household)
-    body: dict = {"household": household, "issuedAt": issued_at, "horizonH": horizon, "asOf": as_of}
+    body: dict = {"household": household, "issuedAt": issued_at, "horizonH": horizon, "asOf": as_of, "alpha": alpha}
     if issued_at is None:
         return jsonify({**body, "advice": None, "orders": [], "tariffs": None})
     tariffs, source = _tariffs()
-    advice = run_view(session, horizon, issued_at, as_of).advice(household, tariffs, horizon)
+    advice = run_view(session, horizon, issued_at, as_of).advice(household, tariffs, horizon, alpha)
     if advice is None:
         return jsonify({**body, "advice": None, "orders": [], "tariffs": None})
     advice_body = advice_json(advice)
@@ -226,7 +259,7 @@ def household_recommendations(address: str):
     orders = []
     for window in advice_body["sellWindows"] + advice_body["buyWindows"]:
         price = advice_body["sellLimitPricePerKwh" if window["side"] == "sell" else "buyLimitPricePerKwh"]
-        order = _suggested_order(window, price, now() // seconds, seconds)
+        order = _suggested_order(window, price, tariffs, now() // seconds, seconds)
         if order is not None:
             orders.append({**order, "window": {"start": window["start"], "end": window["end"]}})
     orders.sort(key=lambda order: order["validFrom"])

@@ -54,6 +54,41 @@ _METER = _param("address", "path", _ADDRESS, "the meter's address (its broker us
 _TOKEN_ID = _param("token_id", "path", {"type": "integer", "minimum": 1}, "the token's id (from the list)")
 _HORIZON = _param("horizon", "query", {"enum": [24, 168]}, "forecast horizon in hours (default 24)")
 _AT = _param("at", "query", _INT, "the newest run issued at or before this time (unix s); default: the latest")
+_KPI_PERIOD = _param("period", "query", {"enum": ["month", "day"]}, "a local month (default) or day")
+_KPI_DATE = _param(
+    "date",
+    "query",
+    {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])(-[0-3][0-9])?$"},
+    "YYYY-MM for a month, YYYY-MM-DD for a day, in the community's time zone (default: now's)",
+)
+_SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+_DECIMAL = {"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]+)?$"}
+_KPI_ANSWER = {
+    "type": "object",
+    "properties": {
+        "period": {"enum": ["month", "day"]},
+        "date": _STR,
+        "timeZone": _STR,
+        "final": {"type": "boolean"},
+        "intervals": _INT,
+        "households": _INT,
+        "note": _STR,
+        "kpis": {
+            "type": ["object", "null"],
+            "properties": {
+                "selfSufficiency": _SHARE,
+                "selfConsumption": _SHARE,
+                **{
+                    name: _INT
+                    for name in ("consumedWh", "producedWh", "boughtWh", "soldWh", "gridImportWh", "gridExportWh")
+                },
+                "peakImportKw": _DECIMAL,
+                "co2AvoidedKg": _DECIMAL,
+                **{name: {"type": ["string", "null"]} for name in ("billWithEur", "billWithoutEur", "savingEur")},
+            },
+        },
+    },
+}
 _STATEMENT_MONTH = _param(
     "month",
     "path",
@@ -62,6 +97,13 @@ _STATEMENT_MONTH = _param(
 )
 _LANG = _param("lang", "query", {"enum": ["es", "en"]}, "the statement's language (default: Accept-Language)")
 _BINARY = {"type": "string", "format": "binary"}
+_ALPHA = _param(
+    "alpha",
+    "query",
+    {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 0.5},
+    "the household's shortfall rate: each suggested order's amount is what it has (sell) or lacks (buy) with "
+    "probability 1 - alpha (default 0.1)",
+)
 _PAST = _param(
     "past",
     "query",
@@ -264,7 +306,7 @@ def openapi_spec() -> dict:
                 "A household's forecast net position, sell and buy windows (Wh) with limit price hints, and the "
                 "orders they suggest (ready for /api/market/orders/preview)",
                 tags=["forecasts"],
-                params=[_HOUSEHOLD, _HORIZON],
+                params=[_HOUSEHOLD, _HORIZON, _ALPHA],
                 auth="household",
                 errors=(400, 503),
                 response={"$ref": "#/components/schemas/Recommendations"},
@@ -289,8 +331,8 @@ def openapi_spec() -> dict:
         },
         "/api/households/{address}": {
             "get": _op(
-                "One household: meter, live power, balances, recent intervals, savings against the grid, the meter's "
-                "source, last reading and bridge status",
+                "One household: meter, live power, balances, recent intervals, the meter's source, last reading and "
+                "bridge status (its KPIs and savings: /api/households/{address}/kpis)",
                 tags=["community"],
                 params=[_HOUSEHOLD],
                 auth="household",
@@ -431,6 +473,28 @@ def openapi_spec() -> dict:
                 errors=(400, 404, 503),
                 media="text/csv",
                 response=_STR,
+            )
+        },
+        "/api/households/{address}/kpis": {
+            "get": _op(
+                "The household's KPIs (docs/kpis.md) for a local month (default: this month so far) or day: "
+                "self-sufficiency, self-consumption, community purchases and sales, grid import and export, peak "
+                "15-minute import, CO2 avoided, and the bill with the community against without it",
+                tags=["statements"],
+                params=[_HOUSEHOLD, _KPI_PERIOD, _KPI_DATE],
+                auth="household",
+                errors=(400, 503),
+                response=_KPI_ANSWER,
+            )
+        },
+        "/api/community/kpis": {
+            "get": _op(
+                "The community's KPIs for a local month (default: this month so far) or day: its members' "
+                "quantities and bills summed, the peak their coincident 15-minute import (cached a minute)",
+                tags=["statements"],
+                params=[_KPI_PERIOD, _KPI_DATE],
+                errors=(400, 503),
+                response=_KPI_ANSWER,
             )
         },
         "/api/intervals": {
@@ -688,7 +752,24 @@ def openapi_spec() -> dict:
                     },
                     past={
                         "type": ["object", "null"],
-                        "properties": {"hourStarts": _INTS, "consumedWh": _NULLABLE_INTS, "producedWh": _NULLABLE_INTS},
+                        "properties": {
+                            "hourStarts": _INTS,
+                            "consumedWh": _NULLABLE_INTS,
+                            "producedWh": _NULLABLE_INTS,
+                            "forecast": {
+                                "type": "array",
+                                "description": "per kind, what the newest run issued at or before each past hour "
+                                "predicted for it (hours no run had forecast yet are left out)",
+                                "items": _obj(
+                                    kind={"enum": ["load", "pv"]},
+                                    hourStarts=_INTS,
+                                    issuedAt=_INTS,
+                                    p10Wh=_INTS,
+                                    p50Wh=_INTS,
+                                    p90Wh=_INTS,
+                                ),
+                            },
+                        },
                     },
                 ),
                 "Outlook": _obj(
@@ -715,9 +796,11 @@ def openapi_spec() -> dict:
                     issuedAt={"type": ["integer", "null"]},
                     horizonH=_INT,
                     asOf=_INT,
+                    alpha={"type": "number", "description": "the shortfall rate the advice used"},
                     advice={
                         "type": ["object", "null"],
                         "properties": {
+                            "household": _STR,
                             "hourStarts": _INTS,
                             "netP50Wh": _INTS,
                             "netLowWh": _INTS,
@@ -737,6 +820,12 @@ def openapi_spec() -> dict:
                             validFrom=_INT,
                             validTo=_INT,
                             window=_obj(start=_INT, end=_INT),
+                            value={
+                                "type": "integer",
+                                "description": "what the order is worth against the grid if it fills at its limit "
+                                "price, base units: a sale's (limit - feed-in) or a purchase's (retail - limit) "
+                                "times amountWh / 1000",
+                            },
                         ),
                     },
                     tariffs={

@@ -259,6 +259,13 @@ export const en = {
   "home.sellWindow": "Sell about {energy} between {start} and {end}",
   "home.buyWindow": "Buy about {energy} between {start} and {end}",
   "home.placeSuggested": "Place this order",
+  "home.sellWorth": "earns {value} more than exporting, if it fills at this price",
+  "home.buyWorth": "saves {value} against buying from the grid, if it fills at this price",
+  "home.shortfallRate": "Risk of falling short I accept",
+  "home.shortfallNote":
+    "Each suggested amount is what you will have (to sell) or lack (to buy) with probability {confidence}.",
+  "home.noCautious":
+    "No window has an amount you can count on at a {rate} risk; a higher risk suggests orders.",
   "home.intervals": "Recent intervals",
   "home.noIntervals": "No interval has closed with your meter yet.",
   "home.fills": "My fills",

@@ -267,6 +267,13 @@ export const es: Record<MessageKey, string> = {
   "home.sellWindow": "Vende unos {energy} entre {start} y {end}",
   "home.buyWindow": "Compra unos {energy} entre {start} y {end}",
   "home.placeSuggested": "Colocar esta orden",
+  "home.sellWorth": "gana {value} más que verterlo a la red, si se ejecuta a este precio",
+  "home.buyWorth": "ahorra {value} frente a comprarlo a la red, si se ejecuta a este precio",
+  "home.shortfallRate": "Riesgo de quedarme corto que acepto",
+  "home.shortfallNote":
+    "Cada cantidad sugerida es la que tendrás (para vender) o te faltará (para comprar) con probabilidad {confidence}.",
+  "home.noCautious":
+    "Ninguna ventana tiene una cantidad segura con un riesgo del {rate}; con un riesgo mayor se sugieren órdenes.",
   "home.intervals": "Intervalos recientes",
   "home.noIntervals": "Aún no se ha cerrado ningún intervalo con tu medidor.",
   "home.fills": "Mis operaciones",

@@ -58,17 +58,56 @@ interface Detail {
 
 /** GET /api/households/<a>/fills: the live `fill` payloads, with their cursor id. */
 type Fill = LiveFill & { id: number };
-/** GET /api/households/<a>/recommendations: the advice and the orders it suggests (ready for the order form). */
+/** A suggested order (GET /api/households/<a>/recommendations), ready for the order form. */
+export interface SuggestedOrder {
+  side: "ask" | "bid";
+  limitPrice: number;
+  amountWh: number;
+  validFrom: number;
+  validTo: number;
+  window: { start: number; end: number };
+  /** base units: what it is worth against the grid if it fills at its limit price */
+  value: number;
+}
+/** GET /api/households/<a>/recommendations?alpha: the advice and the orders it suggests. */
 interface Recommendations {
+  alpha: number;
   advice: { sellWindows: unknown[]; buyWindows: unknown[] } | null;
-  orders: {
-    side: "ask" | "bid";
-    limitPrice: number;
-    amountWh: number;
-    validFrom: number;
-    validTo: number;
-    window: { start: number; end: number };
-  }[];
+  orders: SuggestedOrder[];
+}
+
+/** The shortfall rates a household may pick: each suggested amount is had (or lacked) with probability 1 − rate. */
+export const SHORTFALL_RATES = [0.02, 0.05, 0.1, 0.2, 0.3] as const;
+export const DEFAULT_SHORTFALL_RATE = 0.1;
+const SHORTFALL_KEY = "vatio.shortfallRate";
+
+/** The remembered rate when it is one on offer, else the default (10%). */
+export function shortfallRateFrom(stored: string | null): number {
+  const value = Number(stored);
+  return SHORTFALL_RATES.find((rate) => rate === value) ?? DEFAULT_SHORTFALL_RATE;
+}
+
+function readShortfallRate(): number {
+  try {
+    return shortfallRateFrom(localStorage.getItem(SHORTFALL_KEY));
+  } catch {
+    return DEFAULT_SHORTFALL_RATE; // private mode: nothing remembered
+  }
+}
+
+function percent(rate: number): string {
+  return `${Math.round(rate * 100)} %`;
+}
+
+/** One suggestion as words: what to do, when, and what it is worth in euros if it fills at its price. */
+export function suggestionText(order: SuggestedOrder): string {
+  const what = t(order.side === "ask" ? "home.sellWindow" : "home.buyWindow", {
+    energy: energy(order.amountWh),
+    start: dateTime(order.window.start),
+    end: dateTime(order.window.end),
+  });
+  const worth = t(order.side === "ask" ? "home.sellWorth" : "home.buyWorth", { value: euro(order.value) });
+  return `${what} · ${price(order.limitPrice)} · ${worth}`;
 }
 
 function statusText(status: string): string {
@@ -133,6 +172,30 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
   const savingsBox = h("div");
   const todayBox = h("div");
   const windowsBox = h("div");
+  let shortfallRate = readShortfallRate();
+  const shortfallControl = h(
+    "label.field",
+    null,
+    h("span.field-label", null, t("home.shortfallRate")),
+    h(
+      "select",
+      {
+        dataset: { testid: "shortfall-rate" },
+        onchange: (event: Event) => {
+          shortfallRate = shortfallRateFrom((event.target as HTMLSelectElement).value);
+          try {
+            localStorage.setItem(SHORTFALL_KEY, String(shortfallRate));
+          } catch {
+            /* private mode: the choice lasts this page only */
+          }
+          void refreshWindows();
+        },
+      },
+      SHORTFALL_RATES.map((rate) =>
+        h("option", { value: String(rate), selected: rate === shortfallRate }, percent(rate)),
+      ),
+    ),
+  );
   const intervalsBox = h("div");
   const fillsBox = h("div");
   const meterBox = meterPanel(address);
@@ -152,7 +215,7 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
       "div.grid-2",
       null,
       card(t("home.savings"), null, savingsBox),
-      card(t("home.windows"), null, windowsBox),
+      card(t("home.windows"), null, shortfallControl, windowsBox),
     ),
     card(t("home.today"), null, todayBox),
     h(
@@ -329,29 +392,35 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
     );
   });
 
-  fill(windowsBox, async () => {
+  const refreshWindows = fill(windowsBox, async () => {
     let answer: Recommendations;
     try {
-      answer = await api<Recommendations>(`/api/households/${address}/recommendations?horizon=24`);
+      answer = await api<Recommendations>(
+        `/api/households/${address}/recommendations?horizon=24&alpha=${shortfallRate}`,
+      );
     } catch (error) {
       if (isMissing(error)) return empty(t("home.noWindows"));
       throw error;
     }
-    if (!answer.advice || !answer.orders.length) return empty(t("home.noWindows"));
-    return h(
+    if (!answer.advice) return empty(t("home.noWindows"));
+    const windows = answer.advice.sellWindows.length + answer.advice.buyWindows.length;
+    const note = h(
+      "p.note",
+      { dataset: { testid: "shortfall-note" } },
+      t("home.shortfallNote", { confidence: percent(1 - answer.alpha) }),
+    );
+    if (!answer.orders.length)
+      return windows
+        ? [note, empty(t("home.noCautious", { rate: percent(answer.alpha) }))]
+        : empty(t("home.noWindows"));
+    const list = h(
       "ul.plain",
       { dataset: { testid: "windows" } },
       answer.orders.map((order) =>
         h(
           "li",
           null,
-          t(order.side === "ask" ? "home.sellWindow" : "home.buyWindow", {
-            energy: energy(order.amountWh),
-            start: dateTime(order.window.start),
-            end: dateTime(order.window.end),
-          }),
-          " · ",
-          price(order.limitPrice),
+          suggestionText(order),
           " ",
           h(
             "button.secondary.small",
@@ -373,6 +442,7 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
         ),
       ),
     );
+    return [note, list];
   });
 
   stops.push(

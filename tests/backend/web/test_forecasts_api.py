@@ -192,6 +192,45 @@ def test_recommendations_are_the_forecast_packages_advice(client, sessions, comm
     )
     assert order["validFrom"] == max(first // 900, int(time.time()) // 900)
     assert order["validTo"] == (run + 24 * HOUR) // 900 - 1
+    # Its worth against exporting at feed-in, if it fills at its limit: (140000 - 50000) per kWh.
+    assert order["value"] == round(order["amountWh"] * 90_000 / 1000)
+    assert body["alpha"] == 0.1
+
+
+def test_the_household_sets_its_shortfall_rate(client, sessions, community, run):
+    """alpha reaches the advice: a smaller shortfall rate sells less, and each order's value follows its amount."""
+    alice = community.alice.address
+    sign_in(client, community.alice)
+    bodies = {
+        alpha: client.get(f"/api/households/{alice}/recommendations?alpha={alpha}").get_json()
+        for alpha in (0.02, 0.1, 0.3)
+    }
+    with sessions() as session:
+        hours = load_forecasts(session, 24, run)
+    for alpha, body in bodies.items():
+        assert body["alpha"] == alpha
+        expected = stored_household_advice(
+            hours, alice, Tariffs(50_000, 200_000), 24, from_ts=body["asOf"], alpha=alpha
+        )
+        assert body["advice"] == advice_json(expected)
+    # Alice makes 300-500 Wh an hour and uses 150-260 Wh: at 2% the cautious surplus is none, so no order
+    # (the P50 quantity would break the rate); at 30% it is more than at 10%.
+    assert bodies[0.02]["advice"]["sellWindows"][0]["confidentWh"] == 0 and bodies[0.02]["orders"] == []
+    sold = {alpha: bodies[alpha]["orders"][0]["amountWh"] for alpha in (0.1, 0.3)}
+    assert 0 < sold[0.1] < sold[0.3]
+    assert sold[0.1] == bodies[0.1]["advice"]["sellWindows"][0]["confidentWh"]
+    values = {alpha: bodies[alpha]["orders"][0]["value"] for alpha in (0.1, 0.3)}
+    assert 0 < values[0.1] < values[0.3]
+
+
+def test_a_bad_shortfall_rate_is_refused_with_a_clear_message(client, community, run):
+    alice = community.alice.address
+    sign_in(client, community.alice)
+    for bad in ("0", "0.5", "0.7", "-0.1", "nan", "inf", "ten", ""):
+        response = client.get(f"/api/households/{alice}/recommendations?alpha={bad}")
+        error = response.get_json()["error"]
+        assert response.status_code == 400 and error["code"] == "invalid_parameter", bad
+        assert "alpha" in error["message"] and "0.5" in error["message"], bad
 
 
 def test_outlook_lists_the_households_expected_to_be_short(client, sessions, community, run):
@@ -293,3 +332,43 @@ def test_a_run_read_as_rows_is_what_the_store_loads(sessions, run):
             assert run_hours(session, horizon, run) == load_forecasts(session, horizon, run)
         later = run_hours(session, 24, run, first_hour=run + 2 * HOUR)
         assert later == [h for h in load_forecasts(session, 24, run) if h.target_ts >= run + 2 * HOUR]
+
+
+def _closed(schema, components: dict):
+    """The schema with every $ref inlined and every described object closed: a field the description does not
+    name fails validation (schemathesis lets unknown fields through, so a field could be served undescribed)."""
+    if isinstance(schema, list):
+        return [_closed(item, components) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        return _closed(components[schema["$ref"].rsplit("/", 1)[1]], components)
+    closed = {key: _closed(value, components) for key, value in schema.items()}
+    if "properties" in schema and "additionalProperties" not in schema:
+        closed["additionalProperties"] = False
+    return closed
+
+
+def test_the_forecast_answers_are_exactly_what_the_description_says(client, community, run):
+    """Every field of the forecast and recommendation answers (the past block's forecast and each order's value
+    included) is in /api/openapi.json with its type, and nothing else is served."""
+    import jsonschema_rs
+
+    spec = client.get("/api/openapi.json").get_json()
+    components = spec["components"]["schemas"]
+    alice = community.alice.address
+    sign_in(client, community.alice)
+    for path, url in (
+        ("/api/community/forecast", "/api/community/forecast?past=3"),
+        ("/api/households/{address}/forecast", f"/api/households/{alice}/forecast?past=3"),
+        ("/api/households/{address}/recommendations", f"/api/households/{alice}/recommendations?alpha=0.2"),
+    ):
+        body = client.get(url).get_json()
+        schema = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        closed = _closed(schema, components)
+        errors = [f"{e.instance_path}: {e.message}" for e in jsonschema_rs.iter_errors(closed, body)]
+        assert errors == [], url
+    past = client.get("/api/community/forecast?past=3").get_json()["past"]
+    assert past["forecast"] and all(entry["p50Wh"] for entry in past["forecast"])  # the block was there to check
+    orders = client.get(f"/api/households/{alice}/recommendations").get_json()["orders"]
+    assert orders and all("value" in order for order in orders)
