@@ -129,6 +129,7 @@ bench: setup
 	$(PY) benchmarks/bench_ingest.py
 	$(PY) benchmarks/bench_settlement_build.py
 	$(PY) benchmarks/bench_web.py
+	$(PY) benchmarks/bench_failover.py
 	$(PY) benchmarks/bench_forecast.py
 	$(PY) benchmarks/bench_bridge.py
 	$(PY) benchmarks/bench_money.py

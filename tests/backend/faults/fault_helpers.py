@@ -389,6 +389,38 @@ class OracleProcess:
         return found
 
 
+TOOK_THE_LEAD = "took the lead"
+
+
+class RoleOracle(OracleProcess):
+    """`vatio oracle --role <role>`, with its own MQTT client id (each ingest worker keeps its own session).
+
+    Shared by the failover test and benchmarks/bench_failover.py.
+    """
+
+    def __init__(self, *args, role: str, name: str, share_group: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.role = role
+        self.share_group = share_group
+        self.client_id = f"oracle-{self.community.name}-{name}"
+        self.name = name
+
+    def command(self) -> list[str]:
+        return [
+            *super().command(),
+            "--role",
+            self.role,
+            *(["--share-group", self.share_group] if self.share_group else []),
+        ]
+
+    def leads(self) -> bool:
+        """True once this run (its latest start) took the lead; a restarted former leader starts as a standby."""
+        return bool(self.logs) and TOOK_THE_LEAD in self.log_text(self.logs[-1])
+
+    def tail(self, lines: int = 40) -> str:
+        return super().tail(lines).replace("--- oracle log tail ---", f"--- {self.name} log tail ---")
+
+
 _LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 _EXCEPTION_LINE = re.compile(r"([a-z_]\w*\.)+[A-Z]\w*: |[A-Z]\w*(Error|Exception)\w*: ")
 

@@ -17,7 +17,7 @@ import time
 import pytest
 from fault_helpers import (
     GRACE_S,
-    OracleProcess,
+    RoleOracle,
     assert_archived,
     assert_contiguous,
     assert_no_reading_lost,
@@ -28,32 +28,6 @@ from fault_helpers import (
 )
 
 HOUSEHOLDS = 12
-TOOK_THE_LEAD = "took the lead"
-
-
-class RoleOracle(OracleProcess):
-    """`vatio oracle --role <role>`, with its own MQTT client id (each ingest worker keeps its own session)."""
-
-    def __init__(self, *args, role: str, name: str, share_group: str | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.role = role
-        self.share_group = share_group
-        self.client_id = f"oracle-{self.community.name}-{name}"
-        self.name = name
-
-    def command(self) -> list[str]:
-        return [
-            *super().command(),
-            "--role",
-            self.role,
-            *(["--share-group", self.share_group] if self.share_group else []),
-        ]
-
-    def leads(self) -> bool:
-        return TOOK_THE_LEAD in self.all_logs()
-
-    def tail(self, lines: int = 40) -> str:
-        return super().tail(lines).replace("--- oracle log tail ---", f"--- {self.name} log tail ---")
 
 
 @pytest.fixture
