@@ -32,7 +32,6 @@ __all__ = ["bp", "community_summary"]
 
 bp = Blueprint("community", __name__, url_prefix="/api")
 
-WH_PER_KWH = 1000
 # A cached summary older than its lifetime is still served for this long while a fresh one is computed.
 SUMMARY_STALE_S = 30.0
 
@@ -360,26 +359,9 @@ def _household_intervals(session: Session, household: str, limit: int, cursor: i
     return items, (rows[-1][0].interval_id if more else None)
 
 
-def _savings(fills: list[dict], tariffs: dict[str, int]) -> dict:
-    """What the household's trades saved against the grid at today's tariffs (buying at retail, selling at feed-in)."""
-    bought = sold = 0
-    for fill in fills:
-        if fill["side"] == "bid":
-            bought += fill["amountWh"] * tariffs["retailPrice"] // WH_PER_KWH - fill["value"]
-        else:
-            sold += fill["value"] - fill["amountWh"] * tariffs["feedInPrice"] // WH_PER_KWH
-    return {
-        "buyingEuro": bought,
-        "sellingEuro": sold,
-        "totalEuro": bought + sold,
-        "fills": len(fills),
-        "tariffs": tariffs,
-    }
-
-
 @bp.get("/households/<address>")
 def household_detail(address: str):
-    """Return one household's private view: meter, live power, balances, recent intervals, savings."""
+    """Return one household's private view: meter, live power, balances, recent intervals (KPIs: kpis.py)."""
     household = parse_address(address, "household")
     require_private_access(household)
     session = db()
@@ -402,14 +384,12 @@ def household_detail(address: str):
             "consumptionW": rates[1] if rates else None,
         }
     intervals, _ = _household_intervals(session, household, 10, None)
-    fills, _ = household_fills(session, household, 10_000, None)
-    balances = savings = None
+    balances = None
     chain_error = None
     gateway = web_state().chain
     if gateway is not None:
         try:
             balances = gateway.balances(household)
-            savings = _savings(fills, gateway.tariffs())
         except ChainUnavailable as exc:
             chain_error = str(exc)
     else:
@@ -420,7 +400,6 @@ def household_detail(address: str):
             **registration,
             "live": live,
             "balances": balances,
-            "savings": savings,
             "chainError": chain_error,
             "recentIntervals": intervals,
             "meterStatus": meter_status_json(session, household, registration.get("meter"), now()),

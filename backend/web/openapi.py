@@ -54,6 +54,41 @@ _METER = _param("address", "path", _ADDRESS, "the meter's address (its broker us
 _TOKEN_ID = _param("token_id", "path", {"type": "integer", "minimum": 1}, "the token's id (from the list)")
 _HORIZON = _param("horizon", "query", {"enum": [24, 168]}, "forecast horizon in hours (default 24)")
 _AT = _param("at", "query", _INT, "the newest run issued at or before this time (unix s); default: the latest")
+_KPI_PERIOD = _param("period", "query", {"enum": ["month", "day"]}, "a local month (default) or day")
+_KPI_DATE = _param(
+    "date",
+    "query",
+    {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])(-[0-3][0-9])?$"},
+    "YYYY-MM for a month, YYYY-MM-DD for a day, in the community's time zone (default: now's)",
+)
+_SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+_DECIMAL = {"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]+)?$"}
+_KPI_ANSWER = {
+    "type": "object",
+    "properties": {
+        "period": {"enum": ["month", "day"]},
+        "date": _STR,
+        "timeZone": _STR,
+        "final": {"type": "boolean"},
+        "intervals": _INT,
+        "households": _INT,
+        "note": _STR,
+        "kpis": {
+            "type": ["object", "null"],
+            "properties": {
+                "selfSufficiency": _SHARE,
+                "selfConsumption": _SHARE,
+                **{
+                    name: _INT
+                    for name in ("consumedWh", "producedWh", "boughtWh", "soldWh", "gridImportWh", "gridExportWh")
+                },
+                "peakImportKw": _DECIMAL,
+                "co2AvoidedKg": _DECIMAL,
+                **{name: {"type": ["string", "null"]} for name in ("billWithEur", "billWithoutEur", "savingEur")},
+            },
+        },
+    },
+}
 _STATEMENT_MONTH = _param(
     "month",
     "path",
@@ -296,8 +331,8 @@ def openapi_spec() -> dict:
         },
         "/api/households/{address}": {
             "get": _op(
-                "One household: meter, live power, balances, recent intervals, savings against the grid, the meter's "
-                "source, last reading and bridge status",
+                "One household: meter, live power, balances, recent intervals, the meter's source, last reading and "
+                "bridge status (its KPIs and savings: /api/households/{address}/kpis)",
                 tags=["community"],
                 params=[_HOUSEHOLD],
                 auth="household",
@@ -438,6 +473,28 @@ def openapi_spec() -> dict:
                 errors=(400, 404, 503),
                 media="text/csv",
                 response=_STR,
+            )
+        },
+        "/api/households/{address}/kpis": {
+            "get": _op(
+                "The household's KPIs (docs/kpis.md) for a local month (default: this month so far) or day: "
+                "self-sufficiency, self-consumption, community purchases and sales, grid import and export, peak "
+                "15-minute import, CO2 avoided, and the bill with the community against without it",
+                tags=["statements"],
+                params=[_HOUSEHOLD, _KPI_PERIOD, _KPI_DATE],
+                auth="household",
+                errors=(400, 503),
+                response=_KPI_ANSWER,
+            )
+        },
+        "/api/community/kpis": {
+            "get": _op(
+                "The community's KPIs for a local month (default: this month so far) or day: its members' "
+                "quantities and bills summed, the peak their coincident 15-minute import (cached a minute)",
+                tags=["statements"],
+                params=[_KPI_PERIOD, _KPI_DATE],
+                errors=(400, 503),
+                response=_KPI_ANSWER,
             )
         },
         "/api/intervals": {
@@ -686,6 +743,11 @@ def openapi_spec() -> dict:
                             kind={"enum": ["load", "pv"]},
                             modelVersion=_STR,
                             servedModel=_STR,
+                            usesWeather={
+                                "type": "boolean",
+                                "description": "whether a weather forecast fed the values (only an LSTM trained "
+                                "with weather does; a database run serves none today)",
+                            },
                             hourStarts=_INTS,
                             p10Wh=_INTS,
                             p50Wh=_INTS,

@@ -34,7 +34,7 @@ from backend.web.errors import ApiError
 from backend.web.settlements import interval_seconds
 from backend.web.validation import parse_address
 
-__all__ = ["add_tariff_versions", "bp", "household_events"]
+__all__ = ["add_tariff_versions", "bp", "household_events", "schedule_or_503", "statement_zone"]
 
 bp = Blueprint("statements", __name__, url_prefix="/api/households")
 
@@ -50,12 +50,12 @@ def _schedule(schedule_hash: bytes) -> Schedule:
     return find_schedule(schedule_hash)
 
 
-def household_events(session: Session, seconds: int, household: str, window: range | None = None) -> MonthEvents:
-    """One household's statement events from the indexer's chain_events: its settlements and fills (in `window`
-    when given), the IntervalSettled transactions that closed those intervals, its registration, every tariff
-    version."""
+def household_events(session: Session, seconds: int, household: str | None, window: range | None = None) -> MonthEvents:
+    """One household's statement events from the indexer's chain_events (every household's when None): its
+    settlements and fills (in `window` when given), the IntervalSettled transactions that closed those
+    intervals, its registration, every tariff version."""
     events = MonthEvents(seconds)
-    names = [household, household.lower()]
+    mine = () if household is None else (arg_matches("household", [household, household.lower()]),)
     interval_id = cast(arg_text("intervalId"), BigInteger)
 
     def rows(name: str, *where) -> Iterable:
@@ -68,13 +68,13 @@ def household_events(session: Session, seconds: int, household: str, window: ran
 
     window_filter = () if window is None else (interval_id >= window.start, interval_id < window.stop)
     for name in ("HouseholdSettled", "Filled"):
-        for tx_hash, args in rows(name, arg_matches("household", names), *window_filter):
+        for tx_hash, args in rows(name, *mine, *window_filter):
             events.add(normalize(name, args, tx_hash))
     ids = sorted({entry.interval_id for entry in events.settled})
     for start in range(0, len(ids), ID_CHUNK):
         for tx_hash, args in rows("IntervalSettled", arg_matches("intervalId", ids[start : start + ID_CHUNK])):
             events.add(normalize("IntervalSettled", args, tx_hash))
-    for tx_hash, args in rows("HouseholdRegistered", arg_matches("household", names)):
+    for tx_hash, args in rows("HouseholdRegistered", *mine):
         events.add(normalize("HouseholdRegistered", args, tx_hash))
     add_tariff_versions(session, events)
     return events
@@ -92,16 +92,16 @@ def add_tariff_versions(session: Session, events: MonthEvents) -> MonthEvents:
     return events
 
 
-def _zone(events: MonthEvents):
+def statement_zone(events: MonthEvents):
     """The community's time zone (the newest registered schedule's), None while only flat tariffs exist; 503 when
     the schedule file of an on-chain hash is not on this server."""
     for version in sorted(events.versions, key=lambda v: -v.version):
         if version.schedule_hash != FLAT_HASH:
-            return _schedule_or_503(version.schedule_hash).zone
+            return schedule_or_503(version.schedule_hash).zone
     return None
 
 
-def _schedule_or_503(schedule_hash: bytes) -> Schedule:
+def schedule_or_503(schedule_hash: bytes) -> Schedule:
     try:
         return _schedule(schedule_hash)
     except TariffError as error:
@@ -110,7 +110,7 @@ def _schedule_or_503(schedule_hash: bytes) -> Schedule:
 
 def _statement(events: MonthEvents, month: str, zone, household: str) -> Statement | None:
     try:
-        found = build_statements(events, month, _schedule_or_503, zone, [household])
+        found = build_statements(events, month, schedule_or_503, zone, [household])
     except ValueError as error:
         raise ApiError(503, "statement_unavailable", str(error)) from error
     return found[0] if found else None
@@ -145,7 +145,7 @@ def statement_list(address: str):
     household = parse_address(address, "household")
     require_private_access(household)
     events = household_events(db(), interval_seconds(), household)
-    zone = _zone(events)
+    zone = statement_zone(events)
     if zone is None:
         return jsonify({"items": [], "note": "no tariff schedule is registered on-chain: there is nothing to bill by"})
     items = []
@@ -174,7 +174,7 @@ def _month_statement(address: str, month: str) -> tuple[Statement, MonthEvents, 
     month = _parse_month(month)
     require_private_access(household)
     seconds = interval_seconds()
-    zone = _zone(add_tariff_versions(db(), MonthEvents(seconds)))  # the zone first, then the month in it
+    zone = statement_zone(add_tariff_versions(db(), MonthEvents(seconds)))  # the zone first, then the month in it
     if zone is None:
         raise ApiError(404, "no_statement", "no tariff schedule is registered on-chain: there is nothing to bill by")
     start, end = month_bounds(month, zone)
@@ -200,7 +200,7 @@ def statement_pdf(address: str, month: str):
     """The month's statement as a PDF, in `lang` or the request's Accept-Language (es or en)."""
     statement, events, zone = _month_statement(address, month)
     lang = _language(zone)
-    names = ", ".join(sorted({_schedule_or_503(v.schedule_hash).name for v in statement.versions}))
+    names = ", ".join(sorted({schedule_or_503(v.schedule_hash).name for v in statement.versions}))
     with tempfile.TemporaryDirectory(prefix="vatio-statement-") as folder:
         path = render_pdf(statement, Path(folder) / "statement.pdf", lang, zone, events.interval_seconds, names)
         body = path.read_bytes()
