@@ -454,6 +454,17 @@ def outlook_json(outlook: CommunityOutlook) -> dict:
     }
 
 
+def uses_weather(model_version: str, served_model: str) -> bool:
+    """Whether stored values came from a model fed a weather forecast.
+
+    Only an LSTM artifact trained with weather (``ForecastConfig.use_weather``, named ``pv-weather-<h>h``) is,
+    served alone or in the blend; the simple models and the ridge see the history and the sun's position only.
+    A database run (``RUN_MODELS``) loads no such artifact today, so its rows say False.
+    """
+    artifact = model_version.split("/", 1)[0]
+    return artifact.startswith("pv-weather-") and "LSTM" in served_model
+
+
 def series_json(hours: list[ForecastHour]) -> dict:
     """A stored run as chart series: one entry per (household or None = community, kind), sorted."""
     series: dict[tuple[str, str], list[ForecastHour]] = {}
@@ -469,6 +480,7 @@ def series_json(hours: list[ForecastHour]) -> dict:
                 "kind": kind,
                 "modelVersion": rows[0].model_version,
                 "servedModel": rows[0].served_model,
+                "usesWeather": uses_weather(rows[0].model_version, rows[0].served_model),
                 "hourStarts": [row.target_ts for row in rows],
                 "p10Wh": [row.p10_wh for row in rows],
                 "p50Wh": [row.p50_wh for row in rows],

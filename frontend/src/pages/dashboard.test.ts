@@ -1,7 +1,8 @@
 // "Today against the forecast": over the hours already over, the band is what was forecast before each of them.
 // Run: npx vitest run frontend/src/pages/dashboard.test.ts
 import { describe, expect, it } from "vitest";
-import { type ForecastSeries, forecastDatasets, newestSettled } from "./dashboard";
+import { t } from "../i18n";
+import { type ForecastSeries, forecastDatasets, forecastSourceText, newestSettled } from "./dashboard";
 
 const H = 3600;
 const run = 1_765_000_800;
@@ -84,5 +85,44 @@ describe("newestSettled", () => {
     expect(newestSettled({ ...summary, intervalId: 12 }, clearing, 900)?.tradedWh).toBe(0);
     expect(newestSettled(summary, null, 900)).toBe(summary);
     expect(newestSettled(null, null, 900)).toBeNull();
+  });
+});
+
+describe("forecastSourceText", () => {
+  const series = (kind: string, servedModel: string, usesWeather: boolean) => ({
+    household: null,
+    kind,
+    modelVersion: `${kind}-24h/v1`,
+    servedModel,
+    usesWeather,
+    hourStarts: [run],
+    p10Wh: [1],
+    p50Wh: [2],
+    p90Wh: [3],
+  });
+
+  it("names the model served for each series and says when no weather forecast fed them", () => {
+    const text = forecastSourceText({
+      issuedAt: run,
+      horizonH: 24,
+      series: [series("load", "LSTM", false), series("pv", "clear-sky-index persistence", false)],
+      past: null,
+    });
+    expect(text).toContain(t("dash.servedBy", { kind: t("common.consumption"), model: "LSTM" }));
+    expect(text).toContain(
+      t("dash.servedBy", { kind: t("common.production"), model: "clear-sky-index persistence" }),
+    );
+    expect(text).toContain(t("dash.weatherNone"));
+  });
+
+  it("says a weather forecast was used when one series had it", () => {
+    const text = forecastSourceText({
+      issuedAt: run,
+      horizonH: 24,
+      series: [series("load", "ridge", false), series("pv", "LSTM", true)],
+      past: null,
+    });
+    expect(text).toContain(t("dash.weatherUsed"));
+    expect(text).not.toContain(t("dash.weatherNone"));
   });
 });

@@ -112,6 +112,11 @@ export interface ForecastSeries {
   series: {
     household: string | null;
     kind: string; // "load" or "pv" today; typed as string so a kind added later still renders
+    /** the artifact (e.g. "load-24h/20261207T…") and the candidate the run served from it */
+    modelVersion?: string;
+    servedModel?: string;
+    /** whether a weather forecast fed the values */
+    usesWeather?: boolean;
     hourStarts: number[];
     p10Wh: number[];
     p50Wh: number[];
@@ -335,6 +340,30 @@ export function forecastDatasets(forecast: ForecastSeries) {
   });
 }
 
+/** Which model made each series of a forecast, and whether a weather forecast fed it: one line under the chart. */
+export function forecastSourceText(forecast: ForecastSeries): string {
+  const models = forecast.series.map((s) =>
+    t("dash.servedBy", {
+      kind: s.kind === "pv" ? t("common.production") : t("common.consumption"),
+      model: s.servedModel ?? "—",
+    }),
+  );
+  const weather = forecast.series.some((s) => s.usesWeather) ? t("dash.weatherUsed") : t("dash.weatherNone");
+  return [...models, weather].join(" · ");
+}
+
+/** The chart's source line, with each series' artifact version on hover. */
+export function forecastSource(forecast: ForecastSeries): HTMLElement {
+  return h(
+    "p.note",
+    {
+      dataset: { testid: "forecast-source" },
+      title: forecast.series.map((s) => s.modelVersion ?? "").join("\n"),
+    },
+    forecastSourceText(forecast),
+  );
+}
+
 function forecastBlock(title: string, horizon: number, pastHours: number, charts: Chart[]): HTMLElement {
   const body = h("div");
   fill(body, async () => {
@@ -348,7 +377,7 @@ function forecastBlock(title: string, horizon: number, pastHours: number, charts
     if (!forecast.issuedAt || !forecast.series.length) return empty(t("dash.noForecast"));
     const canvas = h("canvas");
     requestAnimationFrame(() => charts.push(timeChart(canvas, forecastDatasets(forecast), "Wh")));
-    return h("div.chart", null, canvas);
+    return [h("div.chart", null, canvas), forecastSource(forecast)];
   });
   return card(title, null, body);
 }

@@ -29,7 +29,7 @@ import { statementsPanel } from "../ui/statements";
 import { tokenPanel } from "../ui/tokenPanel";
 import { toast } from "../ui/txpanel";
 import { sendTransaction } from "../wallet/wallet";
-import { catchUpBanner, type ForecastSeries, forecastDatasets } from "./dashboard";
+import { catchUpBanner, type ForecastSeries, forecastDatasets, forecastSource } from "./dashboard";
 
 interface Detail {
   address: string;
@@ -388,7 +388,9 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
       "div",
       null,
       h("div.chart", null, canvas),
-      forecast?.issuedAt ? null : h("p.note", null, t("dash.noForecast")),
+      forecast?.issuedAt && forecast.series.length
+        ? forecastSource(forecast)
+        : h("p.note", null, t("dash.noForecast")),
     );
   });
 

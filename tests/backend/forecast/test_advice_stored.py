@@ -112,3 +112,16 @@ def test_series_json_names_the_served_model():
 
     hour = ForecastHour(3600, None, "load", 24, 3600, 1, 2, 3, "load-24h/v1", "blend (LSTM + ridge) / 2")
     assert series_json([hour])["series"][0]["servedModel"] == "blend (LSTM + ridge) / 2"
+
+
+def test_series_json_says_whether_a_weather_forecast_fed_the_values():
+    from backend.forecast.advice import series_json
+
+    def uses(version, served):
+        hour = ForecastHour(3600, None, "pv", 24, 3600, 1, 2, 3, version, served)
+        return series_json([hour])["series"][0]["usesWeather"]
+
+    assert uses("pv-weather-24h/v2", "LSTM") and uses("pv-weather-24h/v2", "blend (LSTM + ridge) / 2")
+    # The database run's artifacts see no weather; a simple model or the ridge never does, whatever the artifact.
+    assert not uses("pv-24h/v1", "LSTM") and not uses("pv-weather-24h/v2", "ridge")
+    assert not uses("pv-weather-24h/v2", "clear-sky-index mean of last 7 days")
