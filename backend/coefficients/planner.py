@@ -174,55 +174,67 @@ def plan(
 
 
 def _solve(consumption_kwh, production_kwh, value, weights, lower, upper, static, band) -> tuple[np.ndarray, str]:
-    """The LP over the hours with production; returns shares [hours, members] and HiGHS's message."""
-    n_scenarios, n_hours, n_members = consumption_kwh.shape
-    n = n_hours * n_members  # b_ih at h * n_members + i; s_ihk at n * (1 + k) + the same index
-    n_variables = n * (1 + n_scenarios)
-    index = np.arange(n)
-    hour_of = index // n_members
-    member_of = index % n_members
+    """The LP over the hours with production; returns shares [hours, members] and HiGHS's message.
 
-    scale = max(float(np.abs(value).max()), 1e-12)
-    objective = np.concatenate([np.zeros(n)] + [-(value[hour_of] / scale) * w for w in weights])
-    sum_to_one = sparse.csr_matrix((np.ones(n), (hour_of, index)), shape=(n_hours, n_variables))
-    # s_ihk - E_h * b_ih <= 0, one row each
-    scenario_rows = np.arange(n * n_scenarios)
-    rows = [np.concatenate([scenario_rows, scenario_rows])]
-    cols = [np.concatenate([n + scenario_rows, np.tile(index, n_scenarios)])]
-    data = [np.concatenate([np.ones(n * n_scenarios), np.tile(-production_kwh[hour_of], n_scenarios)])]
-    right = [np.zeros(n * n_scenarios)]
-    if band is not None:
-        total = production_kwh.sum()
-        weights = production_kwh[hour_of] / total
-        # share_i <= static_i + band, and -share_i <= -(static_i - band)
-        rows += [n * n_scenarios + member_of, n * n_scenarios + n_members + member_of]
-        cols += [index, index]
-        data += [weights, -weights]
-        right += [np.minimum(static + band, 1.0), -np.maximum(static - band, 0.0)]
-    n_rows = n * n_scenarios + (2 * n_members if band is not None else 0)
-    limits = sparse.csr_matrix(
-        (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, n_variables)
-    )
-    bounds = np.column_stack(
-        [
-            np.concatenate([lower[member_of], np.zeros(n * n_scenarios)]),
-            np.concatenate([upper[member_of], consumption_kwh.reshape(n_scenarios, -1).ravel()]),
-        ]
-    )
+    Each member's expected self-consumption in an hour, ``sum_k w_k min(b E, C_k)``, is concave and
+    piecewise linear in its share ``b``, with a kink at each scenario's ``C_k / E``. So the share is written
+    as ``min_i`` plus one variable per segment between kinks (clipped to the member's bounds), each worth
+    its slope ``E * (weight of the scenarios still above)``: slopes fall from segment to segment, so the LP
+    fills them in order and the optimum is the same as with ``s_ihk`` variables and ``s <= E b`` rows. Only
+    the hours' sums and the fairness rows remain: HiGHS solves it many times faster.
+    """
+    n_scenarios, n_hours, n_members = consumption_kwh.shape
     if lower.sum() > 1 + 1e-12 or upper.sum() < 1 - 1e-12:
         raise PlanError(
             f"the members' bounds allow no hour to sum to 1 (minimums sum to {lower.sum():.6f}, "
             f"maximums to {upper.sum():.6f})"
         )
+    # Kinks per hour and member, in share terms, sorted, with their scenarios' weights in the same order.
+    kinks = consumption_kwh / production_kwh[None, :, None]
+    order = np.argsort(kinks, axis=0, kind="stable")
+    kinks = np.clip(np.take_along_axis(kinks, order, axis=0), lower, upper)
+    kink_weights = np.asarray(weights)[order]
+    # Segment j runs from kink j-1 (the minimum for j = 0) to kink j (the maximum after the last kink); its
+    # slope is the weight of the scenarios whose kink lies beyond it.
+    starts = np.concatenate([np.broadcast_to(lower, (1, n_hours, n_members)), kinks])
+    ends = np.concatenate([kinks, np.broadcast_to(upper, (1, n_hours, n_members))])
+    above = np.concatenate([np.cumsum(kink_weights[::-1], axis=0)[::-1], np.zeros((1, n_hours, n_members))])
+    lengths = (ends - starts).reshape(n_scenarios + 1, -1)  # [segments, h * n_members + i]
+    n = n_hours * n_members
+    n_segments = n_scenarios + 1
+    scale = max(float(np.abs(value).max()), 1e-12)
+    slope = (value * production_kwh / scale)[:, None] * above  # [segments, hours, members]
+
+    # Segments of zero length (kinks beyond a member's maximum, in hours of little production) are left out.
+    kept = np.flatnonzero(lengths.ravel() > 0)
+    if not len(kept):  # every member held at its minimum, which then sums to 1
+        return np.broadcast_to(lower, (n_hours, n_members)).copy(), "every share fixed by the members' bounds"
+    hour_of = kept % n // n_members
+    member_of = kept % n_members
+    columns = np.arange(len(kept))
+    sum_to_one = sparse.csr_matrix((np.ones(len(kept)), (hour_of, columns)), shape=(n_hours, len(kept)))
+    limits = None
+    right = None
+    if band is not None:
+        fair = production_kwh[hour_of] / production_kwh.sum()
+        # share_i = sum_h E_h (min_i + its segments) / sum_h E_h, within static_i +- band
+        limits = sparse.csr_matrix(
+            (np.concatenate([fair, -fair]), (np.concatenate([member_of, n_members + member_of]), np.tile(columns, 2))),
+            shape=(2 * n_members, len(kept)),
+        )
+        right = np.concatenate([np.minimum(static + band, 1.0) - lower, lower - np.maximum(static - band, 0.0)])
     result = linprog(
-        objective,
+        -slope.reshape(-1)[kept],
         A_ub=limits,
-        b_ub=np.concatenate(right),
+        b_ub=right,
         A_eq=sum_to_one,
-        b_eq=np.ones(n_hours),
-        bounds=bounds,
+        b_eq=np.full(n_hours, 1.0 - lower.sum()),
+        bounds=np.column_stack([np.zeros(len(kept)), lengths.ravel()[kept]]),
         method="highs",
     )
     if result.status != 0:
         raise PlanError(f"no coefficients satisfy the constraints: {result.message}")
-    return result.x[:n].reshape(n_hours, n_members), result.message
+    filled = np.zeros(n_segments * n)
+    filled[kept] = result.x
+    shares = lower + filled.reshape(n_segments, n_hours, n_members).sum(axis=0)
+    return shares, result.message
