@@ -134,6 +134,7 @@ bench: setup
 	$(PY) benchmarks/bench_bridge.py
 	$(PY) benchmarks/bench_money.py
 	$(PY) benchmarks/bench_coefficients.py
+	$(PY) benchmarks/bench_audit.py --quick
 	$(PY) benchmarks/bench_forecast_advice.py
 	$(PY) benchmarks/bench_forecast_selection.py --members 3 --max-epochs 12
 	$(PY) benchmarks/forecast_ceiling.py --lstm benchmarks/results/forecast_lstm.npz

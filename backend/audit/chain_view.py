@@ -3,10 +3,17 @@
 Everything here comes from `eth_getLogs` over the deployment's contracts and
 `eth_call` at a block number, on any JSON-RPC node: nothing from the
 oracle's database. Logs are read once, from the deployment block to a fixed
-head, in windows of `blocks_per_query` blocks (public nodes cap the range).
-Reading state at an old block needs a node that keeps it (an archive node);
-where the node has pruned it (the demo's Anvil keeps recent states only), the
-solver's inputs are replayed from the events instead (event_state.py).
+head, in windows of `blocks_per_query` blocks (public nodes cap the range),
+all contracts in one request per window (logs.py).
+
+The orders the solver sees are always replayed from the events (OrderPlaced,
+Filled, OrderClosed: event_state.py); reading them from state took one call
+per order ever placed, per interval. What state is still read (accounts,
+token balances, price bounds, totalSupply) travels in JSON-RPC batches for
+many intervals at once (state_batch.py). Reading state at an old block needs
+a node that keeps it (an archive node); where the node has pruned it (the
+demo's Anvil keeps recent states only), accounts and balances are replayed
+from the events too.
 """
 
 from __future__ import annotations
@@ -19,12 +26,15 @@ from web3 import Web3
 from web3.exceptions import Web3Exception
 
 from backend.audit.event_state import MarketHistory
+from backend.audit.logs import read_logs
+from backend.audit.state_batch import Call, call_many
 from backend.chain.deploy import Deployment
-from backend.chain.market_state import read_accounts, read_orders, read_tariffs, read_token_balances
+from backend.chain.market_state import read_tariffs
 from backend.market.orderbook import Account, RestingOrder, Side, Tariffs
 
 ZERO_ADDRESS = "0x" + "00" * 20
 DEFAULT_BLOCKS_PER_QUERY = 10_000
+DEFAULT_CALLS_PER_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -89,7 +99,8 @@ class SettledInterval:
 
     def record_position(self, log) -> None:
         """Note the transaction of one of this settlement's logs."""
-        tx_hash = Web3.to_hex(log["transactionHash"]).lower()
+        tx_hash = log["transactionHash"]
+        tx_hash = (tx_hash if isinstance(tx_hash, str) else Web3.to_hex(tx_hash)).lower()
         self.tx_positions[tx_hash] = (log["blockNumber"], log["transactionIndex"])
 
 
@@ -111,7 +122,18 @@ class MarketInputs:
     accounts: dict[str, Account]
     token_balances: dict[str, int]
     tariffs: Tariffs
-    source: str = "state"  # "state": eth_call at the block; "events": replayed from the logs (state pruned)
+    # accounts and balances: "state": eth_call at the block; "events": replayed from the logs (state pruned).
+    # The orders come from the events either way.
+    source: str = "state"
+
+
+class StateUnavailable(Web3Exception):
+    """The node answered none of the reads (not even at the head)."""
+
+
+def _bounds(bounds: tuple) -> Tariffs:
+    feed_in, retail = bounds
+    return Tariffs(retail_price=retail, feed_in_price=feed_in)
 
 
 class ChainView:
@@ -123,6 +145,7 @@ class ChainView:
         deployment: Deployment,
         head: int | None = None,
         blocks_per_query: int = DEFAULT_BLOCKS_PER_QUERY,
+        calls_per_batch: int = DEFAULT_CALLS_PER_BATCH,
     ):
         self.web3 = web3
         self.deployment = deployment
@@ -131,7 +154,10 @@ class ChainView:
         self.registry = deployment.contract(web3, "CommunityRegistry")
         self.head = web3.eth.block_number if head is None else head
         self.blocks_per_query = blocks_per_query
+        self.calls_per_batch = calls_per_batch
         self.interval_seconds = self.registry.functions.intervalSeconds().call(block_identifier=self.head)
+        contracts = {"EnergyMarket": self.market, "EnergyToken": self.token, "CommunityRegistry": self.registry}
+        self._all_logs = read_logs(web3, contracts, deployment.deploy_block, self.head, blocks_per_query)
 
         self.intervals: dict[int, SettledInterval] = {}
         # (block, Wh) deltas of token supply that settlements account for, and that Transfer logs show
@@ -142,6 +168,10 @@ class ChainView:
         self._block_timestamps: dict[int, int] = {}
         self._filled_logs: list = []
         self._history: MarketHistory | None = None
+        # (block, households, interval id) -> state read there, or None where the node no longer has it
+        self._inputs_read: dict[tuple[int, tuple[str, ...], int | None], tuple | None] = {}
+        self._supply_read: dict[int, int | None] = {}
+        self._head_bounds: dict[int, Tariffs] = {}  # interval id -> its price bounds read at the head
 
         self._load_settlements()
         self._load_registry()
@@ -155,14 +185,8 @@ class ChainView:
 
     # --- loading ---------------------------------------------------------
 
-    def _logs(self, event, argument_filters: dict | None = None) -> list:
-        logs = []
-        start = self.deployment.deploy_block
-        while start <= self.head:
-            end = min(start + self.blocks_per_query - 1, self.head)
-            logs += event.get_logs(from_block=start, to_block=end, argument_filters=argument_filters)
-            start = end + 1
-        return sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"]))
+    def _logs(self, contract: str, event: str) -> list:
+        return self._all_logs.get((contract, event), [])
 
     def _interval(self, interval_id: int) -> SettledInterval:
         if interval_id not in self.intervals:
@@ -170,8 +194,7 @@ class ChainView:
         return self.intervals[interval_id]
 
     def _load_settlements(self) -> None:
-        events = self.market.events
-        for log in self._logs(events.HouseholdSettled):
+        for log in self._logs("EnergyMarket", "HouseholdSettled"):
             args = log["args"]
             interval = self._interval(args["intervalId"])
             interval.record_position(log)
@@ -188,7 +211,7 @@ class ChainView:
             )
             self._settled_intervals_of[household.lower()].append(args["intervalId"])
             self._settlement_deltas.append((log["blockNumber"], args["creditedWh"] - args["burnedWh"]))
-        self._filled_logs = self._logs(events.Filled)
+        self._filled_logs = self._logs("EnergyMarket", "Filled")
         for log in self._filled_logs:
             args = log["args"]
             interval = self._interval(args["intervalId"])
@@ -203,11 +226,11 @@ class ChainView:
                 # a resting bid's buyer is minted its tokens; a resting ask's escrowed tokens are burned
                 delta = args["amountWh"] if side == Side.BID else -args["amountWh"]
                 self._settlement_deltas.append((log["blockNumber"], delta))
-        for log in self._logs(events.ChunkSettled):
+        for log in self._logs("EnergyMarket", "ChunkSettled"):
             interval = self._interval(log["args"]["intervalId"])
             interval.record_position(log)
             interval.chunks_seen += 1
-        for log in self._logs(events.IntervalSettled):
+        for log in self._logs("EnergyMarket", "IntervalSettled"):
             args = log["args"]
             interval = self._interval(args["intervalId"])
             interval.record_position(log)
@@ -221,8 +244,7 @@ class ChainView:
             interval.chunks = args["chunks"]
 
     def _load_registry(self) -> None:
-        events = self.registry.events
-        logs = self._logs(events.HouseholdRegistered) + self._logs(events.MeterReplaced)
+        logs = self._logs("CommunityRegistry", "HouseholdRegistered") + self._logs("CommunityRegistry", "MeterReplaced")
         for log in sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"])):
             args = log["args"]
             household = Web3.to_checksum_address(args["household"])
@@ -236,11 +258,12 @@ class ChainView:
             self._assignments[args["newMeter"].lower()].append(MeterAssignment(household, log["blockNumber"], None))
 
     def _load_supply(self) -> None:
-        transfer = self.token.events.Transfer
-        for log in self._logs(transfer, {"from": ZERO_ADDRESS}):
-            self._transfer_deltas.append((log["blockNumber"], log["args"]["value"]))
-        for log in self._logs(transfer, {"to": ZERO_ADDRESS}):
-            self._transfer_deltas.append((log["blockNumber"], -log["args"]["value"]))
+        for log in self._logs("EnergyToken", "Transfer"):
+            args = log["args"]
+            if int(args["from"], 16) == 0:
+                self._transfer_deltas.append((log["blockNumber"], args["value"]))
+            if int(args["to"], 16) == 0:
+                self._transfer_deltas.append((log["blockNumber"], -args["value"]))
 
     # --- questions ---------------------------------------------------------
 
@@ -267,18 +290,70 @@ class ChainView:
         return self._block_timestamps[block]
 
     def market_inputs(self, block: int, households: list[str], interval_id: int | None = None) -> MarketInputs:
-        """Orders, the households' accounts and token balances, and the tariffs (the price bounds of
-        `interval_id`'s band) at `block`."""
-        try:
-            return MarketInputs(
-                block=block,
-                orders=read_orders(self.market, block),
-                accounts=read_accounts(self.market, households, block),
-                token_balances=read_token_balances(self.token, households, block),
-                tariffs=read_tariffs(self.registry, block, interval_id),
-            )
-        except Web3Exception:  # the node no longer keeps that block's state
+        """Orders (from the events), the households' accounts and token balances, and the tariffs (the
+        price bounds of `interval_id`'s band) at `block`."""
+        key = (block, tuple(households), interval_id)
+        if key not in self._inputs_read:
+            self.prefetch([key])
+        read = self._inputs_read[key]
+        if read is None:  # the node no longer keeps that block's state
             return self.market_inputs_from_events(block, households, interval_id)
+        accounts, balances, tariffs = read
+        return MarketInputs(
+            block=block,
+            orders=self.market_history().orders_at(block),
+            accounts=accounts,
+            token_balances=balances,
+            tariffs=tariffs,
+        )
+
+    def prefetch(self, inputs: list[tuple[int, tuple[str, ...], int | None]], supply_blocks: list[int] = ()) -> None:
+        """Reads, in batches, the state `market_inputs` (block, households, interval id) and
+        `total_supply_at` (blocks) will ask for; what the node cannot answer is remembered as missing."""
+        calls: list[Call] = []
+        for block, households, interval_id in inputs:
+            calls += [Call(self.market, "getAccount", (h,), block) for h in households]
+            calls += [Call(self.token, "balanceOf", (h,), block) for h in households]
+            if interval_id is not None:
+                calls.append(Call(self.registry, "priceBounds", (interval_id,), block))
+        calls += [Call(self.token, "totalSupply", (), block) for block in supply_blocks]
+        results = iter(call_many(self.web3, calls, self.calls_per_batch))
+        pruned = []
+        for block, households, interval_id in inputs:
+            accounts = [next(results) for _ in households]
+            balances = [next(results) for _ in households]
+            bounds = next(results) if interval_id is not None else ()
+            if any(r is None for r in (*accounts, *balances, bounds)):
+                self._inputs_read[(block, households, interval_id)] = None
+                pruned.append(interval_id)
+                continue
+            self._inputs_read[(block, households, interval_id)] = (
+                {
+                    h: Account(balance=a[0][0], auto_sell_price=a[0][1], auto_buy_price=a[0][2])  # one struct
+                    for h, a in zip(households, accounts, strict=True)
+                },
+                {h: b[0] for h, b in zip(households, balances, strict=True)},
+                read_tariffs(self.registry, block) if interval_id is None else _bounds(bounds),
+            )
+        for block in supply_blocks:
+            total = next(results)
+            self._supply_read[block] = None if total is None else total[0]
+        # Where the state is pruned, a settled interval's price bounds are read at the head (they are fixed
+        # once its day began): in one batch as well.
+        wanted = sorted({i for i in pruned if i is not None and i not in self._head_bounds})
+        calls = [Call(self.registry, "priceBounds", (i,), self.head) for i in wanted]
+        for interval_id, bounds in zip(wanted, call_many(self.web3, calls, self.calls_per_batch), strict=True):
+            if bounds is not None:
+                self._head_bounds[interval_id] = _bounds(bounds)
+
+    def prefetch_intervals(self, interval_ids: list[int]) -> None:
+        """Everything the per-interval checks read from state, for these settled intervals at once."""
+        inputs = []
+        for interval_id in interval_ids:
+            settled = self.intervals[interval_id]
+            inputs.append((settled.first_block - 1, tuple(e.household for e in settled.entries), interval_id))
+        supply = [self.intervals[i].closed_block for i in interval_ids] + [self.head]
+        self.prefetch(inputs, supply)
 
     def market_inputs_from_events(self, block: int, households: list[str], interval_id: int | None) -> MarketInputs:
         """The same inputs replayed from the logs up to `block`; the tariff bounds of a settled interval
@@ -289,30 +364,31 @@ class ChainView:
             orders=history.orders_at(block),
             accounts=history.accounts_at(block, households),
             token_balances=history.token_balances_at(block, households),
-            tariffs=read_tariffs(self.registry, self.head, interval_id),
+            tariffs=self._head_bounds.get(interval_id) or read_tariffs(self.registry, self.head, interval_id),
             source="events",
         )
 
     def market_history(self) -> MarketHistory:
         if self._history is None:
-            events = self.market.events
             self._history = MarketHistory(
-                placed_logs=self._logs(events.OrderPlaced),
-                closed_logs=self._logs(events.OrderClosed),
+                placed_logs=self._logs("EnergyMarket", "OrderPlaced"),
+                closed_logs=self._logs("EnergyMarket", "OrderClosed"),
                 filled_logs=self._filled_logs,
-                auto_logs=self._logs(events.AutoOrderSet),
-                deposit_logs=self._logs(events.Deposited),
-                withdraw_logs=self._logs(events.Withdrawn),
-                transfer_logs=self._logs(self.token.events.Transfer),
+                auto_logs=self._logs("EnergyMarket", "AutoOrderSet"),
+                deposit_logs=self._logs("EnergyMarket", "Deposited"),
+                withdraw_logs=self._logs("EnergyMarket", "Withdrawn"),
+                transfer_logs=self._logs("EnergyToken", "Transfer"),
             )
         return self._history
 
     def total_supply_at(self, block: int) -> tuple[int, int]:
         """(block read, totalSupply there): at `block`, or at the head when the node pruned that state."""
-        try:
-            return block, self.token.functions.totalSupply().call(block_identifier=block)
-        except Web3Exception:
-            return self.head, self.token.functions.totalSupply().call(block_identifier=self.head)
+        for at in (block, self.head):
+            if at not in self._supply_read:
+                self.prefetch([], [at])
+            if self._supply_read[at] is not None:
+                return at, self._supply_read[at]
+        raise StateUnavailable(f"the node answers no totalSupply at block {block} nor at the head {self.head}")
 
     def minted_minus_burned_through(self, block: int) -> int:
         """Sum of mints minus burns (Transfer from/to the zero address) up to and including `block`."""

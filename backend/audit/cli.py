@@ -50,6 +50,13 @@ class AuditCannotStart(click.ClickException):
     type=click.IntRange(min=1),
     help="Block range of one eth_getLogs request (public nodes cap it).",
 )
+@click.option(
+    "--calls-per-batch",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="eth_calls sent together in one JSON-RPC batch (public nodes cap it; 1: one request each).",
+)
 @click.option("--verbose", "-v", is_flag=True, help=f"List every finding, not the first {DEFAULT_PROBLEMS_SHOWN}.")
 @click.option(
     "--statements",
@@ -82,6 +89,7 @@ def audit(
     from_interval,
     to_interval,
     blocks_per_query,
+    calls_per_batch,
     verbose,
     check_statements,
     month,
@@ -102,6 +110,8 @@ def audit(
     from backend.audit.archive_source import ArchiveSource, ArchiveUnreachable
     from backend.audit.chain_view import ChainView
     from backend.audit.checks import audit_interval
+    from backend.audit.logs import LogsUnreadable
+    from backend.audit.state_batch import BatchRefused
     from backend.protocol.readings import MeterDomain
 
     if from_interval is not None and to_interval is not None and from_interval > to_interval:
@@ -119,7 +129,7 @@ def audit(
     try:
         chain_id = web3.eth.chain_id
         deployment = _load_deployment(web3, chain_id, settings)
-        chain = ChainView(web3, deployment, blocks_per_query=blocks_per_query)
+        chain = ChainView(web3, deployment, blocks_per_query=blocks_per_query, calls_per_batch=calls_per_batch)
         archive = ArchiveSource(archive_location, chain_id)
         domain = MeterDomain(chain_id, deployment.address("CommunityRegistry"))
         if check_statements:
@@ -139,6 +149,7 @@ def audit(
             err=True,
         )
         results = []
+        chain.prefetch_intervals(list(filter(selected, chain.settled_interval_ids())))
         for interval_id in filter(selected, chain.settled_interval_ids()):
             result = audit_interval(chain.intervals[interval_id], chain, archive, domain)
             results.append(result)
@@ -148,7 +159,7 @@ def audit(
                 f"interval {interval_id} PENDING: {chain.intervals[interval_id].chunks_seen} settlement "
                 f"chunk(s) on-chain, not closed yet (not audited)"
             )
-    except ArchiveUnreachable as error:
+    except (ArchiveUnreachable, BatchRefused, LogsUnreadable) as error:
         raise AuditCannotStart(str(error)) from None
     except (RequestException, Web3Exception) as error:
         raise AuditCannotStart(f"the node at {rpc_url} failed: {error}") from None

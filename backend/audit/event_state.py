@@ -20,8 +20,10 @@ audit reads it instead (ChainView.market_inputs); tests hold both equal.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import accumulate
 
 from web3 import Web3
 
@@ -82,17 +84,20 @@ class MarketHistory:
             args, block = log["args"], log["blockNumber"]
             self._token_deltas[args["from"].lower()].append((block, -args["value"]))
             self._token_deltas[args["to"].lower()].append((block, args["value"]))
+        # Asked once per settled interval: running totals answer by bisection, not by a walk of the history.
+        self._placed_blocks = [placed.block for placed in self._placed]  # logs come in chain order
+        self._fill_totals = {order: _Running(fills) for order, fills in self._order_fills.items()}
+        self._balances = {key: _Running(deltas) for key, deltas in self._balance_deltas.items()}
+        self._tokens = {key: _Running(deltas) for key, deltas in self._token_deltas.items()}
 
     def orders_at(self, block: int) -> list[RestingOrder]:
         """Every order placed up to `block` (as read_orders gives them), with its fills and closing by then."""
         orders = []
-        for placed in self._placed:
-            if placed.block > block:
-                continue
+        for placed in self._placed[: bisect_right(self._placed_blocks, block)]:
             order = placed.order
-            fills = [(wh, value) for at, wh, value in self._order_fills.get(order.order_id, []) if at <= block]
-            filled_wh = sum(wh for wh, _ in fills)
-            escrow = order.escrow - sum(value for _, value in fills) if order.side == Side.BID else order.escrow
+            fills = self._fill_totals.get(order.order_id)
+            filled_wh, paid = fills.through(block) if fills is not None else (0, 0)
+            escrow = order.escrow - paid if order.side == Side.BID else order.escrow
             closed_at = self._closed.get(order.order_id)
             is_open = closed_at is None or closed_at > block
             if not is_open and order.side == Side.BID:
@@ -117,7 +122,8 @@ class MarketHistory:
         result = {}
         for household in households:
             key = household.lower()
-            balance = sum(delta for delta_block, delta in self._balance_deltas.get(key, []) if delta_block <= block)
+            running = self._balances.get(key)
+            balance = running.through(block)[0] if running is not None else 0
             prices = {Side.ASK: 0, Side.BID: 0}
             for price_block, side, limit in self._auto_prices.get(key, []):
                 if price_block <= block:
@@ -128,7 +134,25 @@ class MarketHistory:
         return result
 
     def token_balances_at(self, block: int, households: list[str]) -> dict[str, int]:
-        return {
-            household: sum(d for b, d in self._token_deltas.get(household.lower(), []) if b <= block)
-            for household in households
-        }
+        result = {}
+        for household in households:
+            running = self._tokens.get(household.lower())
+            result[household] = running.through(block)[0] if running is not None else 0
+        return result
+
+
+class _Running:
+    """Sums of (block, value, ...) deltas through any block, by bisection."""
+
+    def __init__(self, deltas: list[tuple[int, ...]]):
+        ordered = sorted(deltas, key=lambda delta: delta[0])
+        self.blocks = [delta[0] for delta in ordered]
+        width = len(ordered[0]) - 1 if ordered else 1
+        self.totals = list(
+            accumulate(
+                ordered, lambda total, d: tuple(t + v for t, v in zip(total, d[1:], strict=True)), initial=(0,) * width
+            )
+        )
+
+    def through(self, block: int) -> tuple[int, ...]:
+        return self.totals[bisect_right(self.blocks, block)]
