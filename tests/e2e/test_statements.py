@@ -48,3 +48,11 @@ def test_a_household_downloads_its_statement_pdf_with_the_total(open_page, stack
             break
         page.wait_for_timeout(3_000)
     assert f"Con la comunidad {total} EUR" in text, (shown, text[:600])
+
+    # The month's KPIs beside the statement: the saving with both bills, and the shares as percentages.
+    expect(page.get_by_test_id("kpi-saving")).to_contain_text("€", timeout=60_000)
+    expect(page.get_by_test_id("kpi-saving")).to_contain_text("con la comunidad")
+    expect(page.get_by_test_id("kpi-self-sufficiency")).to_contain_text(re.compile(r"\d\s?%|—"))
+    # The dashboard shows the community's.
+    go(page, "Comunidad")
+    expect(page.locator("#community-kpis").get_by_test_id("kpi-saving")).to_contain_text("€", timeout=60_000)

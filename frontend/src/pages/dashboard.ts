@@ -9,6 +9,7 @@ import { t } from "../i18n";
 import { type LiveIntervalSettled, type LiveReading, onLive } from "../live";
 import type { Cleanup } from "../router";
 import { bandDatasets, barChart, COLORS, type Point, timeChart } from "../ui/charts";
+import { kpiPanel } from "../ui/kpis";
 import { card, empty, fill, stat } from "../ui/parts";
 
 export interface Summary {
@@ -391,6 +392,7 @@ export function dashboardPage(root: HTMLElement): Cleanup {
   const clearingBox = h("div");
   const shortBox = h("div");
 
+  const communityKpis = kpiPanel("/api/community/kpis");
   replace(
     root,
     h("h1", null, t("dash.title")),
@@ -414,6 +416,7 @@ export function dashboardPage(root: HTMLElement): Cleanup {
       card(t("dash.shortHouseholds"), null, shortBox),
       card(t("dash.clearingPrices"), null, clearingBox),
     ),
+    card(t("kpi.communityTitle"), "community-kpis", communityKpis.element),
   );
 
   let liveNow: PowerNow | null = null;
@@ -576,6 +579,7 @@ export function dashboardPage(root: HTMLElement): Cleanup {
     onLive("interval_settled", () => {
       void refreshSummary();
       void refreshClearing();
+      void communityKpis.refresh(); // the server computes it at most once a minute
     }),
   );
   const timer = window.setInterval(() => void refreshSummary(), 15_000);

@@ -1,5 +1,5 @@
 // My household: live power, balances read from the chain, today against the forecast, sell/buy windows
-// with a one-click suggested order, savings, recent intervals and fills.
+// with a one-click suggested order, the month's KPIs and savings, recent intervals and fills.
 import type { Chart } from "chart.js";
 import { type Address, encodeFunctionData, getAddress } from "viem";
 import { api, isMissing } from "../api";
@@ -25,6 +25,7 @@ import { state } from "../store";
 import { COLORS, type Point, timeChart } from "../ui/charts";
 import { card, empty, fill, stat, table } from "../ui/parts";
 import { type MeterStatus, meterPanel } from "../ui/meterPanel";
+import { kpiPanel } from "../ui/kpis";
 import { statementsPanel } from "../ui/statements";
 import { tokenPanel } from "../ui/tokenPanel";
 import { toast } from "../ui/txpanel";
@@ -44,7 +45,6 @@ interface Detail {
     productionW: number | null;
     consumptionW: number | null;
   } | null;
-  savings: { buyingEuro: number; sellingEuro: number; totalEuro: number; fills: number } | null;
   meterStatus: MeterStatus;
   recentIntervals: {
     intervalId: number;
@@ -169,7 +169,6 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
   const stops: (() => void)[] = [];
   const liveBox = h("div.stats");
   const balancesBox = h("div");
-  const savingsBox = h("div");
   const todayBox = h("div");
   const windowsBox = h("div");
   let shortfallRate = readShortfallRate();
@@ -200,6 +199,7 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
   const fillsBox = h("div");
   const meterBox = meterPanel(address);
   const statements = statementsPanel(address);
+  const kpis = kpiPanel(`/api/households/${address}/kpis`);
   stops.push(() => meterBox.stop());
   root.appendChild(catchUpBanner(stops));
   root.appendChild(h("p.note", null, h("code", { dataset: { testid: "household-address" } }, address)));
@@ -214,7 +214,7 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
     h(
       "div.grid-2",
       null,
-      card(t("home.savings"), null, savingsBox),
+      card(t("kpi.title"), "kpis", kpis.element),
       card(t("home.windows"), null, shortfallControl, windowsBox),
     ),
     card(t("home.today"), null, todayBox),
@@ -235,21 +235,6 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
     meter = detail.meter;
     meterBox.update(detail.meterStatus);
     liveCard(detail, liveBox);
-    replace(
-      savingsBox,
-      detail.savings && detail.savings.fills
-        ? stat(
-            t("home.savings"),
-            euro(detail.savings.totalEuro),
-            t("home.savingsDetail", {
-              buying: euro(detail.savings.buyingEuro),
-              selling: euro(detail.savings.sellingEuro),
-              fills: detail.savings.fills,
-            }),
-            "savings",
-          )
-        : empty(t("home.noSavings")),
-    );
     if (!detail.recentIntervals.length) return empty(t("home.noIntervals"));
     const wh = energyColumn(detail.recentIntervals.flatMap((row) => [row.producedWh, row.consumedWh]));
     return table(
@@ -485,6 +470,7 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
     onLive("interval_settled", () => {
       void refreshDetail();
       void statements.refresh();
+      void kpis.refresh();
       void refreshBalances();
       void refreshFills();
     }),
