@@ -16,8 +16,10 @@ Starts, in order, and stops in reverse on Ctrl-C:
      archive, index;
   5. the simulated meters, replaying the last day faster than real time and
      then following the clock;
-  6. the forecaster (`vatio forecast run --source db`), on a schedule; its
-     first run trains small bootstrap models from the shipped datasets;
+  6. the forecaster (`vatio forecast run --source db --stand-in`), on a schedule; its
+     first run trains small bootstrap models from the shipped datasets, and until
+     the replay holds a week, each run forecasts the community's load from a
+     stand-in history (labelled so in every row);
   7. the web app (`vatio serve`), live through Redis (--redis-url, else
      $VATIO_REDIS_URL or the default) when Redis answers.
 It prints which broker and which Redis it chose, and why.
@@ -50,7 +52,7 @@ from web3 import Web3
 
 from backend.broker import MosquittoBroker, broker_answers, start_mosquitto
 from backend.broker_auth import ORACLE_USER, BrokerAuth
-from backend.chain.anvil import AnvilNode, keep_clock_moving, rpc_call, start_anvil
+from backend.chain.anvil import AnvilNode, StateSaver, keep_clock_moving, start_anvil
 from backend.chain.deploy import (
     ANVIL_DEPLOYER_KEY,
     CommunitySettings,
@@ -75,12 +77,16 @@ COMMUNITY = "demo"
 # The demo community bills on the Spanish 2.0TD-like example (an example, not advice).
 SPANISH_EXAMPLE_TARIFF = REPO_ROOT / "config" / "tariffs" / "es-2.0td-example.toml"
 HOUSEHOLDS = 20
+INTERVAL_S = CommunitySettings.interval_seconds  # the market's interval
 SIMULATION_SEED = 1
 # Eight days of history: the forecasts look back seven days before the day they issue.
 REPLAY_DAYS = 8
 REPLAY_SPEED = 3000.0  # a replayed day takes about 30 s
 FORECAST_EVERY_S = 900  # hourly in production; more often here so the first forecast comes soon
 GRACE_S = 60
+# An empty block when the newest is this old, and one at each interval's end: each adds about 3.4 kB to
+# the saved chain state (`vatio chain` beats every 5 s), so a day of demo adds 5 MB, not 59 MB.
+HEARTBEAT_IDLE_S = 30.0
 # Anvil's default accounts 2..6 (the public test mnemonic): demo households.
 DEMO_HOUSEHOLD_KEYS = [
     "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
@@ -113,15 +119,26 @@ class DemoCommunity:
     deployment: Deployment
     deployment_path: Path
     fresh: bool  # deployed now, not found from a previous run
+    saver: StateSaver | None = None  # writes the state file while the node runs (the node writes it on exit)
+
+    def stop(self) -> None:
+        if self.saver is not None:
+            self.saver.stop()  # before the node, whose exit writes the newest state
+        self.node.stop()
 
 
 def start_demo_chain(settings: DemoSettings, progress=print) -> DemoCommunity:
     state_file = settings.var_dir / "chain" / "anvil-state.json"
     resumed = state_file.exists()
     progress(f"{'Resuming' if resumed else 'Starting'} Anvil on port {settings.chain_port} (state: {state_file})")
+    # No fixed --state-interval: the saver's interval grows with the file, so writes per minute stay bounded.
     node = start_anvil(
-        port=settings.chain_port, state_file=state_file, log_path=settings.var_dir / "chain" / "anvil.log"
+        port=settings.chain_port,
+        state_file=state_file,
+        log_path=settings.var_dir / "chain" / "anvil.log",
+        state_interval_s=None,
     )
+    saver = StateSaver(node.url, state_file).start()
     web3 = Web3(Web3.HTTPProvider(node.url))
     chain_id = web3.eth.chain_id
     fresh = False
@@ -141,7 +158,11 @@ def start_demo_chain(settings: DemoSettings, progress=print) -> DemoCommunity:
         deployment.save(settings.deployments_dir)
         fresh = True
     return DemoCommunity(
-        node=node, deployment=deployment, deployment_path=settings.deployments_dir / f"{chain_id}.json", fresh=fresh
+        node=node,
+        deployment=deployment,
+        deployment_path=settings.deployments_dir / f"{chain_id}.json",
+        fresh=fresh,
+        saver=saver,
     )
 
 
@@ -166,7 +187,8 @@ def set_up_households(community: DemoCommunity, meters: list[SimulatedMeter], pr
         seed=SIMULATION_SEED,
         progress=lambda m: progress(f"  {m}"),
     )
-    rpc_call(community.node.url, "anvil_dumpState")  # make the setup survive a hard stop
+    if community.saver is not None:
+        community.saver.save()  # make the setup survive a hard stop
 
 
 @dataclass
@@ -334,6 +356,8 @@ def forecast_arguments(database_url: str, state_dir: Path) -> list[str]:
         "3",
         "--members",
         "1",
+        # Forecasts before the replay has a week in (labelled; backend/forecast/stand_in.py).
+        "--stand-in",
     ]
 
 
@@ -375,7 +399,7 @@ class DemoStack:
             progress("Stopping Mosquitto")
             self.broker.stop()
         progress("Stopping the chain (state saved)")
-        self.community.node.stop()
+        self.community.stop()
 
 
 def status_line(database_url: str) -> str:
@@ -482,7 +506,7 @@ def run_demo(
 def supervise(stack: DemoStack, database_url: str, progress=print, report_every_s: float = 15.0) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    keep_clock_moving(stack.community.node.url, stop)
+    keep_clock_moving(stack.community.node.url, stop, HEARTBEAT_IDLE_S, boundary_s=INTERVAL_S)
     next_report = time.monotonic() + report_every_s
     try:
         while not stop.wait(1.0):

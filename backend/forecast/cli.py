@@ -494,6 +494,14 @@ def _evaluate_one(name, daily, kind, horizons, train_until, test_from, test_unti
     help="db: train a missing model from the shipped datasets first.",
 )
 @click.option(
+    "--stand-in/--no-stand-in",
+    default=False,
+    show_default=True,
+    help="db: before any household has a week of readings, forecast the community's load from the shipped "
+    "households' load shape at its measured level, each row labelled so (backend/forecast/stand_in.py); "
+    "such a run is retried like one that stored nothing.",
+)
+@click.option(
     "--utc-offset", type=float, default=None, help="db: the community's local day offset, h (default 1, CET)."
 )
 @click.option(
@@ -522,6 +530,7 @@ def run(
     retry,
     keep_days,
     bootstrap,
+    stand_in,
     utc_offset,
     redis_url,
     socketio_channel,
@@ -570,6 +579,7 @@ def run(
             altitude,
             _overrides(max_epochs, units, members),
             _live_emitter(redis_url, socketio_channel),
+            stand_in,
         )
     else:
         job = _file_run_job(source, path, when, model_dir, out)
@@ -587,7 +597,8 @@ def run(
             max_runs,
             notify=click.echo,
             retry_s=retry,
-            ready=lambda result: getattr(result, "hours_stored", 1) > 0,
+            # A stand-in run is retried too: the real forecast follows as soon as there is a week.
+            ready=lambda result: getattr(result, "hours_stored", 1) > 0 and not getattr(result, "stand_in", False),
         )
     except KeyboardInterrupt:
         click.echo("stopped")
@@ -605,6 +616,7 @@ def _db_run_job(
     altitude,
     overrides,
     emitter=None,
+    stand_in=False,
 ):
     from backend.forecast.history import COMMUNITY_UTC_OFFSET_HOURS
     from backend.forecast.service import ModelSet, run_db_forecasts
@@ -614,14 +626,21 @@ def _db_run_job(
     models = ModelSet(model_dir, bootstrap, overrides, click.echo, _verbose())
     offset_hours = COMMUNITY_UTC_OFFSET_HOURS if utc_offset is None else utc_offset
 
-    def job():
+    def once():
         try:
-            summary = run_db_forecasts(sessions, models, when, site, offset_hours, keep_days or None)
+            summary = run_db_forecasts(sessions, models, when, site, offset_hours, keep_days or None, stand_in=stand_in)
         except FileNotFoundError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(summary.message)
+        return summary
+
+    def job():
+        summary = once()
         if not summary.hours_stored and bootstrap:
+            before = len(models.loaded)
             models.refresh()  # train missing bootstrap models while the history grows, not after it
+            if len(models.loaded) > before:
+                summary = once()  # the history grew during the training: try again now, not a retry later
         if summary.hours_stored and emitter is not None:
             from backend.forecast.service import publish_run
 

@@ -235,6 +235,7 @@ class RunSummary:
     message: str = ""
     served: dict[str, str] = field(default_factory=dict)  # run model -> the candidate served (stored per row)
     reasons: dict[str, str] = field(default_factory=dict)
+    stand_in: bool = False  # the community's load from a stand-in history (backend.forecast.stand_in)
 
 
 def issue_time(session_factory: sessionmaker, now: pd.Timestamp | None = None) -> pd.Timestamp | None:
@@ -270,6 +271,7 @@ def run_db_forecasts(
     utc_offset_hours: float = COMMUNITY_UTC_OFFSET_HOURS,
     keep_days: float | None = None,
     choose_model: bool = True,
+    stand_in: bool = False,
 ) -> RunSummary:
     """Forecast every household with a complete week of history, and the community; store the hours.
 
@@ -278,7 +280,9 @@ def run_db_forecasts(
     serves the candidate chosen per kind on the history's last week
     (:mod:`backend.forecast.serving`: the LSTM, a simple model, the ridge or
     the blend), and every stored row names it (``served_model``); without,
-    the LSTM artifact is served. The run is stored in one transaction, idempotently
+    the LSTM artifact is served. With ``stand_in``, a run before any household has a complete week
+    stores the community's load from a stand-in history, each row saying so (:mod:`backend.forecast.stand_in`).
+    The run is stored in one transaction, idempotently
     (a second run at the same hour replaces the first's values). With
     ``keep_days``, runs issued more than that many days before this one are
     deleted.
@@ -296,15 +300,16 @@ def run_db_forecasts(
     members = history.households + ([history.community] if history.community is not None else [])
     longest = max((trailing_complete_days(h.consumed_kw, issue_at) for h in history.households), default=0.0)
     if longest < LOOKBACK_DAYS:  # before loading (or bootstrapping) any model
-        return RunSummary(
-            issued,
-            skipped=[h.household for h in history.households],
-            message=(
-                f"no forecast at {issue_at:%Y-%m-%d %H:%M} UTC: a household needs {LOOKBACK_DAYS} days of complete "
-                f"history before the issue hour; the longest has {longest:.1f} days "
-                f"({len(history.households)} households with readings)"
-            ),
+        short = (
+            f"no forecast at {issue_at:%Y-%m-%d %H:%M} UTC: a household needs {LOOKBACK_DAYS} days of complete "
+            f"history before the issue hour; the longest has {longest:.1f} days "
+            f"({len(history.households)} households with readings)"
         )
+        summary = RunSummary(issued, skipped=[h.household for h in history.households], message=short)
+        if stand_in:
+            community = history.community.consumed_kw if history.community is not None else None
+            _stand_in_run(sessions, models, summary, community, issue_at, utc_offset_hours, keep_days)
+        return summary
     hours, forecast_households, community = [], set(), False
     choices = {}
     for name, model in models.refresh().items():
@@ -358,6 +363,54 @@ def run_db_forecasts(
         + "".join(f"\n  {name}: served {choice.served} ({choice.reason})" for name, choice in choices.items())
     )
     return summary
+
+
+def _stand_in_run(
+    sessions: sessionmaker,
+    models: ModelSet,
+    summary: RunSummary,
+    community_kw: pd.Series | None,
+    issue_at: pd.Timestamp,
+    utc_offset_hours: float,
+    keep_days: float | None,
+) -> None:
+    """Store the community's load forecast from the stand-in history into ``summary``'s run (see stand_in)."""
+    from backend.forecast.pipeline import forecast_batch
+    from backend.forecast.stand_in import STAND_IN_SERVED, stand_in_series
+
+    made = stand_in_series(community_kw, issue_at, utc_offset_hours)
+    if isinstance(made, str):
+        summary.message += f"; {made}"
+        return
+    series, info, level_kw = made
+    hours = []
+    for name, model in models.refresh().items():
+        if model.forecaster.config.kind != "load":
+            continue
+        result = forecast_batch(model.forecaster, [(series, info)], issue_at)[0]
+        if result is not None:
+            hours += forecast_hours(
+                summary.issued_at,
+                None,
+                "load",
+                result["p10"],
+                result["p50"],
+                result["p90"],
+                model.version,
+                STAND_IN_SERVED,
+            )
+            summary.served[name] = STAND_IN_SERVED
+    if not hours:
+        return
+    with sessions.begin() as session:
+        summary.hours_stored = save_forecasts(session, hours)
+        if keep_days:
+            summary.pruned = prune_forecasts(session, summary.issued_at - int(keep_days * 86_400))
+    summary.community = summary.stand_in = True
+    summary.message += (
+        f"; stored {summary.hours_stored} hours of a stand-in forecast of the community's load instead: the "
+        f"shipped households' load shape at the community's measured mean of {level_kw:.2f} kW ({STAND_IN_SERVED})"
+    )
 
 
 def publish_run(sessions: sessionmaker, issued_at: int, emit: Callable[[dict, str | None], None]) -> int:
