@@ -484,6 +484,23 @@ for _name, _argument in (
         sqlite_where=text("event = 'Filled'"),
     )
 
+# Settlement events by interval, and a household's HouseholdSettled event in a settlement transaction
+# (migration 0008), for a household's interval history.
+_SETTLEMENT_ANCHORS = text("event IN ('IntervalSettled', 'ChunkSettled')")
+Index(
+    "ix_chain_events_settled_interval_id",
+    ChainEvent.__table__.c.args["intervalId"].as_string(),
+    postgresql_where=_SETTLEMENT_ANCHORS,
+    sqlite_where=_SETTLEMENT_ANCHORS,
+)
+Index(
+    "ix_chain_events_household_settled_tx",
+    ChainEvent.__table__.c.tx_hash,
+    ChainEvent.__table__.c.args["household"].as_string(),
+    postgresql_where=text("event = 'HouseholdSettled'"),
+    sqlite_where=text("event = 'HouseholdSettled'"),
+)
+
 
 class IndexerCursor(Base):
     """Where a chain follower stopped: the last block it fully processed."""
