@@ -213,45 +213,26 @@ def add(
     path, network, rpc_url, deployment, keystore, password_file, private_key, dry_run, from_interval, calendar_days
 ):
     """Register a schedule file as a new tariff version, from a future interval only, with its calendar."""
-    from backend.chain.tariffs import earliest_new_version, read_versions, register_schedule
-    from backend.tariffs.onchain import first_interval, last_covered_day
-    from backend.tariffs.schema import TariffError
+    from backend.chain.tariffs import plan_version, register_schedule
+    from backend.tariffs.schema import TariffError, load_schedule
 
     community = Community(network, rpc_url, deployment, keystore, password_file, private_key)
     seconds, registry = community.interval_seconds, community.registry
-    schedule = _load(path, dt.datetime.fromtimestamp(community.now, UTC))
-    bounds = _bounds(schedule)
-    newest = read_versions(registry)[-1]
-    if newest.schedule_hash == schedule.source_hash:
-        raise TariffRefused(
-            f"{path} is already the newest version ({newest.version}, from interval {newest.effective_from})"
-        )
-    earliest = earliest_new_version(registry, community.now)
-    file_start = first_interval(schedule, seconds)
-    start = max(file_start, earliest) if from_interval is None else from_interval
-    if start < earliest:
-        raise TariffRefused(
-            f"--from-interval {_interval(start, seconds)} is not in the future: the earliest a new version may "
-            f"start is interval {_interval(earliest, seconds)} (a version never applies backwards)"
-        )
-    if start < file_start:
-        raise TariffRefused(
-            f"--from-interval {_interval(start, seconds)} is before the file's valid_from {schedule.valid_from} "
-            f"(interval {file_start})"
-        )
-    first_day = start * seconds // 86400
-    last_day = min(first_day + calendar_days - 1, last_covered_day(schedule))
-    if len(bounds) > 1 and last_day < first_day:
-        raise TariffRefused(f"{path} covers no day from interval {start} on: its years are {list(schedule.years)}")
-    click.echo(f"{schedule.name}: hash 0x{schedule.source_hash.hex()}, {len(bounds)} band(s)")
-    click.echo(f"from interval {_interval(start, seconds)}")
-    if len(bounds) > 1:
-        click.echo(f"calendar {_day(first_day)} .. {_day(last_day)} (UTC), {last_day - first_day + 1} days")
+    try:
+        # The checks the admin's upload makes too (backend/web/tariffs.py): one function, every problem at once.
+        plan = plan_version(registry, load_schedule(path), community.now, from_interval, calendar_days)
+    except TariffError as error:
+        raise TariffRefused(f"{path}: {error}") from None
+    schedule = plan.schedule
+    click.echo(f"{schedule.name}: hash 0x{schedule.source_hash.hex()}, {len(plan.bounds)} band(s)")
+    click.echo(f"from interval {_interval(plan.effective_from, seconds)}")
+    if plan.calendar_days:
+        click.echo(f"calendar {_day(plan.first_day)} .. {_day(plan.last_day)} (UTC), {plan.calendar_days} days")
     if dry_run:
         click.echo("dry run: nothing sent")
         return
     try:
-        registered = register_schedule(community.admin(), registry, schedule, start, calendar_days)
+        registered = register_schedule(community.admin(), registry, schedule, plan.effective_from, calendar_days)
     except TariffError as error:
         raise TariffRefused(str(error)) from None
     click.echo(f"registered version {registered.version}")

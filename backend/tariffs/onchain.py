@@ -62,6 +62,12 @@ def calendar_words(schedule: Schedule, first_day: int, count: int) -> list[int]:
     return [calendar_word(utc_day_bands(schedule, day)) for day in range(first_day, last + 1)]
 
 
+def interval_label(interval_id: int, interval_seconds: int) -> str:
+    """'1234 (2026-03-01 10:15 UTC)': an interval as messages name it."""
+    start = dt.datetime.fromtimestamp(interval_id * interval_seconds, UTC)
+    return f"{interval_id} ({start:%Y-%m-%d %H:%M} UTC)"
+
+
 def first_interval(schedule: Schedule, interval_seconds: int) -> int:
     """The first interval at or after the schedule's valid_from (local midnight)."""
     start = dt.datetime.combine(schedule.valid_from, dt.time(0), schedule.zone).astimezone(UTC)

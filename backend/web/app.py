@@ -29,6 +29,7 @@ from backend.web import (
     security,
     settlements,
     statements,
+    tariffs,
     tokens,
 )
 from backend.web.chain import ChainGateway
@@ -50,6 +51,8 @@ BLUEPRINTS = (
     settlements.bp,
     market.bp,
     admin.bp,
+    tariffs.admin_bp,
+    tariffs.bp,
     tokens.bp,
     statements.bp,
     kpis.bp,

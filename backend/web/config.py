@@ -27,6 +27,7 @@ same archive and database from any working directory.
 | VATIO_MQTT_URL | none | the broker, for /api/health only (whether it answers) |
 | VATIO_SUMMARY_CACHE_S | 5 | seconds a computed community summary is served before it is recomputed (0: never cached) |
 | VATIO_BROKER_AUTH_DIR | <var>/broker/auth if it exists | the broker's auth folder for the admin's meter logins |
+| VATIO_TARIFFS_DIR | <var>/tariffs | the admin's uploaded tariff schedules (by hash), besides config/tariffs |
 """
 
 from __future__ import annotations
@@ -112,6 +113,9 @@ class Config:
     mqtt_url: str | None = None
     # The broker's auth folder (backend/broker_auth.py) for the admin's meter logins; None: not managed here.
     broker_auth_dir: Path | None = None
+    # Where uploaded tariff schedules are kept, named by their on-chain hash (backend/web/tariffs.py); None: not
+    # kept, and the upload refuses nothing for it (tests build Config directly).
+    tariffs_dir: Path | None = None
     # Secrets generated here are fine for one process only.
     secret_key_generated: bool = False
 
@@ -187,6 +191,7 @@ class Config:
             archive_dir=absolute(archive_dir) if archive_dir else var / "archive",
             cookie_secure=parse_bool("VATIO_COOKIE_SECURE", get("VATIO_COOKIE_SECURE")),
             broker_auth_dir=_broker_auth_dir(get("VATIO_BROKER_AUTH_DIR"), var),
+            tariffs_dir=absolute(tariffs_dir) if (tariffs_dir := get("VATIO_TARIFFS_DIR")) else var / "tariffs",
         )
         if domains := get("VATIO_SIWE_DOMAINS"):
             kwargs["siwe_domains"] = tuple(d.strip() for d in domains.split(",") if d.strip())

@@ -63,6 +63,55 @@ _KPI_DATE = _param(
 )
 _SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
 _DECIMAL = {"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]+)?$"}
+_TARIFF_WEEK = {
+    "type": "object",
+    "properties": {
+        "from": _INT,
+        "to": _INT,
+        "intervalSeconds": _INT,
+        "versions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "version": _INT,
+                    "scheduleHash": _STR,
+                    "effectiveFrom": _INT,
+                    "effectiveFromTime": _INT,
+                    "flat": {"type": "boolean"},
+                    "name": _NULLABLE_STR,
+                    "timeZone": _NULLABLE_STR,
+                    "fileFound": {"type": "boolean"},
+                    "bands": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "index": _INT,
+                                "name": _STR,
+                                "feedInPrice": _INT,
+                                "retailPrice": _INT,
+                                "prices": {
+                                    "type": ["object", "null"],
+                                    "properties": {
+                                        k: _DECIMAL for k in ("retailImport", "feedIn", "gridAccess", "gridCharges")
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "hours": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"start": _INT, "version": _NULLABLE_INT, "band": _NULLABLE_INT},
+            },
+        },
+    },
+}
 _KPI_ANSWER = {
     "type": "object",
     "properties": {
@@ -497,6 +546,18 @@ def openapi_spec() -> dict:
                 response=_KPI_ANSWER,
             )
         },
+        "/api/tariffs/week": {
+            "get": _op(
+                "A week of hours from `from` (default: now, to the hour), each with the tariff version in force at its "
+                "start and its band index (from the version's schedule file; null where this server lacks the file or "
+                "the hour is outside its years), and those versions with each band's on-chain bounds and the file's "
+                "prices (docs/tariffs.md)",
+                tags=["community"],
+                params=[_param("from", "query", _INT, "the first hour, unix seconds (rounded down to the hour)")],
+                errors=(400, 503),
+                response=_TARIFF_WEEK,
+            )
+        },
         "/api/intervals": {
             "get": _op(
                 "Intervals, newest first",
@@ -604,6 +665,45 @@ def openapi_spec() -> dict:
                     feedInPrice=(_INT, "invalid_price"),
                 ),
                 response=_obj(transaction=transaction),
+            )
+        },
+        "/api/admin/tariff-schedules": {
+            "post": _op(
+                "Check a tariff schedule file as `vatio tariff add` does (its shape and meaning, a start in the future "
+                "by the chain's clock, not the newest version's file, years covering the calendar) and return the "
+                "addTariffVersion and setBandCalendar transactions for the admin's wallet, in order, with the week "
+                "from its start; the file is kept under its hash (VATIO_TARIFFS_DIR). A refused file answers 400 "
+                "invalid_schedule with every problem in details.problems, and nothing changes",
+                tags=["admin"],
+                auth="admin",
+                errors=(400, 503),
+                body=_body(
+                    ("schedule",),
+                    schedule=(_STR, "invalid_schedule"),
+                    fromInterval=(_INT, "invalid_parameter"),
+                    calendarDays=(_INT, "invalid_parameter"),
+                ),
+                response=_obj(
+                    schedule=_obj(name=_STR, version=_INT, timeZone=_STR, validFrom=_STR, hash=_STR),
+                    version=_INT,
+                    effectiveFrom=_INT,
+                    effectiveFromTime=_INT,
+                    calendar={
+                        "type": ["object", "null"],
+                        "properties": {"firstDay": _INT, "lastDay": _INT, "days": _INT},
+                    },
+                    stored={"type": "boolean"},
+                    transactions={
+                        "type": "array",
+                        "items": _obj(
+                            function={"enum": ["addTariffVersion", "setBandCalendar"]},
+                            firstDay=_INT,
+                            days=_INT,
+                            transaction=transaction,
+                        ),
+                    },
+                    week=_TARIFF_WEEK,
+                ),
             )
         },
         "/api/admin/meters/{address}/credentials": {

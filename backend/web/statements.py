@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Iterable
-from functools import lru_cache
 from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, request
@@ -42,12 +41,12 @@ MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 ID_CHUNK = 500  # interval ids per IN (...) list
 
 
-@lru_cache(maxsize=16)
 def _schedule(schedule_hash: bytes) -> Schedule:
-    """The tariff file with this on-chain hash, from config/tariffs (as `vatio statements` finds it)."""
-    from backend.chain.tariffs import find_schedule
+    """The tariff file with this on-chain hash, from config/tariffs (as `vatio statements` finds it) or the
+    schedules the admin uploaded (VATIO_TARIFFS_DIR)."""
+    from backend.web.tariffs import tariff_file
 
-    return find_schedule(schedule_hash)
+    return tariff_file(schedule_hash)
 
 
 def household_events(session: Session, seconds: int, household: str | None, window: range | None = None) -> MonthEvents:

@@ -263,6 +263,7 @@ def start_stack(workdir: Path) -> tuple[Stack, AnvilNode]:
             "VATIO_RPC_URL": node.url,
             "VATIO_DEPLOYMENT": str(deployment_file),
             "VATIO_ARCHIVE_DIR": str(archive_dir),
+            "VATIO_TARIFFS_DIR": str(workdir / "tariffs"),  # the admin's uploaded schedules
             "VATIO_SECRET_KEY": secrets.token_hex(32),
             "VATIO_RATE_LIMIT_SIGNIN": "1000 per minute",
             "VATIO_RATE_LIMIT_WRITE": "1000 per minute",

@@ -1,7 +1,9 @@
 // Admin: register households and meters, set the tariffs (the server returns the unsigned transaction,
 // the admin's wallet sends it), oracle and chain health, and the oracle's rejections, live.
-import { type Address, type Hex, isAddress } from "viem";
-import { api } from "../api";
+import type { Chart } from "chart.js";
+import { type Address, type Hex, isAddress, parseEventLogs } from "viem";
+import { api, ApiError } from "../api";
+import { contract } from "../chain";
 import { h, replace } from "../dom";
 import { dateTime, parseEuro, power, shortHex } from "../format";
 import { hasMessage, t } from "../i18n";
@@ -9,6 +11,7 @@ import { onLive } from "../live";
 import type { Cleanup } from "../router";
 import { state } from "../store";
 import { card, empty, field, fill, formMessage, stat, table } from "../ui/parts";
+import { bandsTable, type TariffWeek, tariffWeekChart } from "../ui/tariffWeek";
 import { describeError } from "../wallet/errors";
 import { sendTransaction } from "../wallet/wallet";
 import { bridgeSetup } from "./bridgeSetup";
@@ -147,6 +150,163 @@ function tariffsForm(): HTMLElement {
   );
 }
 
+interface ScheduleAnswer {
+  schedule: { name: string; version: number; timeZone: string; validFrom: string; hash: string };
+  version: number;
+  effectiveFrom: number;
+  effectiveFromTime: number;
+  calendar: { firstDay: number; lastDay: number; days: number } | null;
+  transactions: {
+    function: "addTariffVersion" | "setBandCalendar";
+    days?: number;
+    transaction: { to: Address; data: Hex; value: string };
+  }[];
+  week: TariffWeek;
+}
+
+/** The version number a receipt's TariffVersionAdded event carries (null when it has none). */
+function addedVersion(logs: Parameters<typeof parseEventLogs>[0]["logs"]): number | null {
+  const registry = contract("CommunityRegistry");
+  const events = parseEventLogs({ abi: registry.abi, logs, eventName: "TariffVersionAdded" });
+  const args = events[0]?.args as { version?: number | bigint } | undefined;
+  return args?.version === undefined ? null : Number(args.version);
+}
+
+/** A week's chart and its bands' table; the chart is kept in `charts` for the page to destroy. */
+function weekView(week: TariffWeek, testId: string, charts: Chart[]): HTMLElement {
+  const canvas = h("canvas", { "aria-label": t("tariff.chart") });
+  requestAnimationFrame(() => {
+    if (!canvas.isConnected) return;
+    // Charts of views replaced since (a new upload, a refresh) are let go here.
+    const kept = charts.splice(0).filter((chart) => chart.canvas.isConnected || (chart.destroy(), false));
+    charts.push(...kept, tariffWeekChart(canvas, week));
+  });
+  return h(
+    "div",
+    { dataset: { testid: testId } },
+    h("div.chart", null, canvas),
+    bandsTable(week, `${testId}-bands`),
+  );
+}
+
+/** Upload a schedule file: the server checks it as `vatio tariff add` does and answers every problem, or the
+ * transactions and the first week, drawn here; the admin's wallet then sends them in order. */
+function scheduleForm(charts: Chart[], onRegistered: () => void): HTMLElement {
+  const message = formMessage("schedule-message");
+  const problems = h("div", { dataset: { testid: "schedule-problems" } });
+  const preview = h("div");
+  const file = h("input", {
+    type: "file",
+    accept: ".toml,text/plain",
+    dataset: { testid: "schedule-file" },
+  });
+  const submit = h(
+    "button",
+    { type: "submit", disabled: true, dataset: { testid: "schedule-send" } },
+    t("admin.scheduleSend"),
+  );
+  let answer: ScheduleAnswer | null = null;
+
+  const check = async () => {
+    message.clear();
+    replace(problems);
+    replace(preview);
+    answer = null;
+    submit.disabled = true;
+    const chosen = file.files?.[0];
+    if (!chosen) return;
+    try {
+      answer = await api<ScheduleAnswer>("/api/admin/tariff-schedules", {
+        body: { schedule: await chosen.text() },
+      });
+    } catch (error) {
+      const found = error instanceof ApiError ? error.details?.problems : undefined;
+      if (Array.isArray(found) && found.length) {
+        replace(
+          problems,
+          h("p.problems", null, t("admin.scheduleRefused", { count: found.length })),
+          h(
+            "ul.problems",
+            null,
+            found.map((problem) => h("li", { lang: "en" }, String(problem))),
+          ),
+        );
+      } else message.show(describeError(error));
+      return;
+    }
+    const { schedule, calendar } = answer;
+    replace(
+      preview,
+      h(
+        "p.note",
+        { dataset: { testid: "schedule-summary" } },
+        t("admin.scheduleSummary", {
+          name: schedule.name,
+          version: answer.version,
+          start: dateTime(answer.effectiveFromTime),
+          count: answer.transactions.length,
+        }),
+        calendar ? ` ${t("admin.scheduleCalendar", { days: calendar.days })}` : "",
+        h("br"),
+        h("code", { title: schedule.hash }, shortHex(schedule.hash, 10, 8)),
+      ),
+      weekView(answer.week, "schedule-preview", charts),
+    );
+    submit.disabled = false;
+  };
+
+  const send = async () => {
+    if (!answer) return;
+    const { transactions, version, effectiveFromTime } = answer;
+    submit.disabled = true;
+    file.disabled = true;
+    message.clear();
+    try {
+      for (const step of transactions) {
+        const label =
+          step.function === "addTariffVersion"
+            ? t("admin.scheduleTx", { version })
+            : t("admin.calendarTx", { days: step.days ?? 0 });
+        const receipt = await sendTransaction(label, step.transaction);
+        if (step.function === "addTariffVersion") {
+          // The calendar transactions name the version the server expected: another one added in between would
+          // have taken that number, so nothing more is sent then.
+          const got = addedVersion(receipt.logs);
+          if (got !== version) {
+            message.show(t("admin.scheduleRace", { got: got ?? "?", expected: version }));
+            return;
+          }
+        }
+      }
+      message.show(t("admin.scheduleDone", { version, start: dateTime(effectiveFromTime) }), "success");
+      answer = null;
+      onRegistered();
+    } catch (error) {
+      message.show(describeError(error));
+      submit.disabled = answer === null;
+    } finally {
+      file.disabled = false;
+    }
+  };
+
+  file.addEventListener("change", () => void check());
+  return h(
+    "form",
+    {
+      novalidate: true,
+      onsubmit: (event: Event) => {
+        event.preventDefault();
+        void send();
+      },
+    },
+    field(t("admin.scheduleFile"), file, t("admin.scheduleHint")),
+    problems,
+    preview,
+    message.element,
+    submit,
+  );
+}
+
 /** The oracle's stable reason code in words of the page's language (the code itself when it is a new one). */
 export function reasonText(reason: string): string {
   const key = `reason.${reason}`;
@@ -188,6 +348,12 @@ export function adminPage(root: HTMLElement): Cleanup | void {
     root.appendChild(h("p.state.empty", { dataset: { testid: "not-admin" } }, t("wallet.needAdmin")));
     return;
   }
+  const charts: Chart[] = [];
+  const weekBox = h("div");
+  const refreshWeek = fill(weekBox, async () => {
+    const week = await api<TariffWeek>("/api/tariffs/week");
+    return weekView(week, "tariff-week", charts);
+  });
   const healthBox = h("div");
   const rejectionsBox = h("div");
   const householdsBox = h("div");
@@ -225,6 +391,16 @@ export function adminPage(root: HTMLElement): Cleanup | void {
         registerForm(() => refreshHouseholds()),
       ),
       card(t("admin.tariffs"), "tariffs", tariffsForm()),
+    ),
+    h(
+      "div.grid-2",
+      null,
+      card(
+        t("admin.schedule"),
+        "schedule",
+        scheduleForm(charts, () => void refreshWeek()),
+      ),
+      card(t("admin.weekInForce"), "tariff-week", weekBox),
     ),
     h(
       "div.grid-2",
@@ -271,6 +447,7 @@ export function adminPage(root: HTMLElement): Cleanup | void {
   });
   return () => {
     stop();
+    for (const chart of charts) chart.destroy();
     if (timer !== undefined) window.clearTimeout(timer);
   };
 }
