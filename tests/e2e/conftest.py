@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from e2e_forecast import StoredRun, store_community_forecast
 from e2e_stack import Stack, start_stack, stop_stack
 from e2e_wallet import InjectedWallet
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -34,6 +35,14 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         stop_stack(running, node)
         for name in ("oracle.log", "web.log"):
             print(f"--- {name} (tail) ---\n" + (running.logs / name).read_text()[-1500:])
+
+
+@pytest.fixture(scope="session")
+def community_forecast(stack) -> StoredRun:
+    """The community's load forecast (24 h and 7 days, P10–P90) stored in the stack's database (e2e_forecast.py),
+    at the level of the stack's meters' consumption."""
+    level_kw = sum(meter.consumed_wh_per_s for meter in stack.meters.meters.values()) * 3.6  # Wh/s -> kW
+    return store_community_forecast(stack.database_url, level_kw)
 
 
 @pytest.fixture(scope="session")

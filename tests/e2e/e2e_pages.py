@@ -18,6 +18,7 @@ def sign_in(page: Page, role_text: str = "hogar") -> None:
 
 def screenshot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")  # scrolled, a full-page shot draws the sticky header mid-page
     page.wait_for_timeout(400)  # charts draw on the next animation frame
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 

@@ -152,6 +152,7 @@ class Stack:
     meters: MeterFeed
     blocks: BlockTicker
     logs: Path
+    database_url: str  # the oracle's and the web app's database (SQLite)
     processes: list[subprocess.Popen] = field(default_factory=list)
     web_command: list[str] = field(default_factory=list)
     web_env: dict[str, str] = field(default_factory=dict)
@@ -297,6 +298,7 @@ def start_stack(workdir: Path) -> tuple[Stack, AnvilNode]:
             meters=meters,
             blocks=BlockTicker(node.url),
             logs=logs,
+            database_url=database_url,
             processes=processes,
             web_command=web_command,
             web_env=web_env,

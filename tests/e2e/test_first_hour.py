@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from e2e_pages import screenshot, sign_in
 from e2e_stack import INTERVAL_S
 from eth_account import Account
@@ -182,7 +183,6 @@ def test_a_demo_household_trades_without_metamask(open_page, stack):
     assert market.functions.nextOrderId().call() == before + 1
     placed = market.functions.getOrder(before).call()
     assert stack.bob.address in placed, placed
-    screenshot(page, "demo-household-order-es")
 
     # The same without the list: a pasted key (here alice's), refused first when it is not a key.
     other, _ = open_page()
@@ -223,7 +223,6 @@ def test_the_replay_is_said_on_the_household_and_market_pages(open_page, stack):
         note = page.get_by_test_id("catch-up")
         expect(note).to_contain_text("Reproduciendo el historial: 168 de 768 intervalos liquidados")
         expect(note).to_contain_text(re.compile(r"\d{1,2} \w+"))  # a replayed time carries its date
-    screenshot(page, "catch-up-es")
 
 
 def test_one_unit_per_column_in_the_clearing_history(open_page, stack):
@@ -247,19 +246,116 @@ def test_one_unit_per_column_in_the_clearing_history(open_page, stack):
     assert "0,500 kWh" in cells and "0,030 kWh" in cells, cells
 
 
-def test_screenshots_of_the_first_minutes(browser, stack):
-    """Done-means screenshots: the dashboard with live readings, and the wallet menu offering the demo households,
-    in Spanish and English, desktop and phone (benchmarks/results/screenshots/first-hour-*)."""
-    for locale, lang, live_text in (("es-ES", "es", "Última lectura"), ("en-US", "en", "Latest reading")):
-        for device, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-            context = _context(browser, stack, locale, viewport=viewport)
-            try:
-                page = context.new_page()
-                page.goto("/")
-                expect(page.get_by_test_id("latest-reading")).to_contain_text(live_text, timeout=20_000)
-                screenshot(page, f"first-hour-live-{lang}-{device}")
-                page.get_by_test_id("connect-wallet").click()
-                expect(page.get_by_test_id("demo-households").locator("button")).to_have_count(2)
-                screenshot(page, f"first-hour-demo-households-{lang}-{device}")
-            finally:
-                context.close()
+# What each variant of the done-means screenshots reads, in its language.
+TEXTS = {
+    "es": {
+        "locale": "es-ES",
+        "live": "Última lectura",
+        "forecast24": "Predicción, próximas 24 h (P10–P90)",
+        "served": "Consumo: modelo {model}",
+        "role": "hogar",
+        "decimal": ",",
+        "placed": "Orden colocada.",
+        "catch_up": "Reproduciendo el historial: 168 de 768 intervalos liquidados",
+    },
+    "en": {
+        "locale": "en-US",
+        "live": "Latest reading",
+        "forecast24": "Forecast, next 24 h (P10–P90)",
+        "served": "Consumption: model {model}",
+        "role": "household",
+        "decimal": ".",
+        "placed": "Order placed.",
+        "catch_up": "Replaying history: 168 of 768 intervals settled",
+    },
+}
+
+# Columns of a chart's canvas, below its legend (the top quarter), that hold pixels of the P10–P90 band's fill
+# (COLORS.band: rgba(56, 103, 214, 0.18)), of the consumption's opaque line colour (#3867d6: the dashed P50 and the
+# measured values), and of both (the median drawn inside its band). The legend's boxes are 12 px wide.
+_BAND_AND_LINE_COLUMNS = """(canvas) => {
+    const top = Math.floor(canvas.height / 4);
+    const { data } = canvas.getContext('2d').getImageData(0, top, canvas.width, canvas.height - top);
+    const blue = (i) => Math.abs(data[i] - 56) <= 24 && Math.abs(data[i + 1] - 103) <= 24
+        && Math.abs(data[i + 2] - 214) <= 24;
+    const band = new Set(), line = new Set();
+    for (let i = 0; i < data.length; i += 4) {
+        if (!blue(i)) continue;
+        const column = (i / 4) % canvas.width;
+        if (Math.abs(data[i + 3] - 46) <= 6) band.add(column);
+        else if (data[i + 3] >= 200) line.add(column);
+    }
+    return { band: band.size, line: line.size, both: [...line].filter((x) => band.has(x)).length };
+}"""
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_screenshots_of_the_first_minutes(browser, stack, community_forecast, lang, device):
+    """Done-means screenshots (benchmarks/results/screenshots/first-hour-*), in Spanish and English, desktop and
+    phone, each taken once what it shows is asserted on the page: the dashboard with live readings and the
+    forecast with its P10–P90 band, the wallet menu offering the demo households, a demo household's order
+    placed without MetaMask, and the catch-up note."""
+    texts = TEXTS[lang]
+    name = f"{lang}-{device}"
+    context = _context(browser, stack, texts["locale"], viewport=DESKTOP if device == "desktop" else PHONE)
+    try:
+        page = context.new_page()
+        page.goto("/")
+        expect(page.get_by_test_id("latest-reading")).to_contain_text(texts["live"], timeout=20_000)
+        screenshot(page, f"first-hour-live-{name}")
+
+        # The stored run on the 24 h card: its band and median drawn, and the model that made it named under it.
+        forecast = page.locator("section.card", has=page.get_by_role("heading", name=texts["forecast24"]))
+        expect(forecast.get_by_test_id("forecast-source")).to_contain_text(
+            texts["served"].format(model=community_forecast.served[24])
+        )
+        canvas = forecast.locator("canvas")
+        expect(canvas).to_be_visible()
+        page.wait_for_function(f"(canvas) => ({_BAND_AND_LINE_COLUMNS})(canvas).both > 0", arg=canvas.element_handle())
+        columns = canvas.evaluate(_BAND_AND_LINE_COLUMNS)
+        # 24 hours span a fifth of the plot (48 past hours precede them) even on a phone: many more than 12 px.
+        assert columns["band"] >= 40 and columns["line"] >= 20 and columns["both"] >= 20, columns
+        screenshot(page, f"first-hour-forecast-{name}")
+
+        # The same dashboard while settlement replays history (the summary answered as during a replay).
+        summary = re.compile(r".*/api/community/summary$")
+        page.route(summary, _replaying_summary)
+        page.reload()
+        note = page.get_by_test_id("catch-up")
+        expect(note).to_contain_text(texts["catch_up"])
+        expect(note).to_be_visible()
+        screenshot(page, f"first-hour-catch-up-{name}")
+        page.unroute(summary)
+        page.reload()
+
+        page.get_by_test_id("connect-wallet").click()
+        demo = page.get_by_test_id("demo-households").locator("button")
+        expect(demo).to_have_count(2)
+        screenshot(page, f"first-hour-demo-households-{name}")
+
+        # A demo household (no injected wallet) signs in and places an order that lands on-chain.
+        market = stack.contract("EnergyMarket")
+        demo.filter(has_text=stack.bob.address[:6]).click()
+        expect(page.get_by_test_id("wallet-address")).to_have_attribute("title", stack.bob.address, timeout=20_000)
+        page.get_by_test_id("sign-in").click()
+        expect(page.get_by_test_id("wallet-role")).to_have_text(texts["role"])
+        before = market.functions.nextOrderId().call()
+        page.goto("/market")
+        expect(page.locator("body[data-ready=true]")).to_have_count(1)
+        page.get_by_test_id("side-bid").check()
+        page.get_by_test_id("order-amount").fill(f"0{texts['decimal']}010")
+        page.get_by_test_id("order-price").fill(f"0{texts['decimal']}100")
+        page.get_by_test_id("place-order").click()
+        placed = page.get_by_test_id("order-form").get_by_test_id("form-message")
+        expect(placed).to_have_text(texts["placed"], timeout=30_000)
+        assert market.functions.nextOrderId().call() == before + 1
+        assert stack.bob.address in market.functions.getOrder(before).call()
+        expect(page.get_by_test_id(f"cancel-{before}")).to_be_visible(timeout=20_000)  # listed under "my orders"
+        # Dismissed (their × buttons, all at once: they also leave on their own), as they would hide the message.
+        page.evaluate("document.querySelectorAll('.tx-item .tx-close').forEach((button) => button.click())")
+        expect(page.locator(".tx-item")).to_have_count(0)
+        expect(placed).to_be_visible()
+        screenshot(page, f"first-hour-demo-household-order-{name}")
+    finally:
+        context.close()
