@@ -239,15 +239,30 @@ def validate_command(path, members_file):
 @click.option("--members", "count", default=20, show_default=True)
 @click.option("--band", default=0.05, show_default=True)
 @click.option("--seed", default=1, show_default=True)
+@click.option(
+    "--anchor",
+    "anchors",
+    type=click.Choice(["equal", "power"]),
+    multiple=True,
+    default=("equal", "power"),
+    show_default=True,
+    help="Static shares the planned coefficients stay within --band of (repeatable): one planned set each.",
+)
 @price_options
-def compare_command(start, days, count, band, seed, retail_price, compensation_price):
+def compare_command(start, days, count, band, seed, anchors, retail_price, compensation_price):
     """Planned against static coefficients on a simulated community, with and without the leftover market."""
     from backend.coefficients.community import compare_year, simulate_shared_community
     from backend.market.community_types import Tariffs
 
     test_start = pd.Timestamp(start, tz="UTC")
     community = simulate_shared_community(count, str((test_start - pd.Timedelta(weeks=4)).date()), days + 28, seed=seed)
-    outcomes = compare_year(community, test_start, Tariffs(retail_price, compensation_price), fairness_band=band)
+    outcomes = compare_year(
+        community,
+        test_start,
+        Tariffs(retail_price, compensation_price),
+        fairness_band=band,
+        anchors=tuple(f"static-{anchor}" for anchor in anchors),
+    )
     header = [
         "coefficients",
         "market",

@@ -130,8 +130,14 @@ def compare_year(
     fairness_band: float | None = 0.05,
     market: tuple[bool, ...] = (False, True),
     forecast_uses: tuple[str, ...] = ("scenarios", "p50"),
+    anchors: tuple[str, ...] = ("static-equal",),
 ) -> list[Outcome]:
-    """Static coefficients (equal, by contracted power) and forecast-planned ones over the test hours."""
+    """Static coefficients (equal, by contracted power) and forecast-planned ones over the test hours.
+
+    Each planned set keeps every member within ``fairness_band`` of one static rule, its anchor (the shares
+    the community agreed): ``planned-<use>`` around equal shares, ``planned-<use>-around-power`` around the
+    shares by contracted power.
+    """
     test = community.hour_starts >= test_start
     production = community.production_wh[test]
     consumption = community.consumption_wh[test]
@@ -141,19 +147,23 @@ def compare_year(
         for name, shares in static_coefficient_sets(community.members).items()
     }
     leftover_price = (tariffs.retail_price + tariffs.feed_in_price) // 2
-    equal = static_coefficient_sets(community.members)["static-equal"]
-    for use in forecast_uses:
-        sets[f"planned-{use}"] = planned_coefficients(
-            community,
-            test_start,
-            months,
-            history_weeks,
-            equal,
-            fairness_band,
-            tariffs,
-            leftover_price,
-            forecast_use=use,
-        )
+    statics = static_coefficient_sets(community.members)
+    for anchor in anchors:
+        if anchor not in statics:
+            raise ValueError(f"an anchor is one of {sorted(statics)}, not {anchor!r}")
+        suffix = "" if anchor == "static-equal" else "-around-" + anchor.removeprefix("static-")
+        for use in forecast_uses:
+            sets[f"planned-{use}{suffix}"] = planned_coefficients(
+                community,
+                test_start,
+                months,
+                history_weeks,
+                statics[anchor],
+                fairness_band,
+                tariffs,
+                leftover_price,
+                forecast_use=use,
+            )
     return [
         evaluate(name, cups, production, consumption, table, tariffs, with_market)
         for name, table in sets.items()

@@ -131,3 +131,18 @@ def test_a_members_file_with_static_shares_not_summing_to_one_is_refused(tmp_pat
         ],
     )
     assert result.exit_code == 1 and "the static shares sum to 0.9, not 1" in result.output
+
+
+def test_compare_plans_around_each_static_rule_it_is_given():
+    runner = CliRunner()
+    args = ["coefficients", "compare", "--members", "4", "--days", "3", "--start", "2023-06-01"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    names = {line.split(" | ")[0] for line in result.output.splitlines()[1:]}
+    assert {"static-equal", "static-power", "planned-scenarios", "planned-scenarios-around-power"} <= names
+
+    only_equal = runner.invoke(main, [*args, "--anchor", "equal"])
+    assert only_equal.exit_code == 0, only_equal.output
+    assert "around-power" not in only_equal.output
+    refused = runner.invoke(main, [*args, "--anchor", "investment"])
+    assert refused.exit_code == 2 and "investment" in refused.output
