@@ -17,6 +17,7 @@ Target (issue 16): audit median <= 1.2 x the peer's median. Writes benchmarks/re
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import statistics
@@ -63,8 +64,9 @@ def main() -> None:
             "--deployment",
             str(chain.deployment_path),
         ]
-        peer_s, audit_s = [], []
+        peer_s, audit_s, load = [], [], []
         for run in range(arguments.repeats):  # interleaved, so a noisy spell hits both alike
+            load.append(os.getloadavg()[0])  # the machine is shared: say how busy it was
             begin = time.perf_counter()
             counts = read_events(web3, chain.deployment)
             peer_s.append(time.perf_counter() - begin)
@@ -74,7 +76,10 @@ def main() -> None:
             summary = re.search(r"audited (\d+) intervals: (\d+) OK", result.output)
             if result.exit_code != 0 or not summary or int(summary.group(2)) != chain.intervals:
                 raise SystemExit(f"the audit did not pass every interval:\n{result.output[-3000:]}")
-            print(f"  run {run + 1}: peer {peer_s[-1]:.2f} s ({sum(counts.values())} logs), audit {audit_s[-1]:.2f} s")
+            print(
+                f"  run {run + 1}: peer {peer_s[-1]:.2f} s ({sum(counts.values())} logs), audit {audit_s[-1]:.2f} s, "
+                f"load {load[-1]:.1f} on {os.cpu_count()} CPUs"
+            )
         node_head = web3.eth.block_number
         chain.node.stop()
     finally:
@@ -102,6 +107,8 @@ def main() -> None:
             "repeats": arguments.repeats,
             "audit_s_runs": [round(s, 3) for s in audit_s],
             "peer_s_runs": [round(s, 3) for s in peer_s],
+            "load_avg_1min_at_runs": [round(value, 1) for value in load],
+            "cpus": os.cpu_count(),
             "chain_build_s": round(build_s, 1),
             "setup": "Anvil with --prune-history as the demo's (old states gone: the solver's inputs are "
             "replayed from events), the real oracle pipeline in process (Ingester into SQLite, Settler), "

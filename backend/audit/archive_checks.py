@@ -15,6 +15,7 @@ from itertools import pairwise
 from backend.audit.archive_source import ArchiveMissing, ArchiveSource
 from backend.audit.chain_view import ChainView, SettledInterval
 from backend.audit.leaf_checks import check_archived_leaf, check_continuity, hex0x, recompute_leaf_hash
+from backend.audit.verified_readings import VerifiedReadings, verified_under
 from backend.market.orderbook import address_key
 from backend.protocol.archive import ArchivedInterval, ArchivedLeaf, ArchiveMalformed
 from backend.protocol.merkle import MerkleTree
@@ -22,9 +23,16 @@ from backend.protocol.readings import MeterDomain
 
 
 def check_archive(
-    document: ArchivedInterval, settled: SettledInterval, chain: ChainView, archive: ArchiveSource, domain: MeterDomain
+    document: ArchivedInterval,
+    settled: SettledInterval,
+    chain: ChainView,
+    archive: ArchiveSource,
+    domain: MeterDomain,
+    verified: VerifiedReadings | None = None,
 ) -> list[str]:
-    """Every difference between the document and the chain, as short sentences."""
+    """Every difference between the document and the chain, as short sentences. `verified`
+    (one per audit run) remembers each signed reading's signer across intervals."""
+    verified = verified_under(domain, verified)
     # The interval's id and bounds come from the chain: the document's own header is only compared.
     interval_id = settled.interval_id
     start, end = interval_bounds(chain, interval_id)
@@ -41,13 +49,14 @@ def check_archive(
             domain,
             None if previous is None else previous.end_registers,
             document.readings_root,
+            verified,
         )
         if previous is not None:
             _, previous_end = interval_bounds(chain, leaf.previous_interval)
             leaf_problems += check_continuity(leaf, previous, previous_end)
         leaf_problems += _check_meter_registered(leaf, settled, chain)
         problems += [f"leaf {leaf.household}: {problem}" for problem in leaf_problems]
-    problems += _check_root(document, settled, domain)
+    problems += _check_root(document, settled, domain, verified)
     problems += _check_entries(document, settled)
     return problems
 
@@ -170,8 +179,10 @@ def _check_meter_registered(leaf: ArchivedLeaf, settled: SettledInterval, chain:
     return []
 
 
-def _check_root(document: ArchivedInterval, settled: SettledInterval, domain: MeterDomain) -> list[str]:
-    hashes = [recompute_leaf_hash(leaf, settled.interval_id, domain) for leaf in document.leaves]
+def _check_root(
+    document: ArchivedInterval, settled: SettledInterval, domain: MeterDomain, verified: VerifiedReadings
+) -> list[str]:
+    hashes = [recompute_leaf_hash(leaf, settled.interval_id, domain, verified) for leaf in document.leaves]
     if not hashes:
         if settled.readings_root == bytes(32) and not settled.entries:
             return []

@@ -31,6 +31,7 @@ from backend.audit.state_batch import Call, call_many
 from backend.chain.deploy import Deployment
 from backend.chain.market_state import read_tariffs
 from backend.market.orderbook import Account, RestingOrder, Side, Tariffs
+from backend.protocol.readings import to_checksum
 
 ZERO_ADDRESS = "0x" + "00" * 20
 DEFAULT_BLOCKS_PER_QUERY = 10_000
@@ -198,7 +199,7 @@ class ChainView:
             args = log["args"]
             interval = self._interval(args["intervalId"])
             interval.record_position(log)
-            household = Web3.to_checksum_address(args["household"])
+            household = to_checksum(args["household"])
             interval.entries.append(
                 SettledEntry(
                     household,
@@ -218,9 +219,7 @@ class ChainView:
             interval.record_position(log)
             side = Side(args["side"])
             interval.fills.append(
-                SettledFill(
-                    args["orderId"], Web3.to_checksum_address(args["household"]), side, args["amountWh"], args["value"]
-                )
+                SettledFill(args["orderId"], to_checksum(args["household"]), side, args["amountWh"], args["value"])
             )
             if args["orderId"] != 0:
                 # a resting bid's buyer is minted its tokens; a resting ask's escrowed tokens are burned
@@ -247,7 +246,7 @@ class ChainView:
         logs = self._logs("CommunityRegistry", "HouseholdRegistered") + self._logs("CommunityRegistry", "MeterReplaced")
         for log in sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"])):
             args = log["args"]
-            household = Web3.to_checksum_address(args["household"])
+            household = to_checksum(args["household"])
             if log["event"] == "HouseholdRegistered":
                 self._assignments[args["meter"].lower()].append(MeterAssignment(household, log["blockNumber"], None))
                 continue

@@ -15,13 +15,20 @@ from backend.audit.chain_view import ChainView, SettledInterval
 from backend.audit.report import IntervalResult
 from backend.audit.solver_check import check_solver
 from backend.audit.supply_check import check_supply
+from backend.audit.verified_readings import VerifiedReadings
 from backend.protocol.archive import ArchiveMalformed
 from backend.protocol.readings import MeterDomain
 
 
 def audit_interval(
-    settled: SettledInterval, chain: ChainView, archive: ArchiveSource, domain: MeterDomain
+    settled: SettledInterval,
+    chain: ChainView,
+    archive: ArchiveSource,
+    domain: MeterDomain,
+    verified: VerifiedReadings | None = None,
 ) -> IntervalResult:
+    """One interval's findings; pass one `verified` to every interval of a run so that a reading
+    listed in two neighbouring intervals has its signer recovered once."""
     result = IntervalResult(
         settled.interval_id,
         leaves=len(settled.entries),
@@ -36,7 +43,7 @@ def audit_interval(
         result.problems.append(f"archive document malformed: {malformed}")
     else:
         result.leaves = len(document.leaves)
-        result.problems += check_archive(document, settled, chain, archive, domain)
+        result.problems += check_archive(document, settled, chain, archive, domain, verified)
 
     try:
         problems, _ = check_solver(settled, chain)

@@ -112,6 +112,7 @@ def audit(
     from backend.audit.checks import audit_interval
     from backend.audit.logs import LogsUnreadable
     from backend.audit.state_batch import BatchRefused
+    from backend.audit.verified_readings import VerifiedReadings
     from backend.protocol.readings import MeterDomain
 
     if from_interval is not None and to_interval is not None and from_interval > to_interval:
@@ -132,6 +133,7 @@ def audit(
         chain = ChainView(web3, deployment, blocks_per_query=blocks_per_query, calls_per_batch=calls_per_batch)
         archive = ArchiveSource(archive_location, chain_id)
         domain = MeterDomain(chain_id, deployment.address("CommunityRegistry"))
+        verified = VerifiedReadings(domain)  # a reading listed in two intervals is recovered once
         if check_statements:
             from backend.audit.statements import month_window
 
@@ -151,7 +153,7 @@ def audit(
         results = []
         chain.prefetch_intervals(list(filter(selected, chain.settled_interval_ids())))
         for interval_id in filter(selected, chain.settled_interval_ids()):
-            result = audit_interval(chain.intervals[interval_id], chain, archive, domain)
+            result = audit_interval(chain.intervals[interval_id], chain, archive, domain, verified)
             results.append(result)
             click.echo(format_line(result, None if verbose else DEFAULT_PROBLEMS_SHOWN))
         for interval_id in filter(selected, chain.open_interval_ids()):

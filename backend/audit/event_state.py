@@ -25,9 +25,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from itertools import accumulate
 
-from web3 import Web3
-
 from backend.market.orderbook import Account, RestingOrder, Side
+from backend.protocol.readings import to_checksum
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class MarketHistory:
             args = log["args"]
             order = RestingOrder(
                 order_id=args["orderId"],
-                owner=Web3.to_checksum_address(args["owner"]),
+                owner=to_checksum(args["owner"]),
                 side=Side(args["side"]),
                 limit_price=args["limitPrice"],
                 amount_wh=args["amountWh"],

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+from backend.audit.verified_readings import VerifiedReadings, verified_under
 from backend.protocol.archive import ArchivedLeaf
 from backend.protocol.energy import Registers, RegisterSample, register_at
 from backend.protocol.merkle import Leaf, verify
-from backend.protocol.readings import InvalidSignature, MeterDomain, readings_hash, recover_signer
+from backend.protocol.readings import InvalidSignature, MeterDomain
 
 
 def hex0x(data: bytes) -> str:
@@ -34,11 +35,13 @@ def registers_text(registers: Registers | None) -> str:
     return f"produced {registers.produced_wh} / consumed {registers.consumed_wh} Wh"
 
 
-def recompute_leaf_hash(leaf: ArchivedLeaf, interval_id: int, domain: MeterDomain) -> bytes | None:
+def recompute_leaf_hash(
+    leaf: ArchivedLeaf, interval_id: int, domain: MeterDomain, verified: VerifiedReadings | None = None
+) -> bytes | None:
     """The leaf hash from the leaf's amounts and its readings as archived; None when the
     readings cannot be hashed (two with one seq)."""
     try:
-        recomputed_readings_hash = readings_hash(leaf.readings, domain)
+        recomputed_readings_hash = verified_under(domain, verified).readings_hash(leaf.readings)
     except ValueError:
         return None
     return Leaf(
@@ -54,19 +57,22 @@ def check_archived_leaf(
     domain: MeterDomain,
     previous_end: Registers | None,
     archived_root: bytes,
+    verified: VerifiedReadings | None = None,
 ) -> list[str]:
     """Problems with one leaf; empty when it is sound.
 
     `previous_end` is the endRegisters of this meter's leaf in
     `leaf.previous_interval`, or None when previousInterval is null (the
-    caller reports a previous leaf it cannot find)."""
-    problems = _check_readings(leaf, domain, interval_start, interval_end)
+    caller reports a previous leaf it cannot find). `verified` remembers
+    signers and digests across the leaves of one audit run."""
+    verified = verified_under(domain, verified)
+    problems = _check_readings(leaf, verified, interval_start, interval_end)
     problems += _check_registers(leaf, interval_end, previous_end)
-    problems += _check_hashes(leaf, interval_id, domain, archived_root)
+    problems += _check_hashes(leaf, interval_id, verified, archived_root)
     return problems
 
 
-def _check_readings(leaf: ArchivedLeaf, domain: MeterDomain, start: int, end: int) -> list[str]:
+def _check_readings(leaf: ArchivedLeaf, verified: VerifiedReadings, start: int, end: int) -> list[str]:
     problems = []
     if not leaf.readings:
         return ["lists no readings"]
@@ -76,7 +82,7 @@ def _check_readings(leaf: ArchivedLeaf, domain: MeterDomain, start: int, end: in
             problems.append(f"reading seq {reading.seq} is of meter {reading.meter}, not the leaf's meter {leaf.meter}")
             continue
         try:
-            signer = recover_signer(signed, domain)
+            signer = verified.signer(signed)
         except InvalidSignature as error:
             problems.append(f"reading seq {reading.seq} signature is invalid ({error})")
             continue
@@ -165,10 +171,10 @@ def check_continuity(leaf: ArchivedLeaf, previous: ArchivedLeaf, previous_end: i
     return problems
 
 
-def _check_hashes(leaf: ArchivedLeaf, interval_id: int, domain: MeterDomain, archived_root: bytes) -> list[str]:
+def _check_hashes(leaf: ArchivedLeaf, interval_id: int, verified: VerifiedReadings, archived_root: bytes) -> list[str]:
     problems = []
     try:
-        recomputed = readings_hash(leaf.readings, domain)
+        recomputed = verified.readings_hash(leaf.readings)
     except ValueError as error:
         return [f"readings cannot be hashed: {error}"]
     if recomputed != leaf.readings_hash:

@@ -7,6 +7,12 @@ names every contract, and each log is decoded once with eth-abi from the
 event's ABI (topics for indexed arguments, data for the rest). A log whose
 topic no ABI knows, or that does not decode, is an error: the audit cannot
 vouch for a history it cannot read.
+
+Indexed addresses and unsigned integers (most topics) are read straight from
+their 32 bytes once their padding is seen to be zero; anything else, padding
+that is not zero included, goes through eth-abi, which decodes it or says what
+is wrong. Addresses are checksummed by the protocol's cached to_checksum: a
+community's few hundred addresses recur in every window.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from eth_abi import decode
-from eth_utils import event_abi_to_log_topic, to_checksum_address
+from eth_utils import event_abi_to_log_topic
 from eth_utils.abi import collapse_if_tuple
 from web3 import Web3
+
+from backend.protocol.readings import to_checksum
 
 
 class LogsUnreadable(ValueError):
@@ -51,15 +59,29 @@ class _EventDecoder:
         return args
 
 
+_ZERO_PADDING = bytes(32)
+
+
 def _topic_value(kind: str, topic: str):
     raw = bytes.fromhex(topic[2:])
     if kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("("):
         return raw  # an indexed dynamic value is only its keccak hash
+    if len(raw) == 32:
+        if kind == "address" and raw[:12] == _ZERO_PADDING[:12]:
+            return to_checksum("0x" + raw[12:].hex())
+        if kind == "bytes32":
+            return raw
+        bits = _UINT_BITS.get(kind)
+        if bits is not None and raw[: 32 - bits // 8] == _ZERO_PADDING[: 32 - bits // 8]:
+            return int.from_bytes(raw, "big")
     return _normalise(kind, decode([kind], raw)[0])
 
 
+_UINT_BITS = {f"uint{bits}": bits for bits in range(8, 257, 8)}
+
+
 def _normalise(kind: str, value):
-    return to_checksum_address(value) if kind == "address" else value
+    return to_checksum(value) if kind == "address" else value
 
 
 def _decoders(contracts: dict) -> dict[tuple[str, str], _EventDecoder]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import re
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -273,7 +273,11 @@ def sign_reading(reading: MeterReading, domain: MeterDomain, private_key: bytes 
     return SignedReading(reading, signature[:64] + bytes((signature[64] + 27,)))
 
 
-def readings_hash(signed_readings: Iterable[SignedReading], domain: MeterDomain) -> bytes:
+def readings_hash(
+    signed_readings: Iterable[SignedReading],
+    domain: MeterDomain,
+    digest: Callable[[MeterReading], bytes] | None = None,
+) -> bytes:
     """Return keccak256 of the readings' EIP-712 digests concatenated in ``seq`` order.
 
     A household has one meter, so the order is by seq; should a set ever hold
@@ -285,11 +289,21 @@ def readings_hash(signed_readings: Iterable[SignedReading], domain: MeterDomain)
     archive after re-verifying every signature. An empty set hashes to
     keccak256(b"") (the leaf then says no reading backs it). Two readings with
     the same seq for the same meter are a ValueError: the oracle stores one.
+
+    ``digest``, when given, must return ``reading_digest(reading, domain)``:
+    the auditor passes one that remembers each reading's digest, as every
+    reading is hashed in two neighbouring leaves.
     """
+    if digest is None:
+        digest = functools.partial(_digest_under, domain)
     readings = sorted(
         (signed.reading for signed in signed_readings), key=lambda reading: (reading.meter.lower(), reading.seq)
     )
     for previous, current in pairwise(readings):
         if previous.meter == current.meter and previous.seq == current.seq:
             raise ValueError(f"two readings of meter {current.meter} share seq {current.seq}")
-    return keccak(b"".join(reading_digest(reading, domain) for reading in readings))
+    return keccak(b"".join(map(digest, readings)))
+
+
+def _digest_under(domain: MeterDomain, reading: MeterReading) -> bytes:
+    return reading_digest(reading, domain)

@@ -512,6 +512,42 @@ def test_audit_fails_on_signature_by_another_key(community, tmp_path):
     )
 
 
+@pytest.mark.parametrize("tamper", ["one_wh_more", "signed_by_another_key"])
+def test_audit_of_a_range_fails_on_a_reading_already_checked_in_the_interval_before(community, tmp_path, tamper):
+    """The anchor is also listed in the previous interval's leaf, whose audit recovered its signer
+    first: an altered or re-signed copy of it must still be recovered and fail (signers are
+    remembered per whole signed reading, never per meter and seq)."""
+    c = community
+    before, interval_id = c.settled["chunked"], c.settled["honest_again"]
+    sunny = c.households["sunny"]
+    impostor = Account.create()
+    archive = archive_copy(c, tmp_path)
+    anchor = {}
+
+    def edit(document):
+        raw = leaf_of(document, sunny.address)["readings"][0]
+        anchor["seq"] = raw["seq"]
+        if tamper == "one_wh_more":
+            raw["producedWh"] += 1
+        else:
+            reading = MeterReading(
+                raw["meter"], raw["seq"], raw["ts"], raw["producedWh"], raw["consumedWh"], raw["powerW"]
+            )
+            raw["signature"] = "0x" + sign_reading(reading, c.domain, impostor.key).signature.hex()
+
+    edit_document(c, archive, interval_id, edit)
+    earlier_leaf = leaf_of(json.loads(document_path(c, archive, before).read_text()), sunny.address)
+    assert anchor["seq"] in [r["seq"] for r in earlier_leaf["readings"]]  # the interval before lists it too
+    result, lines = run_audit(c, "--from", str(before), "--to", str(interval_id), archive=archive)
+    assert result.exit_code == 1
+    assert " OK (" in lines[before]
+    signer = "0x" if tamper == "one_wh_more" else impostor.address
+    assert (
+        f"interval {interval_id} FAIL: leaf {sunny.address}: reading seq {anchor['seq']} signature recovers to {signer}"
+    ) in lines[interval_id]
+    assert f"not meter {sunny.meter}" in lines[interval_id]
+
+
 def test_audit_fails_on_altered_amounts_and_start_registers(community, tmp_path):
     c = community
     interval_id = c.settled["honest_again"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from eth_utils import keccak as reference_keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -97,3 +98,49 @@ def test_bad_trees_are_refused():
         MerkleTree([])
     with pytest.raises(ValueError):
         MerkleTree([b"\x01" * 32, b"\x01" * 32])
+
+
+# --- the packed leaf encoding against eth-abi's ----------------------------------------------------------
+
+uint64s = st.integers(min_value=0, max_value=2**64 - 1)
+SPELLINGS = (str.lower, str.upper, lambda hex_digits: hex_digits[:20].upper() + hex_digits[20:])
+spelled_addresses = st.builds(
+    lambda raw, spell: "0x" + spell(raw.hex()), st.binary(min_size=20, max_size=20), st.sampled_from(SPELLINGS)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(spelled_addresses, spelled_addresses, uint64s, uint64s, uint64s, st.binary(min_size=32, max_size=32))
+def test_packed_leaf_is_the_abi_encoding(household, meter, interval_id, produced, consumed, readings_hash):
+    leaf = Leaf(household, meter, interval_id, produced, consumed, readings_hash)
+    assert leaf.encoded() == leaf.abi_encoded()
+    assert leaf.hash() == reference_keccak(reference_keccak(leaf.abi_encoded()))
+
+
+def test_leaf_fields_the_packer_does_not_take_go_through_eth_abi():
+    base = _leaves(1)[0]
+    bare_hex = base.household[2:]
+    for changes in (
+        {"household": bare_hex},  # no 0x: to_checksum_address takes it, so eth-abi decides
+        {"meter": "0X" + base.meter[2:]},
+        {"household": bytes.fromhex(bare_hex)},  # 20 raw bytes
+        {"readings_hash": b"\x07" * 31},  # short: eth-abi pads it on the right
+    ):
+        leaf = Leaf(**{**base.__dict__, **changes})
+        assert leaf.encoded() == leaf.abi_encoded()
+        assert leaf.hash() == reference_keccak(reference_keccak(leaf.abi_encoded()))
+    for changes in (
+        {"produced_wh": 2**64},
+        {"consumed_wh": -1},
+        {"interval_id": True},
+        {"interval_id": 5.0},
+        {"meter": "0x" + "g" * 40},
+        {"meter": "0x" + "ab " * 13 + "a"},  # 40 characters, whitespace among them
+        {"household": base.household[:-2]},
+        {"readings_hash": b"\x07" * 33},
+    ):
+        leaf = Leaf(**{**base.__dict__, **changes})
+        with pytest.raises(Exception) as reference:
+            leaf.abi_encoded()
+        with pytest.raises(type(reference.value)):
+            leaf.hash()

@@ -260,6 +260,10 @@ def test_readings_hash_is_keccak_of_digests_in_seq_order():
     assert readings_hash(signed, DOMAIN) == expected
     assert readings_hash(reversed(signed), DOMAIN) == expected
     assert len(expected) == 32
+    # a remembered digest (the auditor's) is called in the same order and gives the same hash
+    seen = []
+    assert readings_hash(signed, DOMAIN, digest=lambda r: seen.append(r.seq) or reading_digest(r, DOMAIN)) == expected
+    assert seen == [1, 2, 3]
 
 
 def test_readings_hash_commits_to_content_and_domain():
