@@ -1,20 +1,33 @@
-"""Web app benchmarks (issue 5): the community summary under load, and live latency MQTT -> browser.
+"""Web app benchmarks (issues 5, 16): the community summary and a household's endpoints under load, live latency.
 
 Run: `make bench` (or `.venv/bin/python benchmarks/bench_web.py`; `--quick` for a small smoke run).
 Needs PostgreSQL on 127.0.0.1:5432 (trust; $VATIO_TEST_POSTGRES_URL points elsewhere), Redis on
 127.0.0.1:6379, Mosquitto and Anvil installed; `wrk` is used when installed (apt `wrk`), else a Python
-load generator. Writes benchmarks/results/web.json: summary_p99_ms, summary_rps, live_p95_ms.
+load generator. Writes benchmarks/results/web.json: summary_p99_ms, summary_rps, live_p95_ms, and
+household_{detail,intervals,readings}_{p99_ms,rps}; ratios to the targets and the rest under _details.
+
+The web app is served for real by the production server, `vatio serve --production --workers 2`
+(gunicorn with gevent workers, backend/web/gunicorn_conf.py; Redis carries Socket.IO between them);
+--dev-server runs Werkzeug's threaded development server instead, for a comparison.
 
 1. Community summary. A throwaway PostgreSQL database is migrated and seeded like 30 days of a
    1,000-household community: 2.88M readings (15-min cumulative registers from a load profile and,
    for 40% of households, PV), the intervals and their 2.88M entries, the chain events the indexer
    would have stored (IntervalSettled, HouseholdSettled and auto Filled per interval; resting orders
-   placed, filled and closed), and a 24 h and a 168 h forecast run. The web app is served for real
-   (`vatio serve`: Werkzeug threaded) and a load generator on loopback asks GET /api/community/summary
-   over 8 keep-alive connections for 20 s (then briefly over 1, 4, 16 and 32, reported beside).
+   placed, filled and closed), and a 24 h and a 168 h forecast run. A load generator on loopback asks
+   GET /api/community/summary over 8 keep-alive connections for 20 s (then briefly over 1, 4, 16 and
+   32, reported beside).
    Targets: p99 <= 50 ms and >= 500 requests/s. The summary is cached per worker for
    VATIO_SUMMARY_CACHE_S (5 s) and recomputed in the background; the uncached computation time is
    measured too and reported beside.
+
+1b. A household's endpoints, on the same database: GET /api/households/<a> (its page: meter, live
+   power, balances read from the chain, recent intervals, meter status), /api/households/<a>/intervals
+   (100 intervals with their settlement events) and /api/households/<a>/readings (24 h in 15-min
+   buckets), each over 8 keep-alive connections, every request for the next of the 1,000 households in
+   a shuffled order, with the admin's session cookie (SIWE; the admin may read every household). Three
+   runs of 10 s each; the figures are the medians. Same targets as the summary. The server's CPU per
+   request (from /proc) is reported beside: on a shared machine it says what a request costs.
 
 2. Live latency. On a deployed community (Anvil) with registered meters, a real oracle (OracleService +
    Ingester, ReadingPusher through Redis) subscribes to a private Mosquitto (the repo's config); 200
@@ -27,8 +40,10 @@ load generator. Writes benchmarks/results/web.json: summary_p99_ms, summary_rps,
    web app's own database feed, backend/web/live_feed.py, besides the oracle's push): its first arrival
    counts. Target: p95 <= 300 ms.
 
-Options: --quick (100 households, 2 days, 20 clients, 100 readings/s), --skip-summary, --skip-live,
---python-load (the Python load generator even with wrk), --no-write (print only; --quick never writes).
+Options: --quick (100 households, 2 days, 20 clients, 100 readings/s; about 1.5 minutes), --skip-summary,
+--skip-households, --skip-live, --dev-server, --web-workers N (gunicorn workers, default 2), --python-load
+(the Python load generator even with wrk), --no-write (print only; --quick never writes). The full run
+takes about 10 minutes here, most of it seeding.
 
 Everything runs on this machine (2 cores, shared): server, database, broker, oracle, load generator
 and clients compete for the CPU, so the figures are pessimistic and noisy.
@@ -52,26 +67,22 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-from common import write_results  # noqa: E402
+from common import throwaway_database, write_results  # noqa: E402
 from eth_account import Account  # noqa: E402
 from eth_utils import keccak, to_checksum_address  # noqa: E402
-from sqlalchemy import create_engine  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.pool import NullPool  # noqa: E402
 
 from backend.chain.anvil import free_port, start_anvil  # noqa: E402
 from backend.chain.deploy import ANVIL_DEPLOYER_KEY, CommunitySettings, Deployment, deploy_community  # noqa: E402
-from backend.db.migrate import upgrade  # noqa: E402
+from backend.processes import kill_process_group, stop_process_group  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-POSTGRES_URL = os.environ.get("VATIO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("VATIO_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 INTERVAL_S = 900
 HOUR_S = 3600
@@ -90,6 +101,8 @@ class Scale:
     prosumer_share: float = 0.4
     summary_seconds: int = 20
     summary_connections: int = 8
+    household_seconds: int = 10  # per run; the figures are the medians of household_runs runs
+    household_runs: int = 3
     live_clients: int = 200
     live_meters: int = 500
     live_rate_per_s: int = 500
@@ -97,7 +110,15 @@ class Scale:
 
 
 QUICK = Scale(
-    households=100, days=2, summary_seconds=5, live_clients=20, live_meters=100, live_rate_per_s=100, live_seconds=5
+    households=100,
+    days=2,
+    summary_seconds=5,
+    household_seconds=3,
+    household_runs=1,
+    live_clients=20,
+    live_meters=100,
+    live_rate_per_s=100,
+    live_seconds=5,
 )
 
 
@@ -113,25 +134,7 @@ def hex32(rng: np.random.Generator) -> str:
     return "0x" + rng.bytes(32).hex()
 
 
-# --- the throwaway database -------------------------------------------------
-
-
-@contextmanager
-def throwaway_database() -> Iterator[str]:
-    """A fresh PostgreSQL database, migrated to head, dropped afterwards (like tests/backend/conftest.py)."""
-    maintenance_url = make_url(POSTGRES_URL)
-    maintenance = create_engine(maintenance_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    name = f"vatio_bench_web_{secrets.token_hex(4)}"
-    with maintenance.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = maintenance_url.set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with maintenance.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        maintenance.dispose()
+# --- the throwaway database (benchmarks/common.py) and COPY --------------
 
 
 def _copy(cursor, table: str, columns: tuple[str, ...], lines: Iterator[str], chunk_lines: int = 50_000) -> int:
@@ -586,19 +589,42 @@ class Server:
     process: subprocess.Popen
     url: str
     log_path: Path
+    name: str
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        """SIGTERM (gunicorn: a graceful stop of its workers); SIGKILL to the group if it lingers."""
+        stop_process_group(self.process, timeout=30)
+
+    def cpu_s(self) -> float | None:
+        """CPU seconds the server and its direct children (gunicorn's workers) used so far; None without /proc.
+
+        On a shared machine, CPU per request says what a request costs the server whatever else runs."""
+        try:
+            pid = self.process.pid
+            pids = [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+            total = 0
+            for each in pids:
+                fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+        except (OSError, ValueError):
+            return None
+        return total / os.sysconf("SC_CLK_TCK")
 
 
-def start_server(workdir: Path, database_url: str, rpc_url: str, deployment_file: Path, channel: str) -> Server:
-    """`vatio serve` in its own process, on Redis, with sign-in limits lifted for 200 benchmark wallets."""
+def start_server(
+    workdir: Path,
+    database_url: str,
+    rpc_url: str,
+    deployment_file: Path,
+    channel: str,
+    production: bool = True,
+    workers: int = 2,
+) -> Server:
+    """`vatio serve` in its own process group, on Redis, with sign-in limits lifted for 200 benchmark wallets.
+
+    `production`: `vatio serve --production --workers N` (gunicorn, gevent workers: backend/web/gunicorn_conf.py);
+    otherwise Werkzeug's threaded development server, as the figures before issue 16 were taken.
+    """
     port = free_port()
     env = {
         **os.environ,
@@ -612,14 +638,18 @@ def start_server(workdir: Path, database_url: str, rpc_url: str, deployment_file
         "VATIO_ARCHIVE_DIR": str(workdir / "archive"),
         "VATIO_RATE_LIMIT_SIGNIN": "100000 per minute",
     }
+    command = [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)]
+    if production:
+        command += ["--production", "--workers", str(workers)]
+    name = (
+        f"vatio serve --production (gunicorn, {workers} gevent workers)"
+        if production
+        else "vatio serve (Werkzeug threaded, Flask-SocketIO)"
+    )
     log_path = workdir / "server.log"
     with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -628,10 +658,10 @@ def start_server(workdir: Path, database_url: str, rpc_url: str, deployment_file
             raise RuntimeError(f"the web server exited: {log_path.read_text()[-2000:]}")
         try:
             with urllib.request.urlopen(f"{url}/api/health", timeout=2):
-                return Server(process, url, log_path)
+                return Server(process, url, log_path, name)
         except OSError:
             time.sleep(0.3)
-    process.kill()
+    kill_process_group(process)
     raise RuntimeError("the web server did not answer within 60 s")
 
 
@@ -647,12 +677,43 @@ end
 """
 
 
-def load_with_wrk(url: str, seconds: int, connections: int, workdir: Path) -> dict:
+def _wrk_paths(paths: list[str]) -> str:
+    """Lua: each request asks the next of `paths` in turn, each wrk thread starting elsewhere in the list."""
+    table = ",\n".join(json.dumps(path) for path in paths)  # a JSON string is a valid Lua string here
+    return f"""
+local paths = {{
+{table}
+}}
+local threads = 0
+function setup(thread)
+  thread:set("offset", threads * 7919)
+  threads = threads + 1
+end
+function init(args)
+  position = offset or 0
+end
+function request()
+  position = position + 1
+  return wrk.format("GET", paths[(position % #paths) + 1])
+end
+"""
+
+
+def load_with_wrk(
+    url: str,
+    seconds: int,
+    connections: int,
+    workdir: Path,
+    paths: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict:
+    """wrk on `url`, or on `paths` of its server in turn; `headers` go with every request (a session cookie)."""
     script = workdir / "report.lua"
-    script.write_text(WRK_REPORT)
+    script.write_text((_wrk_paths(paths) if paths else "") + WRK_REPORT)
     threads = min(2, connections)  # wrk wants at least one connection per thread
+    header_args = [arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")]
     output = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", *header_args, "-s", str(script), url],
         capture_output=True,
         text=True,
         timeout=seconds + 60,
@@ -671,23 +732,33 @@ def load_with_wrk(url: str, seconds: int, connections: int, workdir: Path) -> di
     }
 
 
-def _python_load_worker(url: str, seconds: float, threads: int, results: multiprocessing.Queue) -> None:
+def _python_load_worker(
+    url: str,
+    seconds: float,
+    threads: int,
+    results: multiprocessing.Queue,
+    paths: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+    first_thread: int = 0,
+) -> None:
     import http.client
     from urllib.parse import urlparse
 
     parsed = urlparse(url)
+    paths = paths or [parsed.path]
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
     deadline = time.perf_counter() + seconds
 
-    def run() -> None:
+    def run(position: int) -> None:
         connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
         mine = []
         while time.perf_counter() < deadline:
+            position += 1
             started = time.perf_counter()
             try:
-                connection.request("GET", parsed.path)
+                connection.request("GET", paths[position % len(paths)], headers=headers or {})
                 response = connection.getresponse()
                 response.read()
                 ok = response.status == 200
@@ -703,7 +774,7 @@ def _python_load_worker(url: str, seconds: float, threads: int, results: multipr
         with lock:
             latencies.extend(mine)
 
-    workers = [threading.Thread(target=run) for _ in range(threads)]
+    workers = [threading.Thread(target=run, args=((first_thread + n) * 7919,)) for n in range(threads)]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -711,13 +782,23 @@ def _python_load_worker(url: str, seconds: float, threads: int, results: multipr
     results.put((latencies, errors[0]))
 
 
-def load_with_python(url: str, seconds: int, connections: int) -> dict:
+def load_with_python(
+    url: str,
+    seconds: int,
+    connections: int,
+    paths: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict:
     """A keep-alive HTTP client in up to 2 processes of threads, one connection each (when wrk is not installed)."""
     results: multiprocessing.Queue = multiprocessing.Queue()
     workers = min(2, connections)
+    per_worker = connections // workers
     processes = [
-        multiprocessing.Process(target=_python_load_worker, args=(url, seconds, connections // workers, results))
-        for _ in range(workers)
+        multiprocessing.Process(
+            target=_python_load_worker,
+            args=(url, seconds, per_worker, results, paths, headers, n * per_worker),
+        )
+        for n in range(workers)
     ]
     started = time.perf_counter()
     for process in processes:
@@ -802,6 +883,73 @@ def bench_summary(
             "p99_ms": round(other["p99_ms"], 2),
         }
     return figure
+
+
+# --- 1b. one household's endpoints under load --------------------------------
+
+# What a household's page asks (docs/api.md): its detail (meter, live power, balances from the chain, the
+# ten recent intervals with their settlement, savings over its fills, meter status), its interval history
+# (the default page: 100 intervals) and its readings (the default: the last 24 h in 15-min buckets).
+HOUSEHOLD_ENDPOINTS = {
+    "household_detail": "/api/households/{}",
+    "household_intervals": "/api/households/{}/intervals",
+    "household_readings": "/api/households/{}/readings",
+}
+
+
+def bench_households(
+    server: Server, households: list[str], chain_id: int, scale: Scale, workdir: Path, use_wrk: bool = True
+) -> dict:
+    """Each endpoint at `summary_connections` keep-alive connections, every request for the next household.
+
+    The requests carry the admin's session cookie (signed in with SIWE, as the households sign in): the
+    admin may read every household, so one session asks for all of them, in a shuffled order, and no
+    answer is served from a cache of the same household's previous one. A run is household_seconds long;
+    the figures are the medians over household_runs runs, after a 2 s warm-up.
+    """
+    cookie = _sign_in(server.url, ANVIL_DEPLOYER_KEY, chain_id)
+    headers = {"Cookie": cookie}
+    order = np.random.default_rng(11).permutation(len(households))
+    results = {}
+    for name, template in HOUSEHOLD_ENDPOINTS.items():
+        paths = [template.format(households[i]) for i in order]
+        request = urllib.request.Request(server.url + paths[0], headers=headers)
+        with urllib.request.urlopen(request, timeout=60) as response:  # fails loudly on 401/403/500
+            json.loads(response.read())
+
+        def load(seconds: int, paths: list[str] = paths) -> dict:
+            if use_wrk and shutil.which("wrk"):
+                return load_with_wrk(server.url, seconds, scale.summary_connections, workdir, paths, headers)
+            return load_with_python(server.url, seconds, scale.summary_connections, paths, headers)
+
+        load(2)  # warm-up: connections, plans, the chain gateway's tariffs
+        cpu_before = server.cpu_s()
+        runs = [load(scale.household_seconds) for _ in range(scale.household_runs)]
+        cpu_after = server.cpu_s()
+        requests = sum(run["requests"] for run in runs)
+        errors = sum(run["errors"] for run in runs)
+        if errors > 0.01 * requests:
+            raise RuntimeError(f"{name}: {errors} failed requests (see {server.log_path})")
+        p99 = statistics.median(run["p99_ms"] for run in runs)
+        rps = statistics.median(run["rps"] for run in runs)
+        results[name] = {
+            "tool": runs[0]["tool"],
+            "p99_ms": round(p99, 2),
+            "rps": round(rps, 1),
+            "p50_ms": round(statistics.median(run["p50_ms"] for run in runs), 2),
+            "errors": errors,
+            "server_cpu_ms_per_request": None
+            if cpu_before is None or cpu_after is None or not requests
+            else round(1000 * (cpu_after - cpu_before) / requests, 2),
+            "runs": [{k: round(run[k], 2) for k in ("rps", "p50_ms", "p99_ms", "max_ms")} for run in runs],
+            "p99_ratio_to_target": round(p99 / TARGET_P99_MS, 3),
+            "rps_ratio_to_target": round(rps / TARGET_RPS, 3),
+        }
+        log(
+            f"  {name}: {rps:.0f} requests/s (target >= {TARGET_RPS:.0f}: ratio {rps / TARGET_RPS:.2f}), "
+            f"p99 {p99:.1f} ms (target <= {TARGET_P99_MS:.0f}: ratio {p99 / TARGET_P99_MS:.2f})"
+        )
+    return results
 
 
 # --- 2. live latency: MQTT publish -> Socket.IO client ----------------------
@@ -1103,11 +1251,18 @@ def _live_figures(sent_doc: dict, arrivals_doc: dict, oracle: dict, scale: Scale
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small smoke run (100 households, 2 days, 20 clients)")
-    parser.add_argument("--skip-live", action="store_true", help="only the summary benchmark")
-    parser.add_argument("--skip-summary", action="store_true", help="only the live benchmark")
+    parser.add_argument("--skip-live", action="store_true", help="leave the live benchmark out")
+    parser.add_argument("--skip-summary", action="store_true", help="leave the summary benchmark out")
+    parser.add_argument("--skip-households", action="store_true", help="leave the household endpoints out")
+    parser.add_argument(
+        "--dev-server", action="store_true", help="Werkzeug's development server instead of gunicorn (a comparison)"
+    )
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn gevent workers (default 2: one a core)")
     parser.add_argument("--no-write", action="store_true", help="print the figures, leave web.json alone")
     parser.add_argument("--python-load", action="store_true", help="use the Python load generator even with wrk")
     args = parser.parse_args()
+    if not 1 <= args.web_workers <= 64:
+        parser.error("--web-workers must be between 1 and 64")
     scale = QUICK if args.quick else Scale()
     from web3 import Web3
 
@@ -1115,19 +1270,33 @@ def main() -> None:
     node = start_anvil()
     server = None
     figures: dict = {}
-    details: dict = {"scale": scale.__dict__, "quick": args.quick, "card": "this machine's CPU (2 cores, shared)"}
+    details: dict = {
+        "scale": scale.__dict__,
+        "quick": args.quick,
+        "card": "this machine's CPU (2 cores, shared)",
+        "load_average_at_start": os.getloadavg(),  # what else ran: the figures scale with the CPU left over
+    }
     try:
         web3 = Web3(Web3.HTTPProvider(node.url))
         deployment = deploy_community(web3, Account.from_key(ANVIL_DEPLOYER_KEY), CommunitySettings())
         deployment_file = workdir / "deployment.json"
         deployment_file.write_text(json.dumps(deployment.to_json()))
-        with throwaway_database() as database_url:
+        with throwaway_database("web") as database_url:
             started = time.perf_counter()
             log(f"seeding {scale.households} households x {scale.days} days into PostgreSQL")
-            seed(database_url, scale, deployment.address("EnergyMarket"), int(time.time()))
+            community = seed(database_url, scale, deployment.address("EnergyMarket"), int(time.time()))
             details["seed_s"] = round(time.perf_counter() - started)
             channel = f"vatio-bench-{secrets.token_hex(4)}"
-            server = start_server(workdir, database_url, node.url, deployment_file, channel)
+            server = start_server(
+                workdir,
+                database_url,
+                node.url,
+                deployment_file,
+                channel,
+                production=not args.dev_server,
+                workers=args.web_workers,
+            )
+            details["server"] = server.name
             if not args.skip_summary:
                 compute = summary_compute_ms(database_url, node.url, deployment)
                 log(
@@ -1148,7 +1317,7 @@ def main() -> None:
                     "uncached_first_ms": compute["first_ms"],
                     "uncached_median_ms": compute["median_ms"],
                     "cache_s": summary_cache_default_s(),
-                    "server": "vatio serve (Werkzeug threaded, Flask-SocketIO)",
+                    "server": server.name,
                     "p99_ratio_to_target": round(load["p99_ms"] / TARGET_P99_MS, 3),
                     "rps_ratio_to_target": round(load["rps"] / TARGET_RPS, 3),
                 }
@@ -1157,6 +1326,15 @@ def main() -> None:
                     f"{load['p99_ms'] / TARGET_P99_MS:.2f}); {load['rps']:.0f} requests/s (target >= "
                     f"{TARGET_RPS:.0f}: ratio {load['rps'] / TARGET_RPS:.2f})"
                 )
+            if not args.skip_households:
+                log(f"household endpoints, {scale.household_runs} x {scale.household_seconds} s each")
+                households = bench_households(
+                    server, community.households, deployment.chain_id, scale, workdir, use_wrk=not args.python_load
+                )
+                for name, result in households.items():
+                    figures[f"{name}_p99_ms"] = result["p99_ms"]
+                    figures[f"{name}_rps"] = result["rps"]
+                details["households"] = households
             if not args.skip_live:
                 log(
                     f"live: {scale.live_clients} clients, {scale.live_rate_per_s} readings/s for "
@@ -1183,6 +1361,7 @@ def main() -> None:
             server.stop()
         node.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+    details["load_average_at_end"] = os.getloadavg()
     details["note"] = (
         "server, PostgreSQL, Redis, Mosquitto, oracle, load generator and clients share this "
         "machine's 2 cores: noisy, pessimistic figures"
