@@ -1,6 +1,7 @@
 // One unit style per column (issue 13, item 9). Run: npx vitest run frontend/src/format.test.ts
-import { describe, expect, it } from "vitest";
-import { energyColumn, euroColumn } from "./format";
+import { describe, expect, it, vi } from "vitest";
+import { decimalHint, energyColumn, euroColumn } from "./format";
+import { setLang } from "./i18n";
 
 const sep = "[.,]";
 
@@ -29,5 +30,16 @@ describe("euroColumn", () => {
   it("stays at cents when every amount is whole cents, and at three decimals for mills", () => {
     expect(euroColumn([10_000, 2_500_000])(2_500_000)).toMatch(new RegExp(`^2${sep}50 €$`));
     expect(euroColumn([3_000, 10_000])(10_000)).toMatch(new RegExp(`^0${sep}010 €$`));
+  });
+});
+
+describe("decimalHint", () => {
+  it("writes an input's example in the page's language", () => {
+    vi.stubGlobal("document", { documentElement: {} }); // setLang marks the page's language (Node has no page)
+    setLang("en");
+    expect(decimalHint(0.5, 3)).toBe("0.500");
+    setLang("es");
+    expect(decimalHint(0.12, 3)).toBe("0,120");
+    vi.unstubAllGlobals();
   });
 });

@@ -131,6 +131,11 @@ export function parseDecimal(text: string, decimals: number): bigint | null {
   );
 }
 
+/** An example value for an input's placeholder, in the page's language ("0,500" in Spanish, "0.500" in English). */
+export function decimalHint(value: number, decimals: number): string {
+  return number(value, decimals, decimals);
+}
+
 /** True when `text` is a decimal but with more places than allowed. */
 export function tooPrecise(text: string, decimals: number): boolean {
   const cleaned = text.trim().replace(",", ".");

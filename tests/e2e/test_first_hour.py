@@ -94,6 +94,11 @@ def test_toasts_finish_and_go(open_page, stack):
     expect(page.locator(".tx-item.toast[data-state=confirmed]")).to_have_count(1, timeout=20_000)
     expect(page.locator(".tx-item.toast[data-state=sent]")).to_have_count(0)
     expect(page.locator(".tx-item")).to_have_count(0, timeout=6_000)
+    # The next page load reconnects the remembered burner quietly: no second "ready" toast.
+    page.reload()
+    expect(page.get_by_test_id("wallet-address")).to_be_visible(timeout=20_000)
+    expect(page.locator("body[data-ready=true]")).to_have_count(1)
+    assert page.locator(".tx-item").count() == 0  # now, not after a success toast's 4 s
 
 
 def test_admin_sees_every_household_and_reasons_in_its_language(open_page, stack):

@@ -17,6 +17,7 @@ import {
 import { config } from "../config";
 import { append, h, replace } from "../dom";
 import {
+  decimalHint,
   energy,
   energyColumn,
   euro,
@@ -154,7 +155,7 @@ function orderForm(owner: Address, params: Record<string, string>, onPlaced: () 
     name: "amount",
     inputMode: "decimal",
     autocomplete: "off",
-    placeholder: "0,500",
+    placeholder: decimalHint(0.5, 3),
     value: params.amountWh ? toDecimalText(BigInt(params.amountWh), 3) : "",
     dataset: { testid: "order-amount" },
   });
@@ -162,7 +163,7 @@ function orderForm(owner: Address, params: Record<string, string>, onPlaced: () 
     name: "price",
     inputMode: "decimal",
     autocomplete: "off",
-    placeholder: "0,120",
+    placeholder: decimalHint(0.12, PRICE_DECIMALS),
     value: params.price ? toDecimalText(BigInt(params.price)) : "",
     dataset: { testid: "order-price" },
   });
@@ -368,8 +369,16 @@ function autoTrade(owner: Address, onChange: () => void): HTMLElement {
   const message = formMessage();
   const market = contract("EnergyMarket");
   const euroToken = contract("Euro");
-  const sell = h("input", { inputMode: "decimal", placeholder: "0,080", dataset: { testid: "auto-sell" } });
-  const buy = h("input", { inputMode: "decimal", placeholder: "0,150", dataset: { testid: "auto-buy" } });
+  const sell = h("input", {
+    inputMode: "decimal",
+    placeholder: decimalHint(0.08, PRICE_DECIMALS),
+    dataset: { testid: "auto-sell" },
+  });
+  const buy = h("input", {
+    inputMode: "decimal",
+    placeholder: decimalHint(0.15, PRICE_DECIMALS),
+    dataset: { testid: "auto-buy" },
+  });
   const deposit = h("input", {
     inputMode: "decimal",
     placeholder: "10",

@@ -38,7 +38,8 @@ function listen(wallet: EIP1193Provider): void {
   on.call(wallet, "chainChanged", (chainId) => update({ walletChainId: Number(chainId as string) }));
 }
 
-export async function connectWallet(choice: WalletChoice): Promise<void> {
+/** Connect `choice`. `silent`: a reconnection on page load, which tops up a burner without toasts. */
+export async function connectWallet(choice: WalletChoice, { silent = false } = {}): Promise<void> {
   let name: string;
   let next: EIP1193Provider;
   const keyed = typeof choice === "object" && "key" in choice;
@@ -59,7 +60,9 @@ export async function connectWallet(choice: WalletChoice): Promise<void> {
   update({ wallet, walletName: name, walletChainId: chainId, burner });
   if (keyed) rememberImportedKey(choice.key);
   localStorage.setItem(CHOICE_KEY, keyed ? `key:${name}` : choice === "burner" ? "burner" : choice.info.rdns);
-  if (burner) {
+  if (burner && silent) {
+    await fundBurner(next, wallet);
+  } else if (burner) {
     const funding = toast(() => t("wallet.burnerFunding"), "progress");
     try {
       await fundBurner(next, wallet);
@@ -77,18 +80,20 @@ export async function reconnect(): Promise<void> {
   const choice = localStorage.getItem(CHOICE_KEY);
   if (!choice) return;
   if (choice === "burner") {
-    if (config().local) await connectWallet("burner").catch(() => undefined);
+    if (config().local) await connectWallet("burner", { silent: true }).catch(() => undefined);
     return;
   }
   if (choice.startsWith("key:")) {
     const key = importedKey();
-    if (config().local && key) await connectWallet({ key, name: choice.slice(4) }).catch(() => undefined);
+    if (config().local && key) {
+      await connectWallet({ key, name: choice.slice(4) }, { silent: true }).catch(() => undefined);
+    }
     return;
   }
   const wallet = (await discoveredWallets()).find((candidate) => candidate.info.rdns === choice);
   if (!wallet) return;
   const accounts = (await wallet.provider.request({ method: "eth_accounts" }).catch(() => [])) as string[];
-  if (accounts.length) await connectWallet(wallet).catch(() => undefined);
+  if (accounts.length) await connectWallet(wallet, { silent: true }).catch(() => undefined);
 }
 
 export function disconnectWallet(): void {
