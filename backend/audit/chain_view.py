@@ -10,7 +10,7 @@ The orders the solver sees are always replayed from the events (OrderPlaced,
 Filled, OrderClosed: event_state.py); reading them from state took one call
 per order ever placed, per interval. What state is still read (accounts,
 token balances, price bounds, totalSupply) travels in JSON-RPC batches for
-many intervals at once (state_batch.py). Reading state at an old block needs
+many intervals at once (backend/chain/batch.py). Reading state at an old block needs
 a node that keeps it (an archive node); where the node has pruned it (the
 demo's Anvil keeps recent states only), accounts and balances are replayed
 from the events too.
@@ -27,7 +27,7 @@ from web3.exceptions import Web3Exception
 
 from backend.audit.event_state import MarketHistory
 from backend.audit.logs import read_logs
-from backend.audit.state_batch import Call, call_many
+from backend.chain.batch import Call, call_many
 from backend.chain.deploy import Deployment
 from backend.chain.market_state import read_tariffs
 from backend.market.orderbook import Account, RestingOrder, Side, Tariffs

@@ -111,8 +111,8 @@ def audit(
     from backend.audit.chain_view import ChainView
     from backend.audit.checks import audit_interval
     from backend.audit.logs import LogsUnreadable
-    from backend.audit.state_batch import BatchRefused
     from backend.audit.verified_readings import VerifiedReadings
+    from backend.chain.batch import BatchRefused
     from backend.protocol.readings import MeterDomain
 
     if from_interval is not None and to_interval is not None and from_interval > to_interval:

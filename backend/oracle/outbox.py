@@ -34,6 +34,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 
 from backend.chain.deploy import Deployment
+from backend.chain.market_state import MarketReader
 from backend.db.models import Interval, OutboxStatus, SettlementOutbox
 from backend.market.chunking import CHUNK_GAS_BUDGET
 from backend.oracle.settlement import PlanError, call_arguments, end_read, outbox_rows, plan_is_current, replan
@@ -141,6 +142,7 @@ class OutboxSender:
         stuck_after_s: float = 180.0,
         fee_bump: float = 1.125,
         clock: Callable[[], float] = time.time,
+        reader: MarketReader | None = None,
     ):
         if confirmations < 1:
             raise ValueError("confirmations must be at least 1 (the block holding the receipt)")
@@ -165,6 +167,8 @@ class OutboxSender:
         self.stuck_after_s = stuck_after_s
         self.fee_bump = fee_bump
         self.clock = clock
+        # The settler's reader (it remembers closed orders between plans); None: read every order each time.
+        self.reader = reader
         self.market = deployment.contract(web3, "EnergyMarket")
         self.decoder = ErrorDecoder(contract["abi"] for contract in deployment.contracts.values())
         # The lowest nonce this process has not used yet: a node that forgets a
@@ -232,7 +236,7 @@ class OutboxSender:
             return self._reconcile_settled(session, interval, rows)
         if row is rows[0]:
             try:
-                if not plan_is_current(session, self.web3, self.deployment, interval.interval_id):
+                if not plan_is_current(session, self.web3, self.deployment, interval.interval_id, reader=self.reader):
                     # Changed since planning, nothing sent yet: plan again, spending neither gas nor an attempt.
                     log.info(
                         "interval %d: the market changed since it was planned; planning it again", interval.interval_id
@@ -244,6 +248,7 @@ class OutboxSender:
                         interval.interval_id,
                         gas_budget=self.gas_budget,
                         count_attempt=False,
+                        reader=self.reader,
                     )
                     return True
             except PlanError as exc:
@@ -458,7 +463,14 @@ class OutboxSender:
         if self.market.functions.isSettled(interval.interval_id).call():
             return self._reconcile_settled(session, interval, rows)
         try:
-            replan(session, self.web3, self.deployment, interval.interval_id, gas_budget=self.gas_budget)
+            replan(
+                session,
+                self.web3,
+                self.deployment,
+                interval.interval_id,
+                gas_budget=self.gas_budget,
+                reader=self.reader,
+            )
         except PlanError as exc:
             session.rollback()
             # No attempts left to spend on this interval: it stays failed for an operator.

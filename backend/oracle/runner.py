@@ -37,6 +37,7 @@ from web3 import Web3
 
 from backend.chain.deploy import Deployment
 from backend.chain.indexer import ChainMismatch, Indexer, NodeUnavailable
+from backend.chain.market_state import MarketReader
 from backend.chain.networks import LOCAL_CHAIN_IDS
 from backend.oracle.archive import ArchiveContext, build_archive, publish_settled, write_archive
 from backend.oracle.closing import close_due
@@ -99,6 +100,8 @@ class Settler:
         self.on_settled = on_settled
         # Only the leader acts; SQLite's single process always leads.
         self.leader: Leader = leader or SingleProcessLeader()
+        # Kept for the life of the process: the closed orders it has read are not read again (market_state.py).
+        self.reader = MarketReader(web3)
         self.sender = self._new_sender()
 
     def _new_sender(self) -> OutboxSender:
@@ -112,6 +115,7 @@ class Settler:
             stuck_after_s=self.settings.stuck_after_s,
             fee_bump=self.settings.fee_bump,
             on_settled=self._settled,
+            reader=self.reader,
         )
 
     def _settled(self, interval_id: int, tx_hash: str, block: int) -> None:
@@ -133,7 +137,7 @@ class Settler:
         )
         if closed:
             log.info("closed %d interval(s), last %d", len(closed), closed[-1].interval_id)
-        plan_closed_intervals(self.sessions, self.web3, self.deployment)
+        plan_closed_intervals(self.sessions, self.web3, self.deployment, reader=self.reader)
         self.sender.run_until_idle()
 
     def run(self, stop: threading.Event) -> None:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 
 from backend.chain.deploy import Deployment
-from backend.chain.market_state import read_accounts, read_orders, read_tariffs, read_token_balances
+from backend.chain.market_state import MarketReader, read_tariffs
 from backend.db.models import Interval, IntervalEntry, OutboxStatus, SettlementOutbox
 from backend.market.chunking import CHUNK_GAS_BUDGET, split_settlement
 from backend.market.orderbook import Account, Clearing, Fill, MeteredEntry, RestingOrder, Tariffs
@@ -183,26 +183,30 @@ def read_chain_state(
     households: Iterable[str],
     block: int | str = "latest",
     interval_id: int | None = None,
+    reader: MarketReader | None = None,
 ) -> ChainState:
     """Read orders, the households' accounts and token balances, and tariffs, at one pinned block.
 
     The tariffs are the price bounds of `interval_id`'s band (the current interval's when None).
 
     `block` is resolved to a number first, so a block mined while reading
-    cannot mix two states.
+    cannot mix two states. The reads go in JSON-RPC batches; `reader` is the
+    settler process's MarketReader, which skips the orders it has already
+    read closed (None: a fresh reader that reads every order).
     """
     header = web3.eth.get_block(block)
     number = header["number"]
     households = list(households)
+    reader = reader or MarketReader(web3, remember_closed=False)
     market = deployment.contract(web3, "EnergyMarket")
     return ChainState(
         block_number=number,
         block_hash="0x" + bytes(header["hash"]).hex(),
-        orders=read_orders(market, number),
+        orders=reader.orders(market, number),
         # Auto orders trade only metered surplus or deficit, and burns only touch
         # metered households: the accounts and balances of the entries are all that matter.
-        accounts=read_accounts(market, households, number),
-        token_balances=read_token_balances(deployment.contract(web3, "EnergyToken"), households, number),
+        accounts=reader.accounts(market, households, number),
+        token_balances=reader.token_balances(deployment.contract(web3, "EnergyToken"), households, number),
         tariffs=read_tariffs(deployment.contract(web3, "CommunityRegistry"), number, interval_id),
     )
 
@@ -217,6 +221,7 @@ def plan_settlement(
     interval_id: int,
     block: int | str = "latest",
     gas_budget: int = CHUNK_GAS_BUDGET,
+    reader: MarketReader | None = None,
 ) -> Plan:
     """Plan a closed interval's settlement into the outbox and mark it 'settling'; commits.
 
@@ -228,7 +233,7 @@ def plan_settlement(
     existing = _existing_plan(session, interval_id)
     if existing is not None:
         return existing
-    solved = _solve(session, web3, deployment, interval_id, block, gas_budget)
+    solved = _solve(session, web3, deployment, interval_id, block, gas_budget, reader)
     return _write(session, solved, attempt=1, history=[])
 
 
@@ -240,6 +245,7 @@ def replan(
     block: int | str = "latest",
     gas_budget: int = CHUNK_GAS_BUDGET,
     count_attempt: bool = True,
+    reader: MarketReader | None = None,
 ) -> Plan:
     """Delete an interval's unconfirmed outbox rows and plan it again on the chain's current state; commits.
 
@@ -272,13 +278,18 @@ def replan(
     attempt = max((row.attempts for row in rows), default=0) + (1 if count_attempt else 0)
     attempt = max(attempt, 1)
     history = _history(rows)
-    solved = _solve(session, web3, deployment, interval_id, block, gas_budget)
+    solved = _solve(session, web3, deployment, interval_id, block, gas_budget, reader)
     session.execute(delete(SettlementOutbox).where(SettlementOutbox.interval_id == interval_id))
     return _write(session, solved, attempt=attempt, history=history)
 
 
 def plan_is_current(
-    session: Session, web3: Web3, deployment: Deployment, interval_id: int, block: int | str = "latest"
+    session: Session,
+    web3: Web3,
+    deployment: Deployment,
+    interval_id: int,
+    block: int | str = "latest",
+    reader: MarketReader | None = None,
 ) -> bool:
     """Whether clearing the interval again at `block` gives exactly the stored plan's calls.
 
@@ -291,7 +302,7 @@ def plan_is_current(
     if not rows:
         raise PlanError(f"interval {interval_id} has no plan")
     gas_budget = int(rows[0].payload.get("plannedAt", {}).get("gasBudget", CHUNK_GAS_BUDGET))
-    solved = _solve(session, web3, deployment, interval_id, block, gas_budget)
+    solved = _solve(session, web3, deployment, interval_id, block, gas_budget, reader)
     fresh = [(t.chunk_index, t.kind, t.payload["function"], t.payload["args"]) for t in solved.transactions]
     return fresh == [(r.chunk_index, r.kind, r.payload["function"], r.payload["args"]) for r in rows]
 
@@ -302,6 +313,7 @@ def plan_closed_intervals(
     deployment: Deployment,
     gas_budget: int = CHUNK_GAS_BUDGET,
     limit: int | None = None,
+    reader: MarketReader | None = None,
 ) -> list[Plan]:
     """Plan every 'closed' interval without outbox rows, oldest first; returns the new plans.
 
@@ -323,7 +335,7 @@ def plan_closed_intervals(
     for interval_id in due:
         with sessions() as session:
             try:
-                plan = plan_settlement(session, web3, deployment, interval_id, gas_budget=gas_budget)
+                plan = plan_settlement(session, web3, deployment, interval_id, gas_budget=gas_budget, reader=reader)
             except OSError as exc:  # requests' ConnectionError and Timeout are OSErrors
                 log.warning("chain node unreachable while planning interval %d: %s", interval_id, exc)
                 break
@@ -345,7 +357,13 @@ class _Solved:
 
 
 def _solve(
-    session: Session, web3: Web3, deployment: Deployment, interval_id: int, block: int | str, gas_budget: int
+    session: Session,
+    web3: Web3,
+    deployment: Deployment,
+    interval_id: int,
+    block: int | str,
+    gas_budget: int,
+    reader: MarketReader | None,
 ) -> _Solved:
     """Check the interval, read the chain and clear it; reads only, so no lock is held while the node answers."""
     interval = session.get(Interval, interval_id)
@@ -364,7 +382,7 @@ def _solve(
     entries = [MeteredEntry(row.household, row.produced_wh, row.consumed_wh) for row in entry_rows]
     end_read(session)
 
-    chain = read_chain_state(web3, deployment, [e.household for e in entries], block, interval_id)
+    chain = read_chain_state(web3, deployment, [e.household for e in entries], block, interval_id, reader)
     clearing = clear_interval(interval_id, entries, chain.orders, chain.accounts, chain.tariffs, chain.token_balances)
     orders_by_id = {order.order_id: order for order in chain.orders}
     transactions = build_transactions(interval_id, interval.readings_root, clearing, orders_by_id, gas_budget)
