@@ -19,10 +19,9 @@ fresh addresses up to `--households`: registering 10,000 households would take t
 and a never-registered address's account is read through the same calls and storage lookups (its
 slots are zero). The reads are checked equal to the one-by-one reads before anything is timed.
 
-Anvil answers an eth_call pinned to a block number (even the head) about 20 times slower than one at
-"latest" once the chain has a few thousand blocks (it rebuilds that block's state per call; measured
-here as node_ms_per_call_*). The settler must pin its reads to one block, so both sides pay it; on
-such a node the node's time, not the round trips, is most of what is left after batching.
+node_ms_per_call_*: the node's own time per eth_call in batches, at "latest" and at the pinned
+block. The history waits for every receipt before timing: in trial runs timed while Anvil was still
+mining the sent transactions, each call cost it 2.5-3.5 ms instead of about 0.05 ms.
 """
 
 from __future__ import annotations
