@@ -108,10 +108,6 @@ def _check_leaf_order(document: ArchivedInterval) -> list[str]:
     return problems
 
 
-def _leaf_of_meter(document: ArchivedInterval, meter: str) -> ArchivedLeaf | None:
-    return next((leaf for leaf in document.leaves if leaf.meter == meter), None)
-
-
 def _previous_leaf(
     leaf: ArchivedLeaf, interval_id: int, archive: ArchiveSource, problems: list[str]
 ) -> ArchivedLeaf | None:
@@ -123,13 +119,12 @@ def _previous_leaf(
         problems.append(f"previousInterval {previous} is not before this interval")
         return None
     try:
-        document = archive.load(previous)
+        previous_leaf = archive.leaf_of_meter(previous, leaf.meter)
     except (ArchiveMissing, ArchiveMalformed) as error:
         problems.append(
             f"startRegisters cannot be checked: previous interval {previous}'s archive is unusable ({error})"
         )
         return None
-    previous_leaf = _leaf_of_meter(document, leaf.meter)
     if previous_leaf is None:
         problems.append(f"previousInterval {previous} has no leaf for meter {leaf.meter}")
     return previous_leaf
@@ -142,10 +137,10 @@ def _check_leaf_history(leaf: ArchivedLeaf, interval_id: int, archive: ArchiveSo
     lower = -1 if leaf.previous_interval is None else leaf.previous_interval
     for between in chain.intervals_settled_for(leaf.household, after=lower, before=interval_id):
         try:
-            other = archive.load(between)
+            other = archive.leaf_of_meter(between, leaf.meter)
         except (ArchiveMissing, ArchiveMalformed):
             continue  # that interval's own audit reports its archive
-        if _leaf_of_meter(other, leaf.meter) is not None:
+        if other is not None:
             stated = "null" if leaf.previous_interval is None else str(leaf.previous_interval)
             problems.append(
                 f"previousInterval is {stated}, but meter {leaf.meter} also has an entry in "

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from backend.protocol.archive import ArchivedInterval, ArchiveMalformed, archive_path, parse_archive_bytes
+from backend.protocol.archive import ArchivedInterval, ArchivedLeaf, ArchiveMalformed, archive_path, parse_archive_bytes
 
 # Far above any real document (1,000 leaves x a dozen readings is ~3 MB); a
 # bigger answer is refused rather than read into memory.
@@ -39,6 +39,7 @@ class ArchiveSource:
         self.timeout_s = timeout_s
         self.is_url = location.startswith(("http://", "https://"))
         self._cache: dict[int, ArchivedInterval | Exception] = {}
+        self._leaves: dict[int, dict[str, ArchivedLeaf]] = {}
 
     def describe(self) -> str:
         return self.location
@@ -55,6 +56,18 @@ class ArchiveSource:
         if isinstance(cached, Exception):
             raise cached
         return cached
+
+    def leaf_of_meter(self, interval_id: int, meter: str) -> ArchivedLeaf | None:
+        """The meter's first leaf in the interval's document (raises as `load` does).
+
+        Every leaf of an interval asks about its meter in the previous document: a scan per question
+        would be quadratic in households, so each document is indexed by meter once."""
+        if interval_id not in self._leaves:
+            index: dict[str, ArchivedLeaf] = {}
+            for leaf in self.load(interval_id).leaves:
+                index.setdefault(leaf.meter, leaf)
+            self._leaves[interval_id] = index
+        return self._leaves[interval_id].get(meter)
 
     def _fetch(self, interval_id: int) -> bytes:
         return self._fetch_url(interval_id) if self.is_url else self._fetch_file(interval_id)
