@@ -246,6 +246,7 @@ def _valid_bodies(community) -> dict[str, tuple[object, dict]]:
         "/api/admin/tariffs": (community.admin, {"retailPrice": 200_000, "feedInPrice": 50_000}),
         "/api/admin/meters/{address}/credentials": (community.admin, {}),
         "/api/households/{address}/tokens": (community.alice, {"label": "home assistant"}),
+        "/api/admin/tariff-schedules": (community.admin, {"schedule": "name = 'x'"}),
     }
 
 
