@@ -88,6 +88,22 @@ export async function readTariffs(): Promise<Tariffs> {
   return { retailPrice, feedInPrice };
 }
 
+/** The registry's band of an interval and that band's bounds: what placeOrder checks a limit against. */
+export async function readIntervalBand(
+  intervalId: bigint,
+): Promise<{ version: number; band: number; feedInPrice: number; retailPrice: number }> {
+  const [[version, band], [feedIn, retail]] = await Promise.all([
+    read<readonly [number, number]>("CommunityRegistry", "bandOf", [intervalId]),
+    read<readonly [bigint, bigint]>("CommunityRegistry", "priceBounds", [intervalId]),
+  ]);
+  return {
+    version: Number(version),
+    band: Number(band),
+    feedInPrice: Number(feedIn),
+    retailPrice: Number(retail),
+  };
+}
+
 export async function readAllowance(token: "Euro" | "EnergyToken", owner: Address): Promise<bigint> {
   return read<bigint>(token, "allowance", [owner, contract("EnergyMarket").address]);
 }

@@ -325,6 +325,10 @@ export const en = {
     "The price {price} is above the grid retail price {retail}: nobody in the community would pay more than the grid.",
   "market.invalid.priceBelowFeedIn":
     "The price {price} is below the feed-in price {feedIn}: the grid pays at least that.",
+  "market.invalid.priceAboveBand":
+    "The price {price} is above the retail price {retail} of band {band}, in force at the order's first interval: the market would refuse it (the band allows {bounds}).",
+  "market.invalid.priceBelowBand":
+    "The price {price} is below the feed-in price {feedIn} of band {band}, in force at the order's first interval: the market would refuse it (the band allows {bounds}).",
   "market.invalid.pricePrecision":
     "The price is in steps of 0.001 €/kWh (the market's tick): at most 3 decimals.",
   "market.invalid.window": "The order must be valid for 1 to 10,000 intervals.",
@@ -449,6 +453,12 @@ export const en = {
   "tariff.bounds": "On-chain bounds",
   "tariff.flat": "flat tariff",
   "tariff.noFile": "file not on this server",
+  "tariff.intervals": "{count} intervals",
+  "tariff.oneInterval": "1 interval",
+  "tariff.unknownBand": "band not known here: {count} intervals",
+  "tariff.orderBands":
+    "Your limit is checked against the band of the window's first interval; in the others the order fills only at prices within their band.",
+  "tariff.clearingBands": "Bars in the colour of each interval's tariff band:",
   "admin.health": "Oracle and chain health",
   "admin.database": "Database",
   "admin.chain": "Chain",

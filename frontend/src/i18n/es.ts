@@ -333,6 +333,10 @@ export const es: Record<MessageKey, string> = {
     "El precio {price} supera el precio de la red {retail}: nadie en la comunidad pagaría más que a la red.",
   "market.invalid.priceBelowFeedIn":
     "El precio {price} está por debajo de la compensación {feedIn}: la red paga al menos eso.",
+  "market.invalid.priceAboveBand":
+    "El precio {price} supera el precio de la red {retail} del periodo {band}, vigente en el primer intervalo de la orden: el mercado la rechazaría (el periodo admite {bounds}).",
+  "market.invalid.priceBelowBand":
+    "El precio {price} está por debajo de la compensación {feedIn} del periodo {band}, vigente en el primer intervalo de la orden: el mercado la rechazaría (el periodo admite {bounds}).",
   "market.invalid.pricePrecision":
     "El precio va en pasos de 0,001 €/kWh (el tick del mercado): como máximo 3 decimales.",
   "market.invalid.window": "La orden debe valer entre 1 y 10.000 intervalos.",
@@ -462,6 +466,12 @@ export const es: Record<MessageKey, string> = {
   "tariff.bounds": "Límites en cadena",
   "tariff.flat": "tarifa plana",
   "tariff.noFile": "fichero no disponible en este servidor",
+  "tariff.intervals": "{count} intervalos",
+  "tariff.oneInterval": "1 intervalo",
+  "tariff.unknownBand": "periodo desconocido aquí: {count} intervalos",
+  "tariff.orderBands":
+    "Tu límite se comprueba con el periodo del primer intervalo de la ventana; en los demás la orden solo casa a precios dentro de su periodo.",
+  "tariff.clearingBands": "Barras del color del periodo tarifario de cada intervalo:",
   "admin.health": "Estado del oráculo y de la cadena",
   "admin.database": "Base de datos",
   "admin.chain": "Cadena",

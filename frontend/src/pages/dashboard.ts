@@ -11,6 +11,7 @@ import type { Cleanup } from "../router";
 import { bandDatasets, barChart, COLORS, type Point, timeChart } from "../ui/charts";
 import { kpiPanel } from "../ui/kpis";
 import { card, empty, fill, stat } from "../ui/parts";
+import { type BandInForce, bandColor, bandsOf, bandTag, bandText } from "../ui/tariffWeek";
 
 export interface Summary {
   asOf: number;
@@ -86,12 +87,16 @@ export function catchUpBanner(stops: (() => void)[]): HTMLElement {
   return box;
 }
 
-/** A settled interval in words: its clock time and the chain's price, or that nothing traded. */
-function settledText(settled: { start: number; clearingPrice: number; tradedWh: number }): string {
+/** A settled interval in words: its clock time and the chain's price with the interval's tariff band (when
+ * known), or that nothing traded. */
+function settledText(
+  settled: { start: number; clearingPrice: number; tradedWh: number },
+  band: BandInForce | null,
+): string {
   return settled.tradedWh > 0 && settled.clearingPrice > 0
     ? t("dash.lastSettledDetail", {
         time: clock(settled.start),
-        price: price(settled.clearingPrice),
+        price: band ? `${price(settled.clearingPrice)} (${bandText(band)})` : price(settled.clearingPrice),
         energy: energy(settled.tradedWh),
       })
     : t("dash.lastSettledNoTrade", { time: clock(settled.start) });
@@ -178,7 +183,7 @@ export function newestSettled(
   };
 }
 
-function summaryCards(summary: Summary, live: PowerNow | null): HTMLElement {
+function summaryCards(summary: Summary, live: PowerNow | null, settledBand: BandInForce | null): HTMLElement {
   const { currentInterval: interval, averageConsumption: average, availableForSale: sale } = summary;
   const now = summary.reporting === 0 && live ? live : summary.now;
   const total = now.surplusW + now.deficitW;
@@ -252,7 +257,7 @@ function summaryCards(summary: Summary, live: PowerNow | null): HTMLElement {
       stat(
         t("dash.lastSettled"),
         summary.lastSettled ? `#${summary.lastSettled.intervalId}` : "—",
-        summary.lastSettled ? settledText(summary.lastSettled) : t("dash.noClearing"),
+        summary.lastSettled ? settledText(summary.lastSettled, settledBand) : t("dash.noClearing"),
         "last-settled",
       ),
       forecastStat(t("dash.forecastTotal24"), summary.forecast?.next24h ?? null),
@@ -426,7 +431,10 @@ export function dashboardPage(root: HTMLElement): Cleanup {
     const summary = await api<Summary>("/api/community/summary");
     summary.lastSettled = newestSettled(summary.lastSettled, newestClearing, config().intervalSeconds);
     shownSettledId = summary.lastSettled?.intervalId ?? -1;
-    return summaryCards(summary, liveNow);
+    const [band] = summary.lastSettled
+      ? await bandsOf([summary.lastSettled.intervalId], config().intervalSeconds)
+      : [];
+    return summaryCards(summary, liveNow, band ?? null);
   });
 
   // The live chart shows the last half hour: minute buckets from the API first, then each reading as it arrives.
@@ -525,6 +533,11 @@ export function dashboardPage(root: HTMLElement): Cleanup {
     if (!items.length) return empty(t("dash.noClearing"));
     const seconds = config().intervalSeconds;
     const settled = [...items].reverse();
+    // The band of each settled interval: its bar's colour, its tooltip, and the legend under the chart.
+    const bands = await bandsOf(
+      settled.map((item) => item.intervalId),
+      seconds,
+    );
     const traded = settled.filter((item) => item.tradedWh > 0 && item.clearingPrice > 0);
     const newest = items[0];
     newestClearing = newest;
@@ -533,11 +546,14 @@ export function dashboardPage(root: HTMLElement): Cleanup {
       "p.note",
       { dataset: { testid: "clearing-last" } },
       `${t("dash.lastSettled")}: #${newest.intervalId} · `,
-      settledText({
-        start: newest.intervalId * seconds,
-        clearingPrice: newest.clearingPrice,
-        tradedWh: newest.tradedWh,
-      }),
+      settledText(
+        {
+          start: newest.intervalId * seconds,
+          clearingPrice: newest.clearingPrice,
+          tradedWh: newest.tradedWh,
+        },
+        bands[bands.length - 1],
+      ),
     );
     if (!traded.length) return h("div", null, empty(t("dash.noTradeYet", { count: settled.length })), note);
     const canvas = h("canvas");
@@ -548,12 +564,29 @@ export function dashboardPage(root: HTMLElement): Cleanup {
           settled.map((c) => clock(c.intervalId * seconds)),
           settled.map((c) => (c.tradedWh > 0 && c.clearingPrice > 0 ? c.clearingPrice / 1e6 : null)),
           t("chart.price"),
-          COLORS.price,
+          bands.map((band) => (band ? bandColor(band.band) : COLORS.price)),
           (v) => `${v.toFixed(3)} €`,
+          bands.map((band) => (band ? bandText(band) : null)),
         ),
       ),
     );
-    return h("div", null, h("div.chart.small", null, canvas), note);
+    // Each band once, in the order of the intervals.
+    const legend = new Map<string, BandInForce>();
+    for (const band of bands) if (band) legend.set(`${band.version.version}:${band.band.index}`, band);
+    return h(
+      "div",
+      null,
+      h("div.chart.small", null, canvas),
+      legend.size
+        ? h(
+            "p.note",
+            { dataset: { testid: "clearing-bands" } },
+            t("tariff.clearingBands"),
+            [...legend.values()].map((band) => [" ", bandTag(band)]),
+          )
+        : null,
+      note,
+    );
   });
 
   fill(shortBox, async () => {

@@ -27,6 +27,7 @@ import { card, empty, fill, stat, table } from "../ui/parts";
 import { type MeterStatus, meterPanel } from "../ui/meterPanel";
 import { kpiPanel } from "../ui/kpis";
 import { statementsPanel } from "../ui/statements";
+import { bandsOf, bandsOfIntervals, bandTag, tariffWeeks, type TariffWeek } from "../ui/tariffWeek";
 import { tokenPanel } from "../ui/tokenPanel";
 import { toast } from "../ui/txpanel";
 import { sendTransaction } from "../wallet/wallet";
@@ -237,6 +238,10 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
     liveCard(detail, liveBox);
     if (!detail.recentIntervals.length) return empty(t("home.noIntervals"));
     const wh = energyColumn(detail.recentIntervals.flatMap((row) => [row.producedWh, row.consumedWh]));
+    const bands = await bandsOf(
+      detail.recentIntervals.map((row) => row.intervalId),
+      config().intervalSeconds,
+    );
     return table(
       [
         t("common.interval"),
@@ -245,7 +250,7 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
         t("common.status"),
         t("common.price"),
       ],
-      detail.recentIntervals.map((row) => [
+      detail.recentIntervals.map((row, i) => [
         `#${row.intervalId}`,
         wh(row.producedWh),
         wh(row.consumedWh),
@@ -266,7 +271,9 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
               ),
             ]
           : statusText(row.status),
-        row.clearingPrice ? price(row.clearingPrice) : "—",
+        row.clearingPrice
+          ? [price(row.clearingPrice), bands[i] ? [h("br"), h("small", null, bandTag(bands[i]))] : null]
+          : "—",
       ]),
       "intervals",
     );
@@ -400,14 +407,29 @@ export function householdPage(root: HTMLElement, params: Record<string, string>)
       return windows
         ? [note, empty(t("home.noCautious", { rate: percent(answer.alpha) }))]
         : empty(t("home.noWindows"));
+    // The tariff bands each suggested window covers, next to its price (none shown when the week is unavailable).
+    const seconds = config().intervalSeconds;
+    let weeks: TariffWeek[] = [];
+    try {
+      weeks = await tariffWeeks(
+        Math.min(...answer.orders.map((order) => order.validFrom)) * seconds,
+        (Math.max(...answer.orders.map((order) => order.validTo)) + 1) * seconds - 1,
+      );
+    } catch {
+      weeks = [];
+    }
     const list = h(
       "ul.plain",
       { dataset: { testid: "windows" } },
-      answer.orders.map((order) =>
+      answer.orders.map((order, i) =>
         h(
           "li",
           null,
           suggestionText(order),
+          bandsOfIntervals(weeks, order.validFrom, order.validTo, seconds).bands.map((band, j) => [
+            " · ",
+            bandTag(band, j === 0 ? `suggestion-band-${i}` : undefined),
+          ]),
           " ",
           h(
             "button.secondary.small",

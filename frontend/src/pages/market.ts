@@ -10,6 +10,7 @@ import {
   escrowOf,
   readAllowance,
   readBalances,
+  readIntervalBand,
   readOrdersOf,
   readTariffs,
   type Tariffs,
@@ -34,6 +35,18 @@ import { type BookLevel, type LiveIntervalSettled, type LiveOrderBook, onLive } 
 import type { Cleanup } from "../router";
 import { signedInHousehold, state } from "../store";
 import { card, empty, field, fill, formMessage, table } from "../ui/parts";
+import {
+  type BandInForce,
+  type BandsOver,
+  bandOfInterval,
+  bandsOf,
+  bandsOfIntervals,
+  bandTag,
+  limitOutsideBand,
+  namedBand,
+  type TariffWeek,
+  tariffWeeks,
+} from "../ui/tariffWeek";
 import { describeError } from "../wallet/errors";
 import { sendTransaction } from "../wallet/wallet";
 import { catchUpBanner } from "./dashboard";
@@ -57,11 +70,14 @@ export interface ValidOrder {
 
 const MAX_INTERVALS = 10_000n;
 
-/** Check an order as typed; a message (in words) for the first problem, or the order in base units. */
+/** Check an order as typed; a message (in words) for the first problem, or the order in base units. The limit is
+ * checked against `band`, the band of the window's first interval (what placeOrder checks), when it is known, and
+ * else against the bounds in force now (`tariffs`). */
 export function validateOrder(
   input: OrderInput,
   tariffs: Tariffs,
   balances: Balances | null,
+  band: BandInForce | null = null,
 ): ValidOrder | { error: string } {
   if (tooPrecise(input.amountText, 3)) return { error: t("market.invalid.amountPrecision") };
   const amountWh = parseKwhToWh(input.amountText);
@@ -70,7 +86,9 @@ export function validateOrder(
   if (tooPrecise(input.priceText, PRICE_DECIMALS)) return { error: t("market.invalid.pricePrecision") };
   const limitPrice = parseEuro(input.priceText);
   if (limitPrice === null || limitPrice <= 0n) return { error: t("market.invalid.price") };
-  if (limitPrice > tariffs.retailPrice) {
+  const outside = band ? limitOutsideBand(limitPrice, band) : null;
+  if (outside) return { error: outside };
+  if (!band && limitPrice > tariffs.retailPrice) {
     return {
       error: t("market.invalid.priceAboveRetail", {
         price: price(limitPrice),
@@ -78,7 +96,7 @@ export function validateOrder(
       }),
     };
   }
-  if (limitPrice < tariffs.feedInPrice) {
+  if (!band && limitPrice < tariffs.feedInPrice) {
     return {
       error: t("market.invalid.priceBelowFeedIn", {
         price: price(limitPrice),
@@ -182,8 +200,63 @@ function orderForm(owner: Address, params: Record<string, string>, onPlaced: () 
   });
   const submit = h("button", { type: "submit", dataset: { testid: "place-order" } }, t("market.place"));
   const tariffsNote = h("small.hint");
+  // The bands of the intervals the order covers, from GET /api/tariffs/week (ui/tariffWeek.ts).
+  const bandsNote = h("div.hint.order-bands", { dataset: { testid: "order-bands" } });
   let tariffs: Tariffs | null = null;
   let balances: Balances | null = null;
+  let weeks: TariffWeek[] = [];
+  // The first interval's band as the registry answers it (bandOf, priceBounds): what placeOrder checks.
+  let chainBand: { intervalId: number; band: BandInForce } | null = null;
+  const seconds = config().intervalSeconds;
+
+  // Where the window starts if placed now: the suggested start while it is ahead, else this interval.
+  const estimatedStart = (): number => {
+    const now = Math.floor(Date.now() / 1000 / seconds);
+    return suggestedFrom !== null && Number(suggestedFrom) > now ? Number(suggestedFrom) : now;
+  };
+  const windowLength = (): number => {
+    const n = Number(intervals.value.trim());
+    return Number.isInteger(n) && n >= 1 && n <= Number(MAX_INTERVALS) ? n : 1;
+  };
+  const firstBand = (start: number = estimatedStart()): BandInForce | null =>
+    chainBand?.intervalId === start ? chainBand.band : bandOfInterval(weeks, start, seconds);
+  const showBands = (over: BandsOver) => {
+    const count = (n: number) => (n === 1 ? t("tariff.oneInterval") : t("tariff.intervals", { count: n }));
+    replace(
+      bandsNote,
+      h(
+        "ul.plain",
+        null,
+        over.bands.map((band, i) =>
+          h("li", null, bandTag(band, i === 0 ? "order-band" : undefined), ` · ${count(band.intervals)}`),
+        ),
+        over.unknown ? h("li", null, t("tariff.unknownBand", { count: over.unknown })) : null,
+      ),
+      over.bands.length > 1 ? h("small", null, t("tariff.orderBands")) : null,
+    );
+  };
+  /** Fetch the weeks the window needs (cached) and the first interval's band from the registry, then show the
+   * window's bands; false when they are not known. */
+  const loadBands = async (start: number = estimatedStart()): Promise<boolean> => {
+    const end = start + windowLength() - 1;
+    try {
+      weeks = await tariffWeeks(start * seconds, (end + 1) * seconds - 1);
+    } catch {
+      replace(bandsNote); // the week is unavailable: the note of the bounds in force now stays
+      return false;
+    }
+    if (chainBand?.intervalId !== start) {
+      try {
+        chainBand = { intervalId: start, band: namedBand(weeks, await readIntervalBand(BigInt(start))) };
+      } catch {
+        chainBand = null; // the node did not answer: the week's band, if it knows it
+      }
+    }
+    const over = bandsOfIntervals(weeks, start, end, seconds, firstBand(start));
+    showBands(over);
+    tariffsNote.hidden = over.bands.length > 0;
+    return over.bands.length > 0;
+  };
 
   const input = (): OrderInput => ({
     side: (sideInputs.find((radio) => radio.checked)?.value ?? "ask") as Side,
@@ -193,7 +266,12 @@ function orderForm(owner: Address, params: Record<string, string>, onPlaced: () 
   });
   const showPreview = () => {
     if (!tariffs) return;
-    const checked = validateOrder(input(), tariffs, balances);
+    void loadBands().then((known) => known && tariffs && showCheck());
+    showCheck();
+  };
+  const showCheck = () => {
+    if (!tariffs) return;
+    const checked = validateOrder(input(), tariffs, balances, firstBand());
     if ("error" in checked) {
       preview.textContent = "";
       return;
@@ -230,6 +308,7 @@ function orderForm(owner: Address, params: Record<string, string>, onPlaced: () 
     field(t("market.amountKwh"), amount),
     field(t("market.priceEurKwh"), limit, undefined),
     tariffsNote,
+    bandsNote,
     field(
       t("market.validIntervals"),
       intervals,
@@ -247,7 +326,7 @@ function orderForm(owner: Address, params: Record<string, string>, onPlaced: () 
     event.preventDefault();
     message.clear();
     if (!tariffs) return;
-    const checked = validateOrder(input(), tariffs, balances);
+    const checked = validateOrder(input(), tariffs, balances, firstBand());
     if ("error" in checked) {
       message.show(checked.error);
       return;
@@ -259,7 +338,19 @@ function orderForm(owner: Address, params: Record<string, string>, onPlaced: () 
         const now = await currentInterval();
         return suggestedFrom !== null && suggestedFrom > now ? suggestedFrom : now;
       };
+      // The limit against the band of the window's first interval, as placeOrder checks it: before the server's
+      // preview and before anything is signed. Nothing is refused here when the band cannot be known.
+      const outsideBand = async (start: bigint): Promise<string | null> => {
+        await loadBands(Number(start));
+        const band = firstBand(Number(start));
+        return band ? limitOutsideBand(checked.limitPrice, band) : null;
+      };
       const from = await startAt();
+      const refused = await outsideBand(from);
+      if (refused) {
+        message.show(refused);
+        return;
+      }
       const to = from + checked.intervals - 1n;
       // The server checks it too (tariffs, window, wallet balance) before anything is signed.
       await api("/api/market/orders/preview", {
@@ -284,6 +375,11 @@ function orderForm(owner: Address, params: Record<string, string>, onPlaced: () 
         });
       }
       const start = await startAt(); // the window may have moved while the approval was signed
+      const moved = start === from ? null : await outsideBand(start);
+      if (moved) {
+        message.show(moved);
+        return;
+      }
       await sendTransaction(t("market.placeTx"), {
         to: market.address,
         data: encodeFunctionData({
@@ -502,17 +598,23 @@ export function marketPage(root: HTMLElement, params: Record<string, string>): C
     if (!items.length) return empty(t("dash.noClearing"));
     // One unit per column (and the same for the three energy columns), so the figures compare at a glance.
     const wh = energyColumn(items.flatMap((item) => [item.tradedWh, item.surplusWh, item.gridImportWh]));
+    const bands = await bandsOf(
+      items.map((item) => item.intervalId),
+      config().intervalSeconds,
+    );
     return table(
       [
         t("common.interval"),
         t("common.price"),
+        t("tariff.band"),
         t("market.traded"),
         t("common.surplus"),
         t("market.gridImport"),
       ],
-      items.map((item) => [
+      items.map((item, i) => [
         `#${item.intervalId}`,
         item.clearingPrice ? price(item.clearingPrice) : "—",
+        bandTag(bands[i]),
         wh(item.tradedWh),
         wh(item.surplusWh),
         wh(item.gridImportWh),

@@ -170,13 +170,15 @@ export function bandDatasets(
   return sets;
 }
 
+/** Bars of `values`; `color` is one colour or one per bar, and `notes` (one per bar) a line under its tooltip. */
 export function barChart(
   canvas: HTMLCanvasElement,
   labels: string[],
   values: (number | null)[],
   label: string,
-  color: string,
+  color: string | string[],
   format: (value: number) => string,
+  notes?: (string | null)[],
 ): Chart<"bar"> {
   return new Chart<"bar">(canvas, {
     type: "bar",
@@ -186,7 +188,10 @@ export function barChart(
       responsive: true,
       maintainAspectRatio: false,
       scales: { y: { beginAtZero: true, ticks: { callback: (value) => format(Number(value)) } } },
-      plugins: { legend: { display: false } },
+      plugins: {
+        legend: { display: false },
+        tooltip: { callbacks: { afterLabel: (item) => notes?.[item.dataIndex] ?? "" } },
+      },
     },
   });
 }
