@@ -1,6 +1,9 @@
 """Statements and their audit at 1,000 households x one month, and settlement gas with band bounds.
 
 Run: `.venv/bin/python benchmarks/bench_money.py` (PostgreSQL on $VATIO_TEST_POSTGRES_URL, Anvil).
+To iterate: `--households 100 --no-gas --keep-database` seeds once and prints the database's URL;
+`--database URL` reuses it (seeded with the same households) without seeding again. Only runs of
+1,000 households on a fresh database write money.json (`--no-gas` keeps the gas figures already there).
 
 1. statements_1000_households_month_s: a throwaway PostgreSQL database holds what the indexer stores
    for October 2026 (Europe/Madrid, with its 25-hour DST day: 2,980 intervals) of 1,000 households on
@@ -19,6 +22,7 @@ Run: `.venv/bin/python benchmarks/bench_money.py` (PostgreSQL on $VATIO_TEST_POS
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import os
@@ -51,6 +55,7 @@ from backend.tariffs.schema import load_schedule  # noqa: E402
 
 POSTGRES_URL = os.environ.get("VATIO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 HOUSEHOLDS = int(os.environ.get("VATIO_BENCH_MONEY_HOUSEHOLDS", "1000"))
+FULL = 1000
 MONTH = "2026-10"
 SECONDS = 900
 SPAIN = TARIFFS_DIR / "es-2.0td-example.toml"
@@ -59,7 +64,7 @@ GAS_BEFORE = 13_702  # benchmarks/results/gas.json before tariff bands
 
 
 @contextlib.contextmanager
-def throwaway_database():
+def throwaway_database(keep: bool = False):
     maintenance_url = make_url(POSTGRES_URL)
     maintenance = create_engine(maintenance_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     name = f"vatio_bench_money_{secrets.token_hex(4)}"
@@ -70,9 +75,27 @@ def throwaway_database():
         upgrade(url)
         yield url
     finally:
-        with maintenance.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if keep:
+            print(f"kept the database: --database {url}")
+        else:
+            with maintenance.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         maintenance.dispose()
+
+
+@contextlib.contextmanager
+def seeded_database(database: str | None, keep: bool, households: list[str], window: range, schedule, details):
+    """A database holding the month's events: `database` as given (already seeded), else a fresh one."""
+    if database is not None:
+        details["seed_s"] = None
+        yield database
+        return
+    with throwaway_database(keep) as url:
+        started = time.perf_counter()
+        details["events"] = seed(url, households, window, schedule)
+        details["seed_s"] = round(time.perf_counter() - started, 1)
+        print(f"seeded {details['events']:,} events in {details['seed_s']} s")
+        yield url
 
 
 def seed(url: str, households: list[str], window: range, schedule) -> int:
@@ -183,16 +206,15 @@ def seed(url: str, households: list[str], window: range, schedule) -> int:
     return rows
 
 
-def statements_and_audit() -> tuple[dict, dict]:
+def statements_and_audit(count: int = HOUSEHOLDS, database: str | None = None, keep: bool = False) -> tuple[dict, dict]:
     schedule = load_schedule(SPAIN)
     window = month_intervals(MONTH, schedule.zone, SECONDS)
-    households = [f"0x{(0xFEED << 140) + i:040x}" for i in range(HOUSEHOLDS)]
-    figures, details = {}, {"households": HOUSEHOLDS, "month": MONTH, "intervals": len(window)}
-    with throwaway_database() as url, tempfile.TemporaryDirectory() as out:
-        started = time.perf_counter()
-        details["events"] = seed(url, households, window, schedule)
-        details["seed_s"] = round(time.perf_counter() - started, 1)
-        print(f"seeded {details['events']:,} events in {details['seed_s']} s")
+    households = [f"0x{(0xFEED << 140) + i:040x}" for i in range(count)]
+    figures, details = {}, {"households": count, "month": MONTH, "intervals": len(window)}
+    with (
+        seeded_database(database, keep, households, window, schedule, details) as url,
+        tempfile.TemporaryDirectory() as out,
+    ):
         engine = make_engine(url)
         schedules: dict = {}
 
@@ -228,8 +250,10 @@ def statements_and_audit() -> tuple[dict, dict]:
             events = events_from_db(session, SECONDS, window)
         checked, problems = audit_statements(statement_dir(Path(out), MONTH), MONTH, events, schedule_for)
         audit_s = time.perf_counter() - started
-        assert checked == HOUSEHOLDS and problems == [], problems[:5]
+        assert checked == count and problems == [], problems[:5]
         figures["statement_audit_1000_households_month_s"] = round(audit_s, 1)
+        details["load_average_1m_after_statements_and_audit"] = round(os.getloadavg()[0], 2)
+        details["cpus"] = os.cpu_count()
         print(f"audit: {checked} statements re-derived in {audit_s:.1f} s, {len(problems)} differences")
         engine.dispose()
     return figures, details
@@ -307,19 +331,35 @@ def settlement_gas() -> tuple[dict, dict]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--households", type=int, default=HOUSEHOLDS)
+    parser.add_argument("--no-gas", action="store_true", help="skip the settlement gas part (Anvil)")
+    parser.add_argument("--database", help="a database URL already seeded by --keep-database (same --households)")
+    parser.add_argument("--keep-database", action="store_true", help="do not drop the seeded database")
+    args = parser.parse_args()
+    if args.households < 1:
+        parser.error("--households must be at least 1")
     figures, details = {}, {}
-    gas_figures, gas_details = settlement_gas()
-    figures.update(gas_figures)
-    details.update(gas_details)
-    money_figures, money_details = statements_and_audit()
+    if not args.no_gas:
+        gas_figures, gas_details = settlement_gas()
+        figures.update(gas_figures)
+        details.update(gas_details)
+    money_figures, money_details = statements_and_audit(args.households, args.database, args.keep_database)
     figures.update(money_figures)
     details.update(money_details)
     print(
         f"targets: statements <= 60 s -> {figures['statements_1000_households_month_s']} s; audit <= 120 s -> "
-        f"{figures['statement_audit_1000_households_month_s']} s; gas vs {GAS_BEFORE:,} -> "
-        f"{figures['settlement_gas_per_household_interval_100']:,}"
+        f"{figures['statement_audit_1000_households_month_s']} s"
+        + (
+            ""
+            if args.no_gas
+            else f"; gas vs {GAS_BEFORE:,} -> {figures['settlement_gas_per_household_interval_100']:,}"
+        )
     )
-    write_results("money", figures, details)
+    if args.households == FULL and args.database is None:
+        write_results("money", figures, details, merge=args.no_gas)  # --no-gas keeps the last gas figures
+    else:
+        print("not written to money.json: fewer households or a reused database")
 
 
 if __name__ == "__main__":

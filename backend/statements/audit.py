@@ -8,8 +8,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from backend.statements.compose import FLAT_HASH, MonthEvents, build_statements, row_key, statement_rows
-from backend.statements.files import read_csv
+from backend.statements.compose import (
+    CSV_COLUMNS,
+    FLAT_HASH,
+    MonthEvents,
+    Statement,
+    build_statements,
+    row_key,
+    statement_csv,
+    statement_lines,
+    statement_rows,
+)
+from backend.statements.files import read_csv, read_text
 from backend.tariffs.schema import Schedule, TariffError
 
 COMPARED = ("household", "quantity", "unit", "price", "amount_eur")
@@ -58,6 +68,18 @@ def compare(household: str, expected: list[dict[str, str]], actual: list[dict[st
     return problems
 
 
+def _named_once(statement: Statement) -> bool:
+    """No two re-derived rows share a name (row_key). Interval and unbilled rows are named by their section and
+    interval id only, so they are checked on the ids."""
+    ids = statement.energy.columns["interval_id"]  # in interval order
+    if len(ids) > 1 and not (ids[1:] != ids[:-1]).all():
+        return False
+    if len(set(statement.skipped)) != len(statement.skipped):
+        return False
+    rows = statement_lines(statement, intervals=False)
+    return len({row_key(dict(zip(CSV_COLUMNS, row, strict=True))) for row in rows}) == len(rows)
+
+
 def audit_statements(
     folder: Path, month: str, events: MonthEvents, schedule_for: Callable[[bytes], Schedule]
 ) -> tuple[int, list[str]]:
@@ -77,6 +99,8 @@ def audit_statements(
             )
             continue
         try:
+            if read_text(path) == statement_csv(statement) and _named_once(statement):
+                continue  # every line as re-derived, each named once: compare() would find nothing
             actual = read_csv(path)
         except (OSError, ValueError, UnicodeDecodeError) as error:
             problems.append(f"household {statement.household}: unreadable statement {path.name}: {error}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from backend.statements.compose import CSV_COLUMNS, Statement, statement_rows
+from backend.statements.compose import CSV_COLUMNS, Statement, statement_csv
 
 
 def statement_dir(root: Path, month: str) -> Path:
@@ -15,10 +15,7 @@ def statement_dir(root: Path, month: str) -> Path:
 def write_csv(statement: Statement, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{statement.household}.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(statement_rows(statement))
+    path.write_text(statement_csv(statement), encoding="utf-8", newline="")
     return path
 
 
@@ -28,3 +25,9 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         if tuple(reader.fieldnames or ()) != CSV_COLUMNS:
             raise ValueError(f"{path.name}: not a statement CSV (columns {reader.fieldnames})")
         return list(reader)
+
+
+def read_text(path: Path) -> str:
+    """The file's text as written (newlines untranslated)."""
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        return handle.read()

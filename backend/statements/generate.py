@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from backend.statements.compose import MonthEvents, build_statements
+from backend.statements.compose import MonthEvents, build_statements, month_intervals
 from backend.statements.files import statement_dir, write_csv
 from backend.statements.pdf import render_pdf
 from backend.tariffs.schema import Schedule
@@ -87,7 +87,8 @@ def write_statements(
         chosen={h.lower(): lang for h, lang in (languages or {}).items()},
     )
     try:
-        members = sorted({e.household.lower() for e in events.settled})
+        # The month's members; the grouped month is built here, before workers fork, and inherited.
+        members = list(events.table(month_intervals(month, zone, events.interval_seconds)).members)
         if households is not None:
             members = sorted(set(members) & {h.lower() for h in households})
         if workers <= 1 or len(members) < 2:

@@ -204,15 +204,11 @@ def render_pdf(statement: Statement, path: Path, lang: str, zone, interval_secon
     pdf.set_font("Courier", "", 5.5)
     # Placed line by line with text() (no layout): a month has about 3,000 intervals.
     y = pdf.get_y() + 3
-    for entry in statement.intervals:
+    for interval_id, *_, tx_hash in statement.energy.listing():
         if y > pdf.h - 12:
             pdf.add_page()
             y = 15.0
-        pdf.text(
-            pdf.l_margin,
-            y,
-            f"{entry.interval_id}  {_local_start(entry.interval_id, interval_seconds, zone)}  {entry.tx_hash}",
-        )
+        pdf.text(pdf.l_margin, y, f"{interval_id}  {_local_start(interval_id, interval_seconds, zone)}  {tx_hash}")
         y += 2.6
     pdf.set_y(y)
     if statement.skipped:

@@ -122,18 +122,10 @@ def _local_date(interval_id: int, interval_seconds: int, zone: str) -> dt.date:
     return interval_start(interval_id, interval_seconds).astimezone(ZoneInfo(zone)).date()
 
 
-def compute_bill(
-    intervals: Sequence[IntervalEnergy],
-    schedule_of: ScheduleOf,
-    interval_seconds: int,
-    contracted_kw: Decimal,
-    with_community: bool = True,
-) -> Bill:
-    """The bill for these intervals (one month's, normally). Month-level charges use the version of the last one."""
-    ordered = sorted(intervals, key=lambda e: e.interval_id)
-    if not ordered:
-        raise ValueError("a bill needs at least one settled interval")
-    # (version, band) -> exact sums
+def band_sums(
+    ordered: Sequence[IntervalEnergy], schedule_of: ScheduleOf, interval_seconds: int, with_community: bool
+) -> tuple[dict, dict, dict]:
+    """(version, band name) -> exact Wh sums, token-unit sums, and (schedule, band index) of its last interval."""
     wh: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     value: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     bands: dict[tuple[int, str], tuple[Schedule, int]] = {}
@@ -150,13 +142,52 @@ def compute_bill(
             sums["sold"] += entry.sold_wh
             value[key]["bought"] += entry.bought_value
             value[key]["sold"] += entry.sold_value
+    return wh, value, bands
 
+
+def compute_bill(
+    intervals: Sequence[IntervalEnergy],
+    schedule_of: ScheduleOf,
+    interval_seconds: int,
+    contracted_kw: Decimal,
+    with_community: bool = True,
+) -> Bill:
+    """The bill for these intervals (one month's, normally). Month-level charges use the version of the last one."""
+    ordered = sorted(intervals, key=lambda e: e.interval_id)
+    if not ordered:
+        raise ValueError("a bill needs at least one settled interval")
+    wh, value, bands = band_sums(ordered, schedule_of, interval_seconds, with_community)
+    return bill_from_sums(
+        wh,
+        value,
+        bands,
+        schedule_of(ordered[-1].interval_id),
+        len(local_days(ordered, schedule_of, interval_seconds)),
+        peak_import_kw(ordered, interval_seconds),
+        contracted_kw,
+        with_community,
+    )
+
+
+def bill_from_sums(
+    wh: dict,
+    value: dict,
+    bands: dict,
+    last: Schedule,
+    days: int,
+    peak: Decimal,
+    contracted_kw: Decimal,
+    with_community: bool,
+) -> Bill:
+    """The bill's lines from exact per-band sums (`band_sums`, or the statements' column sums: the same numbers),
+    the schedule of the last interval, the local days billed and the peak import."""
     lines: list[Line] = []
     for key in sorted(bands, key=lambda k: (k[0], bands[k][1])):
         schedule, index = bands[key]
         band = schedule.bands[index]
         version, name = key
-        sums = wh[key]
+        sums = defaultdict(int, wh.get(key, {}))
+        values = defaultdict(int, value.get(key, {}))
         lines.append(
             Line(
                 version,
@@ -177,7 +208,7 @@ def compute_bill(
                     kwh(sums["bought"]),
                     "kWh",
                     None,
-                    to_cents(token_units_to_eur(value[key]["bought"])),
+                    to_cents(token_units_to_eur(values["bought"])),
                 )
             )
         lines.append(
@@ -200,7 +231,7 @@ def compute_bill(
                     kwh(sums["sold"]),
                     "kWh",
                     None,
-                    to_cents(-token_units_to_eur(value[key]["sold"])),
+                    to_cents(-token_units_to_eur(values["sold"])),
                 )
             )
         billed = sums["import"] + (sums["bought"] if schedule.community_pays_grid_charges else 0)
@@ -227,8 +258,6 @@ def compute_bill(
             )
         )
 
-    last = schedule_of(ordered[-1].interval_id)
-    days = len(local_days(ordered, schedule_of, interval_seconds))
     power_days = contracted_kw * days
     lines.append(
         Line(
@@ -246,7 +275,6 @@ def compute_bill(
             last.version, "", "fixed_monthly", Decimal(1), "month", last.fixed_per_month, to_cents(last.fixed_per_month)
         )
     )
-    peak = peak_import_kw(ordered, interval_seconds)
     billed_kw = None
     if last.capacity_per_kw_month is not None:
         billed_kw = max(peak, last.capacity_minimum_kw)

@@ -65,7 +65,8 @@ def _sums(intervals: Iterable[IntervalEnergy], schedule_of: ScheduleOf, interval
     return sums
 
 
-def _kpis(sums: dict, peak_kw: Decimal) -> Kpis:
+def kpis_from_sums(sums: dict, peak_kw: Decimal) -> Kpis:
+    """The KPIs from exact sums (`_sums`, or the statements' column sums: the same numbers)."""
     co2_g = sums["co2_g"]
     return Kpis(
         consumed_kwh=kwh(sums["consumed"]),
@@ -83,7 +84,7 @@ def _kpis(sums: dict, peak_kw: Decimal) -> Kpis:
 
 def energy_kpis(intervals: Sequence[IntervalEnergy], schedule_of: ScheduleOf, interval_seconds: int) -> Kpis:
     """The energy KPIs of one household."""
-    return _kpis(_sums(intervals, schedule_of, interval_seconds), peak_import_kw(intervals, interval_seconds))
+    return kpis_from_sums(_sums(intervals, schedule_of, interval_seconds), peak_import_kw(intervals, interval_seconds))
 
 
 def community_kpis(
@@ -101,7 +102,7 @@ def community_kpis(
         for e in entries:
             merged[e.interval_id] += e.deficit_wh
     coincident = [IntervalEnergy(interval_id=i, produced_wh=0, consumed_wh=d) for i, d in merged.items()]
-    return _kpis(total, peak_import_kw(coincident, interval_seconds))
+    return kpis_from_sums(total, peak_import_kw(coincident, interval_seconds))
 
 
 def household_kpis(
