@@ -131,6 +131,7 @@ bench: setup
 	$(PY) benchmarks/bench_chain_reads.py --quick
 	$(PY) benchmarks/bench_web.py
 	$(PY) benchmarks/bench_failover.py
+	$(PY) benchmarks/bench_scale.py --quick
 	$(PY) benchmarks/bench_forecast.py
 	$(PY) benchmarks/bench_bridge.py
 	$(PY) benchmarks/bench_money.py
