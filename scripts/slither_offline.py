@@ -112,9 +112,18 @@ def _write_solc_shim(shim_dir: Path) -> Path:
     return shim
 
 
+def _ours(path: Path) -> bool:
+    """Tell whether a path lies in contracts/ outside a hidden folder: Ape may copy OpenZeppelin into
+    contracts/.cache/, which is not ours to analyse."""
+    relative = path.resolve().relative_to(REPO_ROOT / CONTRACTS_DIR)
+    return not any(part.startswith(".") for part in relative.parts)
+
+
 def _source_files() -> list[str]:
     """List the project's Solidity files, relative to the repository root."""
-    return sorted(path.relative_to(REPO_ROOT).as_posix() for path in (REPO_ROOT / CONTRACTS_DIR).rglob("*.sol"))
+    return sorted(
+        path.relative_to(REPO_ROOT).as_posix() for path in (REPO_ROOT / CONTRACTS_DIR).rglob("*.sol") if _ours(path)
+    )
 
 
 def _run_detectors(settings: dict, solc: Path) -> list[dict]:
@@ -175,7 +184,9 @@ def _run_detectors(settings: dict, solc: Path) -> list[dict]:
 
 def _in_contracts(filename_absolute: str) -> bool:
     """Tell whether a source file lies in the project's contracts/ folder."""
-    return bool(filename_absolute) and Path(filename_absolute).resolve().is_relative_to(REPO_ROOT / CONTRACTS_DIR)
+    if not filename_absolute or not Path(filename_absolute).resolve().is_relative_to(REPO_ROOT / CONTRACTS_DIR):
+        return False
+    return _ours(Path(filename_absolute))
 
 
 def _is_ours(result: dict) -> bool:
