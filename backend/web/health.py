@@ -136,7 +136,10 @@ def _settler(state) -> dict:
                 text(
                     "SELECT a.application_name, a.backend_start "
                     "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    # Advisory locks belong to one database: a settler of another community on the same
+                    # server (the same chain id and application name) is not this one's leader.
                     "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE :name "
+                    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
                     "ORDER BY a.backend_start"
                 ),
                 {"name": f"{SETTLER_APPLICATION_PREFIX} {chain_id} %"},

@@ -80,6 +80,18 @@ def test_the_settler_leader_is_the_session_holding_the_advisory_lock(make_app, m
         leader.release()
     assert client.get("/api/health").get_json()["settler"]["ok"] is False
 
+    # A settler of the same chain id leading another community's database on this server is not this one's.
+    other = AdvisoryLockLeader(
+        migrated_engine.url.set(database="postgres").render_as_string(hide_password=False),
+        settler_lock_key(deployment.chain_id, deployment.address("EnergyMarket")),
+        f"vatio-settler {deployment.chain_id} elsewhere:1",
+    )
+    try:
+        assert other.lead()
+        assert client.get("/api/health").get_json()["settler"]["ok"] is False
+    finally:
+        other.release()
+
 
 def _scrape(client) -> dict[str, float]:
     response = client.get("/metrics")
