@@ -16,12 +16,17 @@ from typing import Any, TypeVar
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
+from backend.chain.batch import Call, call_all
 from backend.chain.deploy import Deployment
 
 __all__ = ["ChainGateway", "ChainUnavailable", "Roles"]
 
 T = TypeVar("T")
 DEFAULT_ADMIN_ROLE = b"\x00" * 32
+# The head block is read again after this long: a new block's balances show within it (blocks come every
+# 5 s on Gnosis and EWC). The balances of at most BALANCES_CACHED households are kept per block.
+HEAD_TTL_S = 1.0
+BALANCES_CACHED = 20_000
 
 
 class ChainUnavailable(RuntimeError):
@@ -41,14 +46,17 @@ class Roles:
 class ChainGateway:
     """Contract reads through one web3 connection; every failure becomes ChainUnavailable."""
 
-    def __init__(self, rpc_url: str, deployment: Deployment, timeout_s: float = 5.0):
+    def __init__(self, rpc_url: str, deployment: Deployment, timeout_s: float = 5.0, head_ttl_s: float = HEAD_TTL_S):
         self.deployment = deployment
         self.web3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
         self.registry = deployment.contract(self.web3, "CommunityRegistry")
         self.token = deployment.contract(self.web3, "EnergyToken")
         self.euro = deployment.contract(self.web3, "Euro")
         self.market = deployment.contract(self.web3, "EnergyMarket")
+        self.head_ttl_s = head_ttl_s
         self._cache: dict[str, tuple[float, Any]] = {}
+        self._balances_block: int | None = None
+        self._balances: dict[str, dict[str, int]] = {}  # at _balances_block, by address
         self._lock = threading.Lock()
 
     @property
@@ -98,26 +106,48 @@ class ChainGateway:
 
         return self._call(read)
 
+    def head_block(self) -> int:
+        """Return the latest block number (cached HEAD_TTL_S: what "now" means for the balance cache)."""
+        return self._cached("head_block", self.head_ttl_s, lambda: self.web3.eth.block_number)
+
     def balances(self, address: str) -> dict[str, int]:
-        """Return the household's kWh tokens (Wh), wallet euros and market account (base units)."""
+        """Return the household's kWh tokens (Wh), wallet euros and market account (base units) at the head block.
 
-        def read() -> dict[str, int]:
-            # One JSON-RPC batch, one round trip: the household page asks this on every load, and three
-            # separate calls cost twice as much (benchmarks/bench_web.py).
-            with self.web3.batch_requests() as batch:
-                batch.add(self.market.functions.getAccount(address))
-                batch.add(self.token.functions.balanceOf(address))
-                batch.add(self.euro.functions.balanceOf(address))
-                (balance, auto_sell, auto_buy), energy_wh, wallet_euro = batch.execute()
-            return {
-                "energyWh": energy_wh,
-                "walletEuro": wallet_euro,
-                "marketEuro": balance,
-                "autoSellPrice": auto_sell,
-                "autoBuyPrice": auto_buy,
-            }
-
-        return self._call(read)
+        Balances change only with a block, so they are read at the head block (pinned: one JSON-RPC batch
+        of eth_calls at that number, one round trip) and kept until the head moves: a page reloaded, or
+        read by several tabs, within a block costs no chain read. The head is at most head_ttl_s old
+        (the browser reads its own balances from the chain after a trade; this page polls).
+        """
+        block = self._call(self.head_block)
+        with self._lock:
+            if self._balances_block != block:
+                self._balances_block, self._balances = block, {}
+            hit = self._balances.get(address)
+        if hit is not None:
+            return dict(hit)
+        # Encoded by hand through backend.chain.batch (selectors looked up once): web3.py's contract calls
+        # cost about 5 ms of CPU each, most of a household page's time.
+        ((balance, auto_sell, auto_buy),), (energy_wh,), (wallet_euro,) = self._call(
+            lambda: call_all(
+                self.web3,
+                [
+                    Call(self.market, "getAccount", (address,), block),
+                    Call(self.token, "balanceOf", (address,), block),
+                    Call(self.euro, "balanceOf", (address,), block),
+                ],
+            )
+        )
+        value = {
+            "energyWh": energy_wh,
+            "walletEuro": wallet_euro,
+            "marketEuro": balance,
+            "autoSellPrice": auto_sell,
+            "autoBuyPrice": auto_buy,
+        }
+        with self._lock:
+            if self._balances_block == block and len(self._balances) < BALANCES_CACHED:
+                self._balances[address] = value
+        return dict(value)
 
     def tariffs(self) -> dict[str, int]:
         """Return the registry's retail and feed-in prices (cached 30 s)."""

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from functools import cache
+from typing import NamedTuple
 
-from sqlalchemy import case, func, select
+from sqlalchemy import BigInteger, Select, bindparam, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from backend.db.models import IntervalEntry, Meter, Reading
@@ -29,8 +30,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Registers:
+class Registers(NamedTuple):
+    """One meter's reading (a named tuple: the summary builds thousands a refresh; a frozen dataclass cost 3x)."""
+
     meter: str
     household: str
     ts: int
@@ -69,31 +71,44 @@ def registers_at_times(
     """
     if not times:
         return []
+    statement = _registers_statement(strictly_before, household is not None, meters is not None)
+    params: dict = {"household": household}
+    if meters is not None:
+        params["meters"] = list(meters)
+    connection = session.connection()
     found = []
     for t in times:
-        r = aliased(Reading)
-        bound = r.ts < t if strictly_before else r.ts <= t
-        latest = (
-            select(r.id)
-            .where(r.meter == Meter.address, bound)
-            .order_by(r.seq.desc())
-            .limit(1)
-            .correlate(Meter)
-            .scalar_subquery()
-        )
-        ids = select(latest).select_from(Meter)
-        if household is not None:
-            ids = ids.where(Meter.household == household)
-        if meters is not None:
-            ids = ids.where(Meter.address.in_(list(meters)))
-        # The ids stay in the database (a semi-join): a list of 1,000 bound ids cost more to send than to find.
-        rows = session.execute(
-            select(
-                Reading.meter, Reading.household, Reading.ts, Reading.produced_wh, Reading.consumed_wh, Reading.power_w
-            ).where(Reading.id.in_(ids))
-        )
-        found.append({row.meter: Registers(*row) for row in rows})
+        rows = connection.execute(statement, {**params, "t": t})
+        found.append({row[0]: Registers._make(row) for row in rows})
     return found
+
+
+@cache
+def _registers_statement(strictly_before: bool, by_household: bool, by_meters: bool) -> Select:
+    """The registers query, built once per shape with bound parameters (t, household, meters).
+
+    Building it per call (an alias, a correlated subquery) cost about 1.5 ms of CPU, several times what
+    running it costs; a statement built once also hits SQLAlchemy's compiled cache every time.
+    """
+    r = aliased(Reading)
+    t = bindparam("t", type_=BigInteger)
+    latest = (
+        select(r.id)
+        .where(r.meter == Meter.address, r.ts < t if strictly_before else r.ts <= t)
+        .order_by(r.seq.desc())
+        .limit(1)
+        .correlate(Meter)
+        .scalar_subquery()
+    )
+    ids = select(latest).select_from(Meter)
+    if by_household:
+        ids = ids.where(Meter.household == bindparam("household"))
+    if by_meters:
+        ids = ids.where(Meter.address.in_(bindparam("meters", expanding=True)))
+    # The ids stay in the database (a semi-join): a list of 1,000 bound ids cost more to send than to find.
+    return select(
+        Reading.meter, Reading.household, Reading.ts, Reading.produced_wh, Reading.consumed_wh, Reading.power_w
+    ).where(Reading.id.in_(ids))
 
 
 def _empty_points(span: TimeRange) -> list[dict]:
@@ -114,25 +129,10 @@ def _empty_points(span: TimeRange) -> list[dict]:
 
 def meter_series(session: Session, span: TimeRange, household: str | None = None) -> list[dict]:
     """Bucket the readings of one household (or all) into energy per bucket, summed over meters."""
-    bucket = ((Reading.ts - span.start) // span.resolution_s).label("bucket")
-    query = (
-        select(
-            Reading.meter,
-            bucket,
-            func.min(Reading.produced_wh),
-            func.max(Reading.produced_wh),
-            func.min(Reading.consumed_wh),
-            func.max(Reading.consumed_wh),
-            func.count(),
-            func.avg(Reading.power_w),
-        )
-        .where(Reading.ts >= span.start, Reading.ts < span.end)
-        .group_by(Reading.meter, bucket)
-    )
-    if household is not None:
-        query = query.where(Reading.household == household)
+    params = {"start": span.start, "end": span.end, "resolution": span.resolution_s, "household": household}
     per_meter: dict[str, list[tuple]] = defaultdict(list)
-    for meter, index, p_min, p_max, c_min, c_max, count, power in session.execute(query):
+    rows = session.connection().execute(_buckets_statement(household is not None), params)
+    for meter, index, p_min, p_max, c_min, c_max, count, power in rows:
         per_meter[meter].append((int(index), p_min, p_max, c_min, c_max, count, power))
     points = _empty_points(span)
     if not per_meter:
@@ -156,6 +156,30 @@ def meter_series(session: Session, span: TimeRange, household: str | None = None
                 point[key] = (point[key] or 0) + value
             point["readings"] += count
     return points
+
+
+@cache
+def _buckets_statement(by_household: bool) -> Select:
+    """Each meter's registers per bucket, built once (bound start, end, resolution, household): see registers."""
+    start = bindparam("start", type_=BigInteger)
+    bucket = ((Reading.ts - start) // bindparam("resolution", type_=BigInteger)).label("bucket")
+    query = (
+        select(
+            Reading.meter,
+            bucket,
+            func.min(Reading.produced_wh),
+            func.max(Reading.produced_wh),
+            func.min(Reading.consumed_wh),
+            func.max(Reading.consumed_wh),
+            func.count(),
+            func.avg(Reading.power_w),
+        )
+        .where(Reading.ts >= start, Reading.ts < bindparam("end", type_=BigInteger))
+        .group_by(Reading.meter, bucket)
+    )
+    if by_household:
+        query = query.where(Reading.household == bindparam("household"))
+    return query
 
 
 def community_series_from_entries(session: Session, span: TimeRange, interval_seconds: int) -> list[dict]:
