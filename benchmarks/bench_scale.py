@@ -80,7 +80,10 @@ from backend.simulation.trading import enable_auto_trading  # noqa: E402
 FULL_HOUSEHOLDS = 10_000
 QUICK_HOUSEHOLDS = 1_000
 TRADERS = 20  # households with auto orders: the intervals trade, so the gas includes fills
-INTERVAL_S = 60  # divides 86400 (the registry's rule); short, so that a run ends in minutes
+# Divides 86400 (the registry's rule); short, so that a run ends in minutes, and longer than one settlement
+# of 10,000 households here (~70 s): with 60-s intervals the settler fell behind and each interval waited
+# for the one before it.
+INTERVAL_S = 120
 GRACE_S = 20  # two reading periods: every meter has a reading after the interval's end
 READING_PERIOD_S = 10
 MEASURED_INTERVALS = 2
@@ -453,9 +456,12 @@ def run(households: int, burst: int, workdir: Path) -> tuple[dict, dict]:
                                      "gas": gas, "chunks": chunks, "entries": entries,
                                      "gas_per_entry": round(gas / entries)})  # fmt: skip
             log(f"per interval: {per_interval}")
+            # The database says settled a moment before the settler writes the archive document.
+            document = archive_dir / str(community.chain_id) / f"{measured[-1]}.json"
+            wait_until(document.exists, 120, f"the archive document {document.name}", settler.tail)
             audit_s = run_audit(community, archive_dir, measured[-1])
             log(f"vatio audit of interval {measured[-1]}: {audit_s:.2f} s")
-            archive_bytes = (archive_dir / str(community.chain_id) / f"{measured[-1]}.json").stat().st_size
+            archive_bytes = document.stat().st_size
             database.engine.dispose()
             for process in oracles:
                 process.stop()
