@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from web3 import Web3
-from web3.exceptions import Web3Exception
+from web3.exceptions import ContractLogicError, Web3Exception
 
 from backend.chain.batch import Call, call_all
 from backend.chain.deploy import Deployment
@@ -159,6 +159,24 @@ class ChainGateway:
                 "feedInPrice": self.registry.functions.feedInPrice().call(),
             },
         )
+
+    def price_bounds(self, interval_id: int) -> dict[str, int] | None:
+        """Return the bounds of the tariff band in force in ``interval_id``, the ones ``placeOrder`` checks an
+        order's limit against when the order starts there (cached 30 s); None when the registry has no band for
+        that interval yet (its band calendar ends earlier)."""
+
+        def read() -> dict[str, int] | None:
+            try:
+                feed_in, retail = self.registry.functions.priceBounds(interval_id).call()
+            except ContractLogicError:  # RegistryNoBand: the calendar has not been pushed that far
+                return None
+            return {"feedInPrice": feed_in, "retailPrice": retail}
+
+        with self._lock:  # one entry per interval asked: drop the expired ones before adding more
+            now = time.monotonic()
+            for key in [k for k, (expires, _) in self._cache.items() if k.startswith("bounds:") and expires <= now]:
+                del self._cache[key]
+        return self._cached(f"bounds:{interval_id}", 30.0, read)
 
     def token_supply(self) -> dict[str, int]:
         """Return the kWh token supply and the part the market escrows for open asks (cached 5 s)."""

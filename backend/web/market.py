@@ -106,17 +106,6 @@ def preview_order():
     if side not in ("bid", "ask"):
         raise ApiError(400, "invalid_parameter", "side must be bid or ask")
     amount = parse_amount_wh(body.get("amountWh"))
-    tariffs = chain_call(lambda gateway: gateway.tariffs())
-    price = parse_price(
-        body.get("limitPrice"), "limitPrice", minimum=tariffs["feedInPrice"], maximum=tariffs["retailPrice"]
-    )
-    if price % PRICE_TICK:
-        raise ApiError(
-            400,
-            "invalid_price",
-            f"limitPrice must be a multiple of {PRICE_TICK} (0.001 EUR/kWh, the "
-            "market's price tick): the clearing price is always on it",
-        )
     now_interval = chain_call(lambda gateway: gateway.current_interval())
     valid_from = parse_int(
         body.get("validFrom", now_interval),
@@ -128,6 +117,24 @@ def preview_order():
     valid_to = parse_int(
         body.get("validTo", valid_from), "validTo", minimum=valid_from, maximum=MAX_INTERVAL_ID, code="invalid_window"
     )
+    # placeOrder checks the limit against the band of the order's first interval, not the band of now.
+    bounds = chain_call(lambda gateway: gateway.price_bounds(valid_from))
+    if bounds is None:
+        raise ApiError(
+            400,
+            "invalid_window",
+            f"the registry has no tariff band for interval {valid_from} yet (its band calendar ends earlier)",
+        )
+    price = parse_price(
+        body.get("limitPrice"), "limitPrice", minimum=bounds["feedInPrice"], maximum=bounds["retailPrice"]
+    )
+    if price % PRICE_TICK:
+        raise ApiError(
+            400,
+            "invalid_price",
+            f"limitPrice must be a multiple of {PRICE_TICK} (0.001 EUR/kWh, the "
+            "market's price tick): the clearing price is always on it",
+        )
     escrow = -(-amount * price // WH_PER_KWH) if side == "bid" else amount
     if side == "bid" and escrow > MAX_UINT64:
         raise ApiError(400, "invalid_amount", "the bid's escrow does not fit the contract (uint64)")

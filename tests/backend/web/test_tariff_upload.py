@@ -223,3 +223,25 @@ def test_the_week_in_force_is_public(client, community):
     now = client.get("/api/tariffs/week").get_json()
     assert now["versions"][0]["flat"] and now["versions"][0]["bands"][0]["name"] == "flat"
     assert client.get("/api/tariffs/week?from=x").status_code == 400
+
+
+def test_an_order_preview_checks_the_band_its_first_interval_falls_in(make_app, community):
+    """placeOrder checks a limit against the band of validFrom: so must the preview, not against the band of now."""
+    registry = community.deployment.contract(community.web3, "CommunityRegistry")
+    start = read_versions(registry)[1].effective_from
+    bands = {}  # band -> its first interval in the next week (a weekend has no P1), as the registry gives it
+    for interval_id in range(start, start + 7 * 96):
+        bands.setdefault(registry.functions.bandOf(interval_id).call()[1], interval_id)
+    peak, valley = bands[0], bands[2]  # P1: 0.060-0.165, P3: 0.060-0.095 EUR/kWh
+    client = make_app().test_client()
+    sign_in(client, community.alice)
+
+    def preview(valid_from: int, price: int) -> str:
+        body = {"side": "ask", "limitPrice": price, "amountWh": 100, "validFrom": valid_from}
+        return client.post("/api/market/orders/preview", json=body).get_json()["error"]["code"]
+
+    assert preview(valley, 120_000) == "invalid_price"  # above the valley's retail bound
+    # In the peak band the same limit passes the price check; Alice then holds no kWh tokens to escrow.
+    assert preview(peak, 120_000) == "insufficient_balance"
+    # Beyond the band calendar the registry has no band: a window error, not an unreachable chain.
+    assert preview(start + 4 * 365 * 96, 100_000) == "invalid_window"
