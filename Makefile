@@ -130,6 +130,7 @@ bench: setup
 	$(PY) benchmarks/bench_settlement_build.py
 	$(PY) benchmarks/bench_chain_reads.py --quick
 	$(PY) benchmarks/bench_web.py
+	$(PY) benchmarks/bench_summary_stall.py
 	$(PY) benchmarks/bench_failover.py
 	$(PY) benchmarks/bench_scale.py --quick
 	$(PY) benchmarks/bench_forecast.py
