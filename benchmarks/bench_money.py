@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import io
 import os
-import secrets
 import sys
 import tempfile
 import time
@@ -37,13 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
-from common import write_results  # noqa: E402
-from sqlalchemy import create_engine  # noqa: E402
+from common import throwaway_database, write_results  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.pool import NullPool  # noqa: E402
 
 from backend.chain.tariffs import TARIFFS_DIR, find_schedule  # noqa: E402
-from backend.db.migrate import upgrade  # noqa: E402
 from backend.db.session import make_engine, session_factory  # noqa: E402
 from backend.statements.audit import audit_statements  # noqa: E402
 from backend.statements.compose import month_intervals  # noqa: E402
@@ -53,7 +49,6 @@ from backend.statements.sources import events_from_db  # noqa: E402
 from backend.tariffs.onchain import band_bounds  # noqa: E402
 from backend.tariffs.schema import load_schedule  # noqa: E402
 
-POSTGRES_URL = os.environ.get("VATIO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 HOUSEHOLDS = int(os.environ.get("VATIO_BENCH_MONEY_HOUSEHOLDS", "1000"))
 FULL = 1000
 MONTH = "2026-10"
@@ -64,33 +59,13 @@ GAS_BEFORE = 13_702  # benchmarks/results/gas.json before tariff bands
 
 
 @contextlib.contextmanager
-def throwaway_database(keep: bool = False):
-    maintenance_url = make_url(POSTGRES_URL)
-    maintenance = create_engine(maintenance_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    name = f"vatio_bench_money_{secrets.token_hex(4)}"
-    with maintenance.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = maintenance_url.set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        if keep:
-            print(f"kept the database: --database {url}")
-        else:
-            with maintenance.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        maintenance.dispose()
-
-
-@contextlib.contextmanager
 def seeded_database(database: str | None, keep: bool, households: list[str], window: range, schedule, details):
     """A database holding the month's events: `database` as given (already seeded), else a fresh one."""
     if database is not None:
         details["seed_s"] = None
         yield database
         return
-    with throwaway_database(keep) as url:
+    with throwaway_database("money", keep) as url:
         started = time.perf_counter()
         details["events"] = seed(url, households, window, schedule)
         details["seed_s"] = round(time.perf_counter() - started, 1)

@@ -47,8 +47,9 @@ def write_results(name: str, figures: dict, details: dict | None = None, merge: 
 
 
 @contextmanager
-def throwaway_database(tag: str) -> Iterator[str]:
-    """A fresh PostgreSQL database named vatio_bench_<tag>_<random>, migrated to head, dropped afterwards.
+def throwaway_database(tag: str, keep: bool = False) -> Iterator[str]:
+    """A fresh PostgreSQL database named vatio_bench_<tag>_<random>, migrated to head, dropped afterwards
+    (``keep``: left in place, and its URL printed, to run again on the same data).
 
     Like tests/backend/conftest.py: the server at $VATIO_TEST_POSTGRES_URL (a maintenance database).
     """
@@ -68,6 +69,9 @@ def throwaway_database(tag: str) -> Iterator[str]:
         upgrade(url)
         yield url
     finally:
-        with maintenance.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if keep:
+            print(f"kept the database: --database {url}")
+        else:
+            with maintenance.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         maintenance.dispose()
