@@ -15,6 +15,7 @@ from backend.audit.report import (
     format_summary,
 )
 from backend.settings import AuditSettings, SettingsError
+from backend.tariffs.options import tariffs_dir_option
 
 
 class AuditCannotStart(click.ClickException):
@@ -73,13 +74,7 @@ class AuditCannotStart(click.ClickException):
     show_default="<var>/statements",
     help="Where `vatio statements` wrote them.",
 )
-@click.option(
-    "--tariffs-dir",
-    "tariff_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where the tariff files are, found by their on-chain hash; default config/tariffs.",
-)
+@tariffs_dir_option
 @click.pass_context
 def audit(
     ctx,

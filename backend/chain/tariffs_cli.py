@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from backend.settings import DeploySettings, SettingsError
+from backend.tariffs.options import tariffs_dir_option
 
 UTC = dt.UTC
 
@@ -156,13 +157,7 @@ def check(path: Path) -> None:
 
 @tariff.command()
 @chain_options
-@click.option(
-    "--tariffs-dir",
-    "tariff_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where the tariff files are (found by their on-chain hash); default config/tariffs.",
-)
+@tariffs_dir_option
 def show(network, rpc_url, deployment, tariff_dirs) -> None:
     """List the registered versions: start, hash, file, band bounds, and how far each calendar reaches."""
     from backend.chain.tariffs import TARIFFS_DIR, find_schedule, first_unset_day, read_versions
@@ -249,13 +244,7 @@ def add(
     show_default=True,
     help="UTC days to add after the last day set (capped at the end of the file's years).",
 )
-@click.option(
-    "--tariffs-dir",
-    "tariff_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where the tariff files are (found by their on-chain hash); default config/tariffs.",
-)
+@tariffs_dir_option
 def calendar(
     network, rpc_url, deployment, keystore, password_file, private_key, dry_run, version_number, days, tariff_dirs
 ):

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from backend.tariffs.options import tariffs_dir_option
+
 
 class StatementsCannotStart(click.ClickException):
     exit_code = 2
@@ -50,13 +52,7 @@ def schedule_finder(directories: tuple[Path, ...]):
     show_default="es for a Spanish time zone, else en",
     help="The members' language.",
 )
-@click.option(
-    "--tariffs-dir",
-    "tariff_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where the tariff files are (found by their on-chain hash); default config/tariffs.",
-)
+@tariffs_dir_option
 @click.option("--rpc-url", default=None, show_default="$VATIO_RPC_URL or http://127.0.0.1:8545")
 @click.option("--deployment", "deployment_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--no-pdf", is_flag=True, help="CSV only.")
