@@ -5,7 +5,7 @@ import { type Address, type Hex, isAddress, parseEventLogs } from "viem";
 import { api, ApiError } from "../api";
 import { contract } from "../chain";
 import { h, replace } from "../dom";
-import { dateTime, parseEuro, power, shortHex } from "../format";
+import { dateTime, decimalHint, parseEuro, power, PRICE_DECIMALS, shortHex } from "../format";
 import { hasMessage, t } from "../i18n";
 import { onLive } from "../live";
 import type { Cleanup } from "../router";
@@ -119,8 +119,16 @@ function registerForm(onDone: () => void): HTMLElement {
 
 function tariffsForm(): HTMLElement {
   const message = formMessage();
-  const retail = h("input", { name: "retail", inputMode: "decimal", placeholder: "0,200" });
-  const feedIn = h("input", { name: "feedIn", inputMode: "decimal", placeholder: "0,050" });
+  const retail = h("input", {
+    name: "retail",
+    inputMode: "decimal",
+    placeholder: decimalHint(0.2, PRICE_DECIMALS),
+  });
+  const feedIn = h("input", {
+    name: "feedIn",
+    inputMode: "decimal",
+    placeholder: decimalHint(0.05, PRICE_DECIMALS),
+  });
   const submit = h("button", { type: "submit" }, t("admin.tariffsTx"));
   return h(
     "form",
