@@ -246,7 +246,9 @@ def test_one_unit_per_column_in_the_clearing_history(open_page, stack):
     page.goto("/market")
     rows = page.get_by_test_id("clearing-table").locator("tbody tr")
     expect(rows).to_have_count(2)
-    cells = [rows.nth(i).locator("td").nth(column).inner_text() for i in range(2) for column in (2, 3, 4)]
+    headers = page.get_by_test_id("clearing-table").locator("thead th").all_inner_texts()
+    columns = [headers.index(name) for name in ("Negociado", "Excedente", "Importado de la red")]
+    cells = [rows.nth(i).locator("td").nth(column).inner_text() for i in range(2) for column in columns]
     assert all(cell.endswith(" kWh") for cell in cells), cells
     assert "0,500 kWh" in cells and "0,030 kWh" in cells, cells
 
