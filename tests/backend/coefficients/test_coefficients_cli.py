@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from backend.cli import main
@@ -133,6 +134,7 @@ def test_a_members_file_with_static_shares_not_summing_to_one_is_refused(tmp_pat
     assert result.exit_code == 1 and "the static shares sum to 0.9, not 1" in result.output
 
 
+@pytest.mark.slow  # simulates a community and plans it three times (about 4 s)
 def test_compare_plans_around_each_static_rule_it_is_given():
     runner = CliRunner()
     args = ["coefficients", "compare", "--members", "4", "--days", "3", "--start", "2023-06-01"]
